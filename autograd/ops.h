@@ -1,0 +1,5 @@
+/* autograd/ops.h — every op family, for callers that want them all (nn/, tests). */
+#ifndef OPS_H
+#define OPS_H
+#include "ops/elementwise.h"
+#endif

@@ -1,0 +1,107 @@
+/* autograd/ops/elementwise.c — y = a + b, y = a * b, y = s * a (same shapes, no broadcasting).
+   Shapes: a, b, y: any shape, equal. Saved: nothing beyond the inputs themselves.
+   Backward (dy given):
+     add:   da += dy,        db += dy
+     mul:   da += dy * b,    db += dy * a
+     scale: da += s * dy */
+#include "elementwise.h"
+#include "../../tensor/check.h"
+
+/* ---- kernels on raw pointers ---- */
+
+static void add_forward(real *y, const real *a, const real *b, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+static void mul_forward(real *y, const real *a, const real *b, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];
+}
+
+static void mul_backward(real *da, const real *dy, const real *b, size_t n) {
+    for (size_t i = 0; i < n; i++) da[i] += dy[i] * b[i];
+}
+
+static void axpy(real *y, real s, const real *x, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] += s * x[i];
+}
+
+/* ---- add ---- */
+
+static void add_backward(const TapeEntry *e) {
+    const Tensor *y = e->out;
+    for (int k = 0; k < 2; k++)
+        if (e->in[k]->grad) axpy(e->in[k]->grad, (real)1, y->grad, y->numel);
+}
+
+static void check_same(const char *op, const Tensor *a, const Tensor *b) {
+    char sa[64], sb[64];
+    CHECK(tensor_same_shape(a, b), "%s: shapes differ: %s vs %s", op,
+          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
+    CHECK(a->data && b->data, "%s: inputs must hold real data (not bf16)", op);
+}
+
+Tensor *op_add(Tape *t, Tensor *a, Tensor *b) {
+    check_same("add", a, b);
+    Tensor *in[2] = { a, b };
+    Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 2, in), "add");
+    add_forward(y->data, a->data, b->data, y->numel);
+    tape_record(t, "add", add_backward, y, 2, in);
+    return y;
+}
+
+/* ---- mul ---- */
+
+static void mul_backward_entry(const TapeEntry *e) {
+    const Tensor *y = e->out, *a = e->in[0], *b = e->in[1];
+    if (a->grad) mul_backward(a->grad, y->grad, b->data, y->numel);
+    if (b->grad) mul_backward(b->grad, y->grad, a->data, y->numel);
+}
+
+Tensor *op_mul(Tape *t, Tensor *a, Tensor *b) {
+    check_same("mul", a, b);
+    Tensor *in[2] = { a, b };
+    Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 2, in), "mul");
+    mul_forward(y->data, a->data, b->data, y->numel);
+    tape_record(t, "mul", mul_backward_entry, y, 2, in);
+    return y;
+}
+
+/* ---- scale ---- */
+
+typedef struct { real s; } ScaleSaved;
+
+static void scale_backward(const TapeEntry *e) {
+    const ScaleSaved *sv = e->saved;
+    if (e->in[0]->grad) axpy(e->in[0]->grad, sv->s, e->out->grad, e->out->numel);
+}
+
+Tensor *op_scale(Tape *t, Tensor *a, real s) {
+    CHECK(a->data != NULL, "scale: input must hold real data");
+    Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 1, &a), "scale");
+    for (size_t i = 0; i < y->numel; i++) y->data[i] = s * a->data[i];
+    TapeEntry *e = tape_record(t, "scale", scale_backward, y, 1, &a);
+    if (e) {
+        ScaleSaved *sv = arena_alloc(t->arena, sizeof *sv);
+        sv->s = s;
+        e->saved = sv;
+    }
+    return y;
+}
+
+/* ---- examples for the gradient check ---- */
+
+static void two_inputs_example(Arena *a, Rng *rng, OpExample *ex) {
+    ex->n_in = 2;
+    for (int k = 0; k < 2; k++) {
+        ex->in[k] = tensor_2d(a, 3, 5, 1);
+        rng_fill_uniform(rng, ex->in[k]->data, ex->in[k]->numel, -1.0, 1.0);
+    }
+}
+
+static Tensor *add_apply(Tape *t, const OpExample *ex) { return op_add(t, ex->in[0], ex->in[1]); }
+static Tensor *mul_apply(Tape *t, const OpExample *ex) { return op_mul(t, ex->in[0], ex->in[1]); }
+static Tensor *scale_apply(Tape *t, const OpExample *ex) { return op_scale(t, ex->in[0], (real)-1.75); }
+
+const OpInfo OP_ADD = { "add", two_inputs_example, add_apply };
+const OpInfo OP_MUL = { "mul", two_inputs_example, mul_apply };
+const OpInfo OP_SCALE = { "scale", two_inputs_example, scale_apply };

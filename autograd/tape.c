@@ -1,0 +1,64 @@
+/* autograd/tape.c — record and replay (see tape.h). */
+#include "tape.h"
+#include "../tensor/check.h"
+#include <stdlib.h>
+#include <string.h>
+
+void tape_init(Tape *t, Arena *arena) {
+    memset(t, 0, sizeof *t);
+    t->arena = arena;
+}
+
+void tape_free(Tape *t) {
+    free(t->entries);
+    t->entries = NULL;
+    t->n = t->cap = 0;
+}
+
+void tape_reset(Tape *t) { t->n = 0; }
+
+void tape_set_no_grad(Tape *t, int no_grad) { t->no_grad = no_grad; }
+
+int tape_wants_grad(const Tape *t, int n, Tensor *const *in) {
+    if (t->no_grad) return 0;
+    for (int i = 0; i < n; i++)
+        if (in[i] && in[i]->grad) return 1;
+    return 0;
+}
+
+Tensor *tape_output(Tape *t, int ndim, const int *shape, int with_grad, const char *name) {
+    Tensor *out = tensor_new(t->arena, ndim, shape, with_grad && !t->no_grad);
+    out->name = name;
+    return out;
+}
+
+TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int n_in, Tensor *const *in) {
+    if (t->no_grad || out->grad == NULL) return NULL;
+    CHECK(n_in >= 0 && n_in <= TAPE_MAX_IN, "op %s has %d inputs (max %d)", op, n_in, TAPE_MAX_IN);
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 256;
+        t->entries = xrealloc(t->entries, (size_t)t->cap * sizeof *t->entries);
+    }
+    TapeEntry *e = &t->entries[t->n++];
+    memset(e, 0, sizeof *e);
+    e->op = op;
+    e->backward = bw;
+    e->out = out;
+    e->n_in = n_in;
+    for (int i = 0; i < n_in; i++) e->in[i] = in[i];
+    return e;
+}
+
+void tape_backward_seeded(Tape *t) {
+    for (int i = t->n - 1; i >= 0; i--) {
+        const TapeEntry *e = &t->entries[i];
+        e->backward(e);
+    }
+}
+
+void tape_backward(Tape *t, Tensor *loss) {
+    CHECK(loss->numel == 1, "loss must be a scalar, got %zu elements", loss->numel);
+    CHECK(loss->grad != NULL, "loss has no grad: nothing trainable reached it (or no-grad mode)");
+    loss->grad[0] += (real)1;
+    tape_backward_seeded(t);
+}

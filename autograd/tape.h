@@ -1,0 +1,53 @@
+/* autograd/tape.h — the reverse-mode autodiff tape (symbol-to-number).
+   defines: Tape, TapeEntry, BackwardFn, tape_init, tape_free, tape_reset, tape_wants_grad,
+            tape_output, tape_record, tape_backward, tape_backward_seeded, tape_set_no_grad
+   Ops record an entry while the forward runs; tape_backward() replays the entries in reverse.
+   Recording order is already a topological order, so no graph sort is needed. Every backward
+   ACCUMULATES (+=) into input grads and skips inputs whose grad is NULL. In no-grad mode
+   (eval, generation) nothing is recorded and outputs get no grad buffer.
+   The entry array grows by doubling (a malloc only while it grows: after the first training
+   step it has reached its size); everything else lives in the step arena. */
+#ifndef TAPE_H
+#define TAPE_H
+#include "../tensor/tensor.h"
+
+#define TAPE_MAX_IN 4
+
+typedef struct TapeEntry TapeEntry;
+typedef void (*BackwardFn)(const TapeEntry *e);
+
+struct TapeEntry {
+    const char *op;              /* op name, for reports */
+    BackwardFn backward;
+    Tensor *out;
+    Tensor *in[TAPE_MAX_IN];
+    int n_in;
+    void *saved;                 /* op-specific data (arena-allocated), e.g. saved statistics */
+};
+
+typedef struct {
+    Arena *arena;                /* where outputs and saved data are allocated */
+    TapeEntry *entries;
+    int n, cap;
+    int no_grad;
+} Tape;
+
+void tape_init(Tape *t, Arena *arena);
+void tape_free(Tape *t);
+void tape_reset(Tape *t);        /* forget all entries; call together with arena_reset */
+void tape_set_no_grad(Tape *t, int no_grad);
+
+/* 1 if recording is on and at least one of the n inputs has a grad buffer */
+int tape_wants_grad(const Tape *t, int n, Tensor *const *in);
+/* A fresh output tensor from the tape's arena (grad zero-filled iff with_grad) */
+Tensor *tape_output(Tape *t, int ndim, const int *shape, int with_grad, const char *name);
+/* Records `out = op(in...)` if out->grad != NULL; returns the entry (or NULL if not recorded)
+   so the op can attach `saved`. */
+TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int n_in, Tensor *const *in);
+
+/* Seeds d loss / d loss = 1 (loss must be a scalar with a grad) and replays the tape. */
+void tape_backward(Tape *t, Tensor *loss);
+/* Replays the tape with output grads already seeded by the caller. */
+void tape_backward_seeded(Tape *t);
+
+#endif

@@ -1,0 +1,44 @@
+/* tensor/tensor.h — an n-d array view (contiguous, row-major, up to 4 dims).
+   defines: Tensor, tensor_new, tensor_1d/2d/3d, tensor_view, tensor_rows, tensor_cols,
+            tensor_same_shape, tensor_shape_str, tensor_fill, tensor_zero_grad
+   A tensor never owns its memory: data and grad live in an Arena (activations) or in a
+   ParamStore block (parameters). `grad == NULL` is THE signal that no gradient flows here.
+   Frozen base weights may be stored as bf16 instead: then `bf16 != NULL` and `data == NULL`
+   (only ops that say so, e.g. op_linear, accept such tensors). */
+#ifndef TENSOR_H
+#define TENSOR_H
+#include <stddef.h>
+#include <stdint.h>
+#include "real.h"
+#include "arena.h"
+
+#define TENSOR_MAX_DIMS 4
+
+typedef struct {
+    int      ndim;
+    int      shape[TENSOR_MAX_DIMS];  /* shape[ndim-1] is contiguous */
+    size_t   numel;
+    real    *data;
+    real    *grad;                    /* NULL: no gradient flows here */
+    uint16_t *bf16;                   /* bf16 storage for frozen weights, else NULL */
+    const char *name;                 /* "layers.3.attn.wq" for params; op name for activations */
+} Tensor;
+
+/* Allocates the Tensor struct and its data from the arena. Data is uninitialised;
+   grad (if with_grad) is zero-filled, because backward always accumulates into it. */
+Tensor *tensor_new(Arena *a, int ndim, const int *shape, int with_grad);
+Tensor *tensor_1d(Arena *a, int n0, int with_grad);
+Tensor *tensor_2d(Arena *a, int n0, int n1, int with_grad);
+Tensor *tensor_3d(Arena *a, int n0, int n1, int n2, int with_grad);
+/* A new header over the same data/grad with another shape of equal numel (a reshape). */
+Tensor *tensor_view(Arena *a, const Tensor *t, int ndim, const int *shape);
+
+size_t tensor_rows(const Tensor *t);      /* product of all dims but the last */
+int    tensor_cols(const Tensor *t);      /* the last dim */
+int    tensor_same_shape(const Tensor *a, const Tensor *b);
+/* "[2,3,4]" into buf (returns buf), for error messages */
+const char *tensor_shape_str(const Tensor *t, char *buf, size_t n);
+void   tensor_fill(Tensor *t, real v);
+void   tensor_zero_grad(Tensor *t);
+
+#endif

@@ -1,0 +1,25 @@
+/* tests/gradcheck.h — finite-difference gradient check of one op (meant for the double build).
+   defines: GradcheckResult, gradcheck_op, GRADCHECK_TOL
+   Loss = sum(w1 * op(x)) [+ sum(w2 * op(x)) in fan-out mode, op applied twice to the SAME
+   inputs], with random probe weights w: a plain sum would hide bugs whose errors sum to zero
+   (softmax). Analytic grads come from the tape; numeric ones from central differences,
+   (L(x+h) - L(x-h)) / 2h, for every element of every input that has a grad.
+   Error per element: |analytic - numeric| / max(|analytic|, |numeric|, 1e-3). */
+#ifndef GRADCHECK_H
+#define GRADCHECK_H
+#include <stdint.h>
+#include "../autograd/op.h"
+
+#define GRADCHECK_TOL 1e-6
+
+typedef struct {
+    double worst_rel_err;
+    int checked;              /* elements compared */
+    int worst_input;          /* index of the input holding the worst element */
+    size_t worst_index;
+    double worst_analytic, worst_numeric;
+} GradcheckResult;
+
+GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out);
+
+#endif
