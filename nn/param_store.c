@@ -1,0 +1,108 @@
+/* nn/param_store.c — flat parameter blocks with named views (see param_store.h). */
+#include "param_store.h"
+#include "../tensor/check.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define PARAM_ALIGN 16   /* values: 64 bytes of float */
+
+void param_store_init(ParamStore *ps) { memset(ps, 0, sizeof *ps); }
+
+Tensor *param_find(const ParamStore *ps, const char *name) {
+    for (int i = 0; i < ps->n; i++)
+        if (!strcmp(ps->params[i]->name, name)) return ps->params[i];
+    return NULL;
+}
+
+Tensor *param_declare(ParamStore *ps, const char *name, ParamRole role, int ndim, const int *shape) {
+    CHECK(!ps->allocated, "param_declare(%s) after param_store_allocate", name);
+    CHECK(param_find(ps, name) == NULL, "parameter %s declared twice", name);
+    CHECK(ndim >= 1 && ndim <= TENSOR_MAX_DIMS, "parameter %s: ndim %d", name, ndim);
+    if (ps->n == ps->cap) {
+        ps->cap = ps->cap ? ps->cap * 2 : 64;
+        ps->params = xrealloc(ps->params, (size_t)ps->cap * sizeof *ps->params);
+        ps->roles = xrealloc(ps->roles, (size_t)ps->cap * sizeof *ps->roles);
+        ps->offsets = xrealloc(ps->offsets, (size_t)ps->cap * sizeof *ps->offsets);
+    }
+    Tensor *t = xcalloc(1, sizeof *t);
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        CHECK(shape[i] > 0, "parameter %s: dimension %d is %d", name, i, shape[i]);
+        t->shape[i] = shape[i];
+        t->numel *= (size_t)shape[i];
+    }
+    size_t len = strlen(name) + 1;
+    char *copy = xmalloc(len);
+    memcpy(copy, name, len);
+    t->name = copy;
+    ps->params[ps->n] = t;
+    ps->roles[ps->n] = role;
+    ps->n++;
+    return t;
+}
+
+static size_t round_up(size_t n) { return (n + PARAM_ALIGN - 1) / PARAM_ALIGN * PARAM_ALIGN; }
+
+static int stored_as_bf16(const ParamStore *ps, int i) {
+    return ps->frozen_bf16 && ps->roles[i] == PARAM_FROZEN && ps->params[i]->ndim >= 2;
+}
+
+void param_store_allocate(ParamStore *ps) {
+    CHECK(!ps->allocated, "param_store_allocate called twice");
+    size_t nf = 0, n16 = 0, nt = 0;
+    for (int i = 0; i < ps->n; i++) {
+        size_t *cursor = stored_as_bf16(ps, i) ? &n16 : ps->roles[i] == PARAM_FROZEN ? &nf : &nt;
+        ps->offsets[i] = *cursor;
+        *cursor += round_up(ps->params[i]->numel);
+    }
+    ps->frozen_numel = nf;
+    ps->frozen16_numel = n16;
+    ps->train_numel = nt;
+    ps->frozen = xcalloc(nf ? nf : 1, sizeof(real));
+    ps->frozen16 = xcalloc(n16 ? n16 : 1, sizeof(uint16_t));
+    ps->train = xcalloc(nt ? nt : 1, sizeof(real));
+    ps->train_grad = xcalloc(nt ? nt : 1, sizeof(real));
+    for (int i = 0; i < ps->n; i++) {
+        Tensor *t = ps->params[i];
+        if (stored_as_bf16(ps, i)) t->bf16 = ps->frozen16 + ps->offsets[i];
+        else if (ps->roles[i] == PARAM_FROZEN) t->data = ps->frozen + ps->offsets[i];
+        else {
+            t->data = ps->train + ps->offsets[i];
+            t->grad = ps->train_grad + ps->offsets[i];
+        }
+    }
+    ps->allocated = 1;
+}
+
+ParamRole param_role(const ParamStore *ps, const Tensor *t) {
+    for (int i = 0; i < ps->n; i++)
+        if (ps->params[i] == t) return ps->roles[i];
+    CHECK(0, "tensor %s is not in this ParamStore", t->name ? t->name : "?");
+}
+
+void param_store_zero_grad(ParamStore *ps) {
+    if (ps->train_grad) memset(ps->train_grad, 0, (ps->train_numel ? ps->train_numel : 1) * sizeof(real));
+}
+
+size_t param_store_count(const ParamStore *ps, ParamRole role) {
+    size_t n = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (ps->roles[i] == role) n += ps->params[i]->numel;
+    return n;
+}
+
+void param_store_free(ParamStore *ps) {
+    for (int i = 0; i < ps->n; i++) {
+        free((char *)ps->params[i]->name);
+        free(ps->params[i]);
+    }
+    free(ps->params);
+    free(ps->roles);
+    free(ps->offsets);
+    free(ps->frozen);
+    free(ps->frozen16);
+    free(ps->train);
+    free(ps->train_grad);
+    param_store_init(ps);
+}

@@ -1,0 +1,42 @@
+/* nn/param_store.h — every parameter of a model: declare -> allocate -> bind.
+   defines: ParamRole, ParamStore, param_store_init, param_declare, param_store_allocate,
+            param_find, param_store_zero_grad, param_store_free, param_store_count
+   Modules declare named views (name, role, shape); param_store_allocate() then lays them out in
+   ONE block per role and points every view into it:
+     frozen    : data only, no grad (the base checkpoint); with `frozen_bf16` set, matrices
+                 (ndim >= 2) are stored as bf16 in a separate block, halving memory
+     trainable : one data block + one grad block with the same flat layout, so zeroing the
+                 grads is one memset and the optimizer is one loop over `train_numel` values
+   Offsets are rounded up to 16 values (64 bytes) so every view is vector-aligned.
+   Names are the dotted names used in checkpoints and logs ("model.layers.3.self_attn.q_proj.weight"). */
+#ifndef PARAM_STORE_H
+#define PARAM_STORE_H
+#include "../tensor/tensor.h"
+
+typedef enum { PARAM_FROZEN, PARAM_TRAINABLE } ParamRole;
+
+typedef struct {
+    Tensor  **params;           /* declared views, in declaration order */
+    ParamRole *roles;
+    size_t   *offsets;          /* offset in its block (values) */
+    int       n, cap;
+    int       frozen_bf16;      /* set before allocate: store frozen matrices as bf16 */
+    int       allocated;
+    real     *frozen;           /* block of frozen real values (norms, and matrices unless bf16) */
+    uint16_t *frozen16;         /* block of frozen bf16 matrices (frozen_bf16 only) */
+    real     *train, *train_grad;
+    size_t    frozen_numel, frozen16_numel, train_numel;
+} ParamStore;
+
+void    param_store_init(ParamStore *ps);
+/* Declares a view; the name is copied. Aborts (CHECK) on a duplicate name or after allocate. */
+Tensor *param_declare(ParamStore *ps, const char *name, ParamRole role, int ndim, const int *shape);
+/* Allocates the blocks (zero-filled) and binds every declared view. */
+void    param_store_allocate(ParamStore *ps);
+Tensor *param_find(const ParamStore *ps, const char *name);          /* NULL if absent */
+ParamRole param_role(const ParamStore *ps, const Tensor *t);
+void    param_store_zero_grad(ParamStore *ps);
+size_t  param_store_count(const ParamStore *ps, ParamRole role);      /* values, without padding */
+void    param_store_free(ParamStore *ps);
+
+#endif
