@@ -42,6 +42,16 @@ Tensor *param_declare(ParamStore *ps, const char *name, ParamRole role, int ndim
     return t;
 }
 
+/* zero-filled, 64-byte aligned (calloc only guarantees 16) */
+static void *block_alloc(size_t count, size_t size) {
+    size_t bytes = (count ? count : 1) * size;
+    bytes = (bytes + 63) / 64 * 64;
+    void *p = aligned_alloc(64, bytes);
+    CHECK(p != NULL, "out of memory allocating a parameter block of %zu bytes", bytes);
+    memset(p, 0, bytes);
+    return p;
+}
+
 static size_t round_up(size_t n) { return (n + PARAM_ALIGN - 1) / PARAM_ALIGN * PARAM_ALIGN; }
 
 static int stored_as_bf16(const ParamStore *ps, int i) {
@@ -59,10 +69,10 @@ void param_store_allocate(ParamStore *ps) {
     ps->frozen_numel = nf;
     ps->frozen16_numel = n16;
     ps->train_numel = nt;
-    ps->frozen = xcalloc(nf ? nf : 1, sizeof(real));
-    ps->frozen16 = xcalloc(n16 ? n16 : 1, sizeof(uint16_t));
-    ps->train = xcalloc(nt ? nt : 1, sizeof(real));
-    ps->train_grad = xcalloc(nt ? nt : 1, sizeof(real));
+    ps->frozen = block_alloc(nf, sizeof(real));
+    ps->frozen16 = block_alloc(n16, sizeof(uint16_t));
+    ps->train = block_alloc(nt, sizeof(real));
+    ps->train_grad = block_alloc(nt, sizeof(real));
     for (int i = 0; i < ps->n; i++) {
         Tensor *t = ps->params[i];
         if (stored_as_bf16(ps, i)) t->bf16 = ps->frozen16 + ps->offsets[i];
