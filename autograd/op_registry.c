@@ -6,5 +6,6 @@ const OpInfo *const ALL_OPS[] = {
     &OP_ADD,
     &OP_MUL,
     &OP_SCALE,
+    &OP_DROPOUT,
 };
 const int ALL_OPS_COUNT = (int)(sizeof ALL_OPS / sizeof ALL_OPS[0]);

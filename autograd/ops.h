@@ -2,4 +2,5 @@
 #ifndef OPS_H
 #define OPS_H
 #include "ops/elementwise.h"
+#include "ops/dropout.h"
 #endif

@@ -6,11 +6,13 @@
 Suite *tensor_suite(void);
 Suite *autograd_suite(void);
 Suite *param_store_suite(void);
+Suite *optim_suite(void);
 
 /* The list test_main.c iterates; add a suite here and in its own test file. */
 #define ALL_SUITES(X) \
     X(tensor_suite)   \
     X(autograd_suite) \
-    X(param_store_suite)
+    X(param_store_suite) \
+    X(optim_suite)
 
 #endif
