@@ -1,0 +1,86 @@
+/* data/atomic_file.c — temp file + fsync + rename (see atomic_file.h). */
+#include "atomic_file.h"
+#include "../tensor/check.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void af_release(AtomicFile *af) {
+    free(af->path);
+    free(af->tmp_path);
+    af->path = af->tmp_path = NULL;
+    af->f = NULL;
+}
+
+Status atomic_write_begin(AtomicFile *af, const char *path, Error *err) {
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path);
+    af->path = xmalloc(n + 1);
+    memcpy(af->path, path, n + 1);
+    af->tmp_path = xmalloc(n + 12);
+    snprintf(af->tmp_path, n + 12, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(af->tmp_path);
+    if (fd < 0) {
+        int e = errno;
+        error_set(err, STATUS_IO, "check that the directory exists and is writable",
+                  "cannot create %s (temp file for %s): %s", af->tmp_path, path, strerror(e));
+        af_release(af);
+        return STATUS_IO;
+    }
+    fchmod(fd, 0644);
+    af->f = fdopen(fd, "wb");
+    if (!af->f) {
+        int e = errno;
+        close(fd);
+        unlink(af->tmp_path);
+        error_set(err, STATUS_IO, NULL, "cannot open a stream on %s: %s", af->tmp_path, strerror(e));
+        af_release(af);
+        return STATUS_IO;
+    }
+    return STATUS_OK;
+}
+
+/* fsync of the directory holding `path`, so the rename itself is durable (best effort). */
+static void fsync_parent_dir(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+    if (!dir) return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+Status atomic_write_commit(AtomicFile *af, Error *err) {
+    CHECK(af->f != NULL, "atomic_write_commit without a successful atomic_write_begin");
+    const char *what = "write";
+    int ok = !ferror(af->f);
+    if (ok && fflush(af->f) != 0) ok = 0, what = "flush";
+    if (ok && fsync(fileno(af->f)) != 0) ok = 0, what = "fsync";
+    int e = errno;
+    if (fclose(af->f) != 0 && ok) ok = 0, what = "close", e = errno;
+    af->f = NULL;
+    if (ok && rename(af->tmp_path, af->path) != 0) ok = 0, what = "rename", e = errno;
+    if (!ok) {
+        unlink(af->tmp_path);
+        error_set(err, STATUS_IO, "check free disk space and permissions",
+                  "cannot %s %s (writing %s): %s", what, af->tmp_path, af->path,
+                  e ? strerror(e) : "stream error");
+        af_release(af);
+        return STATUS_IO;
+    }
+    fsync_parent_dir(af->path);
+    af_release(af);
+    return STATUS_OK;
+}
+
+void atomic_write_abort(AtomicFile *af) {
+    if (af->f) fclose(af->f);
+    if (af->tmp_path) unlink(af->tmp_path);
+    af_release(af);
+}

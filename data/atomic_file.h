@@ -1,0 +1,24 @@
+/* data/atomic_file.h — write a file so that readers see either the old or the complete new
+   contents, never a torn one (checkpoints, safetensors, JSON written by the trainer).
+   defines: AtomicFile, atomic_write_begin, atomic_write_commit, atomic_write_abort
+   Protocol: begin creates PATH.tmp.XXXXXX (mkstemp) in the same directory as PATH (so the
+   final rename stays within one filesystem) and hands out a FILE* to write; commit checks the
+   stream for errors, fflush + fsync + fclose, renames over PATH and fsyncs the directory;
+   abort closes and removes the temp file. If commit fails the temp file is removed and PATH
+   is untouched. New files get mode 0644. */
+#ifndef ATOMIC_FILE_H
+#define ATOMIC_FILE_H
+#include <stdio.h>
+#include "../tensor/status.h"
+
+typedef struct {
+    FILE *f;          /* write here between begin and commit/abort */
+    char *path;       /* final name */
+    char *tmp_path;   /* PATH.tmp.XXXXXX */
+} AtomicFile;
+
+Status atomic_write_begin(AtomicFile *af, const char *path, Error *err);
+Status atomic_write_commit(AtomicFile *af, Error *err);
+void   atomic_write_abort(AtomicFile *af);
+
+#endif
