@@ -2,4 +2,9 @@
 #ifndef OPS_H
 #define OPS_H
 #include "ops/elementwise.h"
+#include "ops/matmul.h"
+#include "ops/embedding.h"
+#include "ops/gather.h"
+#include "ops/activation.h"
+#include "ops/reduce.h"
 #endif
