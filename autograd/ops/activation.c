@@ -1,13 +1,14 @@
 /* autograd/ops/activation.c — silu, swiglu (the Llama MLP gate) and softmax over the last dim.
 
    silu: y = a·σ(a), σ(a) = 1 / (1 + e^-a); any shape. Saved: nothing (σ is recomputed).
-     dy/da = σ(a) + a·σ(a)(1 − σ(a)) = σ(a)·(1 + a·(1 − σ(a)))   →  da += dy · σ(a)(1 + a(1 − σ(a)))
+     dy/da = σ(a) + a·σ(a)(1 − σ(a)) = σ(a)·(1 + a·(1 − σ(a)))  →  da += dy · silu'(a)
    swiglu: y = silu(a)·b (Shazeer 2020, "GLU Variants Improve Transformer"); a, b, y same shape.
      da += dy · b · silu'(a),   db += dy · silu(a)
    softmax: x [..., C] → y [..., C], per row y_j = e^{x_j − m} / Σ_k e^{x_k − m}, m = max_k x_k
      (subtracting the max changes nothing mathematically and keeps e^· ≤ 1, so large inputs
      cannot overflow). Saved: y itself (the output tensor).
-     Jacobian ∂y_j/∂x_i = y_j (δ_ij − y_i), so dx_i = Σ_j dy_j y_j (δ_ij − y_i) = y_i (dy_i − Σ_j y_j dy_j).
+     Jacobian ∂y_j/∂x_i = y_j (δ_ij − y_i), so
+       dx_i = Σ_j dy_j y_j (δ_ij − y_i) = y_i (dy_i − Σ_j y_j dy_j).
    σ is evaluated in the form that never exponentiates a positive number. Sums over a row are
    accumulated in double. Softmax rows run on the thread pool when the tensor is large (each row
    is one task's private output, so results do not depend on the thread count). */

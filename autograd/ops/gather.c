@@ -139,7 +139,8 @@ static void slice_cols_backward_entry(const TapeEntry *e) {
     const SliceSaved *sv = e->saved;
     const Tensor *x = e->in[0], *y = e->out;
     if (x->grad)
-        copy_cols(x->grad + sv->start, tensor_cols(x), y->grad, tensor_cols(y), tensor_rows(x), tensor_cols(y), 1);
+        copy_cols(x->grad + sv->start, tensor_cols(x), y->grad, tensor_cols(y), tensor_rows(x),
+                  tensor_cols(y), 1);
 }
 
 Tensor *op_slice_cols(Tape *t, Tensor *x, int start, int len) {
@@ -247,6 +248,7 @@ static Tensor *concat_cols_apply(Tape *t, const OpExample *ex) { return op_conca
 
 const OpInfo OP_GATHER_ROWS = { "gather_rows", gather_rows_example, gather_rows_apply };
 const OpInfo OP_SCATTER_ADD_ROWS = { "scatter_add_rows", scatter_example, scatter_apply };
-const OpInfo OP_SCATTER_ADD_ROWS_UNWEIGHTED = { "scatter_add_rows_unweighted", scatter_unweighted_example, scatter_apply };
+const OpInfo OP_SCATTER_ADD_ROWS_UNWEIGHTED = { "scatter_add_rows_unweighted",
+                                                scatter_unweighted_example, scatter_apply };
 const OpInfo OP_SLICE_COLS = { "slice_cols", slice_example, slice_cols_apply };
 const OpInfo OP_CONCAT_COLS = { "concat_cols", cols_example, concat_cols_apply };
