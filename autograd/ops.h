@@ -3,4 +3,9 @@
 #define OPS_H
 #include "ops/elementwise.h"
 #include "ops/dropout.h"
+#include "ops/matmul.h"
+#include "ops/embedding.h"
+#include "ops/gather.h"
+#include "ops/activation.h"
+#include "ops/reduce.h"
 #endif

@@ -1,0 +1,170 @@
+/* autograd/ops/activation.c — silu, swiglu (the Llama MLP gate) and softmax over the last dim.
+
+   silu: y = a·σ(a), σ(a) = 1 / (1 + e^-a); any shape. Saved: nothing (σ is recomputed).
+     dy/da = σ(a) + a·σ(a)(1 − σ(a)) = σ(a)·(1 + a·(1 − σ(a)))  →  da += dy · silu'(a)
+   swiglu: y = silu(a)·b (Shazeer 2020, "GLU Variants Improve Transformer"); a, b, y same shape.
+     da += dy · b · silu'(a),   db += dy · silu(a)
+   softmax: x [..., C] → y [..., C], per row y_j = e^{x_j − m} / Σ_k e^{x_k − m}, m = max_k x_k
+     (subtracting the max changes nothing mathematically and keeps e^· ≤ 1, so large inputs
+     cannot overflow). Saved: y itself (the output tensor).
+     Jacobian ∂y_j/∂x_i = y_j (δ_ij − y_i), so
+       dx_i = Σ_j dy_j y_j (δ_ij − y_i) = y_i (dy_i − Σ_j y_j dy_j).
+   σ is evaluated in the form that never exponentiates a positive number. Sums over a row are
+   accumulated in double. Softmax rows run on the thread pool when the tensor is large (each row
+   is one task's private output, so results do not depend on the thread count). */
+#include "activation.h"
+#include "../../tensor/check.h"
+#include "../../tensor/threads.h"
+
+#define SOFTMAX_PARALLEL_MIN ((size_t)1 << 15)   /* elements; below this a serial loop is faster */
+
+/* ---- kernels on raw pointers ---- */
+
+/* expf or exp by the type of real (local stand-in: real.h's real_exp does not expand yet) */
+static real rexp(real x) { return _Generic(x, float: expf, default: exp)(x); }
+
+static real sigmoid(real a) {
+    if (a >= 0) return (real)1 / ((real)1 + rexp(-a));
+    real e = rexp(a);
+    return e / ((real)1 + e);
+}
+
+static real silu_grad(real a, real s) { return s * ((real)1 + a * ((real)1 - s)); }
+
+static void silu_forward(real *y, const real *a, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] * sigmoid(a[i]);
+}
+
+static void silu_backward(real *da, const real *dy, const real *a, size_t n) {
+    for (size_t i = 0; i < n; i++) da[i] += dy[i] * silu_grad(a[i], sigmoid(a[i]));
+}
+
+static void swiglu_forward(real *y, const real *a, const real *b, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = a[i] * sigmoid(a[i]) * b[i];
+}
+
+/* either of da, db may be NULL */
+static void swiglu_backward(real *da, real *db, const real *dy, const real *a, const real *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        real s = sigmoid(a[i]);
+        if (da) da[i] += dy[i] * b[i] * silu_grad(a[i], s);
+        if (db) db[i] += dy[i] * a[i] * s;
+    }
+}
+
+static void softmax_row_forward(real *y, const real *x, int C) {
+    real m = x[0];
+    for (int j = 1; j < C; j++) m = x[j] > m ? x[j] : m;
+    double s = 0.0;
+    for (int j = 0; j < C; j++) {
+        y[j] = rexp(x[j] - m);
+        s += (double)y[j];
+    }
+    double inv = 1.0 / s;
+    for (int j = 0; j < C; j++) y[j] = (real)((double)y[j] * inv);
+}
+
+static void softmax_row_backward(real *dx, const real *dy, const real *y, int C) {
+    double dot = 0.0;
+    for (int j = 0; j < C; j++) dot += (double)y[j] * (double)dy[j];
+    for (int j = 0; j < C; j++) dx[j] += y[j] * (dy[j] - (real)dot);
+}
+
+/* ---- silu ---- */
+
+static void silu_backward_entry(const TapeEntry *e) {
+    const Tensor *a = e->in[0];
+    if (a->grad) silu_backward(a->grad, e->out->grad, a->data, a->numel);
+}
+
+Tensor *op_silu(Tape *t, Tensor *a) {
+    CHECK(a->data != NULL, "silu: input must hold real data");
+    Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 1, &a), "silu");
+    silu_forward(y->data, a->data, y->numel);
+    tape_record(t, "silu", silu_backward_entry, y, 1, &a);
+    return y;
+}
+
+/* ---- swiglu ---- */
+
+static void swiglu_backward_entry(const TapeEntry *e) {
+    const Tensor *a = e->in[0], *b = e->in[1];
+    swiglu_backward(a->grad, b->grad, e->out->grad, a->data, b->data, a->numel);
+}
+
+Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b) {
+    char sa[64], sb[64];
+    CHECK(tensor_same_shape(a, b), "swiglu: shapes differ: a %s vs b %s",
+          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
+    CHECK(a->data && b->data, "swiglu: inputs must hold real data");
+    Tensor *in[2] = { a, b };
+    Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 2, in), "swiglu");
+    swiglu_forward(y->data, a->data, b->data, y->numel);
+    tape_record(t, "swiglu", swiglu_backward_entry, y, 2, in);
+    return y;
+}
+
+/* ---- softmax ---- */
+
+typedef struct { real *out; const real *dy, *y; const real *x; int C; } SoftmaxJob;
+
+static void softmax_forward_rows(void *ctx, long begin, long end) {
+    const SoftmaxJob *j = ctx;
+    for (long r = begin; r < end; r++)
+        softmax_row_forward(j->out + (size_t)r * j->C, j->x + (size_t)r * j->C, j->C);
+}
+
+static void softmax_backward_rows(void *ctx, long begin, long end) {
+    const SoftmaxJob *j = ctx;
+    for (long r = begin; r < end; r++) {
+        size_t off = (size_t)r * j->C;
+        softmax_row_backward(j->out + off, j->dy + off, j->y + off, j->C);
+    }
+}
+
+static void run_rows(ParallelFn fn, SoftmaxJob *job, size_t rows) {
+    if (rows * (size_t)job->C >= SOFTMAX_PARALLEL_MIN) parallel_for((long)rows, fn, job);
+    else fn(job, 0, (long)rows);
+}
+
+static void softmax_backward_entry(const TapeEntry *e) {
+    const Tensor *x = e->in[0], *y = e->out;
+    if (!x->grad) return;
+    SoftmaxJob job = { x->grad, y->grad, y->data, NULL, tensor_cols(y) };
+    run_rows(softmax_backward_rows, &job, tensor_rows(y));
+}
+
+Tensor *op_softmax(Tape *t, Tensor *x) {
+    char sx[64];
+    CHECK(x->data != NULL, "softmax: input must hold real data");
+    CHECK(tensor_cols(x) > 0, "softmax: x %s has an empty last dim", tensor_shape_str(x, sx, sizeof sx));
+    Tensor *y = tape_output(t, x->ndim, x->shape, tape_wants_grad(t, 1, &x), "softmax");
+    SoftmaxJob job = { y->data, NULL, NULL, x->data, tensor_cols(x) };
+    run_rows(softmax_forward_rows, &job, tensor_rows(x));
+    tape_record(t, "softmax", softmax_backward_entry, y, 1, &x);
+    return y;
+}
+
+/* ---- examples for the gradient check (all three are smooth everywhere) ---- */
+
+static void one_input_example(Arena *a, Rng *rng, OpExample *ex) {
+    ex->n_in = 1;
+    ex->in[0] = tensor_2d(a, 3, 5, 1);
+    rng_fill_uniform(rng, ex->in[0]->data, ex->in[0]->numel, -3.0, 3.0);
+}
+
+static void two_inputs_example(Arena *a, Rng *rng, OpExample *ex) {
+    ex->n_in = 2;
+    for (int k = 0; k < 2; k++) {
+        ex->in[k] = tensor_3d(a, 2, 2, 4, 1);
+        rng_fill_uniform(rng, ex->in[k]->data, ex->in[k]->numel, -3.0, 3.0);
+    }
+}
+
+static Tensor *silu_apply(Tape *t, const OpExample *ex) { return op_silu(t, ex->in[0]); }
+static Tensor *swiglu_apply(Tape *t, const OpExample *ex) { return op_swiglu(t, ex->in[0], ex->in[1]); }
+static Tensor *softmax_apply(Tape *t, const OpExample *ex) { return op_softmax(t, ex->in[0]); }
+
+const OpInfo OP_SILU = { "silu", one_input_example, silu_apply };
+const OpInfo OP_SWIGLU = { "swiglu", two_inputs_example, swiglu_apply };
+const OpInfo OP_SOFTMAX = { "softmax", one_input_example, softmax_apply };

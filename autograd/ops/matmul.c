@@ -1,0 +1,179 @@
+/* autograd/ops/matmul.c — y = x · wᵀ (linear) and y = op(a) · op(b) (general 2-D matmul).
+   All products go through tensor/gemm.h (C = beta*C + alpha*op(A)*op(B)); backward passes
+   beta = 1 so gemm itself accumulates into the grads.
+
+   linear: x [..., in] viewed as X [R, in] (R = product of leading dims), w [out, in],
+     y [..., out] viewed as Y [R, out].   Y = X · Wᵀ,  Y[r][o] = Σ_i X[r][i] W[o][i].
+     Saved: nothing beyond the inputs.
+     Backward: dL/dX[r][i] = Σ_o dY[r][o] W[o][i]   →  dX += dY · W       (gemm 0,0)
+               dL/dW[o][i] = Σ_r dY[r][o] X[r][i]   →  dW += dYᵀ · X      (gemm 1,0)
+     A frozen w (grad NULL) gets nothing; a bf16 w (data NULL, always frozen) is read through
+     gemm_bf16 in both directions.
+
+   matmul: op(a) [M, K], op(b) [K, N], y [M, N].  Saved: the two transpose flags.
+     With C = op(A)·op(B):  d op(A) = dC · op(B)ᵀ  [M, K],   d op(B) = op(A)ᵀ · dC  [K, N].
+     Storing back into A's layout: if trans_a, A = op(A)ᵀ so dA += (dC·op(B)ᵀ)ᵀ = op(B) · dCᵀ.
+     Likewise for B: if trans_b, dB += (op(A)ᵀ·dC)ᵀ = dCᵀ · op(A). */
+#include "matmul.h"
+#include "../../tensor/check.h"
+#include "../../tensor/gemm.h"
+#include "../../tensor/half.h"
+
+/* ---- linear ---- */
+
+/* Y [R, O] = X [R, I] · Wᵀ, W [O, I] as f32 or bf16 */
+static void linear_forward(real *y, const real *x, const real *w, const uint16_t *w16,
+                           int R, int I, int O) {
+    if (R == 0 || O == 0) return;
+    if (w16) gemm_bf16(0, 1, R, O, I, (real)1, x, I, w16, I, (real)0, y, O);
+    else gemm(0, 1, R, O, I, (real)1, x, I, w, I, (real)0, y, O);
+}
+
+/* dX += dY · W;  dW += dYᵀ · X  (either may be NULL) */
+static void linear_backward(real *dx, real *dw, const real *dy, const real *x, const real *w,
+                            const uint16_t *w16, int R, int I, int O) {
+    if (R == 0 || I == 0 || O == 0) return;
+    if (dx && w16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w16, I, (real)1, dx, I);
+    else if (dx) gemm(0, 0, R, I, O, (real)1, dy, O, w, I, (real)1, dx, I);
+    if (dw) gemm(1, 0, O, I, R, (real)1, dy, O, x, I, (real)1, dw, I);
+}
+
+static void linear_backward_entry(const TapeEntry *e) {
+    const Tensor *y = e->out, *x = e->in[0], *w = e->in[1];
+    linear_backward(x->grad, w->grad, y->grad, x->data, w->data, w->bf16,
+                    (int)tensor_rows(x), w->shape[1], w->shape[0]);
+}
+
+Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
+    char sx[64], sw[64];
+    CHECK(w->ndim == 2 && tensor_cols(x) == w->shape[1],
+          "linear: x %s does not match w %s (want x [..., in], w [out, in])",
+          tensor_shape_str(x, sx, sizeof sx), tensor_shape_str(w, sw, sizeof sw));
+    CHECK(x->data != NULL, "linear: x must hold real data (not bf16)");
+    CHECK(w->data != NULL || w->bf16 != NULL, "linear: w %s has no data", w->name ? w->name : "?");
+    CHECK(w->data != NULL || w->grad == NULL, "linear: a bf16 w must be frozen (grad NULL)");
+    CHECK(tensor_rows(x) <= (size_t)0x7fffffff, "linear: too many rows");
+    Tensor *in[2] = { x, w };
+    int shape[TENSOR_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[x->ndim - 1] = w->shape[0];
+    Tensor *y = tape_output(t, x->ndim, shape, tape_wants_grad(t, 2, in), "linear");
+    linear_forward(y->data, x->data, w->data, w->bf16, (int)tensor_rows(x), w->shape[1], w->shape[0]);
+    tape_record(t, "linear", linear_backward_entry, y, 2, in);
+    return y;
+}
+
+/* ---- matmul ---- */
+
+typedef struct { int trans_a, trans_b; } MatmulSaved;
+
+/* dims of op(a) [M, K] and op(b) [K, N] from the stored shapes */
+static void matmul_dims(const Tensor *a, const Tensor *b, int ta, int tb, int *M, int *K, int *N) {
+    *M = ta ? a->shape[1] : a->shape[0];
+    *K = ta ? a->shape[0] : a->shape[1];
+    *N = tb ? b->shape[0] : b->shape[1];
+}
+
+/* dA (A's layout) += dC · op(B)ᵀ, or its transpose if ta; dB likewise (see header) */
+static void matmul_backward(real *da, real *db, const real *dc, const real *a, const real *b,
+                            int ta, int tb, int M, int K, int N, int lda, int ldb) {
+    if (M == 0 || K == 0 || N == 0) return;
+    if (da && !ta) gemm(0, !tb, M, K, N, (real)1, dc, N, b, ldb, (real)1, da, K);
+    if (da && ta) gemm(tb, 1, K, M, N, (real)1, b, ldb, dc, N, (real)1, da, M);
+    if (db && !tb) gemm(!ta, 0, K, N, M, (real)1, a, lda, dc, N, (real)1, db, N);
+    if (db && tb) gemm(1, ta, N, K, M, (real)1, dc, N, a, lda, (real)1, db, K);
+}
+
+static void matmul_backward_entry(const TapeEntry *e) {
+    const MatmulSaved *sv = e->saved;
+    const Tensor *a = e->in[0], *b = e->in[1];
+    int M, K, N;
+    matmul_dims(a, b, sv->trans_a, sv->trans_b, &M, &K, &N);
+    matmul_backward(a->grad, b->grad, e->out->grad, a->data, b->data, sv->trans_a, sv->trans_b,
+                    M, K, N, a->shape[1], b->shape[1]);
+}
+
+Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b) {
+    char sa[64], sb[64];
+    CHECK(a->ndim == 2 && b->ndim == 2, "matmul: a %s and b %s must be 2-D",
+          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
+    int M, K, N;
+    matmul_dims(a, b, trans_a, trans_b, &M, &K, &N);
+    int Kb = trans_b ? b->shape[1] : b->shape[0];
+    CHECK(K == Kb, "matmul: inner dims differ: a %s%s vs b %s%s",
+          tensor_shape_str(a, sa, sizeof sa), trans_a ? "^T" : "",
+          tensor_shape_str(b, sb, sizeof sb), trans_b ? "^T" : "");
+    CHECK(a->data && b->data, "matmul: inputs must hold real data (not bf16)");
+    Tensor *in[2] = { a, b };
+    Tensor *y = tape_output(t, 2, (int[]){ M, N }, tape_wants_grad(t, 2, in), "matmul");
+    if (M > 0 && N > 0)
+        gemm(trans_a, trans_b, M, N, K, (real)1, a->data, a->shape[1], b->data, b->shape[1],
+             (real)0, y->data, N);
+    TapeEntry *e = tape_record(t, "matmul", matmul_backward_entry, y, 2, in);
+    if (e) {
+        MatmulSaved *sv = arena_alloc(t->arena, sizeof *sv);
+        sv->trans_a = trans_a != 0;
+        sv->trans_b = trans_b != 0;
+        e->saved = sv;
+    }
+    return y;
+}
+
+/* ---- examples for the gradient check ---- */
+
+static Tensor *random_2d(Arena *a, Rng *rng, int n0, int n1, int with_grad) {
+    Tensor *x = tensor_2d(a, n0, n1, with_grad);
+    rng_fill_uniform(rng, x->data, x->numel, -1.0, 1.0);
+    return x;
+}
+
+/* x [2, 3, 4], w [5, 4] (trainable or not) */
+static void linear_example_common(Arena *a, Rng *rng, OpExample *ex, int w_grad) {
+    ex->n_in = 2;
+    ex->in[0] = tensor_3d(a, 2, 3, 4, 1);
+    rng_fill_uniform(rng, ex->in[0]->data, ex->in[0]->numel, -1.0, 1.0);
+    ex->in[1] = random_2d(a, rng, 5, 4, w_grad);
+}
+
+static void linear_example(Arena *a, Rng *rng, OpExample *ex) { linear_example_common(a, rng, ex, 1); }
+static void linear_frozen_example(Arena *a, Rng *rng, OpExample *ex) { linear_example_common(a, rng, ex, 0); }
+
+/* w stored as bf16 only (data NULL): the reference is the rounded weights */
+static void linear_bf16_example(Arena *a, Rng *rng, OpExample *ex) {
+    linear_example_common(a, rng, ex, 0);
+    Tensor *w = ex->in[1];
+    w->bf16 = arena_alloc(a, w->numel * sizeof(uint16_t));
+    for (size_t i = 0; i < w->numel; i++) w->bf16[i] = f32_to_bf16((float)w->data[i]);
+    w->data = NULL;
+}
+
+static Tensor *linear_apply(Tape *t, const OpExample *ex) { return op_linear(t, ex->in[0], ex->in[1]); }
+
+/* op(a) [3, 4], op(b) [4, 5]; aux holds the two flags */
+static void matmul_example(Arena *a, Rng *rng, OpExample *ex, int ta, int tb) {
+    ex->n_in = 2;
+    ex->in[0] = ta ? random_2d(a, rng, 4, 3, 1) : random_2d(a, rng, 3, 4, 1);
+    ex->in[1] = tb ? random_2d(a, rng, 5, 4, 1) : random_2d(a, rng, 4, 5, 1);
+    int *flags = arena_alloc(a, 2 * sizeof(int));
+    flags[0] = ta;
+    flags[1] = tb;
+    ex->aux = flags;
+}
+
+static void matmul_nn_example(Arena *a, Rng *rng, OpExample *ex) { matmul_example(a, rng, ex, 0, 0); }
+static void matmul_nt_example(Arena *a, Rng *rng, OpExample *ex) { matmul_example(a, rng, ex, 0, 1); }
+static void matmul_tn_example(Arena *a, Rng *rng, OpExample *ex) { matmul_example(a, rng, ex, 1, 0); }
+static void matmul_tt_example(Arena *a, Rng *rng, OpExample *ex) { matmul_example(a, rng, ex, 1, 1); }
+
+static Tensor *matmul_apply(Tape *t, const OpExample *ex) {
+    const int *flags = ex->aux;
+    return op_matmul(t, ex->in[0], ex->in[1], flags[0], flags[1]);
+}
+
+const OpInfo OP_LINEAR = { "linear", linear_example, linear_apply };
+const OpInfo OP_LINEAR_FROZEN = { "linear_frozen_w", linear_frozen_example, linear_apply };
+const OpInfo OP_LINEAR_BF16 = { "linear_bf16_w", linear_bf16_example, linear_apply };
+const OpInfo OP_MATMUL_NN = { "matmul_nn", matmul_nn_example, matmul_apply };
+const OpInfo OP_MATMUL_NT = { "matmul_nt", matmul_nt_example, matmul_apply };
+const OpInfo OP_MATMUL_TN = { "matmul_tn", matmul_tn_example, matmul_apply };
+const OpInfo OP_MATMUL_TT = { "matmul_tt", matmul_tt_example, matmul_apply };
