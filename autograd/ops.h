@@ -2,4 +2,8 @@
 #ifndef OPS_H
 #define OPS_H
 #include "ops/elementwise.h"
+#include "ops/rmsnorm.h"
+#include "ops/rope.h"
+#include "ops/attention.h"
+#include "ops/cross_entropy.h"
 #endif

@@ -13,7 +13,7 @@ typedef REAL real;
 #define REAL_IS_DOUBLE (sizeof(real) == sizeof(double))
 
 /* _Generic picks expf or exp from the argument type, so one spelling serves both builds. */
-#define REAL_FN_(f, x) _Generic((real)0, float: f##f, default: f)((real)(x))
+#define REAL_FN_(fn, x) _Generic((real)0, float: fn##f, default: fn)((real)(x))
 #define real_exp(x)  REAL_FN_(exp, x)
 #define real_log(x)  REAL_FN_(log, x)
 #define real_sqrt(x) REAL_FN_(sqrt, x)
