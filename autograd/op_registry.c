@@ -26,5 +26,13 @@ const OpInfo *const ALL_OPS[] = {
     &OP_SUM,
     &OP_MEAN,
     &OP_ADD_SCALED,
+    &OP_RMSNORM,
+    &OP_RMSNORM_FROZEN_W,
+    &OP_ROPE_INTERLEAVED,
+    &OP_ROPE_HALF,
+    &OP_CAUSAL_ATTENTION,
+    &OP_CAUSAL_ATTENTION_MHA,
+    &OP_CAUSAL_ATTENTION_LONG,
+    &OP_CROSS_ENTROPY,
 };
 const int ALL_OPS_COUNT = (int)(sizeof ALL_OPS / sizeof ALL_OPS[0]);

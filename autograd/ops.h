@@ -8,4 +8,8 @@
 #include "ops/gather.h"
 #include "ops/activation.h"
 #include "ops/reduce.h"
+#include "ops/rmsnorm.h"
+#include "ops/rope.h"
+#include "ops/attention.h"
+#include "ops/cross_entropy.h"
 #endif

@@ -1,0 +1,230 @@
+/* autograd/ops/attention.c — causal GQA self-attention, fused (see attention.h for shapes).
+   Per (batch b, query head h, kv head g = h / (H/KV)), with Q, K, V the [T, D] slices (row
+   strides H·D and KV·D inside the 4-d tensors) and scale = 1/sqrt(D):
+     S = scale · Q Kᵀ,  P = softmax over j <= i of S[i, :] (causal; in the real type),  Y = P V
+   Queries are processed in blocks of ATTN_ROW_BLOCK rows [i0, i1): only columns j < i1 are
+   computed, which skips the masked upper blocks. Saved: P [B, H, T, T] (row i is valid for
+   the columns of its block, zero for i < j < i1, unspecified beyond).
+   Backward (dY given), per block, summed over the query heads of the kv group:
+     dV += Pᵀ dY,  dP = dY Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),
+     dQ += scale · dS K,  dK += scale · dSᵀ Q
+   (softmax Jacobian: dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik)).
+   Threads: the forward splits the B·H (b, h) pairs, the backward the B·KV (b, g) groups (the
+   query heads of a group all write the same dK, dV), over "slots" with one scratch each.
+   Every pair/group is computed the same serial way whatever the slot, so results are
+   bitwise identical for any thread count; gemm inside a worker runs serially. */
+#include "attention.h"
+#include "../../tensor/check.h"
+#include "../../tensor/gemm.h"
+#include "../../tensor/threads.h"
+#include <math.h>
+
+typedef struct {
+    const real *q, *k, *v, *dy;
+    real *y, *P, *dq, *dk, *dv, *scratch;
+    int B, T, H, KV, D, n_slots;
+    real scale;
+} AttnCtx;
+
+/* ---- kernels on raw pointers ---- */
+
+/* Rows r of S (ld), query i = i0 + r: softmax over j <= i, zero for i < j < i1. */
+static void causal_softmax_rows(real *S, int ld, int rb, int i0, int i1) {
+    for (int r = 0; r < rb; r++) {
+        real *row = S + (size_t)r * ld;
+        int i = i0 + r;
+        real m = row[0], sum = 0;
+        for (int j = 1; j <= i; j++) m = row[j] > m ? row[j] : m;
+        for (int j = 0; j <= i; j++) {
+            row[j] = real_exp(row[j] - m);
+            sum += row[j];
+        }
+        for (int j = 0; j <= i; j++) row[j] /= sum;
+        for (int j = i + 1; j < i1; j++) row[j] = 0;
+    }
+}
+
+/* dS = P ⊙ (dP − rowsum(dP ⊙ P)) in place over W = dP (rows of the block, ld T). */
+static void softmax_backward_rows(real *W, const real *P, int ld, int rb, int i0, int i1) {
+    for (int r = 0; r < rb; r++) {
+        real *w = W + (size_t)r * ld;
+        const real *p = P + (size_t)r * ld;
+        int i = i0 + r;
+        real dot = 0;
+        for (int j = 0; j <= i; j++) dot += w[j] * p[j];
+        for (int j = 0; j <= i; j++) w[j] = p[j] * (w[j] - dot);
+        for (int j = i + 1; j < i1; j++) w[j] = 0;
+    }
+}
+
+/* One (b, h) pair. S is P's slice for this pair (saved), or a [ROW_BLOCK, T] scratch. */
+static void attn_forward_pair(const AttnCtx *c, int bh, real *scratch) {
+    int T = c->T, D = c->D, b = bh / c->H, h = bh % c->H, g = h / (c->H / c->KV);
+    int ldq = c->H * D, ldk = c->KV * D;
+    const real *Q = c->q + (size_t)b * T * ldq + (size_t)h * D;
+    const real *K = c->k + (size_t)b * T * ldk + (size_t)g * D;
+    const real *V = c->v + (size_t)b * T * ldk + (size_t)g * D;
+    real *Y = c->y + (size_t)b * T * ldq + (size_t)h * D;
+    for (int i0 = 0; i0 < T; i0 += ATTN_ROW_BLOCK) {
+        int rb = T - i0 < ATTN_ROW_BLOCK ? T - i0 : ATTN_ROW_BLOCK, i1 = i0 + rb;
+        real *S = c->P ? c->P + ((size_t)bh * T + i0) * T : scratch;
+        gemm(0, 1, rb, i1, D, c->scale, Q + (size_t)i0 * ldq, ldq, K, ldk, 0, S, T);
+        causal_softmax_rows(S, T, rb, i0, i1);
+        gemm(0, 0, rb, D, i1, 1, S, T, V, ldk, 0, Y + (size_t)i0 * ldq, ldq);
+    }
+}
+
+/* One (b, g) group: every query head of the group, every row block, in a fixed order. */
+static void attn_backward_group(const AttnCtx *c, int bg, real *W) {
+    int T = c->T, D = c->D, b = bg / c->KV, g = bg % c->KV, rep = c->H / c->KV;
+    int ldq = c->H * D, ldk = c->KV * D;
+    size_t qoff = (size_t)b * T * ldq, koff = (size_t)b * T * ldk + (size_t)g * D;
+    for (int h = g * rep; h < (g + 1) * rep; h++) {
+        size_t qh = qoff + (size_t)h * D;
+        for (int i0 = 0; i0 < T; i0 += ATTN_ROW_BLOCK) {
+            int rb = T - i0 < ATTN_ROW_BLOCK ? T - i0 : ATTN_ROW_BLOCK, i1 = i0 + rb;
+            const real *P = c->P + (((size_t)b * c->H + h) * T + i0) * T;
+            const real *dY = c->dy + qh + (size_t)i0 * ldq;
+            if (c->dv) gemm(1, 0, i1, D, rb, 1, P, T, dY, ldq, 1, c->dv + koff, ldk);
+            if (!c->dq && !c->dk) continue;
+            gemm(0, 1, rb, i1, D, 1, dY, ldq, c->v + koff, ldk, 0, W, T);
+            softmax_backward_rows(W, P, T, rb, i0, i1);
+            if (c->dq)
+                gemm(0, 0, rb, D, i1, c->scale, W, T, c->k + koff, ldk, 1,
+                     c->dq + qh + (size_t)i0 * ldq, ldq);
+            if (c->dk)
+                gemm(1, 0, i1, D, rb, c->scale, W, T, c->q + qh + (size_t)i0 * ldq, ldq, 1,
+                     c->dk + koff, ldk);
+        }
+    }
+}
+
+/* Slot s handles items [s·n/slots, (s+1)·n/slots) with scratch s. */
+static void attn_forward_slots(void *vc, long s0, long s1) {
+    const AttnCtx *c = vc;
+    long n = (long)c->B * c->H;
+    for (long s = s0; s < s1; s++)
+        for (long it = s * n / c->n_slots; it < (s + 1) * n / c->n_slots; it++)
+            attn_forward_pair(c, (int)it, c->scratch ? c->scratch + (size_t)s * ATTN_ROW_BLOCK * c->T : NULL);
+}
+
+static void attn_backward_slots(void *vc, long s0, long s1) {
+    const AttnCtx *c = vc;
+    long n = (long)c->B * c->KV;
+    for (long s = s0; s < s1; s++)
+        for (long it = s * n / c->n_slots; it < (s + 1) * n / c->n_slots; it++)
+            attn_backward_group(c, (int)it, c->scratch + (size_t)s * ATTN_ROW_BLOCK * c->T);
+}
+
+static int slots_for(long n_items) {
+    int nt = threads_count();
+    return n_items < nt ? (int)n_items : nt;
+}
+
+/* ---- decode step (no tape) ---- */
+
+typedef struct {
+    real *out, *scratch;
+    const real *q, *kc, *vc;
+    int pos, H, KV, D;
+} DecodeCtx;
+
+static void decode_heads(void *vctx, long h0, long h1) {
+    const DecodeCtx *c = vctx;
+    int n = c->pos + 1, ldk = c->KV * c->D;
+    real scale = (real)(1.0 / sqrt((double)c->D));
+    for (long h = h0; h < h1; h++) {
+        int g = (int)h / (c->H / c->KV);
+        real *s = c->scratch + (size_t)h * n;
+        gemm(0, 1, 1, n, c->D, scale, c->q + (size_t)h * c->D, c->D, c->kc + (size_t)g * c->D, ldk, 0, s, n);
+        causal_softmax_rows(s, n, 1, c->pos, n);
+        gemm(0, 0, 1, c->D, n, 1, s, n, c->vc + (size_t)g * c->D, ldk, 0, c->out + (size_t)h * c->D, c->D);
+    }
+}
+
+void attention_decode_step(real *out, const real *q, const real *k_cache, const real *v_cache,
+                           int pos, int H, int KV, int D, real *scratch) {
+    CHECK(pos >= 0 && H > 0 && KV > 0 && D > 0 && H % KV == 0,
+          "attention_decode_step: need pos >= 0 and H %% KV == 0 (pos %d, H %d, KV %d, D %d)", pos, H, KV, D);
+    DecodeCtx c = { out, scratch, q, k_cache, v_cache, pos, H, KV, D };
+    parallel_for(H, decode_heads, &c);
+}
+
+/* ---- op ---- */
+
+typedef struct {
+    real *P, *scratch;
+    int n_slots;
+} AttnSaved;
+
+static void attn_backward(const TapeEntry *e) {
+    const AttnSaved *sv = e->saved;
+    Tensor *q = e->in[0], *k = e->in[1], *v = e->in[2];
+    AttnCtx c = { q->data, k->data, v->data, e->out->grad, NULL, sv->P, q->grad, k->grad, v->grad,
+                  sv->scratch, q->shape[0], q->shape[1], q->shape[2], k->shape[2], q->shape[3],
+                  sv->n_slots, (real)(1.0 / sqrt((double)q->shape[3])) };
+    parallel_for(c.n_slots, attn_backward_slots, &c);
+}
+
+static void check_shapes(const Tensor *q, const Tensor *k, const Tensor *v) {
+    char sq[64], sk[64], sv[64];
+    tensor_shape_str(q, sq, sizeof sq);
+    tensor_shape_str(k, sk, sizeof sk);
+    tensor_shape_str(v, sv, sizeof sv);
+    CHECK(q->data && k->data && v->data, "causal_attention: inputs must hold real data (not bf16)");
+    CHECK(q->ndim == 4 && k->ndim == 4 && tensor_same_shape(k, v) && k->shape[0] == q->shape[0] &&
+          k->shape[1] == q->shape[1] && k->shape[3] == q->shape[3] && k->shape[2] > 0 &&
+          q->shape[2] % k->shape[2] == 0,
+          "causal_attention: need q [B,T,H,D], k = v [B,T,KV,D], H %% KV == 0; got q %s k %s v %s",
+          sq, sk, sv);
+}
+
+Tensor *op_causal_attention(Tape *t, Tensor *q, Tensor *k, Tensor *v) {
+    check_shapes(q, k, v);
+    Tensor *in[3] = { q, k, v };
+    Tensor *y = tape_output(t, 4, q->shape, tape_wants_grad(t, 3, in), "causal_attention");
+    AttnCtx c = { q->data, k->data, v->data, NULL, y->data, NULL, NULL, NULL, NULL, NULL,
+                  q->shape[0], q->shape[1], q->shape[2], k->shape[2], q->shape[3], 0,
+                  (real)(1.0 / sqrt((double)q->shape[3])) };
+    size_t block = (size_t)ATTN_ROW_BLOCK * c.T * sizeof(real);
+    ArenaMark m = arena_mark(t->arena);
+    c.n_slots = slots_for((long)c.B * c.H);
+    if (y->grad) c.P = arena_alloc(t->arena, (size_t)c.B * c.H * c.T * c.T * sizeof(real));
+    else c.scratch = arena_alloc(t->arena, (size_t)c.n_slots * block);
+    parallel_for(c.n_slots, attn_forward_slots, &c);
+    TapeEntry *e = tape_record(t, "causal_attention", attn_backward, y, 3, in);
+    if (!e) {
+        arena_rewind(t->arena, m);
+        return y;
+    }
+    AttnSaved *sv = arena_alloc(t->arena, sizeof *sv);
+    sv->P = c.P;
+    sv->n_slots = slots_for((long)c.B * c.KV);
+    sv->scratch = arena_alloc(t->arena, (size_t)sv->n_slots * block);
+    e->saved = sv;
+    return y;
+}
+
+/* ---- examples for the gradient check ---- */
+
+static void attn_example_shape(Arena *a, Rng *rng, OpExample *ex, int B, int T, int H, int KV, int D) {
+    ex->n_in = 3;
+    ex->in[0] = tensor_new(a, 4, (int[]){ B, T, H, D }, 1);
+    ex->in[1] = tensor_new(a, 4, (int[]){ B, T, KV, D }, 1);
+    ex->in[2] = tensor_new(a, 4, (int[]){ B, T, KV, D }, 1);
+    for (int i = 0; i < 3; i++) rng_fill_uniform(rng, ex->in[i]->data, ex->in[i]->numel, -1.0, 1.0);
+}
+
+static void attn_example_gqa(Arena *a, Rng *rng, OpExample *ex) { attn_example_shape(a, rng, ex, 2, 5, 4, 2, 6); }
+static void attn_example_mha(Arena *a, Rng *rng, OpExample *ex) { attn_example_shape(a, rng, ex, 1, 4, 2, 2, 3); }
+/* T crosses ATTN_ROW_BLOCK, so the block bookkeeping is checked too */
+static void attn_example_long(Arena *a, Rng *rng, OpExample *ex) {
+    attn_example_shape(a, rng, ex, 1, ATTN_ROW_BLOCK + 3, 2, 1, 2);
+}
+static Tensor *attn_apply(Tape *t, const OpExample *ex) {
+    return op_causal_attention(t, ex->in[0], ex->in[1], ex->in[2]);
+}
+
+const OpInfo OP_CAUSAL_ATTENTION = { "causal_attention", attn_example_gqa, attn_apply };
+const OpInfo OP_CAUSAL_ATTENTION_MHA = { "causal_attention_mha", attn_example_mha, attn_apply };
+const OpInfo OP_CAUSAL_ATTENTION_LONG = { "causal_attention_long", attn_example_long, attn_apply };

@@ -1,0 +1,13 @@
+/* autograd/ops/rmsnorm.h — RMSNorm over the last dim (Zhang & Sennrich 2019; Llama).
+   defines: op_rmsnorm, OP_RMSNORM, OP_RMSNORM_FROZEN_W */
+#ifndef OPS_RMSNORM_H
+#define OPS_RMSNORM_H
+#include "../op.h"
+
+/* x [..., C], w [C] (trainable or frozen: grad NULL) -> y [..., C],
+   y = x * rsqrt(mean(x^2) + eps) * w, row by row. */
+Tensor *op_rmsnorm(Tape *t, Tensor *x, Tensor *w, real eps);
+
+extern const OpInfo OP_RMSNORM, OP_RMSNORM_FROZEN_W;
+
+#endif

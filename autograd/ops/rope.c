@@ -1,0 +1,150 @@
+/* autograd/ops/rope.c — rotary embeddings (see rope.h for the two pairings).
+   Shapes: x, y [B, T, H, D] (D even). Saved: the table pointer, pos0 and the mode.
+   Forward, for each pair (a, b) of a head at position p with c = cos, s = sin of p·inv_freq_j:
+     y_a = x_a c - x_b s,   y_b = x_a s + x_b c        (torch_ref: x0*c - x1*s, x0*s + x1*c)
+   Backward: the Jacobian of a rotation R(p) is R(p) itself, so dx = R(p)^T dy = R(-p) dy:
+     dx_a += dy_a c + dy_b s,   dx_b += dy_b c - dy_a s
+   Rows (b, t) run in parallel; each row writes only its own H·D outputs. */
+#include "rope.h"
+#include "../../tensor/check.h"
+#include "../../tensor/threads.h"
+#include <math.h>
+#include <stdlib.h>
+
+void rope_table_init(RopeTable *tab, Arena *a, int max_pos, int D, double theta) {
+    CHECK(max_pos > 0 && D > 0 && D % 2 == 0 && theta > 0,
+          "rope_table_init: need max_pos > 0, even D > 0, theta > 0 (got %d, %d, %g)", max_pos, D, theta);
+    size_t n = (size_t)max_pos * (size_t)(D / 2);
+    tab->max_pos = max_pos;
+    tab->D = D;
+    tab->theta = theta;
+    tab->owned = a == NULL;
+    tab->cos = a ? arena_alloc(a, n * sizeof(real)) : xmalloc(n * sizeof(real));
+    tab->sin = a ? arena_alloc(a, n * sizeof(real)) : xmalloc(n * sizeof(real));
+    for (int j = 0; j < D / 2; j++) {
+        double inv_freq = 1.0 / pow(theta, (double)(2 * j) / (double)D);
+        for (int p = 0; p < max_pos; p++) {
+            double ang = (double)p * inv_freq;
+            tab->cos[(size_t)p * (D / 2) + j] = (real)cos(ang);
+            tab->sin[(size_t)p * (D / 2) + j] = (real)sin(ang);
+        }
+    }
+}
+
+void rope_table_free(RopeTable *tab) {
+    if (tab->owned) {
+        free(tab->cos);
+        free(tab->sin);
+    }
+    tab->cos = tab->sin = NULL;
+    tab->owned = 0;
+}
+
+/* ---- kernels on raw pointers ---- */
+
+typedef struct {
+    real *out;
+    const real *in;
+    int T, H, D, pos0, backward;
+    RopeMode mode;
+    const RopeTable *tab;
+} RopeCtx;
+
+/* Rows [r0, r1) of a [rows, H, D] array; row r is at position pos0 + r % T.
+   Forward assigns (in == out is allowed); backward accumulates R^T in into out. */
+static void rope_rows(void *vc, long r0, long r1) {
+    const RopeCtx *c = vc;
+    int half = c->D / 2;
+    for (long r = r0; r < r1; r++) {
+        int pos = c->pos0 + (int)(r % c->T);
+        const real *cs = c->tab->cos + (size_t)pos * half, *sn = c->tab->sin + (size_t)pos * half;
+        for (int h = 0; h < c->H; h++) {
+            size_t base = ((size_t)r * c->H + h) * c->D;
+            const real *x = c->in + base;
+            real *y = c->out + base;
+            for (int j = 0; j < half; j++) {
+                int ia = c->mode == ROPE_INTERLEAVED ? 2 * j : j;
+                int ib = c->mode == ROPE_INTERLEAVED ? 2 * j + 1 : j + half;
+                real x0 = x[ia], x1 = x[ib], co = cs[j], si = sn[j];
+                if (!c->backward) {
+                    y[ia] = x0 * co - x1 * si;
+                    y[ib] = x0 * si + x1 * co;
+                } else {
+                    y[ia] += x0 * co + x1 * si;
+                    y[ib] += x1 * co - x0 * si;
+                }
+            }
+        }
+    }
+}
+
+static void check_table(const char *op, const RopeTable *tab, int T, int D, int pos0, RopeMode mode) {
+    CHECK(tab && tab->cos && tab->sin, "%s: RoPE table not initialised", op);
+    CHECK(D == tab->D, "%s: head size %d but the RoPE table was built for D = %d", op, D, tab->D);
+    CHECK(pos0 >= 0 && pos0 + T <= tab->max_pos,
+          "%s: positions %d..%d outside the RoPE table (max_pos %d)", op, pos0, pos0 + T - 1, tab->max_pos);
+    CHECK(mode == ROPE_INTERLEAVED || mode == ROPE_HALF, "%s: unknown RoPE mode %d", op, (int)mode);
+}
+
+void rope_apply_inplace(real *x, int T, int H, int D, const RopeTable *tab, int pos0, RopeMode mode) {
+    check_table("rope_apply_inplace", tab, T, D, pos0, mode);
+    RopeCtx c = { x, x, T, H, D, pos0, 0, mode, tab };
+    parallel_for_chunks(T, 64, rope_rows, &c);
+}
+
+/* ---- op ---- */
+
+typedef struct {
+    const RopeTable *tab;
+    int pos0;
+    RopeMode mode;
+} RopeSaved;
+
+static void rope_backward(const TapeEntry *e) {
+    const RopeSaved *sv = e->saved;
+    Tensor *x = e->in[0], *y = e->out;
+    if (!x->grad) return;
+    RopeCtx c = { x->grad, y->grad, x->shape[1], x->shape[2], x->shape[3], sv->pos0, 1, sv->mode, sv->tab };
+    parallel_for_chunks((long)x->shape[0] * x->shape[1], 16, rope_rows, &c);
+}
+
+Tensor *op_rope(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mode) {
+    char sx[64];
+    CHECK(x->data != NULL, "rope: input must hold real data (not bf16)");
+    CHECK(x->ndim == 4 && x->shape[3] % 2 == 0, "rope: x must be [B, T, H, D] with D even, got %s",
+          tensor_shape_str(x, sx, sizeof sx));
+    check_table("rope", tab, x->shape[1], x->shape[3], pos0, mode);
+    Tensor *y = tape_output(t, 4, x->shape, tape_wants_grad(t, 1, &x), "rope");
+    RopeCtx c = { y->data, x->data, x->shape[1], x->shape[2], x->shape[3], pos0, 0, mode, tab };
+    parallel_for_chunks((long)x->shape[0] * x->shape[1], 16, rope_rows, &c);
+    TapeEntry *e = tape_record(t, "rope", rope_backward, y, 1, &x);
+    if (e) {
+        RopeSaved *sv = arena_alloc(t->arena, sizeof *sv);
+        sv->tab = tab;
+        sv->pos0 = pos0;
+        sv->mode = mode;
+        e->saved = sv;
+    }
+    return y;
+}
+
+/* ---- examples for the gradient check ---- */
+
+static void rope_example(Arena *a, Rng *rng, OpExample *ex) {
+    ex->n_in = 1;
+    ex->in[0] = tensor_new(a, 4, (int[]){ 2, 3, 2, 6 }, 1);
+    rng_fill_uniform(rng, ex->in[0]->data, ex->in[0]->numel, -1.0, 1.0);
+    RopeTable *tab = arena_alloc(a, sizeof *tab);
+    rope_table_init(tab, a, 8, 6, 100.0);   /* small theta: the low frequencies still turn */
+    ex->aux = tab;
+}
+
+static Tensor *rope_interleaved_apply(Tape *t, const OpExample *ex) {
+    return op_rope(t, ex->in[0], ex->aux, 2, ROPE_INTERLEAVED);
+}
+static Tensor *rope_half_apply(Tape *t, const OpExample *ex) {
+    return op_rope(t, ex->in[0], ex->aux, 3, ROPE_HALF);
+}
+
+const OpInfo OP_ROPE_INTERLEAVED = { "rope_interleaved", rope_example, rope_interleaved_apply };
+const OpInfo OP_ROPE_HALF = { "rope_half", rope_example, rope_half_apply };
