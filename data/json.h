@@ -2,7 +2,7 @@
    JSONL data, plus a tiny writer helper for escaping strings.
    defines: JsonType, JsonValue, JsonDoc, json_parse, json_parse_file, json_doc_free,
             json_get, json_get_number, json_get_int, json_get_string, json_get_bool,
-            json_array_at, json_type_name, json_write_string
+            json_array_at, json_type_name, json_write_string, jsonl_foreach
    Strict RFC 8259: no comments, no trailing commas, no NaN/Infinity, no control characters in
    strings, \uXXXX escapes incl. surrogate pairs decoded to UTF-8, duplicate object keys
    rejected, nesting depth limited (256). Errors name the file, line and column and what was
@@ -54,5 +54,14 @@ const char *json_type_name(JsonType t);                                     /* "
 
 /* Writes s[0..len) as a JSON string literal with quotes and escapes. */
 void json_write_string(FILE *f, const char *s, size_t len);
+
+/* JSONL: parses every non-blank line of `path` as one document and calls fn(ctx, root,
+   line_no, err) for it (line_no 1-based). One arena serves all lines and is reset between
+   them, so `row` is valid only during the call. Parse errors read "path:LINE:COL: ...".
+   fn returns 0 to go on, or a non-zero Status (after filling err) to stop; jsonl_foreach then
+   returns that Status. A missing/unreadable file is STATUS_IO. */
+Status jsonl_foreach(const char *path,
+                     int (*fn)(void *ctx, const JsonValue *row, int line_no, Error *err),
+                     void *ctx, Error *err);
 
 #endif
