@@ -7,12 +7,14 @@ Suite *tensor_suite(void);
 Suite *autograd_suite(void);
 Suite *json_suite(void);
 Suite *tokenizer_suite(void);
+Suite *tokenizer_hf_suite(void);
 
 /* The list test_main.c iterates; add a suite here and in its own test file. */
 #define ALL_SUITES(X) \
     X(tensor_suite)   \
     X(autograd_suite) \
     X(json_suite)      \
-    X(tokenizer_suite)
+    X(tokenizer_suite) \
+    X(tokenizer_hf_suite)
 
 #endif
