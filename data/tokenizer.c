@@ -82,7 +82,8 @@ Status tokenizer_encode(const Tokenizer *tk, const char *text, int bos, int eos,
         return error_set(err, STATUS_INVALID, "set tk->bos_id / eos_id from the model config",
                          "tokenizer has no %s token", bos && tk->bos_id < 0 ? "BOS" : "EOS");
     size_t len = strlen(text);
-    CHECK(len < (size_t)1 << 29, "text too long to encode (%zu bytes)", len);
+    if (len >= (size_t)1 << 29)
+        return error_set(err, STATUS_INVALID, NULL, "text too long to encode (%zu bytes)", len);
     size_t cap = 2 * len + 8;
     int *work = xmalloc(cap * sizeof *work);
     int n = 0;
@@ -157,16 +158,17 @@ const char *tokenizer_piece(const Tokenizer *tk, int prev_id, int id, char *buf,
 }
 
 size_t tokenizer_decode(const Tokenizer *tk, const int *ids, int n, char *out, size_t out_size) {
-    size_t total = 0;
-    char tmp[1024];
+    size_t total = 0, cap = (size_t)tk->max_token_length + 8;   /* decoded <= stored length */
+    char *tmp = xmalloc(cap);
     for (int i = 0; i < n; i++) {
         /* as if preceded by BOS: the first piece and every piece after BOS drop a space */
         int strip = i == 0 || (tk->bos_id >= 0 && ids[i - 1] == tk->bos_id);
-        size_t len = piece_bytes(tk, ids[i], strip, tmp, sizeof tmp);
-        if (len > sizeof tmp) len = sizeof tmp;    /* pieces are far shorter in practice */
+        size_t len = piece_bytes(tk, ids[i], strip, tmp, cap);
+        if (len > cap) len = cap;
         for (size_t k = 0; k < len; k++, total++)
             if (out_size > 0 && total < out_size - 1) out[total] = tmp[k];
     }
+    free(tmp);
     if (out_size > 0) out[total < out_size - 1 ? total : out_size - 1] = '\0';
     return total;
 }

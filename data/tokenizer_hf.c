@@ -106,6 +106,7 @@ static Status load_added(Loader *L, const JsonValue *added) {
             L->tk->piece_len[id] = (int)c->string_len;
         }
         strmap_put(&L->tk->vocab, s, c->string_len, id);
+        if ((int)c->string_len > L->tk->max_token_length) L->tk->max_token_length = (int)c->string_len;
         L->tk->special[id] = (unsigned char)(special != 0);
         hf->added[hf->n_added++] = (HfAdded){s, (int)c->string_len, id};
         hf->added_first[(unsigned char)s[0]] = 1;
@@ -132,10 +133,12 @@ static Status load_merge(Loader *L, const JsonValue *m, int rank, char *buf) {
     } else {
         return bad(L, m, "merge %d: expected \"a b\" or [\"a\", \"b\"]", rank);
     }
-    memcpy(buf, a, la);
-    memcpy(buf + la, b, lb);
-    int ia = strmap_get(&L->tk->vocab, a, la), ib = strmap_get(&L->tk->vocab, b, lb);
-    int im = strmap_get(&L->tk->vocab, buf, la + lb);
+    int ia = strmap_get(&L->tk->vocab, a, la), ib = strmap_get(&L->tk->vocab, b, lb), im = -1;
+    if (ia >= 0 && ib >= 0) {      /* both are pieces, so buf (2 * max_token_length) fits */
+        memcpy(buf, a, la);
+        memcpy(buf + la, b, lb);
+        im = strmap_get(&L->tk->vocab, buf, la + lb);
+    }
     if (ia < 0 || ib < 0 || im < 0)
         return bad(L, m, "merge %d: \"%.*s\" + \"%.*s\": %s not in vocab", rank, (int)la, a,
                    (int)lb, b, ia < 0 ? "left part" : ib < 0 ? "right part" : "merged piece");
