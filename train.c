@@ -3,6 +3,7 @@
 #include "tensor/gemm.h"
 #include "tensor/threads.h"
 #include "tensor/real.h"
+#include "data/tokenize_cli.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ static void print_banner(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "tokenize")) return tokenize_cli(argc - 1, argv + 1);
     if (argc > 1 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         print_help(stdout);
         return 0;
