@@ -22,7 +22,7 @@ obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 
-.PHONY: all test test-f32 test-f64 sanitize bench static cross-test loc clean check-deps
+.PHONY: all test sanitize bench static cross-test cross-deps loc clean check-deps
 
 all: train
 
@@ -37,7 +37,7 @@ build/f64/%.o: %.c
 	$(CC) $(CFLAGS) -DREAL=double -MMD -MP -c $< -o $@
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP -c $< -o $@
+	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -Ibuild/gen -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP -c $< -o $@
 
 # Check is the one test dependency: install it (Debian) when pkg-config cannot find it.
 check-deps:
@@ -53,9 +53,15 @@ build/tests_f64: $(call obj,f64,$(TEST_SRC) $(LIB_SRC)) | check-deps
 build/tests_asan: $(call obj,asan,$(TEST_SRC) $(LIB_SRC)) | check-deps
 	$(CC) -fsanitize=address,undefined -o $@ $^ $$(pkg-config --libs check) $(LDLIBS)
 
-# test objects need Check's headers
-build/f32/tests/%.o build/f64/tests/%.o build/asan/tests/%.o: CFLAGS += $(CHECK_CFLAGS)
-$(call obj,f32,$(TEST_SRC)) $(call obj,f64,$(TEST_SRC)) $(call obj,asan,$(TEST_SRC)): | check-deps
+# test objects need Check's headers and the generated suite list
+SUITES_LIST = build/gen/suites_list.h
+$(SUITES_LIST): $(TEST_SRC)
+	@mkdir -p $(dir $@)
+	@{ printf '#define ALL_SUITES(X) \\\n'; \
+	   sed -n 's/^Suite \*\([a-z_0-9]*_suite\)(void).*/    X(\1) \\/p' $(TEST_SRC); echo; } > $@.tmp && mv $@.tmp $@
+TEST_OBJ_ALL = $(call obj,f32,$(TEST_SRC)) $(call obj,f64,$(TEST_SRC)) $(call obj,asan,$(TEST_SRC)) $(call obj,cross,$(TEST_SRC))
+$(TEST_OBJ_ALL): CFLAGS += $(CHECK_CFLAGS) -Ibuild/gen
+$(TEST_OBJ_ALL): $(SUITES_LIST) | check-deps
 
 test: check-deps
 	@$(MAKE) --no-print-directory build/tests_f32 build/tests_f64
@@ -72,6 +78,24 @@ bench: train
 static: $(call obj,f32,$(APP_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) -static -o train-static $^ $(LDLIBS)
 	@echo "built ./train-static (statically linked; SIMD level chosen at run time)"
+
+# aarch64 cross build of the float tests, run under qemu-user: proof that only the SIMD dispatch
+# files know about x86. Installs the cross compiler, qemu-user and Check for arm64 if missing.
+CROSS_CC = aarch64-linux-gnu-gcc
+build/cross/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CROSS_CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -Ibuild/gen -MMD -MP -c $< -o $@
+build/tests_cross: $(call obj,cross,$(TEST_SRC) $(LIB_SRC))
+	$(CROSS_CC) -o $@ $^ -lcheck_pic -lsubunit -lrt -lm -pthread
+cross-deps:
+	@if ! command -v $(CROSS_CC) >/dev/null || ! command -v qemu-aarch64 >/dev/null || \
+	    [ ! -f /usr/lib/aarch64-linux-gnu/libcheck_pic.a ] && [ ! -f /usr/lib/aarch64-linux-gnu/libcheck.so ]; then \
+	  echo "installing gcc-aarch64-linux-gnu, qemu-user and check:arm64 with apt-get"; \
+	  dpkg --add-architecture arm64 && apt-get update -qq && \
+	  apt-get install -y -qq gcc-aarch64-linux-gnu qemu-user check:arm64 libsubunit-dev:arm64 >/dev/null; fi
+cross-test: cross-deps
+	@$(MAKE) --no-print-directory build/tests_cross
+	CK_FORK=no qemu-aarch64 -L /usr/aarch64-linux-gnu ./build/tests_cross
 
 loc:
 	@./tests/loc_budget.sh 400 60
