@@ -5,10 +5,12 @@
 
 Suite *tensor_suite(void);
 Suite *autograd_suite(void);
+Suite *gemm_suite(void);
 
 /* The list test_main.c iterates; add a suite here and in its own test file. */
 #define ALL_SUITES(X) \
     X(tensor_suite)   \
-    X(autograd_suite)
+    X(autograd_suite) \
+    X(gemm_suite)
 
 #endif
