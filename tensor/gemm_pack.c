@@ -61,13 +61,22 @@ static void pack_panel16(real *dst, int R, const uint16_t *src, size_t sr, size_
     }
 }
 
+#define PREFETCH_ROWS 8
+
 /* Copy mode (sr == 1): walk k outermost so each source row is read once, contiguously. */
 static void pack_copy(real *dst, int R, const real *src, int n, size_t sk, int kc) {
     int full = n / R * R, tail = n - full;
     for (int p = 0; p < kc; p++) {
         const real *s = src + (size_t)p * sk;
         real *d = dst + (size_t)p * R;
-        for (int r0 = 0; r0 < full; r0 += R) memcpy(d + (size_t)r0 * kc, s + r0, (size_t)R * sizeof(real));
+        if (p + PREFETCH_ROWS < kc)     /* rows are far apart: the hardware prefetcher misses them */
+            for (int r = 0; r < n; r += 64 / (int)sizeof(real))
+                __builtin_prefetch(s + (size_t)PREFETCH_ROWS * sk + r);
+        for (int r0 = 0; r0 < full; r0 += R) {
+            real *dd = d + (size_t)r0 * kc;
+            const real *ss = s + r0;
+            for (int r = 0; r < R; r++) dd[r] = ss[r];     /* R is 4..48: a call to memcpy costs more */
+        }
         if (tail) {
             real *dt = d + (size_t)full * kc;
             for (int r = 0; r < tail; r++) dt[r] = s[full + r];
