@@ -20,8 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KC_MAX 384      /* depth of a packed slice; K is cut into equal slices <= KC_MAX */
+#ifndef KC_MAX
+#define KC_MAX 512      /* depth of a packed slice; K is cut into equal slices <= KC_MAX */
+#endif
+#ifndef MC_MAX
 #define MC_MAX 96       /* rows of op(A) packed at once (multiple of every MR) */
+#endif
 #define NC_MAX 3072     /* columns of op(B) packed at once (multiple of every NR) */
 #define SERIAL_WORK (1L << 19)   /* below this many multiply-adds, one thread */
 

@@ -14,41 +14,56 @@
 
 #define TGT512 __attribute__((target("avx512f")))
 #define TGT256 __attribute__((target("avx2,fma")))
+#define REP6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define REP8(X) REP6(X) X(6) X(7)
+_Static_assert(GEMM_AVX512_MR == 8 && GEMM_AVX512_NR == 48, "the AVX-512 kernel is written out for 8 x 48");
+_Static_assert(GEMM_AVX2_MR == 6 && GEMM_AVX2_NR == 16, "the AVX2 kernel is written out for 6 x 16");
 
 TGT512 static inline __mmask16 mask16(int n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+/* c = alpha*ab (beta == 0, c not read) or fma(alpha, ab, beta*c), lanes outside m untouched. */
+TGT512 static inline void store16(float *c, __m512 ab, __m512 va, __m512 vb, float beta, __mmask16 m) {
+    __m512 r;
+    if (beta == 0.0f) r = _mm512_mul_ps(va, ab);
+    else r = _mm512_fmadd_ps(va, ab, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c)));
+    _mm512_mask_storeu_ps(c, m, r);
 }
 
 TGT512 void gemm_kernel_avx512(int kc, const float *a, const float *b, float *c, size_t ldc,
                                float alpha, float beta, int mv, int nv) {
     enum { MR = GEMM_AVX512_MR, NR = GEMM_AVX512_NR };
     __m512 acc[MR][3];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < 3; j++) acc[i][j] = _mm512_setzero_ps();
-    for (int i = 0; i < MR && i < mv; i++) _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+#define ZERO_ROW(i) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+    REP8(ZERO_ROW)
+#undef ZERO_ROW
     for (int p = 0; p < kc; p++) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
-        for (int i = 0; i < MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
-            acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);
+#define FMA_ROW(i)                                                                \
+        {                                                                         \
+            __m512 ai = _mm512_set1_ps(a[i]);                                     \
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);                       \
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);                       \
+            acc[i][2] = _mm512_fmadd_ps(ai, b2, acc[i][2]);                       \
         }
+        REP8(FMA_ROW)
+#undef FMA_ROW
         a += MR;
         b += NR;
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    __mmask16 m[3] = { mask16(nv), mask16(nv - 16), mask16(nv - 32) };
-    for (int i = 0; i < MR; i++) {
-        if (i >= mv) break;
-        float *row = c + (size_t)i * ldc;
-        for (int j = 0; j < 3; j++) {
-            __m512 r;
-            if (beta == 0.0f) r = _mm512_mul_ps(va, acc[i][j]);
-            else r = _mm512_fmadd_ps(va, acc[i][j], _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m[j], row + 16 * j)));
-            _mm512_mask_storeu_ps(row + 16 * j, m[j], r);
-        }
+    __mmask16 m0 = mask16(nv), m1 = mask16(nv - 16), m2 = mask16(nv - 32);
+    /* written out row by row (constant indices) so the accumulators never leave registers */
+#define STORE_ROW(i)                                                              \
+    if (i < mv) {                                                                 \
+        float *row = c + (size_t)(i) * ldc;                                       \
+        store16(row, acc[i][0], va, vb, beta, m0);                                \
+        store16(row + 16, acc[i][1], va, vb, beta, m1);                           \
+        store16(row + 32, acc[i][2], va, vb, beta, m2);                           \
     }
+    REP8(STORE_ROW)
+#undef STORE_ROW
 }
 
 TGT256 static inline __m256i mask8(int n) {
@@ -56,33 +71,43 @@ TGT256 static inline __m256i mask8(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_loadu_si256((const __m256i *)idx));
 }
 
+/* c = alpha*ab (beta == 0, c not read) or fma(alpha, ab, beta*c), lanes outside m untouched. */
+TGT256 static inline void store8(float *c, __m256 ab, __m256 va, __m256 vb, float beta, __m256i m) {
+    __m256 r;
+    if (beta == 0.0f) r = _mm256_mul_ps(va, ab);
+    else r = _mm256_fmadd_ps(va, ab, _mm256_mul_ps(vb, _mm256_maskload_ps(c, m)));
+    _mm256_maskstore_ps(c, m, r);
+}
+
 TGT256 void gemm_kernel_avx2(int kc, const float *a, const float *b, float *c, size_t ldc,
                              float alpha, float beta, int mv, int nv) {
     enum { MR = GEMM_AVX2_MR, NR = GEMM_AVX2_NR };
     __m256 acc[MR][2];
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+#define ZERO_ROW(i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    REP6(ZERO_ROW)
+#undef ZERO_ROW
     for (int p = 0; p < kc; p++) {
         __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-        for (int i = 0; i < MR; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i);
-            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+#define FMA_ROW(i)                                                                \
+        {                                                                         \
+            __m256 ai = _mm256_broadcast_ss(a + i);                               \
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);                       \
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);                       \
         }
+        REP6(FMA_ROW)
+#undef FMA_ROW
         a += MR;
         b += NR;
     }
     __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    __m256i m[2] = { mask8(nv), mask8(nv - 8) };
-    for (int i = 0; i < MR; i++) {
-        if (i >= mv) break;
-        float *row = c + (size_t)i * ldc;
-        for (int j = 0; j < 2; j++) {
-            __m256 r;
-            if (beta == 0.0f) r = _mm256_mul_ps(va, acc[i][j]);
-            else r = _mm256_fmadd_ps(va, acc[i][j], _mm256_mul_ps(vb, _mm256_maskload_ps(row + 8 * j, m[j])));
-            _mm256_maskstore_ps(row + 8 * j, m[j], r);
-        }
+    __m256i m0 = mask8(nv), m1 = mask8(nv - 8);
+#define STORE_ROW(i)                                                              \
+    if (i < mv) {                                                                 \
+        store8(c + (size_t)(i) * ldc, acc[i][0], va, vb, beta, m0);               \
+        store8(c + (size_t)(i) * ldc + 8, acc[i][1], va, vb, beta, m1);           \
     }
+    REP6(STORE_ROW)
+#undef STORE_ROW
 }
 
 /* 8x8 transpose of rows s[0..7] (stride ld) at column p into dst + p*R (8 rows of R). */
