@@ -157,8 +157,8 @@ static double time_shape(const Shape *s, const BenchOpts *o) {
         for (size_t i = 0; i < nb; i++) B16[i] = f32_to_bf16(B[i]);
     }
     int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
-    double best = 1e30, spent = 0, budget = o->quick ? 0.08 : 0.3;
-    int min_reps = o->quick ? 2 : 4;
+    double best = 1e30, spent = 0, budget = o->quick ? 0.08 : 0.5;
+    int min_reps = o->quick ? 2 : 5;
     for (int r = -1; r < 100 && (r < min_reps || spent < budget); r++) {   /* r = -1: warm-up */
         double t = bench_now();
         if (B16) gemm_bf16(s->ta, s->tb, s->m, s->n, s->k, 1, A, lda, B16, ldb, s->beta, C, s->n);

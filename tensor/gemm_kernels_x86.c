@@ -38,6 +38,16 @@ TGT512 void gemm_kernel_avx512(int kc, const float *a, const float *b, float *c,
 #define ZERO_ROW(i) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
     REP8(ZERO_ROW)
 #undef ZERO_ROW
+    /* the C tile is needed only after kc steps: fetch it now so the epilogue does not stall */
+#define PREFETCH_ROW(i)                                                           \
+    if (i < mv) {                                                                 \
+        _mm_prefetch((const char *)(c + (size_t)(i) * ldc), _MM_HINT_T0);         \
+        _mm_prefetch((const char *)(c + (size_t)(i) * ldc + 16), _MM_HINT_T0);    \
+        _mm_prefetch((const char *)(c + (size_t)(i) * ldc + 32), _MM_HINT_T0);    \
+        _mm_prefetch((const char *)(c + (size_t)(i) * ldc + 47), _MM_HINT_T0);    \
+    }
+    REP8(PREFETCH_ROW)
+#undef PREFETCH_ROW
     for (int p = 0; p < kc; p++) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), b2 = _mm512_load_ps(b + 32);
 #define FMA_ROW(i)                                                                \
