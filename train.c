@@ -1,5 +1,6 @@
 /* train.c — the moetrain command line.
    Until the trainer lands this prints the version, the SIMD level and threads, and the help. */
+#include "bench/bench.h"
 #include "tensor/gemm.h"
 #include "tensor/threads.h"
 #include "tensor/real.h"
@@ -29,6 +30,7 @@ static void print_banner(void) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "tokenize")) return tokenize_cli(argc - 1, argv + 1);
+    if (argc > 1 && !strcmp(argv[1], "bench")) return bench_main(argc - 1, argv + 1);
     if (argc > 1 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         print_help(stdout);
         return 0;

@@ -1,0 +1,70 @@
+/* tensor/gemm_kernels.h — internals of the tiled GEMM (tensor/gemm.c): micro-kernel protocol,
+   packing helpers, and the level override used by tests and benchmarks.
+   defines: GemmKernel, GemmKernelInfo, GEMM_F32, gemm_force_level, gemm_level_supported,
+            gemm_pack, gemm_kernel_scalar, gemm_kernel_avx512, gemm_kernel_avx2,
+            gemm_pack_t8_avx2
+   Micro-kernel contract: a is a packed MR x kc panel of op(A) stored k-major (a[p*MR + i]),
+   b a packed kc x NR panel of op(B) (b[p*NR + j]), both zero-padded to full MR / NR and 64-byte
+   aligned. The kernel forms ab[i][j] = sum_p a[p*MR+i] * b[p*NR+j] in ascending p with one
+   fused multiply-add per step (SIMD kernels; the scalar one uses a separate multiply and add),
+   then writes the top-left mv x nv corner of the tile:
+       beta == 0:  c = alpha * ab            (c is not read)
+       otherwise:  c = fma(alpha, ab, beta * c)
+   Every element sees the same operations whatever its position in the tile, so results do not
+   depend on how C is cut into tiles or threads (and all FMA kernels agree bit for bit). */
+#ifndef GEMM_KERNELS_H
+#define GEMM_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "real.h"
+
+/* GEMM_F32 is 1 when `real` is float (the SIMD kernels apply), 0 in the -DREAL=double build. */
+#define GEMM_TOKEN_float 1
+#define GEMM_CAT_(a, b) a##b
+#define GEMM_XCAT_(a, b) GEMM_CAT_(a, b)
+#if GEMM_XCAT_(GEMM_TOKEN_, REAL)
+#define GEMM_F32 1
+#else
+#define GEMM_F32 0
+#endif
+
+typedef void (*GemmKernel)(int kc, const real *a, const real *b, real *c, size_t ldc,
+                           real alpha, real beta, int mv, int nv);
+
+typedef struct {
+    const char *level;   /* "avx512", "avx2", "scalar" */
+    int mr, nr;          /* micro-tile */
+    GemmKernel fn;
+} GemmKernelInfo;
+
+/* Forces the micro-kernel level ("scalar", "avx2", "avx512"); NULL or "" restores the default
+   (best level of this CPU, or $MOETRAIN_SIMD if set). Returns 0 if the CPU lacks that level
+   (nothing changes), 1 on success. Not thread-safe: call between GEMMs. */
+int gemm_force_level(const char *level);
+int gemm_level_supported(const char *level);
+
+/* Packs n rows (element (r, p) at src[r*sr + p*sk], or src16 if non-NULL: bf16) by kc into
+   ceil(n/R) zero-padded k-major panels at dst (see gemm_pack.c). */
+void gemm_pack(real *dst, int R, const real *src, const uint16_t *src16, size_t sr, size_t sk,
+               int n, int kc);
+
+#define GEMM_SCALAR_MR 4
+#define GEMM_SCALAR_NR 8
+void gemm_kernel_scalar(int kc, const real *a, const real *b, real *c, size_t ldc,
+                        real alpha, real beta, int mv, int nv);
+
+#if defined(__x86_64__) && GEMM_F32
+#define GEMM_AVX512_MR 8
+#define GEMM_AVX512_NR 48
+#define GEMM_AVX2_MR 6
+#define GEMM_AVX2_NR 16
+void gemm_kernel_avx512(int kc, const float *a, const float *b, float *c, size_t ldc,
+                        float alpha, float beta, int mv, int nv);
+void gemm_kernel_avx2(int kc, const float *a, const float *b, float *c, size_t ldc,
+                      float alpha, float beta, int mv, int nv);
+/* Packs rows x kc (rows % 8 == 0) of a matrix whose rows are contiguous along k (row stride
+   ld) into dst[p*R + r] (R = panel width >= rows): 8x8 AVX2 transposes. */
+void gemm_pack_t8_avx2(float *dst, int R, const float *src, size_t ld, int rows, int kc);
+#endif
+
+#endif
