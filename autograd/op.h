@@ -22,6 +22,7 @@ typedef struct {
     const char *name;
     void    (*example)(Arena *a, Rng *rng, OpExample *ex);
     Tensor *(*apply)(Tape *t, const OpExample *ex);
+    void    (*cleanup)(OpExample *ex);   /* optional: frees what example() malloc'd (modules) */
 } OpInfo;
 
 extern const OpInfo *const ALL_OPS[];

@@ -94,6 +94,7 @@ GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out) {
         }
     }
     tape_free(&tape);
+    if (op->cleanup) op->cleanup(&ex);
     arena_free(&a);
     return r;
 }

@@ -165,6 +165,6 @@ static Tensor *silu_apply(Tape *t, const OpExample *ex) { return op_silu(t, ex->
 static Tensor *swiglu_apply(Tape *t, const OpExample *ex) { return op_swiglu(t, ex->in[0], ex->in[1]); }
 static Tensor *softmax_apply(Tape *t, const OpExample *ex) { return op_softmax(t, ex->in[0]); }
 
-const OpInfo OP_SILU = { "silu", one_input_example, silu_apply };
-const OpInfo OP_SWIGLU = { "swiglu", two_inputs_example, swiglu_apply };
-const OpInfo OP_SOFTMAX = { "softmax", one_input_example, softmax_apply };
+const OpInfo OP_SILU = { "silu", one_input_example, silu_apply, NULL };
+const OpInfo OP_SWIGLU = { "swiglu", two_inputs_example, swiglu_apply, NULL };
+const OpInfo OP_SOFTMAX = { "softmax", one_input_example, softmax_apply, NULL };

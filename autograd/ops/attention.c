@@ -225,6 +225,6 @@ static Tensor *attn_apply(Tape *t, const OpExample *ex) {
     return op_causal_attention(t, ex->in[0], ex->in[1], ex->in[2]);
 }
 
-const OpInfo OP_CAUSAL_ATTENTION = { "causal_attention", attn_example_gqa, attn_apply };
-const OpInfo OP_CAUSAL_ATTENTION_MHA = { "causal_attention_mha", attn_example_mha, attn_apply };
-const OpInfo OP_CAUSAL_ATTENTION_LONG = { "causal_attention_long", attn_example_long, attn_apply };
+const OpInfo OP_CAUSAL_ATTENTION = { "causal_attention", attn_example_gqa, attn_apply, NULL };
+const OpInfo OP_CAUSAL_ATTENTION_MHA = { "causal_attention_mha", attn_example_mha, attn_apply, NULL };
+const OpInfo OP_CAUSAL_ATTENTION_LONG = { "causal_attention_long", attn_example_long, attn_apply, NULL };

@@ -135,4 +135,4 @@ static void ce_example(Arena *a, Rng *rng, OpExample *ex) {
 
 static Tensor *ce_apply(Tape *t, const OpExample *ex) { return op_cross_entropy(t, ex->in[0], ex->aux, 6); }
 
-const OpInfo OP_CROSS_ENTROPY = { "cross_entropy", ce_example, ce_apply };
+const OpInfo OP_CROSS_ENTROPY = { "cross_entropy", ce_example, ce_apply, NULL };

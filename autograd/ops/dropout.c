@@ -49,4 +49,4 @@ static Tensor *dropout_apply(Tape *t, const OpExample *ex) {
     return op_dropout(t, ex->in[0], (real)0.3, &r);
 }
 
-const OpInfo OP_DROPOUT = { "dropout", dropout_example, dropout_apply };
+const OpInfo OP_DROPOUT = { "dropout", dropout_example, dropout_apply, NULL };

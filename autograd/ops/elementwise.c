@@ -102,6 +102,6 @@ static Tensor *add_apply(Tape *t, const OpExample *ex) { return op_add(t, ex->in
 static Tensor *mul_apply(Tape *t, const OpExample *ex) { return op_mul(t, ex->in[0], ex->in[1]); }
 static Tensor *scale_apply(Tape *t, const OpExample *ex) { return op_scale(t, ex->in[0], (real)-1.75); }
 
-const OpInfo OP_ADD = { "add", two_inputs_example, add_apply };
-const OpInfo OP_MUL = { "mul", two_inputs_example, mul_apply };
-const OpInfo OP_SCALE = { "scale", two_inputs_example, scale_apply };
+const OpInfo OP_ADD = { "add", two_inputs_example, add_apply, NULL };
+const OpInfo OP_MUL = { "mul", two_inputs_example, mul_apply, NULL };
+const OpInfo OP_SCALE = { "scale", two_inputs_example, scale_apply, NULL };

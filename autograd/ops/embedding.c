@@ -84,4 +84,4 @@ static Tensor *embedding_apply(Tape *t, const OpExample *ex) {
     return op_embedding(t, ex->in[0], aux->ids, 7);
 }
 
-const OpInfo OP_EMBEDDING = { "embedding", embedding_example, embedding_apply };
+const OpInfo OP_EMBEDDING = { "embedding", embedding_example, embedding_apply, NULL };

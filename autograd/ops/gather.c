@@ -246,9 +246,9 @@ static Tensor *scatter_apply(Tape *t, const OpExample *ex) {
 static Tensor *slice_cols_apply(Tape *t, const OpExample *ex) { return op_slice_cols(t, ex->in[0], 1, 3); }
 static Tensor *concat_cols_apply(Tape *t, const OpExample *ex) { return op_concat_cols(t, ex->in[0], ex->in[1]); }
 
-const OpInfo OP_GATHER_ROWS = { "gather_rows", gather_rows_example, gather_rows_apply };
-const OpInfo OP_SCATTER_ADD_ROWS = { "scatter_add_rows", scatter_example, scatter_apply };
+const OpInfo OP_GATHER_ROWS = { "gather_rows", gather_rows_example, gather_rows_apply, NULL };
+const OpInfo OP_SCATTER_ADD_ROWS = { "scatter_add_rows", scatter_example, scatter_apply, NULL };
 const OpInfo OP_SCATTER_ADD_ROWS_UNWEIGHTED = { "scatter_add_rows_unweighted",
-                                                scatter_unweighted_example, scatter_apply };
-const OpInfo OP_SLICE_COLS = { "slice_cols", slice_example, slice_cols_apply };
-const OpInfo OP_CONCAT_COLS = { "concat_cols", cols_example, concat_cols_apply };
+                                                scatter_unweighted_example, scatter_apply, NULL };
+const OpInfo OP_SLICE_COLS = { "slice_cols", slice_example, slice_cols_apply, NULL };
+const OpInfo OP_CONCAT_COLS = { "concat_cols", cols_example, concat_cols_apply, NULL };

@@ -170,10 +170,10 @@ static Tensor *matmul_apply(Tape *t, const OpExample *ex) {
     return op_matmul(t, ex->in[0], ex->in[1], flags[0], flags[1]);
 }
 
-const OpInfo OP_LINEAR = { "linear", linear_example, linear_apply };
-const OpInfo OP_LINEAR_FROZEN = { "linear_frozen_w", linear_frozen_example, linear_apply };
-const OpInfo OP_LINEAR_BF16 = { "linear_bf16_w", linear_bf16_example, linear_apply };
-const OpInfo OP_MATMUL_NN = { "matmul_nn", matmul_nn_example, matmul_apply };
-const OpInfo OP_MATMUL_NT = { "matmul_nt", matmul_nt_example, matmul_apply };
-const OpInfo OP_MATMUL_TN = { "matmul_tn", matmul_tn_example, matmul_apply };
-const OpInfo OP_MATMUL_TT = { "matmul_tt", matmul_tt_example, matmul_apply };
+const OpInfo OP_LINEAR = { "linear", linear_example, linear_apply, NULL };
+const OpInfo OP_LINEAR_FROZEN = { "linear_frozen_w", linear_frozen_example, linear_apply, NULL };
+const OpInfo OP_LINEAR_BF16 = { "linear_bf16_w", linear_bf16_example, linear_apply, NULL };
+const OpInfo OP_MATMUL_NN = { "matmul_nn", matmul_nn_example, matmul_apply, NULL };
+const OpInfo OP_MATMUL_NT = { "matmul_nt", matmul_nt_example, matmul_apply, NULL };
+const OpInfo OP_MATMUL_TN = { "matmul_tn", matmul_tn_example, matmul_apply, NULL };
+const OpInfo OP_MATMUL_TT = { "matmul_tt", matmul_tt_example, matmul_apply, NULL };

@@ -107,6 +107,6 @@ static Tensor *add_scaled_apply(Tape *t, const OpExample *ex) {
     return op_add_scaled(t, ex->in[0], ex->in[1], (real)0.625);
 }
 
-const OpInfo OP_SUM = { "sum", one_input_example, sum_apply };
-const OpInfo OP_MEAN = { "mean", one_input_example, mean_apply };
-const OpInfo OP_ADD_SCALED = { "add_scaled", two_inputs_example, add_scaled_apply };
+const OpInfo OP_SUM = { "sum", one_input_example, sum_apply, NULL };
+const OpInfo OP_MEAN = { "mean", one_input_example, mean_apply, NULL };
+const OpInfo OP_ADD_SCALED = { "add_scaled", two_inputs_example, add_scaled_apply, NULL };

@@ -108,5 +108,5 @@ static Tensor *rmsnorm_apply(Tape *t, const OpExample *ex) {
     return op_rmsnorm(t, ex->in[0], ex->in[1], (real)1e-5);
 }
 
-const OpInfo OP_RMSNORM = { "rmsnorm", rmsnorm_example, rmsnorm_apply };
-const OpInfo OP_RMSNORM_FROZEN_W = { "rmsnorm_frozen_w", rmsnorm_example_frozen, rmsnorm_apply };
+const OpInfo OP_RMSNORM = { "rmsnorm", rmsnorm_example, rmsnorm_apply, NULL };
+const OpInfo OP_RMSNORM_FROZEN_W = { "rmsnorm_frozen_w", rmsnorm_example_frozen, rmsnorm_apply, NULL };

@@ -146,5 +146,5 @@ static Tensor *rope_half_apply(Tape *t, const OpExample *ex) {
     return op_rope(t, ex->in[0], ex->aux, 3, ROPE_HALF);
 }
 
-const OpInfo OP_ROPE_INTERLEAVED = { "rope_interleaved", rope_example, rope_interleaved_apply };
-const OpInfo OP_ROPE_HALF = { "rope_half", rope_example, rope_half_apply };
+const OpInfo OP_ROPE_INTERLEAVED = { "rope_interleaved", rope_example, rope_interleaved_apply, NULL };
+const OpInfo OP_ROPE_HALF = { "rope_half", rope_example, rope_half_apply, NULL };

@@ -1,0 +1,42 @@
+/* nn/checkpoint.h — base-model checkpoints: llama2.c .bin (read + write) and the helpers they
+   share with the Hugging Face loader.
+   defines: param_set_f32, param_get_f32, llama2c_read_config, llama2c_load, llama2c_write,
+            hf_read_config, hf_load, hf_write, model_load, rope_permute_rows
+   llama2.c format (karpathy/llama2.c; REFERENCE.md §4.1):
+     v0 (legacy): 7 x int32 {dim, hidden, layers, heads, kv_heads, vocab, seq_len}; vocab < 0
+        means an unshared classifier stored at the end; weights tok, rms_att, wq, wk, wv, wo,
+        rms_ffn, w1, w2, w3, rms_final, freq_cis_real, freq_cis_imag (skipped), [wcls]
+     v1: uint32 magic "ak42" (0x616b3432), int32 version 1, the 7 ints, uint8 shared flag,
+        zero padding to 256 bytes; weights rms_att, rms_ffn, rms_final, tok, wq, wk, wv, wo,
+        w1, w2, w3, [wcls]
+   All float32 little-endian; per-layer tensors are stacked over layers. q/k rows are in Meta
+   layout, so the model uses interleaved RoPE; eps 1e-5, theta 10000 (fixed by run.c). */
+#ifndef CHECKPOINT_H
+#define CHECKPOINT_H
+#include "llama.h"
+#include "../tensor/status.h"
+#include "safetensors.h"
+
+/* Copies n float32 values into a parameter (converting to real, or to bf16 storage). */
+void param_set_f32(Tensor *t, const float *src);
+/* Reads a parameter back as float32 (from real or bf16 storage). */
+void param_get_f32(const Tensor *t, float *dst);
+
+Status llama2c_read_config(const char *path, ModelConfig *cfg, int *version, Error *err);
+/* Reads the header, declares the model with `acfg` and loads the base weights. */
+Status llama2c_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err);
+/* Writes the base weights as llama2.c v0 or v1 (atomic). The model must be in Meta layout
+   (rope_half == 0). Used by tests to make fixtures and by `convert`. */
+Status llama2c_write(const LlamaModel *m, const char *path, int version, Error *err);
+
+/* Hugging Face directory: config.json + model.safetensors (or sharded index), F32/F16/BF16. */
+Status hf_read_config(const char *dir, ModelConfig *cfg, Error *err);
+Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, Error *err);
+/* Writes config.json + model.safetensors (q/k rows converted to HF layout if needed). */
+Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err);
+/* A directory is read as HF, a file as llama2.c. */
+Status model_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err);
+/* Permutes q/k rows between Meta and HF layouts, in place (w [heads*D, cols]). */
+void rope_permute_rows(float *w, int heads, int D, int cols, int to_hf);
+
+#endif

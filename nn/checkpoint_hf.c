@@ -1,0 +1,175 @@
+/* nn/checkpoint_hf.c — Hugging Face Llama directories: config.json + model.safetensors, or a
+   sharded model.safetensors.index.json ({"weight_map": {tensor: file}}); F32 / F16 / BF16.
+   HF q/k rows are kept as they are and the model uses half-split RoPE (REFERENCE.md §4.4), so
+   no permutation happens at load. Tensors the model does not use (rotary inv_freq) are ignored;
+   a tensor the model needs that is missing or mis-shaped is an error naming file and tensor. */
+#include "checkpoint.h"
+#include "safetensors.h"
+#include "../data/json.h"
+#include "../tensor/check.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define HF_MAX_SHARDS 128
+
+static Status need_int(const JsonValue *root, const char *key, int *out, const char *src, Error *err) {
+    long long v;
+    if (!json_get_int(root, key, &v))
+        return error_set(err, STATUS_FORMAT, "is this a Llama config.json?",
+                         "%s: missing or non-integer key \"%s\"", src, key);
+    if (v <= 0 || v > (1LL << 30))
+        return error_set(err, STATUS_FORMAT, NULL, "%s: \"%s\" = %lld is out of range", src, key, v);
+    *out = (int)v;
+    return STATUS_OK;
+}
+
+static int opt_int(const JsonValue *root, const char *key, int dflt) {
+    long long v;
+    return json_get_int(root, key, &v) ? (int)v : dflt;
+}
+
+Status hf_read_config(const char *dir, ModelConfig *c, Error *err) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    JsonDoc doc;
+    Status s = json_parse_file(&doc, path, err);
+    if (s) return s;
+    const JsonValue *r = doc.root;
+    memset(c, 0, sizeof *c);
+    const char *mt = NULL;
+    if (json_get_string(r, "model_type", &mt) && strcmp(mt, "llama") && strcmp(mt, "mistral")) {
+        s = error_set(err, STATUS_FORMAT, "only Llama-architecture models are supported",
+                      "%s: model_type \"%s\" is not llama", path, mt);
+    }
+    if (!s) s = need_int(r, "hidden_size", &c->dim, path, err);
+    if (!s) s = need_int(r, "intermediate_size", &c->hidden_dim, path, err);
+    if (!s) s = need_int(r, "num_hidden_layers", &c->n_layers, path, err);
+    if (!s) s = need_int(r, "num_attention_heads", &c->n_heads, path, err);
+    if (!s) s = need_int(r, "vocab_size", &c->vocab_size, path, err);
+    if (!s) {
+        c->n_kv_heads = opt_int(r, "num_key_value_heads", c->n_heads);
+        c->head_dim = opt_int(r, "head_dim", c->dim / c->n_heads);
+        c->max_seq_len = opt_int(r, "max_position_embeddings", 2048);
+        c->bos_id = opt_int(r, "bos_token_id", 1);
+        c->eos_id = opt_int(r, "eos_token_id", 2);
+        if (!json_get_number(r, "rms_norm_eps", &c->norm_eps)) c->norm_eps = 1e-6;
+        if (!json_get_number(r, "rope_theta", &c->rope_theta)) c->rope_theta = 10000.0;
+        if (!json_get_bool(r, "tie_word_embeddings", &c->tied)) c->tied = 0;
+        c->rope_half = 1;
+        const JsonValue *rs = json_get(r, "rope_scaling");
+        if (rs && rs->type != JSON_NULL)
+            s = error_set(err, STATUS_FORMAT, "remove rope_scaling or use a model without it",
+                          "%s: rope_scaling is not supported", path);
+    }
+    if (!s) s = model_config_validate(c, path, err);
+    json_doc_free(&doc);
+    return s;
+}
+
+typedef struct {
+    SafeTensors files[HF_MAX_SHARDS];
+    char names[HF_MAX_SHARDS][256];
+    int n;
+    JsonDoc index;
+    int has_index;
+} ShardSet;
+
+static Status shards_open(ShardSet *ss, const char *dir, Error *err) {
+    char path[1024];
+    memset(ss, 0, sizeof *ss);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        ss->n = 1;
+        snprintf(ss->names[0], sizeof ss->names[0], "model.safetensors");
+        return safetensors_open(&ss->files[0], path, err);
+    }
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    if (stat(path, &st) != 0)
+        return error_set(err, STATUS_IO, "an HF model directory holds config.json and model.safetensors",
+                         "%s: neither model.safetensors nor model.safetensors.index.json found", dir);
+    Status s = json_parse_file(&ss->index, path, err);
+    if (s) return s;
+    ss->has_index = 1;
+    const JsonValue *map = json_get(ss->index.root, "weight_map");
+    if (!map || map->type != JSON_OBJECT)
+        return error_set(err, STATUS_FORMAT, NULL, "%s: missing \"weight_map\" object", path);
+    for (size_t i = 0; i < map->count && !s; i++) {
+        const JsonValue *fv = &map->items[i];
+        if (fv->type != JSON_STRING || strchr(fv->string, '/'))
+            return error_set(err, STATUS_FORMAT, NULL, "%s: weight_map[\"%s\"] must be a file name", path, map->keys[i]);
+        int known = 0;
+        for (int j = 0; j < ss->n; j++) known |= !strcmp(ss->names[j], fv->string);
+        if (known) continue;
+        if (ss->n == HF_MAX_SHARDS) return error_set(err, STATUS_FORMAT, NULL, "%s: more than %d shards", path, HF_MAX_SHARDS);
+        snprintf(ss->names[ss->n], sizeof ss->names[0], "%s", fv->string);
+        char shard[1280];
+        snprintf(shard, sizeof shard, "%s/%s", dir, fv->string);
+        s = safetensors_open(&ss->files[ss->n], shard, err);
+        if (!s) ss->n++;
+    }
+    return s;
+}
+
+static const SafeTensors *shards_lookup(const ShardSet *ss, const char *name) {
+    if (!ss->has_index) return &ss->files[0];
+    const char *file = NULL;
+    if (!json_get_string(json_get(ss->index.root, "weight_map"), name, &file)) return NULL;
+    for (int j = 0; j < ss->n; j++)
+        if (!strcmp(ss->names[j], file)) return &ss->files[j];
+    return NULL;
+}
+
+static void shards_close(ShardSet *ss) {
+    for (int j = 0; j < ss->n; j++) safetensors_close(&ss->files[j]);
+    if (ss->has_index) json_doc_free(&ss->index);
+}
+
+/* Loads every base (non-adapter) parameter the model declared. */
+static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *dir, Error *err) {
+    float *buf = NULL;
+    size_t cap = 0;
+    Status s = STATUS_OK;
+    for (int i = 0; i < m->ps.n && !s; i++) {
+        Tensor *t = m->ps.params[i];
+        if (strstr(t->name, ".lora_")) continue;
+        const SafeTensors *st = shards_lookup(ss, t->name);
+        if (!st) {
+            s = error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
+                          "%s: tensor %s is missing (not in the weight map)", dir, t->name);
+            break;
+        }
+        if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
+        s = safetensors_read_f32(st, t->name, t->shape, t->ndim, buf, err);
+        if (!s) param_set_f32(t, buf);
+    }
+    free(buf);
+    return s;
+}
+
+Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+    ModelConfig cfg;
+    Status s = hf_read_config(dir, &cfg, err);
+    if (s) return s;
+    ShardSet *ss = xcalloc(1, sizeof *ss);
+    s = shards_open(ss, dir, err);
+    if (!s) {
+        llama_declare(m, &cfg, acfg, frozen_bf16);
+        s = load_base_params(m, ss, dir, err);
+        if (s) llama_free(m);
+    }
+    shards_close(ss);
+    free(ss);
+    return s;
+}
+
+Status model_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return error_set(err, STATUS_IO, "give a llama2.c .bin file or a Hugging Face model directory",
+                         "cannot open model %s: no such file or directory", path);
+    if (S_ISDIR(st.st_mode)) return hf_load(m, path, acfg, frozen_bf16, err);
+    return llama2c_load(m, path, acfg, frozen_bf16, err);
+}

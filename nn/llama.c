@@ -1,0 +1,149 @@
+/* nn/llama.c — Llama model assembly (see llama.h). Forward only: backward is the tape's. */
+#include "llama.h"
+#include "../autograd/ops.h"
+#include "../tensor/check.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../tensor/half.h"
+
+static Tensor *declare_vec(ParamStore *ps, const char *name, int n, int trainable) {
+    return param_declare(ps, name, trainable ? PARAM_TRAINABLE : PARAM_FROZEN, 1, (int[]){ n });
+}
+
+static void declare_layer(LlamaModel *m, int i) {
+    const ModelConfig *c = &m->cfg;
+    const AdapterConfig *a = &m->acfg;
+    LlamaLayer *l = &m->layers[i];
+    int full = a->kind == ADAPTER_FULL;
+    char p[128], name[160];
+    int qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
+    struct { LoraLinear *mod; const char *path; int in, out, bit; } lin[7] = {
+        { &l->q, "self_attn.q_proj", c->dim, qd, LORA_TARGET_Q },
+        { &l->k, "self_attn.k_proj", c->dim, kvd, LORA_TARGET_K },
+        { &l->v, "self_attn.v_proj", c->dim, kvd, LORA_TARGET_V },
+        { &l->o, "self_attn.o_proj", qd, c->dim, LORA_TARGET_O },
+        { &l->gate, "mlp.gate_proj", c->dim, c->hidden_dim, LORA_TARGET_GATE },
+        { &l->up, "mlp.up_proj", c->dim, c->hidden_dim, LORA_TARGET_UP },
+        { &l->down, "mlp.down_proj", c->hidden_dim, c->dim, LORA_TARGET_DOWN },
+    };
+    snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", i);
+    l->attn_norm = declare_vec(&m->ps, name, c->dim, full);
+    for (int j = 0; j < 7; j++) {
+        if (j == 4) {
+            snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", i);
+            l->ffn_norm = declare_vec(&m->ps, name, c->dim, full);
+        }
+        snprintf(p, sizeof p, "model.layers.%d.%s", i, lin[j].path);
+        int rank = a->kind == ADAPTER_LORA && (a->targets & lin[j].bit) ? a->rank : 0;
+        lora_linear_declare(lin[j].mod, &m->ps, p, lin[j].in, lin[j].out, rank, a, full);
+    }
+}
+
+void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *acfg, int frozen_bf16) {
+    m->cfg = *cfg;
+    m->acfg = *acfg;
+    param_store_init(&m->ps);
+    m->ps.frozen_bf16 = frozen_bf16;
+    int full = acfg->kind == ADAPTER_FULL;
+    ParamRole role = full ? PARAM_TRAINABLE : PARAM_FROZEN;
+    m->tok_emb = param_declare(&m->ps, "model.embed_tokens.weight", role, 2, (int[]){ cfg->vocab_size, cfg->dim });
+    m->layers = xcalloc((size_t)cfg->n_layers, sizeof *m->layers);
+    for (int i = 0; i < cfg->n_layers; i++) declare_layer(m, i);
+    m->final_norm = declare_vec(&m->ps, "model.norm.weight", cfg->dim, full);
+    m->lm_head = cfg->tied ? m->tok_emb
+                           : param_declare(&m->ps, "lm_head.weight", role, 2, (int[]){ cfg->vocab_size, cfg->dim });
+    param_store_allocate(&m->ps);
+    rope_table_init(&m->rope, NULL, cfg->max_seq_len, cfg->head_dim, cfg->rope_theta);
+}
+
+void llama_init_adapter(LlamaModel *m, uint64_t seed) {
+    Rng rng = rng_derive(seed, 1);
+    for (int i = 0; i < m->cfg.n_layers; i++) {
+        LlamaLayer *l = &m->layers[i];
+        LoraLinear *lin[7] = { &l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down };
+        for (int j = 0; j < 7; j++) lora_linear_init(lin[j], &rng);
+    }
+}
+
+void llama_init_base_random(LlamaModel *m, uint64_t seed, double std) {
+    Rng rng = rng_derive(seed, 2);
+    float *buf = NULL;
+    size_t cap = 0;
+    for (int i = 0; i < m->ps.n; i++) {
+        Tensor *t = m->ps.params[i];
+        if (strstr(t->name, ".lora_")) continue;
+        if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
+        int is_norm = t->ndim == 1;
+        for (size_t j = 0; j < t->numel; j++)
+            buf[j] = (float)(is_norm ? 1.0 + 0.1 * rng_normal(&rng) : std * rng_normal(&rng));
+        if (t->bf16) for (size_t j = 0; j < t->numel; j++) t->bf16[j] = f32_to_bf16(buf[j]);
+        else for (size_t j = 0; j < t->numel; j++) t->data[j] = (real)buf[j];
+    }
+    free(buf);
+}
+
+/* One decoder layer: x [N, C] -> x' [N, C]. */
+static Tensor *layer_forward(Tape *t, const LlamaModel *m, const LlamaLayer *l, Tensor *x, int B, int T,
+                             Rng *drop_rng) {
+    const ModelConfig *c = &m->cfg;
+    RopeMode mode = c->rope_half ? ROPE_HALF : ROPE_INTERLEAVED;
+    Tensor *h = op_rmsnorm(t, x, l->attn_norm, (real)c->norm_eps);
+    Tensor *q = lora_linear_forward(t, &l->q, h, drop_rng);
+    Tensor *k = lora_linear_forward(t, &l->k, h, drop_rng);
+    Tensor *v = lora_linear_forward(t, &l->v, h, drop_rng);
+    q = tensor_view(t->arena, q, 4, (int[]){ B, T, c->n_heads, c->head_dim });
+    k = tensor_view(t->arena, k, 4, (int[]){ B, T, c->n_kv_heads, c->head_dim });
+    v = tensor_view(t->arena, v, 4, (int[]){ B, T, c->n_kv_heads, c->head_dim });
+    q = op_rope(t, q, &m->rope, 0, mode);
+    k = op_rope(t, k, &m->rope, 0, mode);
+    Tensor *a = op_causal_attention(t, q, k, v);
+    a = tensor_view(t->arena, a, 2, (int[]){ B * T, c->n_heads * c->head_dim });
+    x = op_add(t, x, lora_linear_forward(t, &l->o, a, drop_rng));
+    h = op_rmsnorm(t, x, l->ffn_norm, (real)c->norm_eps);
+    Tensor *g = lora_linear_forward(t, &l->gate, h, drop_rng);
+    Tensor *u = lora_linear_forward(t, &l->up, h, drop_rng);
+    return op_add(t, x, lora_linear_forward(t, &l->down, op_swiglu(t, g, u), drop_rng));
+}
+
+Tensor *llama_hidden(Tape *t, const LlamaModel *m, const int *ids, int B, int T, Rng *drop_rng) {
+    const ModelConfig *c = &m->cfg;
+    CHECK(T >= 1 && T <= c->max_seq_len, "sequence length %d outside 1..%d", T, c->max_seq_len);
+    Tensor *x = op_embedding(t, m->tok_emb, ids, B * T);
+    for (int i = 0; i < c->n_layers; i++) x = layer_forward(t, m, &m->layers[i], x, B, T, drop_rng);
+    return op_rmsnorm(t, x, m->final_norm, (real)c->norm_eps);
+}
+
+Tensor *llama_logits(Tape *t, const LlamaModel *m, Tensor *hidden) {
+    return op_linear(t, hidden, m->lm_head);
+}
+
+Tensor *llama_loss(Tape *t, const LlamaModel *m, const int *ids, const int *targets, int B, int T,
+                   Rng *drop_rng, int *n_counted) {
+    Tensor *hidden = llama_hidden(t, m, ids, B, T, drop_rng);
+    int N = B * T, n = 0;
+    int *rows = arena_alloc(t->arena, (size_t)N * sizeof(int));
+    int *tg = arena_alloc(t->arena, (size_t)N * sizeof(int));
+    for (int i = 0; i < N; i++)
+        if (targets[i] != -100) {
+            CHECK(targets[i] >= 0 && targets[i] < m->cfg.vocab_size, "target %d at %d outside vocab %d",
+                  targets[i], i, m->cfg.vocab_size);
+            rows[n] = i;
+            tg[n++] = targets[i];
+        }
+    if (n_counted) *n_counted = n;
+    if (n == 0) {   /* nothing to score: a zero loss that still carries the graph's shape */
+        rows[0] = 0;
+        tg[0] = -100;
+        n = 1;
+    }
+    Tensor *sel = op_gather_rows(t, hidden, rows, n);
+    return op_cross_entropy(t, llama_logits(t, m, sel), tg, n);
+}
+
+void llama_free(LlamaModel *m) {
+    rope_table_free(&m->rope);
+    param_store_free(&m->ps);
+    free(m->layers);
+    m->layers = NULL;
+}

@@ -1,0 +1,52 @@
+/* nn/llama.h — a Llama-style decoder (Touvron et al. 2023) assembled from modules.
+   defines: LlamaLayer, LlamaModel, llama_declare, llama_init_adapter, llama_hidden,
+            llama_logits, llama_loss, llama_free, llama_init_base_random
+   Per layer, with x [N = B*T, C]:
+     h = rmsnorm(x)·w_in;  q,k,v = lora(h);  q,k = rope(q,k);  a = causal_gqa_attention(q,k,v)
+     x = x + o(a);  h = rmsnorm(x)·w_post;  x = x + down(silu(gate(h)) * up(h))
+   then the final rmsnorm and the LM head (tied to the embedding table or not).
+   q/k rows stay in the layout of the file they came from: llama2.c (Meta rows) uses interleaved
+   RoPE, HF uses half-split RoPE; the two give identical logits (REFERENCE.md §4.4). */
+#ifndef LLAMA_H
+#define LLAMA_H
+#include "lora.h"
+#include "model_config.h"
+#include "param_store.h"
+#include "../autograd/ops/rope.h"
+
+typedef struct {
+    Tensor *attn_norm, *ffn_norm;           /* [C] */
+    LoraLinear q, k, v, o;                  /* [H*D, C], [KV*D, C], [KV*D, C], [C, H*D] */
+    LoraLinear gate, up, down;              /* [F, C], [F, C], [C, F] */
+} LlamaLayer;
+
+typedef struct {
+    ModelConfig cfg;
+    AdapterConfig acfg;
+    ParamStore ps;
+    Tensor *tok_emb;                        /* [V, C] */
+    Tensor *final_norm;                     /* [C] */
+    Tensor *lm_head;                        /* [V, C]; == tok_emb when tied */
+    LlamaLayer *layers;                     /* [L] */
+    RopeTable rope;
+} LlamaModel;
+
+/* Declares every parameter (base weights frozen unless acfg->kind == ADAPTER_FULL) and
+   allocates the ParamStore (zero-filled). frozen_bf16 stores frozen matrices as bf16. */
+void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *acfg, int frozen_bf16);
+/* Fresh adapter: A kaiming-uniform, B zero, from rng_derive(seed, 1). */
+void llama_init_adapter(LlamaModel *m, uint64_t seed);
+/* Random base weights (matrices N(0, std²), norms 1 + N(0, 0.01)) from rng_derive(seed, 2):
+   for tests, benchmarks and the demo. */
+void llama_init_base_random(LlamaModel *m, uint64_t seed, double std);
+/* ids [B*T] -> final hidden states [B*T, C] (after the final norm). */
+Tensor *llama_hidden(Tape *t, const LlamaModel *m, const int *ids, int B, int T, Rng *drop_rng);
+/* hidden [N, C] -> logits [N, V] */
+Tensor *llama_logits(Tape *t, const LlamaModel *m, Tensor *hidden);
+/* Mean cross-entropy over targets != -100 ([B*T]); the LM head runs only on those rows.
+   *n_counted (may be NULL) receives their number. */
+Tensor *llama_loss(Tape *t, const LlamaModel *m, const int *ids, const int *targets, int B, int T,
+                   Rng *drop_rng, int *n_counted);
+void llama_free(LlamaModel *m);
+
+#endif

@@ -1,0 +1,51 @@
+/* tests/model_fixtures.c — see model_fixtures.h. */
+#include "model_fixtures.h"
+#include "../tensor/check.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+ModelConfig tiny_config(int tied) {
+    ModelConfig c = { 0 };
+    c.dim = 24; c.hidden_dim = 40; c.n_layers = 2; c.n_heads = 4; c.n_kv_heads = 2;
+    c.vocab_size = 50; c.max_seq_len = 16; c.head_dim = 6;
+    c.norm_eps = 1e-5; c.rope_theta = 10000.0; c.tied = tied; c.rope_half = 0;
+    c.bos_id = 1; c.eos_id = 2;
+    return c;
+}
+
+void tiny_model(LlamaModel *m, const ModelConfig *c, const AdapterConfig *acfg, uint64_t seed, double b_std) {
+    llama_declare(m, c, acfg, 0);
+    llama_init_base_random(m, seed, 0.3);
+    llama_init_adapter(m, seed);
+    if (b_std > 0) {
+        Rng r = rng_derive(seed, 99);
+        for (int i = 0; i < m->ps.n; i++)
+            if (strstr(m->ps.params[i]->name, "lora_B"))
+                rng_fill_normal(&r, m->ps.params[i]->data, m->ps.params[i]->numel, 0, b_std);
+    }
+}
+
+real *tiny_logits(const LlamaModel *m, const int *ids, int B, int T) {
+    Arena a;
+    arena_init(&a, 1 << 20);
+    Tape t;
+    tape_init(&t, &a);
+    tape_set_no_grad(&t, 1);
+    Tensor *lg = llama_logits(&t, m, llama_hidden(&t, m, ids, B, T, NULL));
+    real *out = xmalloc(lg->numel * sizeof(real));
+    memcpy(out, lg->data, lg->numel * sizeof(real));
+    tape_free(&t);
+    arena_free(&a);
+    return out;
+}
+
+char *tmp_dir_new(void) {
+    char *d = xmalloc(64);
+    snprintf(d, 64, "/tmp/moetrain_test_XXXXXX");
+    CHECK(mkdtemp(d) != NULL, "mkdtemp failed");
+    return d;
+}
+
+void file_truncate(const char *path, long size) { CHECK(truncate(path, size) == 0, "truncate %s", path); }
