@@ -1,26 +1,33 @@
-/* train.c — the moetrain command line.
-   Until the trainer lands this prints the version, the SIMD level and threads, and the help. */
+/* train.c — the moetrain command line: a table of subcommands, each implemented by the layer
+   it belongs to (bench/, data/, nn/, optim/). `./train` alone will run the embedded demo once
+   the trainer lands; until then it prints the version, SIMD level, threads and the help. */
 #include "bench/bench.h"
-#include "tensor/gemm.h"
-#include "tensor/threads.h"
-#include "tensor/real.h"
 #include "data/tokenize_cli.h"
+#include "tensor/gemm.h"
+#include "tensor/real.h"
+#include "tensor/threads.h"
 #include <stdio.h>
 #include <string.h>
 
 #define MOETRAIN_VERSION "0.1.0"
 
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);     /* argv[0] is the command name */
+    const char *summary;
+} Command;
+
+static const Command COMMANDS[] = {
+    { "tokenize", tokenize_cli, "encode text to ids (--text) or decode ids (--decode 1,2,3)" },
+    { "bench", bench_main, "GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)" },
+};
+#define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
+
 static void print_help(FILE *f) {
-    fprintf(f,
-        "usage: ./train [COMMAND] [OPTIONS]\n"
-        "\n"
-        "commands:\n"
-        "  (none)        the embedded demo (coming with the trainer)\n"
-        "  bench         GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)\n"
-        "  help          this text\n"
-        "\n"
-        "global options:\n"
-        "  --threads N   worker threads (default: $MOETRAIN_THREADS, else all CPUs)\n");
+    fprintf(f, "usage: ./train [COMMAND] [OPTIONS]   (COMMAND --help for its options)\n\ncommands:\n");
+    for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-18s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "  %-18s %s\n", "help", "this text");
+    fprintf(f, "\nthreads: --threads N on any command, or MOETRAIN_THREADS=N (default: all CPUs)\n");
 }
 
 static void print_banner(void) {
@@ -29,11 +36,16 @@ static void print_banner(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && !strcmp(argv[1], "tokenize")) return tokenize_cli(argc - 1, argv + 1);
-    if (argc > 1 && !strcmp(argv[1], "bench")) return bench_main(argc - 1, argv + 1);
-    if (argc > 1 && (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        print_help(stdout);
-        return 0;
+    if (argc > 1) {
+        for (int i = 0; i < N_COMMANDS; i++)
+            if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+            print_help(stdout);
+            return 0;
+        }
+        fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
+        print_help(stderr);
+        return 1;
     }
     print_banner();
     print_help(stdout);
