@@ -33,6 +33,38 @@ static double rel_err(double a, double n) {
     return fabs(a - n) / d;
 }
 
+/* Central differences for every element of every input with a grad, compared with the
+   analytic grads already in x->grad. */
+static void numeric_check(Probe *p, const OpExample *ex, Arena *a, GradcheckResult *r) {
+    const double h = sizeof(real) == sizeof(double) ? 1e-5 : 1e-2;
+    tape_set_no_grad(p->tape, 1);
+    for (int i = 0; i < ex->n_in; i++) {
+        Tensor *x = ex->in[i];
+        if (!x->grad) continue;
+        for (size_t j = 0; j < x->numel; j++) {
+            real orig = x->data[j];
+            ArenaMark m = arena_mark(a);
+            x->data[j] = (real)(orig + h);
+            double lp = probe_loss(p, 0);
+            arena_rewind(a, m);
+            x->data[j] = (real)(orig - h);
+            double lm = probe_loss(p, 0);
+            arena_rewind(a, m);
+            x->data[j] = orig;
+            double num = (lp - lm) / (2 * h), ana = (double)x->grad[j];
+            double e = rel_err(ana, num);
+            r->checked++;
+            if (e > r->worst_rel_err || isnan(e)) {
+                r->worst_rel_err = isnan(e) ? INFINITY : e;
+                r->worst_input = i;
+                r->worst_index = j;
+                r->worst_analytic = ana;
+                r->worst_numeric = num;
+            }
+        }
+    }
+}
+
 GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out) {
     GradcheckResult r = { 0 };
     Arena a;
@@ -65,34 +97,7 @@ GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out) {
     tape_reset(&tape);
     arena_rewind(&a, m1);
 
-    /* numeric */
-    const double h = sizeof(real) == sizeof(double) ? 1e-5 : 1e-2;
-    tape_set_no_grad(&tape, 1);
-    for (int i = 0; i < ex.n_in; i++) {
-        Tensor *x = ex.in[i];
-        if (!x->grad) continue;
-        for (size_t j = 0; j < x->numel; j++) {
-            real orig = x->data[j];
-            ArenaMark m = arena_mark(&a);
-            x->data[j] = (real)(orig + h);
-            double lp = probe_loss(&p, 0);
-            arena_rewind(&a, m);
-            x->data[j] = (real)(orig - h);
-            double lm = probe_loss(&p, 0);
-            arena_rewind(&a, m);
-            x->data[j] = orig;
-            double num = (lp - lm) / (2 * h), ana = (double)x->grad[j];
-            double e = rel_err(ana, num);
-            r.checked++;
-            if (e > r.worst_rel_err || isnan(e)) {
-                r.worst_rel_err = isnan(e) ? INFINITY : e;
-                r.worst_input = i;
-                r.worst_index = j;
-                r.worst_analytic = ana;
-                r.worst_numeric = num;
-            }
-        }
-    }
+    numeric_check(&p, &ex, &a, &r);
     tape_free(&tape);
     if (op->cleanup) op->cleanup(&ex);
     arena_free(&a);
