@@ -1,0 +1,247 @@
+/* data/batch.c — tokenization of prompt + answer letter, left truncation, and padded batches
+   with shuffling / length grouping (see batch.h). */
+#include "batch.h"
+#include "../tensor/check.h"
+#include "../tensor/rng.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* Encodes text (with BOS if asked) into a malloc'ed array (one pass: the tokenizers emit at
+   most 2 ids per byte). */
+static Status encode_alloc(const Tokenizer *tk, const char *text, int bos, int **ids, int *n, Error *err) {
+    int cap = (int)(2 * strlen(text) + 10);
+    *ids = xmalloc((size_t)cap * sizeof(int));
+    Status st = tokenizer_encode(tk, text, bos, 0, *ids, cap, n, err);
+    if (st) free(*ids);
+    return st;
+}
+
+/* letter tokens: encode("Answer: X") minus the prefix encode("Answer:") */
+static Status letter_tokens(const Tokenizer *tk, TokenizedSet *ts, Error *err) {
+    int *pre, np;
+    Status st = encode_alloc(tk, "Answer:", 0, &pre, &np, err);
+    if (st) return st;
+    ts->letters_ok = 1;
+    for (int c = 0; c < MC_MAX_CHOICES && !st; c++) {
+        char text[16] = "Answer: X";
+        text[8] = (char)('A' + c);
+        int *full, nf;
+        if ((st = encode_alloc(tk, text, 0, &full, &nf, err))) break;
+        int nl = nf - np;
+        if (nl < 1 || nl > MC_LETTER_MAX_TOK || memcmp(full, pre, (size_t)np * sizeof(int)) != 0) {
+            st = error_set(err, STATUS_INVALID, "the prompt relies on \" X\" tokenizing on its own after ':'",
+                           "tokenizer: \"Answer: %c\" does not split into the tokens of \"Answer:\" + 1..%d letter tokens",
+                           'A' + c, MC_LETTER_MAX_TOK);
+        } else {
+            memcpy(ts->letter_tok[c], full + np, (size_t)nl * sizeof(int));
+            ts->letter_ntok[c] = nl;
+            ts->letter_ids[c] = full[np];
+            if (nl != 1) ts->letters_ok = 0;
+            for (int k = 0; k < c; k++)
+                if (ts->letter_ids[k] == ts->letter_ids[c]) ts->letters_ok = 0;
+        }
+        free(full);
+    }
+    free(pre);
+    return st;
+}
+
+/* Appends example tokens: BOS + prompt (left-truncated) + letter (+ EOS). */
+static Status add_example(TokenizedSet *ts, int i, const int *p, int np, const McExample *ex, int add_eos,
+                          size_t *cap, Error *err) {
+    int na = ex->label >= 0 ? ts->letter_ntok[ex->label] + (add_eos ? 1 : 0) : 0;
+    int keep = np;
+    if (ts->max_len > 0 && np + na > ts->max_len) {
+        keep = ts->max_len - na;
+        if (keep < 2)
+            return error_set(err, STATUS_INVALID, "raise --max-len",
+                             "example %d (%s): max_len %d cannot hold BOS, one prompt token and %d answer tokens",
+                             i, ex->id, ts->max_len, na);
+        ts->n_truncated++;
+    }
+    size_t need = ts->n_ids + (size_t)(keep + na);
+    if (need > *cap) {
+        while (*cap < need) *cap *= 2;
+        ts->ids = xrealloc(ts->ids, *cap * sizeof(int));
+    }
+    int *o = ts->ids + ts->n_ids;
+    o[0] = p[0];                                             /* BOS */
+    memcpy(o + 1, p + (np - keep) + 1, (size_t)(keep - 1) * sizeof(int));
+    if (ex->label >= 0) {
+        memcpy(o + keep, ts->letter_tok[ex->label], (size_t)ts->letter_ntok[ex->label] * sizeof(int));
+        if (add_eos) o[keep + na - 1] = ts->eos_id;
+    }
+    ts->prompt_len[i] = keep;
+    ts->answer_len[i] = na;
+    ts->label[i] = ex->label;
+    ts->n_choices[i] = ex->n_choices;
+    ts->n_ids = need;
+    ts->offset[i + 1] = need;
+    return STATUS_OK;
+}
+
+Status dataset_tokenize(const McDataset *ds, const Tokenizer *tk, const PromptConfig *pc, TokenizedSet *out,
+                        Error *err) {
+    memset(out, 0, sizeof *out);
+    if (tk->bos_id < 0) return error_set(err, STATUS_INVALID, NULL, "the tokenizer has no BOS token");
+    if (pc->add_eos && tk->eos_id < 0) return error_set(err, STATUS_INVALID, NULL, "add_eos: the tokenizer has no EOS");
+    out->n = ds->n;
+    out->max_len = pc->max_len;
+    out->bos_id = tk->bos_id;
+    out->eos_id = tk->eos_id;
+    size_t cap = 1024;
+    out->ids = xmalloc(cap * sizeof(int));
+    out->offset = xcalloc((size_t)ds->n + 1, sizeof(size_t));
+    out->prompt_len = xmalloc(((size_t)ds->n + 1) * sizeof(int));
+    out->answer_len = xmalloc(((size_t)ds->n + 1) * sizeof(int));
+    out->label = xmalloc(((size_t)ds->n + 1) * sizeof(int));
+    out->n_choices = xmalloc(((size_t)ds->n + 1) * sizeof(int));
+    Status st = letter_tokens(tk, out, err);
+    for (int i = 0; i < ds->n && !st; i++) {
+        const McExample *ex = &ds->ex[i];
+        CHECK(ex->label < ex->n_choices, "label %d of %d choices", ex->label, ex->n_choices);
+        char *text = prompt_build(ds, ex, pc);
+        int *p, np;
+        st = encode_alloc(tk, text, 1, &p, &np, err);
+        free(text);
+        if (st) break;
+        st = add_example(out, i, p, np, ex, pc->add_eos, &cap, err);
+        free(p);
+    }
+    if (st) tokenized_set_free(out);
+    return st;
+}
+
+void tokenized_set_free(TokenizedSet *ts) {
+    free(ts->ids);
+    free(ts->offset);
+    free(ts->prompt_len);
+    free(ts->answer_len);
+    free(ts->label);
+    free(ts->n_choices);
+    memset(ts, 0, sizeof *ts);
+}
+
+/* ---- batches ---------------------------------------------------------------------------- */
+
+void batch_config_default(BatchConfig *bc) {
+    memset(bc, 0, sizeof *bc);
+    bc->batch_size = 8;
+    bc->shuffle = 1;
+    bc->pad_multiple = 1;
+}
+
+static int example_len(const TokenizedSet *ts, int i) { return (int)(ts->offset[i + 1] - ts->offset[i]) - 1; }
+
+static const TokenizedSet *g_sort_ts;   /* qsort has no context argument in C11 */
+static const int *g_sort_pos;
+
+static int cmp_len_desc(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    int lx = example_len(g_sort_ts, x), ly = example_len(g_sort_ts, y);
+    if (lx != ly) return lx > ly ? -1 : 1;
+    return g_sort_pos[x] < g_sort_pos[y] ? -1 : g_sort_pos[x] > g_sort_pos[y];
+}
+
+static void make_order(BatchIter *it) {
+    int n = it->ts->n;
+    for (int i = 0; i < n; i++) it->order[i] = i;
+    if (it->cfg.shuffle) {
+        Rng r = rng_derive(it->cfg.seed, (uint64_t)it->epoch);
+        for (int i = n - 1; i > 0; i--) {
+            int j = (int)rng_int(&r, (uint64_t)i + 1);
+            int t = it->order[i];
+            it->order[i] = it->order[j];
+            it->order[j] = t;
+        }
+    }
+    if (it->cfg.group_by_length) {
+        int *pos = it->rank;   /* rank in the shuffled order */
+        for (int i = 0; i < n; i++) pos[it->order[i]] = i;
+        g_sort_ts = it->ts;
+        g_sort_pos = pos;
+        int win = 50 * it->cfg.batch_size;
+        for (int s = 0; s < n; s += win) qsort(it->order + s, (size_t)(n - s < win ? n - s : win), sizeof(int), cmp_len_desc);
+    }
+}
+
+Status batch_iter_init(BatchIter *it, const TokenizedSet *ts, const BatchConfig *cfg, Error *err) {
+    memset(it, 0, sizeof *it);
+    if (cfg->batch_size < 1 || cfg->pad_multiple < 1)
+        return error_set(err, STATUS_INVALID, NULL, "batch_size %d and pad_multiple %d must be >= 1",
+                         cfg->batch_size, cfg->pad_multiple);
+    it->ts = ts;
+    it->cfg = *cfg;
+    int max_l = 1;
+    for (int i = 0; i < ts->n; i++)
+        if (example_len(ts, i) > max_l) max_l = example_len(ts, i);
+    it->max_T = (max_l + cfg->pad_multiple - 1) / cfg->pad_multiple * cfg->pad_multiple;
+    size_t bt = (size_t)cfg->batch_size * (size_t)it->max_T, b = (size_t)cfg->batch_size;
+    it->order = xmalloc((size_t)(ts->n > 0 ? ts->n : 1) * sizeof(int));
+    it->rank = xmalloc((size_t)(ts->n > 0 ? ts->n : 1) * sizeof(int));
+    it->buf.input_ids = xmalloc(bt * sizeof(int));
+    it->buf.targets = xmalloc(bt * sizeof(int));
+    it->buf.lengths = xmalloc(b * sizeof(int));
+    it->buf.answer_pos = xmalloc(b * sizeof(int));
+    it->buf.label = xmalloc(b * sizeof(int));
+    it->buf.index = xmalloc(b * sizeof(int));
+    make_order(it);
+    return STATUS_OK;
+}
+
+void batch_iter_seek(BatchIter *it, int epoch, int pos) {
+    it->epoch = epoch;
+    it->pos = pos;
+    make_order(it);
+}
+
+/* row b of the batch from example i */
+static void fill_row(BatchIter *it, int b, int i, int T) {
+    const TokenizedSet *ts = it->ts;
+    const int *tok = ts->ids + ts->offset[i];
+    int L = example_len(ts, i), first_target = it->cfg.loss_on_all ? 0 : ts->prompt_len[i] - 1;
+    int *in = it->buf.input_ids + (size_t)b * T, *tg = it->buf.targets + (size_t)b * T;
+    for (int t = 0; t < T; t++) {
+        in[t] = t < L ? tok[t] : it->cfg.pad_id;
+        tg[t] = t < L && t >= first_target ? tok[t + 1] : IGNORE_INDEX;
+        if (tg[t] != IGNORE_INDEX) it->buf.n_targets++;
+    }
+    it->buf.lengths[b] = L;
+    it->buf.answer_pos[b] = ts->prompt_len[i] - 1;
+    it->buf.label[b] = ts->label[i];
+    it->buf.index[b] = i;
+}
+
+int batch_next(BatchIter *it, Batch *b) {
+    int n = it->ts->n, bs = it->cfg.batch_size;
+    int rows = n - it->pos < bs ? n - it->pos : bs;
+    if (rows <= 0 || (it->cfg.drop_last && rows < bs)) {
+        batch_iter_seek(it, it->epoch + 1, 0);
+        return 0;
+    }
+    int T = 1;
+    for (int r = 0; r < rows; r++) {
+        int l = example_len(it->ts, it->order[it->pos + r]);
+        if (l > T) T = l;
+    }
+    T = (T + it->cfg.pad_multiple - 1) / it->cfg.pad_multiple * it->cfg.pad_multiple;
+    it->buf.B = rows;
+    it->buf.T = T;
+    it->buf.n_targets = 0;
+    for (int r = 0; r < rows; r++) fill_row(it, r, it->order[it->pos + r], T);
+    it->pos += rows;
+    *b = it->buf;
+    return 1;
+}
+
+void batch_iter_free(BatchIter *it) {
+    free(it->order);
+    free(it->rank);
+    free(it->buf.input_ids);
+    free(it->buf.targets);
+    free(it->buf.lengths);
+    free(it->buf.answer_pos);
+    free(it->buf.label);
+    free(it->buf.index);
+    memset(it, 0, sizeof *it);
+}
