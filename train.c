@@ -3,6 +3,7 @@
    the trainer lands; until then it prints the version, SIMD level, threads and the help. */
 #include "bench/bench.h"
 #include "data/tokenize_cli.h"
+#include "optim/train_cli.h"
 #include "tensor/gemm.h"
 #include "tensor/real.h"
 #include "tensor/threads.h"
@@ -18,6 +19,7 @@ typedef struct {
 } Command;
 
 static const Command COMMANDS[] = {
+    { "train", train_cli, "fine-tune a model on a task (--help for all options)" },
     { "tokenize", tokenize_cli, "encode text to ids (--text) or decode ids (--decode 1,2,3)" },
     { "bench", bench_main, "GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)" },
 };

@@ -1,0 +1,152 @@
+/* optim/evaluate.c — letter scoring (see evaluate.h). */
+#include "evaluate.h"
+#include "../autograd/ops.h"
+#include "../tensor/check.h"
+#include <math.h>
+#include <string.h>
+
+double eval_mcc(int tp, int tn, int fp, int fn) {
+    double den = ((double)tp + fp) * ((double)tp + fn) * ((double)tn + fp) * ((double)tn + fn);
+    if (den <= 0) return 0.0;
+    return ((double)tp * tn - (double)fp * fn) / sqrt(den);
+}
+
+/* The letters " A", " B", ... may be several tokens (a small vocabulary splits "▁" and "A"). If
+   they all have n tokens that agree except the last, the last token is scored at position
+   answer_pos + n - 1, where the (shared) prefix has been fed. Sets ids[c] and returns n, or 0. */
+static int letter_layout(const TokenizedSet *ts, int ids[MC_MAX_CHOICES]) {
+    int n = ts->letter_ntok[0];
+    for (int c = 0; c < MC_MAX_CHOICES; c++) {
+        if (ts->letter_ntok[c] != n || n < 1) return 0;
+        for (int j = 0; j + 1 < n; j++)
+            if (ts->letter_tok[c][j] != ts->letter_tok[0][j]) return 0;
+        ids[c] = ts->letter_tok[c][n - 1];
+        for (int d = 0; d < c; d++)
+            if (ids[d] == ids[c]) return 0;
+    }
+    return n;
+}
+
+/* Scores one batch: hidden at the letter position -> logits -> restricted argmax. */
+static void score_batch(const LlamaModel *m, const TokenizedSet *ts, const Batch *b, int positive,
+                        Tape *t, EvalResult *r) {
+    int V = m->cfg.vocab_size, letter[MC_MAX_CHOICES];
+    int shift = letter_layout(ts, letter) - 1;
+    Tensor *h = llama_hidden(t, m, b->input_ids, b->B, b->T, NULL);
+    int *rows = arena_alloc(t->arena, (size_t)b->B * sizeof(int));
+    for (int i = 0; i < b->B; i++) rows[i] = i * b->T + b->answer_pos[i] + (b->label[i] >= 0 ? shift : 0);
+    Tensor *lg = llama_logits(t, m, op_gather_rows(t, h, rows, b->B));
+    for (int i = 0; i < b->B; i++) {
+        int label = b->label[i];
+        if (label < 0) continue;
+        const real *row = lg->data + (size_t)i * V;
+        int nc = ts->n_choices[b->index[i]], pred = 0;
+        for (int c = 1; c < nc; c++)
+            if (row[letter[c]] > row[letter[pred]]) pred = c;
+        double mx = row[0], sum = 0;
+        for (int v = 1; v < V; v++) mx = fmax(mx, row[v]);
+        for (int v = 0; v < V; v++) sum += exp((double)row[v] - mx);
+        r->loss += -((double)row[letter[label]] - mx - log(sum));
+        r->n++;
+        r->correct += pred == label;
+        if (positive >= 0) {
+            int truth = label == positive, said = pred == positive;
+            r->tp += truth && said; r->tn += !truth && !said;
+            r->fp += !truth && said; r->fn += truth && !said;
+        }
+    }
+}
+
+/* General path: each (example, choice) is its own row, prompt + letter tokens of the choice, and
+   the choice's score is the summed log-probability of its letter tokens. Costs n_choices
+   forward passes per example; used when letters are tokenized unevenly. */
+static void score_example_multi(const LlamaModel *m, const TokenizedSet *ts, int ex, int positive, Tape *t,
+                                EvalResult *r) {
+    int V = m->cfg.vocab_size, nc = ts->n_choices[ex], P = ts->prompt_len[ex], T = 0, label = ts->label[ex];
+    for (int c = 0; c < nc; c++) T = T > P + ts->letter_ntok[c] - 1 ? T : P + ts->letter_ntok[c] - 1;
+    int *ids = arena_alloc(t->arena, (size_t)nc * T * sizeof(int));
+    const int *tok = ts->ids + ts->offset[ex];
+    for (int c = 0; c < nc; c++)
+        for (int j = 0; j < T; j++) {
+            int k = j - P;   /* index into the letter tokens of c */
+            ids[c * T + j] = j < P ? tok[j] : k < ts->letter_ntok[c] ? ts->letter_tok[c][k] : ts->letter_tok[c][0];
+        }
+    Tensor *lg = llama_logits(t, m, llama_hidden(t, m, ids, nc, T, NULL));
+    double best = -INFINITY, gold = 0;
+    int pred = 0;
+    for (int c = 0; c < nc; c++) {
+        double sc = 0;
+        for (int k = 0; k < ts->letter_ntok[c]; k++) {
+            const real *row = lg->data + ((size_t)c * T + P - 1 + k) * V;
+            double mx = row[0], sum = 0;
+            for (int v = 1; v < V; v++) mx = fmax(mx, row[v]);
+            for (int v = 0; v < V; v++) sum += exp((double)row[v] - mx);
+            sc += (double)row[ts->letter_tok[c][k]] - mx - log(sum);
+        }
+        if (sc > best) { best = sc; pred = c; }
+        if (c == label) gold = sc;
+    }
+    r->loss += -gold;
+    r->n++;
+    r->correct += pred == label;
+    if (positive >= 0) {
+        int truth = label == positive, said = pred == positive;
+        r->tp += truth && said; r->tn += !truth && !said;
+        r->fp += !truth && said; r->fn += truth && !said;
+    }
+}
+
+static void evaluate_multi(const LlamaModel *m, const TokenizedSet *ts, int positive, int limit, Arena *arena,
+                           EvalResult *out) {
+    Tape t;
+    tape_init(&t, arena);
+    tape_set_no_grad(&t, 1);
+    int n = limit > 0 && limit < ts->n ? limit : ts->n;
+    for (int i = 0; i < n; i++) {
+        if (ts->label[i] < 0) continue;
+        score_example_multi(m, ts, i, positive, &t, out);
+        arena_reset(arena);
+        tape_reset(&t);
+    }
+    tape_free(&t);
+}
+
+static void finish(EvalResult *out, int positive_choice) {
+    out->acc = out->n ? (double)out->correct / out->n : 0;
+    out->loss = out->n ? out->loss / out->n : 0;
+    out->mcc = positive_choice >= 0 ? eval_mcc(out->tp, out->tn, out->fp, out->fn) : 0;
+}
+
+Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
+                        int batch_size, Arena *arena, EvalResult *out, Error *err) {
+    memset(out, 0, sizeof *out);
+    int letter[MC_MAX_CHOICES];
+    if (!letter_layout(ts, letter)) {
+        evaluate_multi(m, ts, positive_choice, limit, arena, out);
+        finish(out, positive_choice);
+        return STATUS_OK;
+    }
+    BatchConfig bc;
+    batch_config_default(&bc);
+    bc.batch_size = batch_size;
+    bc.shuffle = 0;
+    BatchIter it;
+    Status s = batch_iter_init(&it, ts, &bc, err);
+    if (s) return s;
+    Tape t;
+    tape_init(&t, arena);
+    tape_set_no_grad(&t, 1);
+    Batch b;
+    int seen = 0;
+    while ((limit <= 0 || seen < limit) && batch_next(&it, &b)) {
+        if (limit > 0 && seen + b.B > limit) b.B = limit - seen;   /* rows are independent */
+        seen += b.B;
+        score_batch(m, ts, &b, positive_choice, &t, out);
+        arena_reset(arena);
+        tape_reset(&t);
+    }
+    tape_free(&t);
+    batch_iter_free(&it);
+    finish(out, positive_choice);
+    return STATUS_OK;
+}

@@ -1,0 +1,29 @@
+/* optim/evaluate.h — accuracy of a model on a tokenized multiple-choice set.
+   defines: EvalResult, evaluate_letters, eval_mcc
+   Letter scoring (the default; REFERENCE.md §5.3): one forward pass per example up to its
+   prompt; at the last prompt position the logits of the choice letters " A", " B", ... (first
+   letter token, TokenizedSet.letter_ids) are compared, restricted to the example's choices;
+   argmax (ties -> lowest index) is the prediction. Equals greedy-generation accuracy whenever the
+   model emits a valid letter, without a generation loop. Only the answer rows go through the LM
+   head. Binary tasks also report MCC on the dataset's original classes (positive_choice). */
+#ifndef EVALUATE_H
+#define EVALUATE_H
+#include "../nn/llama.h"
+#include "../data/batch.h"
+
+typedef struct {
+    int n;                    /* examples scored (label >= 0) */
+    int correct;
+    double acc;
+    double mcc;               /* binary tasks only (positive_choice >= 0), else 0 */
+    int tp, tn, fp, fn;       /* on the original classes, binary tasks only */
+    double loss;              /* mean CE of the correct letter among all V logits */
+} EvalResult;
+
+/* limit > 0 scores only the first `limit` examples. Uses `arena` as scratch (reset inside). */
+Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
+                        int batch_size, Arena *arena, EvalResult *out, Error *err);
+/* Matthews correlation from a confusion matrix; 0 when undefined (sklearn's convention). */
+double eval_mcc(int tp, int tn, int fp, int fn);
+
+#endif

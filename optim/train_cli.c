@@ -1,0 +1,227 @@
+/* optim/train_cli.c — `./train train`: load model, tokenizer and data, fine-tune, evaluate,
+   write OUT/{config.json, metrics.jsonl, report.svg, checkpoint/}. Exit codes: 0 success,
+   1 bad input or configuration, 2 runtime failure (e.g. a non-finite loss), 130 interrupted
+   (a checkpoint was saved; continue with --resume OUT). */
+#include "train_cli.h"
+#include "train_options.h"
+#include "trainer.h"
+#include "../data/atomic_file.h"
+#include "../data/report_svg.h"
+#include "../data/task.h"
+#include "../nn/checkpoint.h"
+#include "../tensor/gemm.h"
+#include "../tensor/threads.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void on_sigint(int sig) { (void)sig; trainer_request_stop(); }
+
+int cli_exit_code(Status s) { return s == STATUS_OK ? 0 : s == STATUS_RUNTIME ? 2 : 1; }
+
+/* Parses argv (and --config / the resumed run's config.json) into *o. 1 = help shown. */
+static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, char **argv, int *help, Error *err) {
+    train_options_default(o);
+    *nf = train_options_flags(o, flags);
+    Status s = flags_parse(flags, *nf, argc, argv, 1, help, err);
+    if (!s && o->config) s = flags_load_config(flags, *nf, o->config, err);
+    if (!s && o->resume) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/config.json", o->resume);
+        s = flags_load_config(flags, *nf, path, err);
+        if (!s && !o->out) o->out = o->resume;
+    }
+    if (s || *help) return s;
+    if (!o->model) return error_set(err, STATUS_INVALID, "e.g. --model stories260K.bin", "--model is required");
+    if (!o->task) return error_set(err, STATUS_INVALID, "e.g. --task rte", "--task is required");
+    if (!task_is_known(o->task)) return error_set(err, STATUS_INVALID, "run ./train train --help for the task list", "unknown task '%s'", o->task);
+    if (!o->data && !o->train_file) return error_set(err, STATUS_INVALID, "e.g. --data ../shared/data/glue/RTE", "--data (or --train-file) is required");
+    if (o->batch < 1 || o->accum < 1 || o->seq < 8 || o->epochs < 1 || o->rank < 0)
+        return error_set(err, STATUS_INVALID, NULL, "--batch, --accum, --epochs must be >= 1, --seq >= 8, --rank >= 0");
+    if (!(o->lr > 0)) return error_set(err, STATUS_INVALID, NULL, "--lr must be positive");
+    return STATUS_OK;
+}
+
+static Status adapter_from_options(const TrainOptions *o, AdapterConfig *a, Error *err) {
+    memset(a, 0, sizeof *a);
+    Status s = adapter_kind_parse(o->adapter, &a->kind, err);
+    if (!s) s = lora_targets_parse(o->targets, &a->targets, err);
+    a->rank = o->rank;
+    a->alpha = o->alpha;
+    a->rslora = o->rslora;
+    a->dropout = o->dropout;
+    if (!s && a->kind == ADAPTER_LORA && a->rank < 1) s = error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for LoRA");
+    if (!s && (o->dropout < 0 || o->dropout >= 1)) s = error_set(err, STATUS_INVALID, NULL, "--dropout must be in [0, 1)");
+    return s;
+}
+
+static const char *default_tokenizer(const TrainOptions *o, char *buf, size_t n) {
+    if (o->tokenizer) return o->tokenizer;
+    struct stat st;
+    if (stat(o->model, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(buf, n, "%s/tokenizer.json", o->model);
+        return buf;
+    }
+    return NULL;
+}
+
+static Status load_split(const TrainOptions *o, const char *split, const char *file, McDataset *ds, Error *err) {
+    Status s = task_load(o->task, file ? file : o->data, split, ds, err);
+    if (!s && ds->note[0]) printf("note: %s\n", ds->note);
+    return s;
+}
+
+static Status tokenize(const TrainOptions *o, const McDataset *ds, const Tokenizer *tk, int limit, TokenizedSet *ts,
+                       Error *err) {
+    PromptConfig pc;
+    prompt_config_default(&pc);
+    pc.max_len = o->seq;
+    Status s = dataset_tokenize(ds, tk, &pc, ts, err);
+    if (!s && limit > 0 && limit < ts->n) ts->n = limit;
+    return s;
+}
+
+static void print_config(const TrainOptions *o, const LlamaModel *m, const TokenizedSet *tr, const TokenizedSet *dev) {
+    const ModelConfig *c = &m->cfg;
+    printf("moetrain train: task %s, adapter %s (rank %d, alpha %g, targets %s), seed %d\n", o->task, o->adapter,
+           o->rank, o->alpha, o->targets, o->seed);
+    printf("  build: real=%s simd=%s threads=%d\n", sizeof(real) == 8 ? "double" : "float", gemm_simd_level(), threads_count());
+    printf("  model: %s (dim %d, layers %d, heads %d/%d, hidden %d, vocab %d, ctx %d)\n", o->model, c->dim,
+           c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->vocab_size, c->max_seq_len);
+    size_t fz = param_store_count(&m->ps, PARAM_FROZEN), tn = param_store_count(&m->ps, PARAM_TRAINABLE);
+    printf("  parameters: %zu frozen, %zu trainable (%.3f%%); memory ~%.1f MB for weights + optimizer\n", fz, tn,
+           100.0 * (double)tn / (double)(fz + tn), (double)(fz * (m->ps.frozen_bf16 ? 2 : sizeof(real)) + 4 * tn * sizeof(real)) / 1e6);
+    printf("  data: %d train, %d dev examples; batch %d x accum %d, seq %d, epochs %d, lr %g (%s)\n", tr->n,
+           dev ? dev->n : 0, o->batch, o->accum, o->seq, o->epochs, o->lr, o->schedule);
+}
+
+static Status write_config(const char *out, const Flag *flags, int n, Error *err) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/config.json", out);
+    AtomicFile af;
+    Status s = atomic_write_begin(&af, path, err);
+    if (s) return s;
+    train_options_write_json(af.f, flags, n);
+    return atomic_write_commit(&af, err);
+}
+
+typedef struct {
+    LlamaModel model;
+    Tokenizer tk;
+    McDataset train_ds, dev_ds;
+    TokenizedSet train, dev;
+    int have_model, have_tk, have_train, have_dev;
+} Run;
+
+static void run_free(Run *r) {
+    if (r->have_dev) { tokenized_set_free(&r->dev); mc_dataset_free(&r->dev_ds); }
+    if (r->have_train) { tokenized_set_free(&r->train); mc_dataset_free(&r->train_ds); }
+    if (r->have_tk) tokenizer_free(&r->tk);
+    if (r->have_model) llama_free(&r->model);
+}
+
+static Status run_load(Run *r, const TrainOptions *o, Error *err) {
+    AdapterConfig acfg;
+    Status s = adapter_from_options(o, &acfg, err);
+    if (!s) s = model_load(&r->model, o->model, &acfg, !strcmp(o->base_dtype, "bf16"), err);
+    if (s) return s;
+    r->have_model = 1;
+    char buf[1024];
+    const char *tkp = default_tokenizer(o, buf, sizeof buf);
+    if (!tkp) return error_set(err, STATUS_INVALID, "e.g. --tokenizer tok512.bin", "--tokenizer is required for a llama2.c model");
+    s = tokenizer_load(&r->tk, tkp, r->model.cfg.vocab_size, err);
+    if (s) return s;
+    r->have_tk = 1;
+    s = load_split(o, "train", o->train_file, &r->train_ds, err);
+    if (!s) s = tokenize(o, &r->train_ds, &r->tk, o->train_limit, &r->train, err);
+    if (s) return s;
+    r->have_train = 1;
+    s = load_split(o, o->split, o->dev_file, &r->dev_ds, err);
+    if (!s) s = tokenize(o, &r->dev_ds, &r->tk, 0, &r->dev, err);
+    if (!s) r->have_dev = 1;
+    if (!s && r->train.n_truncated) printf("note: %d training prompts were trimmed on the left to fit --seq %d\n", r->train.n_truncated, o->seq);
+    return s;
+}
+
+static void trainer_config_from(const TrainOptions *o, const McDataset *dev, TrainConfig *tc) {
+    train_config_default(tc);
+    tc->epochs = o->epochs;
+    tc->max_steps = o->max_steps;
+    tc->batch = o->batch;
+    tc->accum = o->accum;
+    tc->lr = o->lr;
+    tc->min_lr = o->min_lr;
+    tc->weight_decay = o->weight_decay;
+    tc->clip = o->clip;
+    tc->warmup_ratio = o->warmup;
+    tc->log_every = o->log_every;
+    tc->eval_every = o->eval_every;
+    tc->save_every = o->save_every;
+    tc->eval_limit = o->eval_limit;
+    tc->eval_batch = o->eval_batch;
+    tc->seed = (uint64_t)o->seed;
+    tc->positive_choice = dev->positive_choice;
+    tc->out_dir = o->out;
+    tc->task = o->task;
+}
+
+static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf, Error *err) {
+    TrainConfig tc;
+    trainer_config_from(o, &r->dev_ds, &tc);
+    Status s = lr_schedule_parse(o->schedule, &tc.schedule, err);
+    if (s) return s;
+    if (o->out && mkdir(o->out, 0755) != 0 && errno != EEXIST)
+        return error_set(err, STATUS_IO, NULL, "cannot create --out %s: %s", o->out, strerror(errno));
+    if (o->out && !o->resume && (s = write_config(o->out, flags, nf, err))) return s;
+    llama_init_adapter(&r->model, (uint64_t)o->seed);
+    print_config(o, &r->model, &r->train, &r->dev);
+    Trainer tr;
+    s = trainer_init(&tr, &r->model, &r->train, &r->dev, &tc, err);
+    if (!s && o->resume) {
+        s = trainer_load_state(&tr, o->resume, err);
+        if (!s) printf("resumed %s at step %ld of %ld\n", o->resume, tr.step, tr.total_steps);
+    }
+    if (!s) {
+        signal(SIGINT, on_sigint);
+        s = trainer_run(&tr, err);
+        signal(SIGINT, SIG_DFL);
+    }
+    if (!s && o->out) {
+        char m[1024], svg[1024];
+        snprintf(m, sizeof m, "%s/metrics.jsonl", o->out);
+        snprintf(svg, sizeof svg, "%s/report.svg", o->out);
+        s = report_svg_write(m, svg, o->out, err);
+        if (!s) printf("wrote %s/{metrics.jsonl, report.svg, config.json, checkpoint/}\n", o->out);
+    }
+    if (!s && trainer_stop_requested())
+        printf("interrupted at step %ld: checkpoint saved; continue with ./train train --resume %s\n", tr.step, o->out ? o->out : "OUT");
+    else if (!s)
+        printf("done: %ld steps, final loss %.4f, dev acc %.4f (best %.4f at step %ld)\n", tr.step, tr.last_loss,
+               tr.last_eval.acc, tr.best_eval.acc, tr.best_step);
+    trainer_free(&tr);
+    return s;
+}
+
+int train_cli(int argc, char **argv) {
+    TrainOptions o;
+    Flag flags[TRAIN_OPTIONS_MAX_FLAGS];
+    int nf, help;
+    Error err;
+    Status s = parse_options(&o, flags, &nf, argc, argv, &help, &err);
+    if (help) {
+        flags_print_help(stdout, "usage: ./train train --model M --tokenizer T --task TASK --data DIR --out OUT [options]", flags, nf);
+        return 0;
+    }
+    if (!s) threads_init(o.threads);
+    Run r;
+    memset(&r, 0, sizeof r);
+    if (!s) s = run_load(&r, &o, &err);
+    if (!s) s = run_train(&r, &o, flags, nf, &err);
+    run_free(&r);
+    if (s) error_print(&err);
+    if (!s && trainer_stop_requested()) return 130;
+    return cli_exit_code(s);
+}

@@ -1,0 +1,96 @@
+/* optim/train_log.c — metrics records and progress output (see train_log.h). */
+#include "train_log.h"
+#include "../data/json.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Keeps the lines of `path` whose "step" is <= max_step (resume). */
+static Status keep_records_upto(const char *path, long max_step, Error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return STATUS_OK;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *o = fopen(tmp, "w");
+    if (!o) { fclose(f); return error_set(err, STATUS_IO, NULL, "cannot write %s: %s", tmp, strerror(errno)); }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        const char *p = strstr(line, "\"step\":");
+        if (p && atol(p + 7) <= max_step && !strstr(line, "\"type\":\"summary\"")) fputs(line, o);
+    }
+    free(line);
+    fclose(f);
+    if (fclose(o) != 0 || rename(tmp, path) != 0)
+        return error_set(err, STATUS_IO, NULL, "cannot rewrite %s", path);
+    return STATUS_OK;
+}
+
+Status train_log_open(Trainer *tr, Error *err) {
+    if (!tr->cfg.out_dir) return STATUS_OK;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", tr->cfg.out_dir);
+    if (tr->step > 0) {
+        Status s = keep_records_upto(path, tr->step, err);
+        if (s) return s;
+    }
+    tr->metrics = fopen(path, tr->step > 0 ? "a" : "w");
+    if (!tr->metrics)
+        return error_set(err, STATUS_IO, "check that --out is a writable directory", "cannot open %s: %s", path, strerror(errno));
+    return STATUS_OK;
+}
+
+static void progress(Trainer *tr, double lr) {
+    if (tr->cfg.quiet) return;
+    double eta = tr->tok_per_s > 0 ? tr->seconds / (double)tr->step * (double)(tr->total_steps - tr->step) : 0;
+    int tty = isatty(fileno(stderr));
+    if (!tty && tr->cfg.log_every > 0 && tr->step % tr->cfg.log_every != 0 && tr->step != tr->total_steps) return;
+    fprintf(tty ? stderr : stdout, "%sepoch %d step %ld/%ld loss %.4f lr %.2e grad %.3f %.0f tok/s ETA %dm%02ds%s",
+            tty ? "\r" : "", tr->epoch + 1, tr->step, tr->total_steps, tr->last_loss, lr, tr->last_grad_norm,
+            tr->tok_per_s, (int)eta / 60, (int)eta % 60, tty ? "   " : "\n");
+    fflush(tty ? stderr : stdout);
+}
+
+void train_log_progress_end(Trainer *tr) {
+    if (!tr->cfg.quiet && isatty(fileno(stderr)) && tr->step > 0) fputc('\n', stderr);
+}
+
+void train_log_step(Trainer *tr, double lr) {
+    progress(tr, lr);
+    if (!tr->metrics) return;
+    fprintf(tr->metrics,
+            "{\"type\":\"train\",\"step\":%ld,\"epoch\":%d,\"loss\":%.9g,\"ce\":%.9g,\"aux\":0,\"lr\":%.9g,"
+            "\"grad_norm\":%.9g,\"tok_per_s\":%.1f,\"load\":null}\n",
+            tr->step, tr->epoch, tr->last_loss, tr->last_loss, lr, tr->last_grad_norm, tr->tok_per_s);
+    fflush(tr->metrics);
+}
+
+void train_log_eval(Trainer *tr) {
+    const EvalResult *e = &tr->last_eval;
+    if (!tr->cfg.quiet)
+        printf("eval step %ld: acc %.4f%s (n=%d, letter loss %.4f)\n", tr->step, e->acc,
+               tr->cfg.positive_choice >= 0 ? "" : "", e->n, e->loss);
+    if (tr->cfg.positive_choice >= 0 && !tr->cfg.quiet) printf("  mcc %.4f (tp %d tn %d fp %d fn %d)\n", e->mcc, e->tp, e->tn, e->fp, e->fn);
+    if (!tr->metrics) return;
+    fprintf(tr->metrics, "{\"type\":\"eval\",\"step\":%ld,\"epoch\":%d,\"split\":\"dev\",\"task\":", tr->step, tr->epoch);
+    json_write_string(tr->metrics, tr->cfg.task, strlen(tr->cfg.task));
+    fprintf(tr->metrics, ",\"acc\":%.6f,\"acc_norm\":null,\"mcc\":%.6f,\"n\":%d,\"loss\":%.6f,\"load\":null,"
+                         "\"load_per_layer\":[],\"flops_saved\":null}\n", e->acc, e->mcc, e->n, e->loss);
+    fflush(tr->metrics);
+}
+
+void train_log_summary(Trainer *tr) {
+    if (!tr->metrics) return;
+    fprintf(tr->metrics,
+            "{\"type\":\"summary\",\"step\":%ld,\"best_acc\":%.6f,\"best_step\":%ld,\"final_acc\":%.6f,"
+            "\"final_mcc\":%.6f,\"final_loss\":%.9g,\"load\":null,\"seconds\":%.3f}\n",
+            tr->step, tr->best_eval.acc, tr->best_step, tr->last_eval.acc, tr->last_eval.mcc, tr->last_loss, tr->seconds);
+    fflush(tr->metrics);
+}
+
+void train_log_close(Trainer *tr) {
+    if (tr->metrics) fclose(tr->metrics);
+    tr->metrics = NULL;
+}

@@ -1,0 +1,20 @@
+/* optim/train_log.h — what the trainer writes while it runs: OUT/metrics.jsonl (one JSON object
+   per step / eval, plus a final summary) and the progress line (an updating line on a terminal,
+   a plain line every --log-every steps otherwise).
+   defines: train_now, train_log_open, train_log_step, train_log_eval, train_log_summary,
+            train_log_progress_end, train_log_close */
+#ifndef TRAIN_LOG_H
+#define TRAIN_LOG_H
+#include "trainer.h"
+
+double train_now(void);                      /* monotonic seconds */
+/* Opens OUT/metrics.jsonl: new runs start it empty; a resumed run keeps the records up to the
+   resumed step and drops later ones (they will be written again, identically). */
+Status train_log_open(Trainer *tr, Error *err);
+void train_log_step(Trainer *tr, double lr);
+void train_log_eval(Trainer *tr);
+void train_log_summary(Trainer *tr);
+void train_log_progress_end(Trainer *tr);
+void train_log_close(Trainer *tr);
+
+#endif

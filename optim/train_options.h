@@ -1,0 +1,26 @@
+/* optim/train_options.h — every option of `./train train` / `./train eval`, as one struct and
+   one flag table (data/flags.h), so the CLI, --config files and OUT/config.json agree.
+   defines: TrainOptions, train_options_default, train_options_flags, train_options_write_json,
+            TRAIN_OPTIONS_MAX_FLAGS */
+#ifndef TRAIN_OPTIONS_H
+#define TRAIN_OPTIONS_H
+#include "../data/flags.h"
+
+#define TRAIN_OPTIONS_MAX_FLAGS 64
+
+typedef struct {
+    const char *model, *tokenizer, *task, *data, *train_file, *dev_file, *split, *out;
+    const char *adapter, *targets, *schedule, *resume, *init_adapter, *adapter_dir, *config, *score;
+    const char *base_dtype, *loss_on;
+    int rank, epochs, max_steps, train_limit, eval_limit, batch, accum, seq, seed, threads;
+    int log_every, eval_every, save_every, rslora, eval_batch;
+    double alpha, dropout, lr, min_lr, warmup, weight_decay, clip;
+} TrainOptions;
+
+void train_options_default(TrainOptions *o);
+/* Fills flags[] (at most TRAIN_OPTIONS_MAX_FLAGS) pointing into *o; returns the count. */
+int train_options_flags(TrainOptions *o, Flag *flags);
+/* The resolved options as a JSON object with the flag names as keys (OUT/config.json). */
+void train_options_write_json(FILE *f, const Flag *flags, int n);
+
+#endif

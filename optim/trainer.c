@@ -1,0 +1,180 @@
+/* optim/trainer.c — the training loop (see trainer.h). Records and progress: train_log.c;
+   checkpoints: train_state.c. */
+#include "trainer.h"
+#include "clip.h"
+#include "train_log.h"
+#include "../autograd/ops.h"
+#include "../tensor/check.h"
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+static volatile sig_atomic_t stop_flag = 0;
+void trainer_request_stop(void) { stop_flag = 1; }
+int trainer_stop_requested(void) { return stop_flag != 0; }
+
+void train_config_default(TrainConfig *c) {
+    memset(c, 0, sizeof *c);
+    c->epochs = 1;
+    c->batch = 8;
+    c->accum = 1;
+    c->lr = 3e-4;
+    c->min_lr = 0;
+    c->weight_decay = 0.0;
+    c->beta1 = 0.9;
+    c->beta2 = 0.999;
+    c->eps = 1e-8;
+    c->clip = 1.0;
+    c->schedule = LR_LINEAR;
+    c->warmup_ratio = 0.03;
+    c->log_every = 10;
+    c->eval_batch = 16;
+    c->seed = 42;
+    c->positive_choice = -1;
+    c->task = "";
+}
+
+double train_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Weight decay only on matrices: not on norms (1-D) nor routers (names with "router"/"gate2"). */
+static void set_decay_mask(Trainer *tr) {
+    const ParamStore *ps = &tr->model->ps;
+    for (int i = 0; i < ps->n; i++) {
+        const Tensor *t = ps->params[i];
+        if (!t->grad) continue;
+        int decay = t->ndim >= 2 && !strstr(t->name, "router") && !strstr(t->name, "gate2");
+        size_t off = (size_t)(t->data - ps->train);
+        memset(tr->opt.decay + off, decay, t->numel);
+    }
+}
+
+Status trainer_init(Trainer *tr, LlamaModel *m, const TokenizedSet *train, const TokenizedSet *dev,
+                    const TrainConfig *cfg, Error *err) {
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = *cfg;
+    tr->model = m;
+    tr->train = train;
+    tr->dev = dev;
+    if (m->ps.train_numel == 0)
+        return error_set(err, STATUS_INVALID, "choose --adapter lora (or full)", "the model has no trainable parameters");
+    if (train->n == 0) return error_set(err, STATUS_INVALID, NULL, "the training set is empty");
+    BatchConfig bc;
+    batch_config_default(&bc);
+    bc.batch_size = cfg->batch;
+    bc.seed = cfg->seed;
+    Status s = batch_iter_init(&tr->it, train, &bc, err);
+    if (s) return s;
+    long batches_per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
+    long steps_per_epoch = (batches_per_epoch + cfg->accum - 1) / cfg->accum;
+    tr->total_steps = cfg->max_steps > 0 ? cfg->max_steps : steps_per_epoch * cfg->epochs;
+    AdamWConfig ac = { cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay };
+    adamw_init(&tr->opt, &ac, m->ps.train_numel);
+    set_decay_mask(tr);
+    tr->sched = (LrSchedule){ cfg->schedule, cfg->lr, cfg->min_lr, (long)(cfg->warmup_ratio * tr->total_steps),
+                              tr->total_steps };
+    arena_init(&tr->arena, (size_t)64 << 20);
+    tape_init(&tr->tape, &tr->arena);
+    tr->drop_rng = rng_derive(cfg->seed, 3);
+    tr->best_step = -1;
+    return STATUS_OK;
+}
+
+/* Names the first recorded op whose output holds a NaN or inf (for the error message). */
+static const char *first_non_finite(const Tape *t) {
+    for (int i = 0; i < t->n; i++) {
+        const Tensor *o = t->entries[i].out;
+        for (size_t j = 0; j < o->numel; j++)
+            if (!isfinite(o->data[j])) return t->entries[i].op;
+    }
+    return "the loss";
+}
+
+/* One micro-batch: forward, backward with the loss scaled by 1/accum. Returns the loss. */
+static Status micro_step(Trainer *tr, double *loss_out, int *tokens, Error *err) {
+    Batch b;
+    if (!batch_next(&tr->it, &b)) batch_next(&tr->it, &b);   /* epoch boundary */
+    int counted;
+    Tensor *loss = llama_loss(&tr->tape, tr->model, b.input_ids, b.targets, b.B, b.T, &tr->drop_rng, &counted);
+    *loss_out = (double)loss->data[0];
+    *tokens += b.B * b.T;
+    Status s = STATUS_OK;
+    if (!isfinite(*loss_out))
+        s = error_set(err, STATUS_RUNTIME, "lower --lr, or check the data",
+                      "non-finite loss at step %ld: first non-finite tensor from op '%s'", tr->step + 1,
+                      first_non_finite(&tr->tape));
+    else {
+        loss->grad[0] = (real)(1.0 / tr->cfg.accum);
+        tape_backward_seeded(&tr->tape);
+    }
+    tape_reset(&tr->tape);
+    arena_reset(&tr->arena);
+    return s;
+}
+
+static Status train_step(Trainer *tr, Error *err) {
+    ParamStore *ps = &tr->model->ps;
+    double t0 = train_now(), loss_sum = 0;
+    int tokens = 0;
+    param_store_zero_grad(ps);
+    for (int a = 0; a < tr->cfg.accum; a++) {
+        double l;
+        Status s = micro_step(tr, &l, &tokens, err);
+        if (s) return s;
+        loss_sum += l;
+    }
+    tr->last_grad_norm = clip_grad_norm(ps->train_grad, ps->train_numel, tr->cfg.clip);
+    if (!isfinite(tr->last_grad_norm))
+        return error_set(err, STATUS_RUNTIME, "lower --lr", "non-finite gradient norm at step %ld", tr->step + 1);
+    double lr = lr_schedule_at(&tr->sched, tr->step);
+    adamw_step(&tr->opt, ps->train, ps->train_grad, lr);
+    tr->step++;
+    tr->epoch = tr->it.epoch;
+    tr->last_loss = loss_sum / tr->cfg.accum;
+    double dt = train_now() - t0;
+    tr->seconds += dt;
+    tr->tok_per_s = dt > 0 ? tokens / dt : 0;
+    train_log_step(tr, lr);
+    return STATUS_OK;
+}
+
+static Status run_eval(Trainer *tr, Error *err) {
+    if (!tr->dev || tr->dev->n == 0) return STATUS_OK;
+    Status s = evaluate_letters(tr->model, tr->dev, tr->cfg.positive_choice, tr->cfg.eval_limit,
+                                tr->cfg.eval_batch, &tr->arena, &tr->last_eval, err);
+    if (s) return s;
+    if (tr->best_step < 0 || tr->last_eval.acc > tr->best_eval.acc) {
+        tr->best_eval = tr->last_eval;
+        tr->best_step = tr->step;
+    }
+    train_log_eval(tr);
+    return STATUS_OK;
+}
+
+Status trainer_run(Trainer *tr, Error *err) {
+    Status s = train_log_open(tr, err);
+    while (!s && tr->step < tr->total_steps && !stop_flag) {
+        s = train_step(tr, err);
+        if (!s && tr->cfg.eval_every > 0 && tr->step % tr->cfg.eval_every == 0 && tr->step < tr->total_steps)
+            s = run_eval(tr, err);
+        if (!s && tr->cfg.out_dir && tr->cfg.save_every > 0 && tr->step % tr->cfg.save_every == 0)
+            s = trainer_save_state(tr, tr->cfg.out_dir, err);
+    }
+    train_log_progress_end(tr);
+    if (!s && !stop_flag) s = run_eval(tr, err);
+    if (!s && tr->cfg.out_dir) s = trainer_save_state(tr, tr->cfg.out_dir, err);
+    if (!s && !stop_flag) train_log_summary(tr);
+    return s;
+}
+
+void trainer_free(Trainer *tr) {
+    train_log_close(tr);
+    adamw_free(&tr->opt);
+    tape_free(&tr->tape);
+    arena_free(&tr->arena);
+    batch_iter_free(&tr->it);
+}
