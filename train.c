@@ -4,6 +4,7 @@
 #include "bench/bench.h"
 #include "data/tokenize_cli.h"
 #include "optim/train_cli.h"
+#include "optim/demo.h"
 #include "tensor/gemm.h"
 #include "tensor/real.h"
 #include "tensor/threads.h"
@@ -19,6 +20,7 @@ typedef struct {
 } Command;
 
 static const Command COMMANDS[] = {
+    { "demo", demo_run, "the embedded demo (what ./train alone runs)" },
     { "train", train_cli, "fine-tune a model on a task (--help for all options)" },
     { "tokenize", tokenize_cli, "encode text to ids (--text) or decode ids (--decode 1,2,3)" },
     { "bench", bench_main, "GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)" },
@@ -50,6 +52,5 @@ int main(int argc, char **argv) {
         return 1;
     }
     print_banner();
-    print_help(stdout);
-    return 0;
+    return demo_run(argc, argv);
 }

@@ -137,6 +137,7 @@ static Status train_step(Trainer *tr, Error *err) {
     tr->last_loss = loss_sum / tr->cfg.accum;
     double dt = train_now() - t0;
     tr->seconds += dt;
+    tr->tokens += tokens;
     tr->tok_per_s = dt > 0 ? tokens / dt : 0;
     train_log_step(tr, lr);
     return STATUS_OK;

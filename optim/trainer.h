@@ -51,6 +51,7 @@ typedef struct {
     EvalResult last_eval, best_eval;
     long best_step;
     double seconds;            /* training time so far (excluding evals) */
+    double tokens;             /* token positions processed (incl. padding) */
     FILE *metrics;
 } Trainer;
 
