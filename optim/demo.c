@@ -27,8 +27,8 @@ static const DemoMethod DEMO_METHODS[] = {
 typedef struct { double acc, loss, tok_per_s, seconds; } DemoResult;
 
 #include <stdlib.h>
-static double demo_base_std(void) { const char *e = getenv("DEMO_STD"); return e ? atof(e) : 0.1; }
 static double demo_lr(void) { const char *e = getenv("DEMO_LR"); return e ? atof(e) : 1e-2; }
+static double demo_pre_lr(void) { const char *e = getenv("DEMO_PRE_LR"); return e ? atof(e) : 3e-3; }
 
 static ModelConfig demo_model_config(void) {
     ModelConfig c = { 0 };
@@ -55,8 +55,33 @@ static Status load_tokenized(const char *dir, const char *split, const Tokenizer
     return s;
 }
 
-static Status run_method(const DemoMethod *dm, const char *out, int steps, int quiet, const TokenizedSet *train,
-                         const TokenizedSet *dev, DemoResult *res, Error *err) {
+/* Copies every base weight of `from` into the same-named parameter of `to`. */
+static void copy_base(LlamaModel *to, const LlamaModel *from) {
+    for (int i = 0; i < from->ps.n; i++) {
+        const Tensor *src = from->ps.params[i];
+        Tensor *dst = param_find(&to->ps, src->name);
+        if (dst) memcpy(dst->data, src->data, src->numel * sizeof(real));
+    }
+}
+
+static void demo_train_config(TrainConfig *tc, int steps, double lr, const char *dir, int quiet) {
+    train_config_default(tc);
+    tc->max_steps = steps;
+    tc->batch = 32;
+    tc->lr = lr;
+    tc->schedule = LR_COSINE;
+    tc->min_lr = lr / 10;
+    tc->warmup_ratio = 0.05;
+    tc->eval_every = steps / 2;
+    tc->log_every = steps / 4 > 0 ? steps / 4 : 1;
+    tc->eval_batch = 64;
+    tc->out_dir = dir;
+    tc->task = "demo_sum_mod4";
+    tc->quiet = quiet;
+}
+
+static Status run_method(const DemoMethod *dm, const LlamaModel *base, const char *out, int steps, int quiet,
+                         const TokenizedSet *train, const TokenizedSet *dev, DemoResult *res, Error *err) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s/%s", out, dm->name);
     Status s = make_dir(dir, err);
@@ -64,22 +89,10 @@ static Status run_method(const DemoMethod *dm, const char *out, int steps, int q
     ModelConfig mc = demo_model_config();
     LlamaModel m;
     llama_declare(&m, &mc, &dm->acfg, 0);
-    llama_init_base_random(&m, 1234, demo_base_std());     /* the same base model for every method */
+    copy_base(&m, base);                       /* the same pretrained base for every method */
     llama_init_adapter(&m, 42);
     TrainConfig tc;
-    train_config_default(&tc);
-    tc.max_steps = steps;
-    tc.batch = 32;
-    tc.lr = demo_lr();
-    tc.schedule = LR_COSINE;
-    tc.min_lr = 1e-3;
-    tc.warmup_ratio = 0.05;
-    tc.eval_every = steps / 2;
-    tc.log_every = steps / 6 > 0 ? steps / 6 : 1;
-    tc.eval_batch = 64;
-    tc.out_dir = dir;
-    tc.task = "demo_find";
-    tc.quiet = quiet;
+    demo_train_config(&tc, steps, demo_lr(), dir, quiet);
     Trainer tr;
     s = trainer_init(&tr, &m, train, dev, &tc, err);
     if (!s) {
@@ -98,6 +111,33 @@ static Status run_method(const DemoMethod *dm, const char *out, int steps, int q
         s = report_svg_write(metrics, svg, dm->label, err);
     }
     llama_free(&m);
+    return s;
+}
+
+/* Pretraining: full fine-tuning of a random model on "a + b mod 3" with the loss on every
+   token, so the base model can read the prompt format and digits; adapters then learn mod 4. */
+static Status pretrain(LlamaModel *base, const char *out, int steps, int quiet, const TokenizedSet *train,
+                       const TokenizedSet *dev, Error *err) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/pretrain", out);
+    Status s = make_dir(dir, err);
+    if (s) return s;
+    ModelConfig mc = demo_model_config();
+    AdapterConfig full = { ADAPTER_FULL, 0, 0, 0, 0, 0 };
+    llama_declare(base, &mc, &full, 0);
+    llama_init_base_random(base, 1234, 0.1);
+    TrainConfig tc;
+    demo_train_config(&tc, steps, demo_pre_lr(), dir, 1);
+    tc.loss_on_all = 0;
+    tc.task = "demo_sum_mod3";
+    Trainer tr;
+    if (!quiet) printf("\n== pretraining the base model (full fine-tuning on \"a + b mod 3\", %d steps) ==\n", steps);
+    s = trainer_init(&tr, base, train, dev, &tc, err);
+    if (!s) {
+        s = trainer_run(&tr, err);
+        if (!quiet && !s) printf("base model: mod-3 dev accuracy %.1f%% after %.1f s\n", 100 * tr.last_eval.acc, tr.seconds);
+        trainer_free(&tr);
+    }
     return s;
 }
 
@@ -120,45 +160,60 @@ static Status demo_setup(const char *out, Tokenizer *tk, McDataset *ds, Tokenize
     if (!s) s = demo_write_tokenizer(path, err);
     if (!s) s = tokenizer_load(tk, path, 259, err);
     snprintf(path, sizeof path, "%s/task/train.jsonl", out);
-    if (!s) s = demo_write_split(path, 4000, 1, err);
+    if (!s) s = demo_write_split(path, 4000, 4, 1, err);
     snprintf(path, sizeof path, "%s/task/dev.jsonl", out);
-    if (!s) s = demo_write_split(path, 400, 2, err);
+    if (!s) s = demo_write_split(path, 400, 4, 2, err);
     snprintf(path, sizeof path, "%s/task", out);
     if (!s) s = load_tokenized(path, "train", tk, &ds[0], &ts[0], err);
     if (!s) s = load_tokenized(path, "dev", tk, &ds[1], &ts[1], err);
+    snprintf(path, sizeof path, "%s/pretrain_task", out);
+    if (!s) s = make_dir(path, err);
+    snprintf(path, sizeof path, "%s/pretrain_task/train.jsonl", out);
+    if (!s) s = demo_write_split(path, 4000, 3, 3, err);
+    snprintf(path, sizeof path, "%s/pretrain_task/dev.jsonl", out);
+    if (!s) s = demo_write_split(path, 400, 3, 4, err);
+    snprintf(path, sizeof path, "%s/pretrain_task", out);
+    if (!s) s = load_tokenized(path, "train", tk, &ds[2], &ts[2], err);
+    if (!s) s = load_tokenized(path, "dev", tk, &ds[3], &ts[3], err);
     return s;
 }
 
 int demo_run(int argc, char **argv) {
-    int steps = 300, threads = 0, quiet = 0, help = 0;
+    int steps = 200, pre_steps = 300, threads = 0, quiet = 0, help = 0;
     const char *out = "runs/demo";
     Flag flags[] = {
         { "steps", FLAG_INT, &steps, "optimizer steps per method", 0 },
+        { "pretrain-steps", FLAG_INT, &pre_steps, "full fine-tuning steps of the base model first", 0 },
         { "threads", FLAG_INT, &threads, "worker threads (0 = all CPUs)", 0 },
         { "out", FLAG_STRING, &out, "output directory", 0 },
         { "quiet", FLAG_BOOL, &quiet, "only the final table", 0 },
     };
     Error err;
-    Status s = flags_parse(flags, 4, argc, argv, 1, &help, &err);
-    if (help) { flags_print_help(stdout, "usage: ./train [demo] [options]", flags, 4); return 0; }
+    Status s = flags_parse(flags, 5, argc, argv, 1, &help, &err);
+    if (help) { flags_print_help(stdout, "usage: ./train [demo] [options]", flags, 5); return 0; }
     if (!s && steps < 2) s = error_set(&err, STATUS_INVALID, NULL, "--steps must be >= 2");
     if (s) { error_print(&err); return 1; }
     threads_init(threads);
     printf("moetrain demo: a tiny Llama (dim 64, 2 layers, GQA 4/2 heads, byte vocabulary) learns a synthetic\n"
-           "multiple-choice task (\"Find 47 / A. 12 B. 47 C. 85 D. 30 / Answer: B\"), %d steps per method.\n"
+           "multiple-choice task (\"3+5 mod 4 / A. 0 B. 1 C. 2 D. 3 / Answer: A\"), %d steps per method.\n"
            "simd=%s threads=%d; results in %s/\n", steps, gemm_simd_level(), threads_count(), out);
     Tokenizer tk;
-    McDataset ds[2];
-    TokenizedSet ts[2];
+    McDataset ds[4];
+    TokenizedSet ts[4];
     memset(ds, 0, sizeof ds);
     memset(ts, 0, sizeof ts);
     s = demo_setup(out, &tk, ds, ts, &err);
     DemoResult res[N_METHODS];
     memset(res, 0, sizeof res);
-    for (int i = 0; !s && i < N_METHODS; i++) s = run_method(&DEMO_METHODS[i], out, steps, quiet, &ts[0], &ts[1], &res[i], &err);
+    LlamaModel base;
+    memset(&base, 0, sizeof base);
+    if (!s) s = pretrain(&base, out, pre_steps, quiet, &ts[2], &ts[3], &err);
+    for (int i = 0; !s && i < N_METHODS; i++)
+        s = run_method(&DEMO_METHODS[i], &base, out, steps, quiet, &ts[0], &ts[1], &res[i], &err);
+    if (base.layers) llama_free(&base);
     if (!s) print_table(res);
     if (!s) printf("metrics and reports: %s/<method>/metrics.jsonl, report.svg\n", out);
-    for (int i = 0; i < 2; i++) { tokenized_set_free(&ts[i]); mc_dataset_free(&ds[i]); }
+    for (int i = 0; i < 4; i++) { tokenized_set_free(&ts[i]); mc_dataset_free(&ds[i]); }
     tokenizer_free(&tk);
     if (s) error_print(&err);
     return cli_exit_code(s);

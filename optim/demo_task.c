@@ -1,16 +1,14 @@
 /* optim/demo_task.c — the demo's synthetic multiple-choice task and its byte-level tokenizer.
-   Task ("find the match"): a query number and four options; the answer is the letter of the
-   option equal to the query, e.g.
-       Pick the option equal to the query.
-       Question: Find 47
-       A. 12
-       B. 47
-       C. 85
-       D. 30
-       Answer: B
-   Solving it takes a few tokens of reasoning: compare the query's digits with each option's and
-   output the letter in front of the match. The answer letter is uniform, so the majority class
-   scores 25 %. Tokenizer: llama2.c format with only <unk>, <s>, </s> and the 256 byte tokens,
+   Task ("sum mod 4"): two digits a, b; the answer is the letter of (a + b) mod 4, e.g.
+       Solve.
+       Question: 3+5 mod 4
+       A. 0
+       B. 1
+       C. 2
+       D. 3
+       Answer: A
+   Solving it takes a few tokens' worth of reasoning: read both digits, combine them, map the
+   residue to its letter. Residues are near-uniform, so the majority class scores about 25 %. Tokenizer: llama2.c format with only <unk>, <s>, </s> and the 256 byte tokens,
    so every character is one token. */
 #include "demo_task.h"
 #include "../data/atomic_file.h"
@@ -39,23 +37,15 @@ Status demo_write_tokenizer(const char *path, Error *err) {
     return atomic_write_commit(&af, err);
 }
 
-Status demo_write_split(const char *path, int n, uint64_t seed, Error *err) {
+Status demo_write_split(const char *path, int n, int modulus, uint64_t seed, Error *err) {
     AtomicFile af;
     Status s = atomic_write_begin(&af, path, err);
     if (s) return s;
     Rng rng = rng_derive(seed, 7);
     for (int i = 0; i < n; i++) {
-        int opts[4], answer = (int)rng_int(&rng, 4);
-        for (int c = 0; c < 4; c++) {
-            int fresh;
-            do {   /* four distinct two-digit numbers */
-                opts[c] = 10 + (int)rng_int(&rng, 90);
-                fresh = 1;
-                for (int d = 0; d < c; d++) fresh &= opts[d] != opts[c];
-            } while (!fresh);
-        }
-        fprintf(af.f, "{\"question\": \"Find %d\", \"choices\": [\"%d\", \"%d\", \"%d\", \"%d\"], \"answer\": %d}\n",
-                opts[answer], opts[0], opts[1], opts[2], opts[3], answer);
+        int a = (int)rng_int(&rng, 10), b = (int)rng_int(&rng, 10);
+        fprintf(af.f, "{\"question\": \"%d+%d mod %d\", \"choices\": [\"0\", \"1\", \"2\", \"3\"], "
+                "\"answer\": %d}\n", a, b, modulus, (a + b) % modulus);
     }
     return atomic_write_commit(&af, err);
 }

@@ -5,10 +5,10 @@
 #include <stdint.h>
 #include "../tensor/status.h"
 
-#define DEMO_INSTRUCTION "Pick the option equal to the query."
+#define DEMO_INSTRUCTION "Solve."
 
 Status demo_write_tokenizer(const char *path, Error *err);
-/* n examples of the task as mc_jsonl ({"question", "choices", "answer"}), from seed */
-Status demo_write_split(const char *path, int n, uint64_t seed, Error *err);
+/* n examples of "a + b mod modulus" (modulus 3 or 4) as mc_jsonl ({"question", "choices", "answer"}), from seed */
+Status demo_write_split(const char *path, int n, int modulus, uint64_t seed, Error *err);
 
 #endif

@@ -31,6 +31,7 @@ typedef struct {
     const char *out_dir;       /* NULL: no files (tests, the demo's inner runs) */
     const char *task;          /* for records */
     int quiet;                 /* no progress output */
+    int loss_on_all;           /* targets on every token, not only the answer */
 } TrainConfig;
 
 void train_config_default(TrainConfig *c);
