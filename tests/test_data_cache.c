@@ -100,11 +100,44 @@ START_TEST(test_cache_keys_and_corruption)
 }
 END_TEST
 
+START_TEST(test_cache_get_or_build)
+{
+    CacheFx f;
+    fx_setup(&f);
+    Error err = { 0 };
+    TokenizedSet a;
+    int hit = -1;
+    ck_assert_int_eq(dataset_tokenize_cached(&f.ds, &f.tk, f.tok_path, &f.pc, f.cache, &a, &hit, &err), STATUS_OK);
+    ck_assert_int_eq(hit, 0);   /* built and saved */
+    tokenized_set_free(&a);
+    ck_assert_int_eq(dataset_tokenize_cached(&f.ds, &f.tk, f.tok_path, &f.pc, f.cache, &a, &hit, &err), STATUS_OK);
+    ck_assert_int_eq(hit, 1);   /* loaded */
+    ck_assert_uint_eq(a.n_ids, f.ts.n_ids);
+    ck_assert(memcmp(a.ids, f.ts.ids, f.ts.n_ids * sizeof(int)) == 0);
+    tokenized_set_free(&a);
+    f.pc.add_eos = 1;           /* other prompt settings: the cache is stale, rebuilt */
+    ck_assert_int_eq(dataset_tokenize_cached(&f.ds, &f.tk, f.tok_path, &f.pc, f.cache, &a, &hit, &err), STATUS_OK);
+    ck_assert_int_eq(hit, 0);
+    ck_assert_int_eq(a.answer_len[0], 2);
+    tokenized_set_free(&a);
+    ck_assert_int_eq(truncate(f.cache, 100), 0);   /* corrupt: rebuilt, never trusted */
+    ck_assert_int_eq(dataset_tokenize_cached(&f.ds, &f.tk, f.tok_path, &f.pc, f.cache, &a, &hit, &err), STATUS_OK);
+    ck_assert_int_eq(hit, 0);
+    ck_assert_int_eq(a.answer_len[0], 2);
+    tokenized_set_free(&a);
+    ck_assert_int_eq(dataset_tokenize_cached(&f.ds, &f.tk, f.tok_path, &f.pc, f.cache, &a, &hit, &err), STATUS_OK);
+    ck_assert_int_eq(hit, 1);
+    tokenized_set_free(&a);
+    fx_teardown(&f);
+}
+END_TEST
+
 Suite *data_cache_suite(void) {
     Suite *s = suite_create("data_cache");
     TCase *tc = tcase_create("cache");
     tcase_add_test(tc, test_cache_round_trip_and_stale);
     tcase_add_test(tc, test_cache_keys_and_corruption);
+    tcase_add_test(tc, test_cache_get_or_build);
     suite_add_tcase(s, tc);
     return s;
 }
