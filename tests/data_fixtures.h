@@ -38,29 +38,23 @@ static inline void fx_mkdir(const char *dir, const char *name) {
     ck_assert_int_eq(mkdir(p, 0755), 0);
 }
 
-/* Removes a directory tree of depth <= 2 created by the tests. */
-static inline void fx_rmtree(char *dir) {
+/* Removes a directory tree created by the tests. */
+static inline void fx_rmtree_path(const char *dir) {
     DIR *d = opendir(dir);
     struct dirent *e;
-    char p[1024];
     while (d && (e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0) {
-            DIR *s = opendir(p);
-            struct dirent *f;
-            char q[1400];
-            while (s && (f = readdir(s)) != NULL)
-                if (strcmp(f->d_name, ".") && strcmp(f->d_name, "..")) {
-                    snprintf(q, sizeof q, "%s/%s", p, f->d_name);
-                    unlink(q);
-                }
-            if (s) closedir(s);
-            rmdir(p);
-        }
+        char *p = malloc(strlen(dir) + strlen(e->d_name) + 2);
+        sprintf(p, "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0) fx_rmtree_path(p);
+        free(p);
     }
     if (d) closedir(d);
     rmdir(dir);
+}
+
+static inline void fx_rmtree(char *dir) {
+    fx_rmtree_path(dir);
     free(dir);
 }
 
