@@ -26,9 +26,8 @@ static const DemoMethod DEMO_METHODS[] = {
 
 typedef struct { double acc, loss, tok_per_s, seconds; } DemoResult;
 
-#include <stdlib.h>
-static double demo_lr(void) { const char *e = getenv("DEMO_LR"); return e ? atof(e) : 1e-2; }
-static double demo_pre_lr(void) { const char *e = getenv("DEMO_PRE_LR"); return e ? atof(e) : 3e-3; }
+#define DEMO_LR 1e-2          /* adapters */
+#define DEMO_PRE_LR 3e-3      /* full fine-tuning of the base */
 
 static ModelConfig demo_model_config(void) {
     ModelConfig c = { 0 };
@@ -92,7 +91,7 @@ static Status run_method(const DemoMethod *dm, const LlamaModel *base, const cha
     copy_base(&m, base);                       /* the same pretrained base for every method */
     llama_init_adapter(&m, 42);
     TrainConfig tc;
-    demo_train_config(&tc, steps, demo_lr(), dir, quiet);
+    demo_train_config(&tc, steps, DEMO_LR, dir, quiet);
     Trainer tr;
     s = trainer_init(&tr, &m, train, dev, &tc, err);
     if (!s) {
@@ -127,7 +126,7 @@ static Status pretrain(LlamaModel *base, const char *out, int steps, int quiet, 
     llama_declare(base, &mc, &full, 0);
     llama_init_base_random(base, 1234, 0.1);
     TrainConfig tc;
-    demo_train_config(&tc, steps, demo_pre_lr(), dir, 1);
+    demo_train_config(&tc, steps, DEMO_PRE_LR, dir, 1);
     tc.loss_on_all = 0;
     tc.task = "demo_sum_mod3";
     Trainer tr;
@@ -179,7 +178,7 @@ static Status demo_setup(const char *out, Tokenizer *tk, McDataset *ds, Tokenize
 }
 
 int demo_run(int argc, char **argv) {
-    int steps = 200, pre_steps = 300, threads = 0, quiet = 0, help = 0;
+    int steps = 200, pre_steps = 200, threads = 0, quiet = 0, help = 0;
     const char *out = "runs/demo";
     Flag flags[] = {
         { "steps", FLAG_INT, &steps, "optimizer steps per method", 0 },
