@@ -3,6 +3,7 @@
    the trainer lands; until then it prints the version, SIMD level, threads and the help. */
 #include "bench/bench.h"
 #include "data/tokenize_cli.h"
+#include "nn/generate_cli.h"
 #include "tensor/gemm.h"
 #include "tensor/real.h"
 #include "tensor/threads.h"
@@ -19,6 +20,7 @@ typedef struct {
 
 static const Command COMMANDS[] = {
     { "tokenize", tokenize_cli, "encode text to ids (--text) or decode ids (--decode 1,2,3)" },
+    { "generate", generate_cli, "generate text with a KV cache (--model, --prompt or --prompt-ids)" },
     { "bench", bench_main, "GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)" },
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
