@@ -1,13 +1,14 @@
 /* nn/generate.c — the KV-cache decode step and the generation loop (see generate.h).
-   The arithmetic mirrors the ops llama_hidden uses, row by row, in the same order, so the
-   cached path reproduces the full forward: rmsnorm (sum of squares in double, y = (x·r)·w),
-   linears through gemm / gemm_bf16 with the LoRA delta added as y + s·d, residuals as x + y,
-   SwiGLU as (a·σ(a))·b with σ evaluated without exponentiating a positive number. */
+   The arithmetic mirrors the ops llama_hidden uses, row by row: rmsnorm (sum of squares in
+   double, y = (x·r)·w), the LoRA delta added as y + s·d, residuals as x + y, SwiGLU as
+   (a·σ(a))·b with σ evaluated without exponentiating a positive number. Only the summation
+   order of the linears (GEMV below vs the blocked gemm) and of attention differs, so the cached
+   logits equal the full forward's up to float rounding. */
 #include "generate.h"
 #include "../autograd/ops/attention.h"
 #include "../autograd/ops/rope.h"
 #include "../tensor/check.h"
-#include "../tensor/gemm.h"
+#include "../tensor/threads.h"
 #include "../tensor/half.h"
 #include <math.h>
 #include <stdlib.h>
@@ -58,11 +59,55 @@ void decode_state_free(DecodeState *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* y [out] = W x, W [out, in] as real or bf16 storage (op_linear's forward on one row) */
+/* ---- y = W x for one row: a GEMV ----
+   gemm with M = 1 would re-pack all of W on every call (70% of the time of a decode step), so
+   the decode path has its own kernel: one dot product per output row, 8 independent partial
+   sums (vectorisable without reassociation) combined in a fixed order. Rows are split over the
+   thread pool for large W; each row is computed the same way by whichever thread owns it, so
+   the result does not depend on the thread count. */
+
+#define MATVEC_PARALLEL_MIN (1L << 16)   /* multiply-adds; below this one thread is faster */
+
+typedef struct {
+    const real *w, *x;
+    const uint16_t *w16;
+    real *y;
+    int in;
+} MatvecCtx;
+
+static real dot_real(const real *w, const real *x, int n) {
+    real acc[8] = { 0 };
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += w[i + k] * x[i + k];
+    real s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += w[i] * x[i];
+    return s;
+}
+
+static real dot_bf16(const uint16_t *w, const real *x, int n) {
+    real acc[8] = { 0 };
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) acc[k] += (real)bf16_to_f32(w[i + k]) * x[i + k];
+    real s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s += (real)bf16_to_f32(w[i]) * x[i];
+    return s;
+}
+
+static void matvec_rows(void *vc, long r0, long r1) {
+    const MatvecCtx *c = vc;
+    for (long r = r0; r < r1; r++)
+        c->y[r] = c->w16 ? dot_bf16(c->w16 + (size_t)r * c->in, c->x, c->in)
+                         : dot_real(c->w + (size_t)r * c->in, c->x, c->in);
+}
+
+/* y [out] = W x, W [out, in] as real or bf16 storage */
 static void matvec(const Tensor *w, const real *x, real *y) {
     int out = w->shape[0], in = w->shape[1];
-    if (w->bf16) gemm_bf16(0, 1, 1, out, in, (real)1, x, in, w->bf16, in, (real)0, y, out);
-    else gemm(0, 1, 1, out, in, (real)1, x, in, w->data, in, (real)0, y, out);
+    MatvecCtx c = { w->data, x, w->bf16, y, in };
+    if ((long)out * in < MATVEC_PARALLEL_MIN) matvec_rows(&c, 0, out);
+    else parallel_for_chunks(out, 16, matvec_rows, &c);
 }
 
 /* y = W x + s·B(A x) (lora_linear_forward on one row; dropout is off at inference) */

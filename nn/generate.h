@@ -10,7 +10,7 @@
        a = attention_decode_step(q, k_cache, v_cache);  x = x + o(a)
        h = rmsnorm(x)·w_post;  x = x + down(silu(gate(h)) * up(h))
      logits = lm_head · rmsnorm(x)·w_final
-   Linears: y = W x (gemm, or gemm_bf16 when W is stored as bf16) + s·B(A x) with a LoRA adapter.
+   Linears: y = W x (a row-parallel GEMV over real or bf16 storage) + s·B(A x) with a LoRA adapter.
    Every buffer is allocated once by decode_state_init: no allocation per token.
    Sampling (sampler_next): temperature 0 = greedy argmax (ties -> lowest id); else
    p = softmax(logits / temperature) in double, restricted to the nucleus when top_p < 1 (the

@@ -11,6 +11,7 @@
 #include "model_fixtures.h"
 #include "../nn/checkpoint.h"
 #include "../nn/generate.h"
+#include "../tensor/threads.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +262,34 @@ START_TEST(test_stop_conditions)
 }
 END_TEST
 
+/* every logit of every position, with the GEMV rows split over 1 and over 3 threads */
+static real *all_logits(const LlamaModel *m, const int *ids, int T, int threads) {
+    threads_init(threads);
+    int V = m->cfg.vocab_size;
+    real *out = malloc((size_t)T * V * sizeof(real));
+    DecodeState s;
+    decode_state_init(&s, m, T);
+    for (int p = 0; p < T; p++) memcpy(out + (size_t)p * V, decode_step(&s, ids[p], p, 1), (size_t)V * sizeof(real));
+    decode_state_free(&s);
+    return out;
+}
+
+START_TEST(test_thread_count_invariance)
+{
+    ModelConfig c = tiny_config(1);
+    c.dim = 64; c.hidden_dim = 1100; c.vocab_size = 2100; c.n_heads = 8; c.n_kv_heads = 4; c.head_dim = 8;
+    LlamaModel m;
+    tiny_model(&m, &c, &LORA_ALL, 6, 0.1);          /* 64·2100 and 1100·64 multiply-adds: parallel */
+    const int ids[6] = { 1, 2000, 7, 99, 1500, 3 };
+    real *a = all_logits(&m, ids, 6, 1), *b = all_logits(&m, ids, 6, 3);
+    ck_assert_int_eq(memcmp(a, b, (size_t)6 * c.vocab_size * sizeof(real)), 0);
+    threads_init(0);
+    free(a);
+    free(b);
+    llama_free(&m);
+}
+END_TEST
+
 Suite *generate_suite(void) {
     Suite *s = suite_create("generate");
     TCase *tc = tcase_create("kv_cache");
@@ -270,6 +299,7 @@ Suite *generate_suite(void) {
     tcase_add_test(tc, test_sampler_distribution);
     tcase_add_test(tc, test_sampling_seeds);
     tcase_add_test(tc, test_stop_conditions);
+    tcase_add_test(tc, test_thread_count_invariance);
     suite_add_tcase(s, tc);
     return s;
 }

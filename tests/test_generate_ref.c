@@ -156,7 +156,7 @@ START_TEST(test_cli_json_tiny)
         { "generate", "--model", path, "--prompt-ids", "1,50", NULL },                 /* id >= vocab */
         { "generate", "--model", path, "--prompt-ids", "1,x", NULL },                  /* not an id */
         { "generate", "--model", path, "--prompt-ids", "1", "--steps", "16", NULL },   /* context */
-        { "generate", "--model", path, "--prompt-ids", "1", "--top-p", "0", NULL },
+        { "generate", "--model", path, "--prompt-ids", "1", "--steps", "3", "--top-p", "0", NULL },
         { "generate", "--model", "/nonexistent.bin", "--prompt-ids", "1", NULL },
         { "generate", "--model", path, "--prompt-ids", "1", "--bogus", NULL },
     };
