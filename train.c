@@ -6,6 +6,7 @@
 #include "optim/train_cli.h"
 #include "optim/demo.h"
 #include "nn/parity_cli.h"
+#include "nn/generate_cli.h"
 #include "tensor/gemm.h"
 #include "tensor/real.h"
 #include "tensor/threads.h"
@@ -24,6 +25,7 @@ static const Command COMMANDS[] = {
     { "demo", demo_run, "the embedded demo (what ./train alone runs)" },
     { "train", train_cli, "fine-tune a model on a task (--help for all options)" },
     { "tokenize", tokenize_cli, "encode text to ids (--text) or decode ids (--decode 1,2,3)" },
+    { "generate", generate_cli, "generate text with a KV cache (--model, --prompt or --prompt-ids)" },
     { "bench", bench_main, "GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)" },
     { "forward-backward", forward_backward_cli, "loss, logits summary and adapter gradients (torch_ref parity)" },
     { "make-tiny", make_tiny_cli, "write a tiny random model (+ LoRA adapter), deterministic in --seed" },
