@@ -1,7 +1,7 @@
 /* nn/generate_cli.c — the `./train generate` subcommand (a thin wrapper over generate.h).
      generate --model M [--tokenizer T] (--prompt TEXT | --prompt-ids 1,2,3) [--steps 64]
               [--temperature 0] [--top-p 1] [--seed 42] [--stop-at-eos] [--threads N] [--json]
-   The model is a llama2.c .bin or an HF directory (model_load, no adapter). A text prompt is
+   The model is a llama2.c .bin or an HF directory (model_load_with_adapter: optionally with --adapter-dir). A text prompt is
    encoded with BOS (as llama2.c's run.c does) and needs --tokenizer.
    Default output: the prompt text and then each generated piece, streamed to stdout as it is
    produced (without a tokenizer: the generated ids, space-separated), a newline, and a speed
@@ -10,6 +10,7 @@
    where text is the generated ids decoded after the last prompt token (null without a
    tokenizer). Bad input: a message on stderr and exit status 1. */
 #include "generate_cli.h"
+#include "adapter_io.h"
 #include "checkpoint.h"
 #include "generate.h"
 #include "../data/flags.h"
@@ -25,7 +26,7 @@
 #include <time.h>
 
 typedef struct {
-    const char *model, *tokenizer, *prompt, *prompt_ids, *config;
+    const char *model, *tokenizer, *prompt, *prompt_ids, *config, *adapter_dir;
     int steps, seed, threads, json, stop_at_eos;
     double temperature, top_p;
 } GenOpts;
@@ -169,6 +170,7 @@ static int parse_opts(GenOpts *o, int argc, char **argv) {
     Flag flags[] = {
         { "model", FLAG_STRING, &o->model, "llama2.c .bin file or HF directory", 0 },
         { "tokenizer", FLAG_STRING, &o->tokenizer, "tokenizer.bin or tokenizer.json", 0 },
+        { "adapter-dir", FLAG_STRING, &o->adapter_dir, "LoRA adapter directory (adapter_config.json + adapter_model.safetensors)", 0 },
         { "prompt", FLAG_STRING, &o->prompt, "prompt text (encoded with BOS; needs --tokenizer)", 0 },
         { "prompt-ids", FLAG_STRING, &o->prompt_ids, "prompt as comma-separated token ids", 0 },
         { "steps", FLAG_INT, &o->steps, "number of new tokens", 0 },
@@ -204,15 +206,14 @@ static int parse_opts(GenOpts *o, int argc, char **argv) {
 }
 
 int generate_cli(int argc, char **argv) {
-    GenOpts o = { NULL, NULL, NULL, NULL, NULL, 64, 42, 0, 0, 0, 0.0, 1.0 };
+    GenOpts o = { NULL, NULL, NULL, NULL, NULL, NULL, 64, 42, 0, 0, 0, 0.0, 1.0 };
     int rc = parse_opts(&o, argc, argv);
     if (rc >= 0) return rc;
     if (o.threads > 0) threads_init(o.threads);
     LlamaModel m;
     Tokenizer tk;
-    AdapterConfig none = { .kind = ADAPTER_NONE };
     Error err = {0};
-    if (model_load(&m, o.model, &none, 0, &err) != STATUS_OK) {
+    if (model_load_with_adapter(&m, o.model, o.adapter_dir, 0, &err) != STATUS_OK) {
         error_print(&err);
         return 1;
     }

@@ -8,6 +8,7 @@
 #include "../data/atomic_file.h"
 #include "../data/report_svg.h"
 #include "../data/task.h"
+#include "../nn/adapter_io.h"
 #include "../nn/checkpoint.h"
 #include "../tensor/gemm.h"
 #include "../tensor/threads.h"
@@ -126,6 +127,10 @@ static void run_free(Run *r) {
 static Status run_load(Run *r, const TrainOptions *o, Error *err) {
     AdapterConfig acfg;
     Status s = adapter_from_options(o, &acfg, err);
+    if (!s && o->init_adapter) {   /* the saved adapter's shape wins over --rank/--targets */
+        s = adapter_read_config(o->init_adapter, &acfg, err);
+        if (!s) printf("starting from adapter %s (rank %d, alpha %g)\n", o->init_adapter, acfg.rank, acfg.alpha);
+    }
     if (!s) s = model_load(&r->model, o->model, &acfg, !strcmp(o->base_dtype, "bf16"), err);
     if (s) return s;
     r->have_model = 1;
@@ -166,6 +171,7 @@ static void trainer_config_from(const TrainOptions *o, const McDataset *dev, Tra
     tc->positive_choice = dev->positive_choice;
     tc->out_dir = o->out;
     tc->task = o->task;
+    tc->model_name = o->model;
 }
 
 static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf, Error *err) {
@@ -177,6 +183,7 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
         return error_set(err, STATUS_IO, NULL, "cannot create --out %s: %s", o->out, strerror(errno));
     if (o->out && !o->resume && (s = write_config(o->out, flags, nf, err))) return s;
     llama_init_adapter(&r->model, (uint64_t)o->seed);
+    if (o->init_adapter && (s = adapter_load(&r->model, o->init_adapter, err))) return s;
     print_config(o, &r->model, &r->train, &r->dev);
     Trainer tr;
     s = trainer_init(&tr, &r->model, &r->train, &r->dev, &tc, err);
@@ -194,7 +201,7 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
         snprintf(m, sizeof m, "%s/metrics.jsonl", o->out);
         snprintf(svg, sizeof svg, "%s/report.svg", o->out);
         s = report_svg_write(m, svg, o->out, err);
-        if (!s) printf("wrote %s/{metrics.jsonl, report.svg, config.json, checkpoint/}\n", o->out);
+        if (!s) printf("wrote %s/{metrics.jsonl, report.svg, config.json, checkpoint/, adapter/}\n", o->out);
     }
     if (!s && trainer_stop_requested())
         printf("interrupted at step %ld: checkpoint saved; continue with ./train train --resume %s\n", tr.step, o->out ? o->out : "OUT");

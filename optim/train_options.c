@@ -53,6 +53,7 @@ int train_options_flags(TrainOptions *o, Flag *f) {
         { "eval-every", FLAG_INT, &o->eval_every, "evaluate every N steps (0 = at the end only)", 0 },
         { "eval-batch", FLAG_INT, &o->eval_batch, "evaluation batch size", 0 },
         { "save-every", FLAG_INT, &o->save_every, "checkpoint every N steps (0 = at the end only)", 0 },
+        { "init-adapter", FLAG_STRING, &o->init_adapter, "start from a saved adapter directory", 0 },
         { "resume", FLAG_STRING, &o->resume, "continue the run in this directory (reads its config.json)", 0 },
         { "score", FLAG_STRING, &o->score, "letter (restricted answer-letter likelihood)", 0 },
         { "base-dtype", FLAG_STRING, &o->base_dtype, "f32 | bf16 storage of the frozen base weights", 0 },
