@@ -161,6 +161,11 @@ Status trainer_run(Trainer *tr, Error *err) {
     Status s = train_log_open(tr, err);
     while (!s && tr->step < tr->total_steps && !stop_flag) {
         s = train_step(tr, err);
+        if (!s && tr->cfg.crash_after && tr->step == tr->cfg.crash_after) return STATUS_OK;
+        if (!s && tr->cfg.stop_after && tr->step == tr->cfg.stop_after) {
+            train_log_progress_end(tr);
+            return tr->cfg.out_dir ? trainer_save_state(tr, tr->cfg.out_dir, err) : STATUS_OK;
+        }
         if (!s && tr->cfg.eval_every > 0 && tr->step % tr->cfg.eval_every == 0 && tr->step < tr->total_steps)
             s = run_eval(tr, err);
         if (!s && tr->cfg.out_dir && tr->cfg.save_every > 0 && tr->step % tr->cfg.save_every == 0)
