@@ -8,6 +8,7 @@
 #include "../data/atomic_file.h"
 #include "../data/report_svg.h"
 #include "../data/task.h"
+#include "../data/token_cache.h"
 #include "../nn/adapter_io.h"
 #include "../nn/checkpoint.h"
 #include "../tensor/gemm.h"
@@ -75,12 +76,37 @@ static Status load_split(const TrainOptions *o, const char *split, const char *f
     return s;
 }
 
-static Status tokenize(const TrainOptions *o, const McDataset *ds, const Tokenizer *tk, int limit, TokenizedSet *ts,
-                       Error *err) {
+/* Tokenized sets are cached in $MOETRAIN_CACHE (default ~/.cache/moetrain), keyed by the
+   hashes of the tokenizer file, the data files and the prompt settings: a second run starts
+   instantly. Without a usable cache directory the set is simply tokenized. */
+static const char *cache_path(const TrainOptions *o, const char *tk_path, const McDataset *ds, const PromptConfig *pc,
+                              char *buf, size_t n) {
+    const char *env = getenv("MOETRAIN_CACHE"), *home = getenv("HOME");
+    char dir[700];
+    if (env && *env) snprintf(dir, sizeof dir, "%s", env);
+    else if (home && *home) {
+        snprintf(dir, sizeof dir, "%s/.cache", home);
+        mkdir(dir, 0755);
+        snprintf(dir, sizeof dir, "%s/.cache/moetrain", home);
+    } else return NULL;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return NULL;
+    uint64_t th, dh;
+    Error ignored;
+    if (token_cache_keys(tk_path, ds, pc, &th, &dh, &ignored)) return NULL;
+    snprintf(buf, n, "%s/%s-%016llx-%016llx.tok", dir, o->task, (unsigned long long)th, (unsigned long long)dh);
+    return buf;
+}
+
+static Status tokenize(const TrainOptions *o, const char *tk_path, const McDataset *ds, const Tokenizer *tk, int limit,
+                       TokenizedSet *ts, Error *err) {
     PromptConfig pc;
     prompt_config_default(&pc);
     pc.max_len = o->seq;
-    Status s = dataset_tokenize(ds, tk, &pc, ts, err);
+    char buf[1024];
+    int cached = 0;
+    Status s = dataset_tokenize_cached(ds, tk, tk_path, &pc, cache_path(o, tk_path, ds, &pc, buf, sizeof buf), ts,
+                                       &cached, err);
+    if (!s && cached) printf("note: %s %s examples read from the token cache\n", ds->task, ds->files[0]);
     if (!s && limit > 0 && limit < ts->n) ts->n = limit;
     return s;
 }
@@ -141,11 +167,11 @@ static Status run_load(Run *r, const TrainOptions *o, Error *err) {
     if (s) return s;
     r->have_tk = 1;
     s = load_split(o, "train", o->train_file, &r->train_ds, err);
-    if (!s) s = tokenize(o, &r->train_ds, &r->tk, o->train_limit, &r->train, err);
+    if (!s) s = tokenize(o, tkp, &r->train_ds, &r->tk, o->train_limit, &r->train, err);
     if (s) return s;
     r->have_train = 1;
     s = load_split(o, o->split, o->dev_file, &r->dev_ds, err);
-    if (!s) s = tokenize(o, &r->dev_ds, &r->tk, 0, &r->dev, err);
+    if (!s) s = tokenize(o, tkp, &r->dev_ds, &r->tk, 0, &r->dev, err);
     if (!s) r->have_dev = 1;
     if (!s && r->train.n_truncated) printf("note: %d training prompts were trimmed on the left to fit --seq %d\n", r->train.n_truncated, o->seq);
     return s;
