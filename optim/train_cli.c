@@ -216,6 +216,12 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
     if (!s && o->resume) {
         s = trainer_load_state(&tr, o->resume, err);
         if (!s) printf("resumed %s at step %ld of %ld\n", o->resume, tr.step, tr.total_steps);
+        if (!s && tr.step >= tr.total_steps) {
+            printf("nothing to do: %s already finished its %ld steps (raise --max-steps or --epochs to go on)\n",
+                   o->resume, tr.total_steps);
+            trainer_free(&tr);
+            return STATUS_OK;
+        }
     }
     if (!s) {
         signal(SIGINT, on_sigint);
