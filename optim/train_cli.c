@@ -40,10 +40,19 @@ static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, cha
     if (!o->model) return error_set(err, STATUS_INVALID, "e.g. --model stories260K.bin", "--model is required");
     if (!o->task) return error_set(err, STATUS_INVALID, "e.g. --task rte", "--task is required");
     if (!task_is_known(o->task)) return error_set(err, STATUS_INVALID, "run ./train train --help for the task list", "unknown task '%s'", o->task);
-    if (!o->data && !o->train_file) return error_set(err, STATUS_INVALID, "e.g. --data ../shared/data/glue/RTE", "--data (or --train-file) is required");
+    if (!o->data && (!o->train_file) != (!o->dev_file))
+        return error_set(err, STATUS_INVALID, NULL, "without --data, give both --train and --dev");
+    if (!o->data && !o->train_file) return error_set(err, STATUS_INVALID, "e.g. --data ../shared/data/glue/RTE", "--data (or --train and --dev) is required");
     if (o->batch < 1 || o->accum < 1 || o->seq < 8 || o->epochs < 1 || o->rank < 0)
         return error_set(err, STATUS_INVALID, NULL, "--batch, --accum, --epochs must be >= 1, --seq >= 8, --rank >= 0");
     if (!(o->lr > 0)) return error_set(err, STATUS_INVALID, NULL, "--lr must be positive");
+    if (strcmp(o->loss_on, "answer") && strcmp(o->loss_on, "all"))
+        return error_set(err, STATUS_INVALID, NULL, "--loss-on must be answer or all, got '%s'", o->loss_on);
+    if (strcmp(o->base_dtype, "f32") && strcmp(o->base_dtype, "bf16"))
+        return error_set(err, STATUS_INVALID, NULL, "--base-dtype must be f32 or bf16, got '%s'", o->base_dtype);
+    if (strcmp(o->score, "letter"))
+        return error_set(err, STATUS_INVALID, "use ./train eval --score choice-loglik after training",
+                         "training evaluates with --score letter only");
     return STATUS_OK;
 }
 
@@ -198,6 +207,8 @@ static void trainer_config_from(const TrainOptions *o, const McDataset *dev, Tra
     tc->out_dir = o->out;
     tc->task = o->task;
     tc->model_name = o->model;
+    tc->loss_on_all = !strcmp(o->loss_on, "all");
+    tc->group_by_length = o->group_by_length;
 }
 
 static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf, Error *err) {

@@ -13,7 +13,7 @@ typedef struct {
     const char *adapter, *targets, *schedule, *resume, *init_adapter, *adapter_dir, *config, *score;
     const char *base_dtype, *loss_on;
     int rank, epochs, max_steps, train_limit, eval_limit, batch, accum, seq, seed, threads;
-    int log_every, eval_every, save_every, rslora, eval_batch;
+    int log_every, eval_every, save_every, rslora, eval_batch, group_by_length;
     double alpha, dropout, lr, min_lr, warmup, weight_decay, clip;
 } TrainOptions;
 

@@ -68,6 +68,7 @@ Status trainer_init(Trainer *tr, LlamaModel *m, const TokenizedSet *train, const
     bc.batch_size = cfg->batch;
     bc.seed = cfg->seed;
     bc.loss_on_all = cfg->loss_on_all;
+    bc.group_by_length = cfg->group_by_length;
     Status s = batch_iter_init(&tr->it, train, &bc, err);
     if (s) return s;
     long batches_per_epoch = (train->n + cfg->batch - 1) / cfg->batch;

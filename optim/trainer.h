@@ -33,6 +33,7 @@ typedef struct {
     const char *model_name;    /* base model path, recorded in the adapter config */
     int quiet;                 /* no progress output */
     int loss_on_all;           /* targets on every token, not only the answer */
+    int group_by_length;       /* batches of similar lengths */
     long stop_after;           /* stop after this step (checkpoint saved), as if interrupted; 0 = off */
     long crash_after;          /* tests: return right after this step, saving nothing (like SIGKILL) */
 } TrainConfig;
