@@ -92,7 +92,7 @@ static void peak_part(void *ctx, long b, long e) {
 }
 
 /* GFLOP/s of the peak loop on every pool thread at once (best of 3). */
-static double peak_gflops(const BenchOpts *o) {
+double bench_peak_gflops(const BenchOpts *o) {
     static PeakCtx pc;
     double f, t = bench_now();
     pc.sink[0] = peak_run(1000000, &f);                  /* calibrate */
@@ -192,7 +192,7 @@ int bench_gemm(const BenchOpts *o) {
     double peak[2];
     for (int c = 0; c < n_counts; c++) {
         threads_init(counts[c]);
-        peak[c] = peak_gflops(o);
+        peak[c] = bench_peak_gflops(o);
         if (o->json) printf("{\"bench\":\"peak\",\"threads\":%d,\"gflops\":%.2f}\n", counts[c], peak[c]);
     }
     if (!o->json) {

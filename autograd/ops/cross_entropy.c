@@ -7,10 +7,12 @@
      dlogits[i, j] += dy/N · (softmax_ij − [j == t_i]),  softmax_ij = exp(x_ij − lse_i)
    Rows run in parallel (disjoint outputs: lse_i, row losses, dlogits rows); the mean sums the
    row losses serially in row order, so the result does not depend on the thread count.
-   Sums over V are accumulated in double. */
+   Sums over V are accumulated in double, in 16 interleaved lanes (see row_lse); exp is
+   vecmath.h's vectorisable one (libm's in the double build). */
 #include "cross_entropy.h"
 #include "../../tensor/check.h"
 #include "../../tensor/threads.h"
+#include "vecmath.h"
 #include <string.h>
 
 typedef struct {
@@ -24,12 +26,34 @@ typedef struct {
 
 /* ---- kernels on raw pointers ---- */
 
-static double row_lse(const real *x, int V) {
+/* Stable log-sum-exp of one row. In the float build the max and the sum run over 16 interleaved
+   lanes (element j in lane j % 16, the tail in lane 0), combined in lane order at the end, so
+   the loops vectorise and a row's result depends only on the row. */
+VEC_CLONES static double row_lse(const real *x, int V) {
+    int full = sizeof(real) == sizeof(float) ? V / 16 * 16 : 0;
+    VmF16 mx = vm_splat((float)x[0]);
+    for (int j = 0; j < full; j += 16) {
+        VmF16 v = vm_load((const float *)x + j);
+        mx = vm_max16(mx, v);
+    }
     real m = x[0];
-    for (int j = 1; j < V; j++) m = x[j] > m ? x[j] : m;
+    for (int l = 0; l < 16; l++) m = (real)mx[l] > m ? (real)mx[l] : m;
+    for (int j = full; j < V; j++) m = x[j] > m ? x[j] : m;
+    VmD16 s16 = (VmD16){ 0 };
+    VmF16 mv = vm_splat((float)m);
+    for (int j = 0; j < full; j += 16) {
+        VmF16 d = vm_load((const float *)x + j) - mv;
+        s16 += __builtin_convertvector(vm_expf16(&d), VmD16);
+    }
     double s = 0.0;
-    for (int j = 0; j < V; j++) s += (double)real_exp(x[j] - m);
+    for (int l = 0; l < 16; l++) s += s16[l];
+    for (int j = full; j < V; j++) s += (double)vm_exp(x[j] - m);
     return (double)m + log(s);
+}
+
+/* dx[j] += g · exp(x[j] − lse) over one row */
+VEC_CLONES static void row_softmax_axpy(real *dx, const real *x, real lse, real g, int V) {
+    for (int j = 0; j < V; j++) dx[j] += g * vm_exp(x[j] - lse);
 }
 
 static void ce_forward_rows(void *vc, long r0, long r1) {
@@ -48,8 +72,8 @@ static void ce_backward_rows(void *vc, long r0, long r1) {
         int tg = c->targets[i];
         if (tg == CE_IGNORE_INDEX) continue;
         const real *x = c->x + (size_t)i * c->V;
-        real *dx = c->dx + (size_t)i * c->V, lse = (real)c->lse[i];
-        for (int j = 0; j < c->V; j++) dx[j] += c->g * real_exp(x[j] - lse);
+        real *dx = c->dx + (size_t)i * c->V;
+        row_softmax_axpy(dx, x, (real)c->lse[i], c->g, c->V);
         dx[tg] -= c->g;
     }
 }
