@@ -26,30 +26,9 @@ typedef struct {
 
 /* ---- kernels on raw pointers ---- */
 
-/* Stable log-sum-exp of one row. In the float build the max and the sum run over 16 interleaved
-   lanes (element j in lane j % 16, the tail in lane 0), combined in lane order at the end, so
-   the loops vectorise and a row's result depends only on the row. */
-VEC_CLONES static double row_lse(const real *x, int V) {
-    int full = sizeof(real) == sizeof(float) ? V / 16 * 16 : 0;
-    VmF16 mx = vm_splat((float)x[0]);
-    for (int j = 0; j < full; j += 16) {
-        VmF16 v = vm_load((const float *)x + j);
-        mx = vm_max16(mx, v);
-    }
-    real m = x[0];
-    for (int l = 0; l < 16; l++) m = (real)mx[l] > m ? (real)mx[l] : m;
-    for (int j = full; j < V; j++) m = x[j] > m ? x[j] : m;
-    VmD16 s16 = (VmD16){ 0 };
-    VmF16 mv = vm_splat((float)m);
-    for (int j = 0; j < full; j += 16) {
-        VmF16 d = vm_load((const float *)x + j) - mv;
-        s16 += __builtin_convertvector(vm_expf16(&d), VmD16);
-    }
-    double s = 0.0;
-    for (int l = 0; l < 16; l++) s += s16[l];
-    for (int j = full; j < V; j++) s += (double)vm_exp(x[j] - m);
-    return (double)m + log(s);
-}
+/* Stable log-sum-exp of one row (vecmath.h: 16 interleaved lanes in the float build, so the
+   loops vectorise and a row's result depends only on the row). */
+VEC_CLONES static double row_lse(const real *x, int V) { return vm_row_lse(x, V); }
 
 /* dx[j] += g · exp(x[j] − lse) over one row */
 VEC_CLONES static void row_softmax_axpy(real *dx, const real *x, real lse, real g, int V) {

@@ -1,6 +1,7 @@
 /* autograd/ops/vecmath.h — an exp the compiler can vectorise, and a multi-versioning attribute.
    defines: VEC_CLONES, vm_expf, vm_exp, vm_sigmoid, VmF16, VmI16, VmD16, vm_load, vm_store,
-            vm_splat, vm_select, vm_max16, vm_expf16, vm_row_max, vm_row_exp_sum, vm_row_dot
+            vm_splat, vm_select, vm_max16, vm_expf16, vm_row_max, vm_row_exp_sum, vm_row_sum_exp,
+            vm_row_lse, vm_row_dot
    vm_expf(x) for float x: exp(x) = 2^k · e^r with k = round(x / ln 2) and r = x − k·ln 2
    (ln 2 split in two parts so k·ln2_hi is exact, Cody & Waite 1980), |r| <= ln2/2, and e^r by its
    Taylor series to degree 7 (truncation error r^8/8! < 5.3e-9, below float rounding), evaluated
@@ -149,6 +150,29 @@ VM_INLINE double vm_row_exp_sum(real *y, const real *x, int n, real m) {
         s += (double)y[j];
     }
     return s;
+}
+
+/* Σ_j exp(x[j] − m) in double, nothing stored */
+VM_INLINE double vm_row_sum_exp(const real *x, int n, real m) {
+    int full = sizeof(real) == sizeof(float) ? n / 16 * 16 : 0;
+    double s = 0.0;
+    if (full) {
+        VmD16 s16 = (VmD16){ 0 };
+        VmF16 mv = vm_splat((float)m);
+        for (int j = 0; j < full; j += 16) {
+            VmF16 d = vm_load((const float *)x + j) - mv;
+            s16 += __builtin_convertvector(vm_expf16(&d), VmD16);
+        }
+        for (int l = 0; l < 16; l++) s += s16[l];
+    }
+    for (int j = full; j < n; j++) s += (double)vm_exp(x[j] - m);
+    return s;
+}
+
+/* stable log Σ_j exp(x[j]) = m + log Σ_j exp(x[j] − m), m = max_j x[j]; n >= 1 */
+VM_INLINE double vm_row_lse(const real *x, int n) {
+    real m = vm_row_max(x, n);
+    return (double)m + log(vm_row_sum_exp(x, n, m));
 }
 
 /* Σ_j a[j]·b[j], products in real, summed in double */
