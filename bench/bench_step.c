@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #define BATCH 8
 #define SEQ 128
@@ -109,6 +110,12 @@ static double step_flops(const ModelConfig *c, int rank) {
     return ntok * (per_tok_layer * c->n_layers + 2 * 2 * C * V);
 }
 
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -133,30 +140,40 @@ static void op_times_add(OpTimes *t, const char *name, double ms) {
     t->calls[i]++;
 }
 
+/* The breakdown's clock: this thread's CPU time at 1 thread (immune to other processes on a
+   shared machine), wall-clock time otherwise. */
+static int prof_cpu_clock;
+static double prof_now(void) {
+    if (!prof_cpu_clock) return bench_now();
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 /* One step with timers around the forward phases and every backward entry (the same ops as
    llama_loss with every target counted: the decoder stack, then the fused LM head + CE). */
 static void profile_step(StepBench *s, OpTimes *fw, OpTimes *bw) {
     Tape *t = &s->tape;
-    double t0 = bench_now();
+    double t0 = prof_now();
     param_store_zero_grad(&s->m.ps);
-    double t1 = bench_now();
+    double t1 = prof_now();
     Tensor *hidden = llama_hidden(t, &s->m, s->ids, BATCH, SEQ, NULL);
-    double t2 = bench_now();
+    double t2 = prof_now();
     Tensor *loss = op_linear_cross_entropy(t, hidden, s->m.lm_head, s->targets, BATCH * SEQ);
-    double t3 = bench_now();
+    double t3 = prof_now();
     op_times_add(fw, "zero_grad (params)", (t1 - t0) * 1e3);
     op_times_add(fw, "layers (fwd)", (t2 - t1) * 1e3);
     op_times_add(fw, "lm_head+CE (fwd+bwd)", (t3 - t2) * 1e3);
     loss->grad[0] += 1;
     for (int i = t->n - 1; i >= 0; i--) {
         const TapeEntry *e = &t->entries[i];
-        double a = bench_now();
+        double a = prof_now();
         e->backward(e);
-        op_times_add(bw, e->op, (bench_now() - a) * 1e3);
+        op_times_add(bw, e->op, (prof_now() - a) * 1e3);
     }
-    t0 = bench_now();
+    t0 = prof_now();
     adamw_step(&s->opt, s->m.ps.train, s->m.ps.train_grad, 1e-4);
-    t1 = bench_now();
+    t1 = prof_now();
     arena_reset(&s->arena);
     tape_reset(t);
     op_times_add(fw, "adamw", (t1 - t0) * 1e3);
@@ -181,7 +198,8 @@ static void print_breakdown(const OpTimes *fw, const OpTimes *bw, int reps) {
     double tot = 0;
     for (int i = 0; i < fw->n; i++) tot += fw->ms[i];
     for (int i = 0; i < bw->n; i++) tot += bw->ms[i];
-    printf("  time per op family (best of %d profiled steps; sum %.1f ms):\n", reps, tot);
+    printf("  time per op family (best of %d profiled steps, %s; sum %.1f ms):\n", reps,
+           prof_cpu_clock ? "thread CPU time" : "wall clock", tot);
     for (int i = 0; i < fw->n; i++)
         printf("    %-24s %8.2f ms %5.1f %%\n", fw->name[i], fw->ms[i], 100 * fw->ms[i] / tot);
     for (int i = 0; i < bw->n; i++)
@@ -194,7 +212,7 @@ static void print_breakdown(const OpTimes *fw, const OpTimes *bw, int reps) {
 static void run_at(StepBench *s, const BenchOpts *o, int nt, double peak, double flops) {
     threads_init(nt);
     int steps = o->quick ? 4 : 10;
-    double times[64], loss = 0;
+    double times[64], cpu[64], loss = 0;
     train_step(s);                                   /* warm-up: grows arena and tape */
     size_t blocks0 = s->arena.n_block_allocs;
     int cap0 = s->tape.cap;
@@ -202,12 +220,14 @@ static void run_at(StepBench *s, const BenchOpts *o, int nt, double peak, double
     getrusage(RUSAGE_SELF, &ru);
     long faults0 = ru.ru_minflt + ru.ru_majflt;
     for (int i = 0; i < steps; i++) {
-        double t = bench_now();
+        double t = bench_now(), c = cpu_now();
         loss = train_step(s);
         times[i] = bench_now() - t;
+        cpu[i] = cpu_now() - c;
     }
     long steady = (long)(s->arena.n_block_allocs - blocks0) + (s->tape.cap != cap0);
     qsort(times, (size_t)steps, sizeof times[0], cmp_double);
+    qsort(cpu, (size_t)steps, sizeof cpu[0], cmp_double);
     double med = times[steps / 2], g = flops / med * 1e-9;
     getrusage(RUSAGE_SELF, &ru);
     long faults = (ru.ru_minflt + ru.ru_majflt - faults0) / steps;
@@ -215,19 +235,24 @@ static void run_at(StepBench *s, const BenchOpts *o, int nt, double peak, double
     if (o->json) {
         printf("{\"bench\":\"step\",\"model\":\"stories15M\",\"adapter\":\"lora\",\"batch\":%d,\"seq\":%d,"
                "\"threads\":%d,\"ms_per_step\":%.2f,\"tok_per_s\":%.1f,\"gflops\":%.2f,\"pct_peak\":%.1f,"
-               "\"peak_rss_mb\":%.1f,\"arena_mb\":%.1f,\"steady_mallocs\":%ld,\"gflop_per_step\":%.3f}\n",
+               "\"peak_rss_mb\":%.1f,\"arena_mb\":%.1f,\"steady_mallocs\":%ld,\"gflop_per_step\":%.3f,"
+               "\"cpu_ms_per_step\":%.2f}\n",
                BATCH, SEQ, nt, med * 1e3, BATCH * SEQ / med, g, 100 * g / peak, rss, arena_mb, steady,
-               flops * 1e-9);
+               flops * 1e-9, cpu[steps / 2] * 1e3);
         fflush(stdout);
         return;
     }
     printf("threads %d: %.1f ms/step (median of %d; min %.1f, max %.1f), %.0f tok/s, %.1f GFLOP/s = "
            "%.1f %% of the peak loop (%.1f)\n", nt, med * 1e3, steps, times[0] * 1e3,
            times[steps - 1] * 1e3, BATCH * SEQ / med, g, 100 * g / peak, peak);
+    printf("  process CPU time %.1f ms/step (median; at 1 thread = %.1f GFLOP/s = %.1f %% of the peak "
+           "loop if the machine were idle)\n", cpu[steps / 2] * 1e3, flops / cpu[steps / 2] * 1e-9,
+           100 * flops / cpu[steps / 2] * 1e-9 / peak);
     printf("  loss %.4f, peak RSS %.1f MB, arena high-water %.1f MB, steady-state mallocs %ld "
            "(arena blocks %zu, tape cap %d), page faults/step %ld\n", loss, rss, arena_mb, steady,
            s->arena.n_block_allocs, s->tape.cap, faults);
     OpTimes fw = { 0 }, bw = { 0 };
+    prof_cpu_clock = nt == 1;
     int reps = o->quick ? 2 : 5;
     for (int i = 0; i < reps; i++) {
         OpTimes f1 = { 0 }, b1 = { 0 };

@@ -9,8 +9,9 @@
 #define OPS_LINEAR_CE_H
 #include "../op.h"
 
-/* logits held at once: rows per chunk = max(1, LINEAR_CE_CHUNK_ELEMS / V) (8 M reals = 32 MB) */
-#define LINEAR_CE_CHUNK_ELEMS ((size_t)8 << 20)
+/* logits held at once: rows per chunk = max(1, LINEAR_CE_CHUNK_ELEMS / V) (16 M reals = 64 MB
+   in float: 512 rows of a 32000 vocabulary; smaller chunks repack W more often and cost more) */
+#define LINEAR_CE_CHUNK_ELEMS ((size_t)16 << 20)
 
 Tensor *op_linear_cross_entropy(Tape *t, Tensor *x, Tensor *w, const int *targets, int n);
 /* the same with an explicit chunk height (tests) */
