@@ -13,4 +13,5 @@
 #include "ops/attention.h"
 #include "ops/cross_entropy.h"
 #include "ops/linear_ce.h"
+#include "ops/lora_linear.h"
 #endif

@@ -3,6 +3,7 @@
    - op_linear on narrow products (LoRA's rank side, computed transposed) against double loops,
      forward and both gradients, on shapes large enough to take that path;
    - swiglu on a tensor large enough to split over the pool, against the formula in double;
+   - op_lora_linear (fused LoRA) against op_linear/op_add_scaled, f32 and bf16 base weights;
    - op_linear_cross_entropy (fused, chunked) against op_linear + op_cross_entropy: loss and
      both gradients, vocabularies that are and are not multiples of 16, ignored rows, chunk sizes
      from 1 row to all rows, and a bf16 frozen weight against the same weight rounded to bf16. */
@@ -180,6 +181,48 @@ START_TEST(test_linear_ce_matches_unfused)
 }
 END_TEST
 
+/* op_lora_linear against op_add_scaled(op_linear(x, w), op_linear(op_linear(x, a), b), s), with
+   R >= 64 rows so the rank-side products take the narrow path */
+START_TEST(test_lora_linear_matches_unfused)
+{
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        Fx f;
+        fx_init(&f, 60 + (uint64_t)bf16);
+        int R = 96, I = 40, O = 72, r = 8;
+        Tensor *x = rand2(&f, R, I, 1, -1, 1), *w = rand2(&f, O, I, 0, -1, 1);
+        Tensor *a = rand2(&f, r, I, 1, -1, 1), *b = rand2(&f, O, r, 1, -1, 1);
+        if (bf16) {                       /* both paths read the same rounded weights */
+            w->bf16 = arena_alloc(&f.a, w->numel * sizeof(uint16_t));
+            for (size_t i = 0; i < w->numel; i++) {
+                w->bf16[i] = f32_to_bf16((float)w->data[i]);
+                w->data[i] = (real)bf16_to_f32(w->bf16[i]);
+            }
+        }
+        Tensor *wr = tensor_2d(&f.a, O, I, 0);
+        memcpy(wr->data, w->data, w->numel * sizeof(real));
+        if (bf16) w->data = NULL;
+        Tensor *x2 = tensor_2d(&f.a, R, I, 1), *a2 = tensor_2d(&f.a, r, I, 1), *b2 = tensor_2d(&f.a, O, r, 1);
+        memcpy(x2->data, x->data, x->numel * sizeof(real));
+        memcpy(a2->data, a->data, a->numel * sizeof(real));
+        memcpy(b2->data, b->data, b->numel * sizeof(real));
+        Tensor *y = op_lora_linear(&f.t, x, w, a, b, (real)0.625);
+        Tensor *y2 = op_add_scaled(&f.t, op_linear(&f.t, x2, wr), op_linear(&f.t, op_linear(&f.t, x2, a2), b2), (real)0.625);
+        rng_fill_uniform(&f.rng, y->grad, y->numel, -1, 1);
+        memcpy(y2->grad, y->grad, y->numel * sizeof(real));
+        tape_backward_seeded(&f.t);
+        const Tensor *got[4] = { y, x, a, b }, *ref[4] = { y2, x2, a2, b2 };
+        for (int k = 0; k < 4; k++) {
+            const real *g = k ? got[k]->grad : got[k]->data, *w2 = k ? ref[k]->grad : ref[k]->data;
+            double *want = xmalloc(got[k]->numel * sizeof(double));
+            for (size_t i = 0; i < got[k]->numel; i++) want[i] = (double)w2[i];
+            assert_close(g, want, got[k]->numel, REAL_IS_DOUBLE ? 1e-12 : 1e-5, k ? "grad" : "y");
+            free(want);
+        }
+        fx_free(&f);
+    }
+}
+END_TEST
+
 START_TEST(test_linear_ce_all_ignored_and_no_grad)
 {
     Fx f;
@@ -219,6 +262,7 @@ Suite *fastpaths_suite(void) {
     tcase_add_test(tc, test_swiglu_large_matches_formula);
     tcase_add_test(tc, test_linear_ce_matches_unfused);
     tcase_add_test(tc, test_linear_ce_all_ignored_and_no_grad);
+    tcase_add_test(tc, test_lora_linear_matches_unfused);
     suite_add_tcase(s, tc);
     TCase *ab = tcase_create("aborts");
     tcase_add_abort_test(ab, test_linear_ce_bad_target_aborts);

@@ -8,7 +8,7 @@
                dL/dW[o][i] = Σ_r dY[r][o] X[r][i]   →  dW += dYᵀ · X      (gemm 1,0)
      A frozen w (grad NULL) gets nothing; a bf16 w (data NULL, always frozen) is read through
      gemm_bf16 in both directions. Products with a narrow C (fewer than 16 columns, e.g. LoRA's
-     rank side) are computed transposed into a scratch (see gemm_narrow). Saved: that scratch.
+     rank side) are computed transposed into a scratch (matmul_gemm_narrow). Saved: that scratch.
 
    matmul: op(a) [M, K], op(b) [K, N], y [M, N].  Saved: the two transpose flags.
      With C = op(A)·op(B):  d op(A) = dC · op(B)ᵀ  [M, K],   d op(B) = op(A)ᵀ · dC  [K, N].
@@ -27,12 +27,12 @@
 #define NARROW_N 16
 #define NARROW_MIN_M 64
 
-static int is_narrow(int M, int N) { return N < NARROW_N && M >= NARROW_MIN_M; }
+int matmul_is_narrow(int M, int N) { return N < NARROW_N && M >= NARROW_MIN_M; }
+#define is_narrow matmul_is_narrow
 
-/* C [M, N] = op(A)·op(B) (beta 0) or C += op(A)·op(B) (beta 1), through Cᵀ in scratch [N, M] */
-static void gemm_narrow(int ta, int tb, int M, int N, int K, const real *A, int lda, const real *B,
-                        int ldb, int beta, real *C, int ldc, real *scratch) {
-    gemm(!tb, !ta, N, M, K, (real)1, B, ldb, A, lda, (real)0, scratch, M);
+void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
+                        const real *B, int ldb, int beta, real *C, int ldc, real *scratch) {
+    gemm(!tb, !ta, N, M, K, alpha, B, ldb, A, lda, (real)0, scratch, M);
     for (int i = 0; i < M; i++) {
         real *c = C + (size_t)i * ldc;
         for (int n = 0; n < N; n++) c[n] = (beta ? c[n] : (real)0) + scratch[(size_t)n * M + i];
@@ -44,7 +44,7 @@ static void linear_forward(real *y, const real *x, const real *w, const uint16_t
                            int R, int I, int O, real *scratch) {
     if (R == 0 || O == 0) return;
     if (w16) gemm_bf16(0, 1, R, O, I, (real)1, x, I, w16, I, (real)0, y, O);
-    else if (is_narrow(R, O)) gemm_narrow(0, 1, R, O, I, x, I, w, I, 0, y, O, scratch);
+    else if (is_narrow(R, O)) matmul_gemm_narrow(0, 1, R, O, I, (real)1, x, I, w, I, 0, y, O, scratch);
     else gemm(0, 1, R, O, I, (real)1, x, I, w, I, (real)0, y, O);
 }
 
@@ -54,9 +54,9 @@ static void linear_backward(real *dx, real *dw, const real *dy, const real *x, c
                             const uint16_t *w16, int R, int I, int O, real *scratch) {
     if (R == 0 || I == 0 || O == 0) return;
     if (dx && w16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w16, I, (real)1, dx, I);
-    else if (dx && is_narrow(R, I)) gemm_narrow(0, 0, R, I, O, dy, O, w, I, 1, dx, I, scratch);
+    else if (dx && is_narrow(R, I)) matmul_gemm_narrow(0, 0, R, I, O, (real)1, dy, O, w, I, 1, dx, I, scratch);
     else if (dx) gemm(0, 0, R, I, O, (real)1, dy, O, w, I, (real)1, dx, I);
-    if (dw && is_narrow(O, I)) gemm_narrow(1, 0, O, I, R, dy, O, x, I, 1, dw, I, scratch);
+    if (dw && is_narrow(O, I)) matmul_gemm_narrow(1, 0, O, I, R, (real)1, dy, O, x, I, 1, dw, I, scratch);
     else if (dw) gemm(1, 0, O, I, R, (real)1, dy, O, x, I, (real)1, dw, I);
 }
 
