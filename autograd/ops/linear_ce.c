@@ -1,7 +1,8 @@
 /* autograd/ops/linear_ce.c — LM head + cross-entropy fused, chunked over rows (see linear_ce.h).
    Forward, per chunk of rows [r0, r1), with the logits L = X[r0:r1]·Wᵀ in a scratch:
-     lse_i = log Σ_j exp(L_ij) (stable, vecmath.h vm_row_lse),   loss_i = lse_i − L_i,t_i
-   and, when the op is recorded, G_i = softmax(L_i) − onehot(t_i) in place (0 for ignored rows),
+     m_i = max_j L_ij,  e_ij = exp(L_ij − m_i),  lse_i = m_i + log Σ_j e_ij,  loss_i = lse_i − L_i,t_i
+   (vecmath.h row helpers), and, when the op is recorded, G_i = e_i / Σ_j e_ij − onehot(t_i) =
+   softmax(L_i) − onehot(t_i) in place (0 for ignored rows; one exp per logit in all),
    which is dloss_i/dL_i up to the factor g = dy/N; then, on the chunk still in cache,
      Z[r0:r1] = G · W            (if x has a grad)   [rows, C]
      S       += Gᵀ · X[r0:r1]    (if w has a grad)   [V, C]
@@ -36,12 +37,16 @@ VEC_CLONES static void lce_rows(void *vc, long i0, long i1) {
             if (c->want_g) memset(L, 0, (size_t)c->V * sizeof(real));
             continue;
         }
-        double lse = vm_row_lse(L, c->V);
-        c->row_loss[i] = lse - (double)L[tg];
-        if (c->want_g) {
-            vm_row_exp_sum(L, L, c->V, (real)lse);
-            L[tg] -= 1;
+        real m = vm_row_max(L, c->V), zt = L[tg];
+        if (!c->want_g) {
+            c->row_loss[i] = (double)m + log(vm_row_sum_exp(L, c->V, m)) - (double)zt;
+            continue;
         }
+        double sum = vm_row_exp_sum(L, L, c->V, m);           /* L = exp(L − m), one exp pass */
+        c->row_loss[i] = (double)m + log(sum) - (double)zt;
+        real inv = (real)(1.0 / sum);
+        for (int j = 0; j < c->V; j++) L[j] *= inv;
+        L[tg] -= 1;
     }
 }
 
