@@ -245,11 +245,13 @@ static void run_at(StepBench *s, const BenchOpts *o, int nt, double peak, double
     printf("threads %d: %.1f ms/step (median of %d; min %.1f, max %.1f), %.0f tok/s, %.1f GFLOP/s = "
            "%.1f %% of the peak loop (%.1f)\n", nt, med * 1e3, steps, times[0] * 1e3,
            times[steps - 1] * 1e3, BATCH * SEQ / med, g, 100 * g / peak, peak);
-    printf("  process CPU time %.1f ms/step (median; at 1 thread = %.1f GFLOP/s = %.1f %% of the peak "
-           "loop if the machine were idle)\n", cpu[steps / 2] * 1e3, flops / cpu[steps / 2] * 1e-9,
-           100 * flops / cpu[steps / 2] * 1e-9 / peak);
-    printf("  loss %.4f, peak RSS %.1f MB, arena high-water %.1f MB, steady-state mallocs %ld "
-           "(arena blocks %zu, tape cap %d), page faults/step %ld\n", loss, rss, arena_mb, steady,
+    if (nt == 1) {                  /* CPU time: what an idle machine would show at 1 thread */
+        double pc = bench_peak_gflops_cpu(), gc = flops / cpu[steps / 2] * 1e-9;
+        printf("  CPU time %.1f ms/step (median) = %.1f GFLOP/s = %.1f %% of the peak loop in CPU time "
+               "(%.1f)\n", cpu[steps / 2] * 1e3, gc, 100 * gc / pc, pc);
+    }
+    printf("  loss at step %d %.9g, peak RSS %.1f MB, arena high-water %.1f MB, steady-state mallocs %ld "
+           "(arena blocks %zu, tape cap %d), page faults/step %ld\n", steps + 1, (double)loss, rss, arena_mb, steady,
            s->arena.n_block_allocs, s->tape.cap, faults);
     OpTimes fw = { 0 }, bw = { 0 };
     prof_cpu_clock = nt == 1;
@@ -271,6 +273,7 @@ int bench_step(const BenchOpts *o) {
     StepBench s;
     step_bench_init(&s);
     double flops = step_flops(&s.m.cfg, s.m.acfg.rank);
+    step_bench_free(&s);
     if (!o->json)
         printf("Training step: stories15M shape, LoRA r=8 on all linears, batch %d x seq %d, simd=%s\n"
                "model FLOPs/step %.3f G (torch_llama.py convention: frozen 2x fwd, LoRA 3x fwd, "
@@ -278,9 +281,10 @@ int bench_step(const BenchOpts *o) {
     for (int c = 0; c < n_counts; c++) {
         threads_init(counts[c]);
         double peak = bench_peak_gflops(o);
+        step_bench_init(&s);        /* the same model and data at every thread count: equal losses */
         run_at(&s, o, counts[c], peak, flops);
+        step_bench_free(&s);
     }
-    step_bench_free(&s);
     threads_init(o->threads);
     return 0;
 }
