@@ -34,5 +34,10 @@ const OpInfo *const ALL_OPS[] = {
     &OP_CAUSAL_ATTENTION_MHA,
     &OP_CAUSAL_ATTENTION_LONG,
     &OP_CROSS_ENTROPY,
+    &OP_LINEAR_CE,
+    &OP_LINEAR_CE_FROZEN_W,
+    &OP_LORA_LINEAR,
+    &OP_LORA_LINEAR_BF16,
+    &OP_LORA_LINEAR_TRAIN_W,
 };
 const int ALL_OPS_COUNT = (int)(sizeof ALL_OPS / sizeof ALL_OPS[0]);

@@ -12,4 +12,6 @@
 #include "ops/rope.h"
 #include "ops/attention.h"
 #include "ops/cross_entropy.h"
+#include "ops/linear_ce.h"
+#include "ops/lora_linear.h"
 #endif
