@@ -13,6 +13,7 @@
 #include "../tensor/gemm.h"
 #include "../tensor/threads.h"
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,7 +27,7 @@ static const DemoMethod DEMO_METHODS[] = {
 
 typedef struct { double acc, loss, tok_per_s, seconds; } DemoResult;
 
-#define DEMO_LR 1e-2          /* adapters */
+#define DEMO_LR 5e-3          /* adapters */
 #define DEMO_PRE_LR 3e-3      /* full fine-tuning of the base */
 
 static ModelConfig demo_model_config(void) {
@@ -178,7 +179,7 @@ static Status demo_setup(const char *out, Tokenizer *tk, McDataset *ds, Tokenize
 }
 
 int demo_run(int argc, char **argv) {
-    int steps = 200, pre_steps = 200, threads = 0, quiet = 0, help = 0;
+    int steps = 200, pre_steps = 300, threads = 0, quiet = 0, help = 0;
     const char *out = "runs/demo";
     Flag flags[] = {
         { "steps", FLAG_INT, &steps, "optimizer steps per method", 0 },
