@@ -13,8 +13,8 @@
 ALL_SUITES(DECLARE_SUITE)
 #undef DECLARE_SUITE
 
-/* Tests that expect an abort (a CHECK failing) need Check's fork mode; under CK_FORK=no (used
-   by `make cross-test`, where qemu-user cannot fork reliably) they are left out. */
+/* Tests that expect an abort (a CHECK failing) need Check's fork mode; under CK_FORK=no (handy
+   in a debugger) they are left out instead of killing the run. */
 #define tcase_add_abort_test(tc, fn)                                        \
     do {                                                                    \
         const char *fork_env_ = getenv("CK_FORK");                          \
