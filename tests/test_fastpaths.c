@@ -8,6 +8,7 @@
      both gradients, vocabularies that are and are not multiples of 16, ignored rows, chunk sizes
      from 1 row to all rows, and a bf16 frozen weight against the same weight rounded to bf16. */
 #include "suites.h"
+#include "op_fixture.h"
 #include "../autograd/ops.h"
 #include "../autograd/ops/vecmath.h"
 #include "../tensor/check.h"
@@ -17,22 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    Arena a;
-    Tape t;
-    Rng rng;
-} Fx;
-
-static void fx_init(Fx *f, uint64_t seed) {
-    arena_init(&f->a, 1 << 20);
-    tape_init(&f->t, &f->a);
-    rng_seed(&f->rng, seed);
-}
-
-static void fx_free(Fx *f) {
-    tape_free(&f->t);
-    arena_free(&f->a);
-}
 
 static Tensor *rand2(Fx *f, int n0, int n1, int grad, double lo, double hi) {
     Tensor *x = tensor_2d(&f->a, n0, n1, grad);

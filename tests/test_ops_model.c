@@ -4,6 +4,7 @@
    thread-count independence, and a shape-mismatch abort per family. (Gradients: every op is
    also in ALL_OPS, so test_autograd's finite-difference check covers the backwards.) */
 #include "suites.h"
+#include "op_fixture.h"
 #include "../autograd/ops.h"
 #include "../tensor/threads.h"
 #include <math.h>
@@ -13,22 +14,6 @@
 
 static double tol(void) { return REAL_IS_DOUBLE ? 1e-12 : 2e-5; }
 
-typedef struct {
-    Arena a;
-    Tape t;
-    Rng rng;
-} Fx;
-
-static void fx_init(Fx *f, uint64_t seed) {
-    arena_init(&f->a, 1 << 20);
-    tape_init(&f->t, &f->a);
-    rng_seed(&f->rng, seed);
-}
-
-static void fx_free(Fx *f) {
-    tape_free(&f->t);
-    arena_free(&f->a);
-}
 
 static Tensor *rand4(Fx *f, int n0, int n1, int n2, int n3, int grad) {
     Tensor *x = tensor_new(&f->a, 4, (int[]){ n0, n1, n2, n3 }, grad);
