@@ -6,6 +6,7 @@
 #include "optim/train_cli.h"
 #include "optim/demo.h"
 #include "optim/eval_cli.h"
+#include "optim/sweep_cli.h"
 #include "nn/parity_cli.h"
 #include "nn/generate_cli.h"
 #include "tensor/gemm.h"
@@ -26,6 +27,7 @@ static const Command COMMANDS[] = {
     { "demo", demo_run, "the embedded demo (what ./train alone runs)" },
     { "train", train_cli, "fine-tune a model on a task (--help for all options)" },
     { "eval", eval_cli, "score a model (+ adapter) on a task: --score letter | choice-loglik" },
+    { "sweep", sweep_cli, "paper-style ablation grid (k1,k2,m5k4,...) x seeds -> results.md/csv" },
     { "tokenize", tokenize_cli, "encode text to ids (--text) or decode ids (--decode 1,2,3)" },
     { "generate", generate_cli, "generate text with a KV cache (--model, --prompt or --prompt-ids)" },
     { "bench", bench_main, "GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)" },

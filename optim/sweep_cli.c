@@ -1,0 +1,182 @@
+/* optim/sweep_cli.c — `./train sweep`: runs every (task, configuration, seed) of a grid through
+   the train command, skipping runs that already finished (their metrics.jsonl has a summary), so
+   an interrupted sweep resumes; then writes OUT/results.csv (one row per run) and OUT/results.md
+   (a table like AdaMoE's Table 7: dev accuracy mean ± std over seeds per task, and Load).
+   Grid entries: kK = Mo-LoRA top-K over --experts experts (no null experts; the paper's
+   baselines k1, k2), mMkK = AdaMoE with M null experts and top-K over experts + nulls (m5k4 ...).
+   Options after `--` are passed to every train run unchanged (model, lr, epochs, ...). */
+#include "sweep_cli.h"
+#include "train_cli.h"
+#include "../data/json.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SWEEP_MAX 64
+
+typedef struct { char name[16]; int null, top_k; } GridCfg;
+typedef struct { double acc, load; int ok; } RunResult;
+
+static int parse_grid(const char *s, GridCfg *g, int *n) {
+    *n = 0;
+    while (*s && *n < SWEEP_MAX) {
+        size_t len = strcspn(s, ",");
+        GridCfg *c = &g[*n];
+        snprintf(c->name, sizeof c->name, "%.*s", (int)(len < 15 ? len : 15), s);
+        char tail;
+        if (sscanf(c->name, "k%d%c", &c->top_k, &tail) == 1) c->null = 0;
+        else if (sscanf(c->name, "m%dk%d%c", &c->null, &c->top_k, &tail) != 2) return 0;
+        if (c->top_k < 1 || c->null < 0) return 0;
+        (*n)++;
+        s += len;
+        if (*s == ',') s++;
+    }
+    return *n > 0;
+}
+
+static int summary_row(void *ctx, const JsonValue *row, int line, Error *err) {
+    (void)line; (void)err;
+    RunResult *r = ctx;
+    const char *type;
+    if (!json_get_string(row, "type", &type) || strcmp(type, "summary")) return 0;
+    r->ok = json_get_number(row, "final_acc", &r->acc);
+    if (!json_get_number(row, "load", &r->load)) r->load = NAN;
+    return 0;
+}
+
+static RunResult read_result(const char *dir) {
+    RunResult r = { 0, NAN, 0 };
+    char path[1100];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    Error err;
+    FILE *f = fopen(path, "r");
+    if (!f) return r;
+    fclose(f);
+    if (jsonl_foreach(path, summary_row, &r, &err)) r.ok = 0;
+    return r;
+}
+
+static int run_one(const char *task, const char *data, const GridCfg *c, int seed, int experts, const char *dir,
+                   int extra_argc, char **extra) {
+    char seed_s[16], null_s[16], k_s[16], n_s[16];
+    snprintf(seed_s, sizeof seed_s, "%d", seed);
+    snprintf(null_s, sizeof null_s, "%d", c->null);
+    snprintf(k_s, sizeof k_s, "%d", c->top_k);
+    snprintf(n_s, sizeof n_s, "%d", experts);
+    char *argv[64 + 32] = { "train", "--task", (char *)task, "--data", (char *)data, "--out", (char *)dir,
+                            "--seed", seed_s, "--adapter", c->null ? "adamoe" : "molora", "--experts", n_s,
+                            "--top-k", k_s };
+    int argc = 15;
+    if (c->null) { argv[argc++] = "--null"; argv[argc++] = null_s; }
+    for (int i = 0; i < extra_argc && argc < 90; i++) argv[argc++] = extra[i];
+    printf("\n=== sweep: %s %s seed %d -> %s ===\n", task, c->name, seed, dir);
+    fflush(stdout);
+    return train_cli(argc, argv);
+}
+
+static void mean_std(const double *x, int n, double *mean, double *std) {
+    double s = 0, q = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++) if (!isnan(x[i])) { s += x[i]; k++; }
+    *mean = k ? s / k : NAN;
+    for (int i = 0; i < n; i++) if (!isnan(x[i])) q += (x[i] - *mean) * (x[i] - *mean);
+    *std = k > 1 ? sqrt(q / (k - 1)) : 0;
+}
+
+/* results.csv (every run) and results.md (mean ± std per task and configuration) */
+static int write_results(const char *out, char **tasks, int nt, const GridCfg *g, int ng, int seeds,
+                         RunResult *res) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/results.csv", out);
+    FILE *csv = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/results.md", out);
+    FILE *md = fopen(path, "w");
+    if (!csv || !md) { if (csv) fclose(csv); if (md) fclose(md); return 0; }
+    fprintf(csv, "task,config,seed,acc,load\n");
+    fprintf(md, "| config |");
+    for (int t = 0; t < nt; t++) fprintf(md, " %s acc (%%) | %s Load |", tasks[t], tasks[t]);
+    fprintf(md, "\n|---|");
+    for (int t = 0; t < nt; t++) fprintf(md, "---|---|");
+    fprintf(md, "\n");
+    for (int c = 0; c < ng; c++) {
+        fprintf(md, "| %s |", g[c].name);
+        for (int t = 0; t < nt; t++) {
+            double acc[SWEEP_MAX], load[SWEEP_MAX], ma, sa, ml, sl;
+            for (int s = 0; s < seeds; s++) {
+                RunResult *r = &res[(t * ng + c) * seeds + s];
+                acc[s] = r->ok ? 100 * r->acc : NAN;
+                load[s] = r->ok ? r->load : NAN;
+                fprintf(csv, "%s,%s,%d,%.6f,%.4f\n", tasks[t], g[c].name, s + 1, r->ok ? r->acc : NAN, load[s]);
+            }
+            mean_std(acc, seeds, &ma, &sa);
+            mean_std(load, seeds, &ml, &sl);
+            fprintf(md, " %.2f ± %.2f | %.2f |", ma, sa, ml);
+        }
+        fprintf(md, "\n");
+    }
+    fprintf(md, "\n%d seed(s) per cell; acc = final dev accuracy; Load = mean true experts per token.\n", seeds);
+    fclose(csv);
+    fclose(md);
+    return 1;
+}
+
+static int split_list(char *s, char **items, int max) {
+    int n = 0;
+    for (char *p = strtok(s, ","); p && n < max; p = strtok(NULL, ",")) items[n++] = p;
+    return n;
+}
+
+int sweep_cli(int argc, char **argv) {
+    char *task_s = NULL, *data_s = NULL, *grid_s = "k1,k2,m5k4,m7k4", *out = "runs/sweep";
+    int seeds = 1, experts = 4, extra = argc;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--")) { extra = i + 1; break; }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            printf("usage: ./train sweep --task rte[,cola] --data DIR[,DIR] [--grid k1,k2,m5k4,m7k4,m9k4,m5k2]\n"
+                   "       [--seeds 3] [--experts 4] [--out runs/sweep] -- [train options for every run]\n");
+            return 0;
+        }
+        if (i + 1 >= argc) { fprintf(stderr, "error: sweep: %s needs a value\n", a); return 1; }
+        if (!strcmp(a, "--task")) task_s = argv[++i];
+        else if (!strcmp(a, "--data")) data_s = argv[++i];
+        else if (!strcmp(a, "--grid")) grid_s = argv[++i];
+        else if (!strcmp(a, "--out")) out = argv[++i];
+        else if (!strcmp(a, "--seeds")) seeds = atoi(argv[++i]);
+        else if (!strcmp(a, "--experts")) experts = atoi(argv[++i]);
+        else { fprintf(stderr, "error: sweep: unknown option %s (train options go after --)\n", a); return 1; }
+    }
+    char *tasks[8], *datas[8], tbuf[512], dbuf[2048];
+    GridCfg grid[SWEEP_MAX];
+    int ng;
+    if (!task_s || !data_s) { fprintf(stderr, "error: sweep: --task and --data are required\n"); return 1; }
+    snprintf(tbuf, sizeof tbuf, "%s", task_s);
+    snprintf(dbuf, sizeof dbuf, "%s", data_s);
+    int nt = split_list(tbuf, tasks, 8), nd = split_list(dbuf, datas, 8);
+    if (nt != nd) { fprintf(stderr, "error: sweep: %d tasks but %d --data entries\n", nt, nd); return 1; }
+    if (!parse_grid(grid_s, grid, &ng)) {
+        fprintf(stderr, "error: sweep: bad --grid '%s' (entries kK or mMkK, e.g. k2,m5k4)\n", grid_s);
+        return 1;
+    }
+    if (seeds < 1 || seeds > SWEEP_MAX || experts < 1) { fprintf(stderr, "error: sweep: --seeds 1..64, --experts >= 1\n"); return 1; }
+    if (mkdir(out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "error: cannot create %s: %s\n", out, strerror(errno)); return 1; }
+    RunResult *res = calloc((size_t)nt * ng * seeds, sizeof *res);
+    int rc = 0;
+    for (int t = 0; t < nt && !rc; t++)
+        for (int c = 0; c < ng && !rc; c++)
+            for (int s = 0; s < seeds && !rc; s++) {
+                char dir[1024];
+                snprintf(dir, sizeof dir, "%.700s/%.64s_%s_s%d", out, tasks[t], grid[c].name, s + 1);
+                RunResult *r = &res[(t * ng + c) * seeds + s];
+                *r = read_result(dir);
+                if (r->ok) { printf("sweep: %s done already, skipped\n", dir); continue; }
+                rc = run_one(tasks[t], datas[t], &grid[c], s + 1, experts, dir, argc - extra, argv + extra);
+                *r = read_result(dir);
+            }
+    if (!rc && write_results(out, tasks, nt, grid, ng, seeds, res)) printf("\nwrote %s/results.md and results.csv\n", out);
+    free(res);
+    return rc;
+}
