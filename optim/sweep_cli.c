@@ -169,7 +169,7 @@ int sweep_cli(int argc, char **argv) {
         for (int c = 0; c < ng && !rc; c++)
             for (int s = 0; s < seeds && !rc; s++) {
                 char dir[1024];
-                snprintf(dir, sizeof dir, "%.700s/%.64s_%s_s%d", out, tasks[t], grid[c].name, s + 1);
+                snprintf(dir, sizeof dir, "%.700s/%.64s_%.15s_s%d", out, tasks[t], grid[c].name, s + 1);
                 RunResult *r = &res[(t * ng + c) * seeds + s];
                 *r = read_result(dir);
                 if (r->ok) { printf("sweep: %s done already, skipped\n", dir); continue; }
