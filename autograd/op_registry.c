@@ -34,5 +34,10 @@ const OpInfo *const ALL_OPS[] = {
     &OP_CAUSAL_ATTENTION_MHA,
     &OP_CAUSAL_ATTENTION_LONG,
     &OP_CROSS_ENTROPY,
+    &OP_ROUTE_TRUE_ONLY,
+    &OP_ROUTE_ALL_SELECTED,
+    &OP_ROUTE_MASKED,
+    &OP_ROW_SUM_COLS,
+    &OP_ROUTER_AUX,
 };
 const int ALL_OPS_COUNT = (int)(sizeof ALL_OPS / sizeof ALL_OPS[0]);

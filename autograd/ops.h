@@ -12,4 +12,6 @@
 #include "ops/rope.h"
 #include "ops/attention.h"
 #include "ops/cross_entropy.h"
+#include "ops/route.h"
+#include "ops/aux_loss.h"
 #endif
