@@ -1,6 +1,7 @@
 /* nn/moe.c — Mo-LoRA / AdaMoE linear, router log and the per-layer aux loss (see moe.h).
    Only ops: the backward comes from the tape. Shapes, with N rows of x:
-     p = softmax(x W_rᵀ) [N, E];  W = route_weights(p) [N, E] viewed as [N·E, 1];
+     z = x W_rᵀ, p = softmax(z) [N, E] (selection, aux loss, statistics);  W = route_weights(z)
+     [N, E] viewed as [N·E, 1];
      for a true expert e with n_e routed rows:  x_e = gather(x) [n_e, in],  d_e = (x_e A_eᵀ) B_eᵀ
      [n_e, out],  w_e = s · gather(W, row·E + e) [n_e, 1],  y[rows_e] += w_e · d_e. */
 #include "moe.h"
@@ -96,14 +97,15 @@ Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_bas
     }
     Tensor *x2 = tensor_view(t->arena, x, 2, (int[]){ N, m->in });
     Tensor *y2 = tensor_view(t->arena, y_base, 2, (int[]){ N, m->out });
-    Tensor *p = op_softmax(t, op_linear(t, x2, m->router));
+    Tensor *z = op_linear(t, x2, m->router);
+    Tensor *p = op_softmax(t, z);
     Routing *r = arena_alloc(t->arena, sizeof *r);
     route_select(t->arena, p, m->n_true, m->top_k, mask, r);
     if (st) {
         st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r };
         if (st->stats_on) moe_stats_accumulate(&st->stats, m->layer, m->module, p, r);
     }
-    Tensor *W = op_route_weights(t, p, r, m->all_selected);
+    Tensor *W = op_route_weights(t, z, r, m->all_selected);
     Tensor *xin = x2;
     if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x2, m->dropout, drop_rng);
     y2 = add_experts(t, m, xin, W, r, y2);

@@ -58,6 +58,7 @@ typedef struct {
     double bypass;           /* rows with no true expert */
     double entropy_sum;      /* Σ_rows -Σ_i p_i log p_i */
     double counts[MOE_MAX_EXPERTS];   /* (row, slot) assignments per expert */
+    double true_hist[MOE_MAX_EXPERTS + 1];   /* rows with j = 0..k true experts */
 } MoeModuleStats;
 
 typedef struct {
@@ -74,6 +75,7 @@ typedef struct {
     double bypass_fraction;  /* tokens with 0 true experts / T */
     double entropy;          /* mean router entropy (nats) */
     double expert_fraction[MOE_MAX_EXPERTS];   /* raw c_i / (kT), true then null */
+    double true_hist[MOE_MAX_EXPERTS + 1];      /* fraction of tokens with j true experts */
     int n_experts;
 } MoeSummary;
 

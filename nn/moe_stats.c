@@ -27,6 +27,7 @@ void moe_stats_accumulate(MoeStats *st, int layer, int module, const Tensor *p, 
         ms->entropy_sum += h;
         ms->true_sum += r->n_true_sel[row];
         ms->bypass += r->n_true_sel[row] == 0;
+        ms->true_hist[r->n_true_sel[row]] += 1;
     }
     ms->tokens += r->n_rows;
     for (int i = 0; i < r->E; i++) ms->counts[i] += r->count[i];
@@ -43,12 +44,15 @@ static void summarise(const MoeStats *st, const MoeModuleStats *ms, int n, MoeSu
         bypass += ms[j].bypass;
         ent += ms[j].entropy_sum;
         for (int i = 0; i < E; i++) out->expert_fraction[i] += ms[j].counts[i];
+        for (int i = 0; i <= st->top_k; i++) out->true_hist[i] += ms[j].true_hist[i];
     }
     out->tokens = tokens;
     if (tokens <= 0) {
-        for (int i = 0; i < E; i++) out->expert_fraction[i] = 0;
+        memset(out->expert_fraction, 0, sizeof out->expert_fraction);
+        memset(out->true_hist, 0, sizeof out->true_hist);
         return;
     }
+    for (int i = 0; i <= st->top_k; i++) out->true_hist[i] /= tokens;
     double kT = (double)st->top_k * tokens;
     for (int i = 0; i < E; i++) {
         out->expert_fraction[i] /= kT;
@@ -84,6 +88,7 @@ void moe_summary_model(const MoeStats *st, MoeSummary *out) {
         out->bypass_fraction += s.bypass_fraction;
         out->entropy += s.entropy;
         for (int i = 0; i < out->n_experts; i++) out->expert_fraction[i] += s.expert_fraction[i];
+        for (int i = 0; i <= st->top_k; i++) out->true_hist[i] += s.true_hist[i];
     }
     if (!used) return;
     out->load /= used;
@@ -91,6 +96,7 @@ void moe_summary_model(const MoeStats *st, MoeSummary *out) {
     out->bypass_fraction /= used;
     out->entropy /= used;
     for (int i = 0; i < out->n_experts; i++) out->expert_fraction[i] /= used;
+    for (int i = 0; i <= st->top_k; i++) out->true_hist[i] /= used;
     double kb = st->k_baseline > 0 ? st->k_baseline : 2.0;
     out->flops_saved = 1.0 - out->load / kb;
 }

@@ -9,6 +9,8 @@
 #define OPS_ROUTE_H
 #include "../op.h"
 
+#define MOE_ROUTE_MAX_E 64   /* experts per router (true + null) */
+
 /* The top-k choice of every row of p [N, E], grouped by expert for the expert GEMMs. Every
    array lives in the arena given to route_select. Masked rows (pads) select nothing. */
 typedef struct {
@@ -28,13 +30,15 @@ typedef struct {
    as torch_ref.py topk_mask). */
 void route_select(Arena *a, const Tensor *p, int n_true, int k, const unsigned char *mask, Routing *r);
 
-/* Mixing weights W [N, E] from p [N, E] and the selection r (row r's true set T, selected set S):
+/* Mixing weights W [N, E] from the router LOGITS z [N, E] (p = softmax(z) per row, recomputed
+   in double) and the selection r (row r's true set T, selected set S):
      true-only (all_selected = 0, AdaMoE option 2, the default):
         W[e] = p_e / Σ_{j∈T} p_j for e ∈ T; W[j] = p_j (raw, as the official code) for selected
         nulls; T empty → true weights 0 (base output only)
      all-selected (option 1, vanilla Mo-LoRA renormalisation):  W[e] = p_e / Σ_{j∈S} p_j, e ∈ S
-   Every other entry (and every masked row) is 0. A zero denominator is replaced by 1. */
-Tensor *op_route_weights(Tape *t, Tensor *p, const Routing *r, int all_selected);
+   Every other entry (and every masked row) is 0. The gradient goes to z directly (route.c says
+   why: it stays finite when a selected probability underflows). */
+Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected);
 
 /* y [rows, 1], y[r] = Σ_{j=start}^{start+len-1} x[r][j]; x [..., C]. (Identity null experts:
    the total null weight of a row.) */
