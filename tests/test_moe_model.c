@@ -51,6 +51,18 @@ static void twin_row(const MoeLinear *m, const real *W, const real *x, double *y
 
 typedef struct { int out, n, m, k; MoeNormalize norm; MoeNullKind nk; } TwinSpec;
 
+/* random router with a shared direction u (x·u > 0 favours the nulls, so bypass rows occur),
+   random B (a fresh B is zero) */
+static void randomise(MoeLinear *lin, Rng *rng) {
+    int in = lin->in;
+    rng_fill_uniform(rng, lin->router->data, lin->router->numel, -1.5, 1.5);
+    real u[16];
+    rng_fill_uniform(rng, u, (size_t)in, -1, 1);
+    for (int e = 0; e < lin->n_true + lin->n_null; e++)
+        for (int j = 0; j < in; j++) lin->router->data[e * in + j] += (e < lin->n_true ? -1 : 1) * u[j];
+    for (int e = 0; e < lin->n_true; e++) rng_fill_uniform(rng, lin->lora_b[e]->data, lin->lora_b[e]->numel, -1, 1);
+}
+
 START_TEST(test_moe_linear_matches_dense_twin)
 {
     static const TwinSpec specs[] = {
@@ -72,12 +84,7 @@ START_TEST(test_moe_linear_matches_dense_twin)
     Rng rng = rng_derive(99, (uint64_t)_i);
     rng_fill_uniform(&rng, W->data, W->numel, -1, 1);
     moe_linear_init(&lin, &rng);
-    rng_fill_uniform(&rng, lin.router->data, lin.router->numel, -1.5, 1.5);
-    real u[16];     /* a shared direction: x·u > 0 favours the nulls, so bypass rows occur */
-    rng_fill_uniform(&rng, u, (size_t)in, -1, 1);
-    for (int e = 0; e < lin.n_true + lin.n_null; e++)
-        for (int j = 0; j < in; j++) lin.router->data[e * in + j] += (e < lin.n_true ? -1 : 1) * u[j];
-    for (int e = 0; e < lin.n_true; e++) rng_fill_uniform(&rng, lin.lora_b[e]->data, lin.lora_b[e]->numel, -1, 1);
+    randomise(&lin, &rng);
     Arena a;
     arena_init(&a, 1 << 18);
     Tape t;
