@@ -3,6 +3,7 @@
    the trainer lands; until then it prints the version, SIMD level, threads and the help. */
 #include "bench/bench.h"
 #include "data/tokenize_cli.h"
+#include "nn/parity_cli.h"
 #include "optim/train_cli.h"
 #include "tensor/gemm.h"
 #include "tensor/real.h"
@@ -22,6 +23,8 @@ static const Command COMMANDS[] = {
     { "train", train_cli, "fine-tune a model on a task (--help for all options)" },
     { "tokenize", tokenize_cli, "encode text to ids (--text) or decode ids (--decode 1,2,3)" },
     { "bench", bench_main, "GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)" },
+    { "forward-backward", forward_backward_cli, "loss, logits summary and adapter gradients (torch_ref parity)" },
+    { "make-tiny", make_tiny_cli, "write a tiny random model (+ LoRA adapter), deterministic in --seed" },
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 

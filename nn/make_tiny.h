@@ -1,0 +1,41 @@
+/* nn/make_tiny.h — tiny random Llama models (+ a random LoRA adapter) on disk, deterministic in
+   the seed: `./train make-tiny`, the golden parity fixtures (tests/golden) and a handy tool.
+   defines: MakeTinySpec, make_tiny_defaults, make_tiny_parse, make_tiny_build, make_tiny_write,
+            make_tiny_cli
+   Initialisation (same spirit as torch_ref.py make-tiny, with the C RNG tensor/rng.h):
+     llama_init_base_random(seed, std 1) then every matrix except the embedding table is scaled
+     by 1/sqrt(in) (in float), so linears are N(0, 1/in), embeddings N(0, 1), norms 1 + 0.1 N(0,1);
+     adapter: A kaiming-uniform U(±1/sqrt(in)) from llama_init_adapter(seed), B = 0 or, with
+     nonzero_b, N(0, 0.02²) from rng_derive(seed, 3) over the lora_B tensors in declaration order.
+   The in-memory model uses the layout of the output format (llama2.c: Meta rows, HF: HF rows),
+   so the adapter's q/k lora_B rows belong to the written file's layout. */
+#ifndef MAKE_TINY_H
+#define MAKE_TINY_H
+#include "llama.h"
+#include "../tensor/status.h"
+
+typedef struct {
+    const char *out;            /* model path: .bin file (llama2c) or directory (hf) */
+    const char *format;         /* "llama2c" | "hf" */
+    int version;                /* llama2.c 0 | 1 */
+    const char *dtype;          /* hf: "f32" | "bf16" | "f16" (llama2c: f32 only) */
+    int seed;
+    int dim, layers, heads, kv_heads, hidden, vocab, seq_len, tied;
+    const char *adapter_out;    /* NULL: no adapter */
+    int rank;
+    double alpha;
+    const char *targets;        /* "q,k,v,o,gate,up,down" */
+    int nonzero_b, rslora;
+    const char *config;         /* --config JSON with the same keys */
+} MakeTinySpec;
+
+void make_tiny_defaults(MakeTinySpec *s);
+/* Parses options argv[first..argc) over the values already in *s (and --config if given). */
+Status make_tiny_parse(MakeTinySpec *s, int argc, char **argv, int first, int *want_help, Error *err);
+/* Declares and fills the model (and adapter when adapter_out or rank > 0 is asked for). */
+Status make_tiny_build(LlamaModel *m, const MakeTinySpec *s, Error *err);
+/* Builds, then writes s->out and, if s->adapter_out, the PEFT adapter directory. */
+Status make_tiny_write(const MakeTinySpec *s, Error *err);
+int make_tiny_cli(int argc, char **argv);
+
+#endif

@@ -1,0 +1,165 @@
+/* nn/parity_cli.c — `./train forward-backward`: the C side of the PyTorch parity check.
+     forward-backward --model M [--adapter-dir D] --tokens tokens.json [--json-out out.json]
+                      [--grads-out grads.safetensors] [--grads-dtype f32|f64] [--threads N]
+   Same interface, tokens.json format and out.json keys as shared/tools/torch_ref.py
+   forward-backward (summary_dict()). For a plain LoRA adapter the MoE fields are what torch_ref
+   emits for lora: aux 0 per layer, null router statistics. The gradient file uses the adapter's
+   file keys. The model is read as llama2.c .bin (file) or HF directory; weights stay f32
+   (bf16 files are widened), and the arithmetic is `real` (float; double in the f64 build). */
+#include "parity_cli.h"
+#include "adapter_io.h"
+#include "checkpoint.h"
+#include "parity.h"
+#include "../data/atomic_file.h"
+#include "../data/flags.h"
+#include "../data/json.h"
+#include "../tensor/check.h"
+#include "../tensor/threads.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USAGE "usage: ./train forward-backward --model M [--adapter-dir D] --tokens tokens.json\n" \
+              "       [--json-out out.json] [--grads-out grads.safetensors] [--grads-dtype f32|f64] [--threads N]"
+
+typedef struct {
+    const char *model, *adapter_dir, *tokens, *json_out, *grads_out, *grads_dtype, *config;
+    int threads;
+} FbOptions;
+
+static void write_num(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.17g", v);
+    else fputs("null", f);
+}
+
+static void write_repeated(FILE *f, const char *key, const char *item, int n) {
+    fprintf(f, "  \"%s\": [", key);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i ? ", " : "", item);
+    fputs("],\n", f);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* "grad_norms": {file key: ||grad||_2} sorted by key, as Python's sorted(dict) */
+static void write_grad_norms(FILE *f, const LlamaModel *m) {
+    char **keys = xcalloc((size_t)m->ps.n + 1, sizeof *keys);
+    int n = 0;
+    for (int i = 0; i < m->ps.n; i++)
+        if (m->ps.params[i]->grad && strstr(m->ps.params[i]->name, ".lora_")) {
+            char key[320];
+            adapter_file_key(m->ps.params[i]->name, key, sizeof key);
+            keys[n] = xmalloc(strlen(key) + 1);
+            memcpy(keys[n++], key, strlen(key) + 1);
+        }
+    qsort(keys, (size_t)n, sizeof *keys, cmp_str);
+    fputs("  \"grad_norms\": {", f);
+    for (int i = 0; i < n; i++) {
+        const Tensor *t = param_find(&m->ps, keys[i] + strlen(ADAPTER_KEY_PREFIX));
+        double ss = 0;
+        for (size_t j = 0; j < t->numel; j++) ss += (double)t->grad[j] * (double)t->grad[j];
+        fprintf(f, "%s\n    ", i ? "," : "");
+        json_write_string(f, keys[i], strlen(keys[i]));
+        fputs(": ", f);
+        write_num(f, sqrt(ss));
+        free(keys[i]);
+    }
+    fputs(n ? "\n  },\n" : "},\n", f);
+    free(keys);
+}
+
+static void write_summary(FILE *f, const ParityResult *r, const LlamaModel *m, const char *model_path) {
+    int L = m->cfg.n_layers;
+    fputs("{\n  \"loss\": ", f); write_num(f, r->loss);
+    fputs(",\n  \"ce\": ", f); write_num(f, r->ce);
+    fputs(",\n", f);
+    write_repeated(f, "aux_per_layer", "0.0", L);
+    fputs("  \"aux_sum\": 0.0,\n", f);
+    write_repeated(f, "load_per_layer", "null", L);
+    fputs("  \"load_mean\": null,\n", f);
+    static const char *const per_layer[] = { "expert_fractions_per_layer", "null_fraction_per_layer",
+                                             "bypass_fraction_per_layer", "router_entropy_per_layer" };
+    for (int k = 0; k < 4; k++) write_repeated(f, per_layer[k], "null", L);
+    fputs("  \"logits_pos0_first8\": [", f);
+    for (int j = 0; j < r->n_first8; j++) {
+        if (j) fputs(", ", f);
+        write_num(f, r->logits_pos0_first8[j]);
+    }
+    fputs("],\n  \"logits_sum\": ", f); write_num(f, r->logits_sum);
+    fprintf(f, ",\n  \"n_tokens\": %d,\n  \"n_target_tokens\": %d,\n  \"grad_global_norm\": ",
+            r->n_tokens, r->n_target_tokens);
+    write_num(f, r->grad_global_norm);
+    fputs(",\n", f);
+    write_grad_norms(f, m);
+    fputs("  \"model\": ", f);
+    json_write_string(f, model_path, strlen(model_path));
+    fprintf(f, ",\n  \"adapter\": \"%s\",\n  \"dtype\": \"%s\",\n  \"aux_coef\": 0.001\n}\n",
+            m->acfg.kind == ADAPTER_LORA ? "lora" : "none", REAL_IS_DOUBLE ? "float64" : "float32");
+}
+
+static Status write_json_file(const char *path, const ParityResult *r, const LlamaModel *m, const char *model_path,
+                              Error *err) {
+    AtomicFile af;
+    Status s = atomic_write_begin(&af, path, err);
+    if (s) return s;
+    write_summary(af.f, r, m, model_path);
+    return atomic_write_commit(&af, err);
+}
+
+static Status run(const FbOptions *o, Error *err) {
+    SafeDtype gd = SAFE_F32;
+    if (!strcmp(o->grads_dtype, "f64")) gd = SAFE_F64;
+    else if (strcmp(o->grads_dtype, "f32"))
+        return error_set(err, STATUS_INVALID, NULL, "--grads-dtype must be f32 or f64, got '%s'", o->grads_dtype);
+    AdapterConfig acfg = { .kind = ADAPTER_NONE };
+    Status s = o->adapter_dir ? adapter_read_config(o->adapter_dir, &acfg, err) : STATUS_OK;
+    if (s) return s;
+    LlamaModel m;
+    s = model_load(&m, o->model, &acfg, 0, err);
+    if (s) return s;
+    if (o->adapter_dir) s = adapter_load(&m, o->adapter_dir, err);
+    TokenBatch tb = { 0 };
+    ParityResult r;
+    if (!s) s = token_batch_load(o->tokens, &m.cfg, &tb, err);
+    if (!s) s = parity_forward_backward(&m, &tb, &r, err);
+    if (!s && o->grads_out) s = parity_write_grads(&m, o->grads_out, gd, err);
+    if (!s && o->json_out) s = write_json_file(o->json_out, &r, &m, o->model, err);
+    if (!s)
+        printf("{\"loss\": %.9g, \"ce\": %.9g, \"logits_sum\": %.9g, \"n_target_tokens\": %d, "
+               "\"grad_global_norm\": %.9g}\n", r.loss, r.ce, r.logits_sum, r.n_target_tokens, r.grad_global_norm);
+    token_batch_free(&tb);
+    llama_free(&m);
+    return s;
+}
+
+int forward_backward_cli(int argc, char **argv) {
+    FbOptions o = { NULL, NULL, NULL, NULL, NULL, "f32", NULL, 0 };
+    Flag f[] = {
+        { "model", FLAG_STRING, &o.model, "llama2.c .bin file or HF model directory", 0 },
+        { "adapter-dir", FLAG_STRING, &o.adapter_dir, "PEFT LoRA adapter directory (none: base model only)", 0 },
+        { "tokens", FLAG_STRING, &o.tokens, "tokens.json {\"inputs\": [[ids]], \"targets\": [[ids or -100]]}", 0 },
+        { "json-out", FLAG_STRING, &o.json_out, "write the summary (torch_ref.py keys) here", 0 },
+        { "grads-out", FLAG_STRING, &o.grads_out, "write the adapter gradients (safetensors) here", 0 },
+        { "grads-dtype", FLAG_STRING, &o.grads_dtype, "f32 | f64", 0 },
+        { "threads", FLAG_INT, &o.threads, "worker threads (0: $MOETRAIN_THREADS or all CPUs)", 0 },
+        { "config", FLAG_STRING, &o.config, "JSON file with these options", 0 },
+    };
+    int n = (int)(sizeof f / sizeof f[0]), help;
+    Error err;
+    Status s = flags_parse(f, n, argc, argv, 1, &help, &err);
+    if (!s && help) {
+        flags_print_help(stdout, USAGE, f, n);
+        return 0;
+    }
+    if (!s && o.config) s = flags_load_config(f, n, o.config, &err);
+    if (!s && (!o.model || !o.tokens))
+        s = error_set(&err, STATUS_INVALID, USAGE, "forward-backward needs --model and --tokens");
+    if (!s && o.threads < 0) s = error_set(&err, STATUS_INVALID, NULL, "--threads must be >= 0, got %d", o.threads);
+    if (!s && o.threads > 0) threads_init(o.threads);
+    if (!s) s = run(&o, &err);
+    if (s) {
+        error_print(&err);
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,60 @@
+#!/bin/sh
+# tests/golden/regen.sh — regenerates the golden parity fixtures of tests/test_parity.c.
+# For every fixture: ./train make-tiny builds a tiny random model + LoRA adapter from the options
+# in NAME/args (deterministic in --seed), a small tokens.json is written, and PyTorch
+# (shared/tools/torch_ref.py forward-backward) computes loss, logits summary and gradients.
+# Only args, tokens.json, out.json and grads.safetensors are kept; the test rebuilds the model
+# from args with the same C code (make_tiny_write) and compares its own forward-backward.
+# Usage (from anywhere): tests/golden/regen.sh     Needs /usr/bin/python3 with torch + numpy.
+set -eu
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+PY=${PYTHON:-/usr/bin/python3}
+REF=${TORCH_REF:-$ROOT/../shared/tools/torch_ref.py}
+[ -f "$REF" ] || { echo "regen.sh: torch_ref.py not found at $REF (set TORCH_REF)" >&2; exit 1; }
+make -j2 train >/dev/null
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+# fixture NAME TOKEN_SEED MAKE_TINY_ARGS...
+fixture() {
+    name=$1; tseed=$2; shift 2
+    dir=tests/golden/$name
+    work=$TMP/$name
+    mkdir -p "$dir" "$work"
+    echo "$*" > "$dir/args"
+    ./train make-tiny --out "$work/model" --adapter-out "$work/adapter" "$@" >/dev/null
+    # B = 2 sequences of T = 12 ids below the vocabulary, a few targets masked with -100
+    "$PY" - "$dir/tokens.json" "$tseed" "$@" <<'PYEOF'
+import json, random, sys
+out, seed, args = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+vocab = int(args[args.index("--vocab") + 1]) if "--vocab" in args else 300
+rng = random.Random(seed)
+B, T = 2, 12
+inputs = [[rng.randrange(vocab) for _ in range(T)] for _ in range(B)]
+targets = [row[1:] + [rng.randrange(vocab)] for row in inputs]
+for b, t in [(0, 0), (0, 5), (1, 2), (1, 3), (1, 11)]:
+    targets[b][t] = -100
+with open(out, "w") as f:
+    f.write(json.dumps({"inputs": inputs, "targets": targets}) + "\n")
+PYEOF
+    cp "$dir/tokens.json" "$work/tokens.json"
+    (cd "$work" && "$PY" "$REF" forward-backward --model model --adapter-dir adapter --tokens tokens.json \
+        --json-out out.json --grads-out grads.safetensors --grads-dtype f32 >/dev/null)
+    cp "$work/out.json" "$work/grads.safetensors" "$dir/"
+    echo "$name: $(grep '"loss"' "$dir/out.json")"
+}
+
+fixture llama2c_v0_gqa_untied 1 --format llama2c --version 0 --seed 11 --dim 64 --layers 2 --heads 4 \
+    --kv-heads 2 --hidden 160 --vocab 300 --rank 8 --alpha 16 --targets q,k,v,o,gate,up,down --nonzero-b
+fixture hf_f32_gqa3_tied 2 --format hf --dtype f32 --tied --seed 12 --dim 48 --layers 2 --heads 6 \
+    --kv-heads 2 --hidden 128 --vocab 257 --rank 8 --alpha 16 --targets q,k,v,o,gate,up,down --nonzero-b
+fixture hf_bf16_mha 3 --format hf --dtype bf16 --seed 13 --dim 32 --layers 3 --heads 4 --kv-heads 4 \
+    --hidden 96 --vocab 200 --rank 4 --alpha 8 --targets q,k,v,o,gate,up,down --nonzero-b
+fixture llama2c_v1_qv_zero_b 4 --format llama2c --version 1 --tied --seed 14 --dim 64 --layers 2 --heads 4 \
+    --kv-heads 1 --hidden 160 --vocab 300 --rank 4 --alpha 8 --targets q,v
+fixture hf_f32_qv_r16 5 --format hf --dtype f32 --seed 15 --dim 64 --layers 2 --heads 8 --kv-heads 2 \
+    --hidden 112 --vocab 300 --rank 16 --alpha 8 --targets q,v --nonzero-b
+
+echo "torch: $("$PY" -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)')"
+du -sh tests/golden

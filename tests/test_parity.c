@@ -1,0 +1,195 @@
+/* tests/test_parity.c — golden parity against PyTorch (tests/golden, made by regen.sh with
+   shared/tools/torch_ref.py forward-backward; no Python at test time).
+   For each fixture the model + LoRA adapter are rebuilt from NAME/args with make_tiny_write
+   (the code path of ./train make-tiny) in a temp dir, loaded back from those files as
+   forward-backward does, run forward + backward on NAME/tokens.json, and compared with
+   PyTorch's out.json / grads.safetensors:
+     loss, ce            relative error <= 1e-5
+     every gradient      max|g_c - g_ref| / max|g_ref| <= 1e-4 per tensor (exact zeros stay zero)
+     per-tensor norms    relative error <= 1e-4;  logits: first 8 within 1e-5·max(1, |l|), sum
+                         within 1e-6 · sum|logits|
+   A second test rebuilds one fixture with a different seed and checks the comparison fails. */
+#include "suites.h"
+#include "model_fixtures.h"
+#include "../nn/adapter_io.h"
+#include "../nn/checkpoint.h"
+#include "../nn/make_tiny.h"
+#include "../nn/parity.h"
+#include "../data/json.h"
+#include "../tensor/check.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GOLDEN "tests/golden"
+
+static const char *const FIXTURES[] = { "llama2c_v0_gqa_untied", "hf_f32_gqa3_tied", "hf_bf16_mha",
+                                        "llama2c_v1_qv_zero_b", "hf_f32_qv_r16" };
+#define N_FIXTURES ((int)(sizeof FIXTURES / sizeof FIXTURES[0]))
+
+typedef struct {
+    double loss_rel, ce_rel, grad_worst, norm_worst, first8_worst, sum_err;
+    int n_grads;
+} ParityErr;
+
+static double rel_err(double c, double ref) {
+    double d = fabs(c - ref);
+    return ref != 0 ? d / fabs(ref) : (d == 0 ? 0 : INFINITY);
+}
+
+/* NAME/args -> argv (whitespace separated); the strings point into buf. */
+static int read_args(const char *name, char *buf, size_t cap, char **argv, int max) {
+    char path[256];
+    snprintf(path, sizeof path, GOLDEN "/%s/args", name);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "missing fixture %s (run from the repo root; regenerate with tests/golden/regen.sh)", path);
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    int argc = 0;
+    argv[argc++] = "make-tiny";
+    for (char *tok = strtok(buf, " \t\r\n"); tok && argc < max; tok = strtok(NULL, " \t\r\n")) argv[argc++] = tok;
+    return argc;
+}
+
+/* Rebuilds the fixture's model + adapter in dir (seed shifted by seed_delta) and loads them. */
+static void build_and_load(const char *name, const char *dir, int seed_delta, LlamaModel *m) {
+    char buf[1024], mpath[256], apath[256], *argv[64];
+    int argc = read_args(name, buf, sizeof buf, argv, 64), help;
+    MakeTinySpec s;
+    make_tiny_defaults(&s);
+    Error err;
+    ck_assert_msg(make_tiny_parse(&s, argc, argv, 1, &help, &err) == STATUS_OK, "%s/args: %s", name, err.message);
+    snprintf(mpath, sizeof mpath, "%s/model", dir);
+    snprintf(apath, sizeof apath, "%s/adapter", dir);
+    s.out = mpath;
+    s.adapter_out = apath;
+    s.seed += seed_delta;
+    ck_assert_msg(make_tiny_write(&s, &err) == STATUS_OK, "%s: make_tiny_write: %s", name, err.message);
+    AdapterConfig acfg;
+    ck_assert_msg(adapter_read_config(apath, &acfg, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(model_load(m, mpath, &acfg, 0, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(adapter_load(m, apath, &err) == STATUS_OK, "%s", err.message);
+}
+
+static void compare_summary(const JsonValue *ref, const ParityResult *r, const LlamaModel *m, ParityErr *e) {
+    double loss, ce, sum, gnorm, aux;
+    long long nt, ntt;
+    const char *kind;
+    ck_assert(json_get_number(ref, "loss", &loss) && json_get_number(ref, "ce", &ce));
+    ck_assert(json_get_number(ref, "logits_sum", &sum) && json_get_number(ref, "grad_global_norm", &gnorm));
+    ck_assert(json_get_number(ref, "aux_sum", &aux) && aux == 0);
+    ck_assert(json_get_string(ref, "adapter", &kind) && !strcmp(kind, "lora"));
+    ck_assert(json_get_int(ref, "n_tokens", &nt) && json_get_int(ref, "n_target_tokens", &ntt));
+    ck_assert_int_eq(nt, r->n_tokens);
+    ck_assert_int_eq(ntt, r->n_target_tokens);
+    e->loss_rel = rel_err(r->loss, loss);
+    e->ce_rel = rel_err(r->ce, ce);
+    e->sum_err = fabs(r->logits_sum - sum) / r->logits_abs_sum;
+    e->norm_worst = rel_err(r->grad_global_norm, gnorm);
+    const JsonValue *f8 = json_get(ref, "logits_pos0_first8");
+    ck_assert(f8 && f8->type == JSON_ARRAY && (int)f8->count == r->n_first8);
+    for (int j = 0; j < r->n_first8; j++) {
+        double x = f8->items[j].number;
+        e->first8_worst = fmax(e->first8_worst, fabs(r->logits_pos0_first8[j] - x) / fmax(1.0, fabs(x)));
+    }
+    const JsonValue *gn = json_get(ref, "grad_norms");
+    ck_assert(gn && gn->type == JSON_OBJECT);
+    for (size_t i = 0; i < gn->count; i++) {
+        const Tensor *t = param_find(&m->ps, gn->keys[i] + strlen(ADAPTER_KEY_PREFIX));
+        ck_assert_msg(t && t->grad, "grad_norms key %s is not an adapter tensor", gn->keys[i]);
+        double ss = 0;
+        for (size_t j = 0; j < t->numel; j++) ss += (double)t->grad[j] * (double)t->grad[j];
+        e->norm_worst = fmax(e->norm_worst, rel_err(sqrt(ss), gn->items[i].number));
+    }
+}
+
+/* max-abs-normalised error of every gradient tensor; the file must hold exactly the adapter's */
+static void compare_grads(const char *path, const LlamaModel *m, ParityErr *e) {
+    SafeTensors st;
+    Error err;
+    ck_assert_msg(safetensors_open(&st, path, &err) == STATUS_OK, "%s", err.message);
+    int n_lora = 0;
+    for (int i = 0; i < m->ps.n; i++) n_lora += strstr(m->ps.params[i]->name, ".lora_") != NULL;
+    ck_assert_int_eq((int)st.count, n_lora);
+    for (size_t i = 0; i < st.count; i++) {
+        const char *key = safetensors_at(&st, i)->name;
+        ck_assert(!strncmp(key, ADAPTER_KEY_PREFIX, strlen(ADAPTER_KEY_PREFIX)));
+        const Tensor *t = param_find(&m->ps, key + strlen(ADAPTER_KEY_PREFIX));
+        ck_assert_msg(t && t->grad, "gradient %s has no adapter tensor", key);
+        float *g = xmalloc(t->numel * sizeof *g);
+        ck_assert_msg(safetensors_read_f32(&st, key, t->shape, t->ndim, g, &err) == STATUS_OK, "%s", err.message);
+        double dmax = 0, gmax = 0;
+        for (size_t j = 0; j < t->numel; j++) {
+            dmax = fmax(dmax, fabs((double)t->grad[j] - (double)g[j]));
+            gmax = fmax(gmax, fabs((double)g[j]));
+        }
+        e->grad_worst = fmax(e->grad_worst, gmax > 0 ? dmax / gmax : (dmax == 0 ? 0 : INFINITY));
+        free(g);
+    }
+    e->n_grads = (int)st.count;
+    safetensors_close(&st);
+}
+
+static ParityErr run_fixture(const char *name, int seed_delta) {
+    char *dir = tmp_dir_new(), path[256], cmd[160];
+    LlamaModel m;
+    build_and_load(name, dir, seed_delta, &m);
+    TokenBatch tb;
+    ParityResult r;
+    Error err;
+    snprintf(path, sizeof path, GOLDEN "/%s/tokens.json", name);
+    ck_assert_msg(token_batch_load(path, &m.cfg, &tb, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(parity_forward_backward(&m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
+    ParityErr e = { 0 };
+    JsonDoc doc;
+    snprintf(path, sizeof path, GOLDEN "/%s/out.json", name);
+    ck_assert_msg(json_parse_file(&doc, path, &err) == STATUS_OK, "%s", err.message);
+    compare_summary(doc.root, &r, &m, &e);
+    json_doc_free(&doc);
+    snprintf(path, sizeof path, GOLDEN "/%s/grads.safetensors", name);
+    compare_grads(path, &m, &e);
+    token_batch_free(&tb);
+    llama_free(&m);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+    return e;
+}
+
+START_TEST(test_golden_parity)
+{
+    const char *name = FIXTURES[_i];
+    ParityErr e = run_fixture(name, 0);
+    if (getenv("PARITY_VERBOSE"))
+        printf("parity %-24s loss %.2e  ce %.2e  grad %.2e (%d tensors)  norms %.2e  logits %.2e  sum %.2e\n", name,
+               e.loss_rel, e.ce_rel, e.grad_worst, e.n_grads, e.norm_worst, e.first8_worst, e.sum_err);
+    ck_assert_msg(e.loss_rel <= 1e-5, "%s: loss rel err %g", name, e.loss_rel);
+    ck_assert_msg(e.ce_rel <= 1e-5, "%s: ce rel err %g", name, e.ce_rel);
+    ck_assert_msg(e.grad_worst <= 1e-4, "%s: worst gradient err %g", name, e.grad_worst);
+    ck_assert_msg(e.norm_worst <= 1e-4, "%s: grad norm rel err %g", name, e.norm_worst);
+    ck_assert_msg(e.first8_worst <= 1e-5, "%s: logits err %g", name, e.first8_worst);
+    ck_assert_msg(e.sum_err <= 1e-6, "%s: logits sum err %g (relative to sum |logits|)", name, e.sum_err);
+    ck_assert_int_gt(e.n_grads, 0);
+}
+END_TEST
+
+/* The comparison must be able to fail: another seed gives another model and adapter. */
+START_TEST(test_golden_detects_other_model)
+{
+    ParityErr e = run_fixture(FIXTURES[0], 1);
+    ck_assert_msg(e.loss_rel > 1e-3 && e.grad_worst > 0.1, "seed+1 still matched (loss %g, grad %g)",
+                  e.loss_rel, e.grad_worst);
+}
+END_TEST
+
+Suite *parity_suite(void) {
+    Suite *s = suite_create("parity");
+    TCase *tc = tcase_create("golden");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_golden_parity, 0, N_FIXTURES);
+    tcase_add_test(tc, test_golden_detects_other_model);
+    suite_add_tcase(s, tc);
+    return s;
+}
