@@ -117,7 +117,7 @@ static void print_config(const TrainOptions *o, const LlamaModel *m, const Token
     if (adapter_is_routed(a))
         printf("  experts: %d true + %d null per adapted linear, top-%d, normalize %s, null %s, aux %s (coef %g, %s)\n",
                a->n_true, a->n_null, a->top_k, moe_normalize_name(a->normalize), moe_null_kind_name(a->null_kind),
-               moe_aux_kind_name(a->aux), a->aux_coef, o->aux_schedule);
+               moe_aux_kind_name(a->aux), a->aux_coef, !strcmp(o->aux_schedule, "epoch") && o->aux_coefs ? o->aux_coefs : o->aux_schedule);
     printf("  build: real=%s simd=%s threads=%d\n", sizeof(real) == 8 ? "double" : "float", gemm_simd_level(), threads_count());
     printf("  model: %s (dim %d, layers %d, heads %d/%d, hidden %d, vocab %d, ctx %d)\n", o->model, c->dim,
            c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->vocab_size, c->max_seq_len);

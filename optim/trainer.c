@@ -37,11 +37,17 @@ void train_config_default(TrainConfig *c) {
     c->aux_from_adapter = 1;
 }
 
+/* the epoch the next batch belongs to (the iterator moves on only when asked past the end) */
+static int next_batch_epoch(const BatchIter *it) {
+    int rows = it->ts->n - it->pos;
+    return rows <= 0 || (it->cfg.drop_last && rows < it->cfg.batch_size) ? it->epoch + 1 : it->epoch;
+}
+
 /* aux-loss coefficient of the current step */
 static double aux_coef_now(const Trainer *tr) {
     if (tr->cfg.aux_from_adapter) return tr->model->acfg.aux_coef;
     double progress = tr->total_steps > 0 ? (double)tr->step / (double)tr->total_steps : 0;
-    return aux_schedule_at(&tr->cfg.aux, progress, tr->it.epoch);
+    return aux_schedule_at(&tr->cfg.aux, progress, next_batch_epoch(&tr->it));
 }
 
 double train_now(void) {

@@ -1,6 +1,6 @@
 /* tests/test_moe_trainer.c — the trainer with an AdaMoE adapter on a synthetic, padded
    multiple-choice set: every train record carries loss = ce + aux_coef·aux, the scheduled
-   coefficient, Load and Load per layer; every eval record carries load, load_per_layer,
+   coefficient (linear over the run; per epoch, switching exactly at the epoch boundary), Load and Load per layer; every eval record carries load, load_per_layer,
    flops_saved = 1 - load/k_baseline, expert_fraction_per_layer (each layer's fractions sum to 1),
    null and bypass fractions. */
 #include "suites.h"
@@ -49,7 +49,7 @@ static void synthetic_set(TokenizedSet *ts, uint64_t seed) {
     ts->letters_ok = 1;
 }
 
-typedef struct { int train, eval, n_layers, n_exp; long total; char fail[256]; } MetricsCheck;
+typedef struct { int train, eval, n_layers, n_exp; long total; int per_epoch; char fail[256]; } MetricsCheck;
 
 static int record_fail(MetricsCheck *c, int line, const char *what) {
     if (!c->fail[0]) snprintf(c->fail, sizeof c->fail, "metrics line %d: %s", line, what);
@@ -61,8 +61,9 @@ static int check_train(MetricsCheck *c, const JsonValue *row, int line) {
     if (!json_get_number(row, "loss", &loss) || !json_get_number(row, "ce", &ce) || !json_get_number(row, "aux", &aux) ||
         !json_get_number(row, "aux_coef", &coef) || !json_get_number(row, "load", &load) || !json_get_number(row, "step", &step))
         return record_fail(c, line, "train record lacks loss/ce/aux/aux_coef/load");
-    double want_coef = 0.5 + (0.1 - 0.5) * (step - 1) / (double)c->total;
-    if (fabs(coef - want_coef) > 1e-9) return record_fail(c, line, "aux_coef is not the linear schedule");
+    double epoch, want_coef = 0.5 + (0.1 - 0.5) * (step - 1) / (double)c->total;
+    if (c->per_epoch && json_get_number(row, "epoch", &epoch)) want_coef = epoch == 0 ? 0.3 : 0.05;
+    if (fabs(coef - want_coef) > 1e-9) return record_fail(c, line, "aux_coef does not follow the schedule");
     if (fabs(loss - (ce + coef * aux)) > 1e-4 * (1 + fabs(loss))) return record_fail(c, line, "loss != ce + aux_coef * aux");
     if (!(aux > 0) || !(load >= 0 && load <= 3)) return record_fail(c, line, "aux or load out of range");
     const JsonValue *lp = json_get(row, "load_per_layer");
@@ -127,12 +128,13 @@ START_TEST(test_trainer_logs_load_and_aux)
     tc.task = "synthetic";
     tc.aux_from_adapter = 0;
     tc.aux = (AuxSchedule){ .kind = AUX_LINEAR, .start = 0.5, .end = 0.1 };
+    if (_i == 1) tc.aux = (AuxSchedule){ .kind = AUX_EPOCH, .values = { 0.3, 0.05 }, .n_values = 2 };
     Trainer tr;
     Error err;
     ck_assert_int_eq(trainer_init(&tr, &m, &ts, &ts, &tc, &err), STATUS_OK);
     Status s = trainer_run(&tr, &err);
     ck_assert_msg(s == STATUS_OK, "%s", err.message);
-    MetricsCheck chk = { 0, 0, c.n_layers, 7, tr.total_steps, "" };
+    MetricsCheck chk = { 0, 0, c.n_layers, 7, tr.total_steps, _i == 1, "" };
     trainer_free(&tr);
     char path[256];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
@@ -159,7 +161,7 @@ Suite *moe_trainer_suite(void) {
     Suite *s = suite_create("moe_trainer");
     TCase *tc = tcase_create("trainer");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_trainer_logs_load_and_aux);
+    tcase_add_loop_test(tc, test_trainer_logs_load_and_aux, 0, 2);   /* linear, per-epoch schedule */
     suite_add_tcase(s, tc);
     return s;
 }
