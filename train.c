@@ -3,8 +3,11 @@
    the trainer lands; until then it prints the version, SIMD level, threads and the help. */
 #include "bench/bench.h"
 #include "data/tokenize_cli.h"
-#include "nn/parity_cli.h"
 #include "optim/train_cli.h"
+#include "optim/demo.h"
+#include "optim/eval_cli.h"
+#include "nn/parity_cli.h"
+#include "nn/generate_cli.h"
 #include "tensor/gemm.h"
 #include "tensor/real.h"
 #include "tensor/threads.h"
@@ -20,8 +23,11 @@ typedef struct {
 } Command;
 
 static const Command COMMANDS[] = {
+    { "demo", demo_run, "the embedded demo (what ./train alone runs)" },
     { "train", train_cli, "fine-tune a model on a task (--help for all options)" },
+    { "eval", eval_cli, "score a model (+ adapter) on a task: --score letter | choice-loglik" },
     { "tokenize", tokenize_cli, "encode text to ids (--text) or decode ids (--decode 1,2,3)" },
+    { "generate", generate_cli, "generate text with a KV cache (--model, --prompt or --prompt-ids)" },
     { "bench", bench_main, "GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)" },
     { "forward-backward", forward_backward_cli, "loss, logits summary and adapter gradients (torch_ref parity)" },
     { "make-tiny", make_tiny_cli, "write a tiny random model (+ LoRA adapter), deterministic in --seed" },
@@ -53,6 +59,5 @@ int main(int argc, char **argv) {
         return 1;
     }
     print_banner();
-    print_help(stdout);
-    return 0;
+    return demo_run(argc, argv);
 }

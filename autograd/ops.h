@@ -12,6 +12,8 @@
 #include "ops/rope.h"
 #include "ops/attention.h"
 #include "ops/cross_entropy.h"
+#include "ops/linear_ce.h"
+#include "ops/lora_linear.h"
 #include "ops/route.h"
 #include "ops/aux_loss.h"
 #endif

@@ -1,5 +1,6 @@
 /* bench/bench.c — option parsing and dispatch of `./train bench` (see bench.h). */
 #include "bench.h"
+#include "bench_generate.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,20 +13,24 @@ double bench_now(void) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ./train bench [--json] [--gemm] [--threads N] [--quick]\n"
+    fprintf(f, "usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]\n"
                "  --json       JSON lines only\n"
                "  --gemm       GEMM benchmarks only (default: every benchmark)\n"
+               "  --generate   KV-cache generation tokens/s (stories15M-shaped random model)\n"
+               "  --step       LoRA training step (stories15M shape) only\n"
                "  --threads N  multi-thread rows use N threads (default: all CPUs)\n"
                "  --quick      fewer repetitions\n");
 }
 
 int bench_main(int argc, char **argv) {
     BenchOpts o = { 0, 0, 0 };
-    int want_gemm = 0, selected = 0;
+    int want_gemm = 0, want_step = 0, want_generate = 0, selected = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) o.json = 1;
         else if (!strcmp(argv[i], "--quick")) o.quick = 1;
         else if (!strcmp(argv[i], "--gemm")) want_gemm = selected = 1;
+        else if (!strcmp(argv[i], "--generate")) want_generate = selected = 1;
+        else if (!strcmp(argv[i], "--step")) want_step = selected = 1;
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             char *end;
             long n = strtol(argv[++i], &end, 10);
@@ -45,5 +50,7 @@ int bench_main(int argc, char **argv) {
     }
     int rc = 0;
     if (!selected || want_gemm) rc |= bench_gemm(&o);
+    if (!selected || want_generate) rc |= bench_generate(&o);
+    if (!selected || want_step) rc |= bench_step(&o);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* bench/bench.h — `./train bench`: throughput benchmarks printed as a table or JSON lines.
-   defines: BenchOpts, bench_main, bench_gemm, bench_now
-   Usage: ./train bench [--json] [--gemm] [--threads N] [--quick]
-   With no selection flag every benchmark runs (GEMM for now). */
+   defines: BenchOpts, bench_main, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step, bench_now
+   Usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]
+   With no selection flag every benchmark runs. */
 #ifndef BENCH_H
 #define BENCH_H
 
@@ -16,6 +16,14 @@ int bench_main(int argc, char **argv);
 
 /* FMA peak loop and GEMM shapes of a training step (bench_gemm.c). */
 int bench_gemm(const BenchOpts *o);
+
+/* GFLOP/s of the fp32 FMA peak loop on every pool thread at once (bench_gemm.c). */
+double bench_peak_gflops(const BenchOpts *o);
+/* The same loop on the calling thread, timed in its CPU time (immune to other processes). */
+double bench_peak_gflops_cpu(void);
+
+/* LoRA training step of a stories15M-shaped model at 1 and all threads (bench_step.c). */
+int bench_step(const BenchOpts *o);
 
 /* Monotonic wall-clock seconds. */
 double bench_now(void);

@@ -133,14 +133,21 @@ void batch_config_default(BatchConfig *bc) {
 
 static int example_len(const TokenizedSet *ts, int i) { return (int)(ts->offset[i + 1] - ts->offset[i]) - 1; }
 
-static const TokenizedSet *g_sort_ts;   /* qsort has no context argument in C11 */
-static const int *g_sort_pos;
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
 
-static int cmp_len_desc(const void *a, const void *b) {
-    int x = *(const int *)a, y = *(const int *)b;
-    int lx = example_len(g_sort_ts, x), ly = example_len(g_sort_ts, y);
-    if (lx != ly) return lx > ly ? -1 : 1;
-    return g_sort_pos[x] < g_sort_pos[y] ? -1 : g_sort_pos[x] > g_sort_pos[y];
+/* stable sort of order[s..s+m) by length, longest first: keys (MAX - len, position) */
+static void sort_window(BatchIter *it, int s, int m) {
+    int *old = it->rank;
+    uint64_t *keys = it->keys;
+    for (int k = 0; k < m; k++) {
+        old[k] = it->order[s + k];
+        keys[k] = ((uint64_t)(0x7fffffff - example_len(it->ts, old[k])) << 32) | (uint32_t)k;
+    }
+    qsort(keys, (size_t)m, sizeof *keys, cmp_u64);
+    for (int k = 0; k < m; k++) it->order[s + k] = old[keys[k] & 0xffffffffu];
 }
 
 static void make_order(BatchIter *it) {
@@ -156,12 +163,8 @@ static void make_order(BatchIter *it) {
         }
     }
     if (it->cfg.group_by_length) {
-        int *pos = it->rank;   /* rank in the shuffled order */
-        for (int i = 0; i < n; i++) pos[it->order[i]] = i;
-        g_sort_ts = it->ts;
-        g_sort_pos = pos;
         int win = 50 * it->cfg.batch_size;
-        for (int s = 0; s < n; s += win) qsort(it->order + s, (size_t)(n - s < win ? n - s : win), sizeof(int), cmp_len_desc);
+        for (int st = 0; st < n; st += win) sort_window(it, st, n - st < win ? n - st : win);
     }
 }
 
@@ -179,6 +182,7 @@ Status batch_iter_init(BatchIter *it, const TokenizedSet *ts, const BatchConfig 
     size_t bt = (size_t)cfg->batch_size * (size_t)it->max_T, b = (size_t)cfg->batch_size;
     it->order = xmalloc((size_t)(ts->n > 0 ? ts->n : 1) * sizeof(int));
     it->rank = xmalloc((size_t)(ts->n > 0 ? ts->n : 1) * sizeof(int));
+    it->keys = xmalloc((size_t)(ts->n > 0 ? ts->n : 1) * sizeof(uint64_t));
     it->buf.input_ids = xmalloc(bt * sizeof(int));
     it->buf.targets = xmalloc(bt * sizeof(int));
     it->buf.lengths = xmalloc(b * sizeof(int));
@@ -237,6 +241,7 @@ int batch_next(BatchIter *it, Batch *b) {
 void batch_iter_free(BatchIter *it) {
     free(it->order);
     free(it->rank);
+    free(it->keys);
     free(it->buf.input_ids);
     free(it->buf.targets);
     free(it->buf.lengths);

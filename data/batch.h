@@ -84,6 +84,7 @@ typedef struct {
     BatchConfig cfg;
     int *order;              /* permutation of the current epoch */
     int *rank;               /* scratch for length grouping */
+    uint64_t *keys;          /* scratch for length grouping */
     int epoch, pos;          /* next batch starts at order[pos] */
     int max_T;
     Batch buf;               /* owned storage handed out by batch_next */

@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Strings read from config files, kept reachable (like argv) until the process ends. */
+#define FLAGS_MAX_CONFIG_STRINGS 256
+static char *config_strings[FLAGS_MAX_CONFIG_STRINGS];
+static int n_config_strings;
+
 /* "top-k" == "top_k" */
 static int name_eq(const char *a, const char *b, size_t blen) {
     size_t i = 0;
@@ -82,8 +87,11 @@ static Status apply_json(Flag *f, const JsonValue *v, const char *path, Error *e
     snprintf(where, sizeof where, "%s:%d:%d: ", path, v->line, v->col);
     if (v->type == JSON_STRING) {
         size_t len = strlen(v->string) + 1;
+        if (n_config_strings == FLAGS_MAX_CONFIG_STRINGS)
+            return error_set(err, STATUS_INVALID, NULL, "%s: too many string options", path);
         char *copy = malloc(len);          /* lives as long as the process, like argv */
         if (!copy) return error_set(err, STATUS_RUNTIME, NULL, "out of memory");
+        config_strings[n_config_strings++] = copy;
         memcpy(copy, v->string, len);
         return set_value(f, copy, where, err);
     }

@@ -155,3 +155,24 @@ Status token_cache_load(const char *path, uint64_t tok_hash, uint64_t data_hash,
     if (msg) return error_set(err, STATUS_FORMAT, "the cache is rebuilt", "%s: %s", path, msg);
     return STATUS_OK;
 }
+
+Status dataset_tokenize_cached(const McDataset *ds, const Tokenizer *tk, const char *tokenizer_path,
+                               const PromptConfig *pc, const char *cache_path, TokenizedSet *out, int *from_cache,
+                               Error *err) {
+    uint64_t th = 0, dh = 0;
+    Error ignored;
+    if (from_cache) *from_cache = 0;
+    int keyed = cache_path && token_cache_keys(tokenizer_path, ds, pc, &th, &dh, &ignored) == STATUS_OK;
+    if (keyed && token_cache_load(cache_path, th, dh, out, &ignored) == STATUS_OK) {
+        int ok = out->n == ds->n;
+        for (size_t i = 0; ok && i < out->n_ids; i++) ok = out->ids[i] >= 0 && out->ids[i] < tk->vocab_size;
+        if (ok) {
+            if (from_cache) *from_cache = 1;
+            return STATUS_OK;
+        }
+        tokenized_set_free(out);
+    }
+    Status st = dataset_tokenize(ds, tk, pc, out, err);
+    if (!st && keyed) token_cache_save(cache_path, th, dh, out, &ignored);
+    return st;
+}

@@ -1,6 +1,6 @@
 /* data/token_cache.h — on-disk cache of a TokenizedSet, keyed by content hashes.
    defines: FNV64_INIT, fnv1a64, hash_file, token_cache_keys, token_cache_save,
-            token_cache_load
+            token_cache_load, dataset_tokenize_cached
    Keys: tokenizer hash = FNV-1a 64 over the tokenizer file bytes; data hash = FNV-1a 64 over
    the bytes of every dataset file (ds->files, in order), the task name and the prompt config
    (style, instruction, max_len, add_eos, PROMPT_FORMAT_VERSION).
@@ -31,5 +31,12 @@ Status token_cache_save(const char *path, uint64_t tok_hash, uint64_t data_hash,
 /* On success *ts is filled (free with tokenized_set_free); on failure *ts is zeroed. */
 Status token_cache_load(const char *path, uint64_t tok_hash, uint64_t data_hash, TokenizedSet *ts,
                         Error *err);
+
+/* Loads cache_path when it is valid for these inputs (and every id < vocab_size), otherwise
+   tokenizes and rewrites the cache (a failed write is not an error: the set is still
+   returned). *from_cache (may be NULL) tells which happened. cache_path NULL = no cache. */
+Status dataset_tokenize_cached(const McDataset *ds, const Tokenizer *tk, const char *tokenizer_path,
+                               const PromptConfig *pc, const char *cache_path, TokenizedSet *out, int *from_cache,
+                               Error *err);
 
 #endif

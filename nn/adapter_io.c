@@ -3,6 +3,7 @@
    torch_ref.py adapter_config_dict(); the tensors are F32 under "base_model.model.<param name>". */
 #include "adapter_io.h"
 #include "adapter_moe.h"
+#include "checkpoint.h"
 #include "safetensors.h"
 #include "../data/atomic_file.h"
 #include "../data/json.h"
@@ -239,5 +240,17 @@ Status adapter_load(LlamaModel *m, const char *dir, Error *err) {
                                       t->data, err);
     }
     safetensors_close(&st);
+    return s;
+}
+
+Status model_load_with_adapter(LlamaModel *m, const char *model_path, const char *adapter_dir, int frozen_bf16,
+                               Error *err) {
+    AdapterConfig acfg = { .kind = ADAPTER_NONE };
+    Status s = adapter_dir ? adapter_read_config(adapter_dir, &acfg, err) : STATUS_OK;
+    if (!s) s = model_load(m, model_path, &acfg, frozen_bf16, err);
+    if (!s && adapter_dir) {
+        s = adapter_load(m, adapter_dir, err);
+        if (s) llama_free(m);
+    }
     return s;
 }

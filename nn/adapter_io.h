@@ -41,4 +41,8 @@ Status adapter_read_config(const char *dir, AdapterConfig *cfg, Error *err);
    config, every LoRA tensor must be present with its shape, and an unknown key is an error. */
 Status adapter_load(LlamaModel *m, const char *dir, Error *err);
 
+/* model_load + (if adapter_dir) the adapter's shapes from its config and its values. */
+Status model_load_with_adapter(LlamaModel *m, const char *model_path, const char *adapter_dir, int frozen_bf16,
+                               Error *err);
+
 #endif

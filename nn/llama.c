@@ -164,8 +164,8 @@ static Tensor *answer_ce(Tape *t, const LlamaModel *m, Tensor *hidden, const int
         tg[0] = -100;
         n = 1;
     }
-    Tensor *sel = op_gather_rows(t, hidden, rows, n);
-    return op_cross_entropy(t, llama_logits(t, m, sel), tg, n);
+    Tensor *sel = n == N ? hidden : op_gather_rows(t, hidden, rows, n);
+    return op_linear_cross_entropy(t, sel, m->lm_head, tg, n);   /* no [n, V] logits kept */
 }
 
 Tensor *llama_loss_ex(Tape *t, const LlamaModel *m, const int *ids, const int *targets, const int *lengths,

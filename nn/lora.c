@@ -37,11 +37,13 @@ void lora_linear_init(LoraLinear *m, Rng *rng) {
 }
 
 Tensor *lora_linear_forward(Tape *t, const LoraLinear *m, Tensor *x, Rng *drop_rng) {
+    int drop = m->lora_a && m->dropout > 0 && drop_rng && !t->no_grad;
+    if (m->lora_a && !drop) return op_lora_linear(t, x, m->weight, m->lora_a, m->lora_b, m->scaling);
     Tensor *y = op_linear(t, x, m->weight);
     if (m->moe) return moe_linear_forward(t, m->moe, x, y, drop_rng);
     if (!m->lora_a) return y;
     Tensor *xin = x;
-    if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x, m->dropout, drop_rng);
+    if (drop) xin = op_dropout(t, x, m->dropout, drop_rng);
     Tensor *h = op_linear(t, xin, m->lora_a);        /* [..., R] */
     Tensor *d = op_linear(t, h, m->lora_b);          /* [..., out] */
     return op_add_scaled(t, y, d, m->scaling);

@@ -1,5 +1,5 @@
 /* optim/evaluate.h — accuracy of a model on a tokenized multiple-choice set.
-   defines: EvalResult, evaluate_letters, eval_mcc
+   defines: EvalResult, evaluate_letters, evaluate_choices, eval_mcc
    Letter scoring (the default; REFERENCE.md §5.3): one forward pass per example up to its
    prompt; at the last prompt position the logits of the choice letters " A", " B", ... (first
    letter token, TokenizedSet.letter_ids) are compared, restricted to the example's choices;
@@ -25,6 +25,10 @@ typedef struct {
 /* limit > 0 scores only the first `limit` examples. Uses `arena` as scratch (reset inside). */
 Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
                         int batch_size, Arena *arena, EvalResult *out, Error *err);
+/* lm-eval-style per-choice log-likelihood (see evaluate_choice.c): acc in out->acc, acc_norm
+   (length-normalised by characters) in *acc_norm. max_len <= 0: the model's context. */
+Status evaluate_choices(const LlamaModel *m, const Tokenizer *tk, const McDataset *ds, int limit, int max_len,
+                        Arena *arena, EvalResult *out, double *acc_norm, Error *err);
 /* Matthews correlation from a confusion matrix; 0 when undefined (sklearn's convention). */
 double eval_mcc(int tp, int tn, int fp, int fn);
 

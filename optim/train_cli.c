@@ -8,6 +8,8 @@
 #include "../data/atomic_file.h"
 #include "../data/report_svg.h"
 #include "../data/task.h"
+#include "../data/token_cache.h"
+#include "../nn/adapter_io.h"
 #include "../nn/checkpoint.h"
 #include "../tensor/gemm.h"
 #include "../tensor/threads.h"
@@ -38,10 +40,19 @@ static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, cha
     if (!o->model) return error_set(err, STATUS_INVALID, "e.g. --model stories260K.bin", "--model is required");
     if (!o->task) return error_set(err, STATUS_INVALID, "e.g. --task rte", "--task is required");
     if (!task_is_known(o->task)) return error_set(err, STATUS_INVALID, "run ./train train --help for the task list", "unknown task '%s'", o->task);
-    if (!o->data && !o->train_file) return error_set(err, STATUS_INVALID, "e.g. --data ../shared/data/glue/RTE", "--data (or --train-file) is required");
+    if (!o->data && (!o->train_file) != (!o->dev_file))
+        return error_set(err, STATUS_INVALID, NULL, "without --data, give both --train and --dev");
+    if (!o->data && !o->train_file) return error_set(err, STATUS_INVALID, "e.g. --data ../shared/data/glue/RTE", "--data (or --train and --dev) is required");
     if (o->batch < 1 || o->accum < 1 || o->seq < 8 || o->epochs < 1 || o->rank < 0)
         return error_set(err, STATUS_INVALID, NULL, "--batch, --accum, --epochs must be >= 1, --seq >= 8, --rank >= 0");
     if (!(o->lr > 0)) return error_set(err, STATUS_INVALID, NULL, "--lr must be positive");
+    if (strcmp(o->loss_on, "answer") && strcmp(o->loss_on, "all"))
+        return error_set(err, STATUS_INVALID, NULL, "--loss-on must be answer or all, got '%s'", o->loss_on);
+    if (strcmp(o->base_dtype, "f32") && strcmp(o->base_dtype, "bf16"))
+        return error_set(err, STATUS_INVALID, NULL, "--base-dtype must be f32 or bf16, got '%s'", o->base_dtype);
+    if (strcmp(o->score, "letter"))
+        return error_set(err, STATUS_INVALID, "use ./train eval --score choice-loglik after training",
+                         "training evaluates with --score letter only");
     return STATUS_OK;
 }
 
@@ -99,12 +110,37 @@ static Status load_split(const TrainOptions *o, const char *split, const char *f
     return s;
 }
 
-static Status tokenize(const TrainOptions *o, const McDataset *ds, const Tokenizer *tk, int limit, TokenizedSet *ts,
-                       Error *err) {
+/* Tokenized sets are cached in $MOETRAIN_CACHE (default ~/.cache/moetrain), keyed by the
+   hashes of the tokenizer file, the data files and the prompt settings: a second run starts
+   instantly. Without a usable cache directory the set is simply tokenized. */
+static const char *cache_path(const TrainOptions *o, const char *tk_path, const McDataset *ds, const PromptConfig *pc,
+                              char *buf, size_t n) {
+    const char *env = getenv("MOETRAIN_CACHE"), *home = getenv("HOME");
+    char dir[700];
+    if (env && *env) snprintf(dir, sizeof dir, "%s", env);
+    else if (home && *home) {
+        snprintf(dir, sizeof dir, "%s/.cache", home);
+        mkdir(dir, 0755);
+        snprintf(dir, sizeof dir, "%s/.cache/moetrain", home);
+    } else return NULL;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) return NULL;
+    uint64_t th, dh;
+    Error ignored;
+    if (token_cache_keys(tk_path, ds, pc, &th, &dh, &ignored)) return NULL;
+    snprintf(buf, n, "%s/%s-%016llx-%016llx.tok", dir, o->task, (unsigned long long)th, (unsigned long long)dh);
+    return buf;
+}
+
+static Status tokenize(const TrainOptions *o, const char *tk_path, const McDataset *ds, const Tokenizer *tk, int limit,
+                       TokenizedSet *ts, Error *err) {
     PromptConfig pc;
     prompt_config_default(&pc);
     pc.max_len = o->seq;
-    Status s = dataset_tokenize(ds, tk, &pc, ts, err);
+    char buf[1024];
+    int cached = 0;
+    Status s = dataset_tokenize_cached(ds, tk, tk_path, &pc, cache_path(o, tk_path, ds, &pc, buf, sizeof buf), ts,
+                                       &cached, err);
+    if (!s && cached) printf("note: %s %s examples read from the token cache\n", ds->task, ds->files[0]);
     if (!s && limit > 0 && limit < ts->n) ts->n = limit;
     return s;
 }
@@ -156,6 +192,10 @@ static void run_free(Run *r) {
 static Status run_load(Run *r, const TrainOptions *o, Error *err) {
     AdapterConfig acfg;
     Status s = adapter_from_options(o, &acfg, err);
+    if (!s && o->init_adapter) {   /* the saved adapter's shape wins over --rank/--targets */
+        s = adapter_read_config(o->init_adapter, &acfg, err);
+        if (!s) printf("starting from adapter %s (rank %d, alpha %g)\n", o->init_adapter, acfg.rank, acfg.alpha);
+    }
     if (!s) s = model_load(&r->model, o->model, &acfg, !strcmp(o->base_dtype, "bf16"), err);
     if (s) return s;
     r->have_model = 1;
@@ -166,11 +206,11 @@ static Status run_load(Run *r, const TrainOptions *o, Error *err) {
     if (s) return s;
     r->have_tk = 1;
     s = load_split(o, "train", o->train_file, &r->train_ds, err);
-    if (!s) s = tokenize(o, &r->train_ds, &r->tk, o->train_limit, &r->train, err);
+    if (!s) s = tokenize(o, tkp, &r->train_ds, &r->tk, o->train_limit, &r->train, err);
     if (s) return s;
     r->have_train = 1;
     s = load_split(o, o->split, o->dev_file, &r->dev_ds, err);
-    if (!s) s = tokenize(o, &r->dev_ds, &r->tk, 0, &r->dev, err);
+    if (!s) s = tokenize(o, tkp, &r->dev_ds, &r->tk, 0, &r->dev, err);
     if (!s) r->have_dev = 1;
     if (!s && r->train.n_truncated) printf("note: %d training prompts were trimmed on the left to fit --seq %d\n", r->train.n_truncated, o->seq);
     return s;
@@ -196,6 +236,9 @@ static void trainer_config_from(const TrainOptions *o, const McDataset *dev, Tra
     tc->positive_choice = dev->positive_choice;
     tc->out_dir = o->out;
     tc->task = o->task;
+    tc->model_name = o->model;
+    tc->loss_on_all = !strcmp(o->loss_on, "all");
+    tc->group_by_length = o->group_by_length;
 }
 
 static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf, Error *err) {
@@ -208,12 +251,19 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
         return error_set(err, STATUS_IO, NULL, "cannot create --out %s: %s", o->out, strerror(errno));
     if (o->out && !o->resume && (s = write_config(o->out, flags, nf, err))) return s;
     llama_init_adapter(&r->model, (uint64_t)o->seed);
+    if (o->init_adapter && (s = adapter_load(&r->model, o->init_adapter, err))) return s;
     print_config(o, &r->model, &r->train, &r->dev);
     Trainer tr;
     s = trainer_init(&tr, &r->model, &r->train, &r->dev, &tc, err);
     if (!s && o->resume) {
         s = trainer_load_state(&tr, o->resume, err);
         if (!s) printf("resumed %s at step %ld of %ld\n", o->resume, tr.step, tr.total_steps);
+        if (!s && tr.step >= tr.total_steps) {
+            printf("nothing to do: %s already finished its %ld steps (raise --max-steps or --epochs to go on)\n",
+                   o->resume, tr.total_steps);
+            trainer_free(&tr);
+            return STATUS_OK;
+        }
     }
     if (!s) {
         signal(SIGINT, on_sigint);
@@ -225,7 +275,7 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
         snprintf(m, sizeof m, "%s/metrics.jsonl", o->out);
         snprintf(svg, sizeof svg, "%s/report.svg", o->out);
         s = report_svg_write(m, svg, o->out, err);
-        if (!s) printf("wrote %s/{metrics.jsonl, report.svg, config.json, checkpoint/}\n", o->out);
+        if (!s) printf("wrote %s/{metrics.jsonl, report.svg, config.json, checkpoint/, adapter/}\n", o->out);
     }
     if (!s && trainer_stop_requested())
         printf("interrupted at step %ld: checkpoint saved; continue with ./train train --resume %s\n", tr.step, o->out ? o->out : "OUT");

@@ -27,8 +27,8 @@ int train_options_flags(TrainOptions *o, Flag *f) {
         { "tokenizer", FLAG_STRING, &o->tokenizer, "tokenizer.bin or tokenizer.json (default: next to the model)", 0 },
         { "task", FLAG_STRING, &o->task, "rte cola sst2 mrpc qnli arc_easy arc_challenge openbookqa commonsense_qa siqa piqa winogrande hellaswag scienceqa mc_jsonl", 0 },
         { "data", FLAG_STRING, &o->data, "dataset directory (or a file)", 0 },
-        { "train-file", FLAG_STRING, &o->train_file, "explicit training file (instead of --data)", 0 },
-        { "dev-file", FLAG_STRING, &o->dev_file, "explicit dev file (instead of --data)", 0 },
+        { "train", FLAG_STRING, &o->train_file, "explicit training file (instead of --data)", 0 },
+        { "dev", FLAG_STRING, &o->dev_file, "explicit dev file (instead of --data)", 0 },
         { "split", FLAG_STRING, &o->split, "eval split", 0 },
         { "out", FLAG_STRING, &o->out, "run directory (metrics.jsonl, report.svg, config.json, checkpoint/, adapter/)", 0 },
         { "adapter", FLAG_STRING, &o->adapter, "lora | molora | adamoe | full | none", 0 },
@@ -67,10 +67,12 @@ int train_options_flags(TrainOptions *o, Flag *f) {
         { "eval-every", FLAG_INT, &o->eval_every, "evaluate every N steps (0 = at the end only)", 0 },
         { "eval-batch", FLAG_INT, &o->eval_batch, "evaluation batch size", 0 },
         { "save-every", FLAG_INT, &o->save_every, "checkpoint every N steps (0 = at the end only)", 0 },
+        { "init-adapter", FLAG_STRING, &o->init_adapter, "start from a saved adapter directory", 0 },
         { "resume", FLAG_STRING, &o->resume, "continue the run in this directory (reads its config.json)", 0 },
         { "score", FLAG_STRING, &o->score, "letter (restricted answer-letter likelihood)", 0 },
         { "base-dtype", FLAG_STRING, &o->base_dtype, "f32 | bf16 storage of the frozen base weights", 0 },
         { "loss-on", FLAG_STRING, &o->loss_on, "answer | all (tokens that carry the loss)", 0 },
+        { "group-by-length", FLAG_BOOL, &o->group_by_length, "batch examples of similar length (less padding)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
     int n = (int)(sizeof t / sizeof t[0]);

@@ -16,7 +16,7 @@ typedef struct {
     int experts, n_null, top_k;
     double aux_coef, aux_coef_end, k_baseline;
     int rank, epochs, max_steps, train_limit, eval_limit, batch, accum, seq, seed, threads;
-    int log_every, eval_every, save_every, rslora, eval_batch;
+    int log_every, eval_every, save_every, rslora, eval_batch, group_by_length;
     double alpha, dropout, lr, min_lr, warmup, weight_decay, clip;
 } TrainOptions;
 

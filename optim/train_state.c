@@ -4,6 +4,7 @@
    (epoch, pos), the dropout RNG state, the seed and the parameter count. Written atomically;
    on load every field is checked against the current run. */
 #include "trainer.h"
+#include "../nn/adapter_io.h"
 #include "../nn/safetensors.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -40,6 +41,10 @@ Status trainer_save_state(const Trainer *tr, const char *dir, Error *err) {
     safetensors_writer_set_metadata(&w, "real", sizeof(real) == sizeof(double) ? "double" : "float");
     Status s = safetensors_write(&w, path, err);
     safetensors_writer_free(&w);
+    if (!s && tr->model->acfg.kind == ADAPTER_LORA) {   /* the PEFT export, for eval / generate / PEFT */
+        snprintf(path, sizeof path, "%s/adapter", dir);
+        s = adapter_save(tr->model, path, tr->cfg.model_name, err);
+    }
     return s;
 }
 

@@ -82,6 +82,8 @@ Status trainer_init(Trainer *tr, LlamaModel *m, const TokenizedSet *train, const
     batch_config_default(&bc);
     bc.batch_size = cfg->batch;
     bc.seed = cfg->seed;
+    bc.loss_on_all = cfg->loss_on_all;
+    bc.group_by_length = cfg->group_by_length;
     Status s = batch_iter_init(&tr->it, train, &bc, err);
     if (s) return s;
     long batches_per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
@@ -159,6 +161,7 @@ static Status train_step(Trainer *tr, Error *err) {
     tr->last_loss = loss_sum / tr->cfg.accum;
     double dt = train_now() - t0;
     tr->seconds += dt;
+    tr->tokens += tokens;
     tr->tok_per_s = dt > 0 ? tokens / dt : 0;
     train_log_step(tr, lr);
     return STATUS_OK;
@@ -182,6 +185,11 @@ Status trainer_run(Trainer *tr, Error *err) {
     Status s = train_log_open(tr, err);
     while (!s && tr->step < tr->total_steps && !stop_flag) {
         s = train_step(tr, err);
+        if (!s && tr->cfg.crash_after && tr->step == tr->cfg.crash_after) return STATUS_OK;
+        if (!s && tr->cfg.stop_after && tr->step == tr->cfg.stop_after) {
+            train_log_progress_end(tr);
+            return tr->cfg.out_dir ? trainer_save_state(tr, tr->cfg.out_dir, err) : STATUS_OK;
+        }
         if (!s && tr->cfg.eval_every > 0 && tr->step % tr->cfg.eval_every == 0 && tr->step < tr->total_steps)
             s = run_eval(tr, err);
         if (!s && tr->cfg.out_dir && tr->cfg.save_every > 0 && tr->step % tr->cfg.save_every == 0)

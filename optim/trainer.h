@@ -33,7 +33,12 @@ typedef struct {
     int positive_choice;       /* binary tasks: class for MCC (-1 = none) */
     const char *out_dir;       /* NULL: no files (tests, the demo's inner runs) */
     const char *task;          /* for records */
+    const char *model_name;    /* base model path, recorded in the adapter config */
     int quiet;                 /* no progress output */
+    int loss_on_all;           /* targets on every token, not only the answer */
+    int group_by_length;       /* batches of similar lengths */
+    long stop_after;           /* stop after this step (checkpoint saved), as if interrupted; 0 = off */
+    long crash_after;          /* tests: return right after this step, saving nothing (like SIGKILL) */
     AuxSchedule aux;           /* aux-loss coefficient over the run (molora / adamoe) */
     int aux_from_adapter;      /* 1 (default): constant = the adapter's aux_coef, ignore `aux` */
 } TrainConfig;
@@ -57,6 +62,7 @@ typedef struct {
     EvalResult last_eval, best_eval;
     long best_step;
     double seconds;            /* training time so far (excluding evals) */
+    double tokens;             /* token positions processed (incl. padding) */
     FILE *metrics;
 } Trainer;
 

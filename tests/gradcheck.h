@@ -4,6 +4,7 @@
    inputs], with random probe weights w: a plain sum would hide bugs whose errors sum to zero
    (softmax). Analytic grads come from the tape; numeric ones from central differences,
    (L(x+h) - L(x-h)) / 2h, for every element of every input that has a grad.
+   The float build samples at most 64 elements per input (strided); double checks all.
    Error per element: |analytic - numeric| / max(|analytic|, |numeric|, 1e-3). */
 #ifndef GRADCHECK_H
 #define GRADCHECK_H

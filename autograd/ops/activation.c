@@ -9,47 +9,61 @@
      cannot overflow). Saved: y itself (the output tensor).
      Jacobian ∂y_j/∂x_i = y_j (δ_ij − y_i), so
        dx_i = Σ_j dy_j y_j (δ_ij − y_i) = y_i (dy_i − Σ_j y_j dy_j).
-   σ is evaluated in the form that never exponentiates a positive number. Sums over a row are
-   accumulated in double. Softmax rows run on the thread pool when the tensor is large (each row
+   σ is evaluated in the form that never exponentiates a positive number (vecmath.h vm_sigmoid,
+   a vectorisable exp). Sums over a row are accumulated in double. silu/swiglu run over element
+   ranges and softmax over rows on the thread pool when the tensor is large (each element / row
    is one task's private output, so results do not depend on the thread count). */
 #include "activation.h"
 #include "../../tensor/check.h"
 #include "../../tensor/threads.h"
+#include "vecmath.h"
 
 #define SOFTMAX_PARALLEL_MIN ((size_t)1 << 15)   /* elements; below this a serial loop is faster */
 
 /* ---- kernels on raw pointers ---- */
 
-/* expf or exp by the type of real (local stand-in: real.h's real_exp does not expand yet) */
+/* expf or exp by the type of real (softmax only; silu/swiglu use vecmath.h's vm_sigmoid) */
 static real rexp(real x) { return _Generic(x, float: expf, default: exp)(x); }
-
-static real sigmoid(real a) {
-    if (a >= 0) return (real)1 / ((real)1 + rexp(-a));
-    real e = rexp(a);
-    return e / ((real)1 + e);
-}
 
 static real silu_grad(real a, real s) { return s * ((real)1 + a * ((real)1 - s)); }
 
-static void silu_forward(real *y, const real *a, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = a[i] * sigmoid(a[i]);
+/* Elementwise jobs over [i0, i1): every element is its own output, so ranges run on the pool. */
+typedef struct {
+    real *y, *da, *db;
+    const real *a, *b, *dy;
+} EwJob;
+
+#define EW_GRAIN 8192   /* elements per pool chunk; below this one thread does it all */
+
+VEC_CLONES static void silu_forward(void *vj, long i0, long i1) {
+    const EwJob *j = vj;
+    for (long i = i0; i < i1; i++) j->y[i] = j->a[i] * vm_sigmoid(j->a[i]);
 }
 
-static void silu_backward(real *da, const real *dy, const real *a, size_t n) {
-    for (size_t i = 0; i < n; i++) da[i] += dy[i] * silu_grad(a[i], sigmoid(a[i]));
+VEC_CLONES static void silu_backward(void *vj, long i0, long i1) {
+    const EwJob *j = vj;
+    for (long i = i0; i < i1; i++) j->da[i] += j->dy[i] * silu_grad(j->a[i], vm_sigmoid(j->a[i]));
 }
 
-static void swiglu_forward(real *y, const real *a, const real *b, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = a[i] * sigmoid(a[i]) * b[i];
+VEC_CLONES static void swiglu_forward(void *vj, long i0, long i1) {
+    const EwJob *j = vj;
+    for (long i = i0; i < i1; i++) j->y[i] = j->a[i] * vm_sigmoid(j->a[i]) * j->b[i];
 }
 
-/* either of da, db may be NULL */
-static void swiglu_backward(real *da, real *db, const real *dy, const real *a, const real *b, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        real s = sigmoid(a[i]);
-        if (da) da[i] += dy[i] * b[i] * silu_grad(a[i], s);
-        if (db) db[i] += dy[i] * a[i] * s;
-    }
+/* both grads, or one of them (the loops stay branch-free so they vectorise) */
+VEC_CLONES static void swiglu_backward(void *vj, long i0, long i1) {
+    const EwJob *j = vj;
+    const real *a = j->a, *b = j->b, *dy = j->dy;
+    if (j->da && j->db)
+        for (long i = i0; i < i1; i++) {
+            real s = vm_sigmoid(a[i]);
+            j->da[i] += dy[i] * b[i] * silu_grad(a[i], s);
+            j->db[i] += dy[i] * a[i] * s;
+        }
+    else if (j->da)
+        for (long i = i0; i < i1; i++) j->da[i] += dy[i] * b[i] * silu_grad(a[i], vm_sigmoid(a[i]));
+    else if (j->db)
+        for (long i = i0; i < i1; i++) j->db[i] += dy[i] * a[i] * vm_sigmoid(a[i]);
 }
 
 static void softmax_row_forward(real *y, const real *x, int C) {
@@ -74,13 +88,15 @@ static void softmax_row_backward(real *dx, const real *dy, const real *y, int C)
 
 static void silu_backward_entry(const TapeEntry *e) {
     const Tensor *a = e->in[0];
-    if (a->grad) silu_backward(a->grad, e->out->grad, a->data, a->numel);
+    EwJob j = { NULL, a->grad, NULL, a->data, NULL, e->out->grad };
+    if (a->grad) parallel_for_chunks((long)a->numel, EW_GRAIN, silu_backward, &j);
 }
 
 Tensor *op_silu(Tape *t, Tensor *a) {
     CHECK(a->data != NULL, "silu: input must hold real data");
     Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 1, &a), "silu");
-    silu_forward(y->data, a->data, y->numel);
+    EwJob j = { y->data, NULL, NULL, a->data, NULL, NULL };
+    parallel_for_chunks((long)y->numel, EW_GRAIN, silu_forward, &j);
     tape_record(t, "silu", silu_backward_entry, y, 1, &a);
     return y;
 }
@@ -89,7 +105,8 @@ Tensor *op_silu(Tape *t, Tensor *a) {
 
 static void swiglu_backward_entry(const TapeEntry *e) {
     const Tensor *a = e->in[0], *b = e->in[1];
-    swiglu_backward(a->grad, b->grad, e->out->grad, a->data, b->data, a->numel);
+    EwJob j = { NULL, a->grad, b->grad, a->data, b->data, e->out->grad };
+    parallel_for_chunks((long)a->numel, EW_GRAIN, swiglu_backward, &j);
 }
 
 Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b) {
@@ -99,7 +116,8 @@ Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b) {
     CHECK(a->data && b->data, "swiglu: inputs must hold real data");
     Tensor *in[2] = { a, b };
     Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 2, in), "swiglu");
-    swiglu_forward(y->data, a->data, b->data, y->numel);
+    EwJob j = { y->data, NULL, NULL, a->data, b->data, NULL };
+    parallel_for_chunks((long)y->numel, EW_GRAIN, swiglu_forward, &j);
     tape_record(t, "swiglu", swiglu_backward_entry, y, 2, in);
     return y;
 }

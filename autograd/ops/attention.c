@@ -12,11 +12,13 @@
    Threads: the forward splits the B·H (b, h) pairs, the backward the B·KV (b, g) groups (the
    query heads of a group all write the same dK, dV), over "slots" with one scratch each.
    Every pair/group is computed the same serial way whatever the slot, so results are
-   bitwise identical for any thread count; gemm inside a worker runs serially. */
+   bitwise identical for any thread count; gemm inside a worker runs serially. Row max, exp-sum
+   and dot products use vecmath.h's lane helpers (sums in double, fixed lane order). */
 #include "attention.h"
 #include "../../tensor/check.h"
 #include "../../tensor/gemm.h"
 #include "../../tensor/threads.h"
+#include "vecmath.h"
 #include <math.h>
 
 typedef struct {
@@ -29,29 +31,24 @@ typedef struct {
 /* ---- kernels on raw pointers ---- */
 
 /* Rows r of S (ld), query i = i0 + r: softmax over j <= i, zero for i < j < i1. */
-static void causal_softmax_rows(real *S, int ld, int rb, int i0, int i1) {
+VEC_CLONES static void causal_softmax_rows(real *S, int ld, int rb, int i0, int i1) {
     for (int r = 0; r < rb; r++) {
         real *row = S + (size_t)r * ld;
         int i = i0 + r;
-        real m = row[0], sum = 0;
-        for (int j = 1; j <= i; j++) m = row[j] > m ? row[j] : m;
-        for (int j = 0; j <= i; j++) {
-            row[j] = real_exp(row[j] - m);
-            sum += row[j];
-        }
+        real m = vm_row_max(row, i + 1);
+        real sum = (real)vm_row_exp_sum(row, row, i + 1, m);
         for (int j = 0; j <= i; j++) row[j] /= sum;
         for (int j = i + 1; j < i1; j++) row[j] = 0;
     }
 }
 
 /* dS = P ⊙ (dP − rowsum(dP ⊙ P)) in place over W = dP (rows of the block, ld T). */
-static void softmax_backward_rows(real *W, const real *P, int ld, int rb, int i0, int i1) {
+VEC_CLONES static void softmax_backward_rows(real *W, const real *P, int ld, int rb, int i0, int i1) {
     for (int r = 0; r < rb; r++) {
         real *w = W + (size_t)r * ld;
         const real *p = P + (size_t)r * ld;
         int i = i0 + r;
-        real dot = 0;
-        for (int j = 0; j <= i; j++) dot += w[j] * p[j];
+        real dot = (real)vm_row_dot(w, p, i + 1);
         for (int j = 0; j <= i; j++) w[j] = p[j] * (w[j] - dot);
         for (int j = i + 1; j < i1; j++) w[j] = 0;
     }

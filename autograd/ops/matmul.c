@@ -4,11 +4,11 @@
 
    linear: x [..., in] viewed as X [R, in] (R = product of leading dims), w [out, in],
      y [..., out] viewed as Y [R, out].   Y = X · Wᵀ,  Y[r][o] = Σ_i X[r][i] W[o][i].
-     Saved: nothing beyond the inputs.
      Backward: dL/dX[r][i] = Σ_o dY[r][o] W[o][i]   →  dX += dY · W       (gemm 0,0)
                dL/dW[o][i] = Σ_r dY[r][o] X[r][i]   →  dW += dYᵀ · X      (gemm 1,0)
      A frozen w (grad NULL) gets nothing; a bf16 w (data NULL, always frozen) is read through
-     gemm_bf16 in both directions.
+     gemm_bf16 in both directions. Products with a narrow C (fewer than 16 columns, e.g. LoRA's
+     rank side) are computed transposed into a scratch (matmul_gemm_narrow). Saved: that scratch.
 
    matmul: op(a) [M, K], op(b) [K, N], y [M, N].  Saved: the two transpose flags.
      With C = op(A)·op(B):  d op(A) = dC · op(B)ᵀ  [M, K],   d op(B) = op(A)ᵀ · dC  [K, N].
@@ -21,27 +21,49 @@
 
 /* ---- linear ---- */
 
-/* Y [R, O] = X [R, I] · Wᵀ, W [O, I] as f32 or bf16 */
+/* A product whose C is narrow (N < NARROW_N columns, e.g. the rank-8 side of LoRA) but tall
+   wastes most of the GEMM micro-kernel's column tile; computing Cᵀ = op(B)ᵀ·op(A)ᵀ instead puts
+   the narrow side on the kernel's rows, where one tile covers it. */
+#define NARROW_N 16
+#define NARROW_MIN_M 64
+
+int matmul_is_narrow(int M, int N) { return N < NARROW_N && M >= NARROW_MIN_M; }
+#define is_narrow matmul_is_narrow
+
+void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
+                        const real *B, int ldb, int beta, real *C, int ldc, real *scratch) {
+    gemm(!tb, !ta, N, M, K, alpha, B, ldb, A, lda, (real)0, scratch, M);
+    for (int i = 0; i < M; i++) {
+        real *c = C + (size_t)i * ldc;
+        for (int n = 0; n < N; n++) c[n] = (beta ? c[n] : (real)0) + scratch[(size_t)n * M + i];
+    }
+}
+
+/* Y [R, O] = X [R, I] · Wᵀ, W [O, I] as f32 or bf16; scratch holds O·R reals when is_narrow(R, O) */
 static void linear_forward(real *y, const real *x, const real *w, const uint16_t *w16,
-                           int R, int I, int O) {
+                           int R, int I, int O, real *scratch) {
     if (R == 0 || O == 0) return;
     if (w16) gemm_bf16(0, 1, R, O, I, (real)1, x, I, w16, I, (real)0, y, O);
+    else if (is_narrow(R, O)) matmul_gemm_narrow(0, 1, R, O, I, (real)1, x, I, w, I, 0, y, O, scratch);
     else gemm(0, 1, R, O, I, (real)1, x, I, w, I, (real)0, y, O);
 }
 
-/* dX += dY · W;  dW += dYᵀ · X  (either may be NULL) */
+/* dX += dY · W;  dW += dYᵀ · X  (either may be NULL); scratch holds max(R, O)·I reals when I
+   is narrow */
 static void linear_backward(real *dx, real *dw, const real *dy, const real *x, const real *w,
-                            const uint16_t *w16, int R, int I, int O) {
+                            const uint16_t *w16, int R, int I, int O, real *scratch) {
     if (R == 0 || I == 0 || O == 0) return;
     if (dx && w16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w16, I, (real)1, dx, I);
+    else if (dx && is_narrow(R, I)) matmul_gemm_narrow(0, 0, R, I, O, (real)1, dy, O, w, I, 1, dx, I, scratch);
     else if (dx) gemm(0, 0, R, I, O, (real)1, dy, O, w, I, (real)1, dx, I);
-    if (dw) gemm(1, 0, O, I, R, (real)1, dy, O, x, I, (real)1, dw, I);
+    if (dw && is_narrow(O, I)) matmul_gemm_narrow(1, 0, O, I, R, (real)1, dy, O, x, I, 1, dw, I, scratch);
+    else if (dw) gemm(1, 0, O, I, R, (real)1, dy, O, x, I, (real)1, dw, I);
 }
 
 static void linear_backward_entry(const TapeEntry *e) {
     const Tensor *y = e->out, *x = e->in[0], *w = e->in[1];
     linear_backward(x->grad, w->grad, y->grad, x->data, w->data, w->bf16,
-                    (int)tensor_rows(x), w->shape[1], w->shape[0]);
+                    (int)tensor_rows(x), w->shape[1], w->shape[0], e->saved);
 }
 
 Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
@@ -58,8 +80,14 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
     shape[x->ndim - 1] = w->shape[0];
     Tensor *y = tape_output(t, x->ndim, shape, tape_wants_grad(t, 2, in), "linear");
-    linear_forward(y->data, x->data, w->data, w->bf16, (int)tensor_rows(x), w->shape[1], w->shape[0]);
-    tape_record(t, "linear", linear_backward_entry, y, 2, in);
+    int R = (int)tensor_rows(x), I = w->shape[1], O = w->shape[0];
+    ArenaMark m = arena_mark(t->arena);
+    real *scratch = is_narrow(R, O) ? arena_alloc(t->arena, (size_t)O * R * sizeof(real)) : NULL;
+    linear_forward(y->data, x->data, w->data, w->bf16, R, I, O, scratch);
+    arena_rewind(t->arena, m);
+    TapeEntry *e = tape_record(t, "linear", linear_backward_entry, y, 2, in);
+    if (e && (is_narrow(R, I) || is_narrow(O, I)))
+        e->saved = arena_alloc(t->arena, (size_t)(R > O ? R : O) * I * sizeof(real));
     return y;
 }
 

@@ -1,5 +1,5 @@
 /* autograd/ops/matmul.h — matrix products.
-   defines: op_linear, op_matmul, OP_LINEAR, OP_LINEAR_FROZEN, OP_LINEAR_BF16,
+   defines: op_linear, op_matmul, matmul_is_narrow, matmul_gemm_narrow, OP_LINEAR, OP_LINEAR_FROZEN, OP_LINEAR_BF16,
             OP_MATMUL_NN, OP_MATMUL_NT, OP_MATMUL_TN, OP_MATMUL_TT */
 #ifndef OPS_MATMUL_H
 #define OPS_MATMUL_H
@@ -11,6 +11,14 @@
 Tensor *op_linear(Tape *t, Tensor *x, Tensor *w);
 /* y = op(a) · op(b), 2-D only; op(m) = mᵀ if the trans flag is set. y [M, N]. */
 Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b);
+
+/* Helpers shared with lora_linear.c. A product whose C [M, N] is narrow (matmul_is_narrow: fewer
+   than 16 columns, at least 64 rows) wastes most of the GEMM micro-kernel's column tile, so
+   matmul_gemm_narrow computes Cᵀ = alpha·op(B)ᵀ·op(A)ᵀ into scratch [N, M] (the narrow side then
+   sits on the kernel's rows) and writes C = that (beta 0) or C += that (beta 1). */
+int  matmul_is_narrow(int M, int N);
+void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
+                        const real *B, int ldb, int beta, real *C, int ldc, real *scratch);
 
 extern const OpInfo OP_LINEAR, OP_LINEAR_FROZEN, OP_LINEAR_BF16;
 extern const OpInfo OP_MATMUL_NN, OP_MATMUL_NT, OP_MATMUL_TN, OP_MATMUL_TT;

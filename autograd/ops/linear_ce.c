@@ -1,0 +1,166 @@
+/* autograd/ops/linear_ce.c — LM head + cross-entropy fused, chunked over rows (see linear_ce.h).
+   Forward, per chunk of rows [r0, r1), with the logits L = X[r0:r1]·Wᵀ in a scratch:
+     m_i = max_j L_ij,  e_ij = exp(L_ij − m_i),  lse_i = m_i + log Σ_j e_ij,  loss_i = lse_i − L_i,t_i
+   (vecmath.h row helpers), and, when the op is recorded, G_i = e_i / Σ_j e_ij − onehot(t_i) =
+   softmax(L_i) − onehot(t_i) in place (0 for ignored rows; one exp per logit in all),
+   which is dloss_i/dL_i up to the factor g = dy/N; then, on the chunk still in cache,
+     Z[r0:r1] = G · W            (if x has a grad)   [rows, C]
+     S       += Gᵀ · X[r0:r1]    (if w has a grad)   [V, C]
+   y = (Σ_i loss_i) / N over the N counted rows (summed in row order, in double).
+   Backward (dy given), since dL/dz_i = g·G_i:   dx += g·Z,   dw += g·S.
+   So the LM head's backward GEMMs run inside the forward and the backward only scales them; no
+   [n, V] logits or logit gradients are ever stored (torch_ref: cross_entropy(x @ w.T, t)).
+   Saved: Z, S, N. Threads: rows of a chunk run in parallel (disjoint outputs), GEMMs split C
+   into disjoint blocks, the loss sum is serial: results do not depend on the thread count. */
+#include "linear_ce.h"
+#include "cross_entropy.h"
+#include "vecmath.h"
+#include "../../tensor/check.h"
+#include "../../tensor/gemm.h"
+#include "../../tensor/threads.h"
+#include <string.h>
+
+typedef struct {
+    real *L;              /* chunk logits [rows, V]; G in place */
+    const int *targets;   /* of the chunk */
+    double *row_loss;     /* of the chunk */
+    int V, want_g;
+} LceRows;
+
+VEC_CLONES static void lce_rows(void *vc, long i0, long i1) {
+    const LceRows *c = vc;
+    for (long i = i0; i < i1; i++) {
+        real *L = c->L + (size_t)i * c->V;
+        int tg = c->targets[i];
+        if (tg == CE_IGNORE_INDEX) {
+            c->row_loss[i] = 0.0;
+            if (c->want_g) memset(L, 0, (size_t)c->V * sizeof(real));
+            continue;
+        }
+        real m = vm_row_max(L, c->V), zt = L[tg];
+        if (!c->want_g) {
+            c->row_loss[i] = (double)m + log(vm_row_sum_exp(L, c->V, m)) - (double)zt;
+            continue;
+        }
+        double sum = vm_row_exp_sum(L, L, c->V, m);           /* L = exp(L − m), one exp pass */
+        c->row_loss[i] = (double)m + log(sum) - (double)zt;
+        real inv = (real)(1.0 / sum);
+        for (int j = 0; j < c->V; j++) L[j] *= inv;
+        L[tg] -= 1;
+    }
+}
+
+typedef struct {
+    real *y;
+    const real *x;
+    real s;
+} AxpyJob;
+
+static void axpy_range(void *vj, long i0, long i1) {
+    const AxpyJob *j = vj;
+    for (long i = i0; i < i1; i++) j->y[i] += j->s * j->x[i];
+}
+
+typedef struct {
+    real *z, *s;          /* G·W [n, C] and Gᵀ·X [V, C], NULL when not needed */
+    int n_counted;
+} LceSaved;
+
+static void lce_backward(const TapeEntry *e) {
+    const LceSaved *sv = e->saved;
+    Tensor *x = e->in[0], *w = e->in[1];
+    if (sv->n_counted == 0) return;
+    real g = (real)((double)e->out->grad[0] / sv->n_counted);
+    AxpyJob jx = { x->grad, sv->z, g }, jw = { w->grad, sv->s, g };
+    if (x->grad) parallel_for_chunks((long)x->numel, 8192, axpy_range, &jx);
+    if (w->grad) parallel_for_chunks((long)w->numel, 8192, axpy_range, &jw);
+}
+
+static int check_args(const Tensor *x, const Tensor *w, const int *targets, int n) {
+    char sx[64], sw[64];
+    CHECK(x->data != NULL, "linear_cross_entropy: x must hold real data");
+    CHECK(w->ndim == 2 && tensor_cols(x) == w->shape[1] && n >= 0 && tensor_rows(x) == (size_t)n,
+          "linear_cross_entropy: need x [n = %d, C] and w [V, C], got x %s, w %s", n,
+          tensor_shape_str(x, sx, sizeof sx), tensor_shape_str(w, sw, sizeof sw));
+    CHECK(w->data != NULL || (w->bf16 != NULL && w->grad == NULL),
+          "linear_cross_entropy: w must hold f32 data, or bf16 data and be frozen");
+    int counted = 0, V = w->shape[0];
+    for (int i = 0; i < n; i++) {
+        CHECK(targets[i] == CE_IGNORE_INDEX || (targets[i] >= 0 && targets[i] < V),
+              "linear_cross_entropy: targets[%d] = %d is outside [0, %d) and not %d", i, targets[i],
+              V, CE_IGNORE_INDEX);
+        counted += targets[i] != CE_IGNORE_INDEX;
+    }
+    return counted;
+}
+
+/* A [rows, N] (ld lda) times w, or wᵀ: the f32 or bf16 storage of w, beta 0 or 1 */
+static void gemm_w(int tb, int M, int N, int K, const real *A, int lda, const Tensor *w, real beta,
+                   real *C, int ldc) {
+    int ldw = w->shape[1];
+    if (w->data) gemm(0, tb, M, N, K, (real)1, A, lda, w->data, ldw, beta, C, ldc);
+    else gemm_bf16(0, tb, M, N, K, (real)1, A, lda, w->bf16, ldw, beta, C, ldc);
+}
+
+Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int *targets, int n,
+                                        int rows_per_chunk) {
+    int counted = check_args(x, w, targets, n), V = w->shape[0], C = w->shape[1];
+    Tensor *in[2] = { x, w };
+    Tensor *y = tape_output(t, 1, (int[]){ 1 }, tape_wants_grad(t, 2, in), "linear_cross_entropy");
+    LceSaved *sv = NULL;
+    if (y->grad) {
+        sv = arena_alloc(t->arena, sizeof *sv);
+        sv->z = x->grad ? arena_alloc(t->arena, (size_t)n * C * sizeof(real)) : NULL;
+        sv->s = w->grad ? arena_alloc(t->arena, (size_t)V * C * sizeof(real)) : NULL;
+        sv->n_counted = counted;
+    }
+    int rows = rows_per_chunk < 1 ? 1 : rows_per_chunk > n ? (n > 0 ? n : 1) : rows_per_chunk;
+    ArenaMark m = arena_mark(t->arena);
+    real *L = arena_alloc(t->arena, (size_t)rows * V * sizeof(real));
+    double *row_loss = arena_alloc(t->arena, (size_t)(n > 0 ? n : 1) * sizeof(double));
+    for (int r0 = 0; r0 < n; r0 += rows) {
+        int nr = n - r0 < rows ? n - r0 : rows;
+        const real *xc = x->data + (size_t)r0 * C;
+        gemm_w(1, nr, V, C, xc, C, w, 0, L, V);
+        LceRows job = { L, targets + r0, row_loss + r0, V, sv != NULL };
+        parallel_for_chunks(nr, 4, lce_rows, &job);
+        if (sv && sv->z) gemm_w(0, nr, C, V, L, V, w, 0, sv->z + (size_t)r0 * C, C);
+        if (sv && sv->s) gemm(1, 0, V, C, nr, (real)1, L, V, xc, C, (real)(r0 > 0), sv->s, C);
+    }
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += row_loss[i];
+    y->data[0] = counted ? (real)(sum / counted) : (real)0;
+    arena_rewind(t->arena, m);
+    TapeEntry *e = tape_record(t, "linear_cross_entropy", lce_backward, y, 2, in);
+    if (e) e->saved = sv;
+    return y;
+}
+
+Tensor *op_linear_cross_entropy(Tape *t, Tensor *x, Tensor *w, const int *targets, int n) {
+    size_t V = w->ndim == 2 && w->shape[0] > 0 ? (size_t)w->shape[0] : 1;
+    size_t rows = LINEAR_CE_CHUNK_ELEMS / V;
+    return op_linear_cross_entropy_chunked(t, x, w, targets, n, rows < 1 ? 1 : rows > 0x7fffffff ? 0x7fffffff : (int)rows);
+}
+
+/* ---- examples for the gradient check: 5 rows in chunks of 2, two rows ignored ---- */
+
+static void lce_example_common(Arena *a, Rng *rng, OpExample *ex, int w_grad) {
+    static const int tg[5] = { 3, CE_IGNORE_INDEX, 0, 6, CE_IGNORE_INDEX };
+    ex->n_in = 2;
+    ex->in[0] = tensor_2d(a, 5, 4, 1);
+    rng_fill_uniform(rng, ex->in[0]->data, ex->in[0]->numel, -1.0, 1.0);
+    ex->in[1] = tensor_2d(a, 7, 4, w_grad);
+    rng_fill_uniform(rng, ex->in[1]->data, ex->in[1]->numel, -1.0, 1.0);
+    int *targets = arena_alloc(a, sizeof tg);
+    memcpy(targets, tg, sizeof tg);
+    ex->aux = targets;
+}
+
+static void lce_example(Arena *a, Rng *rng, OpExample *ex) { lce_example_common(a, rng, ex, 1); }
+static void lce_example_frozen(Arena *a, Rng *rng, OpExample *ex) { lce_example_common(a, rng, ex, 0); }
+static Tensor *lce_apply(Tape *t, const OpExample *ex) {
+    return op_linear_cross_entropy_chunked(t, ex->in[0], ex->in[1], ex->aux, 5, 2);
+}
+
+const OpInfo OP_LINEAR_CE = { "linear_cross_entropy", lce_example, lce_apply, NULL };
+const OpInfo OP_LINEAR_CE_FROZEN_W = { "linear_cross_entropy_frozen_w", lce_example_frozen, lce_apply, NULL };

@@ -1,0 +1,23 @@
+/* autograd/ops/linear_ce.h — the LM head and the cross-entropy in one op, without keeping logits.
+   defines: op_linear_cross_entropy, op_linear_cross_entropy_chunked, OP_LINEAR_CE,
+            OP_LINEAR_CE_FROZEN_W, LINEAR_CE_CHUNK_ELEMS
+   x [n, C], w [V, C] (f32, or bf16 when frozen), targets [n] in [0, V) or CE_IGNORE_INDEX.
+   y [1] = mean over counted rows of lse(z_i) − z_i[t_i], z = x·wᵀ: the same value as
+   op_cross_entropy(op_linear(x, w)), 0 when no row counts. The [n, V] logits exist only one chunk
+   of rows at a time, so the op needs O(rows_per_chunk · V) scratch instead of two n x V arrays. */
+#ifndef OPS_LINEAR_CE_H
+#define OPS_LINEAR_CE_H
+#include "../op.h"
+
+/* logits held at once: rows per chunk = max(1, LINEAR_CE_CHUNK_ELEMS / V) (16 M reals = 64 MB
+   in float: 512 rows of a 32000 vocabulary; smaller chunks repack W more often and cost more) */
+#define LINEAR_CE_CHUNK_ELEMS ((size_t)16 << 20)
+
+Tensor *op_linear_cross_entropy(Tape *t, Tensor *x, Tensor *w, const int *targets, int n);
+/* the same with an explicit chunk height (tests) */
+Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int *targets, int n,
+                                        int rows_per_chunk);
+
+extern const OpInfo OP_LINEAR_CE, OP_LINEAR_CE_FROZEN_W;
+
+#endif

@@ -1,0 +1,121 @@
+/* autograd/ops/lora_linear.c — frozen linear + LoRA adapter, fused (see lora_linear.h).
+   x viewed as X [R, in], W [out, in], A [r, in], B [out, r], scale s:
+     H = X·Aᵀ [R, r],   Y = X·Wᵀ + s·H·Bᵀ [R, out]   (the second GEMM accumulates, beta 1)
+   Saved: H, and scratch for the backward.
+   Backward (dY given):
+     dX += dY·W            (if x has a grad; W read as f32 or bf16)
+     dW += dYᵀ·X           (if w is trainable)
+     dH  = s·dY·B  [R, r]  (if a or x has a grad)
+     dB += s·dYᵀ·H [out, r]
+     dA += dHᵀ·X   [r, in]
+     dX += dH·A
+   Products with the rank r as their output width (H, dH, dB) go through matmul_gemm_narrow.
+   Every product is a deterministic GEMM: results do not depend on the thread count. */
+#include "lora_linear.h"
+#include "matmul.h"
+#include "../../tensor/check.h"
+#include "../../tensor/gemm.h"
+#include "../../tensor/half.h"
+
+typedef struct {
+    real *h, *dh, *scratch;     /* [R, r], [R, r], max(R, out)·r */
+    real s;
+} LoraSaved;
+
+/* C = alpha·op(A)·op(B) (beta 0) or C += ... (beta 1), transposed when C is narrow */
+static void prod(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda, const real *B,
+                 int ldb, int beta, real *C, int ldc, real *scratch) {
+    if (matmul_is_narrow(M, N)) matmul_gemm_narrow(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch);
+    else gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, (real)beta, C, ldc);
+}
+
+static void lora_backward(const TapeEntry *e) {
+    const LoraSaved *sv = e->saved;
+    const Tensor *x = e->in[0], *w = e->in[1], *a = e->in[2], *b = e->in[3];
+    const real *dy = e->out->grad;
+    int R = (int)tensor_rows(x), I = w->shape[1], O = w->shape[0], r = a->shape[0];
+    if (R == 0) return;
+    if (x->grad && w->bf16 && !w->data) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w->bf16, I, (real)1, x->grad, I);
+    else if (x->grad) gemm(0, 0, R, I, O, (real)1, dy, O, w->data, I, (real)1, x->grad, I);
+    if (w->grad) gemm(1, 0, O, I, R, (real)1, dy, O, x->data, I, (real)1, w->grad, I);
+    if (b->grad) prod(1, 0, O, r, R, sv->s, dy, O, sv->h, r, 1, b->grad, r, sv->scratch);
+    if (!a->grad && !x->grad) return;
+    prod(0, 0, R, r, O, sv->s, dy, O, b->data, r, 0, sv->dh, r, sv->scratch);
+    if (a->grad) gemm(1, 0, r, I, R, (real)1, sv->dh, r, x->data, I, (real)1, a->grad, I);
+    if (x->grad) gemm(0, 0, R, I, r, (real)1, sv->dh, r, a->data, I, (real)1, x->grad, I);
+}
+
+static void check_args(const Tensor *x, const Tensor *w, const Tensor *a, const Tensor *b) {
+    char sx[64], sw[64], sa[64], sb[64];
+    CHECK(w->ndim == 2 && a->ndim == 2 && b->ndim == 2 && tensor_cols(x) == w->shape[1] &&
+          a->shape[1] == w->shape[1] && b->shape[0] == w->shape[0] && b->shape[1] == a->shape[0],
+          "lora_linear: need x [..., in], w [out, in], a [r, in], b [out, r]; got x %s w %s a %s b %s",
+          tensor_shape_str(x, sx, sizeof sx), tensor_shape_str(w, sw, sizeof sw),
+          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
+    CHECK(x->data && a->data && b->data, "lora_linear: x, a and b must hold real data");
+    CHECK(w->data != NULL || (w->bf16 != NULL && w->grad == NULL),
+          "lora_linear: w must hold f32 data, or bf16 data and be frozen");
+    CHECK(tensor_rows(x) <= (size_t)0x7fffffff, "lora_linear: too many rows");
+}
+
+Tensor *op_lora_linear(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real s) {
+    check_args(x, w, a, b);
+    Tensor *in[4] = { x, w, a, b };
+    int shape[TENSOR_MAX_DIMS];
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    shape[x->ndim - 1] = w->shape[0];
+    Tensor *y = tape_output(t, x->ndim, shape, tape_wants_grad(t, 4, in), "lora_linear");
+    int R = (int)tensor_rows(x), I = w->shape[1], O = w->shape[0], r = a->shape[0];
+    size_t hn = (size_t)(R ? R : 1) * (r ? r : 1), sn = (size_t)(R > O ? R : O) * (r ? r : 1);
+    LoraSaved *sv = y->grad ? arena_alloc(t->arena, sizeof *sv) : NULL;
+    ArenaMark m = arena_mark(t->arena);
+    real *h = arena_alloc(t->arena, hn * sizeof(real)), *scratch = arena_alloc(t->arena, sn * sizeof(real));
+    if (R > 0 && O > 0) {
+        if (w->bf16 && !w->data) gemm_bf16(0, 1, R, O, I, (real)1, x->data, I, w->bf16, I, (real)0, y->data, O);
+        else gemm(0, 1, R, O, I, (real)1, x->data, I, w->data, I, (real)0, y->data, O);
+        if (r > 0) {
+            prod(0, 1, R, r, I, (real)1, x->data, I, a->data, I, 0, h, r, scratch);
+            gemm(0, 1, R, O, r, s, h, r, b->data, r, (real)1, y->data, O);
+        }
+    }
+    TapeEntry *e = tape_record(t, "lora_linear", lora_backward, y, 4, in);
+    if (!e) {
+        arena_rewind(t->arena, m);
+        return y;
+    }
+    sv->h = h;
+    sv->scratch = scratch;
+    sv->dh = arena_alloc(t->arena, hn * sizeof(real));
+    sv->s = s;
+    e->saved = sv;
+    return y;
+}
+
+/* ---- examples for the gradient check: x [2, 3, 4], w [5, 4], a [2, 4], b [5, 2], s = 1.5 ---- */
+
+static void lora_example_common(Arena *ar, Rng *rng, OpExample *ex, int w_grad) {
+    static const int shapes[4][2] = { { 6, 4 }, { 5, 4 }, { 2, 4 }, { 5, 2 } };
+    ex->n_in = 4;
+    ex->in[0] = tensor_3d(ar, 2, 3, 4, 1);
+    for (int i = 1; i < 4; i++) ex->in[i] = tensor_2d(ar, shapes[i][0], shapes[i][1], i == 1 ? w_grad : 1);
+    for (int i = 0; i < 4; i++) rng_fill_uniform(rng, ex->in[i]->data, ex->in[i]->numel, -1.0, 1.0);
+}
+
+static void lora_example(Arena *ar, Rng *rng, OpExample *ex) { lora_example_common(ar, rng, ex, 0); }
+static void lora_example_train_w(Arena *ar, Rng *rng, OpExample *ex) { lora_example_common(ar, rng, ex, 1); }
+/* frozen w stored as bf16 only: the reference is the rounded weights */
+static void lora_example_bf16(Arena *ar, Rng *rng, OpExample *ex) {
+    lora_example_common(ar, rng, ex, 0);
+    Tensor *w = ex->in[1];
+    w->bf16 = arena_alloc(ar, w->numel * sizeof(uint16_t));
+    for (size_t i = 0; i < w->numel; i++) w->bf16[i] = f32_to_bf16((float)w->data[i]);
+    w->data = NULL;
+}
+
+static Tensor *lora_apply(Tape *t, const OpExample *ex) {
+    return op_lora_linear(t, ex->in[0], ex->in[1], ex->in[2], ex->in[3], (real)1.5);
+}
+
+const OpInfo OP_LORA_LINEAR = { "lora_linear", lora_example, lora_apply, NULL };
+const OpInfo OP_LORA_LINEAR_BF16 = { "lora_linear_bf16_w", lora_example_bf16, lora_apply, NULL };
+const OpInfo OP_LORA_LINEAR_TRAIN_W = { "lora_linear_train_w", lora_example_train_w, lora_apply, NULL };
