@@ -54,8 +54,7 @@ static void layer_list(FILE *f, const MoeStats *st, const char *key, int what) {
     fputc(']', f);
 }
 
-/* the MoE fields of a record (nothing without routers); full adds what eval records carry */
-static void moe_fields(FILE *f, const LlamaModel *m, int full) {
+void train_log_moe_fields(FILE *f, const LlamaModel *m, int full) {
     if (!m->moe) {
         fprintf(f, ",\"load\":null");
         if (full) fprintf(f, ",\"load_per_layer\":[],\"flops_saved\":null");
@@ -114,7 +113,7 @@ void train_log_step(Trainer *tr, double lr) {
             "\"lr\":%.9g,\"grad_norm\":%.9g,\"tok_per_s\":%.1f",
             tr->step, tr->epoch, tr->last_loss, tr->last_ce, tr->last_aux, tr->model->moe ? tr->last_aux_coef : 0.0, lr,
             tr->last_grad_norm, tr->tok_per_s);
-    moe_fields(tr->metrics, tr->model, 0);
+    train_log_moe_fields(tr->metrics, tr->model, 0);
     fprintf(tr->metrics, "}\n");
     fflush(tr->metrics);
 }
@@ -136,7 +135,7 @@ void train_log_eval(Trainer *tr) {
     json_write_string(tr->metrics, tr->cfg.task, strlen(tr->cfg.task));
     fprintf(tr->metrics, ",\"acc\":%.6f,\"acc_norm\":null,\"mcc\":%.6f,\"n\":%d,\"loss\":%.6f", e->acc, e->mcc,
             e->n, e->loss);
-    moe_fields(tr->metrics, tr->model, 1);
+    train_log_moe_fields(tr->metrics, tr->model, 1);
     fprintf(tr->metrics, "}\n");
     fflush(tr->metrics);
 }
@@ -147,7 +146,7 @@ void train_log_summary(Trainer *tr) {
             "{\"type\":\"summary\",\"step\":%ld,\"best_acc\":%.6f,\"best_step\":%ld,\"final_acc\":%.6f,"
             "\"final_mcc\":%.6f,\"final_loss\":%.9g,\"seconds\":%.3f",
             tr->step, tr->best_eval.acc, tr->best_step, tr->last_eval.acc, tr->last_eval.mcc, tr->last_loss, tr->seconds);
-    moe_fields(tr->metrics, tr->model, 0);     /* of the last evaluation */
+    train_log_moe_fields(tr->metrics, tr->model, 0);     /* of the last evaluation */
     fprintf(tr->metrics, "}\n");
     fflush(tr->metrics);
 }
