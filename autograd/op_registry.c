@@ -39,5 +39,10 @@ const OpInfo *const ALL_OPS[] = {
     &OP_LORA_LINEAR,
     &OP_LORA_LINEAR_BF16,
     &OP_LORA_LINEAR_TRAIN_W,
+    &OP_ROUTE_TRUE_ONLY,
+    &OP_ROUTE_ALL_SELECTED,
+    &OP_ROUTE_MASKED,
+    &OP_ROW_SUM_COLS,
+    &OP_ROUTER_AUX,
 };
 const int ALL_OPS_COUNT = (int)(sizeof ALL_OPS / sizeof ALL_OPS[0]);

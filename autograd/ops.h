@@ -14,4 +14,6 @@
 #include "ops/cross_entropy.h"
 #include "ops/linear_ce.h"
 #include "ops/lora_linear.h"
+#include "ops/route.h"
+#include "ops/aux_loss.h"
 #endif

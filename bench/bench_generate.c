@@ -41,7 +41,7 @@ static double time_generate(const LlamaModel *m, int steps, int reps) {
 
 int bench_generate(const BenchOpts *o) {
     ModelConfig c = stories15m_shape();
-    AdapterConfig none = { ADAPTER_NONE, 0, 0, 0, 0, 0 };
+    AdapterConfig none = { .kind = ADAPTER_NONE };
     LlamaModel m;
     llama_declare(&m, &c, &none, 0);
     llama_init_base_random(&m, 1, 0.02);

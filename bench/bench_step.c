@@ -58,7 +58,7 @@ static ModelConfig stories15m_config(void) {
 
 static void step_bench_init(StepBench *s) {
     ModelConfig c = stories15m_config();
-    AdapterConfig a = { ADAPTER_LORA, LORA_TARGET_ALL, 8, 16.0, 0, 0.0 };
+    AdapterConfig a = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0 };
     llama_declare(&s->m, &c, &a, 0);
     llama_init_base_random(&s->m, 1, 0.02);
     llama_init_adapter(&s->m, 1);

@@ -2,6 +2,7 @@
    strict loader. The config keys and their order follow PEFT's LoraConfig as written by
    torch_ref.py adapter_config_dict(); the tensors are F32 under "base_model.model.<param name>". */
 #include "adapter_io.h"
+#include "adapter_moe.h"
 #include "checkpoint.h"
 #include "safetensors.h"
 #include "../data/atomic_file.h"
@@ -21,7 +22,7 @@ const char *adapter_file_key(const char *param_name, char *buf, size_t n) {
     return buf;
 }
 
-static int is_lora_param(const Tensor *t) { return strstr(t->name, ".lora_") != NULL; }
+static int is_lora_param(const Tensor *t) { return adapter_is_param_name(t->name); }
 
 /* mkdir -p: creates every missing component; an existing non-directory is an error. */
 static Status make_dirs(const char *dir, Error *err) {
@@ -70,13 +71,15 @@ static void write_config_json(FILE *f, const AdapterConfig *a, const char *base_
                "  \"init_lora_weights\": true,\n  \"modules_to_save\": null,\n"
                "  \"layers_to_transform\": null,\n  \"layers_pattern\": null,\n  \"rank_pattern\": {},\n"
                "  \"alpha_pattern\": {},\n  \"use_rslora\": %s,\n  \"use_dora\": false,\n"
-               "  \"revision\": null\n}\n", a->rslora ? "true" : "false");
+               "  \"revision\": null", a->rslora ? "true" : "false");
+    adapter_moe_write_json(f, a);
+    fputs("\n}\n", f);
 }
 
 Status adapter_save(const LlamaModel *m, const char *dir, const char *base_name, Error *err) {
-    if (m->acfg.kind != ADAPTER_LORA)
+    if (m->acfg.kind != ADAPTER_LORA && !adapter_is_routed(&m->acfg))
         return error_set(err, STATUS_INVALID, "full fine-tuning saves a base checkpoint instead",
-                         "cannot save an adapter for adapter kind '%s' (only lora)", adapter_kind_name(m->acfg.kind));
+                         "cannot save an adapter for adapter kind '%s' (lora, molora, adamoe)", adapter_kind_name(m->acfg.kind));
     Status s = make_dirs(dir, err);
     if (s) return s;
     SafeTensorsWriter w;
@@ -112,9 +115,6 @@ static Status unsupported(Error *err, const char *path, const char *what) {
 static Status check_unsupported(const JsonValue *r, const char *path, Error *err) {
     const char *str;
     int b;
-    if (json_get(r, "moe"))
-        return error_set(err, STATUS_INVALID, "only plain LoRA adapters can be loaded for now",
-                         "%s: MoE adapters (the \"moe\" key) are not supported yet", path);
     if (json_get_string(r, "peft_type", &str) && strcmp(str, "LORA"))
         return error_set(err, STATUS_INVALID, NULL, "%s: peft_type \"%s\", expected \"LORA\"", path, str);
     if (json_get_string(r, "bias", &str) && strcmp(str, "none")) return unsupported(err, path, "bias other than \"none\"");
@@ -183,6 +183,8 @@ Status adapter_read_config(const char *dir, AdapterConfig *cfg, Error *err) {
         s = error_set(err, STATUS_FORMAT, NULL, "%s: expected a JSON object", path);
     if (!s) s = check_unsupported(doc.root, path, err);
     if (!s) s = read_config_values(doc.root, path, cfg, err);
+    const JsonValue *moe = s ? NULL : json_get(doc.root, "moe");
+    if (moe && moe->type != JSON_NULL) s = adapter_moe_read_json(moe, path, cfg, err);
     json_doc_free(&doc);
     return s;
 }
@@ -192,9 +194,11 @@ Status adapter_read_config(const char *dir, AdapterConfig *cfg, Error *err) {
 static Status config_matches(const AdapterConfig *f, const AdapterConfig *m, const char *dir, Error *err) {
     char a[64], b[64];
     const char *hint = "declare the model with adapter_read_config() of this directory";
-    if (m->kind != ADAPTER_LORA)
+    if (m->kind != ADAPTER_LORA && !adapter_is_routed(m))
         return error_set(err, STATUS_INVALID, hint, "%s: the model has no LoRA adapter (kind %s)", dir,
                          adapter_kind_name(m->kind));
+    if ((f->kind != ADAPTER_LORA || m->kind != ADAPTER_LORA) && adapter_moe_matches(f, m, dir, err))
+        return err->status;
     if (f->rank != m->rank || f->targets != m->targets || f->rslora != m->rslora || fabs(f->alpha - m->alpha) > 0)
         return error_set(err, STATUS_INVALID, hint,
                          "%s/%s: r %d, lora_alpha %g, targets %s, use_rslora %d, but the model was declared "
@@ -241,7 +245,7 @@ Status adapter_load(LlamaModel *m, const char *dir, Error *err) {
 
 Status model_load_with_adapter(LlamaModel *m, const char *model_path, const char *adapter_dir, int frozen_bf16,
                                Error *err) {
-    AdapterConfig acfg = { ADAPTER_NONE, 0, 0, 0, 0, 0 };
+    AdapterConfig acfg = { .kind = ADAPTER_NONE };
     Status s = adapter_dir ? adapter_read_config(adapter_dir, &acfg, err) : STATUS_OK;
     if (!s) s = model_load(m, model_path, &acfg, frozen_bf16, err);
     if (!s && adapter_dir) {

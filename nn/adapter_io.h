@@ -8,7 +8,9 @@
      adapter_config.json        PEFT LoraConfig keys: peft_type "LORA", task_type "CAUSAL_LM",
                                 r, lora_alpha, lora_dropout, target_modules (q_proj ... down_proj),
                                 bias "none", fan_in_fan_out false, use_rslora, ... and NO "moe"
-                                key (a "moe" object marks our MoE kinds; not supported here yet)
+                                key for plain LoRA. Mo-LoRA / AdaMoE adapters add expert banks
+                                (lora_A.{e}, lora_B.{e}), routers (router.weight) and a "moe"
+                                object (nn/adapter_moe.h), as torch_ref.py writes them.
    Layout caveat: the rows of a q/k lora_B live in the row layout of the base file they adapt
    (llama2.c .bin = Meta rows + interleaved RoPE, HF = HF rows + half-split RoPE). An adapter is
    therefore tied to the layout of the base file it was trained on; moving it to the same model

@@ -37,6 +37,10 @@ static void declare_layer(LlamaModel *m, int i) {
         snprintf(p, sizeof p, "model.layers.%d.%s", i, lin[j].path);
         int rank = a->kind == ADAPTER_LORA && (a->targets & lin[j].bit) ? a->rank : 0;
         lora_linear_declare(lin[j].mod, &m->ps, p, lin[j].in, lin[j].out, rank, a, full);
+        if (m->moe && (a->targets & lin[j].bit)) {
+            lin[j].mod->moe = xcalloc(1, sizeof(MoeLinear));
+            moe_linear_declare(lin[j].mod->moe, &m->ps, p, lin[j].in, lin[j].out, a, m->moe, i, j);
+        }
     }
 }
 
@@ -49,6 +53,7 @@ void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *a
     ParamRole role = full ? PARAM_TRAINABLE : PARAM_FROZEN;
     m->tok_emb = param_declare(&m->ps, "model.embed_tokens.weight", role, 2, (int[]){ cfg->vocab_size, cfg->dim });
     m->layers = xcalloc((size_t)cfg->n_layers, sizeof *m->layers);
+    m->moe = adapter_is_routed(acfg) ? moe_state_new(acfg, cfg->n_layers) : NULL;
     for (int i = 0; i < cfg->n_layers; i++) declare_layer(m, i);
     m->final_norm = declare_vec(&m->ps, "model.norm.weight", cfg->dim, full);
     m->lm_head = cfg->tied ? m->tok_emb
@@ -72,7 +77,7 @@ void llama_init_base_random(LlamaModel *m, uint64_t seed, double std) {
     size_t cap = 0;
     for (int i = 0; i < m->ps.n; i++) {
         Tensor *t = m->ps.params[i];
-        if (strstr(t->name, ".lora_")) continue;
+        if (strstr(t->name, ".lora_") || strstr(t->name, ".router.")) continue;
         if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
         int is_norm = t->ndim == 1;
         for (size_t j = 0; j < t->numel; j++)
@@ -106,9 +111,24 @@ static Tensor *layer_forward(Tape *t, const LlamaModel *m, const LlamaLayer *l, 
     return op_add(t, x, lora_linear_forward(t, &l->down, op_swiglu(t, g, u), drop_rng));
 }
 
+/* the router row mask of a right-padded batch (arena: it must outlive the backward) */
+static const unsigned char *pad_mask(Tape *t, const int *lengths, int B, int T) {
+    if (!lengths) return NULL;
+    unsigned char *mask = arena_alloc(t->arena, (size_t)B * T);
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < T; i++) mask[(size_t)b * T + i] = i < lengths[b];
+    return mask;
+}
+
 Tensor *llama_hidden(Tape *t, const LlamaModel *m, const int *ids, int B, int T, Rng *drop_rng) {
+    return llama_hidden_ex(t, m, ids, NULL, B, T, drop_rng);
+}
+
+Tensor *llama_hidden_ex(Tape *t, const LlamaModel *m, const int *ids, const int *lengths, int B, int T,
+                        Rng *drop_rng) {
     const ModelConfig *c = &m->cfg;
     CHECK(T >= 1 && T <= c->max_seq_len, "sequence length %d outside 1..%d", T, c->max_seq_len);
+    if (m->moe) moe_forward_begin(m->moe, pad_mask(t, lengths, B, T), B * T);
     Tensor *x = op_embedding(t, m->tok_emb, ids, B * T);
     for (int i = 0; i < c->n_layers; i++) x = layer_forward(t, m, &m->layers[i], x, B, T, drop_rng);
     return op_rmsnorm(t, x, m->final_norm, (real)c->norm_eps);
@@ -120,8 +140,15 @@ Tensor *llama_logits(Tape *t, const LlamaModel *m, Tensor *hidden) {
 
 Tensor *llama_loss(Tape *t, const LlamaModel *m, const int *ids, const int *targets, int B, int T,
                    Rng *drop_rng, int *n_counted) {
-    Tensor *hidden = llama_hidden(t, m, ids, B, T, drop_rng);
-    int N = B * T, n = 0;
+    LossParts parts;
+    Tensor *loss = llama_loss_ex(t, m, ids, targets, NULL, B, T, m->acfg.aux_coef, drop_rng, &parts);
+    if (n_counted) *n_counted = parts.n_counted;
+    return loss;
+}
+
+/* mean CE over the target rows of hidden [B*T, C] (LM head on those rows only) */
+static Tensor *answer_ce(Tape *t, const LlamaModel *m, Tensor *hidden, const int *targets, int N, int *n_counted) {
+    int n = 0;
     int *rows = arena_alloc(t->arena, (size_t)N * sizeof(int));
     int *tg = arena_alloc(t->arena, (size_t)N * sizeof(int));
     for (int i = 0; i < N; i++)
@@ -141,7 +168,30 @@ Tensor *llama_loss(Tape *t, const LlamaModel *m, const int *ids, const int *targ
     return op_linear_cross_entropy(t, sel, m->lm_head, tg, n);   /* no [n, V] logits kept */
 }
 
+Tensor *llama_loss_ex(Tape *t, const LlamaModel *m, const int *ids, const int *targets, const int *lengths,
+                      int B, int T, double aux_coef, Rng *drop_rng, LossParts *parts) {
+    LossParts lp = { 0 };
+    Tensor *hidden = llama_hidden_ex(t, m, ids, lengths, B, T, drop_rng);
+    Tensor *loss = answer_ce(t, m, hidden, targets, B * T, &lp.n_counted);
+    lp.ce = (double)loss->data[0];
+    Tensor *aux = m->moe ? moe_aux_loss(t, m->moe) : NULL;
+    if (aux) {
+        lp.aux = (double)aux->data[0];
+        loss = op_add_scaled(t, loss, aux, (real)aux_coef);
+    }
+    if (parts) *parts = lp;
+    return loss;
+}
+
 void llama_free(LlamaModel *m) {
+    for (int i = 0; m->layers && i < m->cfg.n_layers; i++) {
+        LlamaLayer *l = &m->layers[i];
+        LoraLinear *lin[7] = { &l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down };
+        for (int j = 0; j < 7; j++)
+            if (lin[j]->moe) { moe_linear_free(lin[j]->moe); free(lin[j]->moe); lin[j]->moe = NULL; }
+    }
+    moe_state_free(m->moe);
+    m->moe = NULL;
     rope_table_free(&m->rope);
     param_store_free(&m->ps);
     free(m->layers);

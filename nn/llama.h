@@ -1,12 +1,15 @@
 /* nn/llama.h — a Llama-style decoder (Touvron et al. 2023) assembled from modules.
-   defines: LlamaLayer, LlamaModel, llama_declare, llama_init_adapter, llama_hidden,
-            llama_logits, llama_loss, llama_free, llama_init_base_random
+   defines: LlamaLayer, LlamaModel, LossParts, llama_declare, llama_init_adapter, llama_hidden,
+            llama_hidden_ex, llama_logits, llama_loss, llama_loss_ex, llama_free,
+            llama_init_base_random
    Per layer, with x [N = B*T, C]:
      h = rmsnorm(x)·w_in;  q,k,v = lora(h);  q,k = rope(q,k);  a = causal_gqa_attention(q,k,v)
      x = x + o(a);  h = rmsnorm(x)·w_post;  x = x + down(silu(gate(h)) * up(h))
    then the final rmsnorm and the LM head (tied to the embedding table or not).
    q/k rows stay in the layout of the file they came from: llama2.c (Meta rows) uses interleaved
-   RoPE, HF uses half-split RoPE; the two give identical logits (REFERENCE.md §4.4). */
+   RoPE, HF uses half-split RoPE; the two give identical logits (REFERENCE.md §4.4).
+   With a molora / adamoe adapter every targeted linear is a mixture of LoRA experts (nn/moe.h);
+   `moe` then holds the router log of the current forward, the aux loss and the statistics. */
 #ifndef LLAMA_H
 #define LLAMA_H
 #include "lora.h"
@@ -29,7 +32,14 @@ typedef struct {
     Tensor *lm_head;                        /* [V, C]; == tok_emb when tied */
     LlamaLayer *layers;                     /* [L] */
     RopeTable rope;
+    MoeState *moe;                          /* molora / adamoe only, else NULL */
 } LlamaModel;
+
+typedef struct {
+    double ce;                              /* mean cross-entropy */
+    double aux;                             /* Σ_layers aux loss (unscaled; 0 without routers) */
+    int n_counted;                          /* target rows */
+} LossParts;
 
 /* Declares every parameter (base weights frozen unless acfg->kind == ADAPTER_FULL) and
    allocates the ParamStore (zero-filled). frozen_bf16 stores frozen matrices as bf16. */
@@ -41,12 +51,22 @@ void llama_init_adapter(LlamaModel *m, uint64_t seed);
 void llama_init_base_random(LlamaModel *m, uint64_t seed, double std);
 /* ids [B*T] -> final hidden states [B*T, C] (after the final norm). */
 Tensor *llama_hidden(Tape *t, const LlamaModel *m, const int *ids, int B, int T, Rng *drop_rng);
+/* The same with right padding made explicit: lengths [B] (or NULL = no padding); positions
+   t >= lengths[b] are pads, which routers send to no expert and which count neither in the
+   router statistics nor in the aux loss (moe.h). Without routers lengths change nothing. */
+Tensor *llama_hidden_ex(Tape *t, const LlamaModel *m, const int *ids, const int *lengths, int B, int T,
+                        Rng *drop_rng);
 /* hidden [N, C] -> logits [N, V] */
 Tensor *llama_logits(Tape *t, const LlamaModel *m, Tensor *hidden);
 /* Mean cross-entropy over targets != -100 ([B*T]); the LM head runs only on those rows.
    *n_counted (may be NULL) receives their number. */
 Tensor *llama_loss(Tape *t, const LlamaModel *m, const int *ids, const int *targets, int B, int T,
                    Rng *drop_rng, int *n_counted);
+/* CE + aux_coef · Σ_layers aux (aux per the adapter's kind; none for plain LoRA), lengths as in
+   llama_hidden_ex. llama_loss = llama_loss_ex(lengths NULL, aux_coef = acfg.aux_coef).
+   parts (may be NULL) receives CE and aux separately. */
+Tensor *llama_loss_ex(Tape *t, const LlamaModel *m, const int *ids, const int *targets, const int *lengths,
+                      int B, int T, double aux_coef, Rng *drop_rng, LossParts *parts);
 void llama_free(LlamaModel *m);
 
 #endif

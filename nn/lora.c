@@ -18,6 +18,7 @@ void lora_linear_declare(LoraLinear *m, ParamStore *ps, const char *prefix, int 
     m->rank = rank;
     m->weight = declare_named(ps, prefix, "weight", full_ft ? PARAM_TRAINABLE : PARAM_FROZEN, out, in);
     m->lora_a = m->lora_b = NULL;
+    m->moe = NULL;
     m->scaling = 0;
     m->dropout = 0;
     if (rank > 0) {
@@ -29,6 +30,7 @@ void lora_linear_declare(LoraLinear *m, ParamStore *ps, const char *prefix, int 
 }
 
 void lora_linear_init(LoraLinear *m, Rng *rng) {
+    if (m->moe) moe_linear_init(m->moe, rng);
     if (!m->lora_a) return;
     rng_fill_kaiming_uniform(rng, m->lora_a->data, m->lora_a->numel, m->in);
     for (size_t i = 0; i < m->lora_b->numel; i++) m->lora_b->data[i] = 0;
@@ -38,6 +40,7 @@ Tensor *lora_linear_forward(Tape *t, const LoraLinear *m, Tensor *x, Rng *drop_r
     int drop = m->lora_a && m->dropout > 0 && drop_rng && !t->no_grad;
     if (m->lora_a && !drop) return op_lora_linear(t, x, m->weight, m->lora_a, m->lora_b, m->scaling);
     Tensor *y = op_linear(t, x, m->weight);
+    if (m->moe) return moe_linear_forward(t, m->moe, x, y, drop_rng);
     if (!m->lora_a) return y;
     Tensor *xin = x;
     if (drop) xin = op_dropout(t, x, m->dropout, drop_rng);

@@ -7,11 +7,13 @@
    Names: base "PREFIX.weight", adapter "PREFIX.lora_A.weight" / "PREFIX.lora_B.weight", where
    PREFIX is the HF module path ("model.layers.0.self_attn.q_proj"); PEFT files add
    "base_model.model." in front. With rank 0 it is a plain (frozen or, for full fine-tuning,
-   trainable) linear. */
+   trainable) linear. For molora / adamoe the adapter is a bank of routed LoRA experts
+   (`moe`, nn/moe.h) instead of the single A, B: lora_linear_forward then adds the experts' output. */
 #ifndef LORA_H
 #define LORA_H
 #include "param_store.h"
 #include "model_config.h"
+#include "moe.h"
 #include "../autograd/tape.h"
 #include "../tensor/rng.h"
 
@@ -21,6 +23,7 @@ typedef struct {
     real dropout;
     Tensor *weight;            /* [out, in] */
     Tensor *lora_a, *lora_b;   /* [R, in], [out, R]; NULL when rank == 0 */
+    MoeLinear *moe;            /* routed LoRA experts (molora / adamoe), else NULL; owned */
 } LoraLinear;
 
 /* Declares the base weight (trainable when full_ft) and, if rank > 0, A and B. */

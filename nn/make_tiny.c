@@ -11,7 +11,8 @@
 
 #define USAGE "usage: ./train make-tiny --out PATH [--format llama2c|hf] [--version 0|1] [--dtype f32|bf16]\n" \
               "       [--seed S] [--dim 64 --layers 2 --heads 4 --kv-heads 2 --hidden 160 --vocab 300 --seq-len 256 --tied]\n" \
-              "       [--adapter-out DIR --rank 8 --alpha 16 --targets q,k,v,o,gate,up,down --nonzero-b]"
+              "       [--adapter-out DIR --rank 8 --alpha 16 --targets q,k,v,o,gate,up,down --nonzero-b]\n" \
+              "       [--adapter molora|adamoe --experts 4 --null 4 --top-k 4 --normalize true-only --null-kind zero --aux eq6]"
 
 void make_tiny_defaults(MakeTinySpec *s) {
     memset(s, 0, sizeof *s);
@@ -22,6 +23,9 @@ void make_tiny_defaults(MakeTinySpec *s) {
     s->rank = 8;
     s->alpha = 16.0;
     s->targets = "q,k,v,o,gate,up,down";
+    s->adapter = "lora";
+    s->experts = 4; s->n_null = 4; s->top_k = 0;
+    s->normalize = "true_only"; s->null_kind = "zero"; s->aux = "eq6"; s->aux_coef = 0.001;
 }
 
 static int make_flags(Flag *f, MakeTinySpec *s) {
@@ -45,6 +49,14 @@ static int make_flags(Flag *f, MakeTinySpec *s) {
         { "targets", FLAG_STRING, &s->targets, "LoRA targets (q,k,v,o,gate,up,down or all)", 0 },
         { "nonzero-b", FLAG_BOOL, &s->nonzero_b, "B ~ N(0, 0.02) instead of zeros", 0 },
         { "rslora", FLAG_BOOL, &s->rslora, "rsLoRA scaling alpha/sqrt(r)", 0 },
+        { "adapter", FLAG_STRING, &s->adapter, "lora | molora | adamoe", 0 },
+        { "experts", FLAG_INT, &s->experts, "molora/adamoe: LoRA experts per adapted linear", 0 },
+        { "null", FLAG_INT, &s->n_null, "adamoe: null experts", 0 },
+        { "top-k", FLAG_INT, &s->top_k, "experts per token (0 = 2 for molora, 4 for adamoe)", 0 },
+        { "normalize", FLAG_STRING, &s->normalize, "true-only | all-selected", 0 },
+        { "null-kind", FLAG_STRING, &s->null_kind, "zero | identity", 0 },
+        { "aux", FLAG_STRING, &s->aux, "eq6 | vanilla | none", 0 },
+        { "aux-coef", FLAG_DOUBLE, &s->aux_coef, "aux-loss coefficient written to the adapter config", 0 },
         { "config", FLAG_STRING, &s->config, "JSON file with these options", 0 },
     };
     memcpy(f, t, sizeof t);
@@ -52,7 +64,7 @@ static int make_flags(Flag *f, MakeTinySpec *s) {
 }
 
 Status make_tiny_parse(MakeTinySpec *s, int argc, char **argv, int first, int *want_help, Error *err) {
-    Flag f[24];
+    Flag f[32];
     int n = make_flags(f, s);
     Status st = flags_parse(f, n, argc, argv, first, want_help, err);
     if (!st && s->config && !*want_help) st = flags_load_config(f, n, s->config, err);
@@ -86,11 +98,23 @@ static Status spec_to_config(const MakeTinySpec *s, ModelConfig *c, AdapterConfi
     if (s->rank < 1 || s->rank > 4096 || !(s->alpha > 0))
         return error_set(err, STATUS_INVALID, NULL, "--rank must be in 1..4096 and --alpha > 0 (got %d, %g)",
                          s->rank, s->alpha);
-    a->kind = ADAPTER_LORA;
     a->rank = s->rank;
     a->alpha = s->alpha;
     a->rslora = s->rslora;
-    return lora_targets_parse(s->targets, &a->targets, err);
+    st = adapter_kind_parse(s->adapter, &a->kind, err);
+    if (!st && a->kind != ADAPTER_LORA && !adapter_is_routed(a))
+        st = error_set(err, STATUS_INVALID, NULL, "--adapter must be lora, molora or adamoe, got '%s'", s->adapter);
+    if (!st) st = lora_targets_parse(s->targets, &a->targets, err);
+    if (st || !adapter_is_routed(a)) return st;
+    adapter_moe_defaults(a);
+    a->n_true = s->experts;
+    a->n_null = a->kind == ADAPTER_ADAMOE ? s->n_null : 0;
+    if (s->top_k > 0) a->top_k = s->top_k;
+    a->aux_coef = s->aux_coef;
+    st = moe_normalize_parse(s->normalize, &a->normalize, err);
+    if (!st) st = moe_null_kind_parse(s->null_kind, &a->null_kind, err);
+    if (!st) st = moe_aux_kind_parse(s->aux, &a->aux, err);
+    return st ? st : adapter_moe_validate(a, err);
 }
 
 /* matrices (except the embedding table) scaled to N(0, 1/in), computed in float */
@@ -99,7 +123,7 @@ static void scale_matrices(LlamaModel *m) {
     size_t cap = 0;
     for (int i = 0; i < m->ps.n; i++) {
         Tensor *t = m->ps.params[i];
-        if (t->ndim != 2 || t == m->tok_emb || strstr(t->name, ".lora_")) continue;
+        if (t->ndim != 2 || t == m->tok_emb || strstr(t->name, ".lora_") || strstr(t->name, ".router.")) continue;
         if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
         param_get_f32(t, buf);
         float k = (float)(1.0 / sqrt((double)t->shape[1]));

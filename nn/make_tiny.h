@@ -7,6 +7,7 @@
      by 1/sqrt(in) (in float), so linears are N(0, 1/in), embeddings N(0, 1), norms 1 + 0.1 N(0,1);
      adapter: A kaiming-uniform U(±1/sqrt(in)) from llama_init_adapter(seed), B = 0 or, with
      nonzero_b, N(0, 0.02²) from rng_derive(seed, 3) over the lora_B tensors in declaration order.
+     molora / adamoe adapters: per expert A_e, B_e (as above) and a router U(±1/sqrt(in)).
    The in-memory model uses the layout of the output format (llama2.c: Meta rows, HF: HF rows),
    so the adapter's q/k lora_B rows belong to the written file's layout. */
 #ifndef MAKE_TINY_H
@@ -26,6 +27,10 @@ typedef struct {
     double alpha;
     const char *targets;        /* "q,k,v,o,gate,up,down" */
     int nonzero_b, rslora;
+    const char *adapter;        /* "lora" (default) | "molora" | "adamoe" */
+    int experts, n_null, top_k;
+    const char *normalize, *null_kind, *aux;
+    double aux_coef;
     const char *config;         /* --config JSON with the same keys */
 } MakeTinySpec;
 

@@ -14,18 +14,97 @@ const char *adapter_kind_name(AdapterKind k) {
     case ADAPTER_NONE: return "none";
     case ADAPTER_LORA: return "lora";
     case ADAPTER_FULL: return "full";
+    case ADAPTER_MOLORA: return "molora";
+    case ADAPTER_ADAMOE: return "adamoe";
     }
     return "?";
 }
 
 Status adapter_kind_parse(const char *s, AdapterKind *out, Error *err) {
-    for (int k = ADAPTER_NONE; k <= ADAPTER_FULL; k++)
+    for (int k = ADAPTER_NONE; k <= ADAPTER_ADAMOE; k++)
         if (!strcmp(s, adapter_kind_name((AdapterKind)k))) {
             *out = (AdapterKind)k;
             return STATUS_OK;
         }
-    return error_set(err, STATUS_INVALID, "use one of: none, lora, full",
+    return error_set(err, STATUS_INVALID, "use one of: none, lora, full, molora, adamoe",
                      "unknown adapter kind '%s'", s);
+}
+
+int adapter_is_routed(const AdapterConfig *a) { return a->kind == ADAPTER_MOLORA || a->kind == ADAPTER_ADAMOE; }
+
+/* s equals name when '-' and '_' are treated alike */
+static int same_name(const char *s, const char *name) {
+    for (; *s && *name; s++, name++)
+        if (*s != *name && !((*s == '-' || *s == '_') && (*name == '-' || *name == '_'))) return 0;
+    return *s == *name;
+}
+
+static Status parse_enum(const char *s, const char *const *names, int n, int *out, const char *what, Error *err) {
+    for (int i = 0; i < n; i++)
+        if (same_name(s, names[i])) { *out = i; return STATUS_OK; }
+    char hint[160];
+    size_t off = (size_t)snprintf(hint, sizeof hint, "use one of:");
+    for (int i = 0; i < n && off < sizeof hint; i++)
+        off += (size_t)snprintf(hint + off, sizeof hint - off, " %s", names[i]);
+    return error_set(err, STATUS_INVALID, hint, "unknown %s '%s'", what, s);
+}
+
+static const char *const NORMALIZE_NAMES[] = { "true_only", "all_selected" };
+static const char *const NULL_KIND_NAMES[] = { "zero", "identity" };
+static const char *const AUX_KIND_NAMES[] = { "eq6", "vanilla", "none" };
+
+const char *moe_normalize_name(MoeNormalize v) { return NORMALIZE_NAMES[v]; }
+const char *moe_null_kind_name(MoeNullKind v) { return NULL_KIND_NAMES[v]; }
+const char *moe_aux_kind_name(MoeAuxKind v) { return AUX_KIND_NAMES[v]; }
+
+Status moe_normalize_parse(const char *s, MoeNormalize *out, Error *err) {
+    int v = 0;
+    Status st = parse_enum(s, NORMALIZE_NAMES, 2, &v, "--normalize", err);
+    if (!st) *out = (MoeNormalize)v;
+    return st;
+}
+
+Status moe_null_kind_parse(const char *s, MoeNullKind *out, Error *err) {
+    int v = 0;
+    Status st = parse_enum(s, NULL_KIND_NAMES, 2, &v, "--null-kind", err);
+    if (!st) *out = (MoeNullKind)v;
+    return st;
+}
+
+Status moe_aux_kind_parse(const char *s, MoeAuxKind *out, Error *err) {
+    int v = 0;
+    Status st = parse_enum(s, AUX_KIND_NAMES, 3, &v, "--aux", err);
+    if (!st) *out = (MoeAuxKind)v;
+    return st;
+}
+
+void adapter_moe_defaults(AdapterConfig *a) {
+    int ada = a->kind == ADAPTER_ADAMOE;
+    a->n_true = 4;
+    a->n_null = ada ? 4 : 0;
+    a->top_k = ada ? 4 : 2;
+    a->normalize = MOE_NORM_TRUE_ONLY;
+    a->null_kind = MOE_NULL_ZERO;
+    a->aux = MOE_AUX_EQ6;
+    a->aux_coef = 0.001;
+    a->k_baseline = 2;
+}
+
+Status adapter_moe_validate(const AdapterConfig *a, Error *err) {
+    if (!adapter_is_routed(a)) return STATUS_OK;
+    int E = a->n_true + a->n_null;
+    if (a->n_true < 1 || a->n_null < 0 || E > MOE_MAX_EXPERTS)
+        return error_set(err, STATUS_INVALID, "e.g. --experts 4 --null 4",
+                         "need --experts >= 1 and --null >= 0 with at most %d experts in all (got %d + %d)",
+                         MOE_MAX_EXPERTS, a->n_true, a->n_null);
+    if (a->top_k < 1 || a->top_k > E)
+        return error_set(err, STATUS_INVALID, NULL, "--top-k %d outside 1..%d (experts + null)", a->top_k, E);
+    if (a->kind == ADAPTER_MOLORA && a->n_null != 0)
+        return error_set(err, STATUS_INVALID, "use --adapter adamoe for null experts", "molora has no null experts (--null %d)", a->n_null);
+    if (a->rank < 1) return error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for %s", adapter_kind_name(a->kind));
+    if (!(a->aux_coef >= 0)) return error_set(err, STATUS_INVALID, NULL, "--aux-coef must be >= 0");
+    if (a->k_baseline < 0) return error_set(err, STATUS_INVALID, NULL, "--k-baseline must be > 0");
+    return STATUS_OK;
 }
 
 Status lora_targets_parse(const char *s, int *out, Error *err) {

@@ -1,6 +1,8 @@
 /* nn/model_config.h — hyper-parameters of a Llama-style base model and of the adapter on it.
-   defines: ModelConfig, AdapterKind, AdapterConfig, LORA_TARGET_*, adapter_kind_name,
-            adapter_kind_parse, lora_targets_parse, lora_targets_str, model_config_validate
+   defines: ModelConfig, AdapterKind, AdapterConfig, LORA_TARGET_*, MoeNormalize, MoeNullKind,
+            MoeAuxKind, MOE_MAX_EXPERTS, adapter_kind_name, adapter_kind_parse, adapter_is_routed,
+            moe_normalize_parse/name, moe_null_kind_parse/name, moe_aux_kind_parse/name,
+            adapter_moe_validate, lora_targets_parse, lora_targets_str, model_config_validate
    Dimension glossary used across nn/: B batch, T sequence, C = dim, H heads, KV kv heads,
    D head_dim, F hidden_dim (FFN), V vocab, L layers, R LoRA rank, N = B*T rows. */
 #ifndef MODEL_CONFIG_H
@@ -16,7 +18,19 @@ typedef struct {
     int bos_id, eos_id;
 } ModelConfig;
 
-typedef enum { ADAPTER_NONE, ADAPTER_LORA, ADAPTER_FULL } AdapterKind;
+/* molora: n LoRA experts per adapted linear, top-k, renormalised over the selected (MoLA);
+   adamoe: n true + m null experts, top-k over n+m (AdaMoE, Zeng et al. 2024) */
+typedef enum { ADAPTER_NONE, ADAPTER_LORA, ADAPTER_FULL, ADAPTER_MOLORA, ADAPTER_ADAMOE } AdapterKind;
+
+/* AdaMoE option 2 (renormalise over the selected TRUE experts; default) / option 1 (over all
+   selected, nulls included) */
+typedef enum { MOE_NORM_TRUE_ONLY, MOE_NORM_ALL_SELECTED } MoeNormalize;
+/* null expert output: zero (default) or the input itself (only where in == out) */
+typedef enum { MOE_NULL_ZERO, MOE_NULL_IDENTITY } MoeNullKind;
+/* load-balancing loss: Eq. 6 (nulls balanced as one group), vanilla (each expert), none */
+typedef enum { MOE_AUX_EQ6, MOE_AUX_VANILLA, MOE_AUX_NONE } MoeAuxKind;
+
+#define MOE_MAX_EXPERTS 64      /* n_true + n_null per router */
 
 /* which linears of each layer get an adapter (bit set) */
 enum {
@@ -32,10 +46,31 @@ typedef struct {
     double alpha;         /* scaling = alpha / rank (rsLoRA: alpha / sqrt(rank)) */
     int rslora;
     double dropout;       /* on the LoRA input; 0 = off */
+    /* molora / adamoe only (zero for the others): */
+    int n_true, n_null, top_k;  /* experts per adapted linear, top-k over n_true + n_null */
+    MoeNormalize normalize;
+    MoeNullKind null_kind;
+    MoeAuxKind aux;
+    double aux_coef;      /* loss = CE + aux_coef · Σ_layers aux (the trainer may schedule it) */
+    double k_baseline;    /* %FLOPs saved = 1 - Load / k_baseline (0 means 2) */
 } AdapterConfig;
 
 const char *adapter_kind_name(AdapterKind k);
 Status adapter_kind_parse(const char *s, AdapterKind *out, Error *err);
+int adapter_is_routed(const AdapterConfig *a);        /* molora or adamoe */
+/* "true-only" / "true_only", "all-selected" / "all_selected" */
+Status moe_normalize_parse(const char *s, MoeNormalize *out, Error *err);
+const char *moe_normalize_name(MoeNormalize v);       /* underscore spelling, as torch_ref / JSON */
+Status moe_null_kind_parse(const char *s, MoeNullKind *out, Error *err);
+const char *moe_null_kind_name(MoeNullKind v);
+Status moe_aux_kind_parse(const char *s, MoeAuxKind *out, Error *err);
+const char *moe_aux_kind_name(MoeAuxKind v);
+/* Sets the MoE defaults of a kind (molora: 4 experts, top-2; adamoe: 4 + 4 null, top-4; eq6,
+   coef 0.001, true-only, zero nulls, k_baseline 2). */
+void adapter_moe_defaults(AdapterConfig *a);
+/* Checks n_true >= 1, n_true + n_null <= MOE_MAX_EXPERTS, 1 <= top_k <= n_true + n_null,
+   molora has no nulls, rank >= 1, aux_coef >= 0. */
+Status adapter_moe_validate(const AdapterConfig *a, Error *err);
 /* "q,k,v,o,gate,up,down" or "all" (PEFT names q_proj,... accepted too) */
 Status lora_targets_parse(const char *s, int *out, Error *err);
 /* writes "q,v" style names into buf */

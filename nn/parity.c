@@ -2,6 +2,7 @@
    (see parity.h). */
 #include "parity.h"
 #include "adapter_io.h"
+#include "adapter_moe.h"
 #include "../autograd/ops.h"
 #include "../data/json.h"
 #include "../tensor/check.h"
@@ -82,7 +83,7 @@ void token_batch_free(TokenBatch *tb) {
     memset(tb, 0, sizeof *tb);
 }
 
-static int is_lora(const Tensor *t) { return strstr(t->name, ".lora_") != NULL; }
+static int is_lora(const Tensor *t) { return adapter_is_param_name(t->name); }
 
 static void summarise_logits(const Tensor *lg, int V, ParityResult *r) {
     r->n_first8 = V < 8 ? V : 8;
@@ -104,10 +105,17 @@ Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult
     Tape tape;
     tape_init(&tape, &arena);
     param_store_zero_grad(&m->ps);
+    if (m->moe) moe_stats_reset(&m->moe->stats);
     Tensor *hidden = llama_hidden(&tape, m, tb->inputs, tb->B, tb->T, NULL);
     Tensor *logits = llama_logits(&tape, m, hidden);                 /* [N, V]: every position */
     Tensor *loss = op_cross_entropy(&tape, logits, tb->targets, N);
     r->loss = r->ce = (double)loss->data[0];
+    Tensor *aux = m->moe ? moe_aux_loss(&tape, m->moe) : NULL;     /* routers: + coef·Σ_layers aux */
+    if (aux) {
+        r->aux = (double)aux->data[0];
+        loss = op_add_scaled(&tape, loss, aux, (real)m->acfg.aux_coef);
+        r->loss = (double)loss->data[0];
+    }
     summarise_logits(logits, m->cfg.vocab_size, r);
     r->n_tokens = N;
     for (int i = 0; i < N; i++) r->n_target_tokens += tb->targets[i] != IGNORE_INDEX;

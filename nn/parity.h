@@ -3,8 +3,8 @@
    defines: TokenBatch, token_batch_load, token_batch_free, ParityResult,
             parity_forward_backward, parity_write_grads
    tokens.json = {"inputs": [[ids]...], "targets": [[ids or -100]...]}: B sequences of equal
-   length T. The loss is the mean cross-entropy over targets != -100 (no aux loss for plain
-   LoRA). Unlike llama_loss (LM head only at target rows), the LM head runs on all B·T positions
+   length T. The loss is the mean cross-entropy over targets != -100, plus aux_coef · Σ_layers
+   aux for Mo-LoRA / AdaMoE adapters (tokens.json has no padding: every position is routed). Unlike llama_loss (LM head only at target rows), the LM head runs on all B·T positions
    because the summary needs every logit. */
 #ifndef PARITY_H
 #define PARITY_H
@@ -23,7 +23,9 @@ Status token_batch_load(const char *path, const ModelConfig *cfg, TokenBatch *tb
 void   token_batch_free(TokenBatch *tb);
 
 typedef struct {
-    double loss, ce;
+    double loss, ce;                /* loss = ce + aux_coef · aux for routed adapters */
+    double aux;                     /* Σ_layers aux (per layer: m->moe->aux_per_layer; router
+                                       statistics of the pass: m->moe->stats) */
     double logits_pos0_first8[8];   /* logits of sequence 0, position 0, first min(8, V) */
     int n_first8;
     double logits_sum;              /* sum of all B·T·V logits (double accumulation) */

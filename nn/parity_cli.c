@@ -3,11 +3,13 @@
                       [--grads-out grads.safetensors] [--grads-dtype f32|f64] [--threads N]
    Same interface, tokens.json format and out.json keys as shared/tools/torch_ref.py
    forward-backward (summary_dict()). For a plain LoRA adapter the MoE fields are what torch_ref
-   emits for lora: aux 0 per layer, null router statistics. The gradient file uses the adapter's
+   emits for lora: aux 0 per layer, null router statistics; Mo-LoRA / AdaMoE adapters report
+   loss = ce + aux_coef·aux_sum, aux per layer and the router statistics of every layer. The gradient file uses the adapter's
    file keys. The model is read as llama2.c .bin (file) or HF directory; weights stay f32
    (bf16 files are widened), and the arithmetic is `real` (float; double in the f64 build). */
 #include "parity_cli.h"
 #include "adapter_io.h"
+#include "adapter_moe.h"
 #include "checkpoint.h"
 #include "parity.h"
 #include "../data/atomic_file.h"
@@ -46,7 +48,7 @@ static void write_grad_norms(FILE *f, const LlamaModel *m) {
     char **keys = xcalloc((size_t)m->ps.n + 1, sizeof *keys);
     int n = 0;
     for (int i = 0; i < m->ps.n; i++)
-        if (m->ps.params[i]->grad && strstr(m->ps.params[i]->name, ".lora_")) {
+        if (m->ps.params[i]->grad && adapter_is_param_name(m->ps.params[i]->name)) {
             char key[320];
             adapter_file_key(m->ps.params[i]->name, key, sizeof key);
             keys[n] = xmalloc(strlen(key) + 1);
@@ -68,18 +70,61 @@ static void write_grad_norms(FILE *f, const LlamaModel *m) {
     free(keys);
 }
 
+/* "key": [per-layer value of the router statistics] (what: 0 load, 1 null, 2 bypass, 3 entropy) */
+static void write_layer_stat(FILE *f, const MoeStats *st, const char *key, int what) {
+    fprintf(f, "  \"%s\": [", key);
+    for (int l = 0; l < st->n_layers; l++) {
+        MoeSummary s;
+        moe_summary_layer(st, l, &s);
+        fputs(l ? ", " : "", f);
+        if (s.tokens <= 0) { fputs("null", f); continue; }
+        write_num(f, what == 0 ? s.load : what == 1 ? s.null_fraction : what == 2 ? s.bypass_fraction : s.entropy);
+    }
+    fputs("],\n", f);
+}
+
+/* the router fields of torch_ref's summary_dict() */
+static void write_moe(FILE *f, const ParityResult *r, const LlamaModel *m) {
+    const MoeStats *st = &m->moe->stats;
+    fputs("  \"aux_per_layer\": [", f);
+    for (int l = 0; l < st->n_layers; l++) { fputs(l ? ", " : "", f); write_num(f, m->moe->aux_per_layer[l]); }
+    fputs("],\n  \"aux_sum\": ", f);
+    write_num(f, r->aux);
+    fputs(",\n", f);
+    write_layer_stat(f, st, "load_per_layer", 0);
+    MoeSummary ms;
+    moe_summary_model(st, &ms);
+    fputs("  \"load_mean\": ", f);
+    write_num(f, ms.load);
+    fputs(",\n  \"expert_fractions_per_layer\": [", f);
+    for (int l = 0; l < st->n_layers; l++) {
+        MoeSummary s;
+        moe_summary_layer(st, l, &s);
+        fputs(l ? ", [" : "[", f);
+        for (int i = 0; i < s.n_experts; i++) { fputs(i ? ", " : "", f); write_num(f, s.expert_fraction[i]); }
+        fputs("]", f);
+    }
+    fputs("],\n", f);
+    write_layer_stat(f, st, "null_fraction_per_layer", 1);
+    write_layer_stat(f, st, "bypass_fraction_per_layer", 2);
+    write_layer_stat(f, st, "router_entropy_per_layer", 3);
+}
+
 static void write_summary(FILE *f, const ParityResult *r, const LlamaModel *m, const char *model_path) {
     int L = m->cfg.n_layers;
     fputs("{\n  \"loss\": ", f); write_num(f, r->loss);
     fputs(",\n  \"ce\": ", f); write_num(f, r->ce);
     fputs(",\n", f);
-    write_repeated(f, "aux_per_layer", "0.0", L);
-    fputs("  \"aux_sum\": 0.0,\n", f);
-    write_repeated(f, "load_per_layer", "null", L);
-    fputs("  \"load_mean\": null,\n", f);
-    static const char *const per_layer[] = { "expert_fractions_per_layer", "null_fraction_per_layer",
-                                             "bypass_fraction_per_layer", "router_entropy_per_layer" };
-    for (int k = 0; k < 4; k++) write_repeated(f, per_layer[k], "null", L);
+    if (m->moe) write_moe(f, r, m);
+    else {
+        write_repeated(f, "aux_per_layer", "0.0", L);
+        fputs("  \"aux_sum\": 0.0,\n", f);
+        write_repeated(f, "load_per_layer", "null", L);
+        fputs("  \"load_mean\": null,\n", f);
+        static const char *const per_layer[] = { "expert_fractions_per_layer", "null_fraction_per_layer",
+                                                 "bypass_fraction_per_layer", "router_entropy_per_layer" };
+        for (int k = 0; k < 4; k++) write_repeated(f, per_layer[k], "null", L);
+    }
     fputs("  \"logits_pos0_first8\": [", f);
     for (int j = 0; j < r->n_first8; j++) {
         if (j) fputs(", ", f);
@@ -93,8 +138,9 @@ static void write_summary(FILE *f, const ParityResult *r, const LlamaModel *m, c
     write_grad_norms(f, m);
     fputs("  \"model\": ", f);
     json_write_string(f, model_path, strlen(model_path));
-    fprintf(f, ",\n  \"adapter\": \"%s\",\n  \"dtype\": \"%s\",\n  \"aux_coef\": 0.001\n}\n",
-            m->acfg.kind == ADAPTER_LORA ? "lora" : "none", REAL_IS_DOUBLE ? "float64" : "float32");
+    fprintf(f, ",\n  \"adapter\": \"%s\",\n  \"dtype\": \"%s\",\n  \"aux_coef\": %.17g\n}\n",
+            m->acfg.kind == ADAPTER_NONE ? "none" : adapter_kind_name(m->acfg.kind), REAL_IS_DOUBLE ? "float64" : "float32",
+            m->moe ? m->acfg.aux_coef : 0.001);
 }
 
 static Status write_json_file(const char *path, const ParityResult *r, const LlamaModel *m, const char *model_path,
@@ -111,7 +157,7 @@ static Status run(const FbOptions *o, Error *err) {
     if (!strcmp(o->grads_dtype, "f64")) gd = SAFE_F64;
     else if (strcmp(o->grads_dtype, "f32"))
         return error_set(err, STATUS_INVALID, NULL, "--grads-dtype must be f32 or f64, got '%s'", o->grads_dtype);
-    AdapterConfig acfg = { ADAPTER_NONE, 0, 0, 0, 0, 0 };
+    AdapterConfig acfg = { .kind = ADAPTER_NONE };
     Status s = o->adapter_dir ? adapter_read_config(o->adapter_dir, &acfg, err) : STATUS_OK;
     if (s) return s;
     LlamaModel m;
@@ -125,8 +171,8 @@ static Status run(const FbOptions *o, Error *err) {
     if (!s && o->grads_out) s = parity_write_grads(&m, o->grads_out, gd, err);
     if (!s && o->json_out) s = write_json_file(o->json_out, &r, &m, o->model, err);
     if (!s)
-        printf("{\"loss\": %.9g, \"ce\": %.9g, \"logits_sum\": %.9g, \"n_target_tokens\": %d, "
-               "\"grad_global_norm\": %.9g}\n", r.loss, r.ce, r.logits_sum, r.n_target_tokens, r.grad_global_norm);
+        printf("{\"loss\": %.9g, \"ce\": %.9g, \"aux_sum\": %.9g, \"logits_sum\": %.9g, \"n_target_tokens\": %d, "
+               "\"grad_global_norm\": %.9g}\n", r.loss, r.ce, r.aux, r.logits_sum, r.n_target_tokens, r.grad_global_norm);
     token_batch_free(&tb);
     llama_free(&m);
     return s;

@@ -21,7 +21,7 @@
 typedef struct { const char *name, *label; AdapterConfig acfg; } DemoMethod;
 
 static const DemoMethod DEMO_METHODS[] = {
-    { "lora", "LoRA r=8", { ADAPTER_LORA, LORA_TARGET_ALL, 8, 16.0, 0, 0 } },
+    { "lora", "LoRA r=8", { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0 } },
 };
 #define N_METHODS ((int)(sizeof DEMO_METHODS / sizeof DEMO_METHODS[0]))
 
@@ -123,7 +123,7 @@ static Status pretrain(LlamaModel *base, const char *out, int steps, int quiet, 
     Status s = make_dir(dir, err);
     if (s) return s;
     ModelConfig mc = demo_model_config();
-    AdapterConfig full = { ADAPTER_FULL, 0, 0, 0, 0, 0 };
+    AdapterConfig full = { .kind = ADAPTER_FULL };
     llama_declare(base, &mc, &full, 0);
     llama_init_base_random(base, 1234, 0.1);
     TrainConfig tc;

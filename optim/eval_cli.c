@@ -5,6 +5,7 @@
 #include "eval_cli.h"
 #include "evaluate.h"
 #include "train_cli.h"
+#include "train_log.h"
 #include "../data/flags.h"
 #include "../data/json.h"
 #include "../data/task.h"
@@ -20,7 +21,8 @@ typedef struct {
     int eval_limit, seq, batch, threads;
 } EvalOpts;
 
-static void write_record(FILE *f, const EvalOpts *o, const EvalResult *r, double acc_norm, int have_norm, int binary) {
+static void write_record(FILE *f, const EvalOpts *o, const LlamaModel *m, const EvalResult *r, double acc_norm,
+                         int have_norm, int binary) {
     fprintf(f, "{\"type\":\"eval\",\"step\":0,\"epoch\":0,\"split\":");
     json_write_string(f, o->split, strlen(o->split));
     fprintf(f, ",\"task\":");
@@ -30,7 +32,9 @@ static void write_record(FILE *f, const EvalOpts *o, const EvalResult *r, double
     else fprintf(f, "\"acc_norm\":null,");
     if (binary) fprintf(f, "\"mcc\":%.6f,", r->mcc);
     else fprintf(f, "\"mcc\":null,");
-    fprintf(f, "\"n\":%d,\"load\":null,\"load_per_layer\":[],\"flops_saved\":null}\n", r->n);
+    fprintf(f, "\"n\":%d", r->n);
+    train_log_moe_fields(f, m, 1);
+    fprintf(f, "}\n");
 }
 
 static Status run_eval(const EvalOpts *o, Error *err) {
@@ -66,7 +70,7 @@ static Status run_eval(const EvalOpts *o, Error *err) {
         if (!s) s = evaluate_letters(&m, &ts, ds.positive_choice, o->eval_limit, o->batch, &a, &r, err);
     }
     if (!s) {
-        write_record(stdout, o, &r, acc_norm, have_norm, ds.positive_choice >= 0);
+        write_record(stdout, o, &m, &r, acc_norm, have_norm, ds.positive_choice >= 0);
         if (o->out) {
             char path[1024];
             snprintf(path, sizeof path, "%s/metrics.jsonl", o->out);
@@ -74,7 +78,7 @@ static Status run_eval(const EvalOpts *o, Error *err) {
                 s = error_set(err, STATUS_IO, NULL, "cannot create %s: %s", o->out, strerror(errno));
             FILE *f = s ? NULL : fopen(path, "a");
             if (!s && !f) s = error_set(err, STATUS_IO, NULL, "cannot open %s: %s", path, strerror(errno));
-            if (f) { write_record(f, o, &r, acc_norm, have_norm, ds.positive_choice >= 0); fclose(f); }
+            if (f) { write_record(f, o, &m, &r, acc_norm, have_norm, ds.positive_choice >= 0); fclose(f); }
         }
     }
     arena_free(&a);

@@ -5,7 +5,9 @@
    letter token, TokenizedSet.letter_ids) are compared, restricted to the example's choices;
    argmax (ties -> lowest index) is the prediction. Equals greedy-generation accuracy whenever the
    model emits a valid letter, without a generation loop. Only the answer rows go through the LM
-   head. Binary tasks also report MCC on the dataset's original classes (positive_choice). */
+   head. Binary tasks also report MCC on the dataset's original classes (positive_choice).
+   Routed adapters accumulate their router statistics (pads excluded) into m->moe->stats; the
+   caller resets them before and reads them after. */
 #ifndef EVALUATE_H
 #define EVALUATE_H
 #include "../nn/llama.h"

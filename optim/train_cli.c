@@ -66,6 +66,31 @@ static Status adapter_from_options(const TrainOptions *o, AdapterConfig *a, Erro
     a->dropout = o->dropout;
     if (!s && a->kind == ADAPTER_LORA && a->rank < 1) s = error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for LoRA");
     if (!s && (o->dropout < 0 || o->dropout >= 1)) s = error_set(err, STATUS_INVALID, NULL, "--dropout must be in [0, 1)");
+    if (s || !adapter_is_routed(a)) return s;
+    adapter_moe_defaults(a);
+    a->n_true = o->experts;
+    a->n_null = a->kind == ADAPTER_ADAMOE ? o->n_null : 0;
+    if (o->top_k > 0) a->top_k = o->top_k;
+    a->aux_coef = o->aux_coef;
+    a->k_baseline = o->k_baseline;
+    s = moe_normalize_parse(o->normalize, &a->normalize, err);
+    if (!s) s = moe_null_kind_parse(o->null_kind, &a->null_kind, err);
+    if (!s) s = moe_aux_kind_parse(o->aux, &a->aux, err);
+    if (!s) s = adapter_moe_validate(a, err);
+    return s;
+}
+
+/* --aux-schedule const uses the adapter's --aux-coef; linear / epoch fill the schedule */
+static Status aux_schedule_from_options(const TrainOptions *o, TrainConfig *tc, Error *err) {
+    Status s = aux_schedule_parse_kind(o->aux_schedule, &tc->aux.kind, err);
+    if (s) return s;
+    tc->aux.start = o->aux_coef;
+    tc->aux.end = o->aux_coef_end;
+    tc->aux_from_adapter = tc->aux.kind == AUX_CONST;
+    if (tc->aux.kind == AUX_EPOCH) {
+        if (!o->aux_coefs) return error_set(err, STATUS_INVALID, "e.g. --aux-coefs 0.01,0.001", "--aux-schedule epoch needs --aux-coefs");
+        s = aux_schedule_parse_values(&tc->aux, o->aux_coefs, err);
+    }
     return s;
 }
 
@@ -124,6 +149,11 @@ static void print_config(const TrainOptions *o, const LlamaModel *m, const Token
     const ModelConfig *c = &m->cfg;
     printf("moetrain train: task %s, adapter %s (rank %d, alpha %g, targets %s), seed %d\n", o->task, o->adapter,
            o->rank, o->alpha, o->targets, o->seed);
+    const AdapterConfig *a = &m->acfg;
+    if (adapter_is_routed(a))
+        printf("  experts: %d true + %d null per adapted linear, top-%d, normalize %s, null %s, aux %s (coef %g, %s)\n",
+               a->n_true, a->n_null, a->top_k, moe_normalize_name(a->normalize), moe_null_kind_name(a->null_kind),
+               moe_aux_kind_name(a->aux), a->aux_coef, !strcmp(o->aux_schedule, "epoch") && o->aux_coefs ? o->aux_coefs : o->aux_schedule);
     printf("  build: real=%s simd=%s threads=%d\n", sizeof(real) == 8 ? "double" : "float", gemm_simd_level(), threads_count());
     printf("  model: %s (dim %d, layers %d, heads %d/%d, hidden %d, vocab %d, ctx %d)\n", o->model, c->dim,
            c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->vocab_size, c->max_seq_len);
@@ -215,6 +245,7 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
     TrainConfig tc;
     trainer_config_from(o, &r->dev_ds, &tc);
     Status s = lr_schedule_parse(o->schedule, &tc.schedule, err);
+    if (!s) s = aux_schedule_from_options(o, &tc, err);
     if (s) return s;
     if (o->out && mkdir(o->out, 0755) != 0 && errno != EEXIST)
         return error_set(err, STATUS_IO, NULL, "cannot create --out %s: %s", o->out, strerror(errno));

@@ -16,6 +16,9 @@ void train_options_default(TrainOptions *o) {
     o->epochs = 1; o->batch = 8; o->accum = 1; o->seq = 256; o->seed = 42;
     o->lr = 3e-4; o->min_lr = 0; o->warmup = 0.03; o->weight_decay = 0; o->clip = 1.0;
     o->log_every = 10; o->eval_batch = 16;
+    o->experts = 4; o->n_null = 4; o->top_k = 0;
+    o->normalize = "true-only"; o->null_kind = "zero"; o->aux = "eq6"; o->aux_schedule = "const";
+    o->aux_coef = 0.001; o->aux_coef_end = 0; o->k_baseline = 2;
 }
 
 int train_options_flags(TrainOptions *o, Flag *f) {
@@ -28,7 +31,18 @@ int train_options_flags(TrainOptions *o, Flag *f) {
         { "dev", FLAG_STRING, &o->dev_file, "explicit dev file (instead of --data)", 0 },
         { "split", FLAG_STRING, &o->split, "eval split", 0 },
         { "out", FLAG_STRING, &o->out, "run directory (metrics.jsonl, report.svg, config.json, checkpoint/, adapter/)", 0 },
-        { "adapter", FLAG_STRING, &o->adapter, "lora | full | none", 0 },
+        { "adapter", FLAG_STRING, &o->adapter, "lora | molora | adamoe | full | none", 0 },
+        { "experts", FLAG_INT, &o->experts, "molora/adamoe: LoRA experts per adapted linear (true experts)", 0 },
+        { "null", FLAG_INT, &o->n_null, "adamoe: null experts per router (molora: ignored)", 0 },
+        { "top-k", FLAG_INT, &o->top_k, "experts chosen per token over true + null (0 = 2 for molora, 4 for adamoe)", 0 },
+        { "normalize", FLAG_STRING, &o->normalize, "true-only (renormalise over selected true experts) | all-selected", 0 },
+        { "null-kind", FLAG_STRING, &o->null_kind, "zero | identity (null expert output; identity only where in == out)", 0 },
+        { "aux", FLAG_STRING, &o->aux, "load-balancing loss: eq6 (nulls grouped) | vanilla | none", 0 },
+        { "aux-coef", FLAG_DOUBLE, &o->aux_coef, "aux-loss coefficient (start value of a schedule)", 0 },
+        { "aux-schedule", FLAG_STRING, &o->aux_schedule, "const | linear (aux-coef -> aux-coef-end) | epoch (--aux-coefs per epoch)", 0 },
+        { "aux-coef-end", FLAG_DOUBLE, &o->aux_coef_end, "final coefficient of the linear schedule", 0 },
+        { "aux-coefs", FLAG_STRING, &o->aux_coefs, "per-epoch coefficients c1,c2,... (last repeats)", 0 },
+        { "k-baseline", FLAG_DOUBLE, &o->k_baseline, "top-k of the dense baseline for %FLOPs saved = 1 - Load/k", 0 },
         { "rank", FLAG_INT, &o->rank, "LoRA rank r", 0 },
         { "alpha", FLAG_DOUBLE, &o->alpha, "LoRA alpha (scaling alpha/r)", 0 },
         { "rslora", FLAG_BOOL, &o->rslora, "rank-stabilised scaling alpha/sqrt(r)", 0 },

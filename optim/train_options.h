@@ -12,6 +12,9 @@ typedef struct {
     const char *model, *tokenizer, *task, *data, *train_file, *dev_file, *split, *out;
     const char *adapter, *targets, *schedule, *resume, *init_adapter, *adapter_dir, *config, *score;
     const char *base_dtype, *loss_on;
+    const char *normalize, *null_kind, *aux, *aux_schedule, *aux_coefs;   /* molora / adamoe */
+    int experts, n_null, top_k;
+    double aux_coef, aux_coef_end, k_baseline;
     int rank, epochs, max_steps, train_limit, eval_limit, batch, accum, seq, seed, threads;
     int log_every, eval_every, save_every, rslora, eval_batch, group_by_length;
     double alpha, dropout, lr, min_lr, warmup, weight_decay, clip;

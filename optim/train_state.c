@@ -41,7 +41,7 @@ Status trainer_save_state(const Trainer *tr, const char *dir, Error *err) {
     safetensors_writer_set_metadata(&w, "real", sizeof(real) == sizeof(double) ? "double" : "float");
     Status s = safetensors_write(&w, path, err);
     safetensors_writer_free(&w);
-    if (!s && tr->model->acfg.kind == ADAPTER_LORA) {   /* the PEFT export, for eval / generate / PEFT */
+    if (!s && (tr->model->acfg.kind == ADAPTER_LORA || adapter_is_routed(&tr->model->acfg))) {   /* PEFT export */
         snprintf(path, sizeof path, "%s/adapter", dir);
         s = adapter_save(tr->model, path, tr->cfg.model_name, err);
     }

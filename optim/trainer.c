@@ -33,6 +33,21 @@ void train_config_default(TrainConfig *c) {
     c->seed = 42;
     c->positive_choice = -1;
     c->task = "";
+    c->aux.kind = AUX_CONST;
+    c->aux_from_adapter = 1;
+}
+
+/* the epoch the next batch belongs to (the iterator moves on only when asked past the end) */
+static int next_batch_epoch(const BatchIter *it) {
+    int rows = it->ts->n - it->pos;
+    return rows <= 0 || (it->cfg.drop_last && rows < it->cfg.batch_size) ? it->epoch + 1 : it->epoch;
+}
+
+/* aux-loss coefficient of the current step */
+static double aux_coef_now(const Trainer *tr) {
+    if (tr->cfg.aux_from_adapter) return tr->model->acfg.aux_coef;
+    double progress = tr->total_steps > 0 ? (double)tr->step / (double)tr->total_steps : 0;
+    return aux_schedule_at(&tr->cfg.aux, progress, next_batch_epoch(&tr->it));
 }
 
 double train_now(void) {
@@ -97,11 +112,11 @@ static const char *first_non_finite(const Tape *t) {
 }
 
 /* One micro-batch: forward, backward with the loss scaled by 1/accum. Returns the loss. */
-static Status micro_step(Trainer *tr, double *loss_out, int *tokens, Error *err) {
+static Status micro_step(Trainer *tr, double *loss_out, LossParts *parts, int *tokens, Error *err) {
     Batch b;
     if (!batch_next(&tr->it, &b)) batch_next(&tr->it, &b);   /* epoch boundary */
-    int counted;
-    Tensor *loss = llama_loss(&tr->tape, tr->model, b.input_ids, b.targets, b.B, b.T, &tr->drop_rng, &counted);
+    Tensor *loss = llama_loss_ex(&tr->tape, tr->model, b.input_ids, b.targets, b.lengths, b.B, b.T,
+                                 tr->last_aux_coef, &tr->drop_rng, parts);
     *loss_out = (double)loss->data[0];
     *tokens += b.B * b.T;
     Status s = STATUS_OK;
@@ -120,15 +135,22 @@ static Status micro_step(Trainer *tr, double *loss_out, int *tokens, Error *err)
 
 static Status train_step(Trainer *tr, Error *err) {
     ParamStore *ps = &tr->model->ps;
-    double t0 = train_now(), loss_sum = 0;
+    double t0 = train_now(), loss_sum = 0, ce_sum = 0, aux_sum = 0;
     int tokens = 0;
     param_store_zero_grad(ps);
+    if (tr->model->moe) moe_stats_reset(&tr->model->moe->stats);
+    tr->last_aux_coef = aux_coef_now(tr);
     for (int a = 0; a < tr->cfg.accum; a++) {
         double l;
-        Status s = micro_step(tr, &l, &tokens, err);
+        LossParts parts;
+        Status s = micro_step(tr, &l, &parts, &tokens, err);
         if (s) return s;
         loss_sum += l;
+        ce_sum += parts.ce;
+        aux_sum += parts.aux;
     }
+    tr->last_ce = ce_sum / tr->cfg.accum;
+    tr->last_aux = aux_sum / tr->cfg.accum;
     tr->last_grad_norm = clip_grad_norm(ps->train_grad, ps->train_numel, tr->cfg.clip);
     if (!isfinite(tr->last_grad_norm))
         return error_set(err, STATUS_RUNTIME, "lower --lr", "non-finite gradient norm at step %ld", tr->step + 1);
@@ -147,6 +169,7 @@ static Status train_step(Trainer *tr, Error *err) {
 
 static Status run_eval(Trainer *tr, Error *err) {
     if (!tr->dev || tr->dev->n == 0) return STATUS_OK;
+    if (tr->model->moe) moe_stats_reset(&tr->model->moe->stats);
     Status s = evaluate_letters(tr->model, tr->dev, tr->cfg.positive_choice, tr->cfg.eval_limit,
                                 tr->cfg.eval_batch, &tr->arena, &tr->last_eval, err);
     if (s) return s;

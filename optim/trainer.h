@@ -6,7 +6,10 @@
    is the mean of their losses, and their gradients are averaged. The arena is reset after
    every micro-batch: after the first step nothing is malloc'ed. Everything that decides the
    next step (trainable values, AdamW moments, step, data position, dropout RNG) is in the
-   checkpoint, so resuming reproduces an uninterrupted run bit for bit. */
+   checkpoint, so resuming reproduces an uninterrupted run bit for bit. With routed adapters the
+   loss is CE + coef(step)·Σ_layers aux; router statistics (model->moe->stats) are reset at the
+   start of every step and of every evaluation, so each record reports its own Load. Pad
+   positions are excluded from routing, statistics and the aux loss (llama_loss_ex lengths). */
 #ifndef TRAINER_H
 #define TRAINER_H
 #include <stdio.h>
@@ -36,6 +39,8 @@ typedef struct {
     int group_by_length;       /* batches of similar lengths */
     long stop_after;           /* stop after this step (checkpoint saved), as if interrupted; 0 = off */
     long crash_after;          /* tests: return right after this step, saving nothing (like SIGKILL) */
+    AuxSchedule aux;           /* aux-loss coefficient over the run (molora / adamoe) */
+    int aux_from_adapter;      /* 1 (default): constant = the adapter's aux_coef, ignore `aux` */
 } TrainConfig;
 
 void train_config_default(TrainConfig *c);
@@ -53,6 +58,7 @@ typedef struct {
     long step, total_steps;
     int epoch;
     double last_loss, last_grad_norm, tok_per_s;
+    double last_ce, last_aux, last_aux_coef;   /* parts of last_loss (aux unscaled, Σ layers) */
     EvalResult last_eval, best_eval;
     long best_step;
     double seconds;            /* training time so far (excluding evals) */

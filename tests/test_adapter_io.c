@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 /* tiny_config: dim 24, hidden 40, heads 4, kv heads 2, head_dim 6, 2 layers */
-static const AdapterConfig LORA_ALL = { ADAPTER_LORA, LORA_TARGET_ALL, 4, 8.0, 0, 0.0 };
+static const AdapterConfig LORA_ALL = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 4, .alpha = 8.0 };
 
 static void rm_rf(const char *dir) {
     char cmd[256];
@@ -83,7 +83,7 @@ END_TEST
 
 START_TEST(test_config_and_keys_are_peft)
 {
-    AdapterConfig a = { ADAPTER_LORA, LORA_TARGET_Q | LORA_TARGET_V | LORA_TARGET_DOWN, 2, 16.0, 1, 0.05 };
+    AdapterConfig a = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_Q | LORA_TARGET_V | LORA_TARGET_DOWN, .rank = 2, .alpha = 16.0, .rslora = 1, .dropout = 0.05 };
     LlamaModel m;
     char *dir = saved_dir(&m, &a), path[160];
     snprintf(path, sizeof path, "%s/nested/adapter/adapter_config.json", dir);
@@ -218,7 +218,9 @@ START_TEST(test_config_errors)
 {
     char *dir = tmp_dir_new();
     expect_config_error(dir, "{\"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], "
-                             "\"moe\": {\"type\": \"adamoe\"}}", STATUS_INVALID, "not supported yet");
+                             "\"moe\": {\"type\": \"moe-ffn\"}}", STATUS_INVALID, "not supported");
+    expect_config_error(dir, "{\"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], "
+                             "\"moe\": {\"type\": \"adamoe\"}}", STATUS_FORMAT, "n_true");
     expect_config_error(dir, "{\"lora_alpha\": 8, \"target_modules\": [\"q_proj\"]}", STATUS_FORMAT, "\"r\"");
     expect_config_error(dir, "{\"r\": 0, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"]}", STATUS_FORMAT, "\"r\"");
     expect_config_error(dir, "{\"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\", \"lm_head\"]}",
@@ -271,7 +273,7 @@ START_TEST(test_failed_save_leaves_nothing)
         ck_assert_int_eq(adapter_save(&m, ad, NULL, &err), STATUS_IO);
         ck_assert_int_eq(count_entries(ad), 0);
     }
-    AdapterConfig full = { ADAPTER_FULL, 0, 0, 0, 0, 0 };
+    AdapterConfig full = { .kind = ADAPTER_FULL };
     LlamaModel mf;
     ModelConfig c = tiny_config(0);
     llama_declare(&mf, &c, &full, 0);

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const AdapterConfig NO_ADAPTER = { ADAPTER_NONE, 0, 0, 0, 0, 0 };
-static const AdapterConfig LORA_ALL = { ADAPTER_LORA, LORA_TARGET_ALL, 2, 4.0, 0, 0 };
+static const AdapterConfig NO_ADAPTER = { .kind = ADAPTER_NONE };
+static const AdapterConfig LORA_ALL = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 2, .alpha = 4.0 };
 
 typedef struct { int tied, rope_half, lora, bf16; } Variant;
 

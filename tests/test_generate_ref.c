@@ -63,7 +63,7 @@ static void encode_with_bos(const Tokenizer *tk, const char *text, int *ids, int
 START_TEST(test_stories260k_reference)
 {
     if (!have_260k()) return;
-    static const AdapterConfig none = { ADAPTER_NONE, 0, 0, 0, 0, 0 };
+    static const AdapterConfig none = { .kind = ADAPTER_NONE };
     LlamaModel m;
     Tokenizer tk;
     Error err;
@@ -129,7 +129,7 @@ static int parse_json_line(const char *line, JsonDoc *doc, const int *prompt, in
 
 START_TEST(test_cli_json_tiny)
 {
-    static const AdapterConfig none = { ADAPTER_NONE, 0, 0, 0, 0, 0 };
+    static const AdapterConfig none = { .kind = ADAPTER_NONE };
     ModelConfig c = tiny_config(0);
     LlamaModel m;
     tiny_model(&m, &c, &none, 9, 0);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 static const int IDS[2 * 7] = { 1, 5, 9, 33, 2, 47, 12, 1, 3, 3, 8, 49, 20, 0 };
-static const AdapterConfig NO_ADAPTER = { ADAPTER_NONE, 0, 0, 0, 0, 0 };
+static const AdapterConfig NO_ADAPTER = { .kind = ADAPTER_NONE };
 
 static double max_abs_diff(const real *a, const real *b, size_t n) {
     double d = 0;
@@ -94,7 +94,7 @@ END_TEST
 START_TEST(test_lora_b_zero_is_identity)
 {
     ModelConfig c = tiny_config(0);
-    AdapterConfig lora = { ADAPTER_LORA, LORA_TARGET_ALL, 4, 8.0, 0, 0 };
+    AdapterConfig lora = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 4, .alpha = 8.0 };
     LlamaModel base, ad;
     tiny_model(&base, &c, &NO_ADAPTER, 3, 0);
     tiny_model(&ad, &c, &lora, 3, 0);           /* same base seed, B = 0 */

@@ -47,7 +47,7 @@ static void model_cleanup(OpExample *ex) {
 
 static void lora_model_example(Arena *a, Rng *rng, OpExample *ex) {
     (void)a;
-    AdapterConfig acfg = { ADAPTER_LORA, LORA_TARGET_ALL, 2, 4.0, 0, 0 };
+    AdapterConfig acfg = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 2, .alpha = 4.0 };
     static const char *const names[] = { "model.layers.0.self_attn.q_proj.lora_A.weight",
         "model.layers.0.self_attn.k_proj.lora_B.weight", "model.layers.1.mlp.down_proj.lora_A.weight",
         "model.layers.1.self_attn.o_proj.lora_B.weight" };
@@ -56,7 +56,7 @@ static void lora_model_example(Arena *a, Rng *rng, OpExample *ex) {
 
 static void lora_half_example(Arena *a, Rng *rng, OpExample *ex) {
     (void)a;
-    AdapterConfig acfg = { ADAPTER_LORA, LORA_TARGET_Q | LORA_TARGET_V | LORA_TARGET_UP, 3, 6.0, 1, 0 };
+    AdapterConfig acfg = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_Q | LORA_TARGET_V | LORA_TARGET_UP, .rank = 3, .alpha = 6.0, .rslora = 1 };
     static const char *const names[] = { "model.layers.1.self_attn.q_proj.lora_A.weight",
         "model.layers.0.self_attn.v_proj.lora_B.weight", "model.layers.0.mlp.up_proj.lora_A.weight" };
     model_case_init(ex, rng, &acfg, 1, names, 3);
@@ -64,7 +64,7 @@ static void lora_half_example(Arena *a, Rng *rng, OpExample *ex) {
 
 static void full_ft_example(Arena *a, Rng *rng, OpExample *ex) {
     (void)a;
-    AdapterConfig acfg = { ADAPTER_FULL, 0, 0, 0, 0, 0 };
+    AdapterConfig acfg = { .kind = ADAPTER_FULL };
     static const char *const names[] = { "model.layers.0.input_layernorm.weight",
         "model.layers.1.mlp.gate_proj.weight", "model.norm.weight", "lm_head.weight" };
     model_case_init(ex, rng, &acfg, 0, names, 4);
@@ -75,7 +75,7 @@ typedef struct { ParamStore ps; LoraLinear lin; } LinCase;
 
 static void lora_linear_example(Arena *a, Rng *rng, OpExample *ex) {
     LinCase *lc = calloc(1, sizeof *lc);
-    AdapterConfig acfg = { ADAPTER_LORA, LORA_TARGET_ALL, 3, 6.0, 0, 0 };
+    AdapterConfig acfg = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 3, .alpha = 6.0 };
     param_store_init(&lc->ps);
     lora_linear_declare(&lc->lin, &lc->ps, "lin", 5, 4, 3, &acfg, 0);
     param_store_allocate(&lc->ps);

@@ -8,10 +8,13 @@
      every gradient      max|g_c - g_ref| / max|g_ref| <= 1e-4 per tensor (exact zeros stay zero)
      per-tensor norms    relative error <= 1e-4;  logits: first 8 within 1e-5·max(1, |l|), sum
                          within 1e-6 · sum|logits|
+     routed adapters     aux per layer and aux_sum relative error <= 1e-5; Load, null and bypass
+                         fraction per layer equal (1e-9: the same top-k selections)
    A second test rebuilds one fixture with a different seed and checks the comparison fails. */
 #include "suites.h"
 #include "model_fixtures.h"
 #include "../nn/adapter_io.h"
+#include "../nn/adapter_moe.h"
 #include "../nn/checkpoint.h"
 #include "../nn/make_tiny.h"
 #include "../nn/parity.h"
@@ -25,11 +28,13 @@
 #define GOLDEN "tests/golden"
 
 static const char *const FIXTURES[] = { "llama2c_v0_gqa_untied", "hf_f32_gqa3_tied", "hf_bf16_mha",
-                                        "llama2c_v1_qv_zero_b", "hf_f32_qv_r16" };
+                                        "llama2c_v1_qv_zero_b", "hf_f32_qv_r16", "hf_f32_molora_e3k2",
+                                        "llama2c_adamoe_m4k4_eq6", "hf_adamoe_allsel_identity" };
 #define N_FIXTURES ((int)(sizeof FIXTURES / sizeof FIXTURES[0]))
 
 typedef struct {
     double loss_rel, ce_rel, grad_worst, norm_worst, first8_worst, sum_err;
+    double aux_rel, load_err;       /* routed adapters: aux per layer and sum; Load, null/bypass fractions */
     int n_grads;
 } ParityErr;
 
@@ -73,14 +78,35 @@ static void build_and_load(const char *name, const char *dir, int seed_delta, Ll
     ck_assert_msg(adapter_load(m, apath, &err) == STATUS_OK, "%s", err.message);
 }
 
+/* aux per layer (relative) and the per-layer router statistics (absolute: fractions of tokens) */
+static void compare_routers(const JsonValue *ref, const ParityResult *r, const LlamaModel *m, double aux, ParityErr *e) {
+    e->aux_rel = rel_err(r->aux, aux);
+    const JsonValue *al = json_get(ref, "aux_per_layer");
+    static const char *const keys[3] = { "load_per_layer", "null_fraction_per_layer", "bypass_fraction_per_layer" };
+    ck_assert(al && (int)al->count == m->cfg.n_layers);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        e->aux_rel = fmax(e->aux_rel, rel_err(m->moe->aux_per_layer[l], al->items[l].number));
+        MoeSummary s;
+        moe_summary_layer(&m->moe->stats, l, &s);
+        double mine[3] = { s.load, s.null_fraction, s.bypass_fraction };
+        for (int k = 0; k < 3; k++) {
+            const JsonValue *v = json_get(ref, keys[k]);
+            ck_assert(v && (int)v->count == m->cfg.n_layers);
+            e->load_err = fmax(e->load_err, fabs(mine[k] - v->items[l].number));
+        }
+    }
+}
+
 static void compare_summary(const JsonValue *ref, const ParityResult *r, const LlamaModel *m, ParityErr *e) {
     double loss, ce, sum, gnorm, aux;
     long long nt, ntt;
     const char *kind;
     ck_assert(json_get_number(ref, "loss", &loss) && json_get_number(ref, "ce", &ce));
     ck_assert(json_get_number(ref, "logits_sum", &sum) && json_get_number(ref, "grad_global_norm", &gnorm));
-    ck_assert(json_get_number(ref, "aux_sum", &aux) && aux == 0);
-    ck_assert(json_get_string(ref, "adapter", &kind) && !strcmp(kind, "lora"));
+    ck_assert(json_get_number(ref, "aux_sum", &aux));
+    ck_assert(json_get_string(ref, "adapter", &kind) && !strcmp(kind, adapter_kind_name(m->acfg.kind)));
+    if (m->moe) compare_routers(ref, r, m, aux, e);
+    else ck_assert(aux == 0);
     ck_assert(json_get_int(ref, "n_tokens", &nt) && json_get_int(ref, "n_target_tokens", &ntt));
     ck_assert_int_eq(nt, r->n_tokens);
     ck_assert_int_eq(ntt, r->n_target_tokens);
@@ -111,7 +137,7 @@ static void compare_grads(const char *path, const LlamaModel *m, ParityErr *e) {
     Error err;
     ck_assert_msg(safetensors_open(&st, path, &err) == STATUS_OK, "%s", err.message);
     int n_lora = 0;
-    for (int i = 0; i < m->ps.n; i++) n_lora += strstr(m->ps.params[i]->name, ".lora_") != NULL;
+    for (int i = 0; i < m->ps.n; i++) n_lora += adapter_is_param_name(m->ps.params[i]->name) != 0;
     ck_assert_int_eq((int)st.count, n_lora);
     for (size_t i = 0; i < st.count; i++) {
         const char *key = safetensors_at(&st, i)->name;
@@ -163,14 +189,17 @@ START_TEST(test_golden_parity)
     const char *name = FIXTURES[_i];
     ParityErr e = run_fixture(name, 0);
     if (getenv("PARITY_VERBOSE"))
-        printf("parity %-24s loss %.2e  ce %.2e  grad %.2e (%d tensors)  norms %.2e  logits %.2e  sum %.2e\n", name,
-               e.loss_rel, e.ce_rel, e.grad_worst, e.n_grads, e.norm_worst, e.first8_worst, e.sum_err);
+        printf("parity %-26s loss %.2e  ce %.2e  grad %.2e (%d tensors)  norms %.2e  logits %.2e  sum %.2e  aux %.2e  load %.2e\n",
+               name, e.loss_rel, e.ce_rel, e.grad_worst, e.n_grads, e.norm_worst, e.first8_worst, e.sum_err, e.aux_rel,
+               e.load_err);
     ck_assert_msg(e.loss_rel <= 1e-5, "%s: loss rel err %g", name, e.loss_rel);
     ck_assert_msg(e.ce_rel <= 1e-5, "%s: ce rel err %g", name, e.ce_rel);
     ck_assert_msg(e.grad_worst <= 1e-4, "%s: worst gradient err %g", name, e.grad_worst);
     ck_assert_msg(e.norm_worst <= 1e-4, "%s: grad norm rel err %g", name, e.norm_worst);
     ck_assert_msg(e.first8_worst <= 1e-5, "%s: logits err %g", name, e.first8_worst);
     ck_assert_msg(e.sum_err <= 1e-6, "%s: logits sum err %g (relative to sum |logits|)", name, e.sum_err);
+    ck_assert_msg(e.aux_rel <= 1e-5, "%s: aux rel err %g", name, e.aux_rel);
+    ck_assert_msg(e.load_err <= 1e-9, "%s: Load / null / bypass fraction differ by %g (a different routing)", name, e.load_err);
     ck_assert_int_gt(e.n_grads, 0);
 }
 END_TEST

@@ -35,7 +35,7 @@ static ModelConfig step_config(void) {
 
 static void rig_init(StepRig *r, uint64_t seed) {
     ModelConfig c = step_config();
-    AdapterConfig a = { ADAPTER_LORA, LORA_TARGET_ALL, 4, 8.0, 0, 0.0 };
+    AdapterConfig a = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 4, .alpha = 8.0 };
     tiny_model(&r->m, &c, &a, seed, 0.05);
     AdamWConfig oc = { 0.9, 0.999, 1e-8, 0.01 };
     adamw_init(&r->opt, &oc, r->m.ps.train_numel);

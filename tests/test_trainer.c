@@ -46,7 +46,7 @@ static void model_for(LlamaModel *m) {
     ModelConfig c = tiny_config(0);
     c.vocab_size = 259;
     c.max_seq_len = 64;
-    AdapterConfig a = { ADAPTER_LORA, LORA_TARGET_ALL, 4, 8.0, 0, 0.1 };   /* dropout on: RNG state matters */
+    AdapterConfig a = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 4, .alpha = 8.0, .dropout = 0.1 };   /* dropout on: RNG state matters */
     tiny_model(m, &c, &a, 5, 0);
 }
 

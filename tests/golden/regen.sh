@@ -55,6 +55,16 @@ fixture llama2c_v1_qv_zero_b 4 --format llama2c --version 1 --tied --seed 14 --d
     --kv-heads 1 --hidden 160 --vocab 300 --rank 4 --alpha 8 --targets q,v
 fixture hf_f32_qv_r16 5 --format hf --dtype f32 --seed 15 --dim 64 --layers 2 --heads 8 --kv-heads 2 \
     --hidden 112 --vocab 300 --rank 16 --alpha 8 --targets q,v --nonzero-b
+fixture hf_f32_molora_e3k2 6 --format hf --dtype f32 --seed 16 --dim 48 --layers 2 --heads 4 --kv-heads 2 \
+    --hidden 96 --vocab 211 --rank 4 --alpha 8 --targets q,k,v,o,gate,up,down --nonzero-b \
+    --adapter molora --experts 3 --top-k 2 --aux vanilla --aux-coef 0.01
+fixture llama2c_adamoe_m4k4_eq6 7 --format llama2c --version 0 --seed 17 --dim 64 --layers 2 --heads 4 \
+    --kv-heads 2 --hidden 128 --vocab 300 --rank 4 --alpha 8 --targets q,k,v,o,gate,up,down --nonzero-b \
+    --adapter adamoe --experts 4 --null 4 --top-k 4 --aux eq6 --aux-coef 0.05
+fixture hf_adamoe_allsel_identity 8 --format hf --dtype f32 --seed 18 --dim 32 --layers 3 --heads 4 \
+    --kv-heads 2 --hidden 64 --vocab 150 --rank 2 --alpha 4 --targets q,o,up,down --nonzero-b \
+    --adapter adamoe --experts 2 --null 3 --top-k 3 --normalize all-selected --null-kind identity \
+    --aux eq6 --aux-coef 0.1
 
 echo "torch: $("$PY" -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)')"
 du -sh tests/golden

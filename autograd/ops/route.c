@@ -1,0 +1,297 @@
+/* autograd/ops/route.c — top-k selection (a constant) and the differentiable mixing weights of
+   a router, plus a per-row column sum (see route.h).
+
+   route_weights: logits z [N, E] → W [N, E], with p = softmax(z) per row (recomputed inside, in
+   double). Per row, with N_r = the normalisation set (true-only: the selected TRUE experts T;
+   all-selected: every selected expert S) and s = Σ_{j∈N_r} p_j:
+     W_e = p_e / s for e ∈ N_r,   W_j = p_j for selected nulls under true-only (official code)
+   Backward (g = dW of the row; the selection is constant), first to p, for l ∈ N_r:
+     ∂W_e/∂p_l = δ_el / s − p_e / s²  ⇒  dp_l = Σ_e g_e (δ_el − W_e) / s = (g_l − Σ_{e∈N_r} W_e g_e) / s
+   and dp_j = g_j for a selected null under true-only; then through the softmax
+     dz_j = p_j (dp_j − Σ_l p_l dp_l).
+   Why the op takes z and not p: when a selected true expert has p ~ 1e-40 (a float router with a
+   logit gap > 90; it happens in training), dp = (g − ·)/s overflows float although the logit
+   gradient is small: p_l dp_l = W_l (g_l − Σ W g) is bounded, and the op forms only those
+   products (REFERENCE.md §1.1's formulas, rearranged). When |T| = 1, W = 1 and the router gets
+   no task gradient from that token. Unselected entries and masked rows get nothing.
+   row_sum_cols: x [..., C] → y [rows, 1], y[r] = Σ_{j∈[start, start+len)} x[r][j];
+     backward dx[r][j] += dy[r] for j in the range. */
+#include "route.h"
+#include "../../tensor/check.h"
+#include <math.h>
+#include <string.h>
+
+/* ---- selection ---- */
+
+/* Inserts (e, v) into the descending list top[0..*n) of capacity k; an equal value stays
+   behind the earlier (lower-index) entries, so ties go to the lower index. */
+static void topk_insert(int *top, const real *p, int *n, int k, int e) {
+    int pos = 0;
+    while (pos < *n && p[top[pos]] >= p[e]) pos++;
+    if (pos >= k) return;
+    int last = *n < k ? *n : k - 1;
+    for (int i = last; i > pos; i--) top[i] = top[i - 1];
+    top[pos] = e;
+    if (*n < k) (*n)++;
+}
+
+static void select_rows(const Tensor *p, const unsigned char *mask, Routing *r) {
+    int E = r->E, k = r->k;
+    for (int row = 0; row < r->N; row++) {
+        int *top = r->sel + (size_t)row * k;
+        r->n_true_sel[row] = 0;
+        if (mask && !mask[row]) {
+            for (int s = 0; s < k; s++) top[s] = -1;
+            continue;
+        }
+        const real *pr = p->data + (size_t)row * E;
+        int n = 0;
+        for (int e = 0; e < E; e++) topk_insert(top, pr, &n, k, e);
+        for (int s = 0; s < k; s++) {
+            r->count[top[s]]++;
+            r->n_true_sel[row] += top[s] < r->n_true;
+        }
+        r->n_rows++;
+    }
+}
+
+/* Counting sort of the (row, true expert) pairs by expert, rows ascending within an expert. */
+static void group_by_expert(Routing *r) {
+    int nt = r->n_true;
+    r->offset[0] = 0;
+    for (int e = 0; e < nt; e++) r->offset[e + 1] = r->offset[e] + r->count[e];
+    int *fill = r->offset + nt + 1;   /* scratch [nt] placed after offset (allocated together) */
+    memcpy(fill, r->offset, (size_t)nt * sizeof(int));
+    for (int row = 0; row < r->N; row++)
+        for (int s = 0; s < r->k; s++) {
+            int e = r->sel[(size_t)row * r->k + s];
+            if (e < 0 || e >= nt) continue;
+            r->rows[fill[e]] = row;
+            r->flat[fill[e]++] = row * r->E + e;
+        }
+}
+
+void route_select(Arena *a, const Tensor *p, int n_true, int k, const unsigned char *mask, Routing *r) {
+    char sp[64];
+    CHECK(p->ndim == 2 && p->data, "route_select: p %s must be 2-D [N, E] with real data",
+          tensor_shape_str(p, sp, sizeof sp));
+    int N = p->shape[0], E = p->shape[1];
+    CHECK(n_true >= 0 && n_true <= E && k >= 1 && k <= E, "route_select: n_true %d, k %d for E %d", n_true, k, E);
+    memset(r, 0, sizeof *r);
+    r->N = N; r->E = E; r->n_true = n_true; r->k = k;
+    size_t nk = (size_t)N * k;
+    r->sel = arena_alloc(a, (nk ? nk : 1) * sizeof(int));
+    r->n_true_sel = arena_alloc(a, (size_t)(N ? N : 1) * sizeof(int));
+    r->count = arena_alloc_zero(a, (size_t)E * sizeof(int));
+    r->offset = arena_alloc(a, (size_t)(2 * n_true + 1) * sizeof(int));
+    select_rows(p, mask, r);
+    size_t n_assign = 0;
+    for (int e = 0; e < n_true; e++) n_assign += (size_t)r->count[e];
+    r->rows = arena_alloc(a, (n_assign ? n_assign : 1) * sizeof(int));
+    r->flat = arena_alloc(a, (n_assign ? n_assign : 1) * sizeof(int));
+    group_by_expert(r);
+}
+
+/* ---- route_weights ---- */
+
+typedef struct { const Routing *r; int all_selected; } RouteSaved;
+
+/* in the normalisation set of its row? (e is a selected expert) */
+static int normalised(const Routing *r, int e, int all_selected) { return all_selected || e < r->n_true; }
+
+/* p = softmax(z) of one row, in double (no underflow for any float logit gap) */
+static void row_softmax(double *p, const real *z, int E) {
+    double mx = (double)z[0], sum = 0.0;
+    for (int j = 1; j < E; j++) mx = (double)z[j] > mx ? (double)z[j] : mx;
+    for (int j = 0; j < E; j++) { p[j] = exp((double)z[j] - mx); sum += p[j]; }
+    for (int j = 0; j < E; j++) p[j] /= sum;
+}
+
+static double row_denominator(const Routing *r, const double *p, const int *top, int all_selected) {
+    double s = 0.0;
+    for (int j = 0; j < r->k; j++)
+        if (normalised(r, top[j], all_selected)) s += p[top[j]];
+    return s > 0 ? s : 1.0;
+}
+
+static void route_weights_forward(real *W, const real *z, const Routing *r, int all_selected) {
+    double p[MOE_ROUTE_MAX_E];
+    memset(W, 0, (size_t)r->N * r->E * sizeof(real));
+    for (int row = 0; row < r->N; row++) {
+        const int *top = r->sel + (size_t)row * r->k;
+        if (top[0] < 0) continue;
+        row_softmax(p, z + (size_t)row * r->E, r->E);
+        real *wr = W + (size_t)row * r->E;
+        double s = row_denominator(r, p, top, all_selected);
+        for (int j = 0; j < r->k; j++) {
+            int e = top[j];
+            wr[e] = (real)(normalised(r, e, all_selected) ? p[e] / s : p[e]);
+        }
+    }
+}
+
+/* dz_j = p_j (dp_j − Σ_l p_l dp_l) with q_l = p_l dp_l formed without dividing by s alone:
+   q_l = W_l (g_l − Σ_{i∈N_r} W_i g_i) for l in the normalisation set, q_j = p_j g_j for raw nulls. */
+static void route_weights_backward(real *dz, const real *dW, const real *z, const Routing *r, int all_selected) {
+    double p[MOE_ROUTE_MAX_E], q[MOE_ROUTE_MAX_E];
+    for (int row = 0; row < r->N; row++) {
+        const int *top = r->sel + (size_t)row * r->k;
+        if (top[0] < 0) continue;
+        size_t off = (size_t)row * r->E;
+        row_softmax(p, z + off, r->E);
+        double s = row_denominator(r, p, top, all_selected), dot = 0.0, Q = 0.0;
+        for (int j = 0; j < r->k; j++)
+            if (normalised(r, top[j], all_selected)) dot += p[top[j]] / s * (double)dW[off + top[j]];
+        memset(q, 0, (size_t)r->E * sizeof(double));
+        for (int j = 0; j < r->k; j++) {
+            int e = top[j];
+            double g = (double)dW[off + e];
+            q[e] = normalised(r, e, all_selected) ? p[e] / s * (g - dot) : p[e] * g;
+            Q += q[e];
+        }
+        for (int j = 0; j < r->E; j++) dz[off + j] += (real)(q[j] - p[j] * Q);
+    }
+}
+
+static void route_weights_backward_entry(const TapeEntry *e) {
+    const RouteSaved *sv = e->saved;
+    const Tensor *z = e->in[0];
+    if (z->grad) route_weights_backward(z->grad, e->out->grad, z->data, sv->r, sv->all_selected);
+}
+
+Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected) {
+    char sz[64];
+    CHECK(z->ndim == 2 && z->data && z->shape[0] == r->N && z->shape[1] == r->E,
+          "route_weights: z %s does not match the routing [%d, %d]", tensor_shape_str(z, sz, sizeof sz), r->N, r->E);
+    CHECK(r->E <= MOE_ROUTE_MAX_E, "route_weights: %d experts > %d", r->E, MOE_ROUTE_MAX_E);
+    Tensor *W = tape_output(t, 2, z->shape, tape_wants_grad(t, 1, &z), "route_weights");
+    route_weights_forward(W->data, z->data, r, all_selected);
+    TapeEntry *e = tape_record(t, "route_weights", route_weights_backward_entry, W, 1, &z);
+    if (e) {
+        RouteSaved *sv = arena_alloc(t->arena, sizeof *sv);
+        sv->r = r;
+        sv->all_selected = all_selected;
+        e->saved = sv;
+    }
+    return W;
+}
+
+/* ---- row_sum_cols ---- */
+
+typedef struct { int start, len; } SumColsSaved;
+
+static void row_sum_cols_backward_entry(const TapeEntry *e) {
+    const SumColsSaved *sv = e->saved;
+    const Tensor *x = e->in[0];
+    if (!x->grad) return;
+    int C = tensor_cols(x);
+    for (size_t r = 0; r < tensor_rows(x); r++)
+        for (int j = 0; j < sv->len; j++) x->grad[r * (size_t)C + (size_t)(sv->start + j)] += e->out->grad[r];
+}
+
+Tensor *op_row_sum_cols(Tape *t, Tensor *x, int start, int len) {
+    char sx[64];
+    int C = tensor_cols(x);
+    CHECK(x->data && start >= 0 && len >= 0 && start <= C && len <= C - start,
+          "row_sum_cols: columns [%d, %d+%d) out of range for x %s", start, start, len, tensor_shape_str(x, sx, sizeof sx));
+    int rows = (int)tensor_rows(x);
+    Tensor *y = tape_output(t, 2, (int[]){ rows, 1 }, tape_wants_grad(t, 1, &x), "row_sum_cols");
+    for (int r = 0; r < rows; r++) {
+        double s = 0.0;
+        for (int j = 0; j < len; j++) s += (double)x->data[(size_t)r * C + (size_t)(start + j)];
+        y->data[r] = (real)s;
+    }
+    TapeEntry *e = tape_record(t, "row_sum_cols", row_sum_cols_backward_entry, y, 1, &x);
+    if (e) {
+        SumColsSaved *sv = arena_alloc(t->arena, sizeof *sv);
+        sv->start = start;
+        sv->len = len;
+        e->saved = sv;
+    }
+    return y;
+}
+
+/* ---- examples for the gradient check ----
+   z [7, 6], 3 true + 3 null, top-3. Rows are distinct logit levels 0.4·j (+ noise < 0.05) in a
+   random column order, so neighbouring logits differ by > 0.35 and the probabilities of the k-th
+   and (k+1)-th expert by > 1e-3 (asserted): a ±h perturbation can never change the selection.
+   Row 0 puts the nulls on top (bypass: no true expert), row 1 exactly one true expert, row 2 all
+   three true experts. The mask example leaves rows 3 and 5 out. */
+
+enum { EX_N = 7, EX_E = 6, EX_TRUE = 3, EX_K = 3 };
+
+typedef struct { int all_selected; const unsigned char *mask; } RouteExample;
+
+static const unsigned char EX_MASK[EX_N] = { 1, 1, 1, 0, 1, 0, 1 };
+
+static void fill_row(Rng *rng, real *row, const int *order) {
+    for (int j = 0; j < EX_E; j++) row[order[j]] = (real)(0.4 * (EX_E - 1 - j) + 0.05 * rng_uniform(rng));
+}
+
+/* the gap between the k-th and the (k+1)-th largest probability of each row */
+static void check_margins(const Tensor *z) {
+    for (int r = 0; r < EX_N; r++) {
+        double v[EX_E];
+        row_softmax(v, z->data + (size_t)r * EX_E, EX_E);
+        for (int i = 0; i < EX_E; i++)      /* sort descending */
+            for (int j = i + 1; j < EX_E; j++)
+                if (v[j] > v[i]) { double tmp = v[i]; v[i] = v[j]; v[j] = tmp; }
+        CHECK(v[EX_K - 1] - v[EX_K] >= 1e-3, "route example row %d: selection margin %g < 1e-3", r,
+              (double)(v[EX_K - 1] - v[EX_K]));
+    }
+}
+
+static void route_example_common(Arena *a, Rng *rng, OpExample *ex, int all_selected, const unsigned char *mask) {
+    static const int fixed[3][EX_E] = { { 3, 4, 5, 0, 1, 2 }, { 4, 1, 3, 0, 5, 2 }, { 2, 0, 1, 5, 3, 4 } };
+    Tensor *z = tensor_2d(a, EX_N, EX_E, 1);
+    for (int r = 0; r < EX_N; r++) {
+        int order[EX_E];
+        if (r < 3) memcpy(order, fixed[r], sizeof order);
+        else {
+            for (int j = 0; j < EX_E; j++) order[j] = j;
+            for (int j = EX_E - 1; j > 0; j--) {
+                int i = (int)rng_int(rng, (uint64_t)j + 1), tmp = order[i];
+                order[i] = order[j]; order[j] = tmp;
+            }
+        }
+        fill_row(rng, z->data + (size_t)r * EX_E, order);
+    }
+    check_margins(z);
+    RouteExample *re = arena_alloc(a, sizeof *re);
+    re->all_selected = all_selected;
+    re->mask = mask;
+    ex->aux = re;
+    ex->in[0] = z;
+    ex->n_in = 1;
+}
+
+static void true_only_example(Arena *a, Rng *rng, OpExample *ex) { route_example_common(a, rng, ex, 0, NULL); }
+static void all_selected_example(Arena *a, Rng *rng, OpExample *ex) { route_example_common(a, rng, ex, 1, NULL); }
+static void masked_example(Arena *a, Rng *rng, OpExample *ex) { route_example_common(a, rng, ex, 0, EX_MASK); }
+
+/* selection from p = softmax(z) (a constant), weights from z */
+static Tensor *route_apply(Tape *t, const OpExample *ex) {
+    const RouteExample *re = ex->aux;
+    Tensor *p = tensor_2d(t->arena, EX_N, EX_E, 0);
+    for (int r = 0; r < EX_N; r++) {
+        double v[EX_E];
+        row_softmax(v, ex->in[0]->data + (size_t)r * EX_E, EX_E);
+        for (int j = 0; j < EX_E; j++) p->data[(size_t)r * EX_E + j] = (real)v[j];
+    }
+    Routing *r = arena_alloc(t->arena, sizeof *r);
+    route_select(t->arena, p, EX_TRUE, EX_K, re->mask, r);
+    return op_route_weights(t, ex->in[0], r, re->all_selected);
+}
+
+static void row_sum_example(Arena *a, Rng *rng, OpExample *ex) {
+    ex->in[0] = tensor_3d(a, 2, 3, 5, 1);
+    rng_fill_uniform(rng, ex->in[0]->data, ex->in[0]->numel, -1.0, 1.0);
+    ex->n_in = 1;
+}
+
+static Tensor *row_sum_apply(Tape *t, const OpExample *ex) { return op_row_sum_cols(t, ex->in[0], 2, 3); }
+
+const OpInfo OP_ROUTE_TRUE_ONLY = { "route_true_only", true_only_example, route_apply, NULL };
+const OpInfo OP_ROUTE_ALL_SELECTED = { "route_all_selected", all_selected_example, route_apply, NULL };
+const OpInfo OP_ROUTE_MASKED = { "route_masked", masked_example, route_apply, NULL };
+const OpInfo OP_ROW_SUM_COLS = { "row_sum_cols", row_sum_example, row_sum_apply, NULL };

@@ -1,0 +1,96 @@
+/* nn/adapter_moe.c — the "moe" object of adapter_config.json (see adapter_moe.h). */
+#include "adapter_moe.h"
+#include <math.h>
+#include <string.h>
+
+int adapter_is_param_name(const char *name) { return strstr(name, ".lora_") || strstr(name, ".router."); }
+
+void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
+    if (!adapter_is_routed(a)) return;
+    fprintf(f, ",\n  \"moe\": {\n    \"type\": \"%s\",\n    \"n_true\": %d,\n    \"n_null\": %d,\n    \"top_k\": %d,\n"
+               "    \"normalize\": \"%s\",\n    \"null_kind\": \"%s\",\n    \"targets\": [",
+            adapter_kind_name(a->kind), a->n_true, a->kind == ADAPTER_ADAMOE ? a->n_null : 0, a->top_k,
+            moe_normalize_name(a->normalize), moe_null_kind_name(a->null_kind));
+    int first = 1;
+    for (int i = 0; i < 7; i++)
+        if (a->targets & (1 << i)) {
+            fprintf(f, "%s\"%s\"", first ? "" : ", ", lora_target_module(i));
+            first = 0;
+        }
+    fprintf(f, "],\n    \"aux\": {\n      \"kind\": \"%s\",\n      \"coef\": %.17g\n    }\n  }",
+            moe_aux_kind_name(a->aux), a->aux_coef);
+}
+
+static Status read_int(const JsonValue *v, const char *key, const char *path, int lo, int hi, int *out, Error *err) {
+    long long x;
+    if (!json_get_int(v, key, &x) || x < lo || x > hi)
+        return error_set(err, STATUS_FORMAT, NULL, "%s:%d:%d: \"moe\".\"%s\" must be an integer in %d..%d", path,
+                         v->line, v->col, key, lo, hi);
+    *out = (int)x;
+    return STATUS_OK;
+}
+
+/* optional string member parsed with fn; absent = keep the default */
+static Status read_name(const JsonValue *v, const char *key, const char *path, Error *err,
+                        Status (*fn)(const char *, int *, Error *), int *out) {
+    const char *s;
+    if (!json_get(v, key)) return STATUS_OK;
+    if (!json_get_string(v, key, &s))
+        return error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"%s\" must be a string", path, key);
+    Error inner;
+    if (fn(s, out, &inner))
+        return error_set(err, STATUS_FORMAT, inner.hint, "%s: \"moe\".\"%s\": %s", path, key, inner.message);
+    return STATUS_OK;
+}
+
+static Status parse_norm(const char *s, int *o, Error *e) { MoeNormalize v; Status st = moe_normalize_parse(s, &v, e); *o = (int)v; return st; }
+static Status parse_null(const char *s, int *o, Error *e) { MoeNullKind v; Status st = moe_null_kind_parse(s, &v, e); *o = (int)v; return st; }
+static Status parse_aux(const char *s, int *o, Error *e) { MoeAuxKind v; Status st = moe_aux_kind_parse(s, &v, e); *o = (int)v; return st; }
+
+static Status read_aux(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
+    const JsonValue *aux = json_get(v, "aux");
+    if (!aux) return STATUS_OK;
+    if (aux->type != JSON_OBJECT) return error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"aux\" must be an object", path);
+    int kind = (int)cfg->aux;
+    Status st = read_name(aux, "kind", path, err, parse_aux, &kind);
+    cfg->aux = (MoeAuxKind)kind;
+    if (!st && json_get(aux, "coef") && (!json_get_number(aux, "coef", &cfg->aux_coef) || !(cfg->aux_coef >= 0)))
+        st = error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"aux\".\"coef\" must be a number >= 0", path);
+    return st;
+}
+
+Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
+    const char *type;
+    if (v->type != JSON_OBJECT || !json_get_string(v, "type", &type))
+        return error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\" must be an object with a \"type\"", path);
+    if (!strcmp(type, "molora")) cfg->kind = ADAPTER_MOLORA;
+    else if (!strcmp(type, "adamoe")) cfg->kind = ADAPTER_ADAMOE;
+    else return error_set(err, STATUS_INVALID, "molora and adamoe adapters are supported (moe-ffn needs a Mixtral model)",
+                          "%s: \"moe\".\"type\" \"%s\" is not supported", path, type);
+    adapter_moe_defaults(cfg);
+    int norm = (int)cfg->normalize, nk = (int)cfg->null_kind;
+    Status st = read_int(v, "n_true", path, 1, MOE_MAX_EXPERTS, &cfg->n_true, err);
+    if (!st) st = read_int(v, "n_null", path, 0, MOE_MAX_EXPERTS, &cfg->n_null, err);
+    if (!st) st = read_int(v, "top_k", path, 1, MOE_MAX_EXPERTS, &cfg->top_k, err);
+    if (!st) st = read_name(v, "normalize", path, err, parse_norm, &norm);
+    if (!st) st = read_name(v, "null_kind", path, err, parse_null, &nk);
+    if (!st) st = read_aux(v, path, cfg, err);
+    cfg->normalize = (MoeNormalize)norm;
+    cfg->null_kind = (MoeNullKind)nk;
+    Error inner;
+    if (!st && adapter_moe_validate(cfg, &inner))
+        st = error_set(err, STATUS_FORMAT, inner.hint, "%s: \"moe\": %s", path, inner.message);
+    return st;
+}
+
+Status adapter_moe_matches(const AdapterConfig *f, const AdapterConfig *m, const char *dir, Error *err) {
+    if (f->kind != m->kind || f->n_true != m->n_true || f->n_null != m->n_null || f->top_k != m->top_k ||
+        f->normalize != m->normalize || f->null_kind != m->null_kind)
+        return error_set(err, STATUS_INVALID, "declare the model with adapter_read_config() of this directory",
+                         "%s: the file's experts (%s, %d + %d null, top-%d, %s, %s) differ from the model's "
+                         "(%s, %d + %d null, top-%d, %s, %s)", dir, adapter_kind_name(f->kind), f->n_true, f->n_null,
+                         f->top_k, moe_normalize_name(f->normalize), moe_null_kind_name(f->null_kind),
+                         adapter_kind_name(m->kind), m->n_true, m->n_null, m->top_k, moe_normalize_name(m->normalize),
+                         moe_null_kind_name(m->null_kind));
+    return STATUS_OK;
+}

@@ -1,0 +1,27 @@
+/* nn/adapter_moe.h — the "moe" object of adapter_config.json for Mo-LoRA / AdaMoE adapters, as
+   shared/tools/torch_ref.py adapter_config_dict() writes it (ARCHITECTURE.md "File formats"):
+     "moe": {"type": "molora"|"adamoe", "n_true": n, "n_null": m, "top_k": k,
+             "normalize": "true_only"|"all_selected", "null_kind": "zero"|"identity",
+             "targets": ["q_proj", ...], "aux": {"kind": "eq6"|"vanilla"|"none", "coef": c}}
+   The tensors sit next to PEFT's: PREFIX.lora_A.{e}.weight [r, in], PREFIX.lora_B.{e}.weight
+   [out, r], PREFIX.router.weight [n+m, in] (PREFIX = base_model.model.<module path>).
+   defines: adapter_is_param_name, adapter_moe_write_json, adapter_moe_read_json,
+            adapter_moe_matches */
+#ifndef ADAPTER_MOE_H
+#define ADAPTER_MOE_H
+#include <stdio.h>
+#include "model_config.h"
+#include "../data/json.h"
+
+/* 1 for the parameter names an adapter file holds: LoRA tensors and routers */
+int adapter_is_param_name(const char *name);
+/* writes `,\n  "moe": {...}` (nothing for plain LoRA) */
+void adapter_moe_write_json(FILE *f, const AdapterConfig *a);
+/* Reads the "moe" object (v) of `path` into cfg (kind, n_true, n_null, top_k, normalize,
+   null_kind, aux, aux_coef); cfg->targets must already be set (they must agree). */
+Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err);
+/* The expert layout of file config f equals that of model config m (kind, n, m, k, normalize,
+   null kind); the aux settings may differ (they are training settings). */
+Status adapter_moe_matches(const AdapterConfig *f, const AdapterConfig *m, const char *dir, Error *err);
+
+#endif

@@ -1,0 +1,181 @@
+/* nn/moe.c — Mo-LoRA / AdaMoE linear, router log and the per-layer aux loss (see moe.h).
+   Only ops: the backward comes from the tape. Shapes, with N rows of x:
+     z = x W_rᵀ, p = softmax(z) [N, E] (selection, aux loss, statistics);  W = route_weights(z)
+     [N, E] viewed as [N·E, 1];
+     for a true expert e with n_e routed rows:  x_e = gather(x) [n_e, in],  d_e = (x_e A_eᵀ) B_eᵀ
+     [n_e, out],  w_e = s · gather(W, row·E + e) [n_e, 1],  y[rows_e] += w_e · d_e. */
+#include "moe.h"
+#include "../autograd/ops.h"
+#include "../tensor/check.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static Tensor *declare_named(ParamStore *ps, const char *prefix, const char *suffix, int rows, int cols) {
+    char name[256];
+    snprintf(name, sizeof name, "%s.%s", prefix, suffix);
+    return param_declare(ps, name, PARAM_TRAINABLE, 2, (int[]){ rows, cols });
+}
+
+void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in, int out,
+                        const AdapterConfig *cfg, MoeState *state, int layer, int module) {
+    memset(m, 0, sizeof *m);
+    m->in = in;
+    m->out = out;
+    m->rank = cfg->rank;
+    m->n_true = cfg->n_true;
+    m->n_null = cfg->kind == ADAPTER_ADAMOE ? cfg->n_null : 0;
+    m->top_k = cfg->top_k;
+    m->all_selected = cfg->normalize == MOE_NORM_ALL_SELECTED;
+    m->identity_nulls = cfg->null_kind == MOE_NULL_IDENTITY && in == out && m->n_null > 0;
+    m->scaling = (real)(cfg->rslora ? cfg->alpha / sqrt((double)cfg->rank) : cfg->alpha / cfg->rank);
+    m->dropout = (real)cfg->dropout;
+    m->state = state;
+    m->layer = layer;
+    m->module = module;
+    m->lora_a = xcalloc((size_t)m->n_true, sizeof *m->lora_a);
+    m->lora_b = xcalloc((size_t)m->n_true, sizeof *m->lora_b);
+    char suffix[64];
+    for (int e = 0; e < m->n_true; e++) {
+        snprintf(suffix, sizeof suffix, "lora_A.%d.weight", e);
+        m->lora_a[e] = declare_named(ps, prefix, suffix, m->rank, in);
+        snprintf(suffix, sizeof suffix, "lora_B.%d.weight", e);
+        m->lora_b[e] = declare_named(ps, prefix, suffix, out, m->rank);
+    }
+    m->router = declare_named(ps, prefix, "router.weight", m->n_true + m->n_null, in);
+}
+
+void moe_linear_free(MoeLinear *m) {
+    free(m->lora_a);
+    free(m->lora_b);
+    m->lora_a = m->lora_b = NULL;
+}
+
+void moe_linear_init(MoeLinear *m, Rng *rng) {
+    for (int e = 0; e < m->n_true; e++) {
+        rng_fill_kaiming_uniform(rng, m->lora_a[e]->data, m->lora_a[e]->numel, m->in);
+        memset(m->lora_b[e]->data, 0, m->lora_b[e]->numel * sizeof(real));
+    }
+    rng_fill_kaiming_uniform(rng, m->router->data, m->router->numel, m->in);
+}
+
+/* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows */
+static Tensor *add_experts(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, const Routing *r, Tensor *y2) {
+    int N = r->N, E = r->E;
+    Tensor *Wf = tensor_view(t->arena, W, 2, (int[]){ N * E, 1 });
+    for (int e = 0; e < m->n_true; e++) {
+        int off = r->offset[e], n_e = r->offset[e + 1] - off;
+        if (n_e == 0) continue;
+        Tensor *xe = op_gather_rows(t, xin, r->rows + off, n_e);
+        Tensor *d = op_linear(t, op_linear(t, xe, m->lora_a[e]), m->lora_b[e]);
+        Tensor *we = op_scale(t, op_gather_rows(t, Wf, r->flat + off, n_e), m->scaling);
+        y2 = op_scatter_add_rows(t, y2, d, r->rows + off, we);
+    }
+    return y2;
+}
+
+/* identity nulls: y2 += (Σ_null W) · x on every routed row */
+static Tensor *add_identity_nulls(Tape *t, const MoeLinear *m, Tensor *x2, Tensor *W, Tensor *y2) {
+    int N = x2->shape[0];
+    int *all = arena_alloc(t->arena, (size_t)N * sizeof(int));
+    for (int i = 0; i < N; i++) all[i] = i;
+    Tensor *wn = op_row_sum_cols(t, W, m->n_true, m->n_null);
+    return op_scatter_add_rows(t, y2, x2, all, wn);
+}
+
+Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng) {
+    int N = (int)tensor_rows(x);
+    MoeState *st = m->state;
+    CHECK(tensor_cols(x) == m->in && tensor_cols(y_base) == m->out && (int)tensor_rows(y_base) == N,
+          "moe_linear: x [%d, %d] / y [%zu, %d] do not match [in %d, out %d]", N, tensor_cols(x),
+          tensor_rows(y_base), tensor_cols(y_base), m->in, m->out);
+    const unsigned char *mask = NULL;
+    if (st && st->row_mask) {
+        CHECK(st->mask_rows == N, "moe_linear: row mask has %d rows, input %d", st->mask_rows, N);
+        mask = st->row_mask;
+    }
+    Tensor *x2 = tensor_view(t->arena, x, 2, (int[]){ N, m->in });
+    Tensor *y2 = tensor_view(t->arena, y_base, 2, (int[]){ N, m->out });
+    Tensor *z = op_linear(t, x2, m->router);
+    Tensor *p = op_softmax(t, z);
+    Routing *r = arena_alloc(t->arena, sizeof *r);
+    route_select(t->arena, p, m->n_true, m->top_k, mask, r);
+    if (st) {
+        st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r };
+        if (st->stats_on) moe_stats_accumulate(&st->stats, m->layer, m->module, p, r);
+    }
+    Tensor *W = op_route_weights(t, z, r, m->all_selected);
+    Tensor *xin = x2;
+    if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x2, m->dropout, drop_rng);
+    y2 = add_experts(t, m, xin, W, r, y2);
+    if (m->identity_nulls) y2 = add_identity_nulls(t, m, x2, W, y2);
+    return tensor_view(t->arena, y2, y_base->ndim, y_base->shape);
+}
+
+/* ---- state ---- */
+
+MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers) {
+    MoeState *s = xcalloc(1, sizeof *s);
+    s->acfg = *acfg;
+    s->n_layers = n_layers;
+    s->log = xcalloc((size_t)n_layers * MOE_MODULES, sizeof *s->log);
+    s->aux_per_layer = xcalloc((size_t)n_layers, sizeof *s->aux_per_layer);
+    s->stats.n_layers = n_layers;
+    s->stats.n_true = acfg->n_true;
+    s->stats.n_null = acfg->kind == ADAPTER_ADAMOE ? acfg->n_null : 0;
+    s->stats.top_k = acfg->top_k;
+    s->stats.k_baseline = acfg->k_baseline > 0 ? acfg->k_baseline : 2.0;
+    s->stats.mod = xcalloc((size_t)n_layers * MOE_MODULES, sizeof *s->stats.mod);
+    s->stats_on = 1;
+    return s;
+}
+
+void moe_state_free(MoeState *s) {
+    if (!s) return;
+    free(s->log);
+    free(s->aux_per_layer);
+    free(s->stats.mod);
+    free(s);
+}
+
+void moe_forward_begin(MoeState *s, const unsigned char *row_mask, int n_rows) {
+    memset(s->log, 0, (size_t)s->n_layers * MOE_MODULES * sizeof *s->log);
+    s->row_mask = row_mask;
+    s->mask_rows = n_rows;
+}
+
+/* one layer: Σ over its routed modules of Σ_t Σ_i coef_i p_ti, coef from the pooled counts */
+static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
+    const AdapterConfig *a = &s->acfg;
+    int n = s->stats.n_true, m = s->stats.n_null, E = n + m;
+    double counts[MOE_MAX_EXPERTS] = { 0 }, coef[MOE_MAX_EXPERTS], T = 0;
+    const MoeRecord *rec = s->log + layer * MOE_MODULES;
+    for (int j = 0; j < MOE_MODULES; j++) {
+        if (!rec[j].p) continue;
+        T += rec[j].r->n_rows;
+        for (int i = 0; i < E; i++) counts[i] += rec[j].r->count[i];
+    }
+    if (!(T > 0)) return NULL;
+    aux_loss_coefs(counts, n, m, a->top_k, T, a->aux == MOE_AUX_EQ6, coef);
+    Tensor *sum = NULL;
+    for (int j = 0; j < MOE_MODULES; j++) {
+        if (!rec[j].p) continue;
+        Tensor *l = op_router_aux(t, rec[j].p, coef, s->row_mask);
+        sum = sum ? op_add(t, sum, l) : l;
+    }
+    return sum;
+}
+
+Tensor *moe_aux_loss(Tape *t, MoeState *s) {
+    memset(s->aux_per_layer, 0, (size_t)s->n_layers * sizeof *s->aux_per_layer);
+    if (s->acfg.aux == MOE_AUX_NONE) return NULL;
+    Tensor *total = NULL;
+    for (int l = 0; l < s->n_layers; l++) {
+        Tensor *la = layer_aux(t, s, l);
+        if (!la) continue;
+        s->aux_per_layer[l] = (double)la->data[0];
+        total = total ? op_add(t, total, la) : la;
+    }
+    return total;
+}

@@ -1,0 +1,113 @@
+/* nn/moe.h — a mixture of LoRA experts on a frozen linear layer (Mo-LoRA, MoLA-style) and its
+   AdaMoE form with null experts; the per-forward router log, the Eq. 6 loss and router statistics.
+   defines: MoeLinear, MoeModuleStats, MoeStats, MoeSummary, MoeState, MOE_MODULES,
+            moe_linear_declare, moe_linear_init, moe_linear_forward, moe_state_new, moe_state_free,
+            moe_forward_begin, moe_aux_loss, moe_stats_reset, moe_stats_accumulate, moe_summary_module,
+            moe_summary_layer, moe_summary_model
+   Semantics (ARCHITECTURE.md "AdaMoE semantics", REFERENCE.md §1; torch_ref.py `route`,
+   `Forward.linear`, `aux_loss_from_probs`, `layer_stats` are the executable spec):
+     y = x·Wᵀ + Σ_{e ∈ S_t, e < n} w_e · s · B_e A_e dropout(x)  (+ w_null·x for identity nulls)
+     p = softmax(x·W_rᵀ) over all E = n + m experts, S_t = top-k(p) (ties → lower index),
+     w per route.h (true-only = AdaMoE option 2, default; all-selected = option 1), s = alpha/r.
+   W_r [E, in] and A_e [r, in] are U(±1/sqrt(in)); B_e [out, r] zero. Names (ParamStore; PEFT
+   files add "base_model.model."): PREFIX.lora_A.{e}.weight, PREFIX.lora_B.{e}.weight,
+   PREFIX.router.weight. Compute follows the routing: for each TRUE expert the rows routed to it
+   are gathered, run through A_e and B_e, scaled by their weights and scatter-added into y; null
+   experts (zero kind) cost nothing.
+   Padding: moe_forward_begin() may pass a row mask; masked rows (pads) are routed to no expert
+   (base output only) and are left out of the statistics and of the aux loss. The official code
+   does not mask pads (REFERENCE.md §1.3) — a deliberate deviation: with right padding a pad row
+   never influences a real row, and torch_ref's tokens.json has no pads, so parity is unaffected.
+   Aux loss per layer pooled over the layer's routed modules, summed over layers (aux_loss.h). */
+#ifndef MOE_H
+#define MOE_H
+#include "param_store.h"
+#include "model_config.h"
+#include "../autograd/ops/route.h"
+#include "../tensor/rng.h"
+
+#define MOE_MODULES 7   /* routed linears per layer: q, k, v, o, gate, up, down (LORA_TARGET_* bit order) */
+
+typedef struct MoeState MoeState;
+
+typedef struct {
+    int in, out, rank, n_true, n_null, top_k;
+    int all_selected;        /* normalisation option 1 */
+    int identity_nulls;      /* null_kind identity and in == out */
+    real scaling, dropout;
+    Tensor *router;          /* [n_true + n_null, in] */
+    Tensor **lora_a;         /* [n_true] tensors [R, in] */
+    Tensor **lora_b;         /* [n_true] tensors [out, R] */
+    MoeState *state;         /* where its router records and statistics go */
+    int layer, module;       /* its slot in the state */
+} MoeLinear;
+
+/* Declares router and expert banks under PREFIX (the base weight is declared by the caller). */
+void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in, int out,
+                        const AdapterConfig *cfg, MoeState *state, int layer, int module);
+void moe_linear_free(MoeLinear *m);
+/* A_e and the router ~ U(±1/sqrt(in)) from rng (per expert A_e, B_e; then the router), B_e = 0 */
+void moe_linear_init(MoeLinear *m, Rng *rng);
+/* y_base [..., out] = x·Wᵀ already computed; returns y_base + the experts' output. x [..., in]. */
+Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng);
+
+/* Router statistics of one module, summed over every forward since the last reset. */
+typedef struct {
+    double tokens;           /* routed rows (pads excluded) */
+    double true_sum;         /* Σ_rows number of selected TRUE experts */
+    double bypass;           /* rows with no true expert */
+    double entropy_sum;      /* Σ_rows -Σ_i p_i log p_i */
+    double counts[MOE_MAX_EXPERTS];   /* (row, slot) assignments per expert */
+    double true_hist[MOE_MAX_EXPERTS + 1];   /* rows with j = 0..k true experts */
+} MoeModuleStats;
+
+typedef struct {
+    int n_layers, n_true, n_null, top_k;
+    double k_baseline;
+    MoeModuleStats *mod;     /* [n_layers * MOE_MODULES]; tokens == 0 for modules not routed */
+} MoeStats;
+
+typedef struct {
+    double tokens;
+    double load;             /* mean number of TRUE experts per token */
+    double flops_saved;      /* 1 - load / k_baseline */
+    double null_fraction;    /* Σ_null c_i / (kT) */
+    double bypass_fraction;  /* tokens with 0 true experts / T */
+    double entropy;          /* mean router entropy (nats) */
+    double expert_fraction[MOE_MAX_EXPERTS];   /* raw c_i / (kT), true then null */
+    double true_hist[MOE_MAX_EXPERTS + 1];      /* fraction of tokens with j true experts */
+    int n_experts;
+} MoeSummary;
+
+typedef struct { Tensor *p; const Routing *r; } MoeRecord;
+
+struct MoeState {
+    AdapterConfig acfg;
+    int n_layers;
+    MoeRecord *log;                   /* [n_layers * MOE_MODULES] of the current forward */
+    const unsigned char *row_mask;    /* [N] of the current forward (NULL: every row) */
+    int mask_rows;
+    double *aux_per_layer;            /* [n_layers], set by moe_aux_loss */
+    MoeStats stats;
+    int stats_on;                     /* accumulate statistics (default 1) */
+};
+
+MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers);
+void moe_state_free(MoeState *s);
+/* Starts a forward pass: forgets the previous records; row_mask [n_rows] (1 = real token) or NULL.
+   The mask must stay alive until the backward has run (put it in the step arena). */
+void moe_forward_begin(MoeState *s, const unsigned char *row_mask, int n_rows);
+/* Σ_layers aux of the current forward as a scalar tensor (NULL if aux is none or nothing was
+   routed); fills s->aux_per_layer with each layer's value. */
+Tensor *moe_aux_loss(Tape *t, MoeState *s);
+
+void moe_stats_reset(MoeStats *st);
+/* Adds one module's routing of one forward: p [N, E] probabilities, r its selection. */
+void moe_stats_accumulate(MoeStats *st, int layer, int module, const Tensor *p, const Routing *r);
+void moe_summary_module(const MoeStats *st, int layer, int module, MoeSummary *out);
+/* pooled over the layer's routed modules */
+void moe_summary_layer(const MoeStats *st, int layer, MoeSummary *out);
+/* model level: mean over the layers that saw tokens (load, fractions, entropy) */
+void moe_summary_model(const MoeStats *st, MoeSummary *out);
+
+#endif
