@@ -10,6 +10,7 @@
 #include "../data/flags.h"
 #include "../data/report_svg.h"
 #include "../data/task.h"
+#include "../nn/moe.h"
 #include "../tensor/gemm.h"
 #include "../tensor/threads.h"
 #include <errno.h>
@@ -22,10 +23,15 @@ typedef struct { const char *name, *label; AdapterConfig acfg; } DemoMethod;
 
 static const DemoMethod DEMO_METHODS[] = {
     { "lora", "LoRA r=8", { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0 } },
+    { "molora_top2", "Mo-LoRA top-2", { .kind = ADAPTER_MOLORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0,
+      .n_true = 4, .top_k = 2, .normalize = MOE_NORM_ALL_SELECTED, .aux = MOE_AUX_VANILLA, .aux_coef = 1e-3, .k_baseline = 2 } },
+    { "adamoe_m5k4", "AdaMoE m5k4", { .kind = ADAPTER_ADAMOE, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0,
+      .n_true = 4, .n_null = 5, .top_k = 4, .normalize = MOE_NORM_TRUE_ONLY, .null_kind = MOE_NULL_ZERO,
+      .aux = MOE_AUX_EQ6, .aux_coef = 1e-3, .k_baseline = 2 } },
 };
 #define N_METHODS ((int)(sizeof DEMO_METHODS / sizeof DEMO_METHODS[0]))
 
-typedef struct { double acc, loss, tok_per_s, seconds; } DemoResult;
+typedef struct { double acc, loss, tok_per_s, seconds, load, flops_saved; int routed; } DemoResult;
 
 #define DEMO_LR 5e-3          /* adapters */
 #define DEMO_PRE_LR 3e-3      /* full fine-tuning of the base */
@@ -102,6 +108,13 @@ static Status run_method(const DemoMethod *dm, const LlamaModel *base, const cha
         res->loss = tr.last_loss;
         res->seconds = tr.seconds;
         res->tok_per_s = tr.seconds > 0 ? tr.tokens / tr.seconds : 0;
+        if (m.moe) {   /* router statistics of the final evaluation */
+            MoeSummary ms;
+            moe_summary_model(&m.moe->stats, &ms);
+            res->routed = 1;
+            res->load = ms.load;
+            res->flops_saved = ms.flops_saved;
+        }
         trainer_free(&tr);
     }
     if (!s) {
@@ -143,9 +156,15 @@ static Status pretrain(LlamaModel *base, const char *out, int steps, int quiet, 
 
 static void print_table(const DemoResult *res) {
     printf("\n%-14s %8s %10s %6s %8s %10s\n", "method", "dev acc", "final loss", "Load", "%FLOPs", "tok/s");
-    for (int i = 0; i < N_METHODS; i++)
-        printf("%-14s %7.1f%% %10.4f %6s %8s %10.0f\n", DEMO_METHODS[i].label, 100 * res[i].acc, res[i].loss, "-", "-",
+    for (int i = 0; i < N_METHODS; i++) {
+        char load[16] = "-", flops[16] = "-";
+        if (res[i].routed) {
+            snprintf(load, sizeof load, "%.2f", res[i].load);
+            snprintf(flops, sizeof flops, "%.1f%%", 100 * res[i].flops_saved);
+        }
+        printf("%-14s %7.1f%% %10.4f %6s %8s %10.0f\n", DEMO_METHODS[i].label, 100 * res[i].acc, res[i].loss, load, flops,
                res[i].tok_per_s);
+    }
     printf("(chance: 25%%. Load = true experts per token; %%FLOPs = expert FLOPs saved vs top-2)\n");
 }
 
