@@ -7,6 +7,7 @@
    Options after `--` are passed to every train run unchanged (model, lr, epochs, ...). */
 #include "sweep_cli.h"
 #include "train_cli.h"
+#include "../data/atomic_file.h"
 #include "../data/json.h"
 #include <errno.h>
 #include <math.h>
@@ -90,11 +91,13 @@ static void mean_std(const double *x, int n, double *mean, double *std) {
 static int write_results(const char *out, char **tasks, int nt, const GridCfg *g, int ng, int seeds,
                          RunResult *res) {
     char path[1024];
+    AtomicFile acsv, amd;
+    Error err;
     snprintf(path, sizeof path, "%s/results.csv", out);
-    FILE *csv = fopen(path, "w");
+    if (atomic_write_begin(&acsv, path, &err)) { error_print(&err); return 0; }
     snprintf(path, sizeof path, "%s/results.md", out);
-    FILE *md = fopen(path, "w");
-    if (!csv || !md) { if (csv) fclose(csv); if (md) fclose(md); return 0; }
+    if (atomic_write_begin(&amd, path, &err)) { error_print(&err); atomic_write_abort(&acsv); return 0; }
+    FILE *csv = acsv.f, *md = amd.f;
     fprintf(csv, "task,config,seed,acc,load\n");
     fprintf(md, "| config |");
     for (int t = 0; t < nt; t++) fprintf(md, " %s acc (%%) | %s Load |", tasks[t], tasks[t]);
@@ -118,9 +121,10 @@ static int write_results(const char *out, char **tasks, int nt, const GridCfg *g
         fprintf(md, "\n");
     }
     fprintf(md, "\n%d seed(s) per cell; acc = final dev accuracy; Load = mean true experts per token.\n", seeds);
-    fclose(csv);
-    fclose(md);
-    return 1;
+    int ok = atomic_write_commit(&acsv, &err) == STATUS_OK;
+    if (!ok) error_print(&err);
+    if (atomic_write_commit(&amd, &err) != STATUS_OK) { error_print(&err); ok = 0; }
+    return ok;
 }
 
 static int split_list(char *s, char **items, int max) {
