@@ -48,7 +48,17 @@ static void print_banner(void) {
            sizeof(real) == sizeof(double) ? "double" : "float", gemm_simd_level(), threads_count());
 }
 
+/* `./train --model ...` (options without a command) means `./train train ...`; other bare options
+   (--steps, --quiet, ...) go to the demo. */
+static int wants_training(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--model") || !strcmp(argv[i], "--resume") || !strcmp(argv[i], "--config")) return 1;
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
+        return wants_training(argc, argv) ? train_cli(argc, argv) : demo_run(argc, argv);
     if (argc > 1) {
         for (int i = 0; i < N_COMMANDS; i++)
             if (!strcmp(argv[1], COMMANDS[i].name)) return COMMANDS[i].run(argc - 1, argv + 1);
