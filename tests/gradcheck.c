@@ -1,5 +1,6 @@
 /* tests/gradcheck.c — see gradcheck.h. */
 #include "gradcheck.h"
+#include <check.h>
 #include "../tensor/check.h"
 #include <math.h>
 #include <string.h>
@@ -105,4 +106,18 @@ GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out) {
     if (op->cleanup) op->cleanup(&ex);
     arena_free(&a);
     return r;
+}
+
+void gradcheck_expect(const OpInfo *op, uint64_t seed, double float_tol) {
+    double tol = REAL_IS_DOUBLE ? GRADCHECK_TOL : float_tol;
+    for (int fan_out = 0; fan_out <= 1; fan_out++) {
+        GradcheckResult r = gradcheck_op(op, seed, fan_out);
+        ck_assert_msg(r.checked > 0, "%s: example has no input with a grad", op->name);
+        if (tol < 0) continue;
+        ck_assert_msg(r.worst_rel_err < tol,
+                      "%s (fan_out=%d): worst relative error %.3e at input %d element %zu "
+                      "(analytic %.10g, numeric %.10g) over %d elements",
+                      op->name, fan_out, r.worst_rel_err, r.worst_input, r.worst_index, r.worst_analytic,
+                      r.worst_numeric, r.checked);
+    }
 }

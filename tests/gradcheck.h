@@ -1,5 +1,5 @@
 /* tests/gradcheck.h — finite-difference gradient check of one op (meant for the double build).
-   defines: GradcheckResult, gradcheck_op, GRADCHECK_TOL
+   defines: GradcheckResult, gradcheck_op, gradcheck_expect, GRADCHECK_TOL
    Loss = sum(w1 * op(x)) [+ sum(w2 * op(x)) in fan-out mode, op applied twice to the SAME
    inputs], with random probe weights w: a plain sum would hide bugs whose errors sum to zero
    (softmax). Analytic grads come from the tape; numeric ones from central differences,
@@ -22,5 +22,9 @@ typedef struct {
 } GradcheckResult;
 
 GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out);
+/* Check assertions: gradcheck_op plainly and with fan-out; in the double build the worst error
+   must stay under GRADCHECK_TOL, in the float build under float_tol (< 0: only "something was
+   checked", for modules whose float finite differences are too noisy to mean anything). */
+void gradcheck_expect(const OpInfo *op, uint64_t seed, double float_tol);
 
 #endif

@@ -12,11 +12,12 @@
 #include <unistd.h>
 
 #define SHARED "../shared/data"
-#define MODEL SHARED "/models/stories260K.bin"
-#define TOK SHARED "/models/tok512.bin"
+#define MODEL "../shared/data/models/stories260K.bin"
+#define TOK "../shared/data/models/tok512.bin"
+#define RTE_DEV "../shared/data/glue/RTE/dev.tsv"
 
 static int have_data(void) {
-    if (access(MODEL, R_OK) == 0 && access(SHARED "/glue/RTE/dev.tsv", R_OK) == 0) return 1;
+    if (access(MODEL, R_OK) == 0 && access(RTE_DEV, R_OK) == 0) return 1;
     printf("note: %s not found: skipping the real-data CLI test\n", SHARED);
     return 0;
 }

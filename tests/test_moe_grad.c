@@ -245,13 +245,7 @@ static const OpInfo MODULES[] = {
 START_TEST(test_moe_module_gradcheck)
 {
     const OpInfo *op = &MODULES[_i];
-    for (int fan_out = 0; fan_out <= 1; fan_out++) {
-        GradcheckResult r = gradcheck_op(op, 777 + (uint64_t)_i, fan_out);
-        ck_assert_msg(r.checked > 0, "%s: nothing checked", op->name);
-        if (sizeof(real) != sizeof(double)) continue;
-        ck_assert_msg(r.worst_rel_err < GRADCHECK_TOL, "%s (fan_out=%d): worst rel err %.3e at input %d[%zu] (analytic %.10g, numeric %.10g)",
-                      op->name, fan_out, r.worst_rel_err, r.worst_input, r.worst_index, r.worst_analytic, r.worst_numeric);
-    }
+    gradcheck_expect(op, 777 + (uint64_t)_i, -1);
 }
 END_TEST
 
