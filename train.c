@@ -30,7 +30,7 @@ static const Command COMMANDS[] = {
     { "sweep", sweep_cli, "paper-style ablation grid (k1,k2,m5k4,...) x seeds -> results.md/csv" },
     { "tokenize", tokenize_cli, "encode text to ids (--text) or decode ids (--decode 1,2,3)" },
     { "generate", generate_cli, "generate text with a KV cache (--model, --prompt or --prompt-ids)" },
-    { "bench", bench_main, "GEMM benchmarks (--json for JSON lines, --gemm for GEMM only)" },
+    { "bench", bench_main, "benchmarks: GEMM, training step, generation (--gemm --step --generate; --json)" },
     { "forward-backward", forward_backward_cli, "loss, logits summary and adapter gradients (torch_ref parity)" },
     { "make-tiny", make_tiny_cli, "write a tiny random model (+ LoRA adapter), deterministic in --seed" },
 };
