@@ -138,12 +138,41 @@ START_TEST(test_threads_do_not_change_losses)
 }
 END_TEST
 
+/* A diverging run stops with STATUS_RUNTIME, naming the step (and the first bad op). */
+START_TEST(test_non_finite_loss_is_reported)
+{
+    Fixture f;
+    fixture_init(&f);
+    LlamaModel m;
+    model_for(&m);
+    TrainConfig tc;
+    train_config_default(&tc);
+    tc.max_steps = 20;
+    tc.batch = 8;
+    tc.lr = REAL_IS_DOUBLE ? 1e300 : 1e30;   /* the first update sends the adapter near the type's limit */
+    tc.clip = 0;
+    tc.warmup_ratio = 0;
+    tc.schedule = LR_CONSTANT;
+    tc.quiet = 1;
+    Trainer tr;
+    Error err;
+    ck_assert_int_eq(trainer_init(&tr, &m, &f.ts[0], &f.ts[1], &tc, &err), STATUS_OK);
+    ck_assert_int_eq(trainer_run(&tr, &err), STATUS_RUNTIME);
+    ck_assert_msg(strstr(err.message, "non-finite") && strstr(err.message, "step"), "%s", err.message);
+    ck_assert_int_lt(tr.step, 20);
+    trainer_free(&tr);
+    llama_free(&m);
+    fixture_free(&f);
+}
+END_TEST
+
 Suite *trainer_suite(void) {
     Suite *s = suite_create("trainer");
     TCase *tc = tcase_create("loop");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_resume_is_bitwise_identical);
     tcase_add_test(tc, test_threads_do_not_change_losses);
+    tcase_add_test(tc, test_non_finite_loss_is_reported);
     suite_add_tcase(s, tc);
     return s;
 }
