@@ -161,6 +161,7 @@ static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *di
 Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
     ModelConfig cfg;
     Status s = hf_read_config(dir, &cfg, err);
+    if (!s) s = moe_ffn_check_model(&cfg, acfg, dir, err);
     if (s) return s;
     ShardSet *ss = xcalloc(1, sizeof *ss);
     s = shards_open(ss, dir, err);

@@ -192,3 +192,33 @@ void moe_ffn_free(MoeFfn *f) {
     free(f->w2);
     f->w1 = f->w3 = f->w2 = NULL;
 }
+
+Status moe_ffn_options(AdapterConfig *a, const ModelConfig *c, int upcycle, const char *gate2_init, Error *err) {
+    if (upcycle < 0 || upcycle > MOE_MAX_EXPERTS || (upcycle > 0 && a->kind != ADAPTER_MOE_FFN))
+        return error_set(err, STATUS_INVALID, "e.g. --adapter moe-ffn --upcycle 4 --top-k 2",
+                         "--upcycle %d needs --adapter moe-ffn and at most %d experts", upcycle, MOE_MAX_EXPERTS);
+    a->upcycle = upcycle;
+    Status s = moe_gate2_init_parse(gate2_init ? gate2_init : "copy", &a->gate2_init, err);
+    return s || !c ? s : moe_ffn_check_model(c, a, "the model", err);
+}
+
+Status moe_ffn_check_model(const ModelConfig *c, const AdapterConfig *a, const char *src, Error *err) {
+    if (c->n_experts > 0 && (a->kind == ADAPTER_MOLORA || a->kind == ADAPTER_ADAMOE))
+        return error_set(err, STATUS_INVALID, "use --adapter moe-ffn (or lora) on a Mixtral model",
+                         "%s: %s adapters are not supported on Mixtral models", src, adapter_kind_name(a->kind));
+    if (a->kind != ADAPTER_MOE_FFN) return STATUS_OK;
+    if (c->n_experts > 0 && a->upcycle > 0)
+        return error_set(err, STATUS_INVALID, "drop --upcycle", "%s: --upcycle needs a dense model, this is a Mixtral "
+                         "model with %d experts", src, c->n_experts);
+    if (c->n_experts == 0 && a->upcycle <= 0)
+        return error_set(err, STATUS_INVALID, "give --upcycle n to turn each dense FFN into n experts",
+                         "%s: moe-ffn needs a Mixtral model (num_local_experts) or --upcycle", src);
+    int n = c->n_experts > 0 ? c->n_experts : a->upcycle;
+    if (a->top_k < 1 || a->top_k > n + a->n_null || n + a->n_null > MOE_MAX_EXPERTS)
+        return error_set(err, STATUS_INVALID, NULL, "%s: --top-k %d outside 1..%d (%d experts + %d null, at most %d)",
+                         src, a->top_k, n + a->n_null, n, a->n_null, MOE_MAX_EXPERTS);
+    if (a->n_true != n)
+        return error_set(err, STATUS_INVALID, "the adapter was made for another model",
+                         "%s: moe-ffn adapter has %d true experts, the model %d", src, a->n_true, n);
+    return STATUS_OK;
+}

@@ -55,5 +55,11 @@ void moe_ffn_init(MoeFfn *f, Rng *rng);
 /* h [N, C] -> the block's output [N, C] (the caller adds the residual). */
 Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng);
 void moe_ffn_free(MoeFfn *f);
+/* CLI helper for moe-ffn adapters: sets a->upcycle and a->gate2_init ("copy" | "zeros" | "random");
+   --upcycle only with moe-ffn. c (may be NULL) is checked by moe_ffn_check_model. */
+Status moe_ffn_options(AdapterConfig *a, const ModelConfig *c, int upcycle, const char *gate2_init, Error *err);
+/* The adapter fits the model: moe-ffn needs a Mixtral model (no --upcycle) or --upcycle n on a
+   dense one; molora / adamoe are not available on Mixtral models. src names the model file. */
+Status moe_ffn_check_model(const ModelConfig *c, const AdapterConfig *a, const char *src, Error *err);
 
 #endif
