@@ -38,7 +38,7 @@ static void expert_linear(LoraLinear *l, ParamStore *ps, const char *prefix, Ten
     if (w) l->weight = w;
     else {
         snprintf(name, sizeof name, "%s.weight", prefix);
-        l->weight = param_declare(ps, name, PARAM_FROZEN, 2, (int[]){ out, in });
+        l->weight = param_declare(ps, name, a->kind == ADAPTER_FULL ? PARAM_TRAINABLE : PARAM_FROZEN, 2, (int[]){ out, in });
     }
     if (rank <= 0) return;
     snprintf(name, sizeof name, "%s.lora_A.weight", prefix);
@@ -75,7 +75,7 @@ static void declare_common(MoeFfn *f, ParamStore *ps, const char *pre, const cha
         lin[0] = &f->w1[e], lin[1] = &f->w3[e], lin[2] = &f->w2[e];
         for (int j = 0; j < 3; j++) {
             int in = j == 2 ? f->hidden : f->dim, out = j == 2 ? f->dim : f->hidden;
-            int rank = moe && (a->targets & bits[j]) ? a->rank : 0;
+            int rank = (moe || a->kind == ADAPTER_LORA) && (a->targets & bits[j]) ? a->rank : 0;
             snprintf(name, sizeof name, "%s.experts.%d.%s", pre, e, names[j]);
             expert_linear(lin[j], ps, name, w ? w[j] : NULL, in, out, rank, a);
         }
@@ -93,7 +93,7 @@ void moe_ffn_declare(MoeFfn *f, ParamStore *ps, int layer, int dim, int hidden, 
     f->layer = layer;
     snprintf(pre, sizeof pre, "model.layers.%d.block_sparse_moe", layer);
     snprintf(name, sizeof name, "%s.gate.weight", pre);
-    f->gate = param_declare(ps, name, PARAM_FROZEN, 2, (int[]){ n_experts, dim });
+    f->gate = param_declare(ps, name, acfg->kind == ADAPTER_FULL ? PARAM_TRAINABLE : PARAM_FROZEN, 2, (int[]){ n_experts, dim });
     declare_common(f, ps, pre, names, n_experts, top_k_base, NULL, acfg);
 }
 

@@ -9,7 +9,8 @@
      y = Σ_{e ∈ S_t, e < n} w_e · w2_e(silu(w1_e x) ⊙ w3_e x)   (+ Σ_null w · x for identity nulls)
    w per route.h: true-only renormalisation (AdaMoE option 2; with m = 0 this is exactly Mixtral's
    softmax → top-k → renormalise) or all-selected. Each expert's w1/w3/w2 may carry LoRA (targets
-   gate/up/down = w1/w3/w2). Compute is grouped by expert: gather the rows routed to e, run its
+   gate/up/down = w1/w3/w2; plain LoRA adapters put them there too, as torch_ref). Compute is
+   grouped by expert: gather the rows routed to e, run its
    SwiGLU FFN, weight, scatter-add; null experts cost nothing. torch_ref.py `Forward.moe_ffn` is
    the executable spec. The routing goes to the model's MoeState (slot MOE_FFN_SLOT of the layer),
    so the Eq. 6 aux loss and the statistics (Load, fractions) come from nn/moe.h unchanged.

@@ -25,7 +25,8 @@
 #define GOLDEN "tests/golden"
 
 static const char *const FIXTURES[] = { "mixtral_base_e4k2", "mixtral_moeffn_m3k3_random",
-                                        "mixtral_moeffn_m2k3_allsel_identity" };
+                                        "mixtral_moeffn_m2k3_allsel_identity", "mixtral_c_lora_q_gate_down",
+                                        "mixtral_c_moeffn_copy_m5k4" };
 #define N_FIXTURES ((int)(sizeof FIXTURES / sizeof FIXTURES[0]))
 
 typedef struct {
