@@ -64,7 +64,7 @@ static void write_config_json(FILE *f, const AdapterConfig *a, const char *base_
     int first = 1;
     for (int i = 0; i < 7; i++)
         if (a->targets & (1 << i)) {
-            fprintf(f, "%s\"%s\"", first ? "" : ", ", lora_target_module(i));
+            fprintf(f, "%s\"%s\"", first ? "" : ", ", adapter_target_module(a, i));
             first = 0;
         }
     fprintf(f, "],\n  \"bias\": \"none\",\n  \"fan_in_fan_out\": false,\n  \"inference_mode\": false,\n"
@@ -138,7 +138,7 @@ static Status read_targets(const JsonValue *r, const char *path, int *out, Error
         *out = LORA_TARGET_ALL;
         return STATUS_OK;
     }
-    if (!tm || tm->type != JSON_ARRAY || tm->count == 0)
+    if (!tm || tm->type != JSON_ARRAY || (tm->count == 0 && !json_get(r, "moe")))   /* moe-ffn: may be [] */
         return error_set(err, STATUS_FORMAT, hint, "%s: \"target_modules\" must be a non-empty list of names", path);
     int bits = 0;
     for (size_t i = 0; i < tm->count; i++) {

@@ -3,9 +3,29 @@
 #include <math.h>
 #include <string.h>
 
-int adapter_is_param_name(const char *name) { return strstr(name, ".lora_") || strstr(name, ".router."); }
+int adapter_is_param_name(const char *name) {
+    return strstr(name, ".lora_") || strstr(name, ".router.") || strstr(name, ".gate2.");
+}
+
+const char *adapter_target_module(const AdapterConfig *a, int bit_index) {
+    static const char *const mixtral[3] = { "w1", "w3", "w2" };
+    if (a->kind == ADAPTER_MOE_FFN && a->upcycle <= 0 && bit_index >= 4) return mixtral[bit_index - 4];
+    return lora_target_module(bit_index);
+}
+
+static void write_moe_ffn(FILE *f, const AdapterConfig *a) {
+    fprintf(f, ",\n  \"moe\": {\n    \"type\": \"moe-ffn\",\n    \"n_true\": %d,\n    \"n_null\": %d,\n"
+               "    \"top_k\": %d,\n    \"normalize\": \"%s\",\n    \"null_kind\": \"%s\",\n    \"targets\": [\"%s\"],\n"
+               "    \"aux\": {\n      \"kind\": \"%s\",\n      \"coef\": %.17g\n    },\n    \"gate2_init\": \"%s\"",
+            a->upcycle > 0 ? a->upcycle : a->n_true, a->n_null, a->top_k, moe_normalize_name(a->normalize),
+            moe_null_kind_name(a->null_kind), a->upcycle > 0 ? "mlp" : "block_sparse_moe", moe_aux_kind_name(a->aux),
+            a->aux_coef, moe_gate2_init_name(a->gate2_init));
+    if (a->upcycle > 0) fprintf(f, ",\n    \"upcycle\": %d", a->upcycle);
+    fputs("\n  }", f);
+}
 
 void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
+    if (a->kind == ADAPTER_MOE_FFN) { write_moe_ffn(f, a); return; }
     if (!adapter_is_routed(a)) return;
     fprintf(f, ",\n  \"moe\": {\n    \"type\": \"%s\",\n    \"n_true\": %d,\n    \"n_null\": %d,\n    \"top_k\": %d,\n"
                "    \"normalize\": \"%s\",\n    \"null_kind\": \"%s\",\n    \"targets\": [",
@@ -46,6 +66,7 @@ static Status read_name(const JsonValue *v, const char *key, const char *path, E
 static Status parse_norm(const char *s, int *o, Error *e) { MoeNormalize v; Status st = moe_normalize_parse(s, &v, e); *o = (int)v; return st; }
 static Status parse_null(const char *s, int *o, Error *e) { MoeNullKind v; Status st = moe_null_kind_parse(s, &v, e); *o = (int)v; return st; }
 static Status parse_aux(const char *s, int *o, Error *e) { MoeAuxKind v; Status st = moe_aux_kind_parse(s, &v, e); *o = (int)v; return st; }
+static Status parse_gate2(const char *s, int *o, Error *e) { MoeGate2Init v = MOE_GATE2_COPY; Status st = moe_gate2_init_parse(s, &v, e); *o = (int)v; return st; }
 
 static Status read_aux(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
     const JsonValue *aux = json_get(v, "aux");
@@ -65,16 +86,21 @@ Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig
         return error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\" must be an object with a \"type\"", path);
     if (!strcmp(type, "molora")) cfg->kind = ADAPTER_MOLORA;
     else if (!strcmp(type, "adamoe")) cfg->kind = ADAPTER_ADAMOE;
-    else return error_set(err, STATUS_INVALID, "molora and adamoe adapters are supported (moe-ffn needs a Mixtral model)",
+    else if (!strcmp(type, "moe-ffn")) cfg->kind = ADAPTER_MOE_FFN;
+    else return error_set(err, STATUS_INVALID, "molora, adamoe and moe-ffn adapters are supported",
                           "%s: \"moe\".\"type\" \"%s\" is not supported", path, type);
     adapter_moe_defaults(cfg);
-    int norm = (int)cfg->normalize, nk = (int)cfg->null_kind;
+    int norm = (int)cfg->normalize, nk = (int)cfg->null_kind, g2 = (int)MOE_GATE2_COPY;
     Status st = read_int(v, "n_true", path, 1, MOE_MAX_EXPERTS, &cfg->n_true, err);
     if (!st) st = read_int(v, "n_null", path, 0, MOE_MAX_EXPERTS, &cfg->n_null, err);
     if (!st) st = read_int(v, "top_k", path, 1, MOE_MAX_EXPERTS, &cfg->top_k, err);
     if (!st) st = read_name(v, "normalize", path, err, parse_norm, &norm);
     if (!st) st = read_name(v, "null_kind", path, err, parse_null, &nk);
     if (!st) st = read_aux(v, path, cfg, err);
+    if (!st && cfg->kind == ADAPTER_MOE_FFN) st = read_name(v, "gate2_init", path, err, parse_gate2, &g2);
+    if (!st && cfg->kind == ADAPTER_MOE_FFN && json_get(v, "upcycle"))
+        st = read_int(v, "upcycle", path, 1, MOE_MAX_EXPERTS, &cfg->upcycle, err);
+    cfg->gate2_init = (MoeGate2Init)g2;
     cfg->normalize = (MoeNormalize)norm;
     cfg->null_kind = (MoeNullKind)nk;
     Error inner;
@@ -85,7 +111,7 @@ Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig
 
 Status adapter_moe_matches(const AdapterConfig *f, const AdapterConfig *m, const char *dir, Error *err) {
     if (f->kind != m->kind || f->n_true != m->n_true || f->n_null != m->n_null || f->top_k != m->top_k ||
-        f->normalize != m->normalize || f->null_kind != m->null_kind)
+        f->normalize != m->normalize || f->null_kind != m->null_kind || f->upcycle != m->upcycle)
         return error_set(err, STATUS_INVALID, "declare the model with adapter_read_config() of this directory",
                          "%s: the file's experts (%s, %d + %d null, top-%d, %s, %s) differ from the model's "
                          "(%s, %d + %d null, top-%d, %s, %s)", dir, adapter_kind_name(f->kind), f->n_true, f->n_null,

@@ -15,7 +15,11 @@
 
 /* 1 for the parameter names an adapter file holds: LoRA tensors and routers */
 int adapter_is_param_name(const char *name);
-/* writes `,\n  "moe": {...}` (nothing for plain LoRA) */
+/* PEFT module name of target bit i: Mixtral expert linears of a moe-ffn adapter (not upcycled)
+   are w1 / w3 / w2, everything else as lora_target_module() */
+const char *adapter_target_module(const AdapterConfig *a, int bit_index);
+/* writes `,\n  "moe": {...}` (nothing for plain LoRA); moe-ffn adds "gate2_init" (and "upcycle": n
+   for an upcycled dense model) and its "targets" are ["block_sparse_moe"] (["mlp"] upcycled) */
 void adapter_moe_write_json(FILE *f, const AdapterConfig *a);
 /* Reads the "moe" object (v) of `path` into cfg (kind, n_true, n_null, top_k, normalize,
    null_kind, aux, aux_coef); cfg->targets must already be set (they must agree). */

@@ -5,6 +5,7 @@
    a tensor the model needs that is missing or mis-shaped is an error naming file and tensor. */
 #include "checkpoint.h"
 #include "safetensors.h"
+#include "adapter_moe.h"
 #include "../data/json.h"
 #include "../tensor/check.h"
 #include <stdio.h>
@@ -39,9 +40,17 @@ Status hf_read_config(const char *dir, ModelConfig *c, Error *err) {
     const JsonValue *r = doc.root;
     memset(c, 0, sizeof *c);
     const char *mt = NULL;
-    if (json_get_string(r, "model_type", &mt) && strcmp(mt, "llama") && strcmp(mt, "mistral")) {
-        s = error_set(err, STATUS_FORMAT, "only Llama-architecture models are supported",
+    int mixtral = json_get(r, "num_local_experts") != NULL;
+    if (json_get_string(r, "model_type", &mt) && strcmp(mt, "llama") && strcmp(mt, "mistral") && strcmp(mt, "mixtral")) {
+        s = error_set(err, STATUS_FORMAT, "only Llama-architecture (and Mixtral) models are supported",
                       "%s: model_type \"%s\" is not llama", path, mt);
+    }
+    if (!s && (mixtral || (mt && !strcmp(mt, "mixtral")))) {
+        s = need_int(r, "num_local_experts", &c->n_experts, path, err);
+        c->experts_per_tok = opt_int(r, "num_experts_per_tok", 2);
+        if (!s && (c->n_experts > MOE_MAX_EXPERTS || c->experts_per_tok < 1 || c->experts_per_tok > c->n_experts))
+            s = error_set(err, STATUS_FORMAT, NULL, "%s: num_experts_per_tok %d / num_local_experts %d out of range "
+                          "(1..experts, at most %d experts)", path, c->experts_per_tok, c->n_experts, MOE_MAX_EXPERTS);
     }
     if (!s) s = need_int(r, "hidden_size", &c->dim, path, err);
     if (!s) s = need_int(r, "intermediate_size", &c->hidden_dim, path, err);
@@ -134,7 +143,7 @@ static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *di
     Status s = STATUS_OK;
     for (int i = 0; i < m->ps.n && !s; i++) {
         Tensor *t = m->ps.params[i];
-        if (strstr(t->name, ".lora_")) continue;
+        if (adapter_is_param_name(t->name)) continue;
         const SafeTensors *st = shards_lookup(ss, t->name);
         if (!st) {
             s = error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
@@ -152,6 +161,7 @@ static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *di
 Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
     ModelConfig cfg;
     Status s = hf_read_config(dir, &cfg, err);
+    if (!s) s = moe_ffn_check_model(&cfg, acfg, dir, err);
     if (s) return s;
     ShardSet *ss = xcalloc(1, sizeof *ss);
     s = shards_open(ss, dir, err);

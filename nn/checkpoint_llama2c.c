@@ -138,6 +138,7 @@ Status llama2c_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, 
     ModelConfig cfg;
     int version;
     Status s = llama2c_read_config(path, &cfg, &version, err);
+    if (!s) s = moe_ffn_check_model(&cfg, acfg, path, err);
     if (s) return s;
     Group g[16];
     size_t n = group_list(&cfg, version, g);

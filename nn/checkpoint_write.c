@@ -5,6 +5,7 @@
    HF row h·D + t·(D/2) + j = Meta row h·D + 2j + t, t ∈ {0,1}; k uses the kv heads. */
 #include "checkpoint.h"
 #include "safetensors.h"
+#include "adapter_moe.h"
 #include "../data/atomic_file.h"
 #include "../tensor/check.h"
 #include <stdio.h>
@@ -110,8 +111,13 @@ static Status write_hf_config(const ModelConfig *c, const char *dir, const char 
     AtomicFile af;
     Status s = atomic_write_begin(&af, path, err);
     if (s) return s;
+    int mix = c->n_experts > 0;
+    fprintf(af.f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n",
+            mix ? "MixtralForCausalLM" : "LlamaForCausalLM", mix ? "mixtral" : "llama");
+    if (mix)   /* Mixtral: experts per layer and the router's top-k */
+        fprintf(af.f, "  \"num_local_experts\": %d,\n  \"num_experts_per_tok\": %d,\n", c->n_experts,
+                c->experts_per_tok);
     fprintf(af.f,
-            "{\n  \"architectures\": [\"LlamaForCausalLM\"],\n  \"model_type\": \"llama\",\n"
             "  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n  \"num_hidden_layers\": %d,\n"
             "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n  \"head_dim\": %d,\n"
             "  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n  \"rms_norm_eps\": %.17g,\n"
@@ -134,7 +140,7 @@ Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *er
     float **bufs = xcalloc((size_t)m->ps.n, sizeof *bufs);
     for (int i = 0; i < m->ps.n; i++) {
         const Tensor *t = m->ps.params[i];
-        if (strstr(t->name, ".lora_")) continue;
+        if (adapter_is_param_name(t->name)) continue;   /* LoRA, routers, gate2 */
         bufs[i] = xmalloc(t->numel * sizeof(float));
         param_get_f32(t, bufs[i]);
         int is_q = strstr(t->name, "q_proj.weight") != NULL, is_k = strstr(t->name, "k_proj.weight") != NULL;

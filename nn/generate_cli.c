@@ -217,6 +217,11 @@ int generate_cli(int argc, char **argv) {
         error_print(&err);
         return 1;
     }
+    if (m.layers[0].ffn) {   /* the KV-cache decoder has no MoE FFN path (nn/moe_ffn.h) yet */
+        fprintf(stderr, "error: %s: generation is not supported for MoE FFN (Mixtral / upcycled) models yet\n", o.model);
+        llama_free(&m);
+        return 1;
+    }
     int have_tk = 0, *prompt = NULL, n_prompt = 0;
     rc = 1;
     if (o.tokenizer) {

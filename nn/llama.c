@@ -29,18 +29,31 @@ static void declare_layer(LlamaModel *m, int i) {
     };
     snprintf(name, sizeof name, "model.layers.%d.input_layernorm.weight", i);
     l->attn_norm = declare_vec(&m->ps, name, c->dim, full);
-    for (int j = 0; j < 7; j++) {
+    int ffn_experts = c->n_experts > 0 ? c->n_experts : a->upcycle;
+    int routed_lin = adapter_is_routed(a) && a->kind != ADAPTER_MOE_FFN;
+    int n_lin = c->n_experts > 0 ? 4 : 7;     /* Mixtral: the FFN is the MoE block */
+    for (int j = 0; j < n_lin; j++) {
         if (j == 4) {
             snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", i);
             l->ffn_norm = declare_vec(&m->ps, name, c->dim, full);
         }
         snprintf(p, sizeof p, "model.layers.%d.%s", i, lin[j].path);
-        int rank = a->kind == ADAPTER_LORA && (a->targets & lin[j].bit) ? a->rank : 0;
+        int plain = a->kind == ADAPTER_LORA || (a->kind == ADAPTER_MOE_FFN && j < 4);
+        int rank = plain && (a->targets & lin[j].bit) ? a->rank : 0;
         lora_linear_declare(lin[j].mod, &m->ps, p, lin[j].in, lin[j].out, rank, a, full);
-        if (m->moe && (a->targets & lin[j].bit)) {
+        if (routed_lin && (a->targets & lin[j].bit)) {
             lin[j].mod->moe = xcalloc(1, sizeof(MoeLinear));
             moe_linear_declare(lin[j].mod->moe, &m->ps, p, lin[j].in, lin[j].out, a, m->moe, i, j);
         }
+    }
+    if (ffn_experts <= 0) return;
+    l->ffn = xcalloc(1, sizeof *l->ffn);
+    if (c->n_experts > 0) {
+        snprintf(name, sizeof name, "model.layers.%d.post_attention_layernorm.weight", i);
+        l->ffn_norm = declare_vec(&m->ps, name, c->dim, full);
+        moe_ffn_declare(l->ffn, &m->ps, i, c->dim, c->hidden_dim, c->n_experts, c->experts_per_tok, a, m->moe);
+    } else {
+        moe_ffn_declare_upcycled(l->ffn, &m->ps, i, l->gate.weight, l->up.weight, l->down.weight, a, m->moe);
     }
 }
 
@@ -53,7 +66,17 @@ void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *a
     ParamRole role = full ? PARAM_TRAINABLE : PARAM_FROZEN;
     m->tok_emb = param_declare(&m->ps, "model.embed_tokens.weight", role, 2, (int[]){ cfg->vocab_size, cfg->dim });
     m->layers = xcalloc((size_t)cfg->n_layers, sizeof *m->layers);
-    m->moe = adapter_is_routed(acfg) ? moe_state_new(acfg, cfg->n_layers) : NULL;
+    int ffn_experts = cfg->n_experts > 0 ? cfg->n_experts : (acfg->kind == ADAPTER_MOE_FFN ? acfg->upcycle : 0);
+    CHECK(acfg->kind != ADAPTER_MOE_FFN || ffn_experts > 0, "moe-ffn needs a Mixtral model or --upcycle n");
+    CHECK(cfg->n_experts == 0 || (acfg->kind != ADAPTER_MOLORA && acfg->kind != ADAPTER_ADAMOE),
+          "molora / adamoe adapters are not supported on Mixtral models (use moe-ffn)");
+    if (acfg->kind == ADAPTER_MOE_FFN) m->acfg.n_true = ffn_experts;
+    if (ffn_experts > 0) {
+        AdapterConfig sc = moe_ffn_state_config(acfg, ffn_experts, cfg->n_experts > 0 ? cfg->experts_per_tok : acfg->top_k);
+        m->moe = moe_state_new(&sc, cfg->n_layers);
+    } else {
+        m->moe = adapter_is_routed(acfg) ? moe_state_new(acfg, cfg->n_layers) : NULL;
+    }
     for (int i = 0; i < cfg->n_layers; i++) declare_layer(m, i);
     m->final_norm = declare_vec(&m->ps, "model.norm.weight", cfg->dim, full);
     m->lm_head = cfg->tied ? m->tok_emb
@@ -68,6 +91,7 @@ void llama_init_adapter(LlamaModel *m, uint64_t seed) {
         LlamaLayer *l = &m->layers[i];
         LoraLinear *lin[7] = { &l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down };
         for (int j = 0; j < 7; j++) lora_linear_init(lin[j], &rng);
+        if (l->ffn) moe_ffn_init(l->ffn, &rng);
     }
 }
 
@@ -77,7 +101,7 @@ void llama_init_base_random(LlamaModel *m, uint64_t seed, double std) {
     size_t cap = 0;
     for (int i = 0; i < m->ps.n; i++) {
         Tensor *t = m->ps.params[i];
-        if (strstr(t->name, ".lora_") || strstr(t->name, ".router.")) continue;
+        if (strstr(t->name, ".lora_") || strstr(t->name, ".router.") || strstr(t->name, ".gate2.")) continue;
         if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
         int is_norm = t->ndim == 1;
         for (size_t j = 0; j < t->numel; j++)
@@ -106,6 +130,7 @@ static Tensor *layer_forward(Tape *t, const LlamaModel *m, const LlamaLayer *l, 
     a = tensor_view(t->arena, a, 2, (int[]){ B * T, c->n_heads * c->head_dim });
     x = op_add(t, x, lora_linear_forward(t, &l->o, a, drop_rng));
     h = op_rmsnorm(t, x, l->ffn_norm, (real)c->norm_eps);
+    if (l->ffn) return op_add(t, x, moe_ffn_forward(t, l->ffn, h, drop_rng));
     Tensor *g = lora_linear_forward(t, &l->gate, h, drop_rng);
     Tensor *u = lora_linear_forward(t, &l->up, h, drop_rng);
     return op_add(t, x, lora_linear_forward(t, &l->down, op_swiglu(t, g, u), drop_rng));
@@ -189,6 +214,7 @@ void llama_free(LlamaModel *m) {
         LoraLinear *lin[7] = { &l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down };
         for (int j = 0; j < 7; j++)
             if (lin[j]->moe) { moe_linear_free(lin[j]->moe); free(lin[j]->moe); lin[j]->moe = NULL; }
+        if (l->ffn) { moe_ffn_free(l->ffn); free(l->ffn); l->ffn = NULL; }
     }
     moe_state_free(m->moe);
     m->moe = NULL;

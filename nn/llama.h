@@ -9,10 +9,14 @@
    q/k rows stay in the layout of the file they came from: llama2.c (Meta rows) uses interleaved
    RoPE, HF uses half-split RoPE; the two give identical logits (REFERENCE.md §4.4).
    With a molora / adamoe adapter every targeted linear is a mixture of LoRA experts (nn/moe.h);
-   `moe` then holds the router log of the current forward, the aux loss and the statistics. */
+   `moe` then holds the router log of the current forward, the aux loss and the statistics.
+   Mixtral models (cfg.n_experts > 0) and dense models upcycled by a moe-ffn adapter
+   (acfg.upcycle > 0) replace the FFN by a routed MoE block (nn/moe_ffn.h); its router also
+   reports to `moe`. */
 #ifndef LLAMA_H
 #define LLAMA_H
 #include "lora.h"
+#include "moe_ffn.h"
 #include "model_config.h"
 #include "param_store.h"
 #include "../autograd/ops/rope.h"
@@ -20,7 +24,8 @@
 typedef struct {
     Tensor *attn_norm, *ffn_norm;           /* [C] */
     LoraLinear q, k, v, o;                  /* [H*D, C], [KV*D, C], [KV*D, C], [C, H*D] */
-    LoraLinear gate, up, down;              /* [F, C], [F, C], [C, F] */
+    LoraLinear gate, up, down;              /* [F, C], [F, C], [C, F] (dense FFN; upcycled: shared) */
+    MoeFfn *ffn;                            /* Mixtral / upcycled MoE FFN (nn/moe_ffn.h), else NULL */
 } LlamaLayer;
 
 typedef struct {

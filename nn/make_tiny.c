@@ -1,6 +1,7 @@
 /* nn/make_tiny.c — tiny random models and adapters (see make_tiny.h). */
 #include "make_tiny.h"
 #include "adapter_io.h"
+#include "adapter_moe.h"
 #include "checkpoint.h"
 #include "../data/flags.h"
 #include "../tensor/check.h"
@@ -26,6 +27,7 @@ void make_tiny_defaults(MakeTinySpec *s) {
     s->adapter = "lora";
     s->experts = 4; s->n_null = 4; s->top_k = 0;
     s->normalize = "true_only"; s->null_kind = "zero"; s->aux = "eq6"; s->aux_coef = 0.001;
+    s->arch = "llama"; s->model_experts = 4; s->model_top_k = 2; s->gate2_init = "copy"; s->upcycle = 0;
 }
 
 static int make_flags(Flag *f, MakeTinySpec *s) {
@@ -58,13 +60,18 @@ static int make_flags(Flag *f, MakeTinySpec *s) {
         { "aux", FLAG_STRING, &s->aux, "eq6 | vanilla | none", 0 },
         { "aux-coef", FLAG_DOUBLE, &s->aux_coef, "aux-loss coefficient written to the adapter config", 0 },
         { "config", FLAG_STRING, &s->config, "JSON file with these options", 0 },
+        { "arch", FLAG_STRING, &s->arch, "llama | mixtral (MoE FFN; --format hf)", 0 },
+        { "model-experts", FLAG_INT, &s->model_experts, "mixtral: FFN experts per layer (num_local_experts)", 0 },
+        { "model-top-k", FLAG_INT, &s->model_top_k, "mixtral: the base router's top-k (num_experts_per_tok)", 0 },
+        { "gate2-init", FLAG_STRING, &s->gate2_init, "moe-ffn: gate2 init copy | zeros | random", 0 },
+        { "upcycle", FLAG_INT, &s->upcycle, "moe-ffn on a dense model: experts per upcycled FFN", 0 },
     };
     memcpy(f, t, sizeof t);
     return (int)(sizeof t / sizeof t[0]);
 }
 
 Status make_tiny_parse(MakeTinySpec *s, int argc, char **argv, int first, int *want_help, Error *err) {
-    Flag f[32];
+    Flag f[40];
     int n = make_flags(f, s);
     Status st = flags_parse(f, n, argc, argv, first, want_help, err);
     if (!st && s->config && !*want_help) st = flags_load_config(f, n, s->config, err);
@@ -90,6 +97,17 @@ static Status spec_to_config(const MakeTinySpec *s, ModelConfig *c, AdapterConfi
     c->head_dim = s->dim / s->heads;
     c->norm_eps = 1e-5; c->rope_theta = 10000.0; c->tied = s->tied; c->rope_half = hf;
     c->bos_id = 1; c->eos_id = 2;
+    if (!strcmp(s->arch, "mixtral")) {
+        if (!hf) return error_set(err, STATUS_INVALID, NULL, "--arch mixtral needs --format hf");
+        if (s->model_experts < 1 || s->model_experts > MOE_MAX_EXPERTS || s->model_top_k < 1 ||
+            s->model_top_k > s->model_experts)
+            return error_set(err, STATUS_INVALID, NULL, "--model-top-k %d must be in 1..--model-experts %d (<= %d)",
+                             s->model_top_k, s->model_experts, MOE_MAX_EXPERTS);
+        c->n_experts = s->model_experts;
+        c->experts_per_tok = s->model_top_k;
+    } else if (strcmp(s->arch, "llama")) {
+        return error_set(err, STATUS_INVALID, NULL, "--arch must be llama or mixtral, got '%s'", s->arch);
+    }
     Status st = model_config_validate(c, "make-tiny", err);
     if (st) return st;
     memset(a, 0, sizeof *a);
@@ -103,18 +121,21 @@ static Status spec_to_config(const MakeTinySpec *s, ModelConfig *c, AdapterConfi
     a->rslora = s->rslora;
     st = adapter_kind_parse(s->adapter, &a->kind, err);
     if (!st && a->kind != ADAPTER_LORA && !adapter_is_routed(a))
-        st = error_set(err, STATUS_INVALID, NULL, "--adapter must be lora, molora or adamoe, got '%s'", s->adapter);
+        st = error_set(err, STATUS_INVALID, NULL, "--adapter must be lora, molora, adamoe or moe-ffn, got '%s'", s->adapter);
+    if (!st) st = moe_ffn_options(a, NULL, s->upcycle, s->gate2_init, err);
     if (!st) st = lora_targets_parse(s->targets, &a->targets, err);
     if (st || !adapter_is_routed(a)) return st;
     adapter_moe_defaults(a);
     a->n_true = s->experts;
-    a->n_null = a->kind == ADAPTER_ADAMOE ? s->n_null : 0;
+    a->n_null = a->kind != ADAPTER_MOLORA ? s->n_null : 0;
+    if (a->kind == ADAPTER_MOE_FFN) a->n_true = c->n_experts > 0 ? c->n_experts : a->upcycle;
     if (s->top_k > 0) a->top_k = s->top_k;
     a->aux_coef = s->aux_coef;
     st = moe_normalize_parse(s->normalize, &a->normalize, err);
     if (!st) st = moe_null_kind_parse(s->null_kind, &a->null_kind, err);
     if (!st) st = moe_aux_kind_parse(s->aux, &a->aux, err);
-    return st ? st : adapter_moe_validate(a, err);
+    if (!st) st = adapter_moe_validate(a, err);
+    return st ? st : moe_ffn_check_model(c, a, "make-tiny", err);
 }
 
 /* matrices (except the embedding table) scaled to N(0, 1/in), computed in float */
@@ -123,7 +144,7 @@ static void scale_matrices(LlamaModel *m) {
     size_t cap = 0;
     for (int i = 0; i < m->ps.n; i++) {
         Tensor *t = m->ps.params[i];
-        if (t->ndim != 2 || t == m->tok_emb || strstr(t->name, ".lora_") || strstr(t->name, ".router.")) continue;
+        if (t->ndim != 2 || t == m->tok_emb || adapter_is_param_name(t->name)) continue;
         if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
         param_get_f32(t, buf);
         float k = (float)(1.0 / sqrt((double)t->shape[1]));

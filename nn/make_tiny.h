@@ -32,6 +32,10 @@ typedef struct {
     const char *normalize, *null_kind, *aux;
     double aux_coef;
     const char *config;         /* --config JSON with the same keys */
+    const char *arch;           /* "llama" (default) | "mixtral" (hf only; --model-experts, --model-top-k) */
+    int model_experts, model_top_k;   /* Mixtral FFN experts per layer and the base router's top-k */
+    const char *gate2_init;     /* moe-ffn: copy | zeros | random */
+    int upcycle;                /* moe-ffn on a dense model: experts per upcycled FFN */
 } MakeTinySpec;
 
 void make_tiny_defaults(MakeTinySpec *s);

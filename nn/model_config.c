@@ -16,21 +16,24 @@ const char *adapter_kind_name(AdapterKind k) {
     case ADAPTER_FULL: return "full";
     case ADAPTER_MOLORA: return "molora";
     case ADAPTER_ADAMOE: return "adamoe";
+    case ADAPTER_MOE_FFN: return "moe-ffn";
     }
     return "?";
 }
 
 Status adapter_kind_parse(const char *s, AdapterKind *out, Error *err) {
-    for (int k = ADAPTER_NONE; k <= ADAPTER_ADAMOE; k++)
+    for (int k = ADAPTER_NONE; k <= ADAPTER_MOE_FFN; k++)
         if (!strcmp(s, adapter_kind_name((AdapterKind)k))) {
             *out = (AdapterKind)k;
             return STATUS_OK;
         }
-    return error_set(err, STATUS_INVALID, "use one of: none, lora, full, molora, adamoe",
+    return error_set(err, STATUS_INVALID, "use one of: none, lora, full, molora, adamoe, moe-ffn",
                      "unknown adapter kind '%s'", s);
 }
 
-int adapter_is_routed(const AdapterConfig *a) { return a->kind == ADAPTER_MOLORA || a->kind == ADAPTER_ADAMOE; }
+int adapter_is_routed(const AdapterConfig *a) {
+    return a->kind == ADAPTER_MOLORA || a->kind == ADAPTER_ADAMOE || a->kind == ADAPTER_MOE_FFN;
+}
 
 /* s equals name when '-' and '_' are treated alike */
 static int same_name(const char *s, const char *name) {
@@ -52,6 +55,16 @@ static Status parse_enum(const char *s, const char *const *names, int n, int *ou
 static const char *const NORMALIZE_NAMES[] = { "true_only", "all_selected" };
 static const char *const NULL_KIND_NAMES[] = { "zero", "identity" };
 static const char *const AUX_KIND_NAMES[] = { "eq6", "vanilla", "none" };
+static const char *const GATE2_NAMES[] = { "copy", "zeros", "random" };
+static const char *const TARGET_MIXTRAL[7] = { "", "", "", "", "w1", "w3", "w2" };
+
+const char *moe_gate2_init_name(MoeGate2Init v) { return GATE2_NAMES[v]; }
+Status moe_gate2_init_parse(const char *s, MoeGate2Init *out, Error *err) {
+    int v = 0;
+    Status st = parse_enum(s, GATE2_NAMES, 3, &v, "gate2 init", err);
+    if (!st) *out = (MoeGate2Init)v;
+    return st;
+}
 
 const char *moe_normalize_name(MoeNormalize v) { return NORMALIZE_NAMES[v]; }
 const char *moe_null_kind_name(MoeNullKind v) { return NULL_KIND_NAMES[v]; }
@@ -79,7 +92,7 @@ Status moe_aux_kind_parse(const char *s, MoeAuxKind *out, Error *err) {
 }
 
 void adapter_moe_defaults(AdapterConfig *a) {
-    int ada = a->kind == ADAPTER_ADAMOE;
+    int ada = a->kind == ADAPTER_ADAMOE || a->kind == ADAPTER_MOE_FFN;
     a->n_true = 4;
     a->n_null = ada ? 4 : 0;
     a->top_k = ada ? 4 : 2;
@@ -101,7 +114,7 @@ Status adapter_moe_validate(const AdapterConfig *a, Error *err) {
         return error_set(err, STATUS_INVALID, NULL, "--top-k %d outside 1..%d (experts + null)", a->top_k, E);
     if (a->kind == ADAPTER_MOLORA && a->n_null != 0)
         return error_set(err, STATUS_INVALID, "use --adapter adamoe for null experts", "molora has no null experts (--null %d)", a->n_null);
-    if (a->rank < 1) return error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for %s", adapter_kind_name(a->kind));
+    if (a->rank < 1 && !(a->kind == ADAPTER_MOE_FFN && !a->targets)) return error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for %s", adapter_kind_name(a->kind));
     if (!(a->aux_coef >= 0)) return error_set(err, STATUS_INVALID, NULL, "--aux-coef must be >= 0");
     if (a->k_baseline < 0) return error_set(err, STATUS_INVALID, NULL, "--k-baseline must be > 0");
     return STATUS_OK;
@@ -116,7 +129,8 @@ Status lora_targets_parse(const char *s, int *out, Error *err) {
         int found = -1;
         for (int i = 0; i < 7; i++)
             if ((strlen(TARGET_SHORT[i]) == len && !strncmp(p, TARGET_SHORT[i], len)) ||
-                (strlen(TARGET_PEFT[i]) == len && !strncmp(p, TARGET_PEFT[i], len)))
+                (strlen(TARGET_PEFT[i]) == len && !strncmp(p, TARGET_PEFT[i], len)) ||
+                (i >= 4 && strlen(TARGET_MIXTRAL[i]) == len && !strncmp(p, TARGET_MIXTRAL[i], len)))
                 found = i;
         if (found < 0)
             return error_set(err, STATUS_INVALID, "targets are a comma list of q,k,v,o,gate,up,down (or all)",

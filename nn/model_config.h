@@ -16,11 +16,16 @@ typedef struct {
     int tied;             /* lm_head shares the embedding table */
     int rope_half;        /* 1: HF rows + half-split RoPE; 0: Meta/llama2.c rows + interleaved */
     int bos_id, eos_id;
+    int n_experts;        /* Mixtral: FFN experts per layer (num_local_experts); 0 = dense Llama FFN */
+    int experts_per_tok;  /* Mixtral: the base router's top-k (num_experts_per_tok) */
 } ModelConfig;
 
 /* molora: n LoRA experts per adapted linear, top-k, renormalised over the selected (MoLA);
    adamoe: n true + m null experts, top-k over n+m (AdaMoE, Zeng et al. 2024) */
-typedef enum { ADAPTER_NONE, ADAPTER_LORA, ADAPTER_FULL, ADAPTER_MOLORA, ADAPTER_ADAMOE } AdapterKind;
+/* moe-ffn: AdaMoE on a Mixtral FFN (gate2 null-expert router + LoRA on the experts; nn/moe_ffn.h) */
+typedef enum { ADAPTER_NONE, ADAPTER_LORA, ADAPTER_FULL, ADAPTER_MOLORA, ADAPTER_ADAMOE, ADAPTER_MOE_FFN } AdapterKind;
+/* moe-ffn gate2 [m, C] init: copy (row j = gate row j mod n), zeros, random U(±1/sqrt(C)) */
+typedef enum { MOE_GATE2_COPY, MOE_GATE2_ZEROS, MOE_GATE2_RANDOM } MoeGate2Init;
 
 /* AdaMoE option 2 (renormalise over the selected TRUE experts; default) / option 1 (over all
    selected, nulls included) */
@@ -53,6 +58,8 @@ typedef struct {
     MoeAuxKind aux;
     double aux_coef;      /* loss = CE + aux_coef · Σ_layers aux (the trainer may schedule it) */
     double k_baseline;    /* %FLOPs saved = 1 - Load / k_baseline (0 means 2) */
+    MoeGate2Init gate2_init;   /* moe-ffn only */
+    int upcycle;          /* > 0: a dense model's FFN becomes this many experts (moe-ffn, nn/moe_ffn.h) */
 } AdapterConfig;
 
 const char *adapter_kind_name(AdapterKind k);
@@ -65,13 +72,15 @@ Status moe_null_kind_parse(const char *s, MoeNullKind *out, Error *err);
 const char *moe_null_kind_name(MoeNullKind v);
 Status moe_aux_kind_parse(const char *s, MoeAuxKind *out, Error *err);
 const char *moe_aux_kind_name(MoeAuxKind v);
+Status moe_gate2_init_parse(const char *s, MoeGate2Init *out, Error *err);
+const char *moe_gate2_init_name(MoeGate2Init v);
 /* Sets the MoE defaults of a kind (molora: 4 experts, top-2; adamoe: 4 + 4 null, top-4; eq6,
    coef 0.001, true-only, zero nulls, k_baseline 2). */
 void adapter_moe_defaults(AdapterConfig *a);
 /* Checks n_true >= 1, n_true + n_null <= MOE_MAX_EXPERTS, 1 <= top_k <= n_true + n_null,
    molora has no nulls, rank >= 1, aux_coef >= 0. */
 Status adapter_moe_validate(const AdapterConfig *a, Error *err);
-/* "q,k,v,o,gate,up,down" or "all" (PEFT names q_proj,... accepted too) */
+/* "q,k,v,o,gate,up,down" or "all" (PEFT names q_proj,... and Mixtral w1,w3,w2 accepted too) */
 Status lora_targets_parse(const char *s, int *out, Error *err);
 /* writes "q,v" style names into buf */
 const char *lora_targets_str(int targets, char *buf, size_t n);

@@ -66,10 +66,11 @@ static Status adapter_from_options(const TrainOptions *o, AdapterConfig *a, Erro
     a->dropout = o->dropout;
     if (!s && a->kind == ADAPTER_LORA && a->rank < 1) s = error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for LoRA");
     if (!s && (o->dropout < 0 || o->dropout >= 1)) s = error_set(err, STATUS_INVALID, NULL, "--dropout must be in [0, 1)");
+    if (!s) s = moe_ffn_options(a, NULL, o->upcycle, o->gate2_init, err);
     if (s || !adapter_is_routed(a)) return s;
     adapter_moe_defaults(a);
-    a->n_true = o->experts;
-    a->n_null = a->kind == ADAPTER_ADAMOE ? o->n_null : 0;
+    a->n_true = o->upcycle > 0 ? o->upcycle : o->experts;
+    a->n_null = a->kind != ADAPTER_MOLORA ? o->n_null : 0;
     if (o->top_k > 0) a->top_k = o->top_k;
     a->aux_coef = o->aux_coef;
     a->k_baseline = o->k_baseline;

@@ -19,6 +19,7 @@ void train_options_default(TrainOptions *o) {
     o->experts = 4; o->n_null = 4; o->top_k = 0;
     o->normalize = "true-only"; o->null_kind = "zero"; o->aux = "eq6"; o->aux_schedule = "const";
     o->aux_coef = 0.001; o->aux_coef_end = 0; o->k_baseline = 2;
+    o->gate2_init = "copy"; o->upcycle = 0;
 }
 
 int train_options_flags(TrainOptions *o, Flag *f) {
@@ -43,6 +44,8 @@ int train_options_flags(TrainOptions *o, Flag *f) {
         { "aux-coef-end", FLAG_DOUBLE, &o->aux_coef_end, "final coefficient of the linear schedule", 0 },
         { "aux-coefs", FLAG_STRING, &o->aux_coefs, "per-epoch coefficients c1,c2,... (last repeats)", 0 },
         { "k-baseline", FLAG_DOUBLE, &o->k_baseline, "top-k of the dense baseline for %FLOPs saved = 1 - Load/k", 0 },
+        { "gate2-init", FLAG_STRING, &o->gate2_init, "moe-ffn: null-expert router gate2 init copy | zeros | random", 0 },
+        { "upcycle", FLAG_INT, &o->upcycle, "moe-ffn on a dense model: each FFN becomes this many experts", 0 },
         { "rank", FLAG_INT, &o->rank, "LoRA rank r", 0 },
         { "alpha", FLAG_DOUBLE, &o->alpha, "LoRA alpha (scaling alpha/r)", 0 },
         { "rslora", FLAG_BOOL, &o->rslora, "rank-stabilised scaling alpha/sqrt(r)", 0 },

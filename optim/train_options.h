@@ -18,6 +18,8 @@ typedef struct {
     int rank, epochs, max_steps, train_limit, eval_limit, batch, accum, seq, seed, threads;
     int log_every, eval_every, save_every, rslora, eval_batch, group_by_length;
     double alpha, dropout, lr, min_lr, warmup, weight_decay, clip;
+    const char *gate2_init;   /* moe-ffn: copy | zeros | random */
+    int upcycle;              /* moe-ffn on a dense model: experts per FFN */
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);

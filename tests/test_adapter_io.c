@@ -218,7 +218,7 @@ START_TEST(test_config_errors)
 {
     char *dir = tmp_dir_new();
     expect_config_error(dir, "{\"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], "
-                             "\"moe\": {\"type\": \"moe-ffn\"}}", STATUS_INVALID, "not supported");
+                             "\"moe\": {\"type\": \"switch\"}}", STATUS_INVALID, "not supported");
     expect_config_error(dir, "{\"r\": 4, \"lora_alpha\": 8, \"target_modules\": [\"q_proj\"], "
                              "\"moe\": {\"type\": \"adamoe\"}}", STATUS_FORMAT, "n_true");
     expect_config_error(dir, "{\"lora_alpha\": 8, \"target_modules\": [\"q_proj\"]}", STATUS_FORMAT, "\"r\"");

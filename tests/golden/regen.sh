@@ -66,5 +66,55 @@ fixture hf_adamoe_allsel_identity 8 --format hf --dtype f32 --seed 18 --dim 32 -
     --adapter adamoe --experts 2 --null 3 --top-k 3 --normalize all-selected --null-kind identity \
     --aux eq6 --aux-coef 0.1
 
+# Mixtral fixtures (tests/test_mixtral.c): model and adapter come from torch_ref.py itself
+# (make-tiny --arch mixtral, init-adapter --adapter-kind moe-ffn) and are kept (a few tens of KB).
+# mixtral_fixture NAME TOKEN_SEED "MAKE_TINY_ARGS" ["INIT_ADAPTER_ARGS"]
+mixtral_fixture() {
+    name=$1; tseed=$2; margs=$3; aargs=${4:-}
+    dir=tests/golden/$name
+    rm -rf "$dir"; mkdir -p "$dir"
+    "$PY" "$REF" make-tiny --arch mixtral --out "$dir/model" $margs >/dev/null
+    "$PY" - "$dir/tokens.json" "$tseed" <<'PYEOF'
+import json, random, sys
+rng = random.Random(int(sys.argv[2]))
+B, T, V = 2, 12, 32
+inputs = [[rng.randrange(V) for _ in range(T)] for _ in range(B)]
+targets = [row[1:] + [rng.randrange(V)] for row in inputs]
+targets[0][0] = targets[1][3] = -100
+with open(sys.argv[1], "w") as f:
+    f.write(json.dumps({"inputs": inputs, "targets": targets}) + "\n")
+PYEOF
+    ad=""
+    if [ -n "$aargs" ]; then
+        "$PY" "$REF" init-adapter --model "$dir/model" --out "$dir/adapter" $aargs >/dev/null
+        ad="--adapter-dir $dir/adapter --grads-out $dir/grads.safetensors --grads-dtype f32"
+    fi
+    "$PY" "$REF" forward-backward --model "$dir/model" --tokens "$dir/tokens.json" --json-out "$dir/out.json" $ad >/dev/null
+    echo "$name: $(grep '"loss"' "$dir/out.json")"
+}
+# the same, but model + adapter written by the C code (./train make-tiny --arch mixtral)
+mixtral_c_fixture() {
+    name=$1; tseed=$2; shift 2
+    mixtral_fixture "$name" "$tseed" "--dim 16 --layers 1 --heads 2 --kv-heads 2 --hidden 8 --vocab 32" >/dev/null   # tokens.json
+    rm -rf "tests/golden/$name/model"
+    ./train make-tiny --out "tests/golden/$name/model" --adapter-out "tests/golden/$name/adapter" "$@" >/dev/null
+    "$PY" "$REF" forward-backward --model "tests/golden/$name/model" --adapter-dir "tests/golden/$name/adapter" \
+        --tokens "tests/golden/$name/tokens.json" --json-out "tests/golden/$name/out.json" \
+        --grads-out "tests/golden/$name/grads.safetensors" --grads-dtype f32 >/dev/null
+    echo "$name (C-written): $(grep '"loss"' "tests/golden/$name/out.json")"
+}
+MIX="--dim 16 --layers 2 --heads 4 --kv-heads 2 --hidden 24 --vocab 32 --experts 4 --top-k 2"
+mixtral_fixture mixtral_base_e4k2 21 "$MIX --seed 21"
+mixtral_fixture mixtral_moeffn_m3k3_random 22 "$MIX --seed 22" \
+    "--adapter-kind moe-ffn --targets q,gate,up,down --rank 2 --alpha 4 --null 3 --top-k 3 --gate2-init random --aux-coef 0.1 --nonzero-b --seed 5"
+mixtral_fixture mixtral_moeffn_m2k3_allsel_identity 23 "$MIX --seed 23 --tied" \
+    "--adapter-kind moe-ffn --targets gate,down --rank 2 --alpha 4 --null 2 --top-k 3 --normalize all-selected --null-kind identity --gate2-init random --aux vanilla --aux-coef 0.05 --nonzero-b --seed 6"
+mixtral_c_fixture mixtral_c_lora_q_gate_down 24 --format hf --arch mixtral --model-experts 4 --model-top-k 2 \
+    --dim 16 --layers 2 --heads 4 --kv-heads 2 --hidden 24 --vocab 32 --seed 3 --targets q,gate,down --rank 2 \
+    --alpha 4 --nonzero-b
+mixtral_c_fixture mixtral_c_moeffn_copy_m5k4 25 --format hf --arch mixtral --model-experts 4 --model-top-k 2 \
+    --dim 16 --layers 2 --heads 4 --kv-heads 2 --hidden 24 --vocab 32 --seed 4 --adapter moe-ffn --null 5 \
+    --top-k 4 --gate2-init copy --targets v,up --rank 2 --alpha 4 --nonzero-b --aux-coef 0.05
+
 echo "torch: $("$PY" -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)')"
 du -sh tests/golden

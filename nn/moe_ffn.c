@@ -1,0 +1,221 @@
+/* nn/moe_ffn.c — Mixtral / AdaMoE / upcycled MoE FFN block (see moe_ffn.h). Only ops: the
+   backward comes from the tape. Per true expert e with n_e routed rows:
+     x_e = gather(h) [n_e, C],  d_e = w2_e(swiglu(w1_e x_e, w3_e x_e)) [n_e, C],
+     w_e = gather(W, row·E + e) [n_e, 1],  y[rows_e] += w_e · d_e. */
+#include "moe_ffn.h"
+#include "checkpoint.h"
+#include "../autograd/ops.h"
+#include "../tensor/check.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+AdapterConfig moe_ffn_state_config(const AdapterConfig *acfg, int n_experts, int experts_per_tok) {
+    AdapterConfig s = *acfg;
+    if (acfg->kind != ADAPTER_MOE_FFN) {
+        s.n_null = 0;
+        s.top_k = experts_per_tok;
+        s.normalize = MOE_NORM_TRUE_ONLY;
+        s.null_kind = MOE_NULL_ZERO;
+        s.aux = MOE_AUX_NONE;
+        s.aux_coef = 0;
+    }
+    s.n_true = n_experts;
+    s.kind = ADAPTER_ADAMOE;   /* the state only needs "true + null experts" */
+    if (s.k_baseline <= 0) s.k_baseline = experts_per_tok > 0 ? experts_per_tok : 2;
+    return s;
+}
+
+/* a LoraLinear on an existing base weight W [out, in] (LoRA when rank > 0) */
+static void expert_linear(LoraLinear *l, ParamStore *ps, const char *prefix, Tensor *w, int in, int out,
+                          int rank, const AdapterConfig *a) {
+    char name[320];
+    memset(l, 0, sizeof *l);
+    l->in = in;
+    l->out = out;
+    l->rank = rank;
+    if (w) l->weight = w;
+    else {
+        snprintf(name, sizeof name, "%s.weight", prefix);
+        l->weight = param_declare(ps, name, a->kind == ADAPTER_FULL ? PARAM_TRAINABLE : PARAM_FROZEN, 2, (int[]){ out, in });
+    }
+    if (rank <= 0) return;
+    snprintf(name, sizeof name, "%s.lora_A.weight", prefix);
+    l->lora_a = param_declare(ps, name, PARAM_TRAINABLE, 2, (int[]){ rank, in });
+    snprintf(name, sizeof name, "%s.lora_B.weight", prefix);
+    l->lora_b = param_declare(ps, name, PARAM_TRAINABLE, 2, (int[]){ out, rank });
+    l->scaling = (real)(a->rslora ? a->alpha / sqrt((double)rank) : a->alpha / rank);
+    l->dropout = (real)a->dropout;
+}
+
+/* common part: sizes, routing settings, gate2, the experts (w == NULL: declared per expert) */
+static void declare_common(MoeFfn *f, ParamStore *ps, const char *pre, const char *const names[3], int n,
+                           int top_k_base, Tensor *const w[3], const AdapterConfig *a) {
+    int moe = a->kind == ADAPTER_MOE_FFN;
+    f->n_true = n;
+    f->n_null = moe ? a->n_null : 0;
+    f->top_k = moe ? a->top_k : top_k_base;
+    f->all_selected = moe && a->normalize == MOE_NORM_ALL_SELECTED;
+    f->identity_nulls = moe && a->null_kind == MOE_NULL_IDENTITY && f->n_null > 0;
+    f->gate2_init = a->gate2_init;
+    CHECK(f->top_k >= 1 && f->top_k <= n + f->n_null && n + f->n_null <= MOE_MAX_EXPERTS,
+          "moe_ffn: top-%d of %d + %d experts", f->top_k, n, f->n_null);
+    char name[200];
+    if (f->n_null > 0) {
+        snprintf(name, sizeof name, "%s.gate2.weight", pre);
+        f->gate2 = param_declare(ps, name, PARAM_TRAINABLE, 2, (int[]){ f->n_null, f->dim });
+    }
+    f->w1 = xcalloc((size_t)n, sizeof *f->w1);
+    f->w3 = xcalloc((size_t)n, sizeof *f->w3);
+    f->w2 = xcalloc((size_t)n, sizeof *f->w2);
+    LoraLinear *lin[3] = { NULL, NULL, NULL };
+    int bits[3] = { LORA_TARGET_GATE, LORA_TARGET_UP, LORA_TARGET_DOWN };
+    for (int e = 0; e < n; e++) {
+        lin[0] = &f->w1[e], lin[1] = &f->w3[e], lin[2] = &f->w2[e];
+        for (int j = 0; j < 3; j++) {
+            int in = j == 2 ? f->hidden : f->dim, out = j == 2 ? f->dim : f->hidden;
+            int rank = (moe || a->kind == ADAPTER_LORA) && (a->targets & bits[j]) ? a->rank : 0;
+            snprintf(name, sizeof name, "%s.experts.%d.%s", pre, e, names[j]);
+            expert_linear(lin[j], ps, name, w ? w[j] : NULL, in, out, rank, a);
+        }
+    }
+}
+
+void moe_ffn_declare(MoeFfn *f, ParamStore *ps, int layer, int dim, int hidden, int n_experts, int top_k_base,
+                     const AdapterConfig *acfg, MoeState *state) {
+    static const char *const names[3] = { "w1", "w3", "w2" };
+    char pre[128], name[160];
+    memset(f, 0, sizeof *f);
+    f->dim = dim;
+    f->hidden = hidden;
+    f->state = state;
+    f->layer = layer;
+    snprintf(pre, sizeof pre, "model.layers.%d.block_sparse_moe", layer);
+    snprintf(name, sizeof name, "%s.gate.weight", pre);
+    f->gate = param_declare(ps, name, acfg->kind == ADAPTER_FULL ? PARAM_TRAINABLE : PARAM_FROZEN, 2, (int[]){ n_experts, dim });
+    declare_common(f, ps, pre, names, n_experts, top_k_base, NULL, acfg);
+}
+
+void moe_ffn_declare_upcycled(MoeFfn *f, ParamStore *ps, int layer, Tensor *w_gate, Tensor *w_up,
+                              Tensor *w_down, const AdapterConfig *acfg, MoeState *state) {
+    static const char *const names[3] = { "gate_proj", "up_proj", "down_proj" };
+    char pre[128], name[160];
+    memset(f, 0, sizeof *f);
+    f->dim = w_gate->shape[1];
+    f->hidden = w_gate->shape[0];
+    f->state = state;
+    f->layer = layer;
+    f->gate_trainable = 1;
+    snprintf(pre, sizeof pre, "model.layers.%d.mlp", layer);
+    snprintf(name, sizeof name, "%s.router.weight", pre);
+    f->gate = param_declare(ps, name, PARAM_TRAINABLE, 2, (int[]){ acfg->upcycle, f->dim });
+    Tensor *const w[3] = { w_gate, w_up, w_down };
+    declare_common(f, ps, pre, names, acfg->upcycle, acfg->top_k, w, acfg);
+}
+
+void moe_ffn_init(MoeFfn *f, Rng *rng) {
+    for (int e = 0; e < f->n_true; e++) {
+        lora_linear_init(&f->w1[e], rng);
+        lora_linear_init(&f->w3[e], rng);
+        lora_linear_init(&f->w2[e], rng);
+    }
+    if (f->gate_trainable) rng_fill_kaiming_uniform(rng, f->gate->data, f->gate->numel, f->dim);
+    if (!f->gate2) return;
+    size_t C = (size_t)f->dim;
+    float *gate = xmalloc(f->gate->numel * sizeof *gate);   /* the gate may be stored as bf16 */
+    param_get_f32(f->gate, gate);
+    for (int j = 0; j < f->n_null; j++) {
+        real *row = f->gate2->data + (size_t)j * C;
+        if (f->gate2_init == MOE_GATE2_COPY) {   /* tile the router: row j = gate row j mod n */
+            for (size_t c = 0; c < C; c++) row[c] = (real)gate[(size_t)(j % f->n_true) * C + c];
+        } else if (f->gate2_init == MOE_GATE2_ZEROS) {
+            memset(row, 0, C * sizeof *row);
+        } else {
+            rng_fill_kaiming_uniform(rng, row, C, f->dim);
+        }
+    }
+    free(gate);
+}
+
+/* y [N, C] += Σ over true experts of their weighted SwiGLU outputs on the routed rows */
+static Tensor *add_experts(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const Routing *r, Tensor *y,
+                           Rng *drop_rng) {
+    Tensor *Wf = tensor_view(t->arena, W, 2, (int[]){ r->N * r->E, 1 });
+    for (int e = 0; e < f->n_true; e++) {
+        int off = r->offset[e], n_e = r->offset[e + 1] - off;
+        if (n_e == 0) continue;
+        Tensor *xe = op_gather_rows(t, h, r->rows + off, n_e);
+        Tensor *g = lora_linear_forward(t, &f->w1[e], xe, drop_rng);
+        Tensor *u = lora_linear_forward(t, &f->w3[e], xe, drop_rng);
+        Tensor *d = lora_linear_forward(t, &f->w2[e], op_swiglu(t, g, u), drop_rng);
+        y = op_scatter_add_rows(t, y, d, r->rows + off, op_gather_rows(t, Wf, r->flat + off, n_e));
+    }
+    return y;
+}
+
+Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
+    int N = (int)tensor_rows(h), E = f->n_true + f->n_null;
+    MoeState *st = f->state;
+    CHECK(tensor_cols(h) == f->dim, "moe_ffn: input has %d columns, dim %d", tensor_cols(h), f->dim);
+    const unsigned char *mask = NULL;
+    if (st && st->row_mask) {
+        CHECK(st->mask_rows == N, "moe_ffn: row mask has %d rows, input %d", st->mask_rows, N);
+        mask = st->row_mask;
+    }
+    Tensor *x2 = tensor_view(t->arena, h, 2, (int[]){ N, f->dim });
+    Tensor *z = op_linear(t, x2, f->gate);
+    if (f->gate2) z = op_concat_cols(t, z, op_linear(t, x2, f->gate2));
+    CHECK(tensor_cols(z) == E, "moe_ffn: %d router logits, %d experts", tensor_cols(z), E);
+    Tensor *p = op_softmax(t, z);
+    Routing *r = arena_alloc(t->arena, sizeof *r);
+    route_select(t->arena, p, f->n_true, f->top_k, mask, r);
+    if (st) {
+        st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT] = (MoeRecord){ p, r };
+        if (st->stats_on) moe_stats_accumulate(&st->stats, f->layer, MOE_FFN_SLOT, p, r);
+    }
+    Tensor *W = op_route_weights(t, z, r, f->all_selected);
+    Tensor *y = tensor_2d(t->arena, N, f->dim, 0);
+    memset(y->data, 0, (size_t)N * f->dim * sizeof(real));
+    y = add_experts(t, f, x2, W, r, y, drop_rng);
+    if (f->identity_nulls) {
+        int *all = arena_alloc(t->arena, (size_t)N * sizeof(int));
+        for (int i = 0; i < N; i++) all[i] = i;
+        y = op_scatter_add_rows(t, y, x2, all, op_row_sum_cols(t, W, f->n_true, f->n_null));
+    }
+    return tensor_view(t->arena, y, h->ndim, h->shape);
+}
+
+void moe_ffn_free(MoeFfn *f) {
+    free(f->w1);
+    free(f->w3);
+    free(f->w2);
+    f->w1 = f->w3 = f->w2 = NULL;
+}
+
+Status moe_ffn_options(AdapterConfig *a, const ModelConfig *c, int upcycle, const char *gate2_init, Error *err) {
+    if (upcycle < 0 || upcycle > MOE_MAX_EXPERTS || (upcycle > 0 && a->kind != ADAPTER_MOE_FFN))
+        return error_set(err, STATUS_INVALID, "e.g. --adapter moe-ffn --upcycle 4 --top-k 2",
+                         "--upcycle %d needs --adapter moe-ffn and at most %d experts", upcycle, MOE_MAX_EXPERTS);
+    a->upcycle = upcycle;
+    Status s = moe_gate2_init_parse(gate2_init ? gate2_init : "copy", &a->gate2_init, err);
+    return s || !c ? s : moe_ffn_check_model(c, a, "the model", err);
+}
+
+Status moe_ffn_check_model(const ModelConfig *c, const AdapterConfig *a, const char *src, Error *err) {
+    if (c->n_experts > 0 && (a->kind == ADAPTER_MOLORA || a->kind == ADAPTER_ADAMOE))
+        return error_set(err, STATUS_INVALID, "use --adapter moe-ffn (or lora) on a Mixtral model",
+                         "%s: %s adapters are not supported on Mixtral models", src, adapter_kind_name(a->kind));
+    if (a->kind != ADAPTER_MOE_FFN) return STATUS_OK;
+    if (c->n_experts > 0 && a->upcycle > 0)
+        return error_set(err, STATUS_INVALID, "drop --upcycle", "%s: --upcycle needs a dense model, this is a Mixtral "
+                         "model with %d experts", src, c->n_experts);
+    if (c->n_experts == 0 && a->upcycle <= 0)
+        return error_set(err, STATUS_INVALID, "give --upcycle n to turn each dense FFN into n experts",
+                         "%s: moe-ffn needs a Mixtral model (num_local_experts) or --upcycle", src);
+    int n = c->n_experts > 0 ? c->n_experts : a->upcycle;
+    if (a->top_k < 1 || a->top_k > n + a->n_null || n + a->n_null > MOE_MAX_EXPERTS)
+        return error_set(err, STATUS_INVALID, NULL, "%s: --top-k %d outside 1..%d (%d experts + %d null, at most %d)",
+                         src, a->top_k, n + a->n_null, n, a->n_null, MOE_MAX_EXPERTS);
+    return STATUS_OK;   /* n_true is the model's (llama_declare); adapter files are matched by adapter_load */
+}
