@@ -58,6 +58,7 @@ VM_INLINE float vm_expf(float x) {
     const float hi = 88.0f, lo = -87.0f;
     float xc = x > hi ? hi : x;
     xc = xc < lo ? lo : xc;
+    xc = x != x ? 0.0f : xc;                                /* NaN: keep the int conversion defined */
     const float round = 12582912.0f;                        /* 1.5 · 2^23 */
     float k = (xc * 1.44269504088896341f + round) - round;  /* round(x / ln 2) */
     float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f; /* ln 2 = 0.693359375 − 2.1219444e-4 */
@@ -83,6 +84,7 @@ VM_INLINE VmF16 vm_expf16(const VmF16 *xp) {
     const float hi = 88.0f, lo = -87.0f, round = 12582912.0f;
     VmF16 xc = vm_select(x > hi, vm_splat(hi), x);
     xc = vm_select(xc < lo, vm_splat(lo), xc);
+    xc = vm_select(x != x, vm_splat(0.0f), xc);
     VmF16 k = (xc * 1.44269504088896341f + round) - round;
     VmF16 r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;
     VmF16 p = vm_splat(1.0f / 5040.0f);
