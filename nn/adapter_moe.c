@@ -3,7 +3,9 @@
 #include <math.h>
 #include <string.h>
 
-int adapter_is_param_name(const char *name) { return strstr(name, ".lora_") || strstr(name, ".router."); }
+int adapter_is_param_name(const char *name) {
+    return strstr(name, ".lora_") || strstr(name, ".router.") || strstr(name, ".shared_") || strstr(name, ".null_const.");
+}
 
 void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
     if (!adapter_is_routed(a)) return;
@@ -17,7 +19,9 @@ void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
             fprintf(f, "%s\"%s\"", first ? "" : ", ", lora_target_module(i));
             first = 0;
         }
-    fprintf(f, "],\n    \"aux\": {\n      \"kind\": \"%s\",\n      \"coef\": %.17g\n    }\n  }",
+    fprintf(f, "],\n    \"routing\": \"%s\",\n    \"top_p\": %.17g,\n    \"entropy_coef\": %.17g,\n"
+               "    \"n_shared\": %d,\n", moe_routing_name(a->routing), a->top_p, a->entropy_coef, a->n_shared);
+    fprintf(f, "    \"aux\": {\n      \"kind\": \"%s\",\n      \"coef\": %.17g\n    }\n  }",
             moe_aux_kind_name(a->aux), a->aux_coef);
 }
 
@@ -47,6 +51,21 @@ static Status parse_norm(const char *s, int *o, Error *e) { MoeNormalize v; Stat
 static Status parse_null(const char *s, int *o, Error *e) { MoeNullKind v; Status st = moe_null_kind_parse(s, &v, e); *o = (int)v; return st; }
 static Status parse_aux(const char *s, int *o, Error *e) { MoeAuxKind v; Status st = moe_aux_kind_parse(s, &v, e); *o = (int)v; return st; }
 
+static Status parse_routing(const char *s, int *o, Error *e) { MoeRouting v; Status st = moe_routing_parse(s, &v, e); *o = (int)v; return st; }
+
+/* the routing-variant keys (our own; absent = top-k, no shared experts) */
+static Status read_variant(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
+    int rt = (int)cfg->routing;
+    Status st = read_name(v, "routing", path, err, parse_routing, &rt);
+    cfg->routing = (MoeRouting)rt;
+    if (!st && json_get(v, "n_shared")) st = read_int(v, "n_shared", path, 0, MOE_MAX_EXPERTS, &cfg->n_shared, err);
+    if (!st && json_get(v, "top_p") && !json_get_number(v, "top_p", &cfg->top_p))
+        st = error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"top_p\" must be a number", path);
+    if (!st && json_get(v, "entropy_coef") && !json_get_number(v, "entropy_coef", &cfg->entropy_coef))
+        st = error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"entropy_coef\" must be a number", path);
+    return st;
+}
+
 static Status read_aux(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
     const JsonValue *aux = json_get(v, "aux");
     if (!aux) return STATUS_OK;
@@ -75,6 +94,7 @@ Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig
     if (!st) st = read_name(v, "normalize", path, err, parse_norm, &norm);
     if (!st) st = read_name(v, "null_kind", path, err, parse_null, &nk);
     if (!st) st = read_aux(v, path, cfg, err);
+    if (!st) st = read_variant(v, path, cfg, err);
     cfg->normalize = (MoeNormalize)norm;
     cfg->null_kind = (MoeNullKind)nk;
     Error inner;
@@ -85,7 +105,7 @@ Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig
 
 Status adapter_moe_matches(const AdapterConfig *f, const AdapterConfig *m, const char *dir, Error *err) {
     if (f->kind != m->kind || f->n_true != m->n_true || f->n_null != m->n_null || f->top_k != m->top_k ||
-        f->normalize != m->normalize || f->null_kind != m->null_kind)
+        f->normalize != m->normalize || f->null_kind != m->null_kind || f->n_shared != m->n_shared)
         return error_set(err, STATUS_INVALID, "declare the model with adapter_read_config() of this directory",
                          "%s: the file's experts (%s, %d + %d null, top-%d, %s, %s) differ from the model's "
                          "(%s, %d + %d null, top-%d, %s, %s)", dir, adapter_kind_name(f->kind), f->n_true, f->n_null,

@@ -50,7 +50,8 @@ static Status parse_enum(const char *s, const char *const *names, int n, int *ou
 }
 
 static const char *const NORMALIZE_NAMES[] = { "true_only", "all_selected" };
-static const char *const NULL_KIND_NAMES[] = { "zero", "identity" };
+static const char *const NULL_KIND_NAMES[] = { "zero", "identity", "constant" };
+static const char *const ROUTING_NAMES[] = { "topk", "top_p", "dense", "stochastic", "expert_choice" };
 static const char *const AUX_KIND_NAMES[] = { "eq6", "vanilla", "none" };
 
 const char *moe_normalize_name(MoeNormalize v) { return NORMALIZE_NAMES[v]; }
@@ -66,7 +67,7 @@ Status moe_normalize_parse(const char *s, MoeNormalize *out, Error *err) {
 
 Status moe_null_kind_parse(const char *s, MoeNullKind *out, Error *err) {
     int v = 0;
-    Status st = parse_enum(s, NULL_KIND_NAMES, 2, &v, "--null-kind", err);
+    Status st = parse_enum(s, NULL_KIND_NAMES, 3, &v, "--null-kind", err);
     if (!st) *out = (MoeNullKind)v;
     return st;
 }
@@ -75,6 +76,15 @@ Status moe_aux_kind_parse(const char *s, MoeAuxKind *out, Error *err) {
     int v = 0;
     Status st = parse_enum(s, AUX_KIND_NAMES, 3, &v, "--aux", err);
     if (!st) *out = (MoeAuxKind)v;
+    return st;
+}
+
+const char *moe_routing_name(MoeRouting v) { return ROUTING_NAMES[v]; }
+
+Status moe_routing_parse(const char *s, MoeRouting *out, Error *err) {
+    int v = 0;
+    Status st = parse_enum(s, ROUTING_NAMES, 5, &v, "--routing", err);
+    if (!st) *out = (MoeRouting)v;
     return st;
 }
 
@@ -88,6 +98,10 @@ void adapter_moe_defaults(AdapterConfig *a) {
     a->aux = MOE_AUX_EQ6;
     a->aux_coef = 0.001;
     a->k_baseline = 2;
+    a->routing = MOE_ROUTING_TOPK;
+    a->top_p = 0.4;
+    a->entropy_coef = 0;
+    a->n_shared = 0;
 }
 
 Status adapter_moe_validate(const AdapterConfig *a, Error *err) {
@@ -103,6 +117,10 @@ Status adapter_moe_validate(const AdapterConfig *a, Error *err) {
         return error_set(err, STATUS_INVALID, "use --adapter adamoe for null experts", "molora has no null experts (--null %d)", a->n_null);
     if (a->rank < 1) return error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for %s", adapter_kind_name(a->kind));
     if (!(a->aux_coef >= 0)) return error_set(err, STATUS_INVALID, NULL, "--aux-coef must be >= 0");
+    if (a->routing == MOE_ROUTING_TOP_P && !(a->top_p > 0 && a->top_p <= 1)) return error_set(err, STATUS_INVALID, NULL, "--top-p must be in (0, 1]");
+    if (!(a->entropy_coef >= 0)) return error_set(err, STATUS_INVALID, NULL, "--entropy-coef must be >= 0");
+    if (a->n_shared < 0 || a->n_shared > MOE_MAX_EXPERTS)
+        return error_set(err, STATUS_INVALID, NULL, "--shared-experts must be in 0..%d", MOE_MAX_EXPERTS);
     if (a->k_baseline < 0) return error_set(err, STATUS_INVALID, NULL, "--k-baseline must be > 0");
     return STATUS_OK;
 }

@@ -2,6 +2,7 @@
    defines: ModelConfig, AdapterKind, AdapterConfig, LORA_TARGET_*, MoeNormalize, MoeNullKind,
             MoeAuxKind, MOE_MAX_EXPERTS, adapter_kind_name, adapter_kind_parse, adapter_is_routed,
             moe_normalize_parse/name, moe_null_kind_parse/name, moe_aux_kind_parse/name,
+            moe_routing_parse/name,
             adapter_moe_validate, lora_targets_parse, lora_targets_str, model_config_validate
    Dimension glossary used across nn/: B batch, T sequence, C = dim, H heads, KV kv heads,
    D head_dim, F hidden_dim (FFN), V vocab, L layers, R LoRA rank, N = B*T rows. */
@@ -26,7 +27,11 @@ typedef enum { ADAPTER_NONE, ADAPTER_LORA, ADAPTER_FULL, ADAPTER_MOLORA, ADAPTER
    selected, nulls included) */
 typedef enum { MOE_NORM_TRUE_ONLY, MOE_NORM_ALL_SELECTED } MoeNormalize;
 /* null expert output: zero (default) or the input itself (only where in == out) */
-typedef enum { MOE_NULL_ZERO, MOE_NULL_IDENTITY } MoeNullKind;
+typedef enum { MOE_NULL_ZERO, MOE_NULL_IDENTITY, MOE_NULL_CONSTANT } MoeNullKind;
+/* routing rule (nn/moe.h explains each): top-k (default), top-p dynamic, dense (LoRAMoE),
+   stochastic (THOR), expert-choice (non-causal; scoring only) */
+typedef enum { MOE_ROUTING_TOPK, MOE_ROUTING_TOP_P, MOE_ROUTING_DENSE, MOE_ROUTING_STOCHASTIC,
+               MOE_ROUTING_EXPERT_CHOICE } MoeRouting;
 /* load-balancing loss: Eq. 6 (nulls balanced as one group), vanilla (each expert), none */
 typedef enum { MOE_AUX_EQ6, MOE_AUX_VANILLA, MOE_AUX_NONE } MoeAuxKind;
 
@@ -53,6 +58,10 @@ typedef struct {
     MoeAuxKind aux;
     double aux_coef;      /* loss = CE + aux_coef · Σ_layers aux (the trainer may schedule it) */
     double k_baseline;    /* %FLOPs saved = 1 - Load / k_baseline (0 means 2) */
+    MoeRouting routing;   /* default top-k */
+    double top_p;         /* top-p routing: smallest set with probability mass >= top_p */
+    double entropy_coef;  /* loss += entropy_coef · Σ_modules mean router entropy (0 = off) */
+    int n_shared;         /* always-on shared LoRA experts (weight 1, DeepSeek-style) */
 } AdapterConfig;
 
 const char *adapter_kind_name(AdapterKind k);
@@ -64,6 +73,9 @@ const char *moe_normalize_name(MoeNormalize v);       /* underscore spelling, as
 Status moe_null_kind_parse(const char *s, MoeNullKind *out, Error *err);
 const char *moe_null_kind_name(MoeNullKind v);
 Status moe_aux_kind_parse(const char *s, MoeAuxKind *out, Error *err);
+/* "topk", "top-p", "dense", "stochastic", "expert-choice" */
+Status moe_routing_parse(const char *s, MoeRouting *out, Error *err);
+const char *moe_routing_name(MoeRouting v);
 const char *moe_aux_kind_name(MoeAuxKind v);
 /* Sets the MoE defaults of a kind (molora: 4 experts, top-2; adamoe: 4 + 4 null, top-4; eq6,
    coef 0.001, true-only, zero nulls, k_baseline 2). */

@@ -44,12 +44,27 @@ void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in
         m->lora_b[e] = declare_named(ps, prefix, suffix, out, m->rank);
     }
     m->router = declare_named(ps, prefix, "router.weight", m->n_true + m->n_null, in);
+    m->routing = (int)cfg->routing;
+    m->top_p = cfg->top_p;
+    m->n_shared = cfg->n_shared;
+    m->shared_a = xcalloc((size_t)m->n_shared + 1, sizeof *m->shared_a);
+    m->shared_b = xcalloc((size_t)m->n_shared + 1, sizeof *m->shared_b);
+    for (int j = 0; j < m->n_shared; j++) {
+        snprintf(suffix, sizeof suffix, "shared_A.%d.weight", j);
+        m->shared_a[j] = declare_named(ps, prefix, suffix, m->rank, in);
+        snprintf(suffix, sizeof suffix, "shared_B.%d.weight", j);
+        m->shared_b[j] = declare_named(ps, prefix, suffix, out, m->rank);
+    }
+    if (cfg->null_kind == MOE_NULL_CONSTANT && m->n_null > 0)
+        m->null_const = declare_named(ps, prefix, "null_const.weight", out, m->n_null);
 }
 
 void moe_linear_free(MoeLinear *m) {
     free(m->lora_a);
     free(m->lora_b);
-    m->lora_a = m->lora_b = NULL;
+    free(m->shared_a);
+    free(m->shared_b);
+    m->lora_a = m->lora_b = m->shared_a = m->shared_b = NULL;
 }
 
 void moe_linear_init(MoeLinear *m, Rng *rng) {
@@ -58,6 +73,11 @@ void moe_linear_init(MoeLinear *m, Rng *rng) {
         memset(m->lora_b[e]->data, 0, m->lora_b[e]->numel * sizeof(real));
     }
     rng_fill_kaiming_uniform(rng, m->router->data, m->router->numel, m->in);
+    for (int j = 0; j < m->n_shared; j++) {   /* after the router: old streams stay the same */
+        rng_fill_kaiming_uniform(rng, m->shared_a[j]->data, m->shared_a[j]->numel, m->in);
+        memset(m->shared_b[j]->data, 0, m->shared_b[j]->numel * sizeof(real));
+    }
+    if (m->null_const) memset(m->null_const->data, 0, m->null_const->numel * sizeof(real));
 }
 
 /* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows */
@@ -84,6 +104,27 @@ static Tensor *add_identity_nulls(Tape *t, const MoeLinear *m, Tensor *x2, Tenso
     return op_scatter_add_rows(t, y2, x2, all, wn);
 }
 
+/* shared experts: y2 += s · B_j A_j x on every row; constant nulls: y2 += W[:, n..] · Vᵀ */
+static Tensor *add_shared_and_const(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, Tensor *y2) {
+    for (int j = 0; j < m->n_shared; j++)
+        y2 = op_add_scaled(t, y2, op_linear(t, op_linear(t, xin, m->shared_a[j]), m->shared_b[j]), m->scaling);
+    if (m->null_const) y2 = op_add(t, y2, op_linear(t, op_slice_cols(t, W, m->n_true, m->n_null), m->null_const));
+    return y2;
+}
+
+/* the routing rule and weight mode of this forward (moe.h: stochastic differs in training) */
+static int route_rule(const MoeLinear *m, int training, RouteSpec *spec, Rng *rng) {
+    *spec = (RouteSpec){ .rule = ROUTE_TOPK, .n_true = m->n_true, .k = m->top_k, .top_p = m->top_p, .rng = rng };
+    switch ((MoeRouting)m->routing) {
+    case MOE_ROUTING_TOP_P: spec->rule = ROUTE_TOP_P; return ROUTE_W_RAW;
+    case MOE_ROUTING_DENSE: spec->rule = ROUTE_DENSE; return ROUTE_W_RAW;
+    case MOE_ROUTING_EXPERT_CHOICE: spec->rule = ROUTE_EXPERT_CHOICE; return ROUTE_W_RAW;
+    case MOE_ROUTING_STOCHASTIC: spec->rule = training ? ROUTE_RANDOM : ROUTE_ALL_TRUE; return ROUTE_W_UNIFORM;
+    case MOE_ROUTING_TOPK: break;
+    }
+    return m->all_selected ? ROUTE_W_ALL_SELECTED : ROUTE_W_TRUE_ONLY;
+}
+
 Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng) {
     int N = (int)tensor_rows(x);
     MoeState *st = m->state;
@@ -100,16 +141,21 @@ Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_bas
     Tensor *z = op_linear(t, x2, m->router);
     Tensor *p = op_softmax(t, z);
     Routing *r = arena_alloc(t->arena, sizeof *r);
-    route_select(t->arena, p, m->n_true, m->top_k, mask, r);
+    Rng fixed = rng_derive(0x5eedULL + (uint64_t)(m->layer * MOE_MODULES + m->module), 17);
+    RouteSpec spec;
+    int training = !t->no_grad && !(st && st->force_eval);
+    int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
+    route_select_ex(t->arena, p, &spec, mask, r);
     if (st) {
         st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r };
         if (st->stats_on) moe_stats_accumulate(&st->stats, m->layer, m->module, p, r);
     }
-    Tensor *W = op_route_weights(t, z, r, m->all_selected);
+    Tensor *W = op_route_weights(t, z, r, mode);
     Tensor *xin = x2;
     if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x2, m->dropout, drop_rng);
     y2 = add_experts(t, m, xin, W, r, y2);
     if (m->identity_nulls) y2 = add_identity_nulls(t, m, x2, W, y2);
+    y2 = add_shared_and_const(t, m, xin, W, y2);
     return tensor_view(t->arena, y2, y_base->ndim, y_base->shape);
 }
 
@@ -125,6 +171,7 @@ MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers) {
     s->stats.n_true = acfg->n_true;
     s->stats.n_null = acfg->kind == ADAPTER_ADAMOE ? acfg->n_null : 0;
     s->stats.top_k = acfg->top_k;
+    s->stats.n_shared = acfg->n_shared;
     s->stats.k_baseline = acfg->k_baseline > 0 ? acfg->k_baseline : 2.0;
     s->stats.mod = xcalloc((size_t)n_layers * MOE_MODULES, sizeof *s->stats.mod);
     s->stats_on = 1;
@@ -178,4 +225,15 @@ Tensor *moe_aux_loss(Tape *t, MoeState *s) {
         total = total ? op_add(t, total, la) : la;
     }
     return total;
+}
+
+Tensor *moe_entropy_loss(Tape *t, MoeState *s) {
+    if (!(s->acfg.entropy_coef > 0)) return NULL;
+    Tensor *total = NULL;
+    for (int i = 0; i < s->n_layers * MOE_MODULES; i++) {
+        if (!s->log[i].p) continue;
+        Tensor *h = op_router_entropy(t, s->log[i].p, s->row_mask);
+        total = total ? op_add(t, total, h) : h;
+    }
+    return total ? op_scale(t, total, (real)s->acfg.entropy_coef) : NULL;
 }

@@ -75,6 +75,10 @@ static Status adapter_from_options(const TrainOptions *o, AdapterConfig *a, Erro
     a->k_baseline = o->k_baseline;
     s = moe_normalize_parse(o->normalize, &a->normalize, err);
     if (!s) s = moe_null_kind_parse(o->null_kind, &a->null_kind, err);
+    if (!s) s = moe_routing_parse(o->routing, &a->routing, err);
+    a->top_p = o->top_p;
+    a->entropy_coef = o->entropy_coef;
+    a->n_shared = o->shared_experts;
     if (!s) s = moe_aux_kind_parse(o->aux, &a->aux, err);
     if (!s) s = adapter_moe_validate(a, err);
     return s;

@@ -19,6 +19,7 @@ void train_options_default(TrainOptions *o) {
     o->experts = 4; o->n_null = 4; o->top_k = 0;
     o->normalize = "true-only"; o->null_kind = "zero"; o->aux = "eq6"; o->aux_schedule = "const";
     o->aux_coef = 0.001; o->aux_coef_end = 0; o->k_baseline = 2;
+    o->routing = "topk"; o->top_p = 0.4;
 }
 
 int train_options_flags(TrainOptions *o, Flag *f) {
@@ -36,7 +37,11 @@ int train_options_flags(TrainOptions *o, Flag *f) {
         { "null", FLAG_INT, &o->n_null, "adamoe: null experts per router (molora: ignored)", 0 },
         { "top-k", FLAG_INT, &o->top_k, "experts chosen per token over true + null (0 = 2 for molora, 4 for adamoe)", 0 },
         { "normalize", FLAG_STRING, &o->normalize, "true-only (renormalise over selected true experts) | all-selected", 0 },
-        { "null-kind", FLAG_STRING, &o->null_kind, "zero | identity (null expert output; identity only where in == out)", 0 },
+        { "null-kind", FLAG_STRING, &o->null_kind, "zero | identity (copy; only where in == out) | constant (trainable vector, MoE++)", 0 },
+        { "routing", FLAG_STRING, &o->routing, "topk | top-p (mass >= --top-p, no renormalisation) | dense (LoRAMoE) | stochastic (THOR: random expert in training, average at eval) | expert-choice (NON-CAUSAL: experts pick tokens; scoring only)", 0 },
+        { "top-p", FLAG_DOUBLE, &o->top_p, "top-p routing threshold", 0 },
+        { "entropy-coef", FLAG_DOUBLE, &o->entropy_coef, "router-entropy loss coefficient (top-p routing)", 0 },
+        { "shared-experts", FLAG_INT, &o->shared_experts, "always-on shared LoRA experts (DeepSeek), weight 1, not counted in Load", 0 },
         { "aux", FLAG_STRING, &o->aux, "load-balancing loss: eq6 (nulls grouped) | vanilla | none", 0 },
         { "aux-coef", FLAG_DOUBLE, &o->aux_coef, "aux-loss coefficient (start value of a schedule)", 0 },
         { "aux-schedule", FLAG_STRING, &o->aux_schedule, "const | linear (aux-coef -> aux-coef-end) | epoch (--aux-coefs per epoch)", 0 },

@@ -14,6 +14,9 @@ typedef struct {
     const char *base_dtype, *loss_on;
     const char *normalize, *null_kind, *aux, *aux_schedule, *aux_coefs;   /* molora / adamoe */
     int experts, n_null, top_k;
+    const char *routing;                 /* topk | top-p | dense | stochastic | expert-choice */
+    double top_p, entropy_coef;
+    int shared_experts;
     double aux_coef, aux_coef_end, k_baseline;
     int rank, epochs, max_steps, train_limit, eval_limit, batch, accum, seq, seed, threads;
     int log_every, eval_every, save_every, rslora, eval_batch, group_by_length;
