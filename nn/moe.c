@@ -143,7 +143,8 @@ Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_bas
     Routing *r = arena_alloc(t->arena, sizeof *r);
     Rng fixed = rng_derive(0x5eedULL + (uint64_t)(m->layer * MOE_MODULES + m->module), 17);
     RouteSpec spec;
-    int training = !t->no_grad && !(st && st->force_eval);
+    int force = st ? st->stochastic_rule : 0;
+    int training = force ? force == 1 : !t->no_grad;
     int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
     route_select_ex(t->arena, p, &spec, mask, r);
     if (st) {

@@ -115,7 +115,8 @@ struct MoeState {
     double *aux_per_layer;            /* [n_layers], set by moe_aux_loss */
     MoeStats stats;
     int stats_on;                     /* accumulate statistics (default 1) */
-    int force_eval;                   /* stochastic routing: use the evaluation rule even with grads */
+    int stochastic_rule;              /* stochastic routing: 0 = by the tape (no-grad → eval rule),
+                                         1 = always the training rule, 2 = always the eval rule */
 };
 
 MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers);
