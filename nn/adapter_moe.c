@@ -7,6 +7,23 @@ int adapter_is_param_name(const char *name) {
     return strstr(name, ".lora_") || strstr(name, ".router.") || strstr(name, ".shared_") || strstr(name, ".null_const.");
 }
 
+/* Our own keys (torch_ref.py has no per-layer form): "layer_n_true", "layer_n_null",
+   "layer_top_k", "layer_rank" — arrays with one integer per layer, each layer's resolved value
+   (adapter_moe_layer); written only when the adapter has per-layer lists. */
+static const char *const LAYER_KEYS[4] = { "layer_n_true", "layer_n_null", "layer_top_k", "layer_rank" };
+
+static void write_layer_lists(FILE *f, const AdapterConfig *a) {
+    for (int k = 0; k < 4 && a->n_layer_values > 0; k++) {
+        fprintf(f, "    \"%s\": [", LAYER_KEYS[k]);
+        for (int l = 0; l < a->n_layer_values; l++) {
+            AdapterConfig c = adapter_moe_layer(a, l);
+            int v[4] = { c.n_true, a->kind == ADAPTER_ADAMOE ? c.n_null : 0, c.top_k, c.rank };
+            fprintf(f, "%s%d", l ? ", " : "", v[k]);
+        }
+        fprintf(f, "],\n");
+    }
+}
+
 void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
     if (!adapter_is_routed(a)) return;
     fprintf(f, ",\n  \"moe\": {\n    \"type\": \"%s\",\n    \"n_true\": %d,\n    \"n_null\": %d,\n    \"top_k\": %d,\n"
@@ -21,6 +38,7 @@ void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
         }
     fprintf(f, "],\n    \"routing\": \"%s\",\n    \"top_p\": %.17g,\n    \"entropy_coef\": %.17g,\n"
                "    \"n_shared\": %d,\n", moe_routing_name(a->routing), a->top_p, a->entropy_coef, a->n_shared);
+    write_layer_lists(f, a);
     fprintf(f, "    \"aux\": {\n      \"kind\": \"%s\",\n      \"coef\": %.17g\n    }\n  }",
             moe_aux_kind_name(a->aux), a->aux_coef);
 }
@@ -66,6 +84,28 @@ static Status read_variant(const JsonValue *v, const char *path, AdapterConfig *
     return st;
 }
 
+/* the optional per-layer arrays; all present ones must have the same length */
+static Status read_layer_lists(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
+    int *dst[4] = { cfg->layer_n_true, cfg->layer_n_null, cfg->layer_top_k, cfg->layer_rank };
+    for (int k = 0; k < 4; k++) {
+        const JsonValue *arr = json_get(v, LAYER_KEYS[k]);
+        if (!arr) continue;
+        int n = arr->type == JSON_ARRAY ? (int)arr->count : -1;
+        if (n < 1 || n > MOE_MAX_LAYERS || (cfg->n_layer_values && n != cfg->n_layer_values))
+            return error_set(err, STATUS_FORMAT, NULL, "%s:%d:%d: \"moe\".\"%s\" must be an array of 1..%d integers "
+                             "(as long as the other per-layer lists)", path, arr->line, arr->col, LAYER_KEYS[k], MOE_MAX_LAYERS);
+        cfg->n_layer_values = n;
+        for (int l = 0; l < n; l++) {
+            const JsonValue *e = json_array_at(arr, (size_t)l);
+            if (e->type != JSON_NUMBER || e->number != (int)e->number || e->number < (k == 1 ? 0 : 1) || e->number > 1 << 20)
+                return error_set(err, STATUS_FORMAT, NULL, "%s:%d:%d: \"moe\".\"%s\"[%d] must be an integer >= %d",
+                                 path, e->line, e->col, LAYER_KEYS[k], l, k == 1 ? 0 : 1);
+            dst[k][l] = (int)e->number;
+        }
+    }
+    return STATUS_OK;
+}
+
 static Status read_aux(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
     const JsonValue *aux = json_get(v, "aux");
     if (!aux) return STATUS_OK;
@@ -95,17 +135,19 @@ Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig
     if (!st) st = read_name(v, "null_kind", path, err, parse_null, &nk);
     if (!st) st = read_aux(v, path, cfg, err);
     if (!st) st = read_variant(v, path, cfg, err);
+    if (!st) st = read_layer_lists(v, path, cfg, err);
     cfg->normalize = (MoeNormalize)norm;
     cfg->null_kind = (MoeNullKind)nk;
     Error inner;
-    if (!st && adapter_moe_validate(cfg, &inner))
+    if (!st && adapter_moe_check_layers(cfg, cfg->n_layer_values > 0 ? cfg->n_layer_values : 1, &inner))
         st = error_set(err, STATUS_FORMAT, inner.hint, "%s: \"moe\": %s", path, inner.message);
     return st;
 }
 
 Status adapter_moe_matches(const AdapterConfig *f, const AdapterConfig *m, const char *dir, Error *err) {
     if (f->kind != m->kind || f->n_true != m->n_true || f->n_null != m->n_null || f->top_k != m->top_k ||
-        f->normalize != m->normalize || f->null_kind != m->null_kind || f->n_shared != m->n_shared)
+        f->normalize != m->normalize || f->null_kind != m->null_kind || f->n_shared != m->n_shared ||
+        f->n_layer_values != m->n_layer_values)
         return error_set(err, STATUS_INVALID, "declare the model with adapter_read_config() of this directory",
                          "%s: the file's experts (%s, %d + %d null, top-%d, %s, %s) differ from the model's "
                          "(%s, %d + %d null, top-%d, %s, %s)", dir, adapter_kind_name(f->kind), f->n_true, f->n_null,

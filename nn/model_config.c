@@ -1,6 +1,7 @@
 /* nn/model_config.c — parsing and validation of model / adapter settings. */
 #include "model_config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const TARGET_SHORT[7] = { "q", "k", "v", "o", "gate", "up", "down" };
@@ -123,6 +124,47 @@ Status adapter_moe_validate(const AdapterConfig *a, Error *err) {
         return error_set(err, STATUS_INVALID, NULL, "--shared-experts must be in 0..%d", MOE_MAX_EXPERTS);
     if (a->k_baseline < 0) return error_set(err, STATUS_INVALID, NULL, "--k-baseline must be > 0");
     return STATUS_OK;
+}
+
+AdapterConfig adapter_moe_layer(const AdapterConfig *a, int layer) {
+    AdapterConfig c = *a;
+    if (a->n_layer_values <= 0) return c;
+    int i = layer < a->n_layer_values ? layer : a->n_layer_values - 1;
+    if (a->layer_n_true[i] > 0) c.n_true = a->layer_n_true[i];
+    if (a->layer_n_null[i] > 0) c.n_null = a->layer_n_null[i];
+    if (a->layer_top_k[i] > 0) c.top_k = a->layer_top_k[i];
+    if (a->layer_rank[i] > 0) c.rank = a->layer_rank[i];
+    return c;
+}
+
+Status adapter_moe_check_layers(const AdapterConfig *a, int n_layers, Error *err) {
+    if (!adapter_is_routed(a) || a->n_layer_values <= 0) return adapter_moe_validate(a, err);
+    if (a->n_layer_values != n_layers)
+        return error_set(err, STATUS_INVALID, "give one value per layer, or a single value for all layers",
+                         "per-layer expert lists have %d values, the model has %d layers", a->n_layer_values, n_layers);
+    for (int l = 0; l < n_layers; l++) {
+        AdapterConfig c = adapter_moe_layer(a, l);
+        Error inner;
+        if (adapter_moe_validate(&c, &inner))
+            return error_set(err, STATUS_INVALID, inner.hint, "layer %d: %s", l, inner.message);
+    }
+    return STATUS_OK;
+}
+
+Status int_list_parse(const char *s, const char *what, int lo, int *vals, int *n, Error *err) {
+    *n = 0;
+    const char *p = s;
+    while (1) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < lo || v > 1 << 20 || (*end && *end != ','))
+            return error_set(err, STATUS_INVALID, "e.g. 4 or 2,2,4,4 (one value per layer)",
+                             "--%s: bad value at \"%s\" (expected integers >= %d, comma-separated)", what, p, lo);
+        if (*n >= MOE_MAX_LAYERS) return error_set(err, STATUS_INVALID, NULL, "--%s: more than %d values", what, MOE_MAX_LAYERS);
+        vals[(*n)++] = (int)v;
+        if (!*end) return STATUS_OK;
+        p = end + 1;
+    }
 }
 
 Status lora_targets_parse(const char *s, int *out, Error *err) {

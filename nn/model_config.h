@@ -3,7 +3,8 @@
             MoeAuxKind, MOE_MAX_EXPERTS, adapter_kind_name, adapter_kind_parse, adapter_is_routed,
             moe_normalize_parse/name, moe_null_kind_parse/name, moe_aux_kind_parse/name,
             moe_routing_parse/name,
-            adapter_moe_validate, lora_targets_parse, lora_targets_str, model_config_validate
+            adapter_moe_validate, adapter_moe_layer, adapter_moe_check_layers,
+            int_list_parse, lora_targets_parse, lora_targets_str, model_config_validate
    Dimension glossary used across nn/: B batch, T sequence, C = dim, H heads, KV kv heads,
    D head_dim, F hidden_dim (FFN), V vocab, L layers, R LoRA rank, N = B*T rows. */
 #ifndef MODEL_CONFIG_H
@@ -36,6 +37,7 @@ typedef enum { MOE_ROUTING_TOPK, MOE_ROUTING_TOP_P, MOE_ROUTING_DENSE, MOE_ROUTI
 typedef enum { MOE_AUX_EQ6, MOE_AUX_VANILLA, MOE_AUX_NONE } MoeAuxKind;
 
 #define MOE_MAX_EXPERTS 64      /* n_true + n_null per router */
+#define MOE_MAX_LAYERS 64       /* length of the per-layer lists */
 
 /* which linears of each layer get an adapter (bit set) */
 enum {
@@ -62,6 +64,12 @@ typedef struct {
     double top_p;         /* top-p routing: smallest set with probability mass >= top_p */
     double entropy_coef;  /* loss += entropy_coef · Σ_modules mean router entropy (0 = off) */
     int n_shared;         /* always-on shared LoRA experts (weight 1, DeepSeek-style) */
+    /* per-layer lists (MoLA-style "higher layers need more experts"; molora / adamoe only):
+       n_layer_values = their length (0 = the scalars above for every layer); an entry 0 means
+       the scalar; must equal the model's layer count (adapter_moe_check_layers) */
+    int n_layer_values;
+    int layer_n_true[MOE_MAX_LAYERS], layer_n_null[MOE_MAX_LAYERS], layer_top_k[MOE_MAX_LAYERS],
+        layer_rank[MOE_MAX_LAYERS];
 } AdapterConfig;
 
 const char *adapter_kind_name(AdapterKind k);
@@ -83,6 +91,14 @@ void adapter_moe_defaults(AdapterConfig *a);
 /* Checks n_true >= 1, n_true + n_null <= MOE_MAX_EXPERTS, 1 <= top_k <= n_true + n_null,
    molora has no nulls, rank >= 1, aux_coef >= 0. */
 Status adapter_moe_validate(const AdapterConfig *a, Error *err);
+/* the config of one layer: the scalars replaced by the layer's list entries (a layer past the
+   lists' end takes the last entry) */
+AdapterConfig adapter_moe_layer(const AdapterConfig *a, int layer);
+/* every layer's config valid and the lists as long as the model (n_layers) */
+Status adapter_moe_check_layers(const AdapterConfig *a, int n_layers, Error *err);
+/* "4" or "2,2,4,4" → vals[0..*n) (each >= lo), *n <= MOE_MAX_LAYERS; what names the flag */
+Status int_list_parse(const char *s, const char *what, int lo, int *vals, int *n, Error *err);
+
 /* "q,k,v,o,gate,up,down" or "all" (PEFT names q_proj,... accepted too) */
 Status lora_targets_parse(const char *s, int *out, Error *err);
 /* writes "q,v" style names into buf */

@@ -19,7 +19,9 @@ static Tensor *declare_named(ParamStore *ps, const char *prefix, const char *suf
 }
 
 void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in, int out,
-                        const AdapterConfig *cfg, MoeState *state, int layer, int module) {
+                        const AdapterConfig *cfg_all, MoeState *state, int layer, int module) {
+    AdapterConfig layer_cfg = adapter_moe_layer(cfg_all, layer);
+    const AdapterConfig *cfg = &layer_cfg;
     memset(m, 0, sizeof *m);
     m->in = in;
     m->out = out;
@@ -173,6 +175,18 @@ MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers) {
     s->stats.n_null = acfg->kind == ADAPTER_ADAMOE ? acfg->n_null : 0;
     s->stats.top_k = acfg->top_k;
     s->stats.n_shared = acfg->n_shared;
+    s->stats.layer_true = xcalloc((size_t)n_layers * 3, sizeof(int));
+    s->stats.layer_null = s->stats.layer_true + n_layers;
+    s->stats.layer_k = s->stats.layer_null + n_layers;
+    for (int l = 0; l < n_layers; l++) {   /* per-layer lists: the model-level sizes are the maxima */
+        AdapterConfig c = adapter_moe_layer(acfg, l);
+        s->stats.layer_true[l] = c.n_true;
+        s->stats.layer_null[l] = acfg->kind == ADAPTER_ADAMOE ? c.n_null : 0;
+        s->stats.layer_k[l] = c.top_k;
+        if (c.n_true > s->stats.n_true) s->stats.n_true = c.n_true;
+        if (s->stats.layer_null[l] > s->stats.n_null) s->stats.n_null = s->stats.layer_null[l];
+        if (c.top_k > s->stats.top_k) s->stats.top_k = c.top_k;
+    }
     s->stats.k_baseline = acfg->k_baseline > 0 ? acfg->k_baseline : 2.0;
     s->stats.mod = xcalloc((size_t)n_layers * MOE_MODULES, sizeof *s->stats.mod);
     s->stats_on = 1;
@@ -184,6 +198,7 @@ void moe_state_free(MoeState *s) {
     free(s->log);
     free(s->aux_per_layer);
     free(s->stats.mod);
+    free(s->stats.layer_true);
     free(s);
 }
 
@@ -196,7 +211,7 @@ void moe_forward_begin(MoeState *s, const unsigned char *row_mask, int n_rows) {
 /* one layer: Σ over its routed modules of Σ_t Σ_i coef_i p_ti, coef from the pooled counts */
 static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
     const AdapterConfig *a = &s->acfg;
-    int n = s->stats.n_true, m = s->stats.n_null, E = n + m;
+    int n = s->stats.layer_true[layer], m = s->stats.layer_null[layer], E = n + m;
     double counts[MOE_MAX_EXPERTS] = { 0 }, coef[MOE_MAX_EXPERTS], T = 0;
     const MoeRecord *rec = s->log + layer * MOE_MODULES;
     for (int j = 0; j < MOE_MODULES; j++) {
@@ -205,7 +220,7 @@ static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
         for (int i = 0; i < E; i++) counts[i] += rec[j].r->count[i];
     }
     if (!(T > 0)) return NULL;
-    aux_loss_coefs(counts, n, m, a->top_k, T, a->aux == MOE_AUX_EQ6, coef);
+    aux_loss_coefs(counts, n, m, s->stats.layer_k[layer], T, a->aux == MOE_AUX_EQ6, coef);
     Tensor *sum = NULL;
     for (int j = 0; j < MOE_MODULES; j++) {
         if (!rec[j].p) continue;

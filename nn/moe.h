@@ -89,6 +89,8 @@ typedef struct {
     double k_baseline;
     MoeModuleStats *mod;     /* [n_layers * MOE_MODULES]; tokens == 0 for modules not routed */
     int n_shared;            /* always-on shared experts (last: positional initialisers stay valid) */
+    int *layer_true, *layer_null, *layer_k;   /* [n_layers] per-layer sizes (NULL: the scalars);
+                                                 the scalars above are then the maxima */
 } MoeStats;
 
 typedef struct {

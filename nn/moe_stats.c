@@ -34,9 +34,10 @@ void moe_stats_accumulate(MoeStats *st, int layer, int module, const Tensor *p, 
     for (int i = 0; i < r->E; i++) ms->counts[i] += r->count[i];
 }
 
-static void summarise(const MoeStats *st, const MoeModuleStats *ms, int n, MoeSummary *out) {
+static void summarise(const MoeStats *st, int layer, const MoeModuleStats *ms, int n, MoeSummary *out) {
     memset(out, 0, sizeof *out);
-    int E = st->n_true + st->n_null;
+    int n_true = st->layer_true ? st->layer_true[layer] : st->n_true;
+    int E = n_true + (st->layer_null ? st->layer_null[layer] : st->n_null);
     out->n_experts = E;
     double tokens = 0, true_sum = 0, bypass = 0, ent = 0;
     for (int j = 0; j < n; j++) {
@@ -59,7 +60,7 @@ static void summarise(const MoeStats *st, const MoeModuleStats *ms, int n, MoeSu
     if (!(kT > 0)) kT = 1;
     for (int i = 0; i < E; i++) {
         out->expert_fraction[i] /= kT;
-        if (i >= st->n_true) out->null_fraction += out->expert_fraction[i];
+        if (i >= n_true) out->null_fraction += out->expert_fraction[i];
     }
     out->load = true_sum / tokens;
     out->bypass_fraction = bypass / tokens;
@@ -70,11 +71,11 @@ static void summarise(const MoeStats *st, const MoeModuleStats *ms, int n, MoeSu
 }
 
 void moe_summary_module(const MoeStats *st, int layer, int module, MoeSummary *out) {
-    summarise(st, &st->mod[layer * MOE_MODULES + module], 1, out);
+    summarise(st, layer, &st->mod[layer * MOE_MODULES + module], 1, out);
 }
 
 void moe_summary_layer(const MoeStats *st, int layer, MoeSummary *out) {
-    summarise(st, &st->mod[layer * MOE_MODULES], MOE_MODULES, out);
+    summarise(st, layer, &st->mod[layer * MOE_MODULES], MOE_MODULES, out);
 }
 
 void moe_summary_model(const MoeStats *st, MoeSummary *out) {

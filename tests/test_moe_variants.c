@@ -170,8 +170,64 @@ START_TEST(test_variant_adapter_round_trip)
     llama_declare(&m2, &c, &got, 0);
     ck_assert_msg(adapter_load(&m2, sub, &err) == STATUS_OK, "%s", err.message);
     const Tensor *nc2 = param_find(&m2.ps, nc->name), *sb2 = param_find(&m2.ps, sb->name);
-    ck_assert_int_eq(memcmp(nc->data, nc2->data, nc->numel * sizeof(real)), 0);
+    ck_assert_int_eq(memcmp(nc->data, nc2->data, nc->numel * sizeof(real)), 0);   /* values exact in f32 */
     ck_assert_int_eq(memcmp(sb->data, sb2->data, sb->numel * sizeof(real)), 0);
+    llama_free(&m);
+    llama_free(&m2);
+    free(dir);
+}
+END_TEST
+
+/* per-layer lists: parse, model declaration with per-layer shapes, adapter round trip */
+START_TEST(test_per_layer_lists)
+{
+    int v[MOE_MAX_LAYERS], n;
+    Error err;
+    ck_assert_int_eq(int_list_parse("2,2,4", "experts", 1, v, &n, &err), STATUS_OK);
+    ck_assert(n == 3 && v[0] == 2 && v[2] == 4);
+    ck_assert_int_eq(int_list_parse("2,,4", "experts", 1, v, &n, &err), STATUS_INVALID);
+    ck_assert_int_eq(int_list_parse("0", "experts", 1, v, &n, &err), STATUS_INVALID);
+    ModelConfig c = tiny_config(0);   /* 2 layers */
+    AdapterConfig acfg = { .kind = ADAPTER_ADAMOE, .targets = LORA_TARGET_Q | LORA_TARGET_DOWN, .rank = 2, .alpha = 4 };
+    adapter_moe_defaults(&acfg);
+    acfg.n_layer_values = 2;
+    acfg.layer_n_true[0] = 2; acfg.layer_n_true[1] = 3;
+    acfg.layer_n_null[0] = 1; acfg.layer_n_null[1] = 2;
+    acfg.layer_top_k[0] = 1; acfg.layer_top_k[1] = 3;
+    acfg.layer_rank[0] = 2; acfg.layer_rank[1] = 3;
+    ck_assert_int_eq(adapter_moe_check_layers(&acfg, 2, &err), STATUS_OK);
+    ck_assert_int_eq(adapter_moe_check_layers(&acfg, 3, &err), STATUS_INVALID);
+    LlamaModel m, m2;
+    tiny_model(&m, &c, &acfg, 5, 0.1);
+    const Tensor *r1 = param_find(&m.ps, "model.layers.1.mlp.down_proj.router.weight");
+    const Tensor *a1 = param_find(&m.ps, "model.layers.1.self_attn.q_proj.lora_A.2.weight");
+    ck_assert_ptr_nonnull(r1);
+    ck_assert_ptr_nonnull(a1);
+    ck_assert_int_eq(r1->shape[0], 5);   /* 3 true + 2 null */
+    ck_assert_int_eq(a1->shape[0], 3);   /* rank 3 */
+    ck_assert_ptr_null(param_find(&m.ps, "model.layers.0.self_attn.q_proj.lora_A.2.weight"));
+    ck_assert_int_eq(param_find(&m.ps, "model.layers.0.self_attn.q_proj.router.weight")->shape[0], 3);
+    char *dir = tmp_dir_new(), sub[256];
+    snprintf(sub, sizeof sub, "%s/adapter", dir);
+    ck_assert_msg(adapter_save(&m, sub, NULL, &err) == STATUS_OK, "%s", err.message);
+    AdapterConfig got;
+    ck_assert_msg(adapter_read_config(sub, &got, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_int_eq(got.n_layer_values, 2);
+    for (int l = 0; l < 2; l++) {
+        AdapterConfig x = adapter_moe_layer(&acfg, l), y = adapter_moe_layer(&got, l);
+        ck_assert(x.n_true == y.n_true && x.n_null == y.n_null && x.top_k == y.top_k && x.rank == y.rank);
+    }
+    llama_declare(&m2, &c, &got, 0);
+    ck_assert_msg(adapter_load(&m2, sub, &err) == STATUS_OK, "%s", err.message);
+    const Tensor *a2 = param_find(&m2.ps, a1->name);   /* files hold f32: equal to float precision */
+    for (size_t i = 0; i < a1->numel; i++) ck_assert(fabs((double)a1->data[i] - (double)a2->data[i]) <= 1e-6 * (1 + fabs((double)a1->data[i])));
+    /* the Load of layer 0 is at most its top-1 */
+    int ids[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+    free(tiny_logits(&m, ids, 1, 8));
+    MoeSummary s0;
+    moe_summary_layer(&m.moe->stats, 0, &s0);
+    ck_assert(s0.tokens > 0 && s0.load <= 1.0 + 1e-12);
+    ck_assert_int_eq(s0.n_experts, 3);
     llama_free(&m);
     llama_free(&m2);
     free(dir);
@@ -323,6 +379,7 @@ Suite *moe_variants_suite(void) {
     tcase_add_test(tc, test_dense_expert_choice_random_average);
     tcase_add_test(tc, test_load_with_shared_experts);
     tcase_add_test(tc, test_variant_adapter_round_trip);
+    tcase_add_test(tc, test_per_layer_lists);
     suite_add_tcase(s, tc);
     TCase *tg = tcase_create("gradcheck");
     tcase_set_timeout(tg, 300);
