@@ -74,6 +74,7 @@ static void check_counts(MoeRouting routing, int n, int k, int want) {
         }
     }
     json_doc_free(&doc);
+    free(out);
     char *bad[] = { "route", "--model", model, "--adapter-dir", adapter, "--prompt-ids", "1,x", NULL };
     ck_assert_int_eq(run_route(bad, &out), 1);
     free(out);
