@@ -82,19 +82,24 @@ void moe_linear_init(MoeLinear *m, Rng *rng) {
     if (m->null_const) memset(m->null_const->data, 0, m->null_const->numel * sizeof(real));
 }
 
-/* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows */
+/* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows: the
+   experts' outputs are stacked in routing order (rows grouped by expert, as r->rows / r->flat)
+   and added with ONE weighted scatter, so the [N, out] copy is made once per linear, not once
+   per expert (the cost then follows the Load) */
 static Tensor *add_experts(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, const Routing *r, Tensor *y2) {
-    int N = r->N, E = r->E;
+    int N = r->N, E = r->E, n_assign = r->offset[m->n_true], n_d = 0;
+    if (n_assign == 0) return y2;
     Tensor *Wf = tensor_view(t->arena, W, 2, (int[]){ N * E, 1 });
+    Tensor **d = arena_alloc(t->arena, (size_t)m->n_true * sizeof *d);
     for (int e = 0; e < m->n_true; e++) {
         int off = r->offset[e], n_e = r->offset[e + 1] - off;
         if (n_e == 0) continue;
         Tensor *xe = op_gather_rows(t, xin, r->rows + off, n_e);
-        Tensor *d = op_linear(t, op_linear(t, xe, m->lora_a[e]), m->lora_b[e]);
-        Tensor *we = op_scale(t, op_gather_rows(t, Wf, r->flat + off, n_e), m->scaling);
-        y2 = op_scatter_add_rows(t, y2, d, r->rows + off, we);
+        d[n_d++] = op_linear(t, op_linear(t, xe, m->lora_a[e]), m->lora_b[e]);
     }
-    return y2;
+    Tensor *all = n_d == 1 ? d[0] : op_concat_rows(t, d, n_d);
+    Tensor *w = op_scale(t, op_gather_rows(t, Wf, r->flat, n_assign), m->scaling);
+    return op_scatter_add_rows(t, y2, all, r->rows, w);
 }
 
 /* identity nulls: y2 += (Σ_null W) · x on every routed row */
