@@ -9,6 +9,7 @@
 #include "optim/sweep_cli.h"
 #include "nn/parity_cli.h"
 #include "nn/generate_cli.h"
+#include "nn/route_cli.h"
 #include "tensor/gemm.h"
 #include "tensor/real.h"
 #include "tensor/threads.h"
@@ -32,6 +33,7 @@ static const Command COMMANDS[] = {
     { "generate", generate_cli, "generate text with a KV cache (--model, --prompt or --prompt-ids)" },
     { "bench", bench_main, "benchmarks: GEMM, training step, generation (--gemm --step --generate; --json)" },
     { "forward-backward", forward_backward_cli, "loss, logits summary and adapter gradients (torch_ref parity)" },
+    { "route", route_cli, "true experts per token and layer of a molora/adamoe adapter (--text or --prompt-ids)" },
     { "make-tiny", make_tiny_cli, "write a tiny random model (+ LoRA adapter), deterministic in --seed" },
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))

@@ -44,5 +44,8 @@ const OpInfo *const ALL_OPS[] = {
     &OP_ROUTE_MASKED,
     &OP_ROW_SUM_COLS,
     &OP_ROUTER_AUX,
+    &OP_ROUTE_RAW,
+    &OP_ROUTER_ENTROPY,
+    &OP_CONCAT_ROWS,
 };
 const int ALL_OPS_COUNT = (int)(sizeof ALL_OPS / sizeof ALL_OPS[0]);

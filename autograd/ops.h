@@ -16,4 +16,5 @@
 #include "ops/lora_linear.h"
 #include "ops/route.h"
 #include "ops/aux_loss.h"
+#include "ops/concat_rows.h"
 #endif

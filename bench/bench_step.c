@@ -17,6 +17,10 @@
      attention       3 x forward, forward = 2·2·T·C per token and layer (QKᵀ and PV over the FULL
                      T x T square, although the causal mask lets us skip about half of it)
    pct_peak = GFLOP/s / the FMA peak loop of bench_gemm at the same thread count.
+   Then Mo-LoRA (4 experts, top-2) and AdaMoE (4 + 4 null, top-3) steps on the same model (rank
+   8 experts on all linears; vanilla / Eq. 6 aux loss), each with ms/step, tokens/s, Load (mean
+   true experts per token over the timed steps) and peak RSS (the process maximum so far); JSON
+   lines carry "adapter":"molora"/"adamoe" and "load", plus a "step_moe_ratio" line.
    Output: a table with the time per op family (forward by phase, backward per tape op), or one
    JSON line per thread count:
      {"bench":"step","model":"stories15M","adapter":"lora","batch":8,"seq":128,"threads":T,
@@ -56,10 +60,9 @@ static ModelConfig stories15m_config(void) {
     return c;
 }
 
-static void step_bench_init(StepBench *s) {
+static void step_bench_init_with(StepBench *s, const AdapterConfig *a) {
     ModelConfig c = stories15m_config();
-    AdapterConfig a = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0 };
-    llama_declare(&s->m, &c, &a, 0);
+    llama_declare(&s->m, &c, a, 0);
     llama_init_base_random(&s->m, 1, 0.02);
     llama_init_adapter(&s->m, 1);
     Rng r = rng_derive(1, 7);
@@ -76,6 +79,11 @@ static void step_bench_init(StepBench *s) {
         s->ids[i] = (int)rng_int(&r, (uint64_t)c.vocab_size);
         s->targets[i] = (int)rng_int(&r, (uint64_t)c.vocab_size);
     }
+}
+
+static void step_bench_init(StepBench *s) {
+    AdapterConfig a = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0 };
+    step_bench_init_with(s, &a);
 }
 
 static void step_bench_free(StepBench *s) {
@@ -266,6 +274,66 @@ static void run_at(StepBench *s, const BenchOpts *o, int nt, double peak, double
     fflush(stdout);
 }
 
+/* ---- Mo-LoRA (4 experts, top-2) and AdaMoE (4 + 4 null, top-3) steps ---- */
+
+typedef struct { const char *name; AdapterConfig a; } MoeBenchCase;
+
+static const MoeBenchCase MOE_CASES[2] = {
+    { "molora", { .kind = ADAPTER_MOLORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0, .n_true = 4,
+                  .top_k = 2, .normalize = MOE_NORM_ALL_SELECTED, .aux = MOE_AUX_VANILLA, .aux_coef = 1e-3, .k_baseline = 2 } },
+    { "adamoe", { .kind = ADAPTER_ADAMOE, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0, .n_true = 4,
+                  .n_null = 4, .top_k = 3, .aux = MOE_AUX_EQ6, .aux_coef = 1e-3, .k_baseline = 2 } },
+};
+
+/* median ms/step over `steps` timed steps after a warm-up, and the Load of the timed steps */
+static double moe_time(StepBench *s, int steps, double *load, double *cpu_ms) {
+    double times[64], cpu[64];
+    train_step(s);
+    moe_stats_reset(&s->m.moe->stats);
+    for (int i = 0; i < steps; i++) {
+        double t = bench_now(), c = cpu_now();
+        train_step(s);
+        times[i] = bench_now() - t;
+        cpu[i] = cpu_now() - c;
+    }
+    qsort(times, (size_t)steps, sizeof times[0], cmp_double);
+    qsort(cpu, (size_t)steps, sizeof cpu[0], cmp_double);
+    *cpu_ms = cpu[steps / 2] * 1e3;
+    MoeSummary sum;
+    moe_summary_model(&s->m.moe->stats, &sum);
+    *load = sum.load;
+    return times[steps / 2] * 1e3;
+}
+
+static void bench_step_moe(const BenchOpts *o, int nt) {
+    threads_init(nt);
+    double ms[2], load[2], cpu[2];
+    for (int c = 0; c < 2; c++) {
+        StepBench s;
+        step_bench_init_with(&s, &MOE_CASES[c].a);
+        ms[c] = moe_time(&s, o->quick ? 4 : 8, &load[c], &cpu[c]);
+        step_bench_free(&s);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        double rss = (double)ru.ru_maxrss / 1024.0, tps = BATCH * SEQ / (ms[c] * 1e-3);
+        if (o->json)
+            printf("{\"bench\":\"step\",\"model\":\"stories15M\",\"adapter\":\"%s\",\"batch\":%d,\"seq\":%d,"
+                   "\"threads\":%d,\"ms_per_step\":%.2f,\"tok_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"load\":%.4f,"
+                   "\"cpu_ms_per_step\":%.2f}\n", MOE_CASES[c].name, BATCH, SEQ, nt, ms[c], tps, rss, load[c], cpu[c]);
+        else
+            printf("%s (%d experts%s, top-%d) threads %d: %.1f ms/step, %.0f tok/s, Load %.3f, peak RSS %.1f MB\n",
+                   MOE_CASES[c].name, MOE_CASES[c].a.n_true, c ? " + 4 null" : "", MOE_CASES[c].a.top_k, nt, ms[c],
+                   tps, load[c], rss);
+    }
+    if (o->json)
+        printf("{\"bench\":\"step_moe_ratio\",\"threads\":%d,\"adamoe_over_molora\":%.4f,\"cpu_ratio\":%.4f,"
+               "\"load_over_2\":%.4f}\n", nt, ms[1] / ms[0], cpu[1] / cpu[0], load[1] / 2);
+    else
+        printf("  AdaMoE / Mo-LoRA step time %.3f (CPU time %.3f) vs AdaMoE Load / 2 = %.3f (the rest is the shared "
+               "non-expert work)\n", ms[1] / ms[0], cpu[1] / cpu[0], load[1] / 2);
+    fflush(stdout);
+}
+
 int bench_step(const BenchOpts *o) {
     threads_init(o->threads);
     int all = threads_count();
@@ -285,6 +353,7 @@ int bench_step(const BenchOpts *o) {
         run_at(&s, o, counts[c], peak, flops);
         step_bench_free(&s);
     }
+    for (int c = 0; c < n_counts; c++) bench_step_moe(o, counts[c]);
     threads_init(o->threads);
     return 0;
 }

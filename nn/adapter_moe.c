@@ -4,7 +4,8 @@
 #include <string.h>
 
 int adapter_is_param_name(const char *name) {
-    return strstr(name, ".lora_") || strstr(name, ".router.") || strstr(name, ".gate2.");
+    return strstr(name, ".lora_") || strstr(name, ".router.") || strstr(name, ".gate2.") ||
+           strstr(name, ".shared_") || strstr(name, ".null_const.");
 }
 
 const char *adapter_target_module(const AdapterConfig *a, int bit_index) {
@@ -24,6 +25,23 @@ static void write_moe_ffn(FILE *f, const AdapterConfig *a) {
     fputs("\n  }", f);
 }
 
+/* Our own keys (torch_ref.py has no per-layer form): "layer_n_true", "layer_n_null",
+   "layer_top_k", "layer_rank" — arrays with one integer per layer, each layer's resolved value
+   (adapter_moe_layer); written only when the adapter has per-layer lists. */
+static const char *const LAYER_KEYS[4] = { "layer_n_true", "layer_n_null", "layer_top_k", "layer_rank" };
+
+static void write_layer_lists(FILE *f, const AdapterConfig *a) {
+    for (int k = 0; k < 4 && a->n_layer_values > 0; k++) {
+        fprintf(f, "    \"%s\": [", LAYER_KEYS[k]);
+        for (int l = 0; l < a->n_layer_values; l++) {
+            AdapterConfig c = adapter_moe_layer(a, l);
+            int v[4] = { c.n_true, a->kind == ADAPTER_ADAMOE ? c.n_null : 0, c.top_k, c.rank };
+            fprintf(f, "%s%d", l ? ", " : "", v[k]);
+        }
+        fprintf(f, "],\n");
+    }
+}
+
 void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
     if (a->kind == ADAPTER_MOE_FFN) { write_moe_ffn(f, a); return; }
     if (!adapter_is_routed(a)) return;
@@ -37,7 +55,10 @@ void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
             fprintf(f, "%s\"%s\"", first ? "" : ", ", lora_target_module(i));
             first = 0;
         }
-    fprintf(f, "],\n    \"aux\": {\n      \"kind\": \"%s\",\n      \"coef\": %.17g\n    }\n  }",
+    fprintf(f, "],\n    \"routing\": \"%s\",\n    \"top_p\": %.17g,\n    \"entropy_coef\": %.17g,\n"
+               "    \"n_shared\": %d,\n", moe_routing_name(a->routing), a->top_p, a->entropy_coef, a->n_shared);
+    write_layer_lists(f, a);
+    fprintf(f, "    \"aux\": {\n      \"kind\": \"%s\",\n      \"coef\": %.17g\n    }\n  }",
             moe_aux_kind_name(a->aux), a->aux_coef);
 }
 
@@ -67,6 +88,43 @@ static Status parse_norm(const char *s, int *o, Error *e) { MoeNormalize v; Stat
 static Status parse_null(const char *s, int *o, Error *e) { MoeNullKind v; Status st = moe_null_kind_parse(s, &v, e); *o = (int)v; return st; }
 static Status parse_aux(const char *s, int *o, Error *e) { MoeAuxKind v; Status st = moe_aux_kind_parse(s, &v, e); *o = (int)v; return st; }
 static Status parse_gate2(const char *s, int *o, Error *e) { MoeGate2Init v = MOE_GATE2_COPY; Status st = moe_gate2_init_parse(s, &v, e); *o = (int)v; return st; }
+
+static Status parse_routing(const char *s, int *o, Error *e) { MoeRouting v; Status st = moe_routing_parse(s, &v, e); *o = (int)v; return st; }
+
+/* the routing-variant keys (our own; absent = top-k, no shared experts) */
+static Status read_variant(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
+    int rt = (int)cfg->routing;
+    Status st = read_name(v, "routing", path, err, parse_routing, &rt);
+    cfg->routing = (MoeRouting)rt;
+    if (!st && json_get(v, "n_shared")) st = read_int(v, "n_shared", path, 0, MOE_MAX_EXPERTS, &cfg->n_shared, err);
+    if (!st && json_get(v, "top_p") && !json_get_number(v, "top_p", &cfg->top_p))
+        st = error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"top_p\" must be a number", path);
+    if (!st && json_get(v, "entropy_coef") && !json_get_number(v, "entropy_coef", &cfg->entropy_coef))
+        st = error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"entropy_coef\" must be a number", path);
+    return st;
+}
+
+/* the optional per-layer arrays; all present ones must have the same length */
+static Status read_layer_lists(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
+    int *dst[4] = { cfg->layer_n_true, cfg->layer_n_null, cfg->layer_top_k, cfg->layer_rank };
+    for (int k = 0; k < 4; k++) {
+        const JsonValue *arr = json_get(v, LAYER_KEYS[k]);
+        if (!arr) continue;
+        int n = arr->type == JSON_ARRAY ? (int)arr->count : -1;
+        if (n < 1 || n > MOE_MAX_LAYERS || (cfg->n_layer_values && n != cfg->n_layer_values))
+            return error_set(err, STATUS_FORMAT, NULL, "%s:%d:%d: \"moe\".\"%s\" must be an array of 1..%d integers "
+                             "(as long as the other per-layer lists)", path, arr->line, arr->col, LAYER_KEYS[k], MOE_MAX_LAYERS);
+        cfg->n_layer_values = n;
+        for (int l = 0; l < n; l++) {
+            const JsonValue *e = json_array_at(arr, (size_t)l);
+            if (e->type != JSON_NUMBER || e->number != (int)e->number || e->number < (k == 1 ? 0 : 1) || e->number > 1 << 20)
+                return error_set(err, STATUS_FORMAT, NULL, "%s:%d:%d: \"moe\".\"%s\"[%d] must be an integer >= %d",
+                                 path, e->line, e->col, LAYER_KEYS[k], l, k == 1 ? 0 : 1);
+            dst[k][l] = (int)e->number;
+        }
+    }
+    return STATUS_OK;
+}
 
 static Status read_aux(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
     const JsonValue *aux = json_get(v, "aux");
@@ -101,17 +159,20 @@ Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig
     if (!st && cfg->kind == ADAPTER_MOE_FFN && json_get(v, "upcycle"))
         st = read_int(v, "upcycle", path, 1, MOE_MAX_EXPERTS, &cfg->upcycle, err);
     cfg->gate2_init = (MoeGate2Init)g2;
+    if (!st) st = read_variant(v, path, cfg, err);
+    if (!st) st = read_layer_lists(v, path, cfg, err);
     cfg->normalize = (MoeNormalize)norm;
     cfg->null_kind = (MoeNullKind)nk;
     Error inner;
-    if (!st && adapter_moe_validate(cfg, &inner))
+    if (!st && adapter_moe_check_layers(cfg, cfg->n_layer_values > 0 ? cfg->n_layer_values : 1, &inner))
         st = error_set(err, STATUS_FORMAT, inner.hint, "%s: \"moe\": %s", path, inner.message);
     return st;
 }
 
 Status adapter_moe_matches(const AdapterConfig *f, const AdapterConfig *m, const char *dir, Error *err) {
     if (f->kind != m->kind || f->n_true != m->n_true || f->n_null != m->n_null || f->top_k != m->top_k ||
-        f->normalize != m->normalize || f->null_kind != m->null_kind || f->upcycle != m->upcycle)
+        f->normalize != m->normalize || f->null_kind != m->null_kind || f->upcycle != m->upcycle ||
+        f->n_shared != m->n_shared || f->n_layer_values != m->n_layer_values)
         return error_set(err, STATUS_INVALID, "declare the model with adapter_read_config() of this directory",
                          "%s: the file's experts (%s, %d + %d null, top-%d, %s, %s) differ from the model's "
                          "(%s, %d + %d null, top-%d, %s, %s)", dir, adapter_kind_name(f->kind), f->n_true, f->n_null,

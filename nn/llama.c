@@ -204,6 +204,8 @@ Tensor *llama_loss_ex(Tape *t, const LlamaModel *m, const int *ids, const int *t
         lp.aux = (double)aux->data[0];
         loss = op_add_scaled(t, loss, aux, (real)aux_coef);
     }
+    Tensor *ent = m->moe ? moe_entropy_loss(t, m->moe) : NULL;   /* top-p routing's entropy loss */
+    if (ent) loss = op_add(t, loss, ent);
     if (parts) *parts = lp;
     return loss;
 }

@@ -1,6 +1,7 @@
 /* nn/model_config.c — parsing and validation of model / adapter settings. */
 #include "model_config.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const TARGET_SHORT[7] = { "q", "k", "v", "o", "gate", "up", "down" };
@@ -53,7 +54,8 @@ static Status parse_enum(const char *s, const char *const *names, int n, int *ou
 }
 
 static const char *const NORMALIZE_NAMES[] = { "true_only", "all_selected" };
-static const char *const NULL_KIND_NAMES[] = { "zero", "identity" };
+static const char *const NULL_KIND_NAMES[] = { "zero", "identity", "constant" };
+static const char *const ROUTING_NAMES[] = { "topk", "top_p", "dense", "stochastic", "expert_choice" };
 static const char *const AUX_KIND_NAMES[] = { "eq6", "vanilla", "none" };
 static const char *const GATE2_NAMES[] = { "copy", "zeros", "random" };
 static const char *const TARGET_MIXTRAL[7] = { "", "", "", "", "w1", "w3", "w2" };
@@ -79,7 +81,7 @@ Status moe_normalize_parse(const char *s, MoeNormalize *out, Error *err) {
 
 Status moe_null_kind_parse(const char *s, MoeNullKind *out, Error *err) {
     int v = 0;
-    Status st = parse_enum(s, NULL_KIND_NAMES, 2, &v, "--null-kind", err);
+    Status st = parse_enum(s, NULL_KIND_NAMES, 3, &v, "--null-kind", err);
     if (!st) *out = (MoeNullKind)v;
     return st;
 }
@@ -88,6 +90,15 @@ Status moe_aux_kind_parse(const char *s, MoeAuxKind *out, Error *err) {
     int v = 0;
     Status st = parse_enum(s, AUX_KIND_NAMES, 3, &v, "--aux", err);
     if (!st) *out = (MoeAuxKind)v;
+    return st;
+}
+
+const char *moe_routing_name(MoeRouting v) { return ROUTING_NAMES[v]; }
+
+Status moe_routing_parse(const char *s, MoeRouting *out, Error *err) {
+    int v = 0;
+    Status st = parse_enum(s, ROUTING_NAMES, 5, &v, "--routing", err);
+    if (!st) *out = (MoeRouting)v;
     return st;
 }
 
@@ -101,6 +112,10 @@ void adapter_moe_defaults(AdapterConfig *a) {
     a->aux = MOE_AUX_EQ6;
     a->aux_coef = 0.001;
     a->k_baseline = 2;
+    a->routing = MOE_ROUTING_TOPK;
+    a->top_p = 0.4;
+    a->entropy_coef = 0;
+    a->n_shared = 0;
 }
 
 Status adapter_moe_validate(const AdapterConfig *a, Error *err) {
@@ -116,8 +131,53 @@ Status adapter_moe_validate(const AdapterConfig *a, Error *err) {
         return error_set(err, STATUS_INVALID, "use --adapter adamoe for null experts", "molora has no null experts (--null %d)", a->n_null);
     if (a->rank < 1 && !(a->kind == ADAPTER_MOE_FFN && !a->targets)) return error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for %s", adapter_kind_name(a->kind));
     if (!(a->aux_coef >= 0)) return error_set(err, STATUS_INVALID, NULL, "--aux-coef must be >= 0");
+    if (a->routing == MOE_ROUTING_TOP_P && !(a->top_p > 0 && a->top_p <= 1)) return error_set(err, STATUS_INVALID, NULL, "--top-p must be in (0, 1]");
+    if (!(a->entropy_coef >= 0)) return error_set(err, STATUS_INVALID, NULL, "--entropy-coef must be >= 0");
+    if (a->n_shared < 0 || a->n_shared > MOE_MAX_EXPERTS)
+        return error_set(err, STATUS_INVALID, NULL, "--shared-experts must be in 0..%d", MOE_MAX_EXPERTS);
     if (a->k_baseline < 0) return error_set(err, STATUS_INVALID, NULL, "--k-baseline must be > 0");
     return STATUS_OK;
+}
+
+AdapterConfig adapter_moe_layer(const AdapterConfig *a, int layer) {
+    AdapterConfig c = *a;
+    if (a->n_layer_values <= 0) return c;
+    int i = layer < a->n_layer_values ? layer : a->n_layer_values - 1;
+    if (a->layer_n_true[i] > 0) c.n_true = a->layer_n_true[i];
+    if (a->layer_n_null[i] > 0) c.n_null = a->layer_n_null[i];
+    if (a->layer_top_k[i] > 0) c.top_k = a->layer_top_k[i];
+    if (a->layer_rank[i] > 0) c.rank = a->layer_rank[i];
+    return c;
+}
+
+Status adapter_moe_check_layers(const AdapterConfig *a, int n_layers, Error *err) {
+    if (!adapter_is_routed(a) || a->n_layer_values <= 0) return adapter_moe_validate(a, err);
+    if (a->n_layer_values != n_layers)
+        return error_set(err, STATUS_INVALID, "give one value per layer, or a single value for all layers",
+                         "per-layer expert lists have %d values, the model has %d layers", a->n_layer_values, n_layers);
+    for (int l = 0; l < n_layers; l++) {
+        AdapterConfig c = adapter_moe_layer(a, l);
+        Error inner;
+        if (adapter_moe_validate(&c, &inner))
+            return error_set(err, STATUS_INVALID, inner.hint, "layer %d: %s", l, inner.message);
+    }
+    return STATUS_OK;
+}
+
+Status int_list_parse(const char *s, const char *what, int lo, int *vals, int *n, Error *err) {
+    *n = 0;
+    const char *p = s;
+    while (1) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < lo || v > 1 << 20 || (*end && *end != ','))
+            return error_set(err, STATUS_INVALID, "e.g. 4 or 2,2,4,4 (one value per layer)",
+                             "--%s: bad value at \"%s\" (expected integers >= %d, comma-separated)", what, p, lo);
+        if (*n >= MOE_MAX_LAYERS) return error_set(err, STATUS_INVALID, NULL, "--%s: more than %d values", what, MOE_MAX_LAYERS);
+        vals[(*n)++] = (int)v;
+        if (!*end) return STATUS_OK;
+        p = end + 1;
+    }
 }
 
 Status lora_targets_parse(const char *s, int *out, Error *err) {

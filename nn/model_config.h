@@ -2,7 +2,9 @@
    defines: ModelConfig, AdapterKind, AdapterConfig, LORA_TARGET_*, MoeNormalize, MoeNullKind,
             MoeAuxKind, MOE_MAX_EXPERTS, adapter_kind_name, adapter_kind_parse, adapter_is_routed,
             moe_normalize_parse/name, moe_null_kind_parse/name, moe_aux_kind_parse/name,
-            adapter_moe_validate, lora_targets_parse, lora_targets_str, model_config_validate
+            moe_routing_parse/name,
+            adapter_moe_validate, adapter_moe_layer, adapter_moe_check_layers,
+            int_list_parse, lora_targets_parse, lora_targets_str, model_config_validate
    Dimension glossary used across nn/: B batch, T sequence, C = dim, H heads, KV kv heads,
    D head_dim, F hidden_dim (FFN), V vocab, L layers, R LoRA rank, N = B*T rows. */
 #ifndef MODEL_CONFIG_H
@@ -31,11 +33,16 @@ typedef enum { MOE_GATE2_COPY, MOE_GATE2_ZEROS, MOE_GATE2_RANDOM } MoeGate2Init;
    selected, nulls included) */
 typedef enum { MOE_NORM_TRUE_ONLY, MOE_NORM_ALL_SELECTED } MoeNormalize;
 /* null expert output: zero (default) or the input itself (only where in == out) */
-typedef enum { MOE_NULL_ZERO, MOE_NULL_IDENTITY } MoeNullKind;
+typedef enum { MOE_NULL_ZERO, MOE_NULL_IDENTITY, MOE_NULL_CONSTANT } MoeNullKind;
+/* routing rule (nn/moe.h explains each): top-k (default), top-p dynamic, dense (LoRAMoE),
+   stochastic (THOR), expert-choice (non-causal; scoring only) */
+typedef enum { MOE_ROUTING_TOPK, MOE_ROUTING_TOP_P, MOE_ROUTING_DENSE, MOE_ROUTING_STOCHASTIC,
+               MOE_ROUTING_EXPERT_CHOICE } MoeRouting;
 /* load-balancing loss: Eq. 6 (nulls balanced as one group), vanilla (each expert), none */
 typedef enum { MOE_AUX_EQ6, MOE_AUX_VANILLA, MOE_AUX_NONE } MoeAuxKind;
 
 #define MOE_MAX_EXPERTS 64      /* n_true + n_null per router */
+#define MOE_MAX_LAYERS 64       /* length of the per-layer lists */
 
 /* which linears of each layer get an adapter (bit set) */
 enum {
@@ -60,6 +67,16 @@ typedef struct {
     double k_baseline;    /* %FLOPs saved = 1 - Load / k_baseline (0 means 2) */
     MoeGate2Init gate2_init;   /* moe-ffn only */
     int upcycle;          /* > 0: a dense model's FFN becomes this many experts (moe-ffn, nn/moe_ffn.h) */
+    MoeRouting routing;   /* default top-k */
+    double top_p;         /* top-p routing: smallest set with probability mass >= top_p */
+    double entropy_coef;  /* loss += entropy_coef · Σ_modules mean router entropy (0 = off) */
+    int n_shared;         /* always-on shared LoRA experts (weight 1, DeepSeek-style) */
+    /* per-layer lists (MoLA-style "higher layers need more experts"; molora / adamoe only):
+       n_layer_values = their length (0 = the scalars above for every layer); an entry 0 means
+       the scalar; must equal the model's layer count (adapter_moe_check_layers) */
+    int n_layer_values;
+    int layer_n_true[MOE_MAX_LAYERS], layer_n_null[MOE_MAX_LAYERS], layer_top_k[MOE_MAX_LAYERS],
+        layer_rank[MOE_MAX_LAYERS];
 } AdapterConfig;
 
 const char *adapter_kind_name(AdapterKind k);
@@ -71,6 +88,9 @@ const char *moe_normalize_name(MoeNormalize v);       /* underscore spelling, as
 Status moe_null_kind_parse(const char *s, MoeNullKind *out, Error *err);
 const char *moe_null_kind_name(MoeNullKind v);
 Status moe_aux_kind_parse(const char *s, MoeAuxKind *out, Error *err);
+/* "topk", "top-p", "dense", "stochastic", "expert-choice" */
+Status moe_routing_parse(const char *s, MoeRouting *out, Error *err);
+const char *moe_routing_name(MoeRouting v);
 const char *moe_aux_kind_name(MoeAuxKind v);
 Status moe_gate2_init_parse(const char *s, MoeGate2Init *out, Error *err);
 const char *moe_gate2_init_name(MoeGate2Init v);
@@ -80,6 +100,14 @@ void adapter_moe_defaults(AdapterConfig *a);
 /* Checks n_true >= 1, n_true + n_null <= MOE_MAX_EXPERTS, 1 <= top_k <= n_true + n_null,
    molora has no nulls, rank >= 1, aux_coef >= 0. */
 Status adapter_moe_validate(const AdapterConfig *a, Error *err);
+/* the config of one layer: the scalars replaced by the layer's list entries (a layer past the
+   lists' end takes the last entry) */
+AdapterConfig adapter_moe_layer(const AdapterConfig *a, int layer);
+/* every layer's config valid and the lists as long as the model (n_layers) */
+Status adapter_moe_check_layers(const AdapterConfig *a, int n_layers, Error *err);
+/* "4" or "2,2,4,4" → vals[0..*n) (each >= lo), *n <= MOE_MAX_LAYERS; what names the flag */
+Status int_list_parse(const char *s, const char *what, int lo, int *vals, int *n, Error *err);
+
 /* "q,k,v,o,gate,up,down" or "all" (PEFT names q_proj,... and Mixtral w1,w3,w2 accepted too) */
 Status lora_targets_parse(const char *s, int *out, Error *err);
 /* writes "q,v" style names into buf */

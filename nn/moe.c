@@ -19,7 +19,9 @@ static Tensor *declare_named(ParamStore *ps, const char *prefix, const char *suf
 }
 
 void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in, int out,
-                        const AdapterConfig *cfg, MoeState *state, int layer, int module) {
+                        const AdapterConfig *cfg_all, MoeState *state, int layer, int module) {
+    AdapterConfig layer_cfg = adapter_moe_layer(cfg_all, layer);
+    const AdapterConfig *cfg = &layer_cfg;
     memset(m, 0, sizeof *m);
     m->in = in;
     m->out = out;
@@ -44,12 +46,27 @@ void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in
         m->lora_b[e] = declare_named(ps, prefix, suffix, out, m->rank);
     }
     m->router = declare_named(ps, prefix, "router.weight", m->n_true + m->n_null, in);
+    m->routing = (int)cfg->routing;
+    m->top_p = cfg->top_p;
+    m->n_shared = cfg->n_shared;
+    m->shared_a = xcalloc((size_t)m->n_shared + 1, sizeof *m->shared_a);
+    m->shared_b = xcalloc((size_t)m->n_shared + 1, sizeof *m->shared_b);
+    for (int j = 0; j < m->n_shared; j++) {
+        snprintf(suffix, sizeof suffix, "shared_A.%d.weight", j);
+        m->shared_a[j] = declare_named(ps, prefix, suffix, m->rank, in);
+        snprintf(suffix, sizeof suffix, "shared_B.%d.weight", j);
+        m->shared_b[j] = declare_named(ps, prefix, suffix, out, m->rank);
+    }
+    if (cfg->null_kind == MOE_NULL_CONSTANT && m->n_null > 0)
+        m->null_const = declare_named(ps, prefix, "null_const.weight", out, m->n_null);
 }
 
 void moe_linear_free(MoeLinear *m) {
     free(m->lora_a);
     free(m->lora_b);
-    m->lora_a = m->lora_b = NULL;
+    free(m->shared_a);
+    free(m->shared_b);
+    m->lora_a = m->lora_b = m->shared_a = m->shared_b = NULL;
 }
 
 void moe_linear_init(MoeLinear *m, Rng *rng) {
@@ -58,21 +75,31 @@ void moe_linear_init(MoeLinear *m, Rng *rng) {
         memset(m->lora_b[e]->data, 0, m->lora_b[e]->numel * sizeof(real));
     }
     rng_fill_kaiming_uniform(rng, m->router->data, m->router->numel, m->in);
+    for (int j = 0; j < m->n_shared; j++) {   /* after the router: old streams stay the same */
+        rng_fill_kaiming_uniform(rng, m->shared_a[j]->data, m->shared_a[j]->numel, m->in);
+        memset(m->shared_b[j]->data, 0, m->shared_b[j]->numel * sizeof(real));
+    }
+    if (m->null_const) memset(m->null_const->data, 0, m->null_const->numel * sizeof(real));
 }
 
-/* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows */
+/* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows: the
+   experts' outputs are stacked in routing order (rows grouped by expert, as r->rows / r->flat)
+   and added with ONE weighted scatter, so the [N, out] copy is made once per linear, not once
+   per expert (the cost then follows the Load) */
 static Tensor *add_experts(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, const Routing *r, Tensor *y2) {
-    int N = r->N, E = r->E;
+    int N = r->N, E = r->E, n_assign = r->offset[m->n_true], n_d = 0;
+    if (n_assign == 0) return y2;
     Tensor *Wf = tensor_view(t->arena, W, 2, (int[]){ N * E, 1 });
+    Tensor **d = arena_alloc(t->arena, (size_t)m->n_true * sizeof *d);
     for (int e = 0; e < m->n_true; e++) {
         int off = r->offset[e], n_e = r->offset[e + 1] - off;
         if (n_e == 0) continue;
         Tensor *xe = op_gather_rows(t, xin, r->rows + off, n_e);
-        Tensor *d = op_linear(t, op_linear(t, xe, m->lora_a[e]), m->lora_b[e]);
-        Tensor *we = op_scale(t, op_gather_rows(t, Wf, r->flat + off, n_e), m->scaling);
-        y2 = op_scatter_add_rows(t, y2, d, r->rows + off, we);
+        d[n_d++] = op_linear(t, op_linear(t, xe, m->lora_a[e]), m->lora_b[e]);
     }
-    return y2;
+    Tensor *all = n_d == 1 ? d[0] : op_concat_rows(t, d, n_d);
+    Tensor *w = op_scale(t, op_gather_rows(t, Wf, r->flat, n_assign), m->scaling);
+    return op_scatter_add_rows(t, y2, all, r->rows, w);
 }
 
 /* identity nulls: y2 += (Σ_null W) · x on every routed row */
@@ -82,6 +109,27 @@ static Tensor *add_identity_nulls(Tape *t, const MoeLinear *m, Tensor *x2, Tenso
     for (int i = 0; i < N; i++) all[i] = i;
     Tensor *wn = op_row_sum_cols(t, W, m->n_true, m->n_null);
     return op_scatter_add_rows(t, y2, x2, all, wn);
+}
+
+/* shared experts: y2 += s · B_j A_j x on every row; constant nulls: y2 += W[:, n..] · Vᵀ */
+static Tensor *add_shared_and_const(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, Tensor *y2) {
+    for (int j = 0; j < m->n_shared; j++)
+        y2 = op_add_scaled(t, y2, op_linear(t, op_linear(t, xin, m->shared_a[j]), m->shared_b[j]), m->scaling);
+    if (m->null_const) y2 = op_add(t, y2, op_linear(t, op_slice_cols(t, W, m->n_true, m->n_null), m->null_const));
+    return y2;
+}
+
+/* the routing rule and weight mode of this forward (moe.h: stochastic differs in training) */
+static int route_rule(const MoeLinear *m, int training, RouteSpec *spec, Rng *rng) {
+    *spec = (RouteSpec){ .rule = ROUTE_TOPK, .n_true = m->n_true, .k = m->top_k, .top_p = m->top_p, .rng = rng };
+    switch ((MoeRouting)m->routing) {
+    case MOE_ROUTING_TOP_P: spec->rule = ROUTE_TOP_P; return ROUTE_W_RAW;
+    case MOE_ROUTING_DENSE: spec->rule = ROUTE_DENSE; return ROUTE_W_RAW;
+    case MOE_ROUTING_EXPERT_CHOICE: spec->rule = ROUTE_EXPERT_CHOICE; return ROUTE_W_RAW;
+    case MOE_ROUTING_STOCHASTIC: spec->rule = training ? ROUTE_RANDOM : ROUTE_ALL_TRUE; return ROUTE_W_UNIFORM;
+    case MOE_ROUTING_TOPK: break;
+    }
+    return m->all_selected ? ROUTE_W_ALL_SELECTED : ROUTE_W_TRUE_ONLY;
 }
 
 Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng) {
@@ -100,16 +148,22 @@ Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_bas
     Tensor *z = op_linear(t, x2, m->router);
     Tensor *p = op_softmax(t, z);
     Routing *r = arena_alloc(t->arena, sizeof *r);
-    route_select(t->arena, p, m->n_true, m->top_k, mask, r);
+    Rng fixed = rng_derive(0x5eedULL + (uint64_t)(m->layer * MOE_MODULES + m->module), 17);
+    RouteSpec spec;
+    int force = st ? st->stochastic_rule : 0;
+    int training = force ? force == 1 : !t->no_grad;
+    int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
+    route_select_ex(t->arena, p, &spec, mask, r);
     if (st) {
         st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r };
         if (st->stats_on) moe_stats_accumulate(&st->stats, m->layer, m->module, p, r);
     }
-    Tensor *W = op_route_weights(t, z, r, m->all_selected);
+    Tensor *W = op_route_weights(t, z, r, mode);
     Tensor *xin = x2;
     if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x2, m->dropout, drop_rng);
     y2 = add_experts(t, m, xin, W, r, y2);
     if (m->identity_nulls) y2 = add_identity_nulls(t, m, x2, W, y2);
+    y2 = add_shared_and_const(t, m, xin, W, y2);
     return tensor_view(t->arena, y2, y_base->ndim, y_base->shape);
 }
 
@@ -125,6 +179,19 @@ MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers) {
     s->stats.n_true = acfg->n_true;
     s->stats.n_null = acfg->kind == ADAPTER_ADAMOE ? acfg->n_null : 0;
     s->stats.top_k = acfg->top_k;
+    s->stats.n_shared = acfg->n_shared;
+    s->stats.layer_true = xcalloc((size_t)n_layers * 3, sizeof(int));
+    s->stats.layer_null = s->stats.layer_true + n_layers;
+    s->stats.layer_k = s->stats.layer_null + n_layers;
+    for (int l = 0; l < n_layers; l++) {   /* per-layer lists: the model-level sizes are the maxima */
+        AdapterConfig c = adapter_moe_layer(acfg, l);
+        s->stats.layer_true[l] = c.n_true;
+        s->stats.layer_null[l] = acfg->kind == ADAPTER_ADAMOE ? c.n_null : 0;
+        s->stats.layer_k[l] = c.top_k;
+        if (c.n_true > s->stats.n_true) s->stats.n_true = c.n_true;
+        if (s->stats.layer_null[l] > s->stats.n_null) s->stats.n_null = s->stats.layer_null[l];
+        if (c.top_k > s->stats.top_k) s->stats.top_k = c.top_k;
+    }
     s->stats.k_baseline = acfg->k_baseline > 0 ? acfg->k_baseline : 2.0;
     s->stats.mod = xcalloc((size_t)n_layers * MOE_MODULES, sizeof *s->stats.mod);
     s->stats_on = 1;
@@ -136,6 +203,7 @@ void moe_state_free(MoeState *s) {
     free(s->log);
     free(s->aux_per_layer);
     free(s->stats.mod);
+    free(s->stats.layer_true);
     free(s);
 }
 
@@ -148,7 +216,7 @@ void moe_forward_begin(MoeState *s, const unsigned char *row_mask, int n_rows) {
 /* one layer: Σ over its routed modules of Σ_t Σ_i coef_i p_ti, coef from the pooled counts */
 static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
     const AdapterConfig *a = &s->acfg;
-    int n = s->stats.n_true, m = s->stats.n_null, E = n + m;
+    int n = s->stats.layer_true[layer], m = s->stats.layer_null[layer], E = n + m;
     double counts[MOE_MAX_EXPERTS] = { 0 }, coef[MOE_MAX_EXPERTS], T = 0;
     const MoeRecord *rec = s->log + layer * MOE_MODULES;
     for (int j = 0; j < MOE_MODULES; j++) {
@@ -157,7 +225,7 @@ static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
         for (int i = 0; i < E; i++) counts[i] += rec[j].r->count[i];
     }
     if (!(T > 0)) return NULL;
-    aux_loss_coefs(counts, n, m, a->top_k, T, a->aux == MOE_AUX_EQ6, coef);
+    aux_loss_coefs(counts, n, m, s->stats.layer_k[layer], T, a->aux == MOE_AUX_EQ6, coef);
     Tensor *sum = NULL;
     for (int j = 0; j < MOE_MODULES; j++) {
         if (!rec[j].p) continue;
@@ -178,4 +246,15 @@ Tensor *moe_aux_loss(Tape *t, MoeState *s) {
         total = total ? op_add(t, total, la) : la;
     }
     return total;
+}
+
+Tensor *moe_entropy_loss(Tape *t, MoeState *s) {
+    if (!(s->acfg.entropy_coef > 0)) return NULL;
+    Tensor *total = NULL;
+    for (int i = 0; i < s->n_layers * MOE_MODULES; i++) {
+        if (!s->log[i].p) continue;
+        Tensor *h = op_router_entropy(t, s->log[i].p, s->row_mask);
+        total = total ? op_add(t, total, h) : h;
+    }
+    return total ? op_scale(t, total, (real)s->acfg.entropy_coef) : NULL;
 }

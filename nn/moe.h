@@ -18,7 +18,25 @@
    (base output only) and are left out of the statistics and of the aux loss. The official code
    does not mask pads (REFERENCE.md §1.3) — a deliberate deviation: with right padding a pad row
    never influences a real row, and torch_ref's tokens.json has no pads, so parity is unaffected.
-   Aux loss per layer pooled over the layer's routed modules, summed over layers (aux_loss.h). */
+   Aux loss per layer pooled over the layer's routed modules, summed over layers (aux_loss.h).
+   Routing variants (AdapterConfig.routing; all through route_select_ex / op_route_weights):
+     topk           the above (default)
+     top-p          smallest set with mass >= top_p over true + null, weights = raw p (no
+                    renormalisation); optional entropy loss entropy_coef · Σ_modules mean H(p)
+     dense          LoRAMoE: every expert, weights = raw p (the softmax over all experts)
+     stochastic     THOR: training (tape records gradients) = one uniformly random TRUE expert per
+                    token with weight 1 (router unused, gets no gradient); evaluation (no-grad
+                    tape) = the average of all true experts (weight 1/n each) — for linear LoRA
+                    experts that is the expected training output. Random source: drop_rng, or a
+                    fixed stream per (layer, module) when drop_rng is NULL (gradchecks).
+     expert-choice  each true expert takes its ceil(k·T/n) highest-scoring tokens of the batch,
+                    weights = raw p. NON-CAUSAL (a token's experts depend on later tokens): for
+                    scoring / classification, not for generation.
+   Null kinds (MoE++): zero, identity (copy: w·x), constant (a trainable vector v_j per null
+   expert j: PREFIX.null_const.weight [out, m], zero-initialised; adds Σ_j w_j v_j).
+   Shared experts (DeepSeek-MoE): n_shared LoRA experts on every token with weight 1
+   (PREFIX.shared_A.{j}.weight, PREFIX.shared_B.{j}.weight); they are not in the Load, which
+   counts routed TRUE experts; %FLOPs saved = 1 - (Load + n_shared) / k_baseline. */
 #ifndef MOE_H
 #define MOE_H
 #include "param_store.h"
@@ -34,6 +52,11 @@ typedef struct {
     int in, out, rank, n_true, n_null, top_k;
     int all_selected;        /* normalisation option 1 */
     int identity_nulls;      /* null_kind identity and in == out */
+    int routing;             /* MoeRouting */
+    double top_p;
+    int n_shared;
+    Tensor **shared_a, **shared_b;   /* [n_shared] [R, in] / [out, R] */
+    Tensor *null_const;      /* constant null experts [out, n_null] or NULL */
     real scaling, dropout;
     Tensor *router;          /* [n_true + n_null, in] */
     Tensor **lora_a;         /* [n_true] tensors [R, in] */
@@ -65,12 +88,16 @@ typedef struct {
     int n_layers, n_true, n_null, top_k;
     double k_baseline;
     MoeModuleStats *mod;     /* [n_layers * MOE_MODULES]; tokens == 0 for modules not routed */
+    int n_shared;            /* always-on shared experts (last: positional initialisers stay valid) */
+    int *layer_true, *layer_null, *layer_k;   /* [n_layers] per-layer sizes (NULL: the scalars);
+                                                 the scalars above are then the maxima */
 } MoeStats;
 
 typedef struct {
     double tokens;
     double load;             /* mean number of TRUE experts per token */
-    double flops_saved;      /* 1 - load / k_baseline */
+    double flops_saved;      /* 1 - (load + shared) / k_baseline */
+    double shared;           /* always-on shared experts per token (not in load) */
     double null_fraction;    /* Σ_null c_i / (kT) */
     double bypass_fraction;  /* tokens with 0 true experts / T */
     double entropy;          /* mean router entropy (nats) */
@@ -90,6 +117,8 @@ struct MoeState {
     double *aux_per_layer;            /* [n_layers], set by moe_aux_loss */
     MoeStats stats;
     int stats_on;                     /* accumulate statistics (default 1) */
+    int stochastic_rule;              /* stochastic routing: 0 = by the tape (no-grad → eval rule),
+                                         1 = always the training rule, 2 = always the eval rule */
 };
 
 MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers);
@@ -100,6 +129,8 @@ void moe_forward_begin(MoeState *s, const unsigned char *row_mask, int n_rows);
 /* Σ_layers aux of the current forward as a scalar tensor (NULL if aux is none or nothing was
    routed); fills s->aux_per_layer with each layer's value. */
 Tensor *moe_aux_loss(Tape *t, MoeState *s);
+/* entropy_coef · Σ over routed modules of the mean router entropy (NULL when entropy_coef is 0) */
+Tensor *moe_entropy_loss(Tape *t, MoeState *s);
 
 void moe_stats_reset(MoeStats *st);
 /* Adds one module's routing of one forward: p [N, E] probabilities, r its selection. */

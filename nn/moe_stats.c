@@ -3,7 +3,8 @@
    layers). Definitions follow torch_ref.py `layer_stats` and REFERENCE.md §1.6:
      Load = mean over tokens of |{e ∈ S_t : e < n}|,  fractions = raw c_i / (kT),
      null fraction = Σ_{i ≥ n} c_i / (kT),  bypass = tokens with no true expert / T,
-     entropy = mean_t -Σ_i p_ti log p_ti,  %FLOPs saved = 1 - Load / k_baseline.
+     entropy = mean_t -Σ_i p_ti log p_ti,  %FLOPs saved = 1 - (Load + shared) / k_baseline
+   (shared = always-on shared experts per token; fractions divide by all assignments, = kT for top-k).
    Pads (masked rows) never reach here: route_select gives them no selection and n_rows skips them. */
 #include "moe.h"
 #include "../tensor/check.h"
@@ -19,7 +20,7 @@ void moe_stats_accumulate(MoeStats *st, int layer, int module, const Tensor *p, 
     CHECK(r->E <= MOE_MAX_EXPERTS, "moe stats: %d experts > %d", r->E, MOE_MAX_EXPERTS);
     MoeModuleStats *ms = &st->mod[layer * MOE_MODULES + module];
     for (int row = 0; row < r->N; row++) {
-        if (r->sel[(size_t)row * r->k] < 0) continue;   /* masked */
+        if (r->mask && !r->mask[row]) continue;   /* pad */
         const real *pr = p->data + (size_t)row * r->E;
         double h = 0.0;
         for (int i = 0; i < r->E; i++)
@@ -33,9 +34,10 @@ void moe_stats_accumulate(MoeStats *st, int layer, int module, const Tensor *p, 
     for (int i = 0; i < r->E; i++) ms->counts[i] += r->count[i];
 }
 
-static void summarise(const MoeStats *st, const MoeModuleStats *ms, int n, MoeSummary *out) {
+static void summarise(const MoeStats *st, int layer, const MoeModuleStats *ms, int n, MoeSummary *out) {
     memset(out, 0, sizeof *out);
-    int E = st->n_true + st->n_null;
+    int n_true = st->layer_true ? st->layer_true[layer] : st->n_true;
+    int E = n_true + (st->layer_null ? st->layer_null[layer] : st->n_null);
     out->n_experts = E;
     double tokens = 0, true_sum = 0, bypass = 0, ent = 0;
     for (int j = 0; j < n; j++) {
@@ -44,7 +46,7 @@ static void summarise(const MoeStats *st, const MoeModuleStats *ms, int n, MoeSu
         bypass += ms[j].bypass;
         ent += ms[j].entropy_sum;
         for (int i = 0; i < E; i++) out->expert_fraction[i] += ms[j].counts[i];
-        for (int i = 0; i <= st->top_k; i++) out->true_hist[i] += ms[j].true_hist[i];
+        for (int i = 0; i <= st->n_true; i++) out->true_hist[i] += ms[j].true_hist[i];
     }
     out->tokens = tokens;
     if (tokens <= 0) {
@@ -52,25 +54,28 @@ static void summarise(const MoeStats *st, const MoeModuleStats *ms, int n, MoeSu
         memset(out->true_hist, 0, sizeof out->true_hist);
         return;
     }
-    for (int i = 0; i <= st->top_k; i++) out->true_hist[i] /= tokens;
-    double kT = (double)st->top_k * tokens;
+    for (int i = 0; i <= st->n_true; i++) out->true_hist[i] /= tokens;
+    double kT = 0;   /* all (row, expert) assignments: k·T under top-k, variable otherwise */
+    for (int i = 0; i < E; i++) kT += out->expert_fraction[i];
+    if (!(kT > 0)) kT = 1;
     for (int i = 0; i < E; i++) {
         out->expert_fraction[i] /= kT;
-        if (i >= st->n_true) out->null_fraction += out->expert_fraction[i];
+        if (i >= n_true) out->null_fraction += out->expert_fraction[i];
     }
     out->load = true_sum / tokens;
     out->bypass_fraction = bypass / tokens;
     out->entropy = ent / tokens;
     double kb = st->k_baseline > 0 ? st->k_baseline : 2.0;
-    out->flops_saved = 1.0 - out->load / kb;
+    out->shared = st->n_shared;
+    out->flops_saved = 1.0 - (out->load + out->shared) / kb;
 }
 
 void moe_summary_module(const MoeStats *st, int layer, int module, MoeSummary *out) {
-    summarise(st, &st->mod[layer * MOE_MODULES + module], 1, out);
+    summarise(st, layer, &st->mod[layer * MOE_MODULES + module], 1, out);
 }
 
 void moe_summary_layer(const MoeStats *st, int layer, MoeSummary *out) {
-    summarise(st, &st->mod[layer * MOE_MODULES], MOE_MODULES, out);
+    summarise(st, layer, &st->mod[layer * MOE_MODULES], MOE_MODULES, out);
 }
 
 void moe_summary_model(const MoeStats *st, MoeSummary *out) {
@@ -88,7 +93,7 @@ void moe_summary_model(const MoeStats *st, MoeSummary *out) {
         out->bypass_fraction += s.bypass_fraction;
         out->entropy += s.entropy;
         for (int i = 0; i < out->n_experts; i++) out->expert_fraction[i] += s.expert_fraction[i];
-        for (int i = 0; i <= st->top_k; i++) out->true_hist[i] += s.true_hist[i];
+        for (int i = 0; i <= st->n_true; i++) out->true_hist[i] += s.true_hist[i];
     }
     if (!used) return;
     out->load /= used;
@@ -96,7 +101,8 @@ void moe_summary_model(const MoeStats *st, MoeSummary *out) {
     out->bypass_fraction /= used;
     out->entropy /= used;
     for (int i = 0; i < out->n_experts; i++) out->expert_fraction[i] /= used;
-    for (int i = 0; i <= st->top_k; i++) out->true_hist[i] /= used;
+    for (int i = 0; i <= st->n_true; i++) out->true_hist[i] /= used;
     double kb = st->k_baseline > 0 ? st->k_baseline : 2.0;
-    out->flops_saved = 1.0 - out->load / kb;
+    out->shared = st->n_shared;
+    out->flops_saved = 1.0 - (out->load + out->shared) / kb;
 }

@@ -37,6 +37,8 @@ static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, cha
         if (!s && !o->out) o->out = o->resume;
     }
     if (s || *help) return s;
+    AdapterConfig lists;
+    if ((s = train_options_lists(o, &lists, err))) return s;
     if (!o->model) return error_set(err, STATUS_INVALID, "e.g. --model stories260K.bin", "--model is required");
     if (!o->task) return error_set(err, STATUS_INVALID, "e.g. --task rte", "--task is required");
     if (!task_is_known(o->task)) return error_set(err, STATUS_INVALID, "run ./train train --help for the task list", "unknown task '%s'", o->task);
@@ -67,8 +69,15 @@ static Status adapter_from_options(const TrainOptions *o, AdapterConfig *a, Erro
     if (!s && a->kind == ADAPTER_LORA && a->rank < 1) s = error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for LoRA");
     if (!s && (o->dropout < 0 || o->dropout >= 1)) s = error_set(err, STATUS_INVALID, NULL, "--dropout must be in [0, 1)");
     if (!s) s = moe_ffn_options(a, NULL, o->upcycle, o->gate2_init, err);
-    if (s || !adapter_is_routed(a)) return s;
+    if (s || !adapter_is_routed(a)) {
+        TrainOptions oc = *o;
+        if (!s && !train_options_lists(&oc, a, err) && a->n_layer_values)
+            s = error_set(err, STATUS_INVALID, NULL, "per-layer lists are for --adapter molora / adamoe");
+        return s;
+    }
     adapter_moe_defaults(a);
+    TrainOptions oc = *o;
+    if ((s = train_options_lists(&oc, a, err))) return s;
     a->n_true = o->upcycle > 0 ? o->upcycle : o->experts;
     a->n_null = a->kind != ADAPTER_MOLORA ? o->n_null : 0;
     if (o->top_k > 0) a->top_k = o->top_k;
@@ -76,6 +85,10 @@ static Status adapter_from_options(const TrainOptions *o, AdapterConfig *a, Erro
     a->k_baseline = o->k_baseline;
     s = moe_normalize_parse(o->normalize, &a->normalize, err);
     if (!s) s = moe_null_kind_parse(o->null_kind, &a->null_kind, err);
+    if (!s) s = moe_routing_parse(o->routing, &a->routing, err);
+    a->top_p = o->top_p;
+    a->entropy_coef = o->entropy_coef;
+    a->n_shared = o->shared_experts;
     if (!s) s = moe_aux_kind_parse(o->aux, &a->aux, err);
     if (!s) s = adapter_moe_validate(a, err);
     return s;
@@ -198,6 +211,7 @@ static Status run_load(Run *r, const TrainOptions *o, Error *err) {
         if (!s) printf("starting from adapter %s (rank %d, alpha %g)\n", o->init_adapter, acfg.rank, acfg.alpha);
     }
     if (!s) s = model_load(&r->model, o->model, &acfg, !strcmp(o->base_dtype, "bf16"), err);
+    if (!s && (s = adapter_moe_check_layers(&acfg, r->model.cfg.n_layers, err))) llama_free(&r->model);
     if (s) return s;
     r->have_model = 1;
     char buf[1024];

@@ -80,7 +80,9 @@ void train_log_moe_fields(FILE *f, const LlamaModel *m, int full) {
         fputc(']', f);
     }
     fprintf(f, "],\"true_experts_hist\":[");
-    for (int j = 0; j <= st->top_k; j++) fprintf(f, "%s%.6g", j ? "," : "", ms.true_hist[j]);
+    int last = st->top_k;   /* top-p / dense / expert-choice may use more than k true experts */
+    for (int j = st->top_k + 1; j <= st->n_true; j++) if (ms.true_hist[j] > 0) last = j;
+    for (int j = 0; j <= last; j++) fprintf(f, "%s%.6g", j ? "," : "", ms.true_hist[j]);
     fputc(']', f);
 }
 

@@ -159,7 +159,7 @@ END_TEST
 START_TEST(test_stats_hand_routing)
 {
     MoeModuleStats mod[2 * MOE_MODULES];
-    MoeStats st = { 2, 2, 2, 2, 2.0, mod };
+    MoeStats st = { 2, 2, 2, 2, 2.0, mod, 0, NULL, NULL, NULL };
     moe_stats_reset(&st);
     Arena a;
     arena_init(&a, 1 << 16);

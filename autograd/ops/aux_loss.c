@@ -10,6 +10,7 @@
 #include "aux_loss.h"
 #include "../../tensor/check.h"
 #include <string.h>
+#include <math.h>
 
 void aux_loss_coefs(const double *counts, int n_true, int n_null, int k, double T, int group_nulls,
                     double *coef) {
@@ -88,3 +89,51 @@ static Tensor *router_aux_apply(Tape *t, const OpExample *ex) {
 }
 
 const OpInfo OP_ROUTER_AUX = { "router_aux", router_aux_example, router_aux_apply, NULL };
+
+/* ---- router entropy (mean over unmasked rows) ---- */
+
+typedef struct { const unsigned char *mask; double T; } EntSaved;
+
+static void router_entropy_backward(const TapeEntry *e) {
+    const EntSaved *sv = e->saved;
+    Tensor *p = e->in[0];
+    if (!p->grad || !(sv->T > 0)) return;
+    int N = p->shape[0], E = p->shape[1];
+    double g = (double)e->out->grad[0] / sv->T;
+    for (int r = 0; r < N; r++) {
+        if (sv->mask && !sv->mask[r]) continue;
+        for (int i = 0; i < E; i++) {
+            double v = (double)p->data[(size_t)r * E + i];
+            if (v > 0) p->grad[(size_t)r * E + i] += (real)(-(log(v) + 1.0) * g);
+        }
+    }
+}
+
+Tensor *op_router_entropy(Tape *t, Tensor *p, const unsigned char *mask) {
+    char sp[64];
+    CHECK(p->ndim == 2 && p->data, "router_entropy: p %s must be 2-D [N, E]", tensor_shape_str(p, sp, sizeof sp));
+    int N = p->shape[0], E = p->shape[1];
+    double h = 0.0, T = 0.0;
+    for (int r = 0; r < N; r++) {
+        if (mask && !mask[r]) continue;
+        T += 1;
+        for (int i = 0; i < E; i++) {
+            double v = (double)p->data[(size_t)r * E + i];
+            if (v > 0) h -= v * log(v);
+        }
+    }
+    Tensor *y = tape_output(t, 1, (int[]){ 1 }, tape_wants_grad(t, 1, &p), "router_entropy");
+    y->data[0] = (real)(T > 0 ? h / T : 0.0);
+    TapeEntry *e = tape_record(t, "router_entropy", router_entropy_backward, y, 1, &p);
+    if (e) {
+        EntSaved *sv = arena_alloc(t->arena, sizeof *sv);
+        sv->mask = mask;
+        sv->T = T;
+        e->saved = sv;
+    }
+    return y;
+}
+
+static Tensor *router_entropy_apply(Tape *t, const OpExample *ex) { return op_router_entropy(t, ex->in[0], AUX_MASK); }
+
+const OpInfo OP_ROUTER_ENTROPY = { "router_entropy", router_aux_example, router_entropy_apply, NULL };

@@ -71,20 +71,24 @@ static void group_by_expert(Routing *r) {
         }
 }
 
-void route_select(Arena *a, const Tensor *p, int n_true, int k, const unsigned char *mask, Routing *r) {
+void route_select_ex(Arena *a, const Tensor *p, const RouteSpec *spec, const unsigned char *mask, Routing *r) {
     char sp[64];
     CHECK(p->ndim == 2 && p->data, "route_select: p %s must be 2-D [N, E] with real data",
           tensor_shape_str(p, sp, sizeof sp));
-    int N = p->shape[0], E = p->shape[1];
+    int N = p->shape[0], E = p->shape[1], n_true = spec->n_true, k = spec->k;
     CHECK(n_true >= 0 && n_true <= E && k >= 1 && k <= E, "route_select: n_true %d, k %d for E %d", n_true, k, E);
+    CHECK(spec->rule == ROUTE_TOPK || E <= MOE_ROUTE_MAX_E, "route_select: %d experts > %d", E, MOE_ROUTE_MAX_E);
     memset(r, 0, sizeof *r);
-    r->N = N; r->E = E; r->n_true = n_true; r->k = k;
-    size_t nk = (size_t)N * k;
+    int slots = spec->rule == ROUTE_TOPK ? k : spec->rule == ROUTE_RANDOM ? 1 : E;
+    r->N = N; r->E = E; r->n_true = n_true; r->k = slots;
+    r->mask = mask;
+    size_t nk = (size_t)N * slots;
     r->sel = arena_alloc(a, (nk ? nk : 1) * sizeof(int));
     r->n_true_sel = arena_alloc(a, (size_t)(N ? N : 1) * sizeof(int));
     r->count = arena_alloc_zero(a, (size_t)E * sizeof(int));
     r->offset = arena_alloc(a, (size_t)(2 * n_true + 1) * sizeof(int));
-    select_rows(p, mask, r);
+    if (spec->rule == ROUTE_TOPK) select_rows(p, mask, r);
+    else route_rules_fill(a, p, spec, mask, r);
     size_t n_assign = 0;
     for (int e = 0; e < n_true; e++) n_assign += (size_t)r->count[e];
     r->rows = arena_alloc(a, (n_assign ? n_assign : 1) * sizeof(int));
@@ -92,12 +96,19 @@ void route_select(Arena *a, const Tensor *p, int n_true, int k, const unsigned c
     group_by_expert(r);
 }
 
+void route_select(Arena *a, const Tensor *p, int n_true, int k, const unsigned char *mask, Routing *r) {
+    RouteSpec spec = { .rule = ROUTE_TOPK, .n_true = n_true, .k = k };
+    route_select_ex(a, p, &spec, mask, r);
+}
+
 /* ---- route_weights ---- */
 
 typedef struct { const Routing *r; int all_selected; } RouteSaved;
 
 /* in the normalisation set of its row? (e is a selected expert) */
-static int normalised(const Routing *r, int e, int all_selected) { return all_selected || e < r->n_true; }
+static int normalised(const Routing *r, int e, int mode) {
+    return mode == ROUTE_W_ALL_SELECTED || (mode == ROUTE_W_TRUE_ONLY && e < r->n_true);
+}
 
 /* p = softmax(z) of one row, in double (no underflow for any float logit gap) */
 static void row_softmax(double *p, const real *z, int E) {
@@ -110,7 +121,7 @@ static void row_softmax(double *p, const real *z, int E) {
 static double row_denominator(const Routing *r, const double *p, const int *top, int all_selected) {
     double s = 0.0;
     for (int j = 0; j < r->k; j++)
-        if (normalised(r, top[j], all_selected)) s += p[top[j]];
+        if (top[j] >= 0 && normalised(r, top[j], all_selected)) s += p[top[j]];
     return s > 0 ? s : 1.0;
 }
 
@@ -125,7 +136,9 @@ static void route_weights_forward(real *W, const real *z, const Routing *r, int 
         double s = row_denominator(r, p, top, all_selected);
         for (int j = 0; j < r->k; j++) {
             int e = top[j];
-            wr[e] = (real)(normalised(r, e, all_selected) ? p[e] / s : p[e]);
+            if (e < 0) continue;
+            if (all_selected == ROUTE_W_UNIFORM) wr[e] = e < r->n_true ? (real)(1.0 / r->n_true_sel[row]) : 0;
+            else wr[e] = (real)(normalised(r, e, all_selected) ? p[e] / s : p[e]);
         }
     }
 }
@@ -141,10 +154,11 @@ static void route_weights_backward(real *dz, const real *dW, const real *z, cons
         row_softmax(p, z + off, r->E);
         double s = row_denominator(r, p, top, all_selected), dot = 0.0, Q = 0.0;
         for (int j = 0; j < r->k; j++)
-            if (normalised(r, top[j], all_selected)) dot += p[top[j]] / s * (double)dW[off + top[j]];
+            if (top[j] >= 0 && normalised(r, top[j], all_selected)) dot += p[top[j]] / s * (double)dW[off + top[j]];
         memset(q, 0, (size_t)r->E * sizeof(double));
         for (int j = 0; j < r->k; j++) {
             int e = top[j];
+            if (e < 0) continue;
             double g = (double)dW[off + e];
             q[e] = normalised(r, e, all_selected) ? p[e] / s * (g - dot) : p[e] * g;
             Q += q[e];
@@ -164,8 +178,10 @@ Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected)
     CHECK(z->ndim == 2 && z->data && z->shape[0] == r->N && z->shape[1] == r->E,
           "route_weights: z %s does not match the routing [%d, %d]", tensor_shape_str(z, sz, sizeof sz), r->N, r->E);
     CHECK(r->E <= MOE_ROUTE_MAX_E, "route_weights: %d experts > %d", r->E, MOE_ROUTE_MAX_E);
-    Tensor *W = tape_output(t, 2, z->shape, tape_wants_grad(t, 1, &z), "route_weights");
+    int uniform = all_selected == ROUTE_W_UNIFORM;   /* a constant: nothing to record */
+    Tensor *W = tape_output(t, 2, z->shape, !uniform && tape_wants_grad(t, 1, &z), "route_weights");
     route_weights_forward(W->data, z->data, r, all_selected);
+    if (uniform) return W;
     TapeEntry *e = tape_record(t, "route_weights", route_weights_backward_entry, W, 1, &z);
     if (e) {
         RouteSaved *sv = arena_alloc(t->arena, sizeof *sv);
