@@ -1,5 +1,6 @@
 /* optim/train_options.c — defaults and the flag table (see train_options.h). */
 #include "train_options.h"
+#include "../tensor/check.h"
 #include "../data/json.h"
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +26,8 @@ void train_options_default(TrainOptions *o) {
     o->experts_s = "4"; o->null_s = "4"; o->top_k_s = "0"; o->rank_s = "8";
 }
 
-int train_options_flags(TrainOptions *o, Flag *f) {
+/* what to train on and where the results go */
+static int run_flags(TrainOptions *o, Flag *f) {
     Flag t[] = {
         { "model", FLAG_STRING, &o->model, "base model: llama2.c .bin or HF directory", 0 },
         { "tokenizer", FLAG_STRING, &o->tokenizer, "tokenizer.bin or tokenizer.json (default: next to the model)", 0 },
@@ -36,6 +38,14 @@ int train_options_flags(TrainOptions *o, Flag *f) {
         { "split", FLAG_STRING, &o->split, "eval split", 0 },
         { "out", FLAG_STRING, &o->out, "run directory (metrics.jsonl, report.svg, config.json, checkpoint/, adapter/)", 0 },
         { "adapter", FLAG_STRING, &o->adapter, "lora | molora | adamoe | full | none", 0 },
+    };
+    memcpy(f, t, sizeof t);
+    return (int)(sizeof t / sizeof t[0]);
+}
+
+/* the adapter: LoRA, Mo-LoRA / AdaMoE experts and routing, MoE FFN */
+static int adapter_flags(TrainOptions *o, Flag *f) {
+    Flag t[] = {
         { "experts", FLAG_STRING, &o->experts_s, "molora/adamoe: LoRA experts per adapted linear (true experts); one value or one per layer: 2,2,4,4", 0 },
         { "null", FLAG_STRING, &o->null_s, "adamoe: null experts per router (molora: ignored); one value or one per layer", 0 },
         { "top-k", FLAG_STRING, &o->top_k_s, "experts chosen per token over true + null (0 = 2 for molora, 4 for adamoe); one value or one per layer", 0 },
@@ -58,6 +68,14 @@ int train_options_flags(TrainOptions *o, Flag *f) {
         { "rslora", FLAG_BOOL, &o->rslora, "rank-stabilised scaling alpha/sqrt(r)", 0 },
         { "dropout", FLAG_DOUBLE, &o->dropout, "LoRA dropout", 0 },
         { "targets", FLAG_STRING, &o->targets, "adapted linears: q,k,v,o,gate,up,down or all", 0 },
+    };
+    memcpy(f, t, sizeof t);
+    return (int)(sizeof t / sizeof t[0]);
+}
+
+/* optimisation, evaluation, checkpoints */
+static int training_flags(TrainOptions *o, Flag *f) {
+    Flag t[] = {
         { "epochs", FLAG_INT, &o->epochs, "epochs", 0 },
         { "max-steps", FLAG_INT, &o->max_steps, "stop after this many optimizer steps (0 = epochs decide)", 0 },
         { "train-limit", FLAG_INT, &o->train_limit, "use the first N training examples (0 = all)", 0 },
@@ -85,8 +103,15 @@ int train_options_flags(TrainOptions *o, Flag *f) {
         { "group-by-length", FLAG_BOOL, &o->group_by_length, "batch examples of similar length (less padding)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
-    int n = (int)(sizeof t / sizeof t[0]);
     memcpy(f, t, sizeof t);
+    return (int)(sizeof t / sizeof t[0]);
+}
+
+int train_options_flags(TrainOptions *o, Flag *f) {
+    int n = run_flags(o, f);
+    n += adapter_flags(o, f + n);
+    n += training_flags(o, f + n);
+    CHECK(n <= TRAIN_OPTIONS_MAX_FLAGS, "%d train options exceed TRAIN_OPTIONS_MAX_FLAGS", n);
     return n;
 }
 
