@@ -60,8 +60,11 @@ static ModelConfig stories15m_config(void) {
     return c;
 }
 
-static void step_bench_init_with(StepBench *s, const AdapterConfig *a) {
+/* n_experts > 0: every FFN is a Mixtral-style MoE of that many SwiGLU experts (base top-2) */
+static void step_bench_init_moe(StepBench *s, const AdapterConfig *a, int n_experts) {
     ModelConfig c = stories15m_config();
+    c.n_experts = n_experts;
+    c.experts_per_tok = n_experts ? 2 : 0;
     llama_declare(&s->m, &c, a, 0);
     llama_init_base_random(&s->m, 1, 0.02);
     llama_init_adapter(&s->m, 1);
@@ -80,6 +83,8 @@ static void step_bench_init_with(StepBench *s, const AdapterConfig *a) {
         s->targets[i] = (int)rng_int(&r, (uint64_t)c.vocab_size);
     }
 }
+
+static void step_bench_init_with(StepBench *s, const AdapterConfig *a) { step_bench_init_moe(s, a, 0); }
 
 static void step_bench_init(StepBench *s) {
     AdapterConfig a = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0 };
@@ -276,20 +281,26 @@ static void run_at(StepBench *s, const BenchOpts *o, int nt, double peak, double
 
 /* ---- Mo-LoRA (4 experts, top-2) and AdaMoE (4 + 4 null, top-3) steps ---- */
 
-typedef struct { const char *name; AdapterConfig a; } MoeBenchCase;
+typedef struct { const char *name; AdapterConfig a; int n_experts; } MoeBenchCase;
 
-static const MoeBenchCase MOE_CASES[2] = {
+static const MoeBenchCase MOE_CASES[4] = {
     { "molora", { .kind = ADAPTER_MOLORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0, .n_true = 4,
-                  .top_k = 2, .normalize = MOE_NORM_ALL_SELECTED, .aux = MOE_AUX_VANILLA, .aux_coef = 1e-3, .k_baseline = 2 } },
+                  .top_k = 2, .normalize = MOE_NORM_ALL_SELECTED, .aux = MOE_AUX_VANILLA, .aux_coef = 1e-3, .k_baseline = 2 }, 0 },
     { "adamoe", { .kind = ADAPTER_ADAMOE, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0, .n_true = 4,
-                  .n_null = 4, .top_k = 3, .aux = MOE_AUX_EQ6, .aux_coef = 1e-3, .k_baseline = 2 } },
+                  .n_null = 4, .top_k = 3, .aux = MOE_AUX_EQ6, .aux_coef = 1e-3, .k_baseline = 2 }, 0 },
+    /* MoE FFN models: 8 SwiGLU experts per layer; full training of the top-2 model, and AdaMoE on it
+       (gate2 with 8 null experts, top-3, LoRA on the experts) */
+    { "moe", { .kind = ADAPTER_FULL }, 8 },
+    { "moe_null", { .kind = ADAPTER_MOE_FFN, .targets = LORA_TARGET_GATE | LORA_TARGET_UP | LORA_TARGET_DOWN,
+                    .rank = 8, .alpha = 16.0, .n_true = 8, .n_null = 8, .top_k = 3, .aux = MOE_AUX_EQ6,
+                    .aux_coef = 1e-3, .k_baseline = 2, .gate2_init = MOE_GATE2_COPY }, 8 },
 };
 
 /* median ms/step over `steps` timed steps after a warm-up, and the Load of the timed steps */
 static double moe_time(StepBench *s, int steps, double *load, double *cpu_ms) {
     double times[64], cpu[64];
     train_step(s);
-    moe_stats_reset(&s->m.moe->stats);
+    if (s->m.moe) moe_stats_reset(&s->m.moe->stats);
     for (int i = 0; i < steps; i++) {
         double t = bench_now(), c = cpu_now();
         train_step(s);
@@ -300,17 +311,17 @@ static double moe_time(StepBench *s, int steps, double *load, double *cpu_ms) {
     qsort(cpu, (size_t)steps, sizeof cpu[0], cmp_double);
     *cpu_ms = cpu[steps / 2] * 1e3;
     MoeSummary sum;
-    moe_summary_model(&s->m.moe->stats, &sum);
-    *load = sum.load;
+    if (s->m.moe) moe_summary_model(&s->m.moe->stats, &sum);
+    *load = s->m.moe ? sum.load : (double)s->m.cfg.experts_per_tok;
     return times[steps / 2] * 1e3;
 }
 
 static void bench_step_moe(const BenchOpts *o, int nt) {
     threads_init(nt);
-    double ms[2], load[2], cpu[2];
-    for (int c = 0; c < 2; c++) {
+    double ms[4], load[4], cpu[4];
+    for (int c = 0; c < 4; c++) {
         StepBench s;
-        step_bench_init_with(&s, &MOE_CASES[c].a);
+        step_bench_init_moe(&s, &MOE_CASES[c].a, MOE_CASES[c].n_experts);
         ms[c] = moe_time(&s, o->quick ? 4 : 8, &load[c], &cpu[c]);
         step_bench_free(&s);
         struct rusage ru;
@@ -321,16 +332,22 @@ static void bench_step_moe(const BenchOpts *o, int nt) {
                    "\"threads\":%d,\"ms_per_step\":%.2f,\"tok_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"load\":%.4f,"
                    "\"cpu_ms_per_step\":%.2f}\n", MOE_CASES[c].name, BATCH, SEQ, nt, ms[c], tps, rss, load[c], cpu[c]);
         else
-            printf("%s (%d experts%s, top-%d) threads %d: %.1f ms/step, %.0f tok/s, Load %.3f, peak RSS %.1f MB\n",
-                   MOE_CASES[c].name, MOE_CASES[c].a.n_true, c ? " + 4 null" : "", MOE_CASES[c].a.top_k, nt, ms[c],
-                   tps, load[c], rss);
+            printf("%s (%d experts + %d null, top-%d) threads %d: %.1f ms/step, %.0f tok/s, Load %.3f, peak RSS %.1f MB\n",
+                   MOE_CASES[c].name, c < 2 ? MOE_CASES[c].a.n_true : 8, MOE_CASES[c].a.n_null,
+                   c == 2 ? 2 : MOE_CASES[c].a.top_k, nt, ms[c], tps, load[c], rss);
     }
-    if (o->json)
-        printf("{\"bench\":\"step_moe_ratio\",\"threads\":%d,\"adamoe_over_molora\":%.4f,\"cpu_ratio\":%.4f,"
-               "\"load_over_2\":%.4f}\n", nt, ms[1] / ms[0], cpu[1] / cpu[0], load[1] / 2);
-    else
-        printf("  AdaMoE / Mo-LoRA step time %.3f (CPU time %.3f) vs AdaMoE Load / 2 = %.3f (the rest is the shared "
-               "non-expert work)\n", ms[1] / ms[0], cpu[1] / cpu[0], load[1] / 2);
+    /* like for like: the same LoRA experts with and without null experts (moe trains every weight,
+       moe_null LoRA + gate2, so their times are reported but not compared) */
+    static const char *const pair[1][2] = { { "adamoe_over_molora", "AdaMoE / Mo-LoRA" } };
+    for (int p = 0; p < 1; p++) {
+        int a = 2 * p + 1, b = 2 * p;
+        if (o->json)
+            printf("{\"bench\":\"step_moe_ratio\",\"threads\":%d,\"%s\":%.4f,\"cpu_ratio\":%.4f,\"load_over_2\":%.4f}\n",
+                   nt, pair[p][0], ms[a] / ms[b], cpu[a] / cpu[b], load[a] / 2);
+        else
+            printf("  %s step time %.3f (CPU time %.3f) vs Load / 2 = %.3f (the rest is the shared non-expert work)\n",
+                   pair[p][1], ms[a] / ms[b], cpu[a] / cpu[b], load[a] / 2);
+    }
     fflush(stdout);
 }
 
