@@ -108,16 +108,18 @@ GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out) {
     return r;
 }
 
-void gradcheck_expect(const OpInfo *op, uint64_t seed, double float_tol) {
+int gradcheck_expect(const OpInfo *op, uint64_t seed, double float_tol) {
     double tol = REAL_IS_DOUBLE ? GRADCHECK_TOL : float_tol;
+    int checked = 0;
     for (int fan_out = 0; fan_out <= 1; fan_out++) {
         GradcheckResult r = gradcheck_op(op, seed, fan_out);
-        ck_assert_msg(r.checked > 0, "%s: example has no input with a grad", op->name);
-        if (tol < 0) continue;
+        checked = r.checked;
+        if (tol < 0 || r.checked == 0) continue;
         ck_assert_msg(r.worst_rel_err < tol,
                       "%s (fan_out=%d): worst relative error %.3e at input %d element %zu "
                       "(analytic %.10g, numeric %.10g) over %d elements",
                       op->name, fan_out, r.worst_rel_err, r.worst_input, r.worst_index, r.worst_analytic,
                       r.worst_numeric, r.checked);
     }
+    return checked;
 }

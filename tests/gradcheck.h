@@ -25,6 +25,7 @@ GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out);
 /* Check assertions: gradcheck_op plainly and with fan-out; in the double build the worst error
    must stay under GRADCHECK_TOL, in the float build under float_tol (< 0: only "something was
    checked", for modules whose float finite differences are too noisy to mean anything). */
-void gradcheck_expect(const OpInfo *op, uint64_t seed, double float_tol);
+/* Returns the number of elements checked per run (the caller asserts it is positive). */
+int gradcheck_expect(const OpInfo *op, uint64_t seed, double float_tol);
 
 #endif

@@ -53,10 +53,10 @@ static void train_and_check(const char *task, const char *data) {
     free(dir);
 }
 
-START_TEST(test_train_rte) { if (have_data()) train_and_check("rte", SHARED "/glue/RTE"); }
+START_TEST(test_train_rte) { if (have_data()) train_and_check("rte", "../shared/data/glue/RTE"); }
 END_TEST
 
-START_TEST(test_train_commonsense_qa) { if (have_data()) train_and_check("commonsense_qa", SHARED "/commonsense/commonsense_qa"); }
+START_TEST(test_train_commonsense_qa) { if (have_data()) train_and_check("commonsense_qa", "../shared/data/commonsense/commonsense_qa"); }
 END_TEST
 
 START_TEST(test_eval_choice_loglik)
@@ -66,7 +66,7 @@ START_TEST(test_eval_choice_loglik)
                                 { "openbookqa", "openbookqa" }, { "siqa", "social_iqa" } };
     for (int i = 0; i < 4; i++) {
         char data[200];
-        snprintf(data, sizeof data, SHARED "/commonsense/%s", tasks[i][1]);
+        snprintf(data, sizeof data, "../shared/data/commonsense/%s", tasks[i][1]);
         char *argv[] = { "eval", "--model", MODEL, "--tokenizer", TOK, "--task", (char *)tasks[i][0], "--data", data,
                          "--score", "choice-loglik", "--eval-limit", "8" };
         ck_assert_int_eq(eval_cli((int)(sizeof argv / sizeof argv[0]), argv), 0);
