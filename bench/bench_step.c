@@ -316,6 +316,20 @@ static double moe_time(StepBench *s, int steps, double *load, double *cpu_ms) {
     return times[steps / 2] * 1e3;
 }
 
+/* the per-op breakdown of a Mo-LoRA / AdaMoE step (decoder + LM head; the aux loss is left out) */
+static void moe_breakdown(StepBench *s, const BenchOpts *o, int nt) {
+    OpTimes fw = { 0 }, bw = { 0 };
+    prof_cpu_clock = nt == 1;
+    int reps = o->quick ? 2 : 5;
+    for (int i = 0; i < reps; i++) {
+        OpTimes f1 = { 0 }, b1 = { 0 };
+        profile_step(s, &f1, &b1);
+        op_times_min(&fw, &f1);
+        op_times_min(&bw, &b1);
+    }
+    print_breakdown(&fw, &bw, reps);
+}
+
 static void bench_step_moe(const BenchOpts *o, int nt) {
     threads_init(nt);
     double ms[4], load[4], cpu[4];
@@ -323,6 +337,7 @@ static void bench_step_moe(const BenchOpts *o, int nt) {
         StepBench s;
         step_bench_init_moe(&s, &MOE_CASES[c].a, MOE_CASES[c].n_experts);
         ms[c] = moe_time(&s, o->quick ? 4 : 8, &load[c], &cpu[c]);
+        if (!o->json && c < 2) moe_breakdown(&s, o, nt);
         step_bench_free(&s);
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);

@@ -86,7 +86,8 @@ void moe_linear_init(MoeLinear *m, Rng *rng) {
    experts' outputs are stacked in routing order (rows grouped by expert, as r->rows / r->flat)
    and added with ONE weighted scatter, so the [N, out] copy is made once per linear, not once
    per expert (the cost then follows the Load) */
-static Tensor *add_experts(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, const Routing *r, Tensor *y2) {
+static Tensor *add_experts(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, const Routing *r, Tensor *y2,
+                           const Tensor *base_owned) {
     int N = r->N, E = r->E, n_assign = r->offset[m->n_true], n_d = 0;
     if (n_assign == 0) return y2;
     Tensor *Wf = tensor_view(t->arena, W, 2, (int[]){ N * E, 1 });
@@ -99,7 +100,8 @@ static Tensor *add_experts(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, 
     }
     Tensor *all = n_d == 1 ? d[0] : op_concat_rows(t, d, n_d);
     Tensor *w = op_scale(t, op_gather_rows(t, Wf, r->flat, n_assign), m->scaling);
-    return op_scatter_add_rows(t, y2, all, r->rows, w);
+    return y2 == base_owned ? op_scatter_add_rows_inplace(t, y2, all, r->rows, w)
+                            : op_scatter_add_rows(t, y2, all, r->rows, w);
 }
 
 /* identity nulls: y2 += (Σ_null W) · x on every routed row */
@@ -133,6 +135,10 @@ static int route_rule(const MoeLinear *m, int training, RouteSpec *spec, Rng *rn
 }
 
 Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng) {
+    return moe_linear_forward_ex(t, m, x, y_base, drop_rng, 0);
+}
+
+Tensor *moe_linear_forward_ex(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng, int y_owned) {
     int N = (int)tensor_rows(x);
     MoeState *st = m->state;
     CHECK(tensor_cols(x) == m->in && tensor_cols(y_base) == m->out && (int)tensor_rows(y_base) == N,
@@ -161,7 +167,7 @@ Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_bas
     Tensor *W = op_route_weights(t, z, r, mode);
     Tensor *xin = x2;
     if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x2, m->dropout, drop_rng);
-    y2 = add_experts(t, m, xin, W, r, y2);
+    y2 = add_experts(t, m, xin, W, r, y2, y_owned ? y2 : NULL);
     if (m->identity_nulls) y2 = add_identity_nulls(t, m, x2, W, y2);
     y2 = add_shared_and_const(t, m, xin, W, y2);
     return tensor_view(t->arena, y2, y_base->ndim, y_base->shape);

@@ -14,6 +14,7 @@
    concat_cols: a [..., Ca], b [..., Cb] → y [..., Ca+Cb], y[r] = [a[r] | b[r]].
      Backward: da[r] += dy[r][0:Ca],  db[r] += dy[r][Ca:Ca+Cb]. */
 #include "gather.h"
+#include "elementwise.h"
 #include "../../tensor/check.h"
 #include <string.h>
 
@@ -49,6 +50,21 @@ static void scatter_weight_backward(real *dw, const real *dy, const real *src, c
         const real *g = dy + (size_t)idx[i] * C, *s = src + (size_t)i * C;
         double acc = 0.0;
         for (int c = 0; c < C; c++) acc += (double)g[c] * (double)s[c];
+        dw[i] += (real)acc;
+    }
+}
+
+/* both of the above in one pass over the rows (each dy row is read once while it is in cache);
+   the same operations in the same order, so the results are bitwise those of the two passes */
+static void scatter_src_weight_backward(real *dsrc, real *dw, const real *dy, const real *src,
+                                        const int *idx, const real *w, int n, int C) {
+    for (int i = 0; i < n; i++) {
+        const real *g = dy + (size_t)idx[i] * C, *s = src + (size_t)i * C;
+        real *d = dsrc + (size_t)i * C;
+        real wi = w[i];
+        double acc = 0.0;
+        for (int c = 0; c < C; c++) acc += (double)g[c] * (double)s[c];
+        for (int c = 0; c < C; c++) d[c] += wi * g[c];
         dw[i] += (real)acc;
     }
 }
@@ -108,6 +124,10 @@ static void scatter_add_rows_backward_entry(const TapeEntry *e) {
     int C = y->shape[1];
     if (base->grad)
         for (size_t i = 0; i < y->numel; i++) base->grad[i] += y->grad[i];
+    if (src->grad && w && w->grad) {
+        scatter_src_weight_backward(src->grad, w->grad, y->grad, src->data, sv->idx, w->data, sv->n, C);
+        return;
+    }
     if (src->grad) gather_rows_add(src->grad, y->grad, sv->idx, w ? w->data : NULL, sv->n, C);
     if (w && w->grad) scatter_weight_backward(w->grad, y->grad, src->data, sv->idx, sv->n, C);
 }
@@ -127,6 +147,42 @@ Tensor *op_scatter_add_rows(Tape *t, Tensor *base, Tensor *src, const int *idx, 
     memcpy(y->data, base->data, y->numel * sizeof(real));
     scatter_rows_add(y->data, src->data, idx, w ? w->data : NULL, n, base->shape[1]);
     TapeEntry *e = tape_record(t, "scatter_add_rows", scatter_add_rows_backward_entry, y, 3, in);
+    if (e) save_idx(t, e, idx, n);
+    return y;
+}
+
+/* ---- scatter_add_rows_inplace: y = base (the same storage and gradient) += w · src on idx ----
+   For a base the caller owns and no other op reads afterwards (the frozen linear output of a MoE
+   linear): no [N, C] copy forward and no [N, C] gradient add backward, as dbase IS dy. Inputs
+   recorded: src, w; base's gradient buffer is shared, so base must have no other consumer. */
+
+static void scatter_inplace_backward_entry(const TapeEntry *e) {
+    const RowsSaved *sv = e->saved;
+    const Tensor *y = e->out, *src = e->in[0], *w = e->in[1];
+    int C = y->shape[1];
+    if (src->grad && w->grad) {
+        scatter_src_weight_backward(src->grad, w->grad, y->grad, src->data, sv->idx, w->data, sv->n, C);
+        return;
+    }
+    if (src->grad) gather_rows_add(src->grad, y->grad, sv->idx, w->data, sv->n, C);
+    if (w->grad) scatter_weight_backward(w->grad, y->grad, src->data, sv->idx, sv->n, C);
+}
+
+Tensor *op_scatter_add_rows_inplace(Tape *t, Tensor *base, Tensor *src, const int *idx, Tensor *w) {
+    char sb[64], ss[64];
+    CHECK(base->ndim == 2 && src->ndim == 2 && base->shape[1] == src->shape[1] && w != NULL &&
+          w->numel == (size_t)src->shape[0] && base->data && src->data && w->data,
+          "scatter_add_rows_inplace: base %s, src %s must be [N, C], [n, C] with w [n]",
+          tensor_shape_str(base, sb, sizeof sb), tensor_shape_str(src, ss, sizeof ss));
+    int n = src->shape[0];
+    check_idx("scatter_add_rows_inplace", idx, n, base->shape[0]);
+    Tensor *in[2] = { src, w };
+    Tensor *y = tensor_view(t->arena, base, 2, base->shape);
+    y->name = "scatter_add_rows_inplace";
+    if (!base->grad && !t->no_grad && tape_wants_grad(t, 2, in))
+        y->grad = tensor_new(t->arena, 2, base->shape, 1)->grad;
+    scatter_rows_add(y->data, src->data, idx, w->data, n, base->shape[1]);
+    TapeEntry *e = tape_record(t, "scatter_add_rows_inplace", scatter_inplace_backward_entry, y, 2, in);
     if (e) save_idx(t, e, idx, n);
     return y;
 }
@@ -243,6 +299,11 @@ static Tensor *gather_rows_apply(Tape *t, const OpExample *ex) {
 static Tensor *scatter_apply(Tape *t, const OpExample *ex) {
     return op_scatter_add_rows(t, ex->in[0], ex->in[1], EXAMPLE_IDX, ex->n_in > 2 ? ex->in[2] : NULL);
 }
+/* the in-place op on a fresh copy of base (base + 0 · ... would not do: the copy carries dbase) */
+static Tensor *scatter_inplace_apply(Tape *t, const OpExample *ex) {
+    Tensor *copy = op_scale(t, ex->in[0], (real)1);
+    return op_scatter_add_rows_inplace(t, copy, ex->in[1], EXAMPLE_IDX, ex->in[2]);
+}
 static Tensor *slice_cols_apply(Tape *t, const OpExample *ex) { return op_slice_cols(t, ex->in[0], 1, 3); }
 static Tensor *concat_cols_apply(Tape *t, const OpExample *ex) { return op_concat_cols(t, ex->in[0], ex->in[1]); }
 
@@ -250,5 +311,7 @@ const OpInfo OP_GATHER_ROWS = { "gather_rows", gather_rows_example, gather_rows_
 const OpInfo OP_SCATTER_ADD_ROWS = { "scatter_add_rows", scatter_example, scatter_apply, NULL };
 const OpInfo OP_SCATTER_ADD_ROWS_UNWEIGHTED = { "scatter_add_rows_unweighted",
                                                 scatter_unweighted_example, scatter_apply, NULL };
+const OpInfo OP_SCATTER_ADD_ROWS_INPLACE = { "scatter_add_rows_inplace", scatter_example,
+                                              scatter_inplace_apply, NULL };
 const OpInfo OP_SLICE_COLS = { "slice_cols", slice_example, slice_cols_apply, NULL };
 const OpInfo OP_CONCAT_COLS = { "concat_cols", cols_example, concat_cols_apply, NULL };

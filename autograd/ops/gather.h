@@ -12,12 +12,15 @@ Tensor *op_gather_rows(Tape *t, Tensor *x, const int *idx, int n);
    in [0, N) (may repeat), w [n] (any shape with n elements) or NULL for weight 1.
    Gradients flow to base, src and w. idx is copied. */
 Tensor *op_scatter_add_rows(Tape *t, Tensor *base, Tensor *src, const int *idx, Tensor *w);
+/* the same into base's own storage and gradient (base must have no other consumer; w required) */
+Tensor *op_scatter_add_rows_inplace(Tape *t, Tensor *base, Tensor *src, const int *idx, Tensor *w);
 /* y [..., len] = x[..., start:start+len]; x [..., C] */
 Tensor *op_slice_cols(Tape *t, Tensor *x, int start, int len);
 /* y [..., Ca+Cb] = [a | b]; a [..., Ca], b [..., Cb] with equal leading dims */
 Tensor *op_concat_cols(Tape *t, Tensor *a, Tensor *b);
 
 extern const OpInfo OP_GATHER_ROWS, OP_SCATTER_ADD_ROWS, OP_SCATTER_ADD_ROWS_UNWEIGHTED;
+extern const OpInfo OP_SCATTER_ADD_ROWS_INPLACE;
 extern const OpInfo OP_SLICE_COLS, OP_CONCAT_COLS;
 
 #endif
