@@ -4,6 +4,7 @@
    stories260K tests are skipped, with a note, when ../shared/data/models is absent. The CLI
    tests run generate_cli() in-process with stdout redirected to a file and parse its JSON. */
 #include "suites.h"
+#include "test_helpers.h"
 #include "model_fixtures.h"
 #include "../data/json.h"
 #include "../data/tokenizer.h"
@@ -90,27 +91,6 @@ START_TEST(test_stories260k_reference)
 }
 END_TEST
 
-/* runs generate_cli(argv) with stdout captured into a malloc'd string; returns the exit status */
-static int run_cli(char **argv, char **out) {
-    char path[] = "/tmp/moetrain_gen_cli_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    int argc = 0;
-    while (argv[argc]) argc++;
-    fflush(stdout);
-    int saved = dup(1);
-    dup2(fd, 1);
-    int rc = generate_cli(argc, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    long len = lseek(fd, 0, SEEK_END);
-    *out = calloc((size_t)len + 1, 1);
-    ck_assert_int_eq(pread(fd, *out, (size_t)len, 0), len);
-    close(fd);
-    unlink(path);
-    return rc;
-}
 
 /* parses the one JSON line; returns the generated ids' count and checks the prompt ids */
 static int parse_json_line(const char *line, JsonDoc *doc, const int *prompt, int n_prompt, int *ids) {
@@ -143,7 +123,7 @@ START_TEST(test_cli_json_tiny)
     gc.steps = 6;
     ck_assert_int_eq(llama_generate(&m, prompt, 3, &gc, NULL, NULL, want, &n, &err), STATUS_OK);
     char *ok[] = { "generate", "--model", path, "--prompt-ids", "1,5,9", "--steps", "6", "--json", NULL };
-    ck_assert_int_eq(run_cli(ok, &out), 0);
+    ck_assert_int_eq(run_cli_captured(generate_cli, ok, &out), 0);
     JsonDoc doc;
     ck_assert_int_eq(parse_json_line(out, &doc, prompt, 3, got), 6);
     ck_assert_int_eq(memcmp(got, want, sizeof want), 0);
@@ -161,7 +141,7 @@ START_TEST(test_cli_json_tiny)
         { "generate", "--model", path, "--prompt-ids", "1", "--bogus", NULL },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ck_assert_msg(run_cli(bad[i], &out) == 1, "bad input %zu accepted", i);
+        ck_assert_msg(run_cli_captured(generate_cli, bad[i], &out) == 1, "bad input %zu accepted", i);
         ck_assert_msg(out[0] == 0, "bad input %zu printed to stdout: %s", i, out);
         free(out);
     }
@@ -178,7 +158,7 @@ START_TEST(test_cli_json_stories260k)
     char *argv[] = { "generate", "--model", MODEL_260K, "--tokenizer", TOK_512, "--prompt-ids", "1",
                      "--steps", "64", "--json", NULL };
     char *out;
-    ck_assert_int_eq(run_cli(argv, &out), 0);
+    ck_assert_int_eq(run_cli_captured(generate_cli, argv, &out), 0);
     JsonDoc doc;
     int got[64], one = 1;
     int n = parse_json_line(out, &doc, &one, 1, got);

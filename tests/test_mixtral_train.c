@@ -3,6 +3,7 @@
    the router, gate2 and expert LoRAs all move, the aux loss and Load are recorded,
    and the saved adapter reloaded onto the same dense base reproduces the trained model's logits. */
 #include "suites.h"
+#include "test_helpers.h"
 #include "model_fixtures.h"
 #include "../nn/adapter_io.h"
 #include "../optim/trainer.h"
@@ -12,42 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N_EX = 24 };
 
-/* BOS + 3..7 prompt tokens (20..49) + the letter (" A" = 10, " B" = 11): parity of the last token */
-static void synthetic_set(TokenizedSet *ts, uint64_t seed) {
-    memset(ts, 0, sizeof *ts);
-    Rng rng = rng_derive(seed, 0);
-    ts->n = N_EX;
-    ts->ids = xmalloc(N_EX * 9 * sizeof(int));
-    ts->offset = xmalloc((N_EX + 1) * sizeof(size_t));
-    ts->prompt_len = xmalloc(N_EX * sizeof(int));
-    ts->answer_len = xmalloc(N_EX * sizeof(int));
-    ts->label = xmalloc(N_EX * sizeof(int));
-    ts->n_choices = xmalloc(N_EX * sizeof(int));
-    size_t pos = 0;
-    for (int i = 0; i < N_EX; i++) {
-        ts->offset[i] = pos;
-        int plen = 4 + (int)rng_int(&rng, 5);
-        ts->ids[pos++] = 1;
-        for (int j = 1; j < plen; j++) ts->ids[pos++] = 20 + (int)rng_int(&rng, 30);
-        ts->label[i] = ts->ids[pos - 1] % 2;
-        ts->ids[pos++] = 10 + ts->label[i];
-        ts->prompt_len[i] = plen;
-        ts->answer_len[i] = 1;
-        ts->n_choices[i] = 2;
-    }
-    ts->offset[N_EX] = pos;
-    ts->n_ids = pos;
-    ts->bos_id = 1;
-    ts->eos_id = 2;
-    for (int c = 0; c < MC_MAX_CHOICES; c++) {
-        ts->letter_tok[c][0] = 10 + c;
-        ts->letter_ntok[c] = 1;
-        ts->letter_ids[c] = 10 + c;
-    }
-    ts->letters_ok = 1;
-}
 
 static AdapterConfig upcycle_config(void) {
     AdapterConfig a = { .kind = ADAPTER_MOE_FFN, .targets = LORA_TARGET_ALL, .rank = 2, .alpha = 4 };
@@ -81,7 +47,7 @@ START_TEST(test_upcycled_trains_and_reloads)
     const MoeFfn *f = m.layers[1].ffn;
     real *router0 = copy_of(f->gate), *gate2_0 = copy_of(f->gate2), *b0 = copy_of(f->w2[0].lora_b);
     TokenizedSet ts;
-    synthetic_set(&ts, 9);
+    synthetic_parity_set(&ts, 9);
     char *dir = tmp_dir_new(), ad[128], cmd[160];
     TrainConfig tc;
     train_config_default(&tc);

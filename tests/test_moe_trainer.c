@@ -4,6 +4,7 @@
    flops_saved = 1 - load/k_baseline, expert_fraction_per_layer (each layer's fractions sum to 1),
    null and bypass fractions. */
 #include "suites.h"
+#include "test_helpers.h"
 #include "model_fixtures.h"
 #include "../optim/trainer.h"
 #include "../data/json.h"
@@ -12,42 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N_EX = 24 };
 
-/* BOS + 3..7 random prompt tokens (20..49) + the letter token (" A" = 10, " B" = 11, ...) */
-static void synthetic_set(TokenizedSet *ts, uint64_t seed) {
-    memset(ts, 0, sizeof *ts);
-    Rng rng = rng_derive(seed, 0);
-    ts->n = N_EX;
-    ts->ids = malloc(N_EX * 9 * sizeof(int));
-    ts->offset = malloc((N_EX + 1) * sizeof(size_t));
-    ts->prompt_len = malloc(N_EX * sizeof(int));
-    ts->answer_len = malloc(N_EX * sizeof(int));
-    ts->label = malloc(N_EX * sizeof(int));
-    ts->n_choices = malloc(N_EX * sizeof(int));
-    size_t pos = 0;
-    for (int i = 0; i < N_EX; i++) {
-        ts->offset[i] = pos;
-        int plen = 4 + (int)rng_int(&rng, 5);
-        ts->ids[pos++] = 1;
-        for (int j = 1; j < plen; j++) ts->ids[pos++] = 20 + (int)rng_int(&rng, 30);
-        ts->label[i] = ts->ids[pos - 1] % 2;          /* learnable: parity of the last prompt token */
-        ts->ids[pos++] = 10 + ts->label[i];
-        ts->prompt_len[i] = plen;
-        ts->answer_len[i] = 1;
-        ts->n_choices[i] = 2;
-    }
-    ts->offset[N_EX] = pos;
-    ts->n_ids = pos;
-    ts->bos_id = 1;
-    ts->eos_id = 2;
-    for (int c = 0; c < MC_MAX_CHOICES; c++) {     /* every letter set: the single-pass scorer */
-        ts->letter_tok[c][0] = 10 + c;
-        ts->letter_ntok[c] = 1;
-        ts->letter_ids[c] = 10 + c;
-    }
-    ts->letters_ok = 1;
-}
 
 typedef struct { int train, eval, n_layers, n_exp; long total; int per_epoch; char fail[256]; } MetricsCheck;
 
@@ -115,7 +81,7 @@ START_TEST(test_trainer_logs_load_and_aux)
     LlamaModel m;
     tiny_model(&m, &c, &acfg, 21, 0);
     TokenizedSet ts;
-    synthetic_set(&ts, 5);
+    synthetic_parity_set(&ts, 5);
     char *dir = tmp_dir_new();
     TrainConfig tc;
     train_config_default(&tc);

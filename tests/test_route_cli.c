@@ -3,6 +3,7 @@
    module uses exactly 2 true experts; stochastic routing at evaluation: all n true experts;
    dense: all n), the shape of the output, and the exit status of bad input. */
 #include "suites.h"
+#include "test_helpers.h"
 #include "model_fixtures.h"
 #include "../nn/adapter_io.h"
 #include "../nn/checkpoint.h"
@@ -13,26 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int run_route(char **argv, char **out) {
-    char path[] = "/tmp/moetrain_route_cli_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    int argc = 0;
-    while (argv[argc]) argc++;
-    fflush(stdout);
-    int saved = dup(1);
-    dup2(fd, 1);
-    int rc = route_cli(argc, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    long len = lseek(fd, 0, SEEK_END);
-    *out = calloc((size_t)len + 1, 1);
-    ck_assert_int_eq(pread(fd, *out, (size_t)len, 0), len);
-    close(fd);
-    unlink(path);
-    return rc;
-}
 
 /* writes a tiny base model + adapter; returns the tmp dir (model.bin, adapter/) */
 static char *write_case(const AdapterConfig *acfg) {
@@ -58,7 +39,7 @@ static void check_counts(MoeRouting routing, int n, int k, int want) {
     snprintf(adapter, sizeof adapter, "%s/adapter", dir);
     char *argv[] = { "route", "--model", model, "--adapter-dir", adapter, "--prompt-ids", "1,5,7,9,3", "--json", NULL };
     char *out;
-    ck_assert_int_eq(run_route(argv, &out), 0);
+    ck_assert_int_eq(run_cli_captured(route_cli, argv, &out), 0);
     JsonDoc doc;
     Error err;
     ck_assert_msg(json_parse(&doc, out, strlen(out), "route --json", &err) == STATUS_OK, "%s", err.message);
@@ -76,10 +57,10 @@ static void check_counts(MoeRouting routing, int n, int k, int want) {
     json_doc_free(&doc);
     free(out);
     char *bad[] = { "route", "--model", model, "--adapter-dir", adapter, "--prompt-ids", "1,x", NULL };
-    ck_assert_int_eq(run_route(bad, &out), 1);
+    ck_assert_int_eq(run_cli_captured(route_cli, bad, &out), 1);
     free(out);
     char *none[] = { "route", "--model", model, "--adapter-dir", adapter, NULL };
-    ck_assert_int_eq(run_route(none, &out), 1);
+    ck_assert_int_eq(run_cli_captured(route_cli, none, &out), 1);
     free(out);
     free(dir);
 }
