@@ -47,6 +47,8 @@ const OpInfo *const ALL_OPS[] = {
     &OP_ROUTER_AUX,
     &OP_ROUTE_RAW,
     &OP_ROUTER_ENTROPY,
+    &OP_ROUTED_LORA,
+    &OP_ROUTED_LORA_INPLACE,
     &OP_CONCAT_ROWS,
 };
 const int ALL_OPS_COUNT = (int)(sizeof ALL_OPS / sizeof ALL_OPS[0]);

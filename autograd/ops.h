@@ -17,4 +17,5 @@
 #include "ops/route.h"
 #include "ops/aux_loss.h"
 #include "ops/concat_rows.h"
+#include "ops/routed_lora.h"
 #endif

@@ -1,9 +1,8 @@
 /* nn/moe.c — Mo-LoRA / AdaMoE linear, router log and the per-layer aux loss (see moe.h).
    Only ops: the backward comes from the tape. Shapes, with N rows of x:
      z = x W_rᵀ, p = softmax(z) [N, E] (selection, aux loss, statistics);  W = route_weights(z)
-     [N, E] viewed as [N·E, 1];
-     for a true expert e with n_e routed rows:  x_e = gather(x) [n_e, in],  d_e = (x_e A_eᵀ) B_eᵀ
-     [n_e, out],  w_e = s · gather(W, row·E + e) [n_e, 1],  y[rows_e] += w_e · d_e. */
+     [N, E];  y += routed_lora(x, W, routing, A, B, s): Σ over each row's true experts of
+     s · W[row, e] · B_e A_e x[row], computed per (row, expert) assignment. */
 #include "moe.h"
 #include "../autograd/ops.h"
 #include "../tensor/check.h"
@@ -82,26 +81,11 @@ void moe_linear_init(MoeLinear *m, Rng *rng) {
     if (m->null_const) memset(m->null_const->data, 0, m->null_const->numel * sizeof(real));
 }
 
-/* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows: the
-   experts' outputs are stacked in routing order (rows grouped by expert, as r->rows / r->flat)
-   and added with ONE weighted scatter, so the [N, out] copy is made once per linear, not once
-   per expert (the cost then follows the Load) */
+/* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows: one op
+   (autograd/ops/routed_lora.h) whose cost follows the routing, nothing per expert on the tape */
 static Tensor *add_experts(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, const Routing *r, Tensor *y2,
                            const Tensor *base_owned) {
-    int N = r->N, E = r->E, n_assign = r->offset[m->n_true], n_d = 0;
-    if (n_assign == 0) return y2;
-    Tensor *Wf = tensor_view(t->arena, W, 2, (int[]){ N * E, 1 });
-    Tensor **d = arena_alloc(t->arena, (size_t)m->n_true * sizeof *d);
-    for (int e = 0; e < m->n_true; e++) {
-        int off = r->offset[e], n_e = r->offset[e + 1] - off;
-        if (n_e == 0) continue;
-        Tensor *xe = op_gather_rows(t, xin, r->rows + off, n_e);
-        d[n_d++] = op_linear(t, op_linear(t, xe, m->lora_a[e]), m->lora_b[e]);
-    }
-    Tensor *all = n_d == 1 ? d[0] : op_concat_rows(t, d, n_d);
-    Tensor *w = op_scale(t, op_gather_rows(t, Wf, r->flat, n_assign), m->scaling);
-    return y2 == base_owned ? op_scatter_add_rows_inplace(t, y2, all, r->rows, w)
-                            : op_scatter_add_rows(t, y2, all, r->rows, w);
+    return op_routed_lora(t, y2, xin, W, r, m->lora_a, m->lora_b, m->scaling, y2 == base_owned);
 }
 
 /* identity nulls: y2 += (Σ_null W) · x on every routed row */

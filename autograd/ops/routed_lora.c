@@ -1,0 +1,264 @@
+/* autograd/ops/routed_lora.c — op_routed_lora: routed LoRA experts in one op (routed_lora.h).
+   Layout: assignment j (0 <= j < P) is the routing's j-th (row, expert) pair, grouped by expert
+   (r->rows / r->flat order); by_row lists every row's assignments (ascending expert). */
+#include "routed_lora.h"
+#include "../../tensor/check.h"
+#include "../../tensor/threads.h"
+#include "matmul.h"
+#include <string.h>
+
+#define RL_MAX_RANK 1024
+#define RL_SLICES 4          /* column slices per expert for the dA / dB accumulation */
+
+typedef struct {
+    const Routing *r;
+    Tensor **a, **b;         /* [n_true] */
+    const Tensor *x, *W, *base;
+    Tensor *y;
+    int n_true, R, in, out, P, inplace;
+    real s;
+    int *expert;             /* [P] expert of assignment j */
+    int *row_start, *by_row; /* [N+1], [P] */
+    real *h;                 /* [P, R]  A_e x of each assignment (saved) */
+    real *bt;                /* [n_true, R, out]  Bᵀ_e */
+    real *dh;                /* [P, R]  backward scratch */
+    real *dbt;               /* [n_true, R, out]  backward scratch */
+} RlCtx;
+
+static void fwd_rows(void *vc, long b, long e) {
+    const RlCtx *c = vc;
+    real coef[RL_MAX_RANK];
+    const real *W = c->W->data;
+    for (long t = b; t < e; t++) {
+        const real *x = c->x->data + (size_t)t * c->in;
+        real *y = c->y->data + (size_t)t * c->out;
+        for (int q = c->row_start[t]; q < c->row_start[t + 1]; q++) {
+            int j = c->by_row[q], ex = c->expert[j];
+            real *h = c->h + (size_t)j * c->R, w = c->s * W[c->r->flat[j]];
+            rl_dots(c->a[ex]->data, c->R, c->in, x, h);
+            for (int k = 0; k < c->R; k++) coef[k] = w * h[k];
+            rl_axpy_rows(y, c->bt + (size_t)ex * c->R * c->out, c->R, c->out, coef);
+        }
+    }
+}
+
+/* per row: dh' = Bᵀ dy, dW, dh = s·w·dh' (kept for dA), dx += Σ_k dh_k A_e[k,:] */
+static void bwd_rows(void *vc, long b, long e) {
+    const RlCtx *c = vc;
+    real dhp[RL_MAX_RANK];
+    const real *W = c->W->data, *dy = c->y->grad;
+    for (long t = b; t < e; t++) {
+        const real *g = dy + (size_t)t * c->out;
+        for (int q = c->row_start[t]; q < c->row_start[t + 1]; q++) {
+            int j = c->by_row[q], ex = c->expert[j], f = c->r->flat[j];
+            const real *h = c->h + (size_t)j * c->R;
+            real *dh = c->dh + (size_t)j * c->R, w = c->s * W[f];
+            rl_dots(c->bt + (size_t)ex * c->R * c->out, c->R, c->out, g, dhp);
+            if (c->W->grad) {
+                real acc = 0;
+                for (int k = 0; k < c->R; k++) acc += dhp[k] * h[k];
+                c->W->grad[f] += c->s * acc;
+            }
+            for (int k = 0; k < c->R; k++) dh[k] = w * dhp[k];
+            if (c->x->grad) rl_axpy_rows(c->x->grad + (size_t)t * c->in, c->a[ex]->data, c->R, c->in, dh);
+        }
+    }
+}
+
+static void slice_of(int n, int s, int *lo, int *hi) {
+    int step = (n + RL_SLICES - 1) / RL_SLICES;
+    step = (step + 15) / 16 * 16;
+    *lo = s * step < n ? s * step : n;
+    *hi = (s + 1) * step < n ? (s + 1) * step : n;
+}
+
+/* task = (expert, slice): dA_e[:, slice] += Σ_j dh_j ⊗ x[row_j]; dB_e via Bᵀ rows in the slice */
+static void bwd_experts(void *vc, long b, long e) {
+    const RlCtx *c = vc;
+    real coef[RL_MAX_RANK];
+    for (long task = b; task < e; task++) {
+        int ex = (int)(task / RL_SLICES), sl = (int)(task % RL_SLICES), lo, hi;
+        int j0 = c->r->offset[ex], j1 = c->r->offset[ex + 1];
+        Tensor *A = c->a[ex], *B = c->b[ex];
+        if (A->grad) {
+            slice_of(c->in, sl, &lo, &hi);
+            for (int j = j0; j < j1 && lo < hi; j++)
+                rl_outer_add(A->grad, c->R, c->in, lo, hi, c->dh + (size_t)j * c->R,
+                             c->x->data + (size_t)c->r->rows[j] * c->in);
+        }
+        if (!B->grad) continue;
+        slice_of(c->out, sl, &lo, &hi);
+        real *dbt = c->dbt + (size_t)ex * c->R * c->out;
+        for (int k = 0; k < c->R; k++) memset(dbt + (size_t)k * c->out + lo, 0, (size_t)(hi - lo) * sizeof(real));
+        for (int j = j0; j < j1 && lo < hi; j++) {
+            real w = c->s * c->W->data[c->r->flat[j]];
+            for (int k = 0; k < c->R; k++) coef[k] = w * c->h[(size_t)j * c->R + k];
+            rl_outer_add(dbt, c->R, c->out, lo, hi, coef, c->y->grad + (size_t)c->r->rows[j] * c->out);
+        }
+        for (int o = lo; o < hi; o++)
+            for (int k = 0; k < c->R; k++) B->grad[(size_t)o * c->R + k] += dbt[(size_t)k * c->out + o];
+    }
+}
+
+static void routed_lora_backward(const TapeEntry *e) {
+    RlCtx *c = e->saved;
+    if (!c->inplace && c->base->grad) {
+        size_t n = c->y->numel;
+        for (size_t i = 0; i < n; i++) c->base->grad[i] += c->y->grad[i];
+    }
+    parallel_for(c->r->N, bwd_rows, c);
+    parallel_for((long)c->n_true * RL_SLICES, bwd_experts, c);
+}
+
+static void check_args(const Tensor *base, const Tensor *x, const Tensor *W, const Routing *r,
+                       Tensor *const *a, Tensor *const *b) {
+    char sb[64], sx[64], sw[64];
+    CHECK(base->ndim == 2 && x->ndim == 2 && W->ndim == 2 && x->shape[0] == r->N && base->shape[0] == r->N &&
+          W->shape[0] == r->N && W->shape[1] == r->E && base->data && x->data && W->data,
+          "routed_lora: need base [N, out], x [N, in], W [N, E] with N = %d, E = %d; got %s %s %s", r->N, r->E,
+          tensor_shape_str(base, sb, sizeof sb), tensor_shape_str(x, sx, sizeof sx),
+          tensor_shape_str(W, sw, sizeof sw));
+    int R = r->n_true > 0 ? a[0]->shape[0] : 0;
+    CHECK(R <= RL_MAX_RANK, "routed_lora: rank %d > %d", R, RL_MAX_RANK);
+    for (int e = 0; e < r->n_true; e++)
+        CHECK(a[e]->ndim == 2 && b[e]->ndim == 2 && a[e]->shape[0] == R && a[e]->shape[1] == x->shape[1] &&
+              b[e]->shape[0] == base->shape[1] && b[e]->shape[1] == R && a[e]->data && b[e]->data,
+              "routed_lora: expert %d needs A [%d, %d] and B [%d, %d]", e, R, x->shape[1], base->shape[1], R);
+}
+
+static int any_grad(const Tape *t, const Tensor *base, const Tensor *x, const Tensor *W, int n,
+                    Tensor *const *a, Tensor *const *b, int inplace) {
+    if (t->no_grad) return 0;
+    int g = x->grad || W->grad || (!inplace && base->grad);
+    for (int e = 0; e < n && !g; e++) g = a[e]->grad || b[e]->grad;
+    return g;
+}
+
+/* by-row index of the assignments and the expert of each (counting sort over rows) */
+static void index_assignments(Arena *ar, RlCtx *c) {
+    const Routing *r = c->r;
+    c->expert = arena_alloc(ar, (size_t)(c->P ? c->P : 1) * sizeof(int));
+    c->by_row = arena_alloc(ar, (size_t)(c->P ? c->P : 1) * sizeof(int));
+    c->row_start = arena_alloc(ar, (size_t)(r->N + 1) * sizeof(int));
+    memset(c->row_start, 0, (size_t)(r->N + 1) * sizeof(int));
+    for (int e = 0; e < c->n_true; e++)
+        for (int j = r->offset[e]; j < r->offset[e + 1]; j++) {
+            c->expert[j] = e;
+            CHECK(r->rows[j] >= 0 && r->rows[j] < r->N, "routed_lora: routed row %d out of [0, %d)", r->rows[j], r->N);
+            c->row_start[r->rows[j] + 1]++;
+        }
+    for (int t = 0; t < r->N; t++) c->row_start[t + 1] += c->row_start[t];
+    int *fill = arena_alloc(ar, (size_t)(r->N + 1) * sizeof(int));
+    memcpy(fill, c->row_start, (size_t)(r->N + 1) * sizeof(int));
+    for (int j = 0; j < c->P; j++) c->by_row[fill[r->rows[j]]++] = j;
+}
+
+static void transpose_b(RlCtx *c) {
+    for (int e = 0; e < c->n_true; e++) {
+        const real *B = c->b[e]->data;
+        real *bt = c->bt + (size_t)e * c->R * c->out;
+        for (int o = 0; o < c->out; o++)
+            for (int k = 0; k < c->R; k++) bt[(size_t)k * c->out + o] = B[(size_t)o * c->R + k];
+    }
+}
+
+static Tensor *make_output(Tape *t, Tensor *base, int wants, int inplace) {
+    if (inplace) {
+        Tensor *y = tensor_view(t->arena, base, 2, base->shape);
+        y->name = "routed_lora";
+        if (!base->grad && wants) y->grad = tensor_new(t->arena, 2, base->shape, 1)->grad;
+        return y;
+    }
+    Tensor *y = tape_output(t, 2, base->shape, wants, "routed_lora");
+    memcpy(y->data, base->data, base->numel * sizeof(real));
+    return y;
+}
+
+Tensor *op_routed_lora(Tape *t, Tensor *base, Tensor *x, Tensor *W, const Routing *r,
+                       Tensor *const *a, Tensor *const *b, real s, int inplace) {
+    check_args(base, x, W, r, a, b);
+    int P = r->offset[r->n_true];
+    if (P == 0) return base;
+    int wants = any_grad(t, base, x, W, r->n_true, a, b, inplace);
+    Tensor *y = make_output(t, base, wants, inplace);
+    RlCtx *c = arena_alloc(t->arena, sizeof *c);
+    *c = (RlCtx){ .r = r, .x = x, .W = W, .base = base, .y = y, .n_true = r->n_true, .R = a[0]->shape[0],
+                  .in = x->shape[1], .out = base->shape[1], .P = P, .inplace = inplace, .s = s };
+    c->a = arena_alloc(t->arena, (size_t)c->n_true * sizeof *c->a);
+    c->b = arena_alloc(t->arena, (size_t)c->n_true * sizeof *c->b);
+    memcpy(c->a, a, (size_t)c->n_true * sizeof *c->a);
+    memcpy(c->b, b, (size_t)c->n_true * sizeof *c->b);
+    ArenaMark mark = arena_mark(t->arena);
+    index_assignments(t->arena, c);
+    size_t nbt = (size_t)c->n_true * c->R * c->out;
+    c->h = arena_alloc(t->arena, (size_t)P * c->R * sizeof(real) + sizeof(real));
+    c->bt = arena_alloc(t->arena, nbt * sizeof(real) + sizeof(real));
+    transpose_b(c);
+    parallel_for(r->N, fwd_rows, c);
+    Tensor *in[3] = { x, W, base };
+    TapeEntry *e = wants ? tape_record(t, "routed_lora", routed_lora_backward, y, inplace ? 2 : 3, in) : NULL;
+    if (!e) {
+        arena_rewind(t->arena, mark);
+        return y;
+    }
+    c->dh = arena_alloc(t->arena, (size_t)P * c->R * sizeof(real) + sizeof(real));
+    c->dbt = arena_alloc(t->arena, nbt * sizeof(real) + sizeof(real));
+    e->saved = c;
+    return y;
+}
+
+/* ---- examples for the gradient check: N = 6 rows, in 5, out 4, rank 2, 3 true + 2 null experts,
+   top-2 from a fixed p (a constant: no ties to worry about); the A / B banks are stacked in one
+   input each ([3·2, 5], [3·4, 2]) and cut into per-expert views. base = x·Vᵀ (V constant), so
+   the in-place form also checks that dbase reaches x through the shared gradient. ---- */
+
+enum { EX_N = 6, EX_IN = 5, EX_OUT = 4, EX_R = 2, EX_T = 3, EX_E = 5, EX_K = 2 };
+
+typedef struct { Tensor *p, *v; int inplace; } RlExample;
+
+static void rl_example_common(Arena *ar, Rng *rng, OpExample *ex, int inplace) {
+    static const int shapes[4][2] = { { EX_N, EX_IN }, { EX_N, EX_E }, { EX_T * EX_R, EX_IN }, { EX_T * EX_OUT, EX_R } };
+    for (int i = 0; i < 4; i++) {
+        ex->in[i] = tensor_2d(ar, shapes[i][0], shapes[i][1], 1);
+        rng_fill_uniform(rng, ex->in[i]->data, ex->in[i]->numel, i == 1 ? 0.1 : -1.0, 1.0);
+    }
+    ex->n_in = 4;
+    RlExample *re = arena_alloc(ar, sizeof *re);
+    re->p = tensor_2d(ar, EX_N, EX_E, 0);
+    re->v = tensor_2d(ar, EX_OUT, EX_IN, 0);
+    rng_fill_uniform(rng, re->p->data, re->p->numel, 0.0, 1.0);
+    rng_fill_uniform(rng, re->v->data, re->v->numel, -1.0, 1.0);
+    re->p->data[0 * EX_E + 3] = re->p->data[0 * EX_E + 4] = 2;   /* row 0: two nulls, no true expert */
+    re->p->data[1 * EX_E + 0] = re->p->data[1 * EX_E + 2] = 2;   /* row 1: experts 0 and 2 */
+    re->inplace = inplace;
+    ex->aux = re;
+}
+
+static void rl_example(Arena *a, Rng *rng, OpExample *ex) { rl_example_common(a, rng, ex, 0); }
+static void rl_example_inplace(Arena *a, Rng *rng, OpExample *ex) { rl_example_common(a, rng, ex, 1); }
+
+static Tensor *rows_view(Arena *a, Tensor *stack, int row0, int rows) {
+    Tensor *v = arena_alloc(a, sizeof *v);
+    *v = *stack;
+    v->shape[0] = rows;
+    v->numel = (size_t)rows * stack->shape[1];
+    v->data += (size_t)row0 * stack->shape[1];
+    if (v->grad) v->grad += (size_t)row0 * stack->shape[1];
+    return v;
+}
+
+static Tensor *rl_apply(Tape *t, const OpExample *ex) {
+    const RlExample *re = ex->aux;
+    Routing *r = arena_alloc(t->arena, sizeof *r);
+    route_select(t->arena, re->p, EX_T, EX_K, NULL, r);
+    Tensor *a[EX_T], *b[EX_T];
+    for (int e = 0; e < EX_T; e++) {
+        a[e] = rows_view(t->arena, ex->in[2], e * EX_R, EX_R);
+        b[e] = rows_view(t->arena, ex->in[3], e * EX_OUT, EX_OUT);
+    }
+    Tensor *base = op_linear(t, ex->in[0], re->v);
+    return op_routed_lora(t, base, ex->in[0], ex->in[1], r, a, b, (real)1.5, re->inplace);
+}
+
+const OpInfo OP_ROUTED_LORA = { "routed_lora", rl_example, rl_apply, NULL };
+const OpInfo OP_ROUTED_LORA_INPLACE = { "routed_lora_inplace", rl_example_inplace, rl_apply, NULL };

@@ -1,0 +1,37 @@
+/* autograd/ops/routed_lora.h — the routed LoRA experts of a Mo-LoRA / AdaMoE linear as ONE op.
+   defines: op_routed_lora, rl_dots, rl_axpy_rows, rl_outer_add (kernels), OP_ROUTED_LORA,
+            OP_ROUTED_LORA_INPLACE
+   With a routing r (route.h; a constant for autograd) over N rows and E experts, true experts
+   e < r->n_true with A_e [R, in] and B_e [out, R], route weights W [N, E] and a scale s:
+     y[t] = base[t] + Σ_{e ∈ S_t, e < n_true} s · W[t, e] · B_e A_e x[t]
+   Compute follows the routing: each (row, true expert) assignment costs one A_e·x (R dot
+   products over `in`) and one rank-R update of the output row; rows never routed to an expert
+   and null experts cost nothing, no [rows, in] / [rows, out] copy is made, nothing per expert
+   goes on the tape. Saved for the backward: h = A_e x per assignment [P, R] and Bᵀ_e.
+   Backward (dy = dL/dy), per assignment j = (t, e), w = W[t, e]:
+     dh'_k = Bᵀ_e[k,:]·dy[t]            dW[t, e] += s · Σ_k dh'_k h_k
+     dh_k  = s · w · dh'_k              dx[t]    += Σ_k dh_k A_e[k,:]
+     dA_e[k,:] += dh_k x[t]            dB_e[:,k] += s · w · h_k dy[t]
+   Parallel over rows (a row's assignments in ascending expert order) for y, dx, dW; over
+   (expert, column slice) for dA, dB, each summing its assignments in routing order, so results
+   do not depend on the thread count.
+   inplace = 1: base is the caller's fresh tensor that nothing else reads (the frozen linear's
+   output): y is base itself (same data, same gradient buffer) — no [N, out] copy forward, no
+   gradient add backward. inplace = 0: y is a new tensor and dbase = dy. */
+#ifndef OPS_ROUTED_LORA_H
+#define OPS_ROUTED_LORA_H
+#include "route.h"
+
+Tensor *op_routed_lora(Tape *t, Tensor *base, Tensor *x, Tensor *W, const Routing *r,
+                       Tensor *const *a, Tensor *const *b, real s, int inplace);
+
+/* kernels (routed_lora_kernels.c): out[k] = M[k,:]·v for k < R (M [R, n] row-major), summed in a
+   fixed order; y[:] += Σ_k c[k] · M[k,:] */
+void rl_dots(const real *M, int R, int n, const real *v, real *out);
+void rl_axpy_rows(real *y, const real *M, int R, int n, const real *c);
+/* M[k, lo:hi] += c[k] · v[lo:hi] for k < R, M with row stride ld (an outer-product update) */
+void rl_outer_add(real *M, int R, int ld, int lo, int hi, const real *c, const real *v);
+
+extern const OpInfo OP_ROUTED_LORA, OP_ROUTED_LORA_INPLACE;
+
+#endif
