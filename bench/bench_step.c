@@ -17,16 +17,13 @@
      attention       3 x forward, forward = 2·2·T·C per token and layer (QKᵀ and PV over the FULL
                      T x T square, although the causal mask lets us skip about half of it)
    pct_peak = GFLOP/s / the FMA peak loop of bench_gemm at the same thread count.
-   Then Mo-LoRA (4 experts, top-2) and AdaMoE (4 + 4 null, top-3) steps on the same model (rank
-   8 experts on all linears; vanilla / Eq. 6 aux loss), each with ms/step, tokens/s, Load (mean
-   true experts per token over the timed steps) and peak RSS (the process maximum so far); JSON
-   lines carry "adapter":"molora"/"adamoe" and "load", plus a "step_moe_ratio" line.
+   Then the mixture-of-experts steps on the same model (bench_step_moe.c).
    Output: a table with the time per op family (forward by phase, backward per tape op), or one
    JSON line per thread count:
      {"bench":"step","model":"stories15M","adapter":"lora","batch":8,"seq":128,"threads":T,
       "ms_per_step":..,"tok_per_s":..,"gflops":..,"pct_peak":..,"peak_rss_mb":..,"arena_mb":..,
       "steady_mallocs":0,"gflop_per_step":..} */
-#include "bench.h"
+#include "bench_step.h"
 #include "../autograd/ops.h"
 #include "../nn/llama.h"
 #include "../optim/adamw.h"
@@ -39,17 +36,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#define BATCH 8
-#define SEQ 128
-#define MAX_OPS 32
-
-typedef struct {
-    LlamaModel m;
-    AdamW opt;
-    Arena arena;
-    Tape tape;
-    int *ids, *targets;
-} StepBench;
 
 static ModelConfig stories15m_config(void) {
     ModelConfig c = { 0 };
@@ -61,7 +47,7 @@ static ModelConfig stories15m_config(void) {
 }
 
 /* n_experts > 0: every FFN is a Mixtral-style MoE of that many SwiGLU experts (base top-2) */
-static void step_bench_init_moe(StepBench *s, const AdapterConfig *a, int n_experts) {
+void step_bench_init_moe(StepBench *s, const AdapterConfig *a, int n_experts) {
     ModelConfig c = stories15m_config();
     c.n_experts = n_experts;
     c.experts_per_tok = n_experts ? 2 : 0;
@@ -91,7 +77,7 @@ static void step_bench_init(StepBench *s) {
     step_bench_init_with(s, &a);
 }
 
-static void step_bench_free(StepBench *s) {
+void step_bench_free(StepBench *s) {
     tape_free(&s->tape);
     arena_free(&s->arena);
     adamw_free(&s->opt);
@@ -101,7 +87,7 @@ static void step_bench_free(StepBench *s) {
 }
 
 /* One full training step; returns the loss. */
-static double train_step(StepBench *s) {
+double train_step(StepBench *s) {
     param_store_zero_grad(&s->m.ps);
     Tensor *loss = llama_loss(&s->tape, &s->m, s->ids, s->targets, BATCH, SEQ, NULL, NULL);
     double l = (double)loss->data[0];
@@ -123,24 +109,19 @@ static double step_flops(const ModelConfig *c, int rank) {
     return ntok * (per_tok_layer * c->n_layers + 2 * 2 * C * V);
 }
 
-static double cpu_now(void) {
+double cpu_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static int cmp_double(const void *a, const void *b) {
+int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 /* ---- breakdown: forward by phase, backward per tape op ---- */
 
-typedef struct {
-    const char *name[MAX_OPS];
-    double ms[MAX_OPS];
-    int calls[MAX_OPS], n;
-} OpTimes;
 
 static void op_times_add(OpTimes *t, const char *name, double ms) {
     int i = 0;
@@ -155,7 +136,7 @@ static void op_times_add(OpTimes *t, const char *name, double ms) {
 
 /* The breakdown's clock: this thread's CPU time at 1 thread (immune to other processes on a
    shared machine), wall-clock time otherwise. */
-static int prof_cpu_clock;
+int prof_cpu_clock;
 static double prof_now(void) {
     if (!prof_cpu_clock) return bench_now();
     struct timespec t;
@@ -165,7 +146,7 @@ static double prof_now(void) {
 
 /* One step with timers around the forward phases and every backward entry (the same ops as
    llama_loss with every target counted: the decoder stack, then the fused LM head + CE). */
-static void profile_step(StepBench *s, OpTimes *fw, OpTimes *bw) {
+void profile_step(StepBench *s, OpTimes *fw, OpTimes *bw) {
     Tape *t = &s->tape;
     double t0 = prof_now();
     param_store_zero_grad(&s->m.ps);
@@ -193,7 +174,7 @@ static void profile_step(StepBench *s, OpTimes *fw, OpTimes *bw) {
 }
 
 /* Keeps, per family, the smallest time seen over the profiled steps (robust to a noisy machine). */
-static void op_times_min(OpTimes *best, const OpTimes *cur) {
+void op_times_min(OpTimes *best, const OpTimes *cur) {
     for (int i = 0; i < cur->n; i++) {
         int j = 0;
         while (j < best->n && strcmp(best->name[j], cur->name[i])) j++;
@@ -207,7 +188,7 @@ static void op_times_min(OpTimes *best, const OpTimes *cur) {
     }
 }
 
-static void print_breakdown(const OpTimes *fw, const OpTimes *bw, int reps) {
+void print_breakdown(const OpTimes *fw, const OpTimes *bw, int reps) {
     double tot = 0;
     for (int i = 0; i < fw->n; i++) tot += fw->ms[i];
     for (int i = 0; i < bw->n; i++) tot += bw->ms[i];
@@ -276,93 +257,6 @@ static void run_at(StepBench *s, const BenchOpts *o, int nt, double peak, double
         op_times_min(&bw, &b1);
     }
     print_breakdown(&fw, &bw, reps);
-    fflush(stdout);
-}
-
-/* ---- Mo-LoRA (4 experts, top-2) and AdaMoE (4 + 4 null, top-3) steps ---- */
-
-typedef struct { const char *name; AdapterConfig a; int n_experts; } MoeBenchCase;
-
-static const MoeBenchCase MOE_CASES[4] = {
-    { "molora", { .kind = ADAPTER_MOLORA, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0, .n_true = 4,
-                  .top_k = 2, .normalize = MOE_NORM_ALL_SELECTED, .aux = MOE_AUX_VANILLA, .aux_coef = 1e-3, .k_baseline = 2 }, 0 },
-    { "adamoe", { .kind = ADAPTER_ADAMOE, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0, .n_true = 4,
-                  .n_null = 4, .top_k = 3, .aux = MOE_AUX_EQ6, .aux_coef = 1e-3, .k_baseline = 2 }, 0 },
-    /* MoE FFN models: 8 SwiGLU experts per layer; full training of the top-2 model, and AdaMoE on it
-       (gate2 with 8 null experts, top-3, LoRA on the experts) */
-    { "moe", { .kind = ADAPTER_FULL }, 8 },
-    { "moe_null", { .kind = ADAPTER_MOE_FFN, .targets = LORA_TARGET_GATE | LORA_TARGET_UP | LORA_TARGET_DOWN,
-                    .rank = 8, .alpha = 16.0, .n_true = 8, .n_null = 8, .top_k = 3, .aux = MOE_AUX_EQ6,
-                    .aux_coef = 1e-3, .k_baseline = 2, .gate2_init = MOE_GATE2_COPY }, 8 },
-};
-
-/* median ms/step over `steps` timed steps after a warm-up, and the Load of the timed steps */
-static double moe_time(StepBench *s, int steps, double *load, double *cpu_ms) {
-    double times[64], cpu[64];
-    train_step(s);
-    if (s->m.moe) moe_stats_reset(&s->m.moe->stats);
-    for (int i = 0; i < steps; i++) {
-        double t = bench_now(), c = cpu_now();
-        train_step(s);
-        times[i] = bench_now() - t;
-        cpu[i] = cpu_now() - c;
-    }
-    qsort(times, (size_t)steps, sizeof times[0], cmp_double);
-    qsort(cpu, (size_t)steps, sizeof cpu[0], cmp_double);
-    *cpu_ms = cpu[steps / 2] * 1e3;
-    MoeSummary sum;
-    if (s->m.moe) moe_summary_model(&s->m.moe->stats, &sum);
-    *load = s->m.moe ? sum.load : (double)s->m.cfg.experts_per_tok;
-    return times[steps / 2] * 1e3;
-}
-
-/* the per-op breakdown of a Mo-LoRA / AdaMoE step (decoder + LM head; the aux loss is left out) */
-static void moe_breakdown(StepBench *s, const BenchOpts *o, int nt) {
-    OpTimes fw = { 0 }, bw = { 0 };
-    prof_cpu_clock = nt == 1;
-    int reps = o->quick ? 2 : 5;
-    for (int i = 0; i < reps; i++) {
-        OpTimes f1 = { 0 }, b1 = { 0 };
-        profile_step(s, &f1, &b1);
-        op_times_min(&fw, &f1);
-        op_times_min(&bw, &b1);
-    }
-    print_breakdown(&fw, &bw, reps);
-}
-
-static void bench_step_moe(const BenchOpts *o, int nt) {
-    threads_init(nt);
-    double ms[4], load[4], cpu[4];
-    for (int c = 0; c < 4; c++) {
-        StepBench s;
-        step_bench_init_moe(&s, &MOE_CASES[c].a, MOE_CASES[c].n_experts);
-        ms[c] = moe_time(&s, o->quick ? 4 : 8, &load[c], &cpu[c]);
-        if (!o->json && c < 2) moe_breakdown(&s, o, nt);
-        step_bench_free(&s);
-        struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);
-        double rss = (double)ru.ru_maxrss / 1024.0, tps = BATCH * SEQ / (ms[c] * 1e-3);
-        if (o->json)
-            printf("{\"bench\":\"step\",\"model\":\"stories15M\",\"adapter\":\"%s\",\"batch\":%d,\"seq\":%d,"
-                   "\"threads\":%d,\"ms_per_step\":%.2f,\"tok_per_s\":%.1f,\"peak_rss_mb\":%.1f,\"load\":%.4f,"
-                   "\"cpu_ms_per_step\":%.2f}\n", MOE_CASES[c].name, BATCH, SEQ, nt, ms[c], tps, rss, load[c], cpu[c]);
-        else
-            printf("%s (%d experts + %d null, top-%d) threads %d: %.1f ms/step, %.0f tok/s, Load %.3f, peak RSS %.1f MB\n",
-                   MOE_CASES[c].name, c < 2 ? MOE_CASES[c].a.n_true : 8, MOE_CASES[c].a.n_null,
-                   c == 2 ? 2 : MOE_CASES[c].a.top_k, nt, ms[c], tps, load[c], rss);
-    }
-    /* like for like: the same LoRA experts with and without null experts (moe trains every weight,
-       moe_null LoRA + gate2, so their times are reported but not compared) */
-    static const char *const pair[1][2] = { { "adamoe_over_molora", "AdaMoE / Mo-LoRA" } };
-    for (int p = 0; p < 1; p++) {
-        int a = 2 * p + 1, b = 2 * p;
-        if (o->json)
-            printf("{\"bench\":\"step_moe_ratio\",\"threads\":%d,\"%s\":%.4f,\"cpu_ratio\":%.4f,\"load_over_2\":%.4f}\n",
-                   nt, pair[p][0], ms[a] / ms[b], cpu[a] / cpu[b], load[a] / 2);
-        else
-            printf("  %s step time %.3f (CPU time %.3f) vs Load / 2 = %.3f (the rest is the shared non-expert work)\n",
-                   pair[p][1], ms[a] / ms[b], cpu[a] / cpu[b], load[a] / 2);
-    }
     fflush(stdout);
 }
 

@@ -151,7 +151,7 @@ Tensor *moe_linear_forward_ex(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     Tensor *W = op_route_weights(t, z, r, mode);
     Tensor *xin = x2;
     if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x2, m->dropout, drop_rng);
-    y2 = add_experts(t, m, xin, W, r, y2, y_owned ? y2 : NULL);
+    if (!(st && st->experts_off)) y2 = add_experts(t, m, xin, W, r, y2, y_owned ? y2 : NULL);
     if (m->identity_nulls) y2 = add_identity_nulls(t, m, x2, W, y2);
     y2 = add_shared_and_const(t, m, xin, W, y2);
     return tensor_view(t->arena, y2, y_base->ndim, y_base->shape);
