@@ -249,6 +249,10 @@ END_TEST
 START_TEST(test_eq6_load_m5k4) { load_converges(5, 16.0 / 9.0); }
 END_TEST
 
+/* the paper's other Table 7 point: m7k4 -> 16/11 = 1.45 */
+START_TEST(test_eq6_load_m7k4) { load_converges(7, 16.0 / 11.0); }
+END_TEST
+
 /* control: the same run without the aux loss stays far from the balance point */
 START_TEST(test_no_aux_load_stays)
 {
@@ -266,6 +270,7 @@ Suite *moe_model_suite(void) {
     tcase_add_test(tc, test_pad_mask_invariance);
     tcase_add_test(tc, test_eq6_load_m4k4);
     tcase_add_test(tc, test_eq6_load_m5k4);
+    tcase_add_test(tc, test_eq6_load_m7k4);
     tcase_add_test(tc, test_no_aux_load_stays);
     suite_add_tcase(s, tc);
     return s;
