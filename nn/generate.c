@@ -3,7 +3,14 @@
    double, y = (x·r)·w), the LoRA delta added as y + s·d, residuals as x + y, SwiGLU as
    (a·σ(a))·b with σ evaluated without exponentiating a positive number. Only the summation
    order of the linears (GEMV below vs the blocked gemm) and of attention differs, so the cached
-   logits equal the full forward's up to float rounding. */
+   logits equal the full forward's up to float rounding.
+   Routed modules (Mixtral / upcycled MoE FFN blocks, Mo-LoRA / AdaMoE linears) are not
+   re-implemented here: they run their own forward (moe_ffn_forward, moe_linear_forward_ex) on
+   the step's row as a [1, ·] tensor, on a no-grad tape over s->arena, so training, evaluation and
+   generation share one implementation of routing and experts. Their routing is per token
+   (top-k, top-p, dense, stochastic's evaluation rule), so a row routes alone exactly as it does
+   inside the full sequence; expert-choice routing is not (experts pick among the sequence's
+   tokens) and llama_generate rejects it. */
 #include "generate.h"
 #include "../autograd/ops/attention.h"
 #include "../autograd/ops/rope.h"
@@ -29,6 +36,17 @@ static int max_rank(const LlamaModel *m) {
 
 static real *alloc_reals(size_t n) { return xmalloc((n ? n : 1) * sizeof(real)); }
 
+/* a Mo-LoRA / AdaMoE linear with expert-choice routing (non-causal: no token-by-token decoding) */
+static const MoeLinear *noncausal_router(const LlamaModel *m) {
+    for (int i = 0; i < m->cfg.n_layers; i++) {
+        const LlamaLayer *l = &m->layers[i];
+        const LoraLinear *lin[7] = { &l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down };
+        for (int j = 0; j < 7; j++)
+            if (lin[j]->moe && lin[j]->moe->routing == MOE_ROUTING_EXPERT_CHOICE) return lin[j]->moe;
+    }
+    return NULL;
+}
+
 void decode_state_init(DecodeState *s, const LlamaModel *m, int cap) {
     const ModelConfig *c = &m->cfg;
     CHECK(cap >= 1 && cap <= c->max_seq_len, "decode_state_init: cap %d outside 1..%d", cap, c->max_seq_len);
@@ -50,12 +68,23 @@ void decode_state_init(DecodeState *s, const LlamaModel *m, int cap) {
     s->lora_d = alloc_reals((size_t)widest);
     s->logits = alloc_reals((size_t)c->vocab_size);
     s->scores = alloc_reals((size_t)c->n_heads * cap);
+    s->routed = m->moe != NULL;
+    if (s->routed) {
+        CHECK(!noncausal_router(m), "decode_state_init: expert-choice routing cannot decode token by token");
+        arena_init(&s->arena, 1 << 16);
+        tape_init(&s->tape, &s->arena);
+        tape_set_no_grad(&s->tape, 1);
+    }
 }
 
 void decode_state_free(DecodeState *s) {
     real *bufs[] = { s->k_cache, s->v_cache, s->x, s->xb, s->q, s->att, s->out, s->ff_gate,
                      s->ff_up, s->lora_h, s->lora_d, s->logits, s->scores };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+    if (s->routed) {
+        tape_free(&s->tape);
+        arena_free(&s->arena);
+    }
     memset(s, 0, sizeof *s);
 }
 
@@ -110,9 +139,51 @@ static void matvec(const Tensor *w, const real *x, real *y) {
     else parallel_for_chunks(out, 16, matvec_rows, &c);
 }
 
+/* ---- routed modules on one row (see the header comment) ---- */
+
+/* a [1, n] copy of x in the step arena */
+static Tensor *row_tensor(DecodeState *s, const real *x, int n) {
+    Tensor *t = tensor_2d(&s->arena, 1, n, 0);
+    memcpy(t->data, x, (size_t)n * sizeof(real));
+    return t;
+}
+
+/* y [out] (= W x on entry) += the Mo-LoRA / AdaMoE experts of x [in], as lora_linear_forward */
+static void moe_linear_row(DecodeState *s, const MoeLinear *ml, const real *x, real *y) {
+    Tensor *yb = row_tensor(s, y, ml->out);
+    Tensor *r = moe_linear_forward_ex(&s->tape, ml, row_tensor(s, x, ml->in), yb, NULL, 1);
+    memcpy(y, r->data, (size_t)ml->out * sizeof(real));
+}
+
+/* out [C] = the MoE FFN block of the normed row h [C] (the caller adds the residual) */
+static void moe_ffn_row(DecodeState *s, const MoeFfn *f, const real *h, real *out) {
+    Tensor *y = moe_ffn_forward(&s->tape, f, row_tensor(s, h, f->dim), NULL);
+    memcpy(out, y->data, (size_t)f->dim * sizeof(real));
+}
+
+/* Around the layers of one step: router statistics off (generating is not evaluating) and a
+   fresh one-row router log; afterwards the log is cleared (its records pointed into the arena)
+   and the arena reset. Returns the previous stats_on. */
+static int routed_begin(DecodeState *s) {
+    MoeState *st = s->m->moe;
+    int stats_on = st->stats_on;
+    st->stats_on = 0;
+    moe_forward_begin(st, NULL, 1);
+    return stats_on;
+}
+
+static void routed_end(DecodeState *s, int stats_on) {
+    MoeState *st = s->m->moe;
+    moe_forward_begin(st, NULL, 0);
+    st->stats_on = stats_on;
+    tape_reset(&s->tape);
+    arena_reset(&s->arena);
+}
+
 /* y = W x + s·B(A x) (lora_linear_forward on one row; dropout is off at inference) */
 static void linear_apply(DecodeState *s, const LoraLinear *l, const real *x, real *y) {
     matvec(l->weight, x, y);
+    if (l->moe) moe_linear_row(s, l->moe, x, y);
     if (!l->lora_a) return;
     matvec(l->lora_a, x, s->lora_h);
     matvec(l->lora_b, s->lora_h, s->lora_d);
@@ -160,10 +231,13 @@ static void layer_step(DecodeState *s, int li, int pos) {
     add_inplace(s->x, s->out, C);
 
     rmsnorm_row(s->xb, s->x, l->ffn_norm->data, C, eps);
-    linear_apply(s, &l->gate, s->xb, s->ff_gate);
-    linear_apply(s, &l->up, s->xb, s->ff_up);
-    for (int i = 0; i < F; i++) s->ff_gate[i] = s->ff_gate[i] * sigmoid(s->ff_gate[i]) * s->ff_up[i];
-    linear_apply(s, &l->down, s->ff_gate, s->out);
+    if (l->ffn) moe_ffn_row(s, l->ffn, s->xb, s->out);
+    else {
+        linear_apply(s, &l->gate, s->xb, s->ff_gate);
+        linear_apply(s, &l->up, s->xb, s->ff_up);
+        for (int i = 0; i < F; i++) s->ff_gate[i] = s->ff_gate[i] * sigmoid(s->ff_gate[i]) * s->ff_up[i];
+        linear_apply(s, &l->down, s->ff_gate, s->out);
+    }
     add_inplace(s->x, s->out, C);
 }
 
@@ -177,7 +251,13 @@ const real *decode_step(DecodeState *s, int id, int pos, int want_logits) {
     if (emb->bf16)
         for (int i = 0; i < C; i++) s->x[i] = (real)bf16_to_f32(emb->bf16[(size_t)id * C + i]);
     else memcpy(s->x, emb->data + (size_t)id * C, (size_t)C * sizeof(real));
-    for (int li = 0; li < c->n_layers; li++) layer_step(s, li, pos);
+    if (s->routed) {
+        int stats_on = routed_begin(s);
+        for (int li = 0; li < c->n_layers; li++) layer_step(s, li, pos);
+        routed_end(s, stats_on);
+    } else {
+        for (int li = 0; li < c->n_layers; li++) layer_step(s, li, pos);
+    }
     if (!want_logits) return NULL;
     rmsnorm_row(s->xb, s->x, m->final_norm->data, C, (real)c->norm_eps);
     matvec(m->lm_head, s->xb, s->logits);
@@ -211,6 +291,11 @@ static Status check_request(const LlamaModel *m, const int *prompt, int n_prompt
                          gc->temperature);
     if (!(gc->top_p > 0 && gc->top_p <= 1))
         return error_set(err, STATUS_INVALID, NULL, "top_p must be in (0, 1], got %g", gc->top_p);
+    const MoeLinear *ec = noncausal_router(m);
+    if (ec)
+        return error_set(err, STATUS_INVALID, "use an adapter trained with top-k, top-p or dense routing",
+                         "layer %d: expert-choice routing is non-causal (experts pick among the whole "
+                         "sequence's tokens), so it cannot generate token by token", ec->layer);
     return STATUS_OK;
 }
 

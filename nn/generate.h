@@ -10,8 +10,13 @@
        a = attention_decode_step(q, k_cache, v_cache);  x = x + o(a)
        h = rmsnorm(x)·w_post;  x = x + down(silu(gate(h)) * up(h))
      logits = lm_head · rmsnorm(x)·w_final
+   MoE FFN blocks (Mixtral, upcycled: layer.ffn) replace the SwiGLU line by moe_ffn_forward on the
+   [1, C] row, and Mo-LoRA / AdaMoE linears add moe_linear_forward_ex's experts to W x, both on a
+   no-grad tape (see generate.c); router statistics are not accumulated while decoding and the
+   router log is empty after each step. Expert-choice routing (non-causal) cannot decode.
    Linears: y = W x (a row-parallel GEMV over real or bf16 storage) + s·B(A x) with a LoRA adapter.
-   Every buffer is allocated once by decode_state_init: no allocation per token.
+   Every buffer is allocated once by decode_state_init: no allocation per token (routed models:
+   the arena's blocks are kept and reused).
    Sampling (sampler_next): temperature 0 = greedy argmax (ties -> lowest id); else
    p = softmax(logits / temperature) in double, restricted to the nucleus when top_p < 1 (the
    smallest set of most probable tokens whose mass reaches top_p; Holtzman et al. 2020,
@@ -19,6 +24,7 @@
 #ifndef GENERATE_H
 #define GENERATE_H
 #include "llama.h"
+#include "../autograd/tape.h"
 #include "../tensor/rng.h"
 #include "../tensor/status.h"
 
@@ -29,6 +35,9 @@ typedef struct {
     int cap;                    /* positions the caches hold */
     real *k_cache, *v_cache;    /* [L, cap, KV*D] */
     real *x, *xb, *q, *att, *out, *ff_gate, *ff_up, *lora_h, *lora_d, *logits, *scores;
+    int routed;                 /* the model has routers (m->moe): MoE FFN blocks or MoE linears */
+    Arena arena;                /* routed only: the modules' no-grad tape and its arena, */
+    Tape tape;                  /* reset after every step */
 } DecodeState;
 
 /* Allocates the caches for positions 0..cap-1 (cap <= max_seq_len) and the scratch. */
@@ -71,7 +80,8 @@ typedef int (*GenerateTokenFn)(void *ctx, int prev_id, int id);
 /* Runs the prompt (n_prompt >= 1 ids, < vocab) through the cache position by position, then
    generates up to gc->steps ids into out_ids (room for gc->steps) and sets *n_out. on_token may
    be NULL. STATUS_INVALID if the prompt is empty, an id is out of range, n_prompt + steps
-   exceeds max_seq_len, or temperature / top_p are out of range. */
+   exceeds max_seq_len, temperature / top_p are out of range, or an adapter routes by expert
+   choice. */
 Status llama_generate(const LlamaModel *m, const int *prompt, int n_prompt, const GenerateConfig *gc,
                       GenerateTokenFn on_token, void *ctx, int *out_ids, int *n_out, Error *err);
 

@@ -1,8 +1,9 @@
 /* nn/generate_cli.c — the `./train generate` subcommand (a thin wrapper over generate.h).
      generate --model M [--tokenizer T] (--prompt TEXT | --prompt-ids 1,2,3) [--steps 64]
               [--temperature 0] [--top-p 1] [--seed 42] [--stop-at-eos] [--threads N] [--json]
-   The model is a llama2.c .bin or an HF directory (model_load_with_adapter: optionally with --adapter-dir). A text prompt is
-   encoded with BOS (as llama2.c's run.c does) and needs --tokenizer.
+   The model is a llama2.c .bin or an HF directory, Llama or Mixtral (model_load_with_adapter:
+   optionally with --adapter-dir: LoRA, Mo-LoRA / AdaMoE, moe-ffn incl. upcycled). A text prompt
+   is encoded with BOS (as llama2.c's run.c does) and needs --tokenizer.
    Default output: the prompt text and then each generated piece, streamed to stdout as it is
    produced (without a tokenizer: the generated ids, space-separated), a newline, and a speed
    line on stderr. --json prints exactly one line
@@ -215,11 +216,6 @@ int generate_cli(int argc, char **argv) {
     Error err = {0};
     if (model_load_with_adapter(&m, o.model, o.adapter_dir, 0, &err) != STATUS_OK) {
         error_print(&err);
-        return 1;
-    }
-    if (m.layers[0].ffn) {   /* the KV-cache decoder has no MoE FFN path (nn/moe_ffn.h) yet */
-        fprintf(stderr, "error: %s: generation is not supported for MoE FFN (Mixtral / upcycled) models yet\n", o.model);
-        llama_free(&m);
         return 1;
     }
     int have_tk = 0, *prompt = NULL, n_prompt = 0;

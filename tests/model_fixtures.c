@@ -1,6 +1,8 @@
 /* tests/model_fixtures.c — see model_fixtures.h. */
 #include "model_fixtures.h"
+#include "../nn/generate.h"
 #include "../tensor/check.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,36 @@ real *tiny_logits(const LlamaModel *m, const int *ids, int B, int T) {
     tape_free(&t);
     arena_free(&a);
     return out;
+}
+
+void greedy_by_full_forward(const LlamaModel *m, const int *prompt, int n_prompt, int steps, int *out) {
+    int V = m->cfg.vocab_size, T = n_prompt, ids[64];
+    CHECK(n_prompt + steps <= 64, "greedy_by_full_forward: %d + %d ids", n_prompt, steps);
+    memcpy(ids, prompt, (size_t)n_prompt * sizeof(int));
+    for (int s = 0; s < steps; s++) {
+        real *lg = tiny_logits(m, ids, 1, T);
+        const real *last = lg + (size_t)(T - 1) * V;
+        int best = 0;
+        for (int j = 1; j < V; j++)
+            if (last[j] > last[best]) best = j;
+        out[s] = ids[T++] = best;
+        free(lg);
+    }
+}
+
+double decode_vs_full(const LlamaModel *m, const int *ids, int T) {
+    int V = m->cfg.vocab_size;
+    real *full = tiny_logits(m, ids, 1, T);
+    DecodeState s;
+    decode_state_init(&s, m, T);
+    double worst = 0;
+    for (int p = 0; p < T; p++) {
+        const real *lg = decode_step(&s, ids[p], p, 1);
+        for (int j = 0; j < V; j++) worst = fmax(worst, fabs((double)lg[j] - (double)full[(size_t)p * V + j]));
+    }
+    decode_state_free(&s);
+    free(full);
+    return worst;
 }
 
 char *tmp_dir_new(void) {

@@ -6,7 +6,8 @@
    - user errors are Status values with the expected messages.
    - sampling: frequencies match hand-computed softmax / nucleus probabilities; a seed fixes the
      ids; tiny top_p is greedy; the callback and EOS stop generation.
-   The PyTorch reference on stories260K and the CLI are in test_generate_ref.c. */
+   The PyTorch reference on stories260K and the CLI are in test_generate_ref.c; routed models
+   (Mixtral, upcycled, Mo-LoRA / AdaMoE adapters) in test_generate_moe.c. */
 #include "suites.h"
 #include "model_fixtures.h"
 #include "../nn/checkpoint.h"
@@ -51,42 +52,6 @@ static void variant_model(LlamaModel *m, Variant v, uint64_t seed, double std) {
     ck_assert_int_eq(m->tok_emb->bf16 != NULL, v.bf16);
 }
 
-static int naive_argmax(const real *x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
-/* greedy continuation by full recompute: the twin of llama_generate(temperature 0) */
-static void naive_greedy(const LlamaModel *m, const int *prompt, int n_prompt, int steps, int *out) {
-    int V = m->cfg.vocab_size, T = n_prompt, ids[64];
-    memcpy(ids, prompt, (size_t)n_prompt * sizeof(int));
-    for (int s = 0; s < steps; s++) {
-        real *lg = tiny_logits(m, ids, 1, T);
-        ids[T] = naive_argmax(lg + (size_t)(T - 1) * V, V);
-        out[s] = ids[T++];
-        free(lg);
-    }
-}
-
-/* cached logits at every position of `ids` against the rows of one full forward */
-static double cached_vs_full(const LlamaModel *m, const int *ids, int T) {
-    int V = m->cfg.vocab_size;
-    real *full = tiny_logits(m, ids, 1, T);
-    DecodeState s;
-    decode_state_init(&s, m, T);
-    double worst = 0;
-    for (int p = 0; p < T; p++) {
-        const real *lg = decode_step(&s, ids[p], p, 1);
-        for (int j = 0; j < V; j++)
-            worst = fmax(worst, fabs((double)lg[j] - (double)full[(size_t)p * V + j]));
-    }
-    decode_state_free(&s);
-    free(full);
-    return worst;
-}
-
 START_TEST(test_greedy_matches_naive)
 {
     static const Variant vs[] = {
@@ -98,7 +63,7 @@ START_TEST(test_greedy_matches_naive)
         LlamaModel m;
         variant_model(&m, vs[k], 21 + k, 0.3);
         int want[13], got[13], n = -1, distinct = 0;
-        naive_greedy(&m, prompt, 3, steps, want);
+        greedy_by_full_forward(&m, prompt, 3, steps, want);
         GenerateConfig gc = generate_config_default();
         gc.steps = steps;
         Error err;
@@ -112,7 +77,7 @@ START_TEST(test_greedy_matches_naive)
         int seq[16];
         memcpy(seq, prompt, sizeof prompt);
         memcpy(seq + 3, want, sizeof want);
-        double d = cached_vs_full(&m, seq, 16);
+        double d = decode_vs_full(&m, seq, 16);
         ck_assert_msg(d < 1e-4, "variant %zu: cached logits differ by %g", k, d);
         llama_free(&m);
     }
