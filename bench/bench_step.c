@@ -188,6 +188,18 @@ void op_times_min(OpTimes *best, const OpTimes *cur) {
     }
 }
 
+void profile_best(StepBench *s, int nt, int reps, OpTimes *fw, OpTimes *bw) {
+    *fw = (OpTimes){ 0 };
+    *bw = (OpTimes){ 0 };
+    prof_cpu_clock = nt == 1;
+    for (int i = 0; i < reps; i++) {
+        OpTimes f1 = { 0 }, b1 = { 0 };
+        profile_step(s, &f1, &b1);
+        op_times_min(fw, &f1);
+        op_times_min(bw, &b1);
+    }
+}
+
 void print_breakdown(const OpTimes *fw, const OpTimes *bw, int reps) {
     double tot = 0;
     for (int i = 0; i < fw->n; i++) tot += fw->ms[i];
@@ -247,15 +259,9 @@ static void run_at(StepBench *s, const BenchOpts *o, int nt, double peak, double
     printf("  loss at step %d %.9g, peak RSS %.1f MB, arena high-water %.1f MB, steady-state mallocs %ld "
            "(arena blocks %zu, tape cap %d), page faults/step %ld\n", steps + 1, (double)loss, rss, arena_mb, steady,
            s->arena.n_block_allocs, s->tape.cap, faults);
-    OpTimes fw = { 0 }, bw = { 0 };
-    prof_cpu_clock = nt == 1;
+    OpTimes fw, bw;
     int reps = o->quick ? 2 : 5;
-    for (int i = 0; i < reps; i++) {
-        OpTimes f1 = { 0 }, b1 = { 0 };
-        profile_step(s, &f1, &b1);
-        op_times_min(&fw, &f1);
-        op_times_min(&bw, &b1);
-    }
+    profile_best(s, nt, reps, &fw, &bw);
     print_breakdown(&fw, &bw, reps);
     fflush(stdout);
 }

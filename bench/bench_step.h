@@ -1,7 +1,7 @@
 /* bench/bench_step.h — what bench_step.c shares with bench_step_moe.c (internal to bench/).
    defines: StepBench, OpTimes, BATCH, SEQ, MAX_OPS, step_bench_init_moe, step_bench_free,
             train_step, cpu_now, cmp_double, profile_step, op_times_min, print_breakdown,
-            prof_cpu_clock, bench_step_moe */
+            prof_cpu_clock, profile_best, bench_step_moe */
 #ifndef BENCH_STEP_H
 #define BENCH_STEP_H
 #include "bench.h"
@@ -39,6 +39,8 @@ extern int prof_cpu_clock;
 void profile_step(StepBench *s, OpTimes *fw, OpTimes *bw);
 void op_times_min(OpTimes *best, const OpTimes *cur);
 void print_breakdown(const OpTimes *fw, const OpTimes *bw, int reps);
+/* per family the best of `reps` profiled steps (thread CPU time at nt == 1, else wall clock) */
+void profile_best(StepBench *s, int nt, int reps, OpTimes *fw, OpTimes *bw);
 
 /* Mo-LoRA / AdaMoE / MoE-FFN steps at nt threads (bench_step_moe.c) */
 void bench_step_moe(const BenchOpts *o, int nt);

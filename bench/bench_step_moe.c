@@ -78,15 +78,9 @@ static double forward_ms(StepBench *s, int steps, int nt, int experts_off) {
 /* the per-op breakdown of a Mo-LoRA / AdaMoE step (decoder + LM head; the aux loss is left out);
    returns the backward time of the routed experts (op routed_lora) */
 static double moe_breakdown(StepBench *s, const BenchOpts *o, int nt) {
-    OpTimes fw = { 0 }, bw = { 0 };
-    prof_cpu_clock = nt == 1;
+    OpTimes fw, bw;
     int reps = o->quick ? 2 : 5;
-    for (int i = 0; i < reps; i++) {
-        OpTimes f1 = { 0 }, b1 = { 0 };
-        profile_step(s, &f1, &b1);
-        op_times_min(&fw, &f1);
-        op_times_min(&bw, &b1);
-    }
+    profile_best(s, nt, reps, &fw, &bw);
     if (!o->json) print_breakdown(&fw, &bw, reps);
     for (int i = 0; i < bw.n; i++)
         if (!strcmp(bw.name[i], "routed_lora")) return bw.ms[i];
