@@ -62,7 +62,7 @@ static void write_config_json(FILE *f, const AdapterConfig *a, const char *base_
     write_float(f, a->dropout);
     fputs(",\n  \"target_modules\": [", f);
     int first = 1;
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < LORA_TARGET_BITS; i++)
         if (a->targets & (1 << i)) {
             fprintf(f, "%s\"%s\"", first ? "" : ", ", adapter_target_module(a, i));
             first = 0;
@@ -131,9 +131,19 @@ static Status check_unsupported(const JsonValue *r, const char *path, Error *err
     return STATUS_OK;
 }
 
+/* One target_modules entry as PEFT reads it: a module-name suffix. A bare "gate" is therefore the
+   Mixtral router (block_sparse_moe.gate; Llama has no module named "gate"), not gate_proj. */
+static int read_target_entry(const JsonValue *e, int *bits) {
+    Error e2;
+    if (e->type != JSON_STRING || strchr(e->string, ',') || !strcmp(e->string, "all")) return 0;
+    if (!strcmp(e->string, "gate")) { *bits = LORA_TARGET_ROUTER; return 1; }
+    return lora_targets_parse(e->string, bits, &e2) == STATUS_OK;
+}
+
 static Status read_targets(const JsonValue *r, const char *path, int *out, Error *err) {
     const JsonValue *tm = json_get(r, "target_modules");
-    const char *hint = "target_modules lists q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj";
+    const char *hint = "target_modules lists q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj "
+                       "(Mixtral: w1, w3, w2, and block_sparse_moe.gate for the router)";
     if (tm && tm->type == JSON_STRING && !strcmp(tm->string, "all-linear")) {
         *out = LORA_TARGET_ALL;
         return STATUS_OK;
@@ -144,8 +154,7 @@ static Status read_targets(const JsonValue *r, const char *path, int *out, Error
     for (size_t i = 0; i < tm->count; i++) {
         const JsonValue *e = &tm->items[i];
         int b;
-        Error e2;
-        if (e->type != JSON_STRING || lora_targets_parse(e->string, &b, &e2) != STATUS_OK || !strcmp(e->string, "all"))
+        if (!read_target_entry(e, &b))
             return error_set(err, STATUS_FORMAT, hint, "%s:%d:%d: target_modules[%zu] is not a supported module name",
                              path, e->line, e->col, i);
         bits |= b;

@@ -6,7 +6,9 @@
                                 "base_model.model.<module>.lora_B.weight" [out, R]; our ParamStore
                                 names are the same without the "base_model.model." prefix
      adapter_config.json        PEFT LoraConfig keys: peft_type "LORA", task_type "CAUSAL_LM",
-                                r, lora_alpha, lora_dropout, target_modules (q_proj ... down_proj),
+                                r, lora_alpha, lora_dropout, target_modules (q_proj ... down_proj;
+                                Mixtral: w1 / w3 / w2 for moe-ffn experts, block_sparse_moe.gate
+                                for a LoRA on the router; read: a bare "gate" is the router too),
                                 bias "none", fan_in_fan_out false, use_rslora, ... and NO "moe"
                                 key for plain LoRA. Mo-LoRA / AdaMoE adapters add expert banks
                                 (lora_A.{e}, lora_B.{e}), routers (router.weight) and a "moe"

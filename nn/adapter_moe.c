@@ -10,7 +10,7 @@ int adapter_is_param_name(const char *name) {
 
 const char *adapter_target_module(const AdapterConfig *a, int bit_index) {
     static const char *const mixtral[3] = { "w1", "w3", "w2" };
-    if (a->kind == ADAPTER_MOE_FFN && a->upcycle <= 0 && bit_index >= 4) return mixtral[bit_index - 4];
+    if (a->kind == ADAPTER_MOE_FFN && a->upcycle <= 0 && bit_index >= 4 && bit_index <= 6) return mixtral[bit_index - 4];
     return lora_target_module(bit_index);
 }
 

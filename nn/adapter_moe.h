@@ -16,7 +16,7 @@
 /* 1 for the parameter names an adapter file holds: LoRA tensors and routers */
 int adapter_is_param_name(const char *name);
 /* PEFT module name of target bit i: Mixtral expert linears of a moe-ffn adapter (not upcycled)
-   are w1 / w3 / w2, everything else as lora_target_module() */
+   are w1 / w3 / w2, everything else as lora_target_module() (the router: block_sparse_moe.gate) */
 const char *adapter_target_module(const AdapterConfig *a, int bit_index);
 /* writes `,\n  "moe": {...}` (nothing for plain LoRA); moe-ffn adds "gate2_init" (and "upcycle": n
    for an upcycled dense model) and its "targets" are ["block_sparse_moe"] (["mlp"] upcycled) */

@@ -70,6 +70,8 @@ void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *a
     CHECK(acfg->kind != ADAPTER_MOE_FFN || ffn_experts > 0, "moe-ffn needs a Mixtral model or --upcycle n");
     CHECK(cfg->n_experts == 0 || (acfg->kind != ADAPTER_MOLORA && acfg->kind != ADAPTER_ADAMOE),
           "molora / adamoe adapters are not supported on Mixtral models (use moe-ffn)");
+    CHECK(!(acfg->targets & LORA_TARGET_ROUTER) || cfg->n_experts > 0 || (acfg->kind != ADAPTER_LORA && !adapter_is_routed(acfg)),
+          "the LoRA target 'router' needs a Mixtral model (moe_ffn_check_model)");
     if (acfg->kind == ADAPTER_MOE_FFN) m->acfg.n_true = ffn_experts;
     if (ffn_experts > 0) {
         AdapterConfig sc = moe_ffn_state_config(acfg, ffn_experts, cfg->n_experts > 0 ? cfg->experts_per_tok : acfg->top_k);

@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const TARGET_SHORT[7] = { "q", "k", "v", "o", "gate", "up", "down" };
-static const char *const TARGET_PEFT[7] = { "q_proj", "k_proj", "v_proj", "o_proj",
-                                            "gate_proj", "up_proj", "down_proj" };
+static const char *const TARGET_SHORT[LORA_TARGET_BITS] = { "q", "k", "v", "o", "gate", "up", "down", "router" };
+/* the router's PEFT name is its module path suffix: PEFT matches target_modules against the end of
+   the module name, and "block_sparse_moe.gate" (unlike a bare "gate") cannot be read as gate_proj */
+static const char *const TARGET_PEFT[LORA_TARGET_BITS] = { "q_proj", "k_proj", "v_proj", "o_proj",
+                                                           "gate_proj", "up_proj", "down_proj",
+                                                           "block_sparse_moe.gate" };
 
 const char *lora_target_module(int bit_index) { return TARGET_PEFT[bit_index]; }
 
@@ -58,7 +61,7 @@ static const char *const NULL_KIND_NAMES[] = { "zero", "identity", "constant" };
 static const char *const ROUTING_NAMES[] = { "topk", "top_p", "dense", "stochastic", "expert_choice" };
 static const char *const AUX_KIND_NAMES[] = { "eq6", "vanilla", "none" };
 static const char *const GATE2_NAMES[] = { "copy", "zeros", "random" };
-static const char *const TARGET_MIXTRAL[7] = { "", "", "", "", "w1", "w3", "w2" };
+static const char *const TARGET_MIXTRAL[LORA_TARGET_BITS] = { "", "", "", "", "w1", "w3", "w2", "" };
 
 const char *moe_gate2_init_name(MoeGate2Init v) { return GATE2_NAMES[v]; }
 Status moe_gate2_init_parse(const char *s, MoeGate2Init *out, Error *err) {
@@ -180,26 +183,32 @@ Status int_list_parse(const char *s, const char *what, int lo, int *vals, int *n
     }
 }
 
+/* bit index of one name (short, PEFT or Mixtral spelling) of length len, or -1 */
+static int target_index(const char *p, size_t len) {
+    for (int i = 0; i < LORA_TARGET_BITS; i++)
+        if ((strlen(TARGET_SHORT[i]) == len && !strncmp(p, TARGET_SHORT[i], len)) ||
+            (strlen(TARGET_PEFT[i]) == len && !strncmp(p, TARGET_PEFT[i], len)) ||
+            (TARGET_MIXTRAL[i][0] && strlen(TARGET_MIXTRAL[i]) == len && !strncmp(p, TARGET_MIXTRAL[i], len)))
+            return i;
+    return -1;
+}
+
 Status lora_targets_parse(const char *s, int *out, Error *err) {
-    if (!strcmp(s, "all")) { *out = LORA_TARGET_ALL; return STATUS_OK; }
     int bits = 0;
     const char *p = s;
     while (*p) {
         size_t len = strcspn(p, ",");
-        int found = -1;
-        for (int i = 0; i < 7; i++)
-            if ((strlen(TARGET_SHORT[i]) == len && !strncmp(p, TARGET_SHORT[i], len)) ||
-                (strlen(TARGET_PEFT[i]) == len && !strncmp(p, TARGET_PEFT[i], len)) ||
-                (i >= 4 && strlen(TARGET_MIXTRAL[i]) == len && !strncmp(p, TARGET_MIXTRAL[i], len)))
-                found = i;
-        if (found < 0)
-            return error_set(err, STATUS_INVALID, "targets are a comma list of q,k,v,o,gate,up,down (or all)",
+        int found = target_index(p, len);
+        if (len == 3 && !strncmp(p, "all", 3)) bits |= LORA_TARGET_ALL;
+        else if (found >= 0) bits |= 1 << found;
+        else
+            return error_set(err, STATUS_INVALID, "targets are a comma list of q,k,v,o,gate,up,down (or all), "
+                             "plus router (the Mixtral router block_sparse_moe.gate)",
                              "unknown LoRA target '%.*s' in '%s'", (int)len, p, s);
-        bits |= 1 << found;
         p += len;
         if (*p == ',') p++;
     }
-    if (!bits) return error_set(err, STATUS_INVALID, "name at least one of q,k,v,o,gate,up,down", "empty LoRA target list");
+    if (!bits) return error_set(err, STATUS_INVALID, "name at least one of q,k,v,o,gate,up,down,router", "empty LoRA target list");
     *out = bits;
     return STATUS_OK;
 }
@@ -207,7 +216,7 @@ Status lora_targets_parse(const char *s, int *out, Error *err) {
 const char *lora_targets_str(int targets, char *buf, size_t n) {
     size_t off = 0;
     buf[0] = 0;
-    for (int i = 0; i < 7 && off < n; i++)
+    for (int i = 0; i < LORA_TARGET_BITS && off < n; i++)
         if (targets & (1 << i)) off += (size_t)snprintf(buf + off, n - off, "%s%s", off ? "," : "", TARGET_SHORT[i]);
     return buf;
 }

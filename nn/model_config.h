@@ -44,12 +44,16 @@ typedef enum { MOE_AUX_EQ6, MOE_AUX_VANILLA, MOE_AUX_NONE } MoeAuxKind;
 #define MOE_MAX_EXPERTS 64      /* n_true + n_null per router */
 #define MOE_MAX_LAYERS 64       /* length of the per-layer lists */
 
-/* which linears of each layer get an adapter (bit set) */
+/* which linears of each layer get an adapter (bit set). ROUTER is the Mixtral router
+   block_sparse_moe.gate (LoRA on the frozen router, nn/moe_ffn.h); it lies outside ALL, so "all"
+   means the seven linears q..down, as before, and the router is asked for by name ("all,router"). */
 enum {
     LORA_TARGET_Q = 1 << 0, LORA_TARGET_K = 1 << 1, LORA_TARGET_V = 1 << 2, LORA_TARGET_O = 1 << 3,
     LORA_TARGET_GATE = 1 << 4, LORA_TARGET_UP = 1 << 5, LORA_TARGET_DOWN = 1 << 6,
     LORA_TARGET_ALL = (1 << 7) - 1,
+    LORA_TARGET_ROUTER = 1 << 7,
 };
+#define LORA_TARGET_BITS 8   /* bit indices 0..7 (lora_target_module, lora_targets_str) */
 
 typedef struct {
     AdapterKind kind;
@@ -108,11 +112,13 @@ Status adapter_moe_check_layers(const AdapterConfig *a, int n_layers, Error *err
 /* "4" or "2,2,4,4" → vals[0..*n) (each >= lo), *n <= MOE_MAX_LAYERS; what names the flag */
 Status int_list_parse(const char *s, const char *what, int lo, int *vals, int *n, Error *err);
 
-/* "q,k,v,o,gate,up,down" or "all" (PEFT names q_proj,... and Mixtral w1,w3,w2 accepted too) */
+/* a comma list of q,k,v,o,gate,up,down,router and "all" (= the seven linears, not the router),
+   e.g. "q,v", "all", "all,router" (PEFT names q_proj, ..., block_sparse_moe.gate and Mixtral
+   w1,w3,w2 accepted too) */
 Status lora_targets_parse(const char *s, int *out, Error *err);
-/* writes "q,v" style names into buf */
+/* writes "q,v,router" style names into buf */
 const char *lora_targets_str(int targets, char *buf, size_t n);
-/* PEFT module name of target bit i: "q_proj", ..., "down_proj" */
+/* PEFT module name of target bit i: "q_proj", ..., "down_proj", "block_sparse_moe.gate" */
 const char *lora_target_module(int bit_index);
 /* Checks the dimensions are consistent; `source` names the file in the error. */
 Status model_config_validate(const ModelConfig *c, const char *source, Error *err);

@@ -27,7 +27,8 @@ AdapterConfig moe_ffn_state_config(const AdapterConfig *acfg, int n_experts, int
     return s;
 }
 
-/* a LoraLinear on an existing base weight W [out, in] (LoRA when rank > 0) */
+/* a LoraLinear on an existing base weight W [out, in] (LoRA when rank > 0): the experts' linears
+   and the router (PREFIX.lora_A.weight [rank, in], PREFIX.lora_B.weight [out, rank]) */
 static void expert_linear(LoraLinear *l, ParamStore *ps, const char *prefix, Tensor *w, int in, int out,
                           int rank, const AdapterConfig *a) {
     char name[320];
@@ -94,6 +95,10 @@ void moe_ffn_declare(MoeFfn *f, ParamStore *ps, int layer, int dim, int hidden, 
     snprintf(pre, sizeof pre, "model.layers.%d.block_sparse_moe", layer);
     snprintf(name, sizeof name, "%s.gate.weight", pre);
     f->gate = param_declare(ps, name, acfg->kind == ADAPTER_FULL ? PARAM_TRAINABLE : PARAM_FROZEN, 2, (int[]){ n_experts, dim });
+    int lora = acfg->kind == ADAPTER_LORA || acfg->kind == ADAPTER_MOE_FFN;
+    snprintf(name, sizeof name, "%s.gate", pre);
+    expert_linear(&f->router, ps, name, f->gate, dim, n_experts,
+                  lora && (acfg->targets & LORA_TARGET_ROUTER) ? acfg->rank : 0, acfg);
     declare_common(f, ps, pre, names, n_experts, top_k_base, NULL, acfg);
 }
 
@@ -108,8 +113,11 @@ void moe_ffn_declare_upcycled(MoeFfn *f, ParamStore *ps, int layer, Tensor *w_ga
     f->layer = layer;
     f->gate_trainable = 1;
     snprintf(pre, sizeof pre, "model.layers.%d.mlp", layer);
+    CHECK(!(acfg->targets & LORA_TARGET_ROUTER), "moe_ffn: the upcycled router is trained in full, it takes "
+          "no LoRA (moe_ffn_check_model refuses the target 'router')");
     snprintf(name, sizeof name, "%s.router.weight", pre);
     f->gate = param_declare(ps, name, PARAM_TRAINABLE, 2, (int[]){ acfg->upcycle, f->dim });
+    expert_linear(&f->router, ps, name, f->gate, f->dim, acfg->upcycle, 0, acfg);
     Tensor *const w[3] = { w_gate, w_up, w_down };
     declare_common(f, ps, pre, names, acfg->upcycle, acfg->top_k, w, acfg);
 }
@@ -120,6 +128,7 @@ void moe_ffn_init(MoeFfn *f, Rng *rng) {
         lora_linear_init(&f->w3[e], rng);
         lora_linear_init(&f->w2[e], rng);
     }
+    lora_linear_init(&f->router, rng);   /* router LoRA (if any): A kaiming-uniform, B zero */
     if (f->gate_trainable) rng_fill_kaiming_uniform(rng, f->gate->data, f->gate->numel, f->dim);
     if (!f->gate2) return;
     size_t C = (size_t)f->dim;
@@ -154,6 +163,22 @@ static Tensor *add_experts(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const
     return y;
 }
 
+/* z = x·gateᵀ (+ s·(drop(x)·Aᵀ)·Bᵀ), then | x·gate2ᵀ. The LoRA term is three separate ops, not
+   the fused op_lora_linear, so the base product is the same op_linear as without it (B = 0 is
+   bitwise the frozen router); its cost is negligible next to the experts. */
+Tensor *moe_ffn_router_logits(Tape *t, const MoeFfn *f, Tensor *x, Rng *drop_rng) {
+    const LoraLinear *r = &f->router;
+    Tensor *z = op_linear(t, x, f->gate);                                  /* [N, n] */
+    if (r->lora_a) {
+        int drop = r->dropout > 0 && drop_rng && !t->no_grad;
+        Tensor *xin = drop ? op_dropout(t, x, r->dropout, drop_rng) : x;
+        Tensor *d = op_linear(t, op_linear(t, xin, r->lora_a), r->lora_b);   /* [N, r] -> [N, n] */
+        z = op_add_scaled(t, z, d, r->scaling);
+    }
+    if (f->gate2) z = op_concat_cols(t, z, op_linear(t, x, f->gate2));  /* [N, n+m] */
+    return z;
+}
+
 Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     int N = (int)tensor_rows(h), E = f->n_true + f->n_null;
     MoeState *st = f->state;
@@ -164,8 +189,7 @@ Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
         mask = st->row_mask;
     }
     Tensor *x2 = tensor_view(t->arena, h, 2, (int[]){ N, f->dim });
-    Tensor *z = op_linear(t, x2, f->gate);
-    if (f->gate2) z = op_concat_cols(t, z, op_linear(t, x2, f->gate2));
+    Tensor *z = moe_ffn_router_logits(t, f, x2, drop_rng);
     CHECK(tensor_cols(z) == E, "moe_ffn: %d router logits, %d experts", tensor_cols(z), E);
     Tensor *p = op_softmax(t, z);
     Routing *r = arena_alloc(t->arena, sizeof *r);
@@ -202,7 +226,21 @@ Status moe_ffn_options(AdapterConfig *a, const ModelConfig *c, int upcycle, cons
     return s || !c ? s : moe_ffn_check_model(c, a, "the model", err);
 }
 
+/* the target "router" (a LoRA on the frozen Mixtral router) on a model without one */
+static Status check_router_target(const ModelConfig *c, const AdapterConfig *a, const char *src, Error *err) {
+    int adapter = a->kind == ADAPTER_LORA || adapter_is_routed(a);
+    if (!adapter || !(a->targets & LORA_TARGET_ROUTER) || c->n_experts > 0) return STATUS_OK;
+    if (a->kind == ADAPTER_MOE_FFN && a->upcycle > 0)
+        return error_set(err, STATUS_INVALID, "drop 'router' from --targets",
+                         "%s: the target 'router' adds a LoRA to a Mixtral router, but the upcycled router "
+                         "(model.layers.*.mlp.router) is already trained in full", src);
+    return error_set(err, STATUS_INVALID, "drop 'router' from --targets (it is for Mixtral models)",
+                     "%s: the target 'router' needs a Mixtral model (block_sparse_moe.gate), this model has "
+                     "dense FFNs and no router", src);
+}
+
 Status moe_ffn_check_model(const ModelConfig *c, const AdapterConfig *a, const char *src, Error *err) {
+    if (check_router_target(c, a, src, err)) return err->status;
     if (c->n_experts > 0 && (a->kind == ADAPTER_MOLORA || a->kind == ADAPTER_ADAMOE))
         return error_set(err, STATUS_INVALID, "use --adapter moe-ffn (or lora) on a Mixtral model",
                          "%s: %s adapters are not supported on Mixtral models", src, adapter_kind_name(a->kind));

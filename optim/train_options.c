@@ -67,7 +67,7 @@ static int adapter_flags(TrainOptions *o, Flag *f) {
         { "alpha", FLAG_DOUBLE, &o->alpha, "LoRA alpha (scaling alpha/r)", 0 },
         { "rslora", FLAG_BOOL, &o->rslora, "rank-stabilised scaling alpha/sqrt(r)", 0 },
         { "dropout", FLAG_DOUBLE, &o->dropout, "LoRA dropout", 0 },
-        { "targets", FLAG_STRING, &o->targets, "adapted linears: q,k,v,o,gate,up,down or all", 0 },
+        { "targets", FLAG_STRING, &o->targets, "adapted linears: q,k,v,o,gate,up,down or all (+ router: Mixtral)", 0 },
     };
     memcpy(f, t, sizeof t);
     return (int)(sizeof t / sizeof t[0]);

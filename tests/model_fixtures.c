@@ -17,6 +17,14 @@ ModelConfig tiny_config(int tied) {
     return c;
 }
 
+ModelConfig tiny_mixtral_config(void) {
+    ModelConfig c = tiny_config(0);
+    c.rope_half = 1;
+    c.n_experts = 4;
+    c.experts_per_tok = 2;
+    return c;
+}
+
 void tiny_model(LlamaModel *m, const ModelConfig *c, const AdapterConfig *acfg, uint64_t seed, double b_std) {
     llama_declare(m, c, acfg, 0);
     llama_init_base_random(m, seed, 0.3);
