@@ -6,18 +6,15 @@
    loss of the same weights loaded in-process under an AdapterConfig written out by hand here
    (model_load + adapter_load + llama_loss, the trainer's loss): an independent path from flags to
    config. Each variant's loss also differs from the plain top-k loss, so a flag that is silently
-   dropped fails. Eval's routing override is checked through Load (dense routing: every true
-   expert, Load = n exactly). Bad values exit 1 with a message naming the option, and --help of
-   every command lists the same adapter options with the same text. */
+   dropped fails. Bad values exit 1 with a message naming the option. (eval, --help and
+   PyTorch-written directories: tests/test_adapter_options_cli.c) */
 #include "suites.h"
 #include "test_helpers.h"
 #include "model_fixtures.h"
-#include "data_tiny_tok.h"
 #include "../nn/adapter_io.h"
 #include "../nn/checkpoint.h"
 #include "../nn/parity_cli.h"
 #include "../optim/eval_cli.h"
-#include "../optim/train_cli.h"
 #include "../data/json.h"
 #include "../tensor/check.h"
 #include <math.h>
@@ -55,21 +52,6 @@ static void write_tokens(const char *path) {
     fclose(f);
 }
 
-/* argv = head + extra (both NULL-terminated) */
-static int run_cli(CliFn fn, char *const *head, char *const *extra, char **out) {
-    char *argv[96];
-    int n = 0;
-    for (; head[n]; n++) argv[n] = head[n];
-    for (int i = 0; extra && extra[i]; i++) argv[n++] = extra[i];
-    argv[n] = NULL;
-    ck_assert_int_lt(n, 96);
-    char *o = NULL;
-    int rc = run_cli_captured(fn, argv, &o);
-    if (out) *out = o;
-    else free(o);
-    return rc;
-}
-
 /* make-tiny TINY + flags into a fresh dir (model/, adapter/, tokens.json) */
 static Case make_case(char *const *flags) {
     Case c;
@@ -80,7 +62,7 @@ static Case make_case(char *const *flags) {
     snprintf(c.json, sizeof c.json, "%s/out.json", c.dir);
     write_tokens(c.tokens);
     char *head[] = { "make-tiny", "--out", c.model, "--adapter-out", c.adapter, TINY, NULL };
-    ck_assert_int_eq(run_cli(make_tiny_cli, head, flags, NULL), 0);
+    ck_assert_int_eq(run_cli_concat(make_tiny_cli, head, flags, NULL), 0);
     return c;
 }
 
@@ -97,7 +79,7 @@ typedef struct { double loss, ce, aux_sum, aux_coef, load[2]; } FbOut;
 static FbOut run_fb(const Case *c, int dir, char *const *flags) {
     char *head[] = { "forward-backward", "--model", (char *)c->model, "--tokens", (char *)c->tokens, "--json-out",
                      (char *)c->json, dir ? "--adapter-dir" : NULL, (char *)c->adapter, NULL };
-    ck_assert_int_eq(run_cli(forward_backward_cli, head, flags, NULL), 0);
+    ck_assert_int_eq(run_cli_concat(forward_backward_cli, head, flags, NULL), 0);
     JsonDoc doc;
     Error err;
     ck_assert_msg(json_parse_file(&doc, c->json, &err) == STATUS_OK, "%s", err.message);
@@ -236,26 +218,6 @@ START_TEST(test_aux_options)
 }
 END_TEST
 
-/* fn(head + extra) must exit 1 and print an error containing want (stderr captured) */
-static void expect_error(CliFn fn, char *const *head, char *const *extra, const char *want) {
-    char path[] = "/tmp/moetrain_err_XXXXXX";
-    int fd = mkstemp(path);
-    ck_assert_int_ge(fd, 0);
-    fflush(stderr);
-    int saved = dup(2);
-    dup2(fd, 2);
-    int rc = run_cli(fn, head, extra, NULL);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    char msg[2048] = { 0 };
-    ck_assert_int_ge(pread(fd, msg, sizeof msg - 1, 0), 0);
-    close(fd);
-    unlink(path);
-    ck_assert_msg(rc == 1, "%s: exit %d, want 1 (stderr: %s)", head[0], rc, msg);
-    ck_assert_msg(strstr(msg, want) != NULL, "%s: error '%s' does not mention '%s'", head[0], msg, want);
-}
-
 START_TEST(test_bad_values_exit_1)
 {
     char *flags[] = { ADAMOE, NULL };
@@ -263,141 +225,29 @@ START_TEST(test_bad_values_exit_1)
     char *fb[] = { "forward-backward", "--model", c.model, "--tokens", c.tokens, NULL };
     char *fbd[] = { "forward-backward", "--model", c.model, "--tokens", c.tokens, "--adapter-dir", c.adapter, NULL };
     char *r1[] = { ADAMOE, "--routing", "nope", NULL };
-    expect_error(forward_backward_cli, fb, r1, "unknown --routing 'nope'");
-    expect_error(forward_backward_cli, fbd, r1 + 8, "unknown --routing 'nope'");
+    run_cli_expect_error(forward_backward_cli, fb, r1, "unknown --routing 'nope'");
+    run_cli_expect_error(forward_backward_cli, fbd, r1 + 8, "unknown --routing 'nope'");
     char *r2[] = { "--adapter", "adamoe", "--experts", "2,4,4", NULL };
-    expect_error(forward_backward_cli, fb, r2, "3 values, the model has 2 layers");
+    run_cli_expect_error(forward_backward_cli, fb, r2, "3 values, the model has 2 layers");
     char *r3[] = { "--adapter", "adamoe", "--experts", "2,4", "--top-k", "1,2,2", NULL };
-    expect_error(forward_backward_cli, fb, r3, "different lengths");
+    run_cli_expect_error(forward_backward_cli, fb, r3, "different lengths");
     char *r4[] = { "--experts", "3", NULL };
-    expect_error(forward_backward_cli, fbd, r4, "differ from the model's");
+    run_cli_expect_error(forward_backward_cli, fbd, r4, "differ from the model's");
     char *r5[] = { "--aux-schedule", "epoch", NULL };
-    expect_error(forward_backward_cli, fbd, r5, "--aux-coefs");
+    run_cli_expect_error(forward_backward_cli, fbd, r5, "--aux-coefs");
     char *r6[] = { "--nonzero-b", NULL };
-    expect_error(forward_backward_cli, fbd, r6, "--nonzero-b");
+    run_cli_expect_error(forward_backward_cli, fbd, r6, "--nonzero-b");
     char *r7[] = { "--adapter", "lora", "--rank", "2,4", NULL };
-    expect_error(forward_backward_cli, fb, r7, "per-layer lists");
+    run_cli_expect_error(forward_backward_cli, fb, r7, "per-layer lists");
     char *r8[] = { "--top-p", "x", NULL };
-    expect_error(forward_backward_cli, fb, r8, "--top-p expects a number");
+    run_cli_expect_error(forward_backward_cli, fb, r8, "--top-p expects a number");
     char *mt[] = { "make-tiny", "--out", c.model, "--adapter-out", c.adapter, TINY, NULL };
-    expect_error(make_tiny_cli, mt, r1, "unknown --routing 'nope'");
+    run_cli_expect_error(make_tiny_cli, mt, r1, "unknown --routing 'nope'");
     char *r9[] = { "--adapter", "adamoe", "--experts", "2,4,4", NULL };
-    expect_error(make_tiny_cli, mt, r9, "3 values, the model has 2 layers");
+    run_cli_expect_error(make_tiny_cli, mt, r9, "3 values, the model has 2 layers");
     char *ev[] = { "eval", "--model", c.model, "--task", "mc_jsonl", "--data", c.dir, "--adapter-dir", c.adapter, NULL };
-    expect_error(eval_cli, ev, r1 + 8, "unknown --routing 'nope'");
+    run_cli_expect_error(eval_cli, ev, r1 + 8, "unknown --routing 'nope'");
     case_free(&c);
-}
-END_TEST
-
-/* eval --adapter-dir D --routing dense: every true expert of every token, so Load = 4 exactly */
-START_TEST(test_eval_routing_override)
-{
-    char *dir = tmp_dir_new(), model[256], adapter[256], data[256], tok[300];
-    snprintf(model, sizeof model, "%s/model.bin", dir);
-    snprintf(adapter, sizeof adapter, "%s/adapter", dir);
-    snprintf(data, sizeof data, "%s/dev.jsonl", dir);
-    Tokenizer tk;
-    char *tpath = tiny_tokenizer(dir, &tk);
-    tokenizer_free(&tk);
-    snprintf(tok, sizeof tok, "%s", tpath);
-    free(tpath);
-    FILE *f = fopen(data, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("{\"question\": \"AB\", \"choices\": [\"C\", \"D\"], \"answer\": 0}\n"
-          "{\"question\": \"BA\", \"choices\": [\"E\", \"F\"], \"answer\": 1}\n", f);
-    fclose(f);
-    char *mt[] = { "make-tiny", "--out", model, "--format", "llama2c", "--vocab", "276", "--dim", "32", "--hidden",
-                   "48", "--adapter-out", adapter, ADAMOE, "--rank", "4", "--nonzero-b", NULL };
-    ck_assert_int_eq(run_cli(make_tiny_cli, mt, NULL, NULL), 0);
-    char *ev[] = { "eval", "--model", model, "--tokenizer", tok, "--task", "mc_jsonl", "--data", dir, NULL };
-    char *with_dir[] = { "--adapter-dir", adapter, NULL }, *dense[] = { "--adapter-dir", adapter, "--routing", "dense", NULL };
-    char *fresh[] = { ADAMOE, "--routing", "dense", NULL };
-    char *const *extra[3] = { with_dir, dense, fresh };
-    double load[3];
-    for (int i = 0; i < 3; i++) {
-        char *out;
-        ck_assert_int_eq(run_cli(eval_cli, ev, extra[i], &out), 0);
-        JsonDoc doc;
-        Error err;
-        ck_assert_msg(json_parse(&doc, out, strlen(out), "eval", &err) == STATUS_OK, "%s: %s", err.message, out);
-        ck_assert_msg(json_get_number(doc.root, "load", &load[i]), "no Load in %s", out);
-        json_doc_free(&doc);
-        free(out);
-    }
-    ck_assert_msg(load[0] <= 3 + 1e-9, "top-3 Load %g", load[0]);
-    ck_assert_msg(load[1] == 4 && load[2] == 4, "dense Load %g (directory + --routing dense), %g (flags alone)",
-                  load[1], load[2]);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(dir);
-}
-END_TEST
-
-/* the line of --NAME in a --help text (up to "(default:" when strip_default) */
-static void help_line(const char *help, const char *name, int strip_default, char *buf, size_t n) {
-    char key[64];
-    snprintf(key, sizeof key, "\n  --%s ", name);
-    const char *p = strstr(help, key);
-    ck_assert_msg(p != NULL, "--help does not list --%s", name);
-    size_t len = strcspn(p + 1, "\n");
-    const char *d = strip_default ? strstr(p + 1, "(default:") : NULL;
-    if (d && (size_t)(d - (p + 1)) < len) len = (size_t)(d - (p + 1));
-    snprintf(buf, n, "%.*s", (int)len, p + 1);
-}
-
-START_TEST(test_help_lists_the_same_options)
-{
-    static const char *const names[] = { "adapter", "experts", "null", "top-k", "normalize", "null-kind", "routing",
-                                         "top-p", "entropy-coef", "shared-experts", "aux", "aux-coef", "aux-schedule",
-                                         "aux-coef-end", "aux-coefs", "k-baseline", "gate2-init", "upcycle", "rank",
-                                         "alpha", "rslora", "dropout", "targets" };
-    CliFn fns[4] = { train_cli, eval_cli, forward_backward_cli, make_tiny_cli };
-    char *cmds[4] = { "train", "eval", "forward-backward", "make-tiny" }, *help[4];
-    for (int i = 0; i < 4; i++) {
-        char *argv[] = { cmds[i], "--help", NULL };
-        ck_assert_int_eq(run_cli(fns[i], argv, NULL, &help[i]), 0);
-    }
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        char want[512], got[512];
-        int strip = !strcmp(names[k], "adapter");   /* eval / forward-backward default to none */
-        help_line(help[0], names[k], strip, want, sizeof want);
-        for (int i = 1; i < 4; i++) {
-            help_line(help[i], names[k], strip, got, sizeof got);
-            ck_assert_msg(!strcmp(got, want), "%s --help:\n%s\ntrain --help:\n%s", cmds[i], got, want);
-        }
-    }
-    for (int i = 0; i < 4; i++) free(help[i]);
-}
-END_TEST
-
-/* an adapter directory written by PyTorch (tests/golden, torch_ref.py init-adapter): read into the
-   options and back, forward-backward still gives torch's loss */
-START_TEST(test_torch_written_directory)
-{
-    static const char *const names[] = { "mixtral_moeffn_m3k3_random", "mixtral_moeffn_m2k3_allsel_identity" };
-    for (int i = 0; i < 2; i++) {
-        char dir[200], model[260], adapter[260], tokens[260], json[260];
-        snprintf(dir, sizeof dir, "tests/golden/%s", names[i]);
-        snprintf(model, sizeof model, "%s/model", dir);
-        snprintf(adapter, sizeof adapter, "%s/adapter", dir);
-        snprintf(tokens, sizeof tokens, "%s/tokens.json", dir);
-        snprintf(json, sizeof json, "%s/out.json", dir);
-        ck_assert_msg(access(adapter, R_OK) == 0, "missing fixture %s (run from the repo root)", adapter);
-        char *argv[] = { "forward-backward", "--model", model, "--adapter-dir", adapter, "--tokens", tokens, NULL };
-        char *out;
-        ck_assert_int_eq(run_cli(forward_backward_cli, argv, NULL, &out), 0);
-        JsonDoc got, ref;
-        Error err;
-        double lg, lr;
-        ck_assert_msg(json_parse(&got, out, strlen(out), "stdout", &err) == STATUS_OK, "%s", err.message);
-        ck_assert_msg(json_parse_file(&ref, json, &err) == STATUS_OK, "%s", err.message);
-        ck_assert(json_get_number(got.root, "loss", &lg) && json_get_number(ref.root, "loss", &lr));
-        ck_assert_msg(fabs(lg - lr) <= 1e-5 * fabs(lr), "%s: loss %.9g, torch %.9g", names[i], lg, lr);
-        json_doc_free(&got);
-        json_doc_free(&ref);
-        free(out);
-    }
 }
 END_TEST
 
@@ -410,9 +260,6 @@ Suite *adapter_options_suite(void) {
     tcase_add_test(tc, test_per_layer_lists);
     tcase_add_test(tc, test_aux_options);
     tcase_add_test(tc, test_bad_values_exit_1);
-    tcase_add_test(tc, test_eval_routing_override);
-    tcase_add_test(tc, test_help_lists_the_same_options);
-    tcase_add_test(tc, test_torch_written_directory);
     suite_add_tcase(s, tc);
     return s;
 }
