@@ -82,23 +82,26 @@ Status flags_parse(Flag *flags, int n, int argc, char **argv, int first, int *wa
     return STATUS_OK;
 }
 
+/* a copy of s that lives as long as the process, like argv (NULL when the table is full) */
+static char *keep_string(const char *s) {
+    size_t len = strlen(s) + 1;
+    char *copy = n_config_strings < FLAGS_MAX_CONFIG_STRINGS ? malloc(len) : NULL;
+    if (!copy) return NULL;
+    config_strings[n_config_strings++] = copy;
+    return memcpy(copy, s, len);
+}
+
 static Status apply_json(Flag *f, const JsonValue *v, const char *path, Error *err) {
     char buf[64], where[320];
     snprintf(where, sizeof where, "%s:%d:%d: ", path, v->line, v->col);
-    if (v->type == JSON_STRING) {
-        size_t len = strlen(v->string) + 1;
-        if (n_config_strings == FLAGS_MAX_CONFIG_STRINGS)
-            return error_set(err, STATUS_INVALID, NULL, "%s: too many string options", path);
-        char *copy = malloc(len);          /* lives as long as the process, like argv */
-        if (!copy) return error_set(err, STATUS_RUNTIME, NULL, "out of memory");
-        config_strings[n_config_strings++] = copy;
-        memcpy(copy, v->string, len);
-        return set_value(f, copy, where, err);
-    }
-    if (v->type == JSON_NUMBER) snprintf(buf, sizeof buf, "%.17g", v->number);
+    const char *text = buf;
+    if (v->type == JSON_STRING) text = v->string;
+    else if (v->type == JSON_NUMBER) snprintf(buf, sizeof buf, "%.17g", v->number);
     else if (v->type == JSON_BOOL) snprintf(buf, sizeof buf, "%s", v->boolean ? "true" : "false");
     else return error_set(err, STATUS_INVALID, NULL, "%s\"%s\" must be a string, number or boolean", where, f->name);
-    return set_value(f, buf, where, err);
+    if (f->type == FLAG_STRING && !(text = keep_string(text)))   /* a string option keeps a pointer */
+        return error_set(err, STATUS_INVALID, NULL, "%s: too many string options (or out of memory)", path);
+    return set_value(f, text, where, err);
 }
 
 Status flags_load_config(Flag *flags, int n, const char *path, Error *err) {

@@ -13,7 +13,8 @@
 #define USAGE "usage: ./train make-tiny --out PATH [--format llama2c|hf] [--version 0|1] [--dtype f32|bf16]\n" \
               "       [--seed S] [--dim 64 --layers 2 --heads 4 --kv-heads 2 --hidden 160 --vocab 300 --seq-len 256 --tied]\n" \
               "       [--adapter-out DIR --rank 8 --alpha 16 --targets q,k,v,o,gate,up,down --nonzero-b]\n" \
-              "       [--adapter molora|adamoe --experts 4 --null 4 --top-k 4 --normalize true-only --null-kind zero --aux eq6]"
+              "       [--adapter molora|adamoe|moe-ffn --experts 4 --null 4 --top-k 4 --routing topk ...]\n" \
+              "       (the adapter options are train's: --experts 2,4 --top-k 1,2 give one value per layer)"
 
 void make_tiny_defaults(MakeTinySpec *s) {
     memset(s, 0, sizeof *s);
@@ -21,14 +22,11 @@ void make_tiny_defaults(MakeTinySpec *s) {
     s->dtype = "f32";
     s->dim = 64; s->layers = 2; s->heads = 4; s->kv_heads = 2; s->hidden = 160; s->vocab = 300;
     s->seq_len = 256;
-    s->rank = 8;
-    s->alpha = 16.0;
-    s->targets = "q,k,v,o,gate,up,down";
-    s->adapter = "lora";
-    s->experts = 4; s->n_null = 4; s->top_k = 0;
-    s->normalize = "true_only"; s->null_kind = "zero"; s->aux = "eq6"; s->aux_coef = 0.001;
-    s->arch = "llama"; s->model_experts = 4; s->model_top_k = 2; s->gate2_init = "copy"; s->upcycle = 0;
+    adapter_options_default(&s->ad);
+    s->arch = "llama"; s->model_experts = 4; s->model_top_k = 2;
 }
+
+#define MAKE_TINY_MAX_FLAGS (20 + ADAPTER_OPTIONS_N_FLAGS)
 
 static int make_flags(Flag *f, MakeTinySpec *s) {
     Flag t[] = {
@@ -45,33 +43,22 @@ static int make_flags(Flag *f, MakeTinySpec *s) {
         { "vocab", FLAG_INT, &s->vocab, "vocabulary size", 0 },
         { "seq-len", FLAG_INT, &s->seq_len, "maximum sequence length", 0 },
         { "tied", FLAG_BOOL, &s->tied, "LM head shares the embedding table", 0 },
-        { "adapter-out", FLAG_STRING, &s->adapter_out, "also write a random LoRA adapter directory", 0 },
-        { "rank", FLAG_INT, &s->rank, "LoRA rank", 0 },
-        { "alpha", FLAG_DOUBLE, &s->alpha, "LoRA alpha", 0 },
-        { "targets", FLAG_STRING, &s->targets, "LoRA targets (q,k,v,o,gate,up,down or all)", 0 },
-        { "nonzero-b", FLAG_BOOL, &s->nonzero_b, "B ~ N(0, 0.02) instead of zeros", 0 },
-        { "rslora", FLAG_BOOL, &s->rslora, "rsLoRA scaling alpha/sqrt(r)", 0 },
-        { "adapter", FLAG_STRING, &s->adapter, "lora | molora | adamoe", 0 },
-        { "experts", FLAG_INT, &s->experts, "molora/adamoe: LoRA experts per adapted linear", 0 },
-        { "null", FLAG_INT, &s->n_null, "adamoe: null experts", 0 },
-        { "top-k", FLAG_INT, &s->top_k, "experts per token (0 = 2 for molora, 4 for adamoe)", 0 },
-        { "normalize", FLAG_STRING, &s->normalize, "true-only | all-selected", 0 },
-        { "null-kind", FLAG_STRING, &s->null_kind, "zero | identity", 0 },
-        { "aux", FLAG_STRING, &s->aux, "eq6 | vanilla | none", 0 },
-        { "aux-coef", FLAG_DOUBLE, &s->aux_coef, "aux-loss coefficient written to the adapter config", 0 },
-        { "config", FLAG_STRING, &s->config, "JSON file with these options", 0 },
         { "arch", FLAG_STRING, &s->arch, "llama | mixtral (MoE FFN; --format hf)", 0 },
         { "model-experts", FLAG_INT, &s->model_experts, "mixtral: FFN experts per layer (num_local_experts)", 0 },
         { "model-top-k", FLAG_INT, &s->model_top_k, "mixtral: the base router's top-k (num_experts_per_tok)", 0 },
-        { "gate2-init", FLAG_STRING, &s->gate2_init, "moe-ffn: gate2 init copy | zeros | random", 0 },
-        { "upcycle", FLAG_INT, &s->upcycle, "moe-ffn on a dense model: experts per upcycled FFN", 0 },
+        { "adapter-out", FLAG_STRING, &s->adapter_out, "also write a random adapter directory (--adapter, ...)", 0 },
+        { "nonzero-b", FLAG_BOOL, &s->nonzero_b, "B ~ N(0, 0.02) instead of zeros", 0 },
+        { "config", FLAG_STRING, &s->config, "JSON file with these options", 0 },
     };
+    int n = (int)(sizeof t / sizeof t[0]);
     memcpy(f, t, sizeof t);
-    return (int)(sizeof t / sizeof t[0]);
+    n += adapter_options_flags(&s->ad, f + n);   /* the adapter options of train / eval / forward-backward */
+    CHECK(n <= MAKE_TINY_MAX_FLAGS, "%d make-tiny options exceed MAKE_TINY_MAX_FLAGS", n);
+    return n;
 }
 
 Status make_tiny_parse(MakeTinySpec *s, int argc, char **argv, int first, int *want_help, Error *err) {
-    Flag f[40];
+    Flag f[MAKE_TINY_MAX_FLAGS];
     int n = make_flags(f, s);
     Status st = flags_parse(f, n, argc, argv, first, want_help, err);
     if (!st && s->config && !*want_help) st = flags_load_config(f, n, s->config, err);
@@ -109,33 +96,16 @@ static Status spec_to_config(const MakeTinySpec *s, ModelConfig *c, AdapterConfi
         return error_set(err, STATUS_INVALID, NULL, "--arch must be llama or mixtral, got '%s'", s->arch);
     }
     Status st = model_config_validate(c, "make-tiny", err);
+    if (!st) st = adapter_options_config(&s->ad, c, a, err);   /* checked even without --adapter-out */
     if (st) return st;
-    memset(a, 0, sizeof *a);
-    a->kind = ADAPTER_NONE;
-    if (!s->adapter_out) return STATUS_OK;
-    if (s->rank < 1 || s->rank > 4096 || !(s->alpha > 0))
-        return error_set(err, STATUS_INVALID, NULL, "--rank must be in 1..4096 and --alpha > 0 (got %d, %g)",
-                         s->rank, s->alpha);
-    a->rank = s->rank;
-    a->alpha = s->alpha;
-    a->rslora = s->rslora;
-    st = adapter_kind_parse(s->adapter, &a->kind, err);
-    if (!st && a->kind != ADAPTER_LORA && !adapter_is_routed(a))
-        st = error_set(err, STATUS_INVALID, NULL, "--adapter must be lora, molora, adamoe or moe-ffn, got '%s'", s->adapter);
-    if (!st) st = moe_ffn_options(a, NULL, s->upcycle, s->gate2_init, err);
-    if (!st) st = lora_targets_parse(s->targets, &a->targets, err);
-    if (st || !adapter_is_routed(a)) return st;
-    adapter_moe_defaults(a);
-    a->n_true = s->experts;
-    a->n_null = a->kind != ADAPTER_MOLORA ? s->n_null : 0;
-    if (a->kind == ADAPTER_MOE_FFN) a->n_true = c->n_experts > 0 ? c->n_experts : a->upcycle;
-    if (s->top_k > 0) a->top_k = s->top_k;
-    a->aux_coef = s->aux_coef;
-    st = moe_normalize_parse(s->normalize, &a->normalize, err);
-    if (!st) st = moe_null_kind_parse(s->null_kind, &a->null_kind, err);
-    if (!st) st = moe_aux_kind_parse(s->aux, &a->aux, err);
-    if (!st) st = adapter_moe_validate(a, err);
-    return st ? st : moe_ffn_check_model(c, a, "make-tiny", err);
+    if (!s->adapter_out) {
+        memset(a, 0, sizeof *a);
+        a->kind = ADAPTER_NONE;
+    } else if (a->kind != ADAPTER_LORA && !adapter_is_routed(a)) {
+        st = error_set(err, STATUS_INVALID, NULL, "--adapter must be lora, molora, adamoe or moe-ffn, got '%s'",
+                       s->ad.adapter);
+    }
+    return st;
 }
 
 /* matrices (except the embedding table) scaled to N(0, 1/in), computed in float */
@@ -164,13 +134,15 @@ Status make_tiny_build(LlamaModel *m, const MakeTinySpec *s, Error *err) {
     llama_init_base_random(m, seed, 1.0);
     scale_matrices(m);
     llama_init_adapter(m, seed);
-    if (s->nonzero_b) {
-        Rng r = rng_derive(seed, 3);
-        for (int i = 0; i < m->ps.n; i++)
-            if (strstr(m->ps.params[i]->name, ".lora_B."))
-                rng_fill_normal(&r, m->ps.params[i]->data, m->ps.params[i]->numel, 0.0, 0.02);
-    }
+    if (s->nonzero_b) make_tiny_nonzero_b(m, seed);
     return STATUS_OK;
+}
+
+void make_tiny_nonzero_b(LlamaModel *m, uint64_t seed) {
+    Rng r = rng_derive(seed, 3);
+    for (int i = 0; i < m->ps.n; i++)
+        if (strstr(m->ps.params[i]->name, ".lora_B."))
+            rng_fill_normal(&r, m->ps.params[i]->data, m->ps.params[i]->numel, 0.0, 0.02);
 }
 
 Status make_tiny_write(const MakeTinySpec *s, Error *err) {

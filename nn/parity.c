@@ -116,6 +116,11 @@ Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult
         loss = op_add_scaled(&tape, loss, aux, (real)m->acfg.aux_coef);
         r->loss = (double)loss->data[0];
     }
+    Tensor *ent = m->moe ? moe_entropy_loss(&tape, m->moe) : NULL;  /* --entropy-coef: as llama_loss_ex */
+    if (ent) {
+        loss = op_add(&tape, loss, ent);
+        r->loss = (double)loss->data[0];
+    }
     summarise_logits(logits, m->cfg.vocab_size, r);
     r->n_tokens = N;
     for (int i = 0; i < N; i++) r->n_target_tokens += tb->targets[i] != IGNORE_INDEX;

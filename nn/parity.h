@@ -4,7 +4,8 @@
             parity_forward_backward, parity_write_grads
    tokens.json = {"inputs": [[ids]...], "targets": [[ids or -100]...]}: B sequences of equal
    length T. The loss is the mean cross-entropy over targets != -100, plus aux_coef · Σ_layers
-   aux for Mo-LoRA / AdaMoE adapters (tokens.json has no padding: every position is routed). Unlike llama_loss (LM head only at target rows), the LM head runs on all B·T positions
+   aux for Mo-LoRA / AdaMoE adapters (and the router-entropy term when entropy_coef > 0, as the
+   trainer's llama_loss_ex) (tokens.json has no padding: every position is routed). Unlike llama_loss (LM head only at target rows), the LM head runs on all B·T positions
    because the summary needs every logit. */
 #ifndef PARITY_H
 #define PARITY_H
@@ -23,7 +24,7 @@ Status token_batch_load(const char *path, const ModelConfig *cfg, TokenBatch *tb
 void   token_batch_free(TokenBatch *tb);
 
 typedef struct {
-    double loss, ce;                /* loss = ce + aux_coef · aux for routed adapters */
+    double loss, ce;                /* loss = ce + aux_coef · aux (+ entropy term) for routed adapters */
     double aux;                     /* Σ_layers aux (per layer: m->moe->aux_per_layer; router
                                        statistics of the pass: m->moe->stats) */
     double logits_pos0_first8[8];   /* logits of sequence 0, position 0, first min(8, V) */

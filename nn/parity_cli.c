@@ -1,8 +1,15 @@
 /* nn/parity_cli.c — `./train forward-backward`: the C side of the PyTorch parity check.
      forward-backward --model M [--adapter-dir D] --tokens tokens.json [--json-out out.json]
                       [--grads-out grads.safetensors] [--grads-dtype f32|f64] [--threads N]
+                      [adapter options: --adapter --experts --routing --aux-coef ... --seed --nonzero-b]
    Same interface, tokens.json format and out.json keys as shared/tools/torch_ref.py
-   forward-backward (summary_dict()). For a plain LoRA adapter the MoE fields are what torch_ref
+   forward-backward (summary_dict()). The adapter options are train's (nn/adapter_options.h):
+   with --adapter-dir they start from the directory's adapter_config.json and the given ones
+   override it (routing, top-p, aux, ...; the expert layout must match the files); without it
+   they build a fresh adapter from --seed (as make-tiny: B = 0, or N(0, 0.02²) with --nonzero-b),
+   and --adapter none (the default) is the base model. The aux coefficient is the trainer's at
+   step 0 (--aux-schedule epoch: the first of --aux-coefs), so the loss is the trainer's first
+   forward on the same batch (without pads). For a plain LoRA adapter the MoE fields are what torch_ref
    emits for lora: aux 0 per layer, null router statistics; Mo-LoRA / AdaMoE adapters report
    loss = ce + aux_coef·aux_sum, aux per layer and the router statistics of every layer. The gradient file uses the adapter's
    file keys. The model is read as llama2.c .bin (file) or HF directory; weights stay f32
@@ -10,7 +17,9 @@
 #include "parity_cli.h"
 #include "adapter_io.h"
 #include "adapter_moe.h"
+#include "adapter_options.h"
 #include "checkpoint.h"
+#include "make_tiny.h"
 #include "parity.h"
 #include "../data/atomic_file.h"
 #include "../data/flags.h"
@@ -23,11 +32,15 @@
 #include <string.h>
 
 #define USAGE "usage: ./train forward-backward --model M [--adapter-dir D] --tokens tokens.json\n" \
-              "       [--json-out out.json] [--grads-out grads.safetensors] [--grads-dtype f32|f64] [--threads N]"
+              "       [--json-out out.json] [--grads-out grads.safetensors] [--grads-dtype f32|f64] [--threads N]\n" \
+              "       [--adapter molora|adamoe|moe-ffn --experts n --null m --top-k k --routing topk ... --seed S --nonzero-b]\n" \
+              "       (adapter options as ./train train; with --adapter-dir, given ones override the directory's)"
 
 typedef struct {
     const char *model, *adapter_dir, *tokens, *json_out, *grads_out, *grads_dtype, *config;
-    int threads;
+    int threads, seed, nonzero_b;
+    AdapterOptions ad;
+    AdapterOptionsText ad_text;
 } FbOptions;
 
 static void write_num(FILE *f, double v) {
@@ -152,21 +165,31 @@ static Status write_json_file(const char *path, const ParityResult *r, const Lla
     return atomic_write_commit(&af, err);
 }
 
+/* the adapter config of the options; aux coefficient = the trainer's at step 0 */
+static Status fb_adapter(const FbOptions *o, AdapterConfig *acfg, Error *err) {
+    Status s = adapter_options_config(&o->ad, NULL, acfg, err);
+    if (!s) s = adapter_options_aux_coef0(&o->ad, &acfg->aux_coef, err);
+    if (!s && o->nonzero_b && (o->adapter_dir || acfg->kind == ADAPTER_NONE))
+        s = error_set(err, STATUS_INVALID, "drop --nonzero-b, or give --adapter without --adapter-dir",
+                      "--nonzero-b initialises a fresh adapter: there is none to build here");
+    return s;
+}
+
 static Status run(const FbOptions *o, Error *err) {
     SafeDtype gd = SAFE_F32;
     if (!strcmp(o->grads_dtype, "f64")) gd = SAFE_F64;
     else if (strcmp(o->grads_dtype, "f32"))
         return error_set(err, STATUS_INVALID, NULL, "--grads-dtype must be f32 or f64, got '%s'", o->grads_dtype);
-    AdapterConfig acfg = { .kind = ADAPTER_NONE };
-    Status s = o->adapter_dir ? adapter_read_config(o->adapter_dir, &acfg, err) : STATUS_OK;
-    if (s) return s;
+    AdapterConfig acfg;
+    uint64_t seed = (uint64_t)(int64_t)o->seed;
+    Status s = fb_adapter(o, &acfg, err);
     LlamaModel m;
-    s = model_load(&m, o->model, &acfg, 0, err);
+    if (!s) s = adapter_options_load_model(&m, o->model, o->adapter_dir, &acfg, seed, err);
     if (s) return s;
-    if (o->adapter_dir) s = adapter_load(&m, o->adapter_dir, err);
+    if (o->nonzero_b) make_tiny_nonzero_b(&m, seed);
     TokenBatch tb = { 0 };
     ParityResult r;
-    if (!s) s = token_batch_load(o->tokens, &m.cfg, &tb, err);
+    s = token_batch_load(o->tokens, &m.cfg, &tb, err);
     if (!s) s = parity_forward_backward(&m, &tb, &r, err);
     if (!s && o->grads_out) s = parity_write_grads(&m, o->grads_out, gd, err);
     if (!s && o->json_out) s = write_json_file(o->json_out, &r, &m, o->model, err);
@@ -178,26 +201,42 @@ static Status run(const FbOptions *o, Error *err) {
     return s;
 }
 
-int forward_backward_cli(int argc, char **argv) {
-    FbOptions o = { NULL, NULL, NULL, NULL, NULL, "f32", NULL, 0 };
-    Flag f[] = {
-        { "model", FLAG_STRING, &o.model, "llama2.c .bin file or HF model directory", 0 },
-        { "adapter-dir", FLAG_STRING, &o.adapter_dir, "PEFT LoRA adapter directory (none: base model only)", 0 },
-        { "tokens", FLAG_STRING, &o.tokens, "tokens.json {\"inputs\": [[ids]], \"targets\": [[ids or -100]]}", 0 },
-        { "json-out", FLAG_STRING, &o.json_out, "write the summary (torch_ref.py keys) here", 0 },
-        { "grads-out", FLAG_STRING, &o.grads_out, "write the adapter gradients (safetensors) here", 0 },
-        { "grads-dtype", FLAG_STRING, &o.grads_dtype, "f32 | f64", 0 },
-        { "threads", FLAG_INT, &o.threads, "worker threads (0: $MOETRAIN_THREADS or all CPUs)", 0 },
-        { "config", FLAG_STRING, &o.config, "JSON file with these options", 0 },
+#define FB_MAX_FLAGS (12 + ADAPTER_OPTIONS_N_FLAGS)
+
+static int fb_flags(FbOptions *o, Flag *f) {
+    Flag t[] = {
+        { "model", FLAG_STRING, &o->model, "llama2.c .bin file or HF model directory", 0 },
+        { "adapter-dir", FLAG_STRING, &o->adapter_dir, "PEFT / Mo-LoRA / AdaMoE adapter directory (none: the adapter options build one)", 0 },
+        { "tokens", FLAG_STRING, &o->tokens, "tokens.json {\"inputs\": [[ids]], \"targets\": [[ids or -100]]}", 0 },
+        { "json-out", FLAG_STRING, &o->json_out, "write the summary (torch_ref.py keys) here", 0 },
+        { "grads-out", FLAG_STRING, &o->grads_out, "write the adapter gradients (safetensors) here", 0 },
+        { "grads-dtype", FLAG_STRING, &o->grads_dtype, "f32 | f64", 0 },
+        { "threads", FLAG_INT, &o->threads, "worker threads (0: $MOETRAIN_THREADS or all CPUs)", 0 },
+        { "seed", FLAG_INT, &o->seed, "seed of a fresh adapter (no --adapter-dir), as make-tiny --seed", 0 },
+        { "nonzero-b", FLAG_BOOL, &o->nonzero_b, "fresh adapter: B ~ N(0, 0.02) instead of zeros", 0 },
+        { "config", FLAG_STRING, &o->config, "JSON file with these options", 0 },
     };
-    int n = (int)(sizeof f / sizeof f[0]), help;
+    int n = (int)(sizeof t / sizeof t[0]);
+    memcpy(f, t, sizeof t);
+    n += adapter_options_flags(&o->ad, f + n);   /* the adapter options of train / eval / make-tiny */
+    CHECK(n <= FB_MAX_FLAGS, "%d forward-backward options exceed FB_MAX_FLAGS", n);
+    return n;
+}
+
+int forward_backward_cli(int argc, char **argv) {
+    FbOptions o;
+    memset(&o, 0, sizeof o);
+    o.grads_dtype = "f32";
+    adapter_options_default(&o.ad);
+    o.ad.adapter = "none";   /* as torch_ref.py: no adapter unless asked for (or --adapter-dir) */
+    Flag f[FB_MAX_FLAGS];
+    int n = fb_flags(&o, f), help;
     Error err;
-    Status s = flags_parse(f, n, argc, argv, 1, &help, &err);
+    Status s = adapter_options_parse(f, n, argc, argv, &o.ad, &o.ad_text, &o.adapter_dir, &o.config, &help, &err);
     if (!s && help) {
         flags_print_help(stdout, USAGE, f, n);
         return 0;
     }
-    if (!s && o.config) s = flags_load_config(f, n, o.config, &err);
     if (!s && (!o.model || !o.tokens))
         s = error_set(&err, STATUS_INVALID, USAGE, "forward-backward needs --model and --tokens");
     if (!s && o.threads < 0) s = error_set(&err, STATUS_INVALID, NULL, "--threads must be >= 0, got %d", o.threads);

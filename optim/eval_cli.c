@@ -1,7 +1,11 @@
 /* optim/eval_cli.c — `./train eval`: score a model (optionally with an adapter) on a task split
    and print the eval record as one JSON line on stdout; with --out it is also appended to
    OUT/metrics.jsonl. --score letter (restricted answer-letter likelihood at the answer position,
-   the trainer's metric) or choice-loglik (lm-eval: per-choice log-likelihood, acc + acc_norm). */
+   the trainer's metric) or choice-loglik (lm-eval: per-choice log-likelihood, acc + acc_norm).
+   The adapter options are train's (nn/adapter_options.h): with --adapter-dir they start from the
+   directory's adapter_config.json and the given ones override it (e.g. --routing dense to score
+   a top-k adapter densely; the expert layout must match the files); without it --adapter X
+   scores a fresh adapter from --seed (B = 0) and the default, none, the base model. */
 #include "eval_cli.h"
 #include "evaluate.h"
 #include "train_cli.h"
@@ -10,6 +14,8 @@
 #include "../data/json.h"
 #include "../data/task.h"
 #include "../nn/adapter_io.h"
+#include "../nn/adapter_options.h"
+#include "../tensor/check.h"
 #include "../tensor/threads.h"
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +24,9 @@
 
 typedef struct {
     const char *model, *tokenizer, *adapter_dir, *task, *data, *split, *score, *out, *config;
-    int eval_limit, seq, batch, threads;
+    int eval_limit, seq, batch, threads, seed;
+    AdapterOptions ad;
+    AdapterOptionsText ad_text;
 } EvalOpts;
 
 static void write_record(FILE *f, const EvalOpts *o, const LlamaModel *m, const EvalResult *r, double acc_norm,
@@ -43,7 +51,9 @@ static Status run_eval(const EvalOpts *o, Error *err) {
     McDataset ds;
     TokenizedSet ts;
     int have_tk = 0, have_ds = 0, have_ts = 0;
-    Status s = model_load_with_adapter(&m, o->model, o->adapter_dir, 0, err);
+    AdapterConfig acfg;
+    Status s = adapter_options_config(&o->ad, NULL, &acfg, err);
+    if (!s) s = adapter_options_load_model(&m, o->model, o->adapter_dir, &acfg, (uint64_t)(int64_t)o->seed, err);
     if (s) return s;
     char tkbuf[1024];
     const char *tkp = o->tokenizer;
@@ -89,29 +99,45 @@ static Status run_eval(const EvalOpts *o, Error *err) {
     return s;
 }
 
-int eval_cli(int argc, char **argv) {
-    EvalOpts o = { NULL, NULL, NULL, NULL, NULL, "dev", "letter", NULL, NULL, 0, 256, 16, 0 };
-    Flag flags[] = {
-        { "model", FLAG_STRING, &o.model, "base model: llama2.c .bin or HF directory", 0 },
-        { "tokenizer", FLAG_STRING, &o.tokenizer, "tokenizer.bin or tokenizer.json (default: next to an HF model)", 0 },
-        { "adapter-dir", FLAG_STRING, &o.adapter_dir, "adapter to apply (e.g. runs/rte/adapter)", 0 },
-        { "task", FLAG_STRING, &o.task, "task name (see ./train train --help)", 0 },
-        { "data", FLAG_STRING, &o.data, "dataset directory or file", 0 },
-        { "split", FLAG_STRING, &o.split, "train | dev | test", 0 },
-        { "score", FLAG_STRING, &o.score, "letter | choice-loglik", 0 },
-        { "out", FLAG_STRING, &o.out, "append the record to OUT/metrics.jsonl", 0 },
-        { "eval-limit", FLAG_INT, &o.eval_limit, "score the first N examples (0 = all)", 0 },
-        { "seq", FLAG_INT, &o.seq, "max tokens per example", 0 },
-        { "batch", FLAG_INT, &o.batch, "batch size (letter scoring)", 0 },
-        { "threads", FLAG_INT, &o.threads, "worker threads (0 = all CPUs)", 0 },
-        { "config", FLAG_STRING, &o.config, "JSON file with any of these options", 0 },
+#define EVAL_MAX_FLAGS (16 + ADAPTER_OPTIONS_N_FLAGS)
+
+static int eval_flags(EvalOpts *o, Flag *f) {
+    Flag t[] = {
+        { "model", FLAG_STRING, &o->model, "base model: llama2.c .bin or HF directory", 0 },
+        { "tokenizer", FLAG_STRING, &o->tokenizer, "tokenizer.bin or tokenizer.json (default: next to an HF model)", 0 },
+        { "adapter-dir", FLAG_STRING, &o->adapter_dir, "adapter to apply (e.g. runs/rte/adapter)", 0 },
+        { "task", FLAG_STRING, &o->task, "task name (see ./train train --help)", 0 },
+        { "data", FLAG_STRING, &o->data, "dataset directory or file", 0 },
+        { "split", FLAG_STRING, &o->split, "train | dev | test", 0 },
+        { "score", FLAG_STRING, &o->score, "letter | choice-loglik", 0 },
+        { "out", FLAG_STRING, &o->out, "append the record to OUT/metrics.jsonl", 0 },
+        { "eval-limit", FLAG_INT, &o->eval_limit, "score the first N examples (0 = all)", 0 },
+        { "seq", FLAG_INT, &o->seq, "max tokens per example", 0 },
+        { "batch", FLAG_INT, &o->batch, "batch size (letter scoring)", 0 },
+        { "threads", FLAG_INT, &o->threads, "worker threads (0 = all CPUs)", 0 },
+        { "seed", FLAG_INT, &o->seed, "seed of a fresh adapter (--adapter without --adapter-dir), as train --seed", 0 },
+        { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
-    int n = (int)(sizeof flags / sizeof flags[0]), help = 0;
+    int n = (int)(sizeof t / sizeof t[0]);
+    memcpy(f, t, sizeof t);
+    n += adapter_options_flags(&o->ad, f + n);   /* the adapter options of train / forward-backward / make-tiny */
+    CHECK(n <= EVAL_MAX_FLAGS, "%d eval options exceed EVAL_MAX_FLAGS", n);
+    return n;
+}
+
+int eval_cli(int argc, char **argv) {
+    EvalOpts o;
+    memset(&o, 0, sizeof o);
+    o.split = "dev"; o.score = "letter"; o.seq = 256; o.batch = 16; o.seed = 42;
+    adapter_options_default(&o.ad);
+    o.ad.adapter = "none";   /* the base model unless --adapter-dir or --adapter says otherwise */
+    Flag flags[EVAL_MAX_FLAGS];
+    int n = eval_flags(&o, flags), help = 0;
     Error err;
-    Status s = flags_parse(flags, n, argc, argv, 1, &help, &err);
-    if (!s && o.config) s = flags_load_config(flags, n, o.config, &err);
-    if (help) {
-        flags_print_help(stdout, "usage: ./train eval --model M --tokenizer T [--adapter-dir D] --task TASK --data DIR [options]", flags, n);
+    Status s = adapter_options_parse(flags, n, argc, argv, &o.ad, &o.ad_text, &o.adapter_dir, &o.config, &help, &err);
+    if (!s && help) {
+        flags_print_help(stdout, "usage: ./train eval --model M --tokenizer T [--adapter-dir D] --task TASK --data DIR [options]\n"
+                         "       (adapter options as ./train train; with --adapter-dir, given ones override the directory's)", flags, n);
         return 0;
     }
     if (!s && (!o.model || !o.task || !o.data))

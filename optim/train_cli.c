@@ -38,14 +38,14 @@ static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, cha
     }
     if (s || *help) return s;
     AdapterConfig lists;
-    if ((s = train_options_lists(o, &lists, err))) return s;
+    if ((s = adapter_options_lists(&o->ad, &lists, err))) return s;
     if (!o->model) return error_set(err, STATUS_INVALID, "e.g. --model stories260K.bin", "--model is required");
     if (!o->task) return error_set(err, STATUS_INVALID, "e.g. --task rte", "--task is required");
     if (!task_is_known(o->task)) return error_set(err, STATUS_INVALID, "run ./train train --help for the task list", "unknown task '%s'", o->task);
     if (!o->data && (!o->train_file) != (!o->dev_file))
         return error_set(err, STATUS_INVALID, NULL, "without --data, give both --train and --dev");
     if (!o->data && !o->train_file) return error_set(err, STATUS_INVALID, "e.g. --data ../shared/data/glue/RTE", "--data (or --train and --dev) is required");
-    if (o->batch < 1 || o->accum < 1 || o->seq < 8 || o->epochs < 1 || o->rank < 0)
+    if (o->batch < 1 || o->accum < 1 || o->seq < 8 || o->epochs < 1 || o->ad.rank < 0)
         return error_set(err, STATUS_INVALID, NULL, "--batch, --accum, --epochs must be >= 1, --seq >= 8, --rank >= 0");
     if (!(o->lr > 0)) return error_set(err, STATUS_INVALID, NULL, "--lr must be positive");
     if (strcmp(o->loss_on, "answer") && strcmp(o->loss_on, "all"))
@@ -58,52 +58,16 @@ static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, cha
     return STATUS_OK;
 }
 
-static Status adapter_from_options(const TrainOptions *o, AdapterConfig *a, Error *err) {
-    memset(a, 0, sizeof *a);
-    Status s = adapter_kind_parse(o->adapter, &a->kind, err);
-    if (!s) s = lora_targets_parse(o->targets, &a->targets, err);
-    a->rank = o->rank;
-    a->alpha = o->alpha;
-    a->rslora = o->rslora;
-    a->dropout = o->dropout;
-    if (!s && a->kind == ADAPTER_LORA && a->rank < 1) s = error_set(err, STATUS_INVALID, NULL, "--rank must be >= 1 for LoRA");
-    if (!s && (o->dropout < 0 || o->dropout >= 1)) s = error_set(err, STATUS_INVALID, NULL, "--dropout must be in [0, 1)");
-    if (!s) s = moe_ffn_options(a, NULL, o->upcycle, o->gate2_init, err);
-    if (s || !adapter_is_routed(a)) {
-        TrainOptions oc = *o;
-        if (!s && !train_options_lists(&oc, a, err) && a->n_layer_values)
-            s = error_set(err, STATUS_INVALID, NULL, "per-layer lists are for --adapter molora / adamoe");
-        return s;
-    }
-    adapter_moe_defaults(a);
-    TrainOptions oc = *o;
-    if ((s = train_options_lists(&oc, a, err))) return s;
-    a->n_true = o->upcycle > 0 ? o->upcycle : o->experts;
-    a->n_null = a->kind != ADAPTER_MOLORA ? o->n_null : 0;
-    if (o->top_k > 0) a->top_k = o->top_k;
-    a->aux_coef = o->aux_coef;
-    a->k_baseline = o->k_baseline;
-    s = moe_normalize_parse(o->normalize, &a->normalize, err);
-    if (!s) s = moe_null_kind_parse(o->null_kind, &a->null_kind, err);
-    if (!s) s = moe_routing_parse(o->routing, &a->routing, err);
-    a->top_p = o->top_p;
-    a->entropy_coef = o->entropy_coef;
-    a->n_shared = o->shared_experts;
-    if (!s) s = moe_aux_kind_parse(o->aux, &a->aux, err);
-    if (!s) s = adapter_moe_validate(a, err);
-    return s;
-}
-
 /* --aux-schedule const uses the adapter's --aux-coef; linear / epoch fill the schedule */
 static Status aux_schedule_from_options(const TrainOptions *o, TrainConfig *tc, Error *err) {
-    Status s = aux_schedule_parse_kind(o->aux_schedule, &tc->aux.kind, err);
+    Status s = aux_schedule_parse_kind(o->ad.aux_schedule, &tc->aux.kind, err);
     if (s) return s;
-    tc->aux.start = o->aux_coef;
-    tc->aux.end = o->aux_coef_end;
+    tc->aux.start = o->ad.aux_coef;
+    tc->aux.end = o->ad.aux_coef_end;
     tc->aux_from_adapter = tc->aux.kind == AUX_CONST;
     if (tc->aux.kind == AUX_EPOCH) {
-        if (!o->aux_coefs) return error_set(err, STATUS_INVALID, "e.g. --aux-coefs 0.01,0.001", "--aux-schedule epoch needs --aux-coefs");
-        s = aux_schedule_parse_values(&tc->aux, o->aux_coefs, err);
+        if (!o->ad.aux_coefs) return error_set(err, STATUS_INVALID, "e.g. --aux-coefs 0.01,0.001", "--aux-schedule epoch needs --aux-coefs");
+        s = aux_schedule_parse_values(&tc->aux, o->ad.aux_coefs, err);
     }
     return s;
 }
@@ -161,13 +125,13 @@ static Status tokenize(const TrainOptions *o, const char *tk_path, const McDatas
 
 static void print_config(const TrainOptions *o, const LlamaModel *m, const TokenizedSet *tr, const TokenizedSet *dev) {
     const ModelConfig *c = &m->cfg;
-    printf("moetrain train: task %s, adapter %s (rank %d, alpha %g, targets %s), seed %d\n", o->task, o->adapter,
-           o->rank, o->alpha, o->targets, o->seed);
+    printf("moetrain train: task %s, adapter %s (rank %d, alpha %g, targets %s), seed %d\n", o->task, o->ad.adapter,
+           o->ad.rank, o->ad.alpha, o->ad.targets, o->seed);
     const AdapterConfig *a = &m->acfg;
     if (adapter_is_routed(a))
         printf("  experts: %d true + %d null per adapted linear, top-%d, normalize %s, null %s, aux %s (coef %g, %s)\n",
                a->n_true, a->n_null, a->top_k, moe_normalize_name(a->normalize), moe_null_kind_name(a->null_kind),
-               moe_aux_kind_name(a->aux), a->aux_coef, !strcmp(o->aux_schedule, "epoch") && o->aux_coefs ? o->aux_coefs : o->aux_schedule);
+               moe_aux_kind_name(a->aux), a->aux_coef, !strcmp(o->ad.aux_schedule, "epoch") && o->ad.aux_coefs ? o->ad.aux_coefs : o->ad.aux_schedule);
     printf("  build: real=%s simd=%s threads=%d\n", sizeof(real) == 8 ? "double" : "float", gemm_simd_level(), threads_count());
     printf("  model: %s (dim %d, layers %d, heads %d/%d, hidden %d, vocab %d, ctx %d)\n", o->model, c->dim,
            c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->vocab_size, c->max_seq_len);
@@ -205,7 +169,7 @@ static void run_free(Run *r) {
 
 static Status run_load(Run *r, const TrainOptions *o, Error *err) {
     AdapterConfig acfg;
-    Status s = adapter_from_options(o, &acfg, err);
+    Status s = adapter_options_config(&o->ad, NULL, &acfg, err);   /* shared with eval, forward-backward, make-tiny */
     if (!s && o->init_adapter) {   /* the saved adapter's shape wins over --rank/--targets */
         s = adapter_read_config(o->init_adapter, &acfg, err);
         if (!s) printf("starting from adapter %s (rank %d, alpha %g)\n", o->init_adapter, acfg.rank, acfg.alpha);

@@ -77,11 +77,38 @@ START_TEST(test_config_file_and_precedence)
 }
 END_TEST
 
+/* a number given to a string option (a list flag: {"experts": 4}) keeps its text after the call,
+   as a string does: loading a second file (which formats its own number) must not change it */
+START_TEST(test_config_number_into_string_option)
+{
+    char p1[] = "/tmp/moetrain_flags_XXXXXX", p2[] = "/tmp/moetrain_flags_XXXXXX";
+    int fd1 = mkstemp(p1), fd2 = mkstemp(p2);
+    ck_assert(fd1 >= 0 && fd2 >= 0);
+    FILE *fp = fdopen(fd1, "w");
+    fputs("{\"model\": 12345678}\n", fp);
+    fclose(fp);
+    fp = fdopen(fd2, "w");
+    fputs("{\"lr\": 0.25}\n", fp);
+    fclose(fp);
+    Opts o = { 10, 1e-3, NULL, 0 };
+    Flag f[4];
+    int n = make_flags(f, &o);
+    Error err;
+    ck_assert_int_eq(flags_load_config(f, n, p1, &err), STATUS_OK);
+    ck_assert_int_eq(flags_load_config(f, n, p2, &err), STATUS_OK);
+    ck_assert(o.lr == 0.25);
+    ck_assert_str_eq(o.model, "12345678");
+    remove(p1);
+    remove(p2);
+}
+END_TEST
+
 Suite *flags_suite(void) {
     Suite *s = suite_create("flags");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_parse_values_and_errors);
     tcase_add_test(tc, test_config_file_and_precedence);
+    tcase_add_test(tc, test_config_number_into_string_option);
     suite_add_tcase(s, tc);
     return s;
 }

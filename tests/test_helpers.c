@@ -63,3 +63,35 @@ void synthetic_parity_set(TokenizedSet *ts, uint64_t seed) {
     }
     ts->letters_ok = 1;
 }
+
+int run_cli_concat(CliFn fn, char *const *head, char *const *extra, char **out) {
+    char *argv[128];
+    int n = 0;
+    for (int i = 0; head[i]; i++) { ck_assert_int_lt(n, 127); argv[n++] = head[i]; }
+    for (int i = 0; extra && extra[i]; i++) { ck_assert_int_lt(n, 127); argv[n++] = extra[i]; }
+    argv[n] = NULL;
+    char *o = NULL;
+    int rc = run_cli_captured(fn, argv, &o);
+    if (out) *out = o;
+    else free(o);
+    return rc;
+}
+
+void run_cli_expect_error(CliFn fn, char *const *head, char *const *extra, const char *want) {
+    char path[] = "/tmp/moetrain_err_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    int rc = run_cli_concat(fn, head, extra, NULL);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char msg[2048] = { 0 };
+    ck_assert_int_ge(pread(fd, msg, sizeof msg - 1, 0), 0);
+    close(fd);
+    unlink(path);
+    ck_assert_msg(rc == 1, "%s: exit %d, want 1 (stderr: %s)", head[0], rc, msg);
+    ck_assert_msg(strstr(msg, want) != NULL, "%s: error '%s' does not mention '%s'", head[0], msg, want);
+}

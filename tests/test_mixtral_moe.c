@@ -26,8 +26,11 @@ static void tiny_mixtral_spec(MakeTinySpec *s, const char *gate2, int m, int k) 
     make_tiny_defaults(s);
     s->format = "hf"; s->arch = "mixtral"; s->model_experts = 4; s->model_top_k = 2;
     s->dim = 16; s->layers = 2; s->heads = 4; s->kv_heads = 2; s->hidden = 24; s->vocab = 32; s->seq_len = 16;
-    s->adapter = "moe-ffn"; s->n_null = m; s->top_k = k; s->gate2_init = gate2;
-    s->targets = "q,gate,up,down"; s->rank = 2; s->alpha = 4; s->nonzero_b = 1; s->seed = 7;
+    static char null_s[16], top_k_s[16];   /* the spec's list options are strings ("3" or "2,4") */
+    snprintf(null_s, sizeof null_s, "%d", m);
+    snprintf(top_k_s, sizeof top_k_s, "%d", k);
+    s->ad.adapter = "moe-ffn"; s->ad.null_s = null_s; s->ad.top_k_s = top_k_s; s->ad.gate2_init = gate2;
+    s->ad.targets = "q,gate,up,down"; s->ad.rank_s = "2"; s->ad.alpha = 4; s->nonzero_b = 1; s->seed = 7;
     s->adapter_out = "unused";   /* builds the adapter */
 }
 
@@ -97,8 +100,8 @@ START_TEST(test_upcycle_save_reload)
     MakeTinySpec s;
     tiny_mixtral_spec(&s, "random", 2, 3);
     s.arch = "llama";
-    s.upcycle = 4;
-    s.targets = "q,v,gate,up,down";
+    s.ad.upcycle = 4;
+    s.ad.targets = "q,v,gate,up,down";
     roundtrip(&s, sizeof(real) == 4 ? 0 : 1e-5);
 }
 END_TEST
