@@ -11,11 +11,9 @@
    less), each thread packs what it needs into its own scratch buffers. K slices depend only on
    K and each element is summed by the same kernel arithmetic in ascending k, so the result is
    bitwise identical for any thread count. Scratch buffers are kept in a global free list and
-   reused (no malloc in steady state); they stay reachable, so leak checkers are quiet.
-   One row times a transposed B (decoding one token) skips packing: gemm_row.h. */
+   reused (no malloc in steady state); they stay reachable, so leak checkers are quiet. */
 #include "gemm.h"
 #include "gemm_kernels.h"
-#include "gemm_row.h"
 #include "threads.h"
 #include "check.h"
 #include <pthread.h>
@@ -208,7 +206,6 @@ static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, 
           "GEMM leading dims too small: lda=%d ldb=%d ldc=%d for M=%d N=%d K=%d", lda, ldb, ldc, M, N, K);
     if (M == 0 || N == 0) return;
     if (K == 0) { scale_c(M, N, beta, C, (size_t)ldc); return; }
-    if (M == 1 && !trans_a && trans_b) { gemm_row_bt(N, K, alpha, A, B, B16, (size_t)ldb, beta, C); return; }
     GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, B, B16, (size_t)lda, (size_t)ldb,
                   (size_t)ldc, C, current_kernel(), 0, 0 };
     int slices = (K + KC_MAX - 1) / KC_MAX;
