@@ -45,8 +45,11 @@ static void mixtral_spec(MakeTinySpec *s, const char *adapter, int n_null, int t
     s->dim = 16; s->layers = 2; s->heads = 4; s->kv_heads = 2; s->hidden = 24; s->vocab = 32; s->seq_len = 16;
     s->seed = 11;
     if (!adapter) return;
-    s->adapter = adapter; s->n_null = n_null; s->top_k = top_k; s->gate2_init = "random";
-    s->targets = "q,gate,up,down"; s->rank = 2; s->alpha = 4;
+    static char null_s[16], top_k_s[16];   /* the spec's list options are strings ("3" or "2,4") */
+    snprintf(null_s, sizeof null_s, "%d", n_null);
+    snprintf(top_k_s, sizeof top_k_s, "%d", top_k);
+    s->ad.adapter = adapter; s->ad.null_s = null_s; s->ad.top_k_s = top_k_s; s->ad.gate2_init = "random";
+    s->ad.targets = "q,gate,up,down"; s->ad.rank_s = "2"; s->ad.alpha = 4;
     s->adapter_out = "unused";   /* builds the adapter */
 }
 
@@ -56,11 +59,11 @@ static void build_mixtral(LlamaModel *m, int variant) {
     if (variant == 1) mixtral_spec(&s, "moe-ffn", 3, 3);
     if (variant == 2) {
         mixtral_spec(&s, "moe-ffn", 2, 3);
-        s.normalize = "all_selected"; s.null_kind = "identity";
+        s.ad.normalize = "all_selected"; s.ad.null_kind = "identity";
     }
     if (variant == 3) {
         mixtral_spec(&s, "lora", 0, 0);
-        s.targets = "q,gate,down";
+        s.ad.targets = "q,gate,down";
     }
     Error err;
     ck_assert_msg(make_tiny_build(m, &s, &err) == STATUS_OK, "%s", err.message);
@@ -273,7 +276,7 @@ START_TEST(test_cli_mixtral_and_upcycled)
     s.nonzero_b = 1;
     cli_case(&s, 1);                                   /* (b) Mixtral + moe-ffn adapter */
     mixtral_spec(&s, "moe-ffn", 2, 3);
-    s.arch = "llama"; s.upcycle = 4; s.targets = "q,v,gate,up,down"; s.nonzero_b = 1;
+    s.arch = "llama"; s.ad.upcycle = 4; s.ad.targets = "q,v,gate,up,down"; s.nonzero_b = 1;
     cli_case(&s, 1);                                   /* (c) upcycled dense model + its adapter */
 }
 END_TEST
