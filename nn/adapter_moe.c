@@ -123,6 +123,10 @@ static Status read_layer_lists(const JsonValue *v, const char *path, AdapterConf
             dst[k][l] = (int)e->number;
         }
     }
+    int scalar[4] = { cfg->n_true, cfg->n_null, cfg->top_k, cfg->rank };
+    for (int k = 0; k < 4; k++)   /* a list left out: its scalar on every layer */
+        if (!json_get(v, LAYER_KEYS[k]))
+            for (int l = 0; l < cfg->n_layer_values; l++) dst[k][l] = scalar[k];
     return STATUS_OK;
 }
 

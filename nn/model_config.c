@@ -147,7 +147,7 @@ AdapterConfig adapter_moe_layer(const AdapterConfig *a, int layer) {
     if (a->n_layer_values <= 0) return c;
     int i = layer < a->n_layer_values ? layer : a->n_layer_values - 1;
     if (a->layer_n_true[i] > 0) c.n_true = a->layer_n_true[i];
-    if (a->layer_n_null[i] > 0) c.n_null = a->layer_n_null[i];
+    if (a->kind == ADAPTER_ADAMOE) c.n_null = a->layer_n_null[i];   /* 0 is a real value: no nulls there */
     if (a->layer_top_k[i] > 0) c.top_k = a->layer_top_k[i];
     if (a->layer_rank[i] > 0) c.rank = a->layer_rank[i];
     return c;

@@ -77,7 +77,8 @@ typedef struct {
     int n_shared;         /* always-on shared LoRA experts (weight 1, DeepSeek-style) */
     /* per-layer lists (MoLA-style "higher layers need more experts"; molora / adamoe only):
        n_layer_values = their length (0 = the scalars above for every layer); an entry 0 means
-       the scalar; must equal the model's layer count (adapter_moe_check_layers) */
+       the scalar, except for layer_n_null (adamoe) where 0 means no null experts in that layer;
+       must equal the model's layer count (adapter_moe_check_layers) */
     int n_layer_values;
     int layer_n_true[MOE_MAX_LAYERS], layer_n_null[MOE_MAX_LAYERS], layer_top_k[MOE_MAX_LAYERS],
         layer_rank[MOE_MAX_LAYERS];

@@ -195,6 +195,28 @@ START_TEST(test_per_layer_lists)
 }
 END_TEST
 
+/* a 0 in the --null list is a layer without null experts (not "the first value"): layer 1 is
+   then top-2 over its 4 true experts, Load exactly 2, through make-tiny, the files and reload */
+START_TEST(test_per_layer_zero_null)
+{
+    char *flags[] = { "--adapter", "adamoe", "--experts", "4", "--null", "4,0", "--top-k", "2", NULL };
+    Case c = make_case(flags);
+    FbOut o = run_fb(&c, 1, NULL);
+    ck_assert_msg(o.load[1] == 2.0, "layer 1 (no nulls) Load %g, want exactly 2", o.load[1]);
+    ck_assert_msg(o.load[0] < 2.0, "layer 0 (4 nulls) Load %g, want < 2", o.load[0]);
+    AdapterConfig a = hand_adamoe();
+    a.n_null = 4; a.top_k = 2; a.n_layer_values = 2;
+    int nt[2] = { 4, 4 }, nn[2] = { 4, 0 }, tk[2] = { 2, 2 }, rk[2] = { 4, 4 };
+    memcpy(a.layer_n_true, nt, sizeof nt);
+    memcpy(a.layer_n_null, nn, sizeof nn);
+    memcpy(a.layer_top_k, tk, sizeof tk);
+    memcpy(a.layer_rank, rk, sizeof rk);
+    ck_assert_int_eq(adapter_moe_layer(&a, 1).n_null, 0);
+    CK_SAME(o.loss, lib_loss(&c, &a), "the 4,0 directory");
+    case_free(&c);
+}
+END_TEST
+
 /* the aux coefficient of the trainer's first step: --aux-coef, or the first of --aux-coefs */
 START_TEST(test_aux_options)
 {
@@ -258,6 +280,7 @@ Suite *adapter_options_suite(void) {
     tcase_add_test(tc, test_top_p_routing);
     tcase_add_test(tc, test_dense_routing);
     tcase_add_test(tc, test_per_layer_lists);
+    tcase_add_test(tc, test_per_layer_zero_null);
     tcase_add_test(tc, test_aux_options);
     tcase_add_test(tc, test_bad_values_exit_1);
     suite_add_tcase(s, tc);
