@@ -1,5 +1,6 @@
 /* nn/make_tiny.c — tiny random models and adapters (see make_tiny.h). */
 #include "make_tiny.h"
+#include "moe_ffn.h"
 #include "adapter_io.h"
 #include "adapter_moe.h"
 #include "checkpoint.h"
@@ -105,6 +106,7 @@ static Status spec_to_config(const MakeTinySpec *s, ModelConfig *c, AdapterConfi
         st = error_set(err, STATUS_INVALID, NULL, "--adapter must be lora, molora, adamoe or moe-ffn, got '%s'",
                        s->ad.adapter);
     }
+    if (!st && s->adapter_out) st = moe_ffn_check_model(c, a, "make-tiny", err);   /* e.g. router on a dense model */
     return st;
 }
 

@@ -267,6 +267,8 @@ START_TEST(test_bad_values_exit_1)
     run_cli_expect_error(make_tiny_cli, mt, r1, "unknown --routing 'nope'");
     char *r9[] = { "--adapter", "adamoe", "--experts", "2,4,4", NULL };
     run_cli_expect_error(make_tiny_cli, mt, r9, "3 values, the model has 2 layers");
+    char *r10[] = { "--adapter", "lora", "--targets", "q,router", NULL };   /* a Status error, not an abort */
+    run_cli_expect_error(make_tiny_cli, mt, r10, "the target 'router' needs a Mixtral model");
     char *ev[] = { "eval", "--model", c.model, "--task", "mc_jsonl", "--data", c.dir, "--adapter-dir", c.adapter, NULL };
     run_cli_expect_error(eval_cli, ev, r1 + 8, "unknown --routing 'nope'");
     case_free(&c);
