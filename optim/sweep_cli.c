@@ -2,8 +2,14 @@
    the train command, skipping runs that already finished (their metrics.jsonl has a summary), so
    an interrupted sweep resumes; then writes OUT/results.csv (one row per run) and OUT/results.md
    (a table like AdaMoE's Table 7: dev accuracy mean ± std over seeds per task, and Load).
-   Grid entries: kK = Mo-LoRA top-K over --experts experts (no null experts; the paper's
-   baselines k1, k2), mMkK = AdaMoE with M null experts and top-K over experts + nulls (m5k4 ...).
+   Grid entries: kK = top-K over the true experts (no null experts; the paper's baselines k1, k2),
+   mMkK = AdaMoE with M null experts and top-K over experts + nulls (m5k4 ...). Two families, the
+   paper's two experiments:
+     --family lora (default)  LoRA experts on every adapted linear: kK = Mo-LoRA (--adapter molora
+                              --experts n --top-k K), mMkK = --adapter adamoe --null M --top-k K
+     --family ffn             the model's MoE FFN (a Mixtral checkpoint, or a dense model with
+                              `-- --upcycle n`): --adapter moe-ffn --null M --top-k K (M = 0 for kK:
+                              the FFN experts, top-K, with LoRA; M > 0 adds gate2's null experts)
    Options after `--` are passed to every train run unchanged (model, lr, epochs, ...). */
 #include "sweep_cli.h"
 #include "train_cli.h"
@@ -60,18 +66,19 @@ static RunResult read_result(const char *dir) {
     return r;
 }
 
-static int run_one(const char *task, const char *data, const GridCfg *c, int seed, int experts, const char *dir,
-                   int extra_argc, char **extra) {
+static int run_one(const char *task, const char *data, const GridCfg *c, int seed, int experts, int ffn,
+                   const char *dir, int extra_argc, char **extra) {
     char seed_s[16], null_s[16], k_s[16], n_s[16];
     snprintf(seed_s, sizeof seed_s, "%d", seed);
     snprintf(null_s, sizeof null_s, "%d", c->null);
     snprintf(k_s, sizeof k_s, "%d", c->top_k);
     snprintf(n_s, sizeof n_s, "%d", experts);
     char *argv[64 + 32] = { "train", "--task", (char *)task, "--data", (char *)data, "--out", (char *)dir,
-                            "--seed", seed_s, "--adapter", c->null ? "adamoe" : "molora", "--experts", n_s,
+                            "--seed", seed_s, "--adapter", ffn ? "moe-ffn" : c->null ? "adamoe" : "molora",
                             "--top-k", k_s };
-    int argc = 15;
-    if (c->null) { argv[argc++] = "--null"; argv[argc++] = null_s; }
+    int argc = 13;
+    if (!ffn) { argv[argc++] = "--experts"; argv[argc++] = n_s; }
+    if (c->null || ffn) { argv[argc++] = "--null"; argv[argc++] = null_s; }
     for (int i = 0; i < extra_argc && argc < 90; i++) argv[argc++] = extra[i];
     printf("\n=== sweep: %s %s seed %d -> %s ===\n", task, c->name, seed, dir);
     fflush(stdout);
@@ -135,13 +142,17 @@ static int split_list(char *s, char **items, int max) {
 
 int sweep_cli(int argc, char **argv) {
     char *task_s = NULL, *data_s = NULL, *grid_s = "k1,k2,m5k4,m7k4", *out = "runs/sweep";
-    int seeds = 1, experts = 4, extra = argc;
+    int seeds = 1, experts = 4, extra = argc, ffn = 0;
+    const char *family = "lora";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--")) { extra = i + 1; break; }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: ./train sweep --task rte[,cola] --data DIR[,DIR] [--grid k1,k2,m5k4,m7k4,m9k4,m5k2]\n"
-                   "       [--seeds 3] [--experts 4] [--out runs/sweep] -- [train options for every run]\n");
+                   "       [--seeds 3] [--experts 4] [--family lora|ffn] [--out runs/sweep] -- [train options for every run]\n"
+                   "  kK: top-K, no null experts; mMkK: M null experts, top-K over experts + nulls\n"
+                   "  --family lora: LoRA experts on the adapted linears (kK molora, mMkK adamoe; --experts per linear)\n"
+                   "  --family ffn: the model's MoE FFN experts (Mixtral, or -- --upcycle n), --adapter moe-ffn\n");
             return 0;
         }
         if (i + 1 >= argc) { fprintf(stderr, "error: sweep: %s needs a value\n", a); return 1; }
@@ -151,6 +162,7 @@ int sweep_cli(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out = argv[++i];
         else if (!strcmp(a, "--seeds")) seeds = atoi(argv[++i]);
         else if (!strcmp(a, "--experts")) experts = atoi(argv[++i]);
+        else if (!strcmp(a, "--family")) family = argv[++i];
         else { fprintf(stderr, "error: sweep: unknown option %s (train options go after --)\n", a); return 1; }
     }
     char *tasks[8], *datas[8], tbuf[512], dbuf[2048];
@@ -165,6 +177,11 @@ int sweep_cli(int argc, char **argv) {
         fprintf(stderr, "error: sweep: bad --grid '%s' (entries kK or mMkK, e.g. k2,m5k4)\n", grid_s);
         return 1;
     }
+    if (strcmp(family, "lora") && strcmp(family, "ffn")) {
+        fprintf(stderr, "error: sweep: --family must be lora or ffn, got '%s'\n", family);
+        return 1;
+    }
+    ffn = !strcmp(family, "ffn");
     if (seeds < 1 || seeds > SWEEP_MAX || experts < 1) { fprintf(stderr, "error: sweep: --seeds 1..64, --experts >= 1\n"); return 1; }
     if (mkdir(out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "error: cannot create %s: %s\n", out, strerror(errno)); return 1; }
     RunResult *res = calloc((size_t)nt * ng * seeds, sizeof *res);
@@ -177,7 +194,7 @@ int sweep_cli(int argc, char **argv) {
                 RunResult *r = &res[(t * ng + c) * seeds + s];
                 *r = read_result(dir);
                 if (r->ok) { printf("sweep: %s done already, skipped\n", dir); continue; }
-                rc = run_one(tasks[t], datas[t], &grid[c], s + 1, experts, dir, argc - extra, argv + extra);
+                rc = run_one(tasks[t], datas[t], &grid[c], s + 1, experts, ffn, dir, argc - extra, argv + extra);
                 *r = read_result(dir);
             }
     if (!rc && write_results(out, tasks, nt, grid, ng, seeds, res)) printf("\nwrote %s/results.md and results.csv\n", out);
