@@ -54,6 +54,31 @@ static void layer_list(FILE *f, const MoeStats *st, const char *key, int what) {
     fputc(']', f);
 }
 
+/* ,"load_per_module":{"q":[per layer, null where not routed], ...}: the modules routed anywhere
+   (slot MOE_FFN_SLOT is "ffn" on MoE FFN models, whose FFN router records there) */
+static void module_lists(FILE *f, const LlamaModel *m) {
+    static const char *const names[MOE_MODULES] = { "q", "k", "v", "o", "gate", "up", "down" };
+    const MoeStats *st = &m->moe->stats;
+    int first = 1;
+    fprintf(f, ",\"load_per_module\":{");
+    for (int j = 0; j < MOE_MODULES; j++) {
+        int used = 0;
+        for (int l = 0; l < st->n_layers; l++) used |= st->mod[l * MOE_MODULES + j].tokens > 0;
+        if (!used) continue;
+        const char *name = j == MOE_FFN_SLOT && m->layers[0].ffn ? "ffn" : names[j];
+        fprintf(f, "%s\"%s\":[", first ? "" : ",", name);
+        first = 0;
+        for (int l = 0; l < st->n_layers; l++) {
+            MoeSummary s;
+            moe_summary_module(st, l, j, &s);
+            if (s.tokens > 0) fprintf(f, "%s%.6g", l ? "," : "", s.load);
+            else fprintf(f, "%snull", l ? "," : "");
+        }
+        fputc(']', f);
+    }
+    fputc('}', f);
+}
+
 void train_log_moe_fields(FILE *f, const LlamaModel *m, int full) {
     if (!m->moe) {
         fprintf(f, ",\"load\":null");
@@ -71,6 +96,7 @@ void train_log_moe_fields(FILE *f, const LlamaModel *m, int full) {
             ms.bypass_fraction, ms.entropy);
     layer_list(f, st, "null_fraction_per_layer", 1);
     layer_list(f, st, "bypass_fraction_per_layer", 2);
+    module_lists(f, m);
     fprintf(f, ",\"expert_fraction_per_layer\":[");
     for (int l = 0; l < st->n_layers; l++) {
         MoeSummary s;

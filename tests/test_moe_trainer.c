@@ -59,6 +59,18 @@ static int check_eval(MetricsCheck *c, const JsonValue *row, int line) {
         /* Load_l = k·(1 − null share) */
         if (fabs(lp->items[l].number - 3 * (1 - null_sum)) > 1e-4) return record_fail(c, line, "load_per_layer != k(1 - null share)");
     }
+    /* every routed module of a layer sees the same tokens: the layer's Load is their mean */
+    const JsonValue *pm = json_get(row, "load_per_module");
+    if (!pm || pm->type != JSON_OBJECT || pm->count != 7) return record_fail(c, line, "load_per_module (7 modules)");
+    for (int l = 0; l < c->n_layers; l++) {
+        double sum = 0;
+        for (size_t j = 0; j < pm->count; j++) {
+            const JsonValue *ml = &pm->items[j];
+            if (ml->type != JSON_ARRAY || (int)ml->count != c->n_layers) return record_fail(c, line, "load_per_module list");
+            sum += ml->items[l].number;
+        }
+        if (fabs(sum / 7 - lp->items[l].number) > 1e-4) return record_fail(c, line, "layer Load != mean of its modules' Load");
+    }
     c->eval++;
     return 0;
 }
