@@ -147,7 +147,9 @@ void moe_ffn_init(MoeFfn *f, Rng *rng) {
     free(gate);
 }
 
-/* y [N, C] += Σ over true experts of their weighted SwiGLU outputs on the routed rows */
+/* y [N, C] += Σ over true experts of their weighted SwiGLU outputs on the routed rows. y is the
+   block's own fresh accumulator that nothing else reads, so every expert is added in place (one
+   shared gradient buffer, no [N, C] copy per expert forward nor gradient add backward). */
 static Tensor *add_experts(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const Routing *r, Tensor *y,
                            Rng *drop_rng) {
     Tensor *Wf = tensor_view(t->arena, W, 2, (int[]){ r->N * r->E, 1 });
@@ -158,7 +160,7 @@ static Tensor *add_experts(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const
         Tensor *g = lora_linear_forward(t, &f->w1[e], xe, drop_rng);
         Tensor *u = lora_linear_forward(t, &f->w3[e], xe, drop_rng);
         Tensor *d = lora_linear_forward(t, &f->w2[e], op_swiglu(t, g, u), drop_rng);
-        y = op_scatter_add_rows(t, y, d, r->rows + off, op_gather_rows(t, Wf, r->flat + off, n_e));
+        y = op_scatter_add_rows_inplace(t, y, d, r->rows + off, op_gather_rows(t, Wf, r->flat + off, n_e));
     }
     return y;
 }
@@ -205,7 +207,7 @@ Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     if (f->identity_nulls) {
         int *all = arena_alloc(t->arena, (size_t)N * sizeof(int));
         for (int i = 0; i < N; i++) all[i] = i;
-        y = op_scatter_add_rows(t, y, x2, all, op_row_sum_cols(t, W, f->n_true, f->n_null));
+        y = op_scatter_add_rows_inplace(t, y, x2, all, op_row_sum_cols(t, W, f->n_true, f->n_null));
     }
     return tensor_view(t->arena, y, h->ndim, h->shape);
 }
