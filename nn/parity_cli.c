@@ -10,7 +10,8 @@
    and --adapter none (the default) is the base model. The aux coefficient is the trainer's at
    step 0 (--aux-schedule epoch: the first of --aux-coefs), so the loss is the trainer's first
    forward on the same batch (without pads). For a plain LoRA adapter the MoE fields are what torch_ref
-   emits for lora: aux 0 per layer, null router statistics; Mo-LoRA / AdaMoE adapters report
+   emits for lora: aux 0 per layer, null router statistics, and "aux_coef" is still --aux-coef (default
+   0.001), as for the base model; Mo-LoRA / AdaMoE adapters report
    loss = ce + aux_coef·aux_sum, aux per layer and the router statistics of every layer. The gradient file uses the adapter's
    file keys. The model is read as llama2.c .bin (file) or HF directory; weights stay f32
    (bf16 files are widened), and the arithmetic is `real` (float; double in the f64 build). */
@@ -153,7 +154,7 @@ static void write_summary(FILE *f, const ParityResult *r, const LlamaModel *m, c
     json_write_string(f, model_path, strlen(model_path));
     fprintf(f, ",\n  \"adapter\": \"%s\",\n  \"dtype\": \"%s\",\n  \"aux_coef\": %.17g\n}\n",
             m->acfg.kind == ADAPTER_NONE ? "none" : adapter_kind_name(m->acfg.kind), REAL_IS_DOUBLE ? "float64" : "float32",
-            m->moe ? m->acfg.aux_coef : 0.001);
+            m->acfg.aux_coef);
 }
 
 static Status write_json_file(const char *path, const ParityResult *r, const LlamaModel *m, const char *model_path,

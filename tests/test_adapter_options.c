@@ -240,6 +240,26 @@ START_TEST(test_aux_options)
 }
 END_TEST
 
+/* out.json "aux_coef" follows torch_ref.py for every kind, not only routed ones: the given
+   --aux-coef (else the default 0.001) for a plain LoRA directory and for the base model, while
+   the loss stays the CE (no router, no aux term) */
+START_TEST(test_aux_coef_field_without_routers)
+{
+    char *flags[] = { "--adapter", "lora", NULL };
+    Case c = make_case(flags);
+    FbOut o = run_fb(&c, 1, NULL);
+    ck_assert_msg(o.aux_coef == 0.001, "lora directory, no --aux-coef: aux_coef %g, want 0.001", o.aux_coef);
+    char *coef[] = { "--aux-coef", "0.25", NULL };
+    FbOut g = run_fb(&c, 1, coef);
+    ck_assert_msg(g.aux_coef == 0.25, "lora directory, --aux-coef 0.25: aux_coef %g", g.aux_coef);
+    ck_assert_msg(g.loss == g.ce && g.aux_sum == 0 && g.loss == o.loss, "lora: loss %g ce %g aux %g", g.loss, g.ce, g.aux_sum);
+    char *base[] = { "--adapter", "none", "--aux-coef", "0.25", NULL };
+    FbOut b = run_fb(&c, 0, base);
+    ck_assert_msg(b.aux_coef == 0.25 && b.loss == b.ce, "base model, --aux-coef 0.25: aux_coef %g", b.aux_coef);
+    case_free(&c);
+}
+END_TEST
+
 START_TEST(test_bad_values_exit_1)
 {
     char *flags[] = { ADAMOE, NULL };
@@ -284,6 +304,7 @@ Suite *adapter_options_suite(void) {
     tcase_add_test(tc, test_per_layer_lists);
     tcase_add_test(tc, test_per_layer_zero_null);
     tcase_add_test(tc, test_aux_options);
+    tcase_add_test(tc, test_aux_coef_field_without_routers);
     tcase_add_test(tc, test_bad_values_exit_1);
     suite_add_tcase(s, tc);
     return s;
