@@ -170,9 +170,6 @@ static Status write_json_file(const char *path, const ParityResult *r, const Lla
 static Status fb_adapter(const FbOptions *o, AdapterConfig *acfg, Error *err) {
     Status s = adapter_options_config(&o->ad, NULL, acfg, err);
     if (!s) s = adapter_options_aux_coef0(&o->ad, &acfg->aux_coef, err);
-    if (!s && o->nonzero_b && (o->adapter_dir || acfg->kind == ADAPTER_NONE))
-        s = error_set(err, STATUS_INVALID, "drop --nonzero-b, or give --adapter without --adapter-dir",
-                      "--nonzero-b initialises a fresh adapter: there is none to build here");
     return s;
 }
 
@@ -187,7 +184,9 @@ static Status run(const FbOptions *o, Error *err) {
     LlamaModel m;
     if (!s) s = adapter_options_load_model(&m, o->model, o->adapter_dir, &acfg, seed, err);
     if (s) return s;
-    if (o->nonzero_b) make_tiny_nonzero_b(&m, seed);
+    if (o->nonzero_b && !o->adapter_dir && acfg.kind != ADAPTER_NONE) make_tiny_nonzero_b(&m, seed);
+    else if (o->nonzero_b)   /* as torch_ref.py: the flag only shapes a fresh adapter */
+        fprintf(stderr, "note: --nonzero-b ignored: %s\n", o->adapter_dir ? "the adapter comes from --adapter-dir" : "no adapter");
     TokenBatch tb = { 0 };
     ParityResult r;
     s = token_batch_load(o->tokens, &m.cfg, &tb, err);
@@ -214,7 +213,7 @@ static int fb_flags(FbOptions *o, Flag *f) {
         { "grads-dtype", FLAG_STRING, &o->grads_dtype, "f32 | f64", 0 },
         { "threads", FLAG_INT, &o->threads, "worker threads (0: $MOETRAIN_THREADS or all CPUs)", 0 },
         { "seed", FLAG_INT, &o->seed, "seed of a fresh adapter (no --adapter-dir), as make-tiny --seed", 0 },
-        { "nonzero-b", FLAG_BOOL, &o->nonzero_b, "fresh adapter: B ~ N(0, 0.02) instead of zeros", 0 },
+        { "nonzero-b", FLAG_BOOL, &o->nonzero_b, "fresh adapter: B ~ N(0, 0.02) instead of zeros (ignored with --adapter-dir, as torch_ref.py)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with these options", 0 },
     };
     int n = (int)(sizeof t / sizeof t[0]);
