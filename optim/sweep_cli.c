@@ -140,64 +140,78 @@ static int split_list(char *s, char **items, int max) {
     return n;
 }
 
-int sweep_cli(int argc, char **argv) {
-    char *task_s = NULL, *data_s = NULL, *grid_s = "k1,k2,m5k4,m7k4", *out = "runs/sweep";
-    int seeds = 1, experts = 4, extra = argc, ffn = 0;
-    const char *family = "lora";
+typedef struct {
+    char *task_s, *data_s, *grid_s, *out;
+    const char *family;
+    int seeds, experts, extra;   /* extra: argv index of the first train option (after --) */
+} SweepArgs;
+
+/* 0 = run, 1 = bad usage (message printed), 2 = --help printed */
+static int parse_args(int argc, char **argv, SweepArgs *a) {
+    *a = (SweepArgs){ NULL, NULL, "k1,k2,m5k4,m7k4", "runs/sweep", "lora", 1, 4, argc };
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) { extra = i + 1; break; }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        const char *o = argv[i];
+        if (!strcmp(o, "--")) { a->extra = i + 1; break; }
+        if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
             printf("usage: ./train sweep --task rte[,cola] --data DIR[,DIR] [--grid k1,k2,m5k4,m7k4,m9k4,m5k2]\n"
                    "       [--seeds 3] [--experts 4] [--family lora|ffn] [--out runs/sweep] -- [train options for every run]\n"
                    "  kK: top-K, no null experts; mMkK: M null experts, top-K over experts + nulls\n"
                    "  --family lora: LoRA experts on the adapted linears (kK molora, mMkK adamoe; --experts per linear)\n"
                    "  --family ffn: the model's MoE FFN experts (Mixtral, or -- --upcycle n), --adapter moe-ffn\n");
-            return 0;
+            return 2;
         }
-        if (i + 1 >= argc) { fprintf(stderr, "error: sweep: %s needs a value\n", a); return 1; }
-        if (!strcmp(a, "--task")) task_s = argv[++i];
-        else if (!strcmp(a, "--data")) data_s = argv[++i];
-        else if (!strcmp(a, "--grid")) grid_s = argv[++i];
-        else if (!strcmp(a, "--out")) out = argv[++i];
-        else if (!strcmp(a, "--seeds")) seeds = atoi(argv[++i]);
-        else if (!strcmp(a, "--experts")) experts = atoi(argv[++i]);
-        else if (!strcmp(a, "--family")) family = argv[++i];
-        else { fprintf(stderr, "error: sweep: unknown option %s (train options go after --)\n", a); return 1; }
+        if (i + 1 >= argc) { fprintf(stderr, "error: sweep: %s needs a value\n", o); return 1; }
+        if (!strcmp(o, "--task")) a->task_s = argv[++i];
+        else if (!strcmp(o, "--data")) a->data_s = argv[++i];
+        else if (!strcmp(o, "--grid")) a->grid_s = argv[++i];
+        else if (!strcmp(o, "--out")) a->out = argv[++i];
+        else if (!strcmp(o, "--seeds")) a->seeds = atoi(argv[++i]);
+        else if (!strcmp(o, "--experts")) a->experts = atoi(argv[++i]);
+        else if (!strcmp(o, "--family")) a->family = argv[++i];
+        else { fprintf(stderr, "error: sweep: unknown option %s (train options go after --)\n", o); return 1; }
     }
+    if (!a->task_s || !a->data_s) { fprintf(stderr, "error: sweep: --task and --data are required\n"); return 1; }
+    if (strcmp(a->family, "lora") && strcmp(a->family, "ffn")) {
+        fprintf(stderr, "error: sweep: --family must be lora or ffn, got '%s'\n", a->family);
+        return 1;
+    }
+    if (a->seeds < 1 || a->seeds > SWEEP_MAX || a->experts < 1) {
+        fprintf(stderr, "error: sweep: --seeds 1..64, --experts >= 1\n");
+        return 1;
+    }
+    return 0;
+}
+
+int sweep_cli(int argc, char **argv) {
+    SweepArgs a;
+    int p = parse_args(argc, argv, &a);
+    if (p) return p == 2 ? 0 : 1;
     char *tasks[8], *datas[8], tbuf[512], dbuf[2048];
     GridCfg grid[SWEEP_MAX];
-    int ng;
-    if (!task_s || !data_s) { fprintf(stderr, "error: sweep: --task and --data are required\n"); return 1; }
-    snprintf(tbuf, sizeof tbuf, "%s", task_s);
-    snprintf(dbuf, sizeof dbuf, "%s", data_s);
+    int ng, seeds = a.seeds, ffn = !strcmp(a.family, "ffn");
+    snprintf(tbuf, sizeof tbuf, "%s", a.task_s);
+    snprintf(dbuf, sizeof dbuf, "%s", a.data_s);
     int nt = split_list(tbuf, tasks, 8), nd = split_list(dbuf, datas, 8);
     if (nt != nd) { fprintf(stderr, "error: sweep: %d tasks but %d --data entries\n", nt, nd); return 1; }
-    if (!parse_grid(grid_s, grid, &ng)) {
-        fprintf(stderr, "error: sweep: bad --grid '%s' (entries kK or mMkK, e.g. k2,m5k4)\n", grid_s);
+    if (!parse_grid(a.grid_s, grid, &ng)) {
+        fprintf(stderr, "error: sweep: bad --grid '%s' (entries kK or mMkK, e.g. k2,m5k4)\n", a.grid_s);
         return 1;
     }
-    if (strcmp(family, "lora") && strcmp(family, "ffn")) {
-        fprintf(stderr, "error: sweep: --family must be lora or ffn, got '%s'\n", family);
-        return 1;
-    }
-    ffn = !strcmp(family, "ffn");
-    if (seeds < 1 || seeds > SWEEP_MAX || experts < 1) { fprintf(stderr, "error: sweep: --seeds 1..64, --experts >= 1\n"); return 1; }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "error: cannot create %s: %s\n", out, strerror(errno)); return 1; }
+    if (mkdir(a.out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "error: cannot create %s: %s\n", a.out, strerror(errno)); return 1; }
     RunResult *res = calloc((size_t)nt * ng * seeds, sizeof *res);
     int rc = 0;
     for (int t = 0; t < nt && !rc; t++)
         for (int c = 0; c < ng && !rc; c++)
             for (int s = 0; s < seeds && !rc; s++) {
                 char dir[1024];
-                snprintf(dir, sizeof dir, "%.700s/%.64s_%.15s_s%d", out, tasks[t], grid[c].name, s + 1);
+                snprintf(dir, sizeof dir, "%.700s/%.64s_%.15s_s%d", a.out, tasks[t], grid[c].name, s + 1);
                 RunResult *r = &res[(t * ng + c) * seeds + s];
                 *r = read_result(dir);
                 if (r->ok) { printf("sweep: %s done already, skipped\n", dir); continue; }
-                rc = run_one(tasks[t], datas[t], &grid[c], s + 1, experts, ffn, dir, argc - extra, argv + extra);
+                rc = run_one(tasks[t], datas[t], &grid[c], s + 1, a.experts, ffn, dir, argc - a.extra, argv + a.extra);
                 *r = read_result(dir);
             }
-    if (!rc && write_results(out, tasks, nt, grid, ng, seeds, res)) printf("\nwrote %s/results.md and results.csv\n", out);
+    if (!rc && write_results(a.out, tasks, nt, grid, ng, seeds, res)) printf("\nwrote %s/results.md and results.csv\n", a.out);
     free(res);
     return rc;
 }
