@@ -13,7 +13,7 @@ double bench_now(void) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]\n"
+    fprintf(f, "usage: ./train bench [--json] [--gemm] [--generate] [--step] [--threads N] [--quick]\n"
                "  --json       JSON lines only\n"
                "  --gemm       GEMM benchmarks only (default: every benchmark)\n"
                "  --generate   KV-cache generation tokens/s (stories15M-shaped random model)\n"
