@@ -35,17 +35,17 @@ int bench_main(int argc, char **argv) {
             char *end;
             long n = strtol(argv[++i], &end, 10);
             if (*end || n < 1 || n > 256) {
-                fprintf(stderr, "bench: --threads expects an integer in 1..256, got '%s'\n", argv[i]);
-                return 2;
+                fprintf(stderr, "error: bench: --threads expects an integer in 1..256, got '%s'\n", argv[i]);
+                return 1;
             }
             o.threads = (int)n;
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "bench: unknown option '%s'\n", argv[i]);
+            fprintf(stderr, "error: bench: unknown option '%s'\n", argv[i]);
             usage(stderr);
-            return 2;
+            return 1;
         }
     }
     int rc = 0;

@@ -11,10 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int usage(void) {
-    fprintf(stderr, "usage: tokenize --tokenizer T (--text TEXT [--bos] [--eos] | --decode IDS) "
-                    "[--vocab-size N]\n");
-    return 1;
+static int usage(FILE *f, int rc) {
+    fprintf(f, "usage: ./train tokenize --tokenizer T (--text TEXT [--bos] [--eos] | --decode IDS) [--vocab-size N]\n"
+               "  --tokenizer   tokenizer.bin (llama2.c) or tokenizer.json (Hugging Face)\n"
+               "  --text        text to encode: prints the token ids as JSON\n"
+               "  --bos, --eos  prepend BOS / append EOS\n"
+               "  --decode      comma-separated ids to decode into text\n"
+               "  --vocab-size  the model's vocabulary size (tokenizer.bin does not store it; 0 = read to the end)\n");
+    return rc;
 }
 
 static int parse_int(const char *s, long *out) {
@@ -81,6 +85,7 @@ int tokenize_cli(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has_val = i + 1 < argc;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout, 0);
         if (!strcmp(a, "--bos")) bos = 1;
         else if (!strcmp(a, "--eos")) eos = 1;
         else if (!strcmp(a, "--tokenizer") && has_val) path = argv[++i];
@@ -94,10 +99,10 @@ int tokenize_cli(int argc, char **argv) {
             }
         } else {
             fprintf(stderr, "error: tokenize: unknown or incomplete option \"%s\"\n", a);
-            return usage();
+            return usage(stderr, 1);
         }
     }
-    if (!path || (!text == !decode)) return usage();
+    if (!path || (!text == !decode)) return usage(stderr, 1);
     Tokenizer tk;
     Error err = {0};
     if (tokenizer_load(&tk, path, (int)vocab, &err) != STATUS_OK) {
