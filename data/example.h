@@ -45,6 +45,7 @@ typedef struct {
     char files[MC_MAX_FILES][512];  /* every file read, in order (hashed by the token cache) */
     int n_files;
     char note[256];                 /* "" or e.g. "no dev split in DIR: using test" */
+    char split[8];                  /* the split actually read: "train", "dev", "test" ("" unknown) */
     int positive_choice;            /* see the table above; -1 = not a binary classification */
     McPoolChunk *pool;              /* string storage */
 } McDataset;

@@ -181,6 +181,7 @@ static Status load_from_dir(const TaskSpec *t, const char *root, int split, cons
     }
     if (split == SPLIT_DEV && t->dev_from_test && find_candidate(t, dir, SPLIT_TEST, path, sizeof path)) {
         snprintf(ds->note, sizeof ds->note, "no dev split for %s in %.150s: using the test split", t->name, dir);
+        snprintf(ds->split, sizeof ds->split, "test");
         return read_one(t, path, SPLIT_TEST, ds, err);
     }
     return missing_split(t, dir, split, split_name, err);
@@ -194,6 +195,8 @@ Status task_load(const char *task, const char *data_path, const char *split, McD
     if (s < 0)
         return error_set(err, STATUS_INVALID, "splits: train, dev (val, valid, validation), test",
                          "unknown split '%s'", split);
+    static const char *const names[3] = { "train", "dev", "test" };
+    snprintf(out->split, sizeof out->split, "%s", names[s]);
     Status st;
     if (is_file(data_path)) st = read_one(t, data_path, s, out, err);
     else if (is_dir(data_path)) st = load_from_dir(t, data_path, s, split, out, err);

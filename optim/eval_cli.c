@@ -29,10 +29,11 @@ typedef struct {
     AdapterOptionsText ad_text;
 } EvalOpts;
 
-static void write_record(FILE *f, const EvalOpts *o, const LlamaModel *m, const EvalResult *r, double acc_norm,
-                         int have_norm, int binary) {
+/* split: the split actually scored (ARC has no dev file: its test split stands in) */
+static void write_record(FILE *f, const EvalOpts *o, const char *split, const LlamaModel *m, const EvalResult *r,
+                         double acc_norm, int have_norm, int binary) {
     fprintf(f, "{\"type\":\"eval\",\"step\":0,\"epoch\":0,\"split\":");
-    json_write_string(f, o->split, strlen(o->split));
+    json_write_string(f, split, strlen(split));
     fprintf(f, ",\"task\":");
     json_write_string(f, o->task, strlen(o->task));
     fprintf(f, ",\"score\":\"%s\",\"acc\":%.6f,", o->score, r->acc);
@@ -80,7 +81,7 @@ static Status run_eval(const EvalOpts *o, Error *err) {
         if (!s) s = evaluate_letters(&m, &ts, ds.positive_choice, o->eval_limit, o->batch, &a, &r, err);
     }
     if (!s) {
-        write_record(stdout, o, &m, &r, acc_norm, have_norm, ds.positive_choice >= 0);
+        write_record(stdout, o, ds.split[0] ? ds.split : o->split, &m, &r, acc_norm, have_norm, ds.positive_choice >= 0);
         if (o->out) {
             char path[1024];
             snprintf(path, sizeof path, "%s/metrics.jsonl", o->out);
@@ -88,7 +89,7 @@ static Status run_eval(const EvalOpts *o, Error *err) {
                 s = error_set(err, STATUS_IO, NULL, "cannot create %s: %s", o->out, strerror(errno));
             FILE *f = s ? NULL : fopen(path, "a");
             if (!s && !f) s = error_set(err, STATUS_IO, NULL, "cannot open %s: %s", path, strerror(errno));
-            if (f) { write_record(f, o, &m, &r, acc_norm, have_norm, ds.positive_choice >= 0); fclose(f); }
+            if (f) { write_record(f, o, ds.split[0] ? ds.split : o->split, &m, &r, acc_norm, have_norm, ds.positive_choice >= 0); fclose(f); }
         }
     }
     arena_free(&a);

@@ -215,6 +215,7 @@ static void trainer_config_from(const TrainOptions *o, const McDataset *dev, Tra
     tc->positive_choice = dev->positive_choice;
     tc->out_dir = o->out;
     tc->task = o->task;
+    tc->eval_split = !strcmp(dev->split, "test") ? "test" : !strcmp(dev->split, "train") ? "train" : "dev";
     tc->model_name = o->model;
     tc->loss_on_all = !strcmp(o->loss_on, "all");
     tc->group_by_length = o->group_by_length;

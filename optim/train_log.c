@@ -159,7 +159,8 @@ void train_log_eval(Trainer *tr) {
                100 * ms.flops_saved, tr->model->moe->stats.k_baseline, ms.null_fraction, ms.bypass_fraction);
     }
     if (!tr->metrics) return;
-    fprintf(tr->metrics, "{\"type\":\"eval\",\"step\":%ld,\"epoch\":%d,\"split\":\"dev\",\"task\":", tr->step, tr->epoch);
+    fprintf(tr->metrics, "{\"type\":\"eval\",\"step\":%ld,\"epoch\":%d,\"split\":\"%s\",\"task\":", tr->step, tr->epoch,
+            tr->cfg.eval_split ? tr->cfg.eval_split : "dev");
     json_write_string(tr->metrics, tr->cfg.task, strlen(tr->cfg.task));
     fprintf(tr->metrics, ",\"acc\":%.6f,\"acc_norm\":null,\"mcc\":%.6f,\"n\":%d,\"loss\":%.6f", e->acc, e->mcc,
             e->n, e->loss);

@@ -33,6 +33,7 @@ typedef struct {
     int positive_choice;       /* binary tasks: class for MCC (-1 = none) */
     const char *out_dir;       /* NULL: no files (tests, the demo's inner runs) */
     const char *task;          /* for records */
+    const char *eval_split;    /* the held-out split's name in eval records (NULL: "dev") */
     const char *model_name;    /* base model path, recorded in the adapter config */
     int quiet;                 /* no progress output */
     int loss_on_all;           /* targets on every token, not only the answer */
