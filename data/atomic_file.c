@@ -84,3 +84,33 @@ void atomic_write_abort(AtomicFile *af) {
     if (af->tmp_path) unlink(af->tmp_path);
     af_release(af);
 }
+
+Status dirs_make(const char *dir, Error *err) {
+    char path[1024];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return error_set(err, STATUS_INVALID, NULL, "directory path too long: %s", dir);
+    for (char *p = path + 1; ; p++) {
+        if (*p != '/' && *p != 0) continue;
+        char c = *p;
+        *p = 0;
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return error_set(err, STATUS_IO, "check the output path and its permissions",
+                             "cannot create directory %s: %s", path, strerror(errno));
+        *p = c;
+        if (!c) break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return error_set(err, STATUS_IO, "the output path must be a directory", "%s exists and is not a directory", dir);
+    return STATUS_OK;
+}
+
+Status dirs_make_parent(const char *path, Error *err) {
+    char dir[1024];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return error_set(err, STATUS_INVALID, NULL, "path too long: %s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir) return STATUS_OK;
+    *slash = 0;
+    return dirs_make(dir, err);
+}

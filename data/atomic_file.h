@@ -1,6 +1,7 @@
 /* data/atomic_file.h — write a file so that readers see either the old or the complete new
    contents, never a torn one (checkpoints, safetensors, JSON written by the trainer).
-   defines: AtomicFile, atomic_write_begin, atomic_write_commit, atomic_write_abort
+   defines: AtomicFile, atomic_write_begin, atomic_write_commit, atomic_write_abort, dirs_make,
+            dirs_make_parent
    Protocol: begin creates PATH.tmp.XXXXXX (mkstemp) in the same directory as PATH (so the
    final rename stays within one filesystem) and hands out a FILE* to write; commit checks the
    stream for errors, fflush + fsync + fclose, renames over PATH and fsyncs the directory;
@@ -20,5 +21,11 @@ typedef struct {
 Status atomic_write_begin(AtomicFile *af, const char *path, Error *err);
 Status atomic_write_commit(AtomicFile *af, Error *err);
 void   atomic_write_abort(AtomicFile *af);
+
+/* mkdir -p DIR: every missing component (0755); an existing non-directory is an error that names
+   it, as is a component that cannot be created (with the reason). */
+Status dirs_make(const char *dir, Error *err);
+/* dirs_make of PATH's directory part (nothing for a bare file name) */
+Status dirs_make_parent(const char *path, Error *err);
 
 #endif

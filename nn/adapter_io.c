@@ -24,27 +24,6 @@ const char *adapter_file_key(const char *param_name, char *buf, size_t n) {
 
 static int is_lora_param(const Tensor *t) { return adapter_is_param_name(t->name); }
 
-/* mkdir -p: creates every missing component; an existing non-directory is an error. */
-static Status make_dirs(const char *dir, Error *err) {
-    char path[1024];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return error_set(err, STATUS_INVALID, NULL, "adapter directory path too long: %s", dir);
-    for (char *p = path + 1; ; p++) {
-        if (*p != '/' && *p != 0) continue;
-        char c = *p;
-        *p = 0;
-        if (mkdir(path, 0755) != 0 && errno != EEXIST)
-            return error_set(err, STATUS_IO, "check the --adapter-out path and its permissions",
-                             "cannot create directory %s: %s", path, strerror(errno));
-        *p = c;
-        if (!c) break;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return error_set(err, STATUS_IO, "the adapter path must be a directory",
-                         "%s exists and is not a directory", dir);
-    return STATUS_OK;
-}
 
 /* a number as Python's json writes a float: 16.0, 0.05 */
 static void write_float(FILE *f, double v) {
@@ -80,7 +59,7 @@ Status adapter_save(const LlamaModel *m, const char *dir, const char *base_name,
     if (m->acfg.kind != ADAPTER_LORA && !adapter_is_routed(&m->acfg))
         return error_set(err, STATUS_INVALID, "full fine-tuning saves a base checkpoint instead",
                          "cannot save an adapter for adapter kind '%s' (lora, molora, adamoe)", adapter_kind_name(m->acfg.kind));
-    Status s = make_dirs(dir, err);
+    Status s = dirs_make(dir, err);
     if (s) return s;
     SafeTensorsWriter w;
     safetensors_writer_init(&w);

@@ -91,7 +91,8 @@ Status llama2c_write(const LlamaModel *m, const char *path, int version, Error *
         "@tok", "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight",
         "self_attn.o_proj.weight", "mlp.gate_proj.weight", "mlp.down_proj.weight", "mlp.up_proj.weight", NULL };
     AtomicFile af;
-    Status s = atomic_write_begin(&af, path, err);
+    Status s = dirs_make_parent(path, err);
+    if (!s) s = atomic_write_begin(&af, path, err);
     if (s) return s;
     write_header(af.f, c, version);
     for (const char *const *p = version == 0 ? v0 : v1; *p && !s; p++) {
@@ -131,10 +132,8 @@ static Status write_hf_config(const ModelConfig *c, const char *dir, const char 
 
 Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err) {
     const ModelConfig *c = &m->cfg;
-    mkdir(dir, 0755);
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return error_set(err, STATUS_IO, NULL, "cannot create directory %s", dir);
+    Status ds = dirs_make(dir, err);
+    if (ds) return ds;
     SafeTensorsWriter w;
     safetensors_writer_init(&w);
     float **bufs = xcalloc((size_t)m->ps.n, sizeof *bufs);

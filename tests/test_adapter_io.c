@@ -5,6 +5,7 @@
 #include "suites.h"
 #include "model_fixtures.h"
 #include "../nn/adapter_io.h"
+#include "../nn/make_tiny.h"
 #include "../nn/safetensors.h"
 #include "../data/json.h"
 #include <dirent.h>
@@ -285,6 +286,31 @@ START_TEST(test_failed_save_leaves_nothing)
 }
 END_TEST
 
+/* writers create missing parent directories (mkdir -p) and name the reason when they cannot */
+START_TEST(test_writers_create_directories)
+{
+    char *dir = tmp_dir_new(), p[400];
+    Error err;
+    MakeTinySpec s;
+    make_tiny_defaults(&s);
+    snprintf(p, sizeof p, "%s/a/b/tiny_hf", dir);
+    s.out = p;
+    ck_assert_msg(make_tiny_write(&s, &err) == STATUS_OK, "%s", err.message);
+    snprintf(p, sizeof p, "%s/a/b/tiny_hf/model.safetensors", dir);
+    ck_assert_int_eq(access(p, R_OK), 0);
+    snprintf(p, sizeof p, "%s/c/d/tiny.bin", dir);
+    s.format = "llama2c";
+    ck_assert_msg(make_tiny_write(&s, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_int_eq(access(p, R_OK), 0);
+    snprintf(p, sizeof p, "%s/c/d/tiny.bin/x.bin", dir);   /* a file where a directory must go */
+    ck_assert_int_eq(make_tiny_write(&s, &err), STATUS_IO);
+    ck_assert_msg(strstr(err.message, "not a directory") != NULL, "%s", err.message);
+    snprintf(p, sizeof p, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(p), 0);
+    free(dir);
+}
+END_TEST
+
 Suite *adapter_io_suite(void) {
     Suite *s = suite_create("adapter_io");
     TCase *tc = tcase_create("peft");
@@ -293,6 +319,7 @@ Suite *adapter_io_suite(void) {
     tcase_add_test(tc, test_load_errors);
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_failed_save_leaves_nothing);
+    tcase_add_test(tc, test_writers_create_directories);
     suite_add_tcase(s, tc);
     return s;
 }
