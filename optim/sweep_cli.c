@@ -123,7 +123,8 @@ static int write_results(const char *out, char **tasks, int nt, const GridCfg *g
             }
             mean_std(acc, seeds, &ma, &sa);
             mean_std(load, seeds, &ml, &sl);
-            fprintf(md, " %.2f ± %.2f | %.2f |", ma, sa, ml);
+            if (seeds > 1) fprintf(md, " %.2f ± %.2f | %.2f |", ma, sa, ml);
+            else fprintf(md, " %.2f | %.2f |", ma, ml);   /* one seed: no spread to show */
         }
         fprintf(md, "\n");
     }

@@ -128,10 +128,19 @@ static void print_config(const TrainOptions *o, const LlamaModel *m, const Token
     printf("moetrain train: task %s, adapter %s (rank %d, alpha %g, targets %s), seed %d\n", o->task, o->ad.adapter,
            o->ad.rank, o->ad.alpha, o->ad.targets, o->seed);
     const AdapterConfig *a = &m->acfg;
-    if (adapter_is_routed(a))
-        printf("  experts: %d true + %d null per adapted linear, top-%d, normalize %s, null %s, aux %s (coef %g, %s)\n",
-               a->n_true, a->n_null, a->top_k, moe_normalize_name(a->normalize), moe_null_kind_name(a->null_kind),
-               moe_aux_kind_name(a->aux), a->aux_coef, !strcmp(o->ad.aux_schedule, "epoch") && o->ad.aux_coefs ? o->ad.aux_coefs : o->ad.aux_schedule);
+    if (adapter_is_routed(a)) {
+        int ffn = m->layers[0].ffn != NULL;
+        if (a->n_layer_values > 0)   /* per-layer lists: the values of every layer */
+            printf("  experts: --experts %s --null %s --top-k %s (per layer) %s", o->ad.experts_s, o->ad.null_s,
+                   o->ad.top_k_s, ffn ? "in the MoE FFN" : "per adapted linear");
+        else
+            printf("  experts: %d true + %d null %s, top-%d", ffn ? m->layers[0].ffn->n_true : a->n_true,
+                   ffn ? m->layers[0].ffn->n_null : a->n_null, ffn ? "in the MoE FFN" : "per adapted linear",
+                   ffn ? m->layers[0].ffn->top_k : a->top_k);
+        printf(", normalize %s, null %s, aux %s (coef %g, %s)\n", moe_normalize_name(a->normalize),
+               moe_null_kind_name(a->null_kind), moe_aux_kind_name(a->aux), a->aux_coef,
+               !strcmp(o->ad.aux_schedule, "epoch") && o->ad.aux_coefs ? o->ad.aux_coefs : o->ad.aux_schedule);
+    }
     printf("  build: real=%s simd=%s threads=%d\n", sizeof(real) == 8 ? "double" : "float", gemm_simd_level(), threads_count());
     printf("  model: %s (dim %d, layers %d, heads %d/%d, hidden %d, vocab %d, ctx %d)\n", o->model, c->dim,
            c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->vocab_size, c->max_seq_len);
