@@ -77,7 +77,8 @@ static void bwd_experts(void *vc, long b, long e) {
     const RlCtx *c = vc;
     real coef[RL_MAX_RANK];
     for (long task = b; task < e; task++) {
-        int ex = (int)(task / RL_SLICES), sl = (int)(task % RL_SLICES), lo, hi;
+        int ex = (int)(task % c->n_true), sl = (int)(task / c->n_true), lo, hi;   /* slice-major: every
+                                                 thread's range covers every expert, whatever their loads */
         int j0 = c->r->offset[ex], j1 = c->r->offset[ex + 1];
         Tensor *A = c->a[ex], *B = c->b[ex];
         if (A->grad) {
