@@ -65,11 +65,10 @@ static void bwd_rows(void *vc, long b, long e) {
     }
 }
 
+/* columns [lo, hi) of slice s: near-equal, boundaries on multiples of 16 (whole vectors) */
 static void slice_of(int n, int s, int *lo, int *hi) {
-    int step = (n + RL_SLICES - 1) / RL_SLICES;
-    step = (step + 15) / 16 * 16;
-    *lo = s * step < n ? s * step : n;
-    *hi = (s + 1) * step < n ? (s + 1) * step : n;
+    *lo = (int)((long)n * s / RL_SLICES / 16 * 16);
+    *hi = s == RL_SLICES - 1 ? n : (int)((long)n * (s + 1) / RL_SLICES / 16 * 16);
 }
 
 /* task = (expert, slice): dA_e[:, slice] += Σ_j dh_j ⊗ x[row_j]; dB_e via Bᵀ rows in the slice */
