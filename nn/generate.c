@@ -12,8 +12,10 @@
    inside the full sequence; expert-choice routing is not (experts pick among the sequence's
    tokens) and llama_generate rejects it. */
 #include "generate.h"
+#include "../autograd/ops/activation.h"
 #include "../autograd/ops/attention.h"
 #include "../autograd/ops/rope.h"
+#include "../autograd/ops/route.h"
 #include "../tensor/check.h"
 #include "../tensor/threads.h"
 #include "../tensor/half.h"
@@ -155,11 +157,6 @@ static void moe_linear_row(DecodeState *s, const MoeLinear *ml, const real *x, r
     memcpy(y, r->data, (size_t)ml->out * sizeof(real));
 }
 
-/* out [C] = the MoE FFN block of the normed row h [C] (the caller adds the residual) */
-static void moe_ffn_row(DecodeState *s, const MoeFfn *f, const real *h, real *out) {
-    Tensor *y = moe_ffn_forward(&s->tape, f, row_tensor(s, h, f->dim), NULL);
-    memcpy(out, y->data, (size_t)f->dim * sizeof(real));
-}
 
 /* Around the layers of one step: router statistics off (generating is not evaluating) and a
    fresh one-row router log; afterwards the log is cleared (its records pointed into the arena)
@@ -190,6 +187,43 @@ static void linear_apply(DecodeState *s, const LoraLinear *l, const real *x, rea
     for (int i = 0; i < l->out; i++) y[i] = y[i] + l->scaling * s->lora_d[i];
 }
 
+static real sigmoid(real a) {
+    if (a >= 0) return (real)1 / ((real)1 + real_exp(-a));
+    real e = real_exp(a);
+    return e / ((real)1 + e);
+}
+
+/* out [C] = the MoE FFN block of the normed row h [C] (the caller adds the residual). The routing
+   is the block's own code (router logits incl. LoRA and gate2, route_select, op_route_weights on a
+   one-row tape); each selected true expert's SwiGLU then runs through linear_apply's matvecs, in
+   ascending expert order as moe_ffn_forward adds them, rather than through GEMMs that would pack
+   every expert weight for a single row. */
+static void moe_ffn_row(DecodeState *s, const MoeFfn *f, const real *h, real *out) {
+    Tensor *z = moe_ffn_router_logits(&s->tape, f, row_tensor(s, h, f->dim), NULL);
+    Routing *r = arena_alloc(&s->arena, sizeof *r);
+    route_select(&s->arena, op_softmax(&s->tape, z), f->n_true, f->top_k, NULL, r);
+    const real *W = op_route_weights(&s->tape, z, r, f->all_selected)->data;
+    CHECK(f->hidden <= s->m->cfg.hidden_dim, "decode: MoE FFN hidden %d > the buffers' %d", f->hidden, s->m->cfg.hidden_dim);
+    real *d = arena_alloc(&s->arena, (size_t)f->dim * sizeof(real));
+    unsigned char chosen[MOE_MAX_EXPERTS] = { 0 };
+    for (int q = 0; q < r->k; q++)
+        if (r->sel[q] >= 0) chosen[r->sel[q]] = 1;
+    memset(out, 0, (size_t)f->dim * sizeof(real));
+    for (int e = 0; e < f->n_true; e++) {
+        if (!chosen[e]) continue;
+        linear_apply(s, &f->w1[e], h, s->ff_gate);
+        linear_apply(s, &f->w3[e], h, s->ff_up);
+        for (int i = 0; i < f->hidden; i++) s->ff_gate[i] = s->ff_gate[i] * sigmoid(s->ff_gate[i]) * s->ff_up[i];
+        linear_apply(s, &f->w2[e], s->ff_gate, d);
+        for (int c = 0; c < f->dim; c++) out[c] += W[e] * d[c];
+    }
+    if (f->identity_nulls) {
+        real wn = 0;
+        for (int j = f->n_true; j < f->n_true + f->n_null; j++) wn += W[j];
+        for (int c = 0; c < f->dim; c++) out[c] += wn * h[c];
+    }
+}
+
 /* y = (x · rsqrt(mean(x²) + eps)) · w, as op_rmsnorm */
 static void rmsnorm_row(real *y, const real *x, const real *w, int C, real eps) {
     double ss = 0.0;
@@ -198,11 +232,6 @@ static void rmsnorm_row(real *y, const real *x, const real *w, int C, real eps) 
     for (int i = 0; i < C; i++) y[i] = (x[i] * rs) * w[i];
 }
 
-static real sigmoid(real a) {
-    if (a >= 0) return (real)1 / ((real)1 + real_exp(-a));
-    real e = real_exp(a);
-    return e / ((real)1 + e);
-}
 
 static void add_inplace(real *x, const real *y, int n) {
     for (int i = 0; i < n; i++) x[i] = x[i] + y[i];

@@ -10,9 +10,11 @@
        a = attention_decode_step(q, k_cache, v_cache);  x = x + o(a)
        h = rmsnorm(x)·w_post;  x = x + down(silu(gate(h)) * up(h))
      logits = lm_head · rmsnorm(x)·w_final
-   MoE FFN blocks (Mixtral, upcycled: layer.ffn) replace the SwiGLU line by moe_ffn_forward on the
-   [1, C] row, and Mo-LoRA / AdaMoE linears add moe_linear_forward_ex's experts to W x, both on a
-   no-grad tape (see generate.c); router statistics are not accumulated while decoding and the
+   MoE FFN blocks (Mixtral, upcycled: layer.ffn) replace the SwiGLU line by the block's routing
+   (moe_ffn_router_logits, route_select, op_route_weights) on the [1, C] row and each selected true
+   expert's SwiGLU through the GEMVs below (weighted, in ascending expert order, + identity nulls);
+   Mo-LoRA / AdaMoE linears add moe_linear_forward_ex's experts to W x; both on a no-grad tape
+   (see generate.c); router statistics are not accumulated while decoding and the
    router log is empty after each step. Expert-choice routing (non-causal) cannot decode.
    Linears: y = W x (a row-parallel GEMV over real or bf16 storage) + s·B(A x) with a LoRA adapter.
    Every buffer is allocated once by decode_state_init: no allocation per token (routed models:
