@@ -5,7 +5,8 @@
 # (shared/tools/torch_ref.py forward-backward) computes loss, logits summary and gradients.
 # Only args, tokens.json, out.json and grads.safetensors are kept; the test rebuilds the model
 # from args with the same C code (make_tiny_write) and compares its own forward-backward.
-# Usage (from anywhere): tests/golden/regen.sh     Needs /usr/bin/python3 with torch + numpy.
+# Usage (from anywhere): tests/golden/regen.sh [variants]   Needs /usr/bin/python3 with torch + numpy.
+# "variants" regenerates only the routing-variant fixtures (variant_*, see below).
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -15,6 +16,53 @@ REF=${TORCH_REF:-$ROOT/../shared/tools/torch_ref.py}
 make -j2 train >/dev/null
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+
+# Routing-variant fixtures (tests/test_parity_variants.c): ./train make-tiny writes the model
+# (only its options are kept, in NAME/args, as above); tests/golden/variants_ref.py (our own
+# PyTorch reference for the variants, on top of torch_ref.py) writes the adapter (kept in
+# NAME/adapter: the C reader is tested on a file it did not write), the tokens (distinct ids) and
+# out.json + grads.safetensors (float64 reference, gradients stored as F32).
+# variant_fixture NAME TOKEN_SEED "MAKE_TINY_ARGS" VARIANTS_REF_INIT_ADAPTER_ARGS...
+VREF=$ROOT/tests/golden/variants_ref.py
+variant_fixture() {
+    name=$1; tseed=$2; margs=$3; shift 3
+    dir=tests/golden/$name
+    rm -rf "$dir"; mkdir -p "$dir"
+    echo "$margs" > "$dir/args"
+    echo "$*" > "$dir/adapter_args"
+    ./train make-tiny --out "$TMP/$name" $margs >/dev/null
+    vocab=$(echo "$margs" | sed -n 's/.*--vocab \([0-9]*\).*/\1/p')
+    TORCH_REF=$REF "$PY" "$VREF" tokens --vocab "$vocab" --seed "$tseed" --out "$dir/tokens.json"
+    TORCH_REF=$REF "$PY" "$VREF" init-adapter --model "$TMP/$name" --out "$dir/adapter" "$@"
+    TORCH_REF=$REF "$PY" "$VREF" forward-backward --model "$TMP/$name" --adapter-dir "$dir/adapter" \
+        --tokens "$dir/tokens.json" --json-out "$dir/out.json" --grads-out "$dir/grads.safetensors" >/dev/null
+    echo "$name: $(grep '"loss"' "$dir/out.json") $(grep '"min_margin"' "$dir/out.json")"
+}
+variant_fixtures() {
+    V="--format hf --dim 8 --layers 2 --heads 2 --kv-heads 1 --hidden 16 --vocab 32"
+    variant_fixture variant_topp_const_entropy 41 "$V --seed 41" --adapter adamoe --experts 3 --null 2 \
+        --routing top-p --top-p 0.5 --entropy-coef 0.01 --null-kind constant --targets q,v,down --aux eq6 \
+        --aux-coef 0.05 --seed 1
+    variant_fixture variant_dense_identity_shared 42 "$V --seed 42" --adapter adamoe --experts 2 --null 2 \
+        --routing dense --null-kind identity --shared-experts 1 --targets q,k,o,up --aux vanilla --aux-coef 0.05 --seed 2
+    variant_fixture variant_topk_const_shared 43 "$V --seed 43" --adapter adamoe --experts 3 --null 2 --top-k 3 \
+        --null-kind constant --shared-experts 2 --targets q,gate,down --aux eq6 --aux-coef 0.05 --seed 3
+    variant_fixture variant_layers_allsel_const 44 "$V --seed 44" --adapter adamoe --experts 2,4 --null 1,3 \
+        --top-k 1,3 --rank 2,4 --normalize all-selected --null-kind constant --shared-experts 1 --targets q,o,down \
+        --aux eq6 --aux-coef 0.05 --seed 4
+    variant_fixture variant_layers_topp_molora 45 "$V --seed 45" --adapter molora --experts 2,3 --top-k 1,2 \
+        --rank 4,2 --routing top-p --top-p 0.6 --targets k,v,gate --aux vanilla --aux-coef 0.05 --seed 5
+    variant_fixture variant_expert_choice 46 "$V --seed 46" --adapter adamoe --experts 5 --null 2 --top-k 2 \
+        --routing expert-choice --null-kind constant --targets q,o,up --aux eq6 --aux-coef 0.05 --seed 6
+    variant_fixture variant_expert_choice_layers 47 "$V --seed 47" --adapter molora --experts 4,2 --top-k 1,2 \
+        --routing expert-choice --shared-experts 1 --targets v,down --aux none --seed 7
+    variant_fixture variant_stochastic_eval 48 "$V --seed 48" --adapter adamoe --experts 3 --null 1 --top-k 2 \
+        --routing stochastic --null-kind constant --shared-experts 1 --targets q,up --aux eq6 --aux-coef 0.05 --seed 8
+}
+if [ "${1:-}" = variants ]; then
+    variant_fixtures
+    exit 0
+fi
 
 # fixture NAME TOKEN_SEED MAKE_TINY_ARGS...
 fixture() {
@@ -115,6 +163,8 @@ mixtral_c_fixture mixtral_c_lora_q_gate_down 24 --format hf --arch mixtral --mod
 mixtral_c_fixture mixtral_c_moeffn_copy_m5k4 25 --format hf --arch mixtral --model-experts 4 --model-top-k 2 \
     --dim 16 --layers 2 --heads 4 --kv-heads 2 --hidden 24 --vocab 32 --seed 4 --adapter moe-ffn --null 5 \
     --top-k 4 --gate2-init copy --targets v,up --rank 2 --alpha 4 --nonzero-b --aux-coef 0.05
+
+variant_fixtures
 
 echo "torch: $("$PY" -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)')"
 du -sh tests/golden
