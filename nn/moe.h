@@ -31,7 +31,11 @@
                     fixed stream per (layer, module) when drop_rng is NULL (gradchecks).
      expert-choice  each true expert takes its ceil(k·T/n) highest-scoring tokens of the batch,
                     weights = raw p. NON-CAUSAL (a token's experts depend on later tokens): for
-                    scoring / classification, not for generation.
+                    scoring / classification, not for generation. Null experts are never chosen
+                    (constant nulls then get no gradient; the train command says so).
+   Aux loss under the rules with a variable number of experts per token (top-p, dense,
+   expert-choice): f_i = c_i / (k·T) keeps the configured k, so k only scales the loss there;
+   under dense routing every c_i = T and the loss is the constant E/k (no gradient).
    Null kinds (MoE++): zero, identity (copy: w·x), constant (a trainable vector v_j per null
    expert j: PREFIX.null_const.weight [out, m], zero-initialised; adds Σ_j w_j v_j).
    Shared experts (DeepSeek-MoE): n_shared LoRA experts on every token with weight 1

@@ -140,6 +140,8 @@ static void print_config(const TrainOptions *o, const LlamaModel *m, const Token
         printf(", normalize %s, null %s, aux %s (coef %g, %s)\n", moe_normalize_name(a->normalize),
                moe_null_kind_name(a->null_kind), moe_aux_kind_name(a->aux), a->aux_coef,
                !strcmp(o->ad.aux_schedule, "epoch") && o->ad.aux_coefs ? o->ad.aux_coefs : o->ad.aux_schedule);
+        if (a->routing == MOE_ROUTING_EXPERT_CHOICE && a->n_null > 0)
+            printf("  note: expert-choice routing never picks null experts: --null %d only adds router columns\n", a->n_null);
     }
     printf("  build: real=%s simd=%s threads=%d\n", sizeof(real) == 8 ? "double" : "float", gemm_simd_level(), threads_count());
     printf("  model: %s (dim %d, layers %d, heads %d/%d, hidden %d, vocab %d, ctx %d)\n", o->model, c->dim,
