@@ -1,5 +1,6 @@
 /* tests/test_inplace_ops.c — the memory-saving in-place ops against their out-of-place twins:
-   op_rope_inplace vs op_rope, op_add_inplace vs op_add, op_swiglu_shared_grad vs op_swiglu.
+   op_rope_inplace vs op_rope, op_add_inplace vs op_add, op_swiglu_shared_grad vs op_swiglu,
+   op_lora_linear_residual vs op_lora_linear then op_add.
    Each pair computes the same arithmetic in the same order, so values and gradients must be
    equal element for element (== : +0 and -0 count as equal), and the in-place op must really
    share the storage it claims to (else it saves nothing). Gradients themselves are checked by
@@ -106,6 +107,34 @@ START_TEST(test_swiglu_shared_grad_matches_swiglu)
 }
 END_TEST
 
+/* the residual stream: res is read by a norm-like op first (here a scale), the fused op last */
+START_TEST(test_lora_linear_residual_matches_lora_then_add)
+{
+    Ctx c;
+    ctx_init(&c);
+    enum { N = 6, I = 20, O = 12, R = 3 };
+    Tensor *w = rand_t(&c, 2, (int[]){ O, I }, 0);
+    for (int res_grad = 0; res_grad < 2; res_grad++) {
+        Tensor *x1 = rand_t(&c, 2, (int[]){ N, I }, 1), *a1 = rand_t(&c, 2, (int[]){ R, I }, 1);
+        Tensor *b1 = rand_t(&c, 2, (int[]){ O, R }, 1), *res1 = rand_t(&c, 2, (int[]){ N, O }, res_grad);
+        Tensor *x2 = copy_t(&c, x1, 1), *a2 = copy_t(&c, a1, 1), *b2 = copy_t(&c, b1, 1);
+        Tensor *res2 = copy_t(&c, res1, res_grad);
+        Tensor *r1 = op_scale(&c.t, res1, (real)0.5), *r2 = op_scale(&c.t, res2, (real)0.5);
+        Tensor *y1 = op_add(&c.t, r1, op_lora_linear(&c.t, x1, w, a1, b1, (real)2));
+        Tensor *y2 = op_lora_linear_residual(&c.t, x2, w, a2, b2, (real)2, r2);
+        ck_assert(y2->grad != NULL && (res_grad ? y2->grad == r2->grad : r2->grad == NULL));
+        assert_equal(y1->data, y2->data, y1->numel, "lora+res values");
+        seed_and_backward(&c, y1, y2);
+        assert_equal(x1->grad, x2->grad, x1->numel, "lora+res dx");
+        assert_equal(a1->grad, a2->grad, a1->numel, "lora+res da");
+        assert_equal(b1->grad, b2->grad, b1->numel, "lora+res db");
+        if (res_grad) assert_equal(res1->grad, res2->grad, res1->numel, "lora+res dres");
+        tape_reset(&c.t);
+    }
+    ctx_free(&c);
+}
+END_TEST
+
 /* no-grad mode (eval, generation): the ops still compute, nothing gets a gradient */
 START_TEST(test_inplace_ops_without_grad)
 {
@@ -136,6 +165,7 @@ Suite *inplace_ops_suite(void) {
     tcase_add_test(tc, test_rope_inplace_matches_rope);
     tcase_add_test(tc, test_add_inplace_matches_add);
     tcase_add_test(tc, test_swiglu_shared_grad_matches_swiglu);
+    tcase_add_test(tc, test_lora_linear_residual_matches_lora_then_add);
     tcase_add_test(tc, test_inplace_ops_without_grad);
     suite_add_tcase(s, tc);
     TCase *ab = tcase_create("aborts");
