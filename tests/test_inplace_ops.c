@@ -159,6 +159,16 @@ START_TEST(test_add_inplace_shape_mismatch_aborts)
 }
 END_TEST
 
+/* the output's gradient buffer would be the other input's too */
+START_TEST(test_swiglu_shared_grad_same_input_aborts)
+{
+    Ctx c;
+    ctx_init(&c);
+    Tensor *a = rand_t(&c, 2, (int[]){ 2, 3 }, 1);
+    op_swiglu_shared_grad(&c.t, a, a);
+}
+END_TEST
+
 Suite *inplace_ops_suite(void) {
     Suite *s = suite_create("inplace_ops");
     TCase *tc = tcase_create("twins");
@@ -170,6 +180,7 @@ Suite *inplace_ops_suite(void) {
     suite_add_tcase(s, tc);
     TCase *ab = tcase_create("aborts");
     tcase_add_abort_test(ab, test_add_inplace_shape_mismatch_aborts);
+    tcase_add_abort_test(ab, test_swiglu_shared_grad_same_input_aborts);
     suite_add_tcase(s, ab);
     return s;
 }

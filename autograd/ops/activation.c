@@ -162,6 +162,7 @@ Tensor *op_swiglu_shared_grad(Tape *t, Tensor *a, Tensor *b) {
     CHECK(tensor_same_shape(a, b), "swiglu_shared_grad: shapes differ: a %s vs b %s",
           tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
     CHECK(a->data && b->data, "swiglu_shared_grad: inputs must hold real data");
+    CHECK(!b->grad || a->grad != b->grad, "swiglu_shared_grad: a and b share a gradient buffer");
     Tensor *in[2] = { a, b };
     int wants = tape_wants_grad(t, 2, in);
     Tensor *y = tape_output(t, a->ndim, a->shape, wants && !b->grad, "swiglu_shared_grad");

@@ -117,7 +117,7 @@ Tensor *op_lora_linear(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real
 }
 
 Tensor *op_lora_linear_residual(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real s, Tensor *res) {
-    CHECK(res != NULL, "lora_linear_residual: res is NULL");
+    CHECK(res != NULL && (!res->grad || res->grad != x->grad), "lora_linear_residual: res is NULL or x itself");
     return lora_op(t, x, w, a, b, s, res);
 }
 
