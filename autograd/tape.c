@@ -32,6 +32,14 @@ Tensor *tape_output(Tape *t, int ndim, const int *shape, int with_grad, const ch
     return out;
 }
 
+Tensor *tape_output_inplace(Tape *t, Tensor *base, int with_grad, const char *name) {
+    Tensor *out = tensor_view(t->arena, base, base->ndim, base->shape);
+    out->name = name;
+    if (!out->grad && with_grad && !t->no_grad)
+        out->grad = arena_alloc_zero(t->arena, out->numel * sizeof(real));
+    return out;
+}
+
 TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int n_in, Tensor *const *in) {
     if (t->no_grad || out->grad == NULL) return NULL;
     CHECK(n_in >= 0 && n_in <= TAPE_MAX_IN, "op %s has %d inputs (max %d)", op, n_in, TAPE_MAX_IN);

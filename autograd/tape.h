@@ -1,6 +1,7 @@
 /* autograd/tape.h — the reverse-mode autodiff tape (symbol-to-number).
    defines: Tape, TapeEntry, BackwardFn, tape_init, tape_free, tape_reset, tape_wants_grad,
-            tape_output, tape_record, tape_backward, tape_backward_seeded, tape_set_no_grad
+            tape_output, tape_output_inplace, tape_record, tape_backward, tape_backward_seeded,
+            tape_set_no_grad
    Ops record an entry while the forward runs; tape_backward() replays the entries in reverse.
    Recording order is already a topological order, so no graph sort is needed. Every backward
    ACCUMULATES (+=) into input grads and skips inputs whose grad is NULL. In no-grad mode
@@ -41,6 +42,12 @@ void tape_set_no_grad(Tape *t, int no_grad);
 int tape_wants_grad(const Tape *t, int n, Tensor *const *in);
 /* A fresh output tensor from the tape's arena (grad zero-filled iff with_grad) */
 Tensor *tape_output(Tape *t, int ndim, const int *shape, int with_grad, const char *name);
+/* In-place ops: a view of `base` with base's data AND gradient buffer (a fresh zero-filled
+   gradient when base has none and with_grad). The op then overwrites base's values, and its
+   backward turns dout into dbase in the shared buffer. Only for a base that no other op reads
+   (values or gradient) afterwards, e.g. a projection output consumed once; saves one
+   activation and one gradient buffer. */
+Tensor *tape_output_inplace(Tape *t, Tensor *base, int with_grad, const char *name);
 /* Records `out = op(in...)` if out->grad != NULL; returns the entry (or NULL if not recorded)
    so the op can attach `saved`. */
 TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int n_in, Tensor *const *in);

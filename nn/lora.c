@@ -48,3 +48,10 @@ Tensor *lora_linear_forward(Tape *t, const LoraLinear *m, Tensor *x, Rng *drop_r
     Tensor *d = op_linear(t, h, m->lora_b);          /* [..., out] */
     return op_add_scaled(t, y, d, m->scaling);
 }
+
+Tensor *lora_linear_forward_residual(Tape *t, const LoraLinear *m, Tensor *x, Tensor *res, Rng *drop_rng) {
+    int drop = m->lora_a && m->dropout > 0 && drop_rng && !t->no_grad;
+    if (m->lora_a && !drop && !m->moe)
+        return op_lora_linear_residual(t, x, m->weight, m->lora_a, m->lora_b, m->scaling, res);
+    return op_add_inplace(t, lora_linear_forward(t, m, x, drop_rng), res);
+}

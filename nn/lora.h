@@ -1,5 +1,6 @@
 /* nn/lora.h — a frozen linear layer with an optional LoRA adapter.
-   defines: LoraLinear, lora_linear_declare, lora_linear_init, lora_linear_forward
+   defines: LoraLinear, lora_linear_declare, lora_linear_init, lora_linear_forward,
+            lora_linear_forward_residual
    y = x·Wᵀ + s · (dropout(x)·Aᵀ)·Bᵀ,  W [out, in] frozen, A [R, in], B [out, R] trainable,
    s = alpha / R (rsLoRA: alpha / sqrt(R)). A is kaiming-uniform (PyTorch's default
    U(±1/sqrt(in))), B is zero, so a fresh adapter leaves the model unchanged. W + s·B·A is never
@@ -33,5 +34,10 @@ void lora_linear_declare(LoraLinear *m, ParamStore *ps, const char *prefix, int 
 void lora_linear_init(LoraLinear *m, Rng *rng);
 /* x [..., in] -> [..., out]. `drop_rng` (may be NULL) drives LoRA dropout when training. */
 Tensor *lora_linear_forward(Tape *t, const LoraLinear *m, Tensor *x, Rng *drop_rng);
+/* lora_linear_forward(x) + res, res [..., out] a residual that no op recorded later reads for its
+   gradient (a decoder's residual stream): the output shares res's gradient buffer when the fused
+   op_lora_linear_residual applies, else the sum is op_add_inplace on the fresh output. The same
+   values either way. */
+Tensor *lora_linear_forward_residual(Tape *t, const LoraLinear *m, Tensor *x, Tensor *res, Rng *drop_rng);
 
 #endif

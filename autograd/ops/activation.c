@@ -4,6 +4,9 @@
      dy/da = σ(a) + a·σ(a)(1 − σ(a)) = σ(a)·(1 + a·(1 − σ(a)))  →  da += dy · silu'(a)
    swiglu: y = silu(a)·b (Shazeer 2020, "GLU Variants Improve Transformer"); a, b, y same shape.
      da += dy · b · silu'(a),   db += dy · silu(a)
+     op_swiglu_shared_grad gives y b's gradient buffer (y's values are still fresh): the
+     backward reads dy there and overwrites it with db (b's only reader is this op), so the
+     MLP keeps two [N, F] gradients instead of three.
    softmax: x [..., C] → y [..., C], per row y_j = e^{x_j − m} / Σ_k e^{x_k − m}, m = max_k x_k
      (subtracting the max changes nothing mathematically and keeps e^· ≤ 1, so large inputs
      cannot overflow). Saved: y itself (the output tensor).
@@ -14,6 +17,7 @@
    ranges and softmax over rows on the thread pool when the tensor is large (each element / row
    is one task's private output, so results do not depend on the thread count). */
 #include "activation.h"
+#include "elementwise.h"
 #include "../../tensor/check.h"
 #include "../../tensor/threads.h"
 #include "vecmath.h"
@@ -64,6 +68,30 @@ VEC_CLONES static void swiglu_backward(void *vj, long i0, long i1) {
         for (long i = i0; i < i1; i++) j->da[i] += dy[i] * b[i] * silu_grad(a[i], vm_sigmoid(a[i]));
     else if (j->db)
         for (long i = i0; i < i1; i++) j->db[i] += dy[i] * a[i] * vm_sigmoid(a[i]);
+}
+
+/* The shared buffer g holds dy; da += dy · b · silu'(a), then g = db = dy · silu(a) when b
+   has a gradient (g is b's), else g is y's own and stays as it is. */
+typedef struct {
+    real *da, *g;
+    const real *a, *b;
+    int write_db;
+} SharedJob;
+
+VEC_CLONES static void swiglu_backward_shared(void *vj, long i0, long i1) {
+    const SharedJob *j = vj;
+    const real *a = j->a, *b = j->b;
+    real *g = j->g;
+    if (j->da && j->write_db)
+        for (long i = i0; i < i1; i++) {
+            real s = vm_sigmoid(a[i]), dy = g[i];
+            j->da[i] += dy * b[i] * silu_grad(a[i], s);
+            g[i] = dy * a[i] * s;
+        }
+    else if (j->da)
+        for (long i = i0; i < i1; i++) j->da[i] += g[i] * b[i] * silu_grad(a[i], vm_sigmoid(a[i]));
+    else if (j->write_db)
+        for (long i = i0; i < i1; i++) g[i] = g[i] * a[i] * vm_sigmoid(a[i]);
 }
 
 static void softmax_row_forward(real *y, const real *x, int C) {
@@ -119,6 +147,29 @@ Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b) {
     EwJob j = { y->data, NULL, NULL, a->data, b->data, NULL };
     parallel_for_chunks((long)y->numel, EW_GRAIN, swiglu_forward, &j);
     tape_record(t, "swiglu", swiglu_backward_entry, y, 2, in);
+    return y;
+}
+
+/* y->grad is b->grad when b has one, else y's own buffer */
+static void swiglu_shared_backward_entry(const TapeEntry *e) {
+    const Tensor *a = e->in[0], *b = e->in[1], *y = e->out;
+    SharedJob j = { a->grad, y->grad, a->data, b->data, b->grad != NULL };
+    parallel_for_chunks((long)a->numel, EW_GRAIN, swiglu_backward_shared, &j);
+}
+
+Tensor *op_swiglu_shared_grad(Tape *t, Tensor *a, Tensor *b) {
+    char sa[64], sb[64];
+    CHECK(tensor_same_shape(a, b), "swiglu_shared_grad: shapes differ: a %s vs b %s",
+          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
+    CHECK(a->data && b->data, "swiglu_shared_grad: inputs must hold real data");
+    CHECK(!b->grad || a->grad != b->grad, "swiglu_shared_grad: a and b share a gradient buffer");
+    Tensor *in[2] = { a, b };
+    int wants = tape_wants_grad(t, 2, in);
+    Tensor *y = tape_output(t, a->ndim, a->shape, wants && !b->grad, "swiglu_shared_grad");
+    if (wants && b->grad) y->grad = b->grad;
+    EwJob j = { y->data, NULL, NULL, a->data, b->data, NULL };
+    parallel_for_chunks((long)y->numel, EW_GRAIN, swiglu_forward, &j);
+    tape_record(t, "swiglu_shared_grad", swiglu_shared_backward_entry, y, 2, in);
     return y;
 }
 
@@ -184,5 +235,24 @@ static Tensor *swiglu_apply(Tape *t, const OpExample *ex) { return op_swiglu(t, 
 static Tensor *softmax_apply(Tape *t, const OpExample *ex) { return op_softmax(t, ex->in[0]); }
 
 const OpInfo OP_SILU = { "silu", one_input_example, silu_apply, NULL };
+/* b is a fresh copy, as in the MLP (its gradient buffer becomes y's; fan-out applies it twice) */
+static Tensor *swiglu_shared_apply(Tape *t, const OpExample *ex) {
+    return op_swiglu_shared_grad(t, ex->in[0], op_scale(t, ex->in[1], (real)1));
+}
+/* one of a, b without a gradient (the other still gets one) */
+static void frozen_a_example(Arena *a, Rng *rng, OpExample *ex) {
+    two_inputs_example(a, rng, ex);
+    ex->in[0]->grad = NULL;
+}
+static void frozen_b_example(Arena *a, Rng *rng, OpExample *ex) {
+    two_inputs_example(a, rng, ex);
+    ex->in[1]->grad = NULL;
+}
+
 const OpInfo OP_SWIGLU = { "swiglu", two_inputs_example, swiglu_apply, NULL };
+const OpInfo OP_SWIGLU_SHARED_GRAD = { "swiglu_shared_grad", two_inputs_example, swiglu_shared_apply, NULL };
+const OpInfo OP_SWIGLU_SHARED_GRAD_FROZEN_A = { "swiglu_shared_grad_frozen_a", frozen_a_example,
+                                                swiglu_shared_apply, NULL };
+const OpInfo OP_SWIGLU_SHARED_GRAD_FROZEN_B = { "swiglu_shared_grad_frozen_b", frozen_b_example,
+                                                swiglu_shared_apply, NULL };
 const OpInfo OP_SOFTMAX = { "softmax", one_input_example, softmax_apply, NULL };

@@ -1,13 +1,19 @@
 /* autograd/ops/activation.h — smooth activations and softmax.
-   defines: op_silu, op_swiglu, op_softmax, OP_SILU, OP_SWIGLU, OP_SOFTMAX */
+   defines: op_silu, op_swiglu, op_swiglu_shared_grad, op_softmax, OP_SILU, OP_SWIGLU,
+            OP_SWIGLU_SHARED_GRAD, OP_SWIGLU_SHARED_GRAD_FROZEN_A, OP_SWIGLU_SHARED_GRAD_FROZEN_B,
+            OP_SOFTMAX */
 #ifndef OPS_ACTIVATION_H
 #define OPS_ACTIVATION_H
 #include "../op.h"
 
 Tensor *op_silu(Tape *t, Tensor *a);               /* a·σ(a), any shape */
 Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b);  /* silu(a)·b, a and b same shape */
+/* silu(a)·b whose output gradient buffer IS b's: only for a b no other op reads afterwards
+   (the MLP's up projection); saves one [.., F] gradient buffer. */
+Tensor *op_swiglu_shared_grad(Tape *t, Tensor *a, Tensor *b);
 Tensor *op_softmax(Tape *t, Tensor *x);            /* softmax over the last dim, any shape */
 
-extern const OpInfo OP_SILU, OP_SWIGLU, OP_SOFTMAX;
+extern const OpInfo OP_SILU, OP_SWIGLU, OP_SWIGLU_SHARED_GRAD, OP_SWIGLU_SHARED_GRAD_FROZEN_A,
+    OP_SWIGLU_SHARED_GRAD_FROZEN_B, OP_SOFTMAX;
 
 #endif

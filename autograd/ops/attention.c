@@ -3,8 +3,9 @@
    strides H·D and KV·D inside the 4-d tensors) and scale = 1/sqrt(D):
      S = scale · Q Kᵀ,  P = softmax over j <= i of S[i, :] (causal; in the real type),  Y = P V
    Queries are processed in blocks of ATTN_ROW_BLOCK rows [i0, i1): only columns j < i1 are
-   computed, which skips the masked upper blocks. Saved: P [B, H, T, T] (row i is valid for
-   the columns of its block, zero for i < j < i1, unspecified beyond).
+   computed, which skips the masked upper blocks. Saved: P, per (b, h) pair its row blocks one
+   after the other, block [i0, i1) as [i1 - i0, i1] (row stride i1; zero for i < j < i1), so the
+   masked upper blocks take no memory either (T = 128: 3/4 of B·H·T·T).
    Backward (dY given), per block, summed over the query heads of the kv group:
      dV += Pᵀ dY,  dP = dY Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),
      dQ += scale · dS K,  dK += scale · dSᵀ Q
@@ -54,7 +55,24 @@ VEC_CLONES static void softmax_backward_rows(real *W, const real *P, int ld, int
     }
 }
 
-/* One (b, h) pair. S is P's slice for this pair (saved), or a [ROW_BLOCK, T] scratch. */
+/* Offset of row block [i0, ..) in a pair's packed P: the blocks before it, [rb, i1] each. */
+static size_t p_block_offset(int i0) {
+    size_t off = 0;
+    for (int j0 = 0; j0 < i0; j0 += ATTN_ROW_BLOCK) off += (size_t)ATTN_ROW_BLOCK * (j0 + ATTN_ROW_BLOCK);
+    return off;
+}
+
+/* reals of one pair's packed P */
+static size_t p_pair_size(int T) {
+    size_t n = 0;
+    for (int i0 = 0; i0 < T; i0 += ATTN_ROW_BLOCK) {
+        int rb = T - i0 < ATTN_ROW_BLOCK ? T - i0 : ATTN_ROW_BLOCK;
+        n += (size_t)rb * (i0 + rb);
+    }
+    return n;
+}
+
+/* One (b, h) pair. S is P's block (saved, packed) or a [ROW_BLOCK, T] scratch; row stride i1. */
 static void attn_forward_pair(const AttnCtx *c, int bh, real *scratch) {
     int T = c->T, D = c->D, b = bh / c->H, h = bh % c->H, g = h / (c->H / c->KV);
     int ldq = c->H * D, ldk = c->KV * D;
@@ -64,14 +82,15 @@ static void attn_forward_pair(const AttnCtx *c, int bh, real *scratch) {
     real *Y = c->y + (size_t)b * T * ldq + (size_t)h * D;
     for (int i0 = 0; i0 < T; i0 += ATTN_ROW_BLOCK) {
         int rb = T - i0 < ATTN_ROW_BLOCK ? T - i0 : ATTN_ROW_BLOCK, i1 = i0 + rb;
-        real *S = c->P ? c->P + ((size_t)bh * T + i0) * T : scratch;
-        gemm(0, 1, rb, i1, D, c->scale, Q + (size_t)i0 * ldq, ldq, K, ldk, 0, S, T);
-        causal_softmax_rows(S, T, rb, i0, i1);
-        gemm(0, 0, rb, D, i1, 1, S, T, V, ldk, 0, Y + (size_t)i0 * ldq, ldq);
+        real *S = c->P ? c->P + (size_t)bh * p_pair_size(T) + p_block_offset(i0) : scratch;
+        gemm(0, 1, rb, i1, D, c->scale, Q + (size_t)i0 * ldq, ldq, K, ldk, 0, S, i1);
+        causal_softmax_rows(S, i1, rb, i0, i1);
+        gemm(0, 0, rb, D, i1, 1, S, i1, V, ldk, 0, Y + (size_t)i0 * ldq, ldq);
     }
 }
 
-/* One (b, g) group: every query head of the group, every row block, in a fixed order. */
+/* One (b, g) group: every query head of the group, every row block, in a fixed order.
+   W: a [ROW_BLOCK, T] scratch, used with P's row stride i1. */
 static void attn_backward_group(const AttnCtx *c, int bg, real *W) {
     int T = c->T, D = c->D, b = bg / c->KV, g = bg % c->KV, rep = c->H / c->KV;
     int ldq = c->H * D, ldk = c->KV * D;
@@ -80,17 +99,17 @@ static void attn_backward_group(const AttnCtx *c, int bg, real *W) {
         size_t qh = qoff + (size_t)h * D;
         for (int i0 = 0; i0 < T; i0 += ATTN_ROW_BLOCK) {
             int rb = T - i0 < ATTN_ROW_BLOCK ? T - i0 : ATTN_ROW_BLOCK, i1 = i0 + rb;
-            const real *P = c->P + (((size_t)b * c->H + h) * T + i0) * T;
+            const real *P = c->P + ((size_t)b * c->H + h) * p_pair_size(T) + p_block_offset(i0);
             const real *dY = c->dy + qh + (size_t)i0 * ldq;
-            if (c->dv) gemm(1, 0, i1, D, rb, 1, P, T, dY, ldq, 1, c->dv + koff, ldk);
+            if (c->dv) gemm(1, 0, i1, D, rb, 1, P, i1, dY, ldq, 1, c->dv + koff, ldk);
             if (!c->dq && !c->dk) continue;
-            gemm(0, 1, rb, i1, D, 1, dY, ldq, c->v + koff, ldk, 0, W, T);
-            softmax_backward_rows(W, P, T, rb, i0, i1);
+            gemm(0, 1, rb, i1, D, 1, dY, ldq, c->v + koff, ldk, 0, W, i1);
+            softmax_backward_rows(W, P, i1, rb, i0, i1);
             if (c->dq)
-                gemm(0, 0, rb, D, i1, c->scale, W, T, c->k + koff, ldk, 1,
+                gemm(0, 0, rb, D, i1, c->scale, W, i1, c->k + koff, ldk, 1,
                      c->dq + qh + (size_t)i0 * ldq, ldq);
             if (c->dk)
-                gemm(1, 0, i1, D, rb, c->scale, W, T, c->q + qh + (size_t)i0 * ldq, ldq, 1,
+                gemm(1, 0, i1, D, rb, c->scale, W, i1, c->q + qh + (size_t)i0 * ldq, ldq, 1,
                      c->dk + koff, ldk);
         }
     }
@@ -186,7 +205,7 @@ Tensor *op_causal_attention(Tape *t, Tensor *q, Tensor *k, Tensor *v) {
     size_t block = (size_t)ATTN_ROW_BLOCK * c.T * sizeof(real);
     ArenaMark m = arena_mark(t->arena);
     c.n_slots = slots_for((long)c.B * c.H);
-    if (y->grad) c.P = arena_alloc(t->arena, (size_t)c.B * c.H * c.T * c.T * sizeof(real));
+    if (y->grad) c.P = arena_alloc(t->arena, (size_t)c.B * c.H * p_pair_size(c.T) * sizeof(real));
     else c.scratch = arena_alloc(t->arena, (size_t)c.n_slots * block);
     parallel_for(c.n_slots, attn_forward_slots, &c);
     TapeEntry *e = tape_record(t, "causal_attention", attn_backward, y, 3, in);

@@ -4,9 +4,11 @@
    q [B, T, H, D], k and v [B, T, KV, D], H % KV == 0; query head h reads kv head h / (H/KV)
    (torch_ref: k.repeat_interleave(H // KV, dim=2)). y [B, T, H, D] (heads not merged).
    y[b,i,h] = sum_{j<=i} softmax_j(q[b,i,h]·k[b,j,g] / sqrt(D)) v[b,j,g].
-   MEMORY: a recorded call saves the probabilities P [B, H, T, T] in the tape's arena, i.e.
-   B·H·T·T reals (B=1, H=9, T=2048, float: 151 MB per layer), plus a backward scratch of
-   min(threads, B·KV)·ATTN_ROW_BLOCK·T reals. Unrecorded calls (no-grad) need only the scratch. */
+   MEMORY: a recorded call saves the probabilities P in the tape's arena, the causal lower part
+   in blocks of ATTN_ROW_BLOCK query rows: B·H·Σ_blocks rows·(last row + 1) reals, about
+   B·H·T·(T + ATTN_ROW_BLOCK)/2 (B=1, H=9, T=2048, float: 74 MB per layer), plus a backward
+   scratch of min(threads, B·KV)·ATTN_ROW_BLOCK·T reals. Unrecorded calls (no-grad) need only
+   the scratch. */
 #ifndef OPS_ATTENTION_H
 #define OPS_ATTENTION_H
 #include "../op.h"

@@ -1,9 +1,12 @@
-/* autograd/ops/elementwise.c — y = a + b, y = a * b, y = s * a (same shapes, no broadcasting).
+/* autograd/ops/elementwise.c — y = a + b, y = a * b, y = s * a (same shapes, no broadcasting),
+   and acc += b in place.
    Shapes: a, b, y: any shape, equal. Saved: nothing beyond the inputs themselves.
    Backward (dy given):
      add:   da += dy,        db += dy
      mul:   da += dy * b,    db += dy * a
-     scale: da += s * dy */
+     scale: da += s * dy
+     add_inplace: y is acc (same values, same gradient buffer), so dacc = dy is already in
+                  place and only db += dy remains; acc + b rounds exactly as b + acc. */
 #include "elementwise.h"
 #include "../../tensor/check.h"
 
@@ -46,6 +49,22 @@ Tensor *op_add(Tape *t, Tensor *a, Tensor *b) {
     Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 2, in), "add");
     add_forward(y->data, a->data, b->data, y->numel);
     tape_record(t, "add", add_backward, y, 2, in);
+    return y;
+}
+
+/* ---- add_inplace ---- */
+
+static void add_inplace_backward(const TapeEntry *e) {
+    const Tensor *y = e->out, *b = e->in[0];
+    if (b->grad) axpy(b->grad, (real)1, y->grad, y->numel);
+}
+
+Tensor *op_add_inplace(Tape *t, Tensor *acc, Tensor *b) {
+    check_same("add_inplace", acc, b);
+    Tensor *in[2] = { acc, b };
+    Tensor *y = tape_output_inplace(t, acc, tape_wants_grad(t, 2, in), "add_inplace");
+    for (size_t i = 0; i < y->numel; i++) y->data[i] += b->data[i];
+    tape_record(t, "add_inplace", add_inplace_backward, y, 1, &b);
     return y;
 }
 
@@ -102,6 +121,18 @@ static Tensor *add_apply(Tape *t, const OpExample *ex) { return op_add(t, ex->in
 static Tensor *mul_apply(Tape *t, const OpExample *ex) { return op_mul(t, ex->in[0], ex->in[1]); }
 static Tensor *scale_apply(Tape *t, const OpExample *ex) { return op_scale(t, ex->in[0], (real)-1.75); }
 
+/* the in-place op on a fresh copy of acc (it overwrites acc, and fan-out applies it twice) */
+static Tensor *add_inplace_apply(Tape *t, const OpExample *ex) {
+    return op_add_inplace(t, op_scale(t, ex->in[0], (real)1), ex->in[1]);
+}
+/* acc without a gradient: the op must still give y one, for b */
+static void frozen_acc_example(Arena *a, Rng *rng, OpExample *ex) {
+    two_inputs_example(a, rng, ex);
+    ex->in[0]->grad = NULL;
+}
+
 const OpInfo OP_ADD = { "add", two_inputs_example, add_apply, NULL };
+const OpInfo OP_ADD_INPLACE = { "add_inplace", two_inputs_example, add_inplace_apply, NULL };
+const OpInfo OP_ADD_INPLACE_FROZEN_ACC = { "add_inplace_frozen_acc", frozen_acc_example, add_inplace_apply, NULL };
 const OpInfo OP_MUL = { "mul", two_inputs_example, mul_apply, NULL };
 const OpInfo OP_SCALE = { "scale", two_inputs_example, scale_apply, NULL };

@@ -9,10 +9,17 @@
      dB += s·dYᵀ·H [out, r]
      dA += dHᵀ·X   [r, in]
      dX += dH·A
+   op_lora_linear_residual adds a residual afterwards, Y = (X·Wᵀ + s·H·Bᵀ) + res (rounded as
+   op_add_inplace on the plain output), and Y's gradient buffer IS res's: the backward reads dY
+   there and adds nothing to dres, which already holds it (dres = dY). The sharing is exact as
+   long as res gets no gradient from an op recorded after this one: then, when this backward
+   runs, the buffer holds exactly dY, and res's earlier readers add theirs afterwards. A
+   decoder's residual stream so keeps one gradient buffer for all of its [N, C] states.
    Products with the rank r as their output width (H, dH, dB) go through matmul_gemm_narrow.
    Every product is a deterministic GEMM: results do not depend on the thread count. */
 #include "lora_linear.h"
 #include "matmul.h"
+#include "elementwise.h"
 #include "../../tensor/check.h"
 #include "../../tensor/gemm.h"
 #include "../../tensor/half.h"
@@ -58,13 +65,25 @@ static void check_args(const Tensor *x, const Tensor *w, const Tensor *a, const 
     CHECK(tensor_rows(x) <= (size_t)0x7fffffff, "lora_linear: too many rows");
 }
 
-Tensor *op_lora_linear(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real s) {
-    check_args(x, w, a, b);
-    Tensor *in[4] = { x, w, a, b };
+/* y, with res's gradient buffer when res has one */
+static Tensor *make_output(Tape *t, Tensor *x, Tensor *w, Tensor *const *in, Tensor *res, const char *name) {
+    char sy[64], sr[64];
     int shape[TENSOR_MAX_DIMS];
     for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
     shape[x->ndim - 1] = w->shape[0];
-    Tensor *y = tape_output(t, x->ndim, shape, tape_wants_grad(t, 4, in), "lora_linear");
+    int wants = tape_wants_grad(t, 4, in) || tape_wants_grad(t, 1, &res);
+    Tensor *y = tape_output(t, x->ndim, shape, wants && !(res && res->grad), name);
+    CHECK(!res || (tensor_same_shape(y, res) && res->data), "%s: res %s must be real data shaped as y %s",
+          name, res ? tensor_shape_str(res, sr, sizeof sr) : "", tensor_shape_str(y, sy, sizeof sy));
+    if (wants && res && res->grad) y->grad = res->grad;
+    return y;
+}
+
+static Tensor *lora_op(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real s, Tensor *res) {
+    check_args(x, w, a, b);
+    Tensor *in[4] = { x, w, a, b };
+    const char *name = res ? "lora_linear_residual" : "lora_linear";
+    Tensor *y = make_output(t, x, w, in, res, name);
     int R = (int)tensor_rows(x), I = w->shape[1], O = w->shape[0], r = a->shape[0];
     size_t hn = (size_t)(R ? R : 1) * (r ? r : 1), sn = (size_t)(R > O ? R : O) * (r ? r : 1);
     LoraSaved *sv = y->grad ? arena_alloc(t->arena, sizeof *sv) : NULL;
@@ -78,7 +97,9 @@ Tensor *op_lora_linear(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real
             gemm(0, 1, R, O, r, s, h, r, b->data, r, (real)1, y->data, O);
         }
     }
-    TapeEntry *e = tape_record(t, "lora_linear", lora_backward, y, 4, in);
+    if (res)
+        for (size_t i = 0; i < y->numel; i++) y->data[i] += res->data[i];
+    TapeEntry *e = tape_record(t, name, lora_backward, y, 4, in);
     if (!e) {
         arena_rewind(t->arena, m);
         return y;
@@ -89,6 +110,15 @@ Tensor *op_lora_linear(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real
     sv->s = s;
     e->saved = sv;
     return y;
+}
+
+Tensor *op_lora_linear(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real s) {
+    return lora_op(t, x, w, a, b, s, NULL);
+}
+
+Tensor *op_lora_linear_residual(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real s, Tensor *res) {
+    CHECK(res != NULL && (!res->grad || res->grad != x->grad), "lora_linear_residual: res is NULL or x itself");
+    return lora_op(t, x, w, a, b, s, res);
 }
 
 /* ---- examples for the gradient check: x [2, 3, 4], w [5, 4], a [2, 4], b [5, 2], s = 1.5 ---- */
@@ -116,6 +146,27 @@ static Tensor *lora_apply(Tape *t, const OpExample *ex) {
     return op_lora_linear(t, ex->in[0], ex->in[1], ex->in[2], ex->in[3], (real)1.5);
 }
 
+/* residual: in = { x, a, b, res [2, 3, 5] } and the frozen w in aux (4 inputs at most); res
+   goes through a fresh copy, as it may have no later gradient reader (fan-out applies the op
+   twice); res without a gradient: y gets its own */
+static void lora_example_residual(Arena *ar, Rng *rng, OpExample *ex, int res_grad) {
+    lora_example_common(ar, rng, ex, 0);
+    ex->aux = ex->in[1];
+    ex->in[1] = ex->in[2];
+    ex->in[2] = ex->in[3];
+    ex->in[3] = tensor_3d(ar, 2, 3, 5, res_grad);
+    rng_fill_uniform(rng, ex->in[3]->data, ex->in[3]->numel, -1.0, 1.0);
+}
+static void lora_example_res(Arena *ar, Rng *rng, OpExample *ex) { lora_example_residual(ar, rng, ex, 1); }
+static void lora_example_res_frozen(Arena *ar, Rng *rng, OpExample *ex) { lora_example_residual(ar, rng, ex, 0); }
+static Tensor *lora_residual_apply(Tape *t, const OpExample *ex) {
+    Tensor *res = op_scale(t, ex->in[3], (real)1);
+    return op_lora_linear_residual(t, ex->in[0], ex->aux, ex->in[1], ex->in[2], (real)1.5, res);
+}
+
 const OpInfo OP_LORA_LINEAR = { "lora_linear", lora_example, lora_apply, NULL };
+const OpInfo OP_LORA_LINEAR_RESIDUAL = { "lora_linear_residual", lora_example_res, lora_residual_apply, NULL };
+const OpInfo OP_LORA_LINEAR_RESIDUAL_FROZEN = { "lora_linear_residual_frozen_res", lora_example_res_frozen,
+                                                lora_residual_apply, NULL };
 const OpInfo OP_LORA_LINEAR_BF16 = { "lora_linear_bf16_w", lora_example_bf16, lora_apply, NULL };
 const OpInfo OP_LORA_LINEAR_TRAIN_W = { "lora_linear_train_w", lora_example_train_w, lora_apply, NULL };

@@ -4,8 +4,12 @@
      y_a = x_a c - x_b s,   y_b = x_a s + x_b c        (torch_ref: x0*c - x1*s, x0*s + x1*c)
    Backward: the Jacobian of a rotation R(p) is R(p) itself, so dx = R(p)^T dy = R(-p) dy:
      dx_a += dy_a c + dy_b s,   dx_b += dy_b c - dy_a s
+   op_rope_inplace rotates x itself (y is x: same values, same gradient buffer; the backward
+   needs no input values) and its backward turns dy into dx = R(p)^T dy in that buffer: no
+   [B, T, H, D] output and output gradient, for an x nothing else reads (the q / k projection).
    Rows (b, t) run in parallel; each row writes only its own H·D outputs. */
 #include "rope.h"
+#include "elementwise.h"
 #include "../../tensor/check.h"
 #include "../../tensor/threads.h"
 #include <math.h>
@@ -42,16 +46,20 @@ void rope_table_free(RopeTable *tab) {
 
 /* ---- kernels on raw pointers ---- */
 
+/* what rope_rows computes into out: R in (forward), out += R^T in, or R^T in */
+enum { ROPE_FWD = 0, ROPE_BWD_ADD = 1, ROPE_BWD_SET = 2 };
+
 typedef struct {
     real *out;
     const real *in;
-    int T, H, D, pos0, backward;
+    int T, H, D, pos0, backward;   /* backward: one of the enum above */
     RopeMode mode;
     const RopeTable *tab;
 } RopeCtx;
 
 /* Rows [r0, r1) of a [rows, H, D] array; row r is at position pos0 + r % T.
-   Forward assigns (in == out is allowed); backward accumulates R^T in into out. */
+   ROPE_FWD and ROPE_BWD_SET assign (in == out is allowed: each pair is read before it is
+   written); ROPE_BWD_ADD accumulates R^T in into out. */
 static void rope_rows(void *vc, long r0, long r1) {
     const RopeCtx *c = vc;
     int half = c->D / 2;
@@ -66,12 +74,15 @@ static void rope_rows(void *vc, long r0, long r1) {
                 int ia = c->mode == ROPE_INTERLEAVED ? 2 * j : j;
                 int ib = c->mode == ROPE_INTERLEAVED ? 2 * j + 1 : j + half;
                 real x0 = x[ia], x1 = x[ib], co = cs[j], si = sn[j];
-                if (!c->backward) {
+                if (c->backward == ROPE_FWD) {
                     y[ia] = x0 * co - x1 * si;
                     y[ib] = x0 * si + x1 * co;
-                } else {
+                } else if (c->backward == ROPE_BWD_ADD) {
                     y[ia] += x0 * co + x1 * si;
                     y[ib] += x1 * co - x0 * si;
+                } else {
+                    y[ia] = x0 * co + x1 * si;
+                    y[ib] = x1 * co - x0 * si;
                 }
             }
         }
@@ -88,7 +99,7 @@ static void check_table(const char *op, const RopeTable *tab, int T, int D, int 
 
 void rope_apply_inplace(real *x, int T, int H, int D, const RopeTable *tab, int pos0, RopeMode mode) {
     check_table("rope_apply_inplace", tab, T, D, pos0, mode);
-    RopeCtx c = { x, x, T, H, D, pos0, 0, mode, tab };
+    RopeCtx c = { x, x, T, H, D, pos0, ROPE_FWD, mode, tab };
     parallel_for_chunks(T, 64, rope_rows, &c);
 }
 
@@ -104,20 +115,32 @@ static void rope_backward(const TapeEntry *e) {
     const RopeSaved *sv = e->saved;
     Tensor *x = e->in[0], *y = e->out;
     if (!x->grad) return;
-    RopeCtx c = { x->grad, y->grad, x->shape[1], x->shape[2], x->shape[3], sv->pos0, 1, sv->mode, sv->tab };
+    RopeCtx c = { x->grad, y->grad, x->shape[1], x->shape[2], x->shape[3], sv->pos0, ROPE_BWD_ADD, sv->mode,
+                  sv->tab };
     parallel_for_chunks((long)x->shape[0] * x->shape[1], 16, rope_rows, &c);
 }
 
-Tensor *op_rope(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mode) {
+/* in place: y->grad IS x->grad, so dy becomes dx where it lies (x's only reader is this op) */
+static void rope_inplace_backward(const TapeEntry *e) {
+    const RopeSaved *sv = e->saved;
+    Tensor *y = e->out;
+    RopeCtx c = { y->grad, y->grad, y->shape[1], y->shape[2], y->shape[3], sv->pos0, ROPE_BWD_SET, sv->mode,
+                  sv->tab };
+    parallel_for_chunks((long)y->shape[0] * y->shape[1], 16, rope_rows, &c);
+}
+
+static Tensor *rope_op(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mode, int inplace) {
     char sx[64];
-    CHECK(x->data != NULL, "rope: input must hold real data (not bf16)");
-    CHECK(x->ndim == 4 && x->shape[3] % 2 == 0, "rope: x must be [B, T, H, D] with D even, got %s",
+    const char *name = inplace ? "rope_inplace" : "rope";
+    CHECK(x->data != NULL, "%s: input must hold real data (not bf16)", name);
+    CHECK(x->ndim == 4 && x->shape[3] % 2 == 0, "%s: x must be [B, T, H, D] with D even, got %s", name,
           tensor_shape_str(x, sx, sizeof sx));
-    check_table("rope", tab, x->shape[1], x->shape[3], pos0, mode);
-    Tensor *y = tape_output(t, 4, x->shape, tape_wants_grad(t, 1, &x), "rope");
-    RopeCtx c = { y->data, x->data, x->shape[1], x->shape[2], x->shape[3], pos0, 0, mode, tab };
+    check_table(name, tab, x->shape[1], x->shape[3], pos0, mode);
+    int wants = tape_wants_grad(t, 1, &x);
+    Tensor *y = inplace ? tape_output_inplace(t, x, wants, name) : tape_output(t, 4, x->shape, wants, name);
+    RopeCtx c = { y->data, x->data, x->shape[1], x->shape[2], x->shape[3], pos0, ROPE_FWD, mode, tab };
     parallel_for_chunks((long)x->shape[0] * x->shape[1], 16, rope_rows, &c);
-    TapeEntry *e = tape_record(t, "rope", rope_backward, y, 1, &x);
+    TapeEntry *e = tape_record(t, name, inplace ? rope_inplace_backward : rope_backward, y, 1, &x);
     if (e) {
         RopeSaved *sv = arena_alloc(t->arena, sizeof *sv);
         sv->tab = tab;
@@ -126,6 +149,14 @@ Tensor *op_rope(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mod
         e->saved = sv;
     }
     return y;
+}
+
+Tensor *op_rope(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mode) {
+    return rope_op(t, x, tab, pos0, mode, 0);
+}
+
+Tensor *op_rope_inplace(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mode) {
+    return rope_op(t, x, tab, pos0, mode, 1);
 }
 
 /* ---- examples for the gradient check ---- */
@@ -146,5 +177,16 @@ static Tensor *rope_half_apply(Tape *t, const OpExample *ex) {
     return op_rope(t, ex->in[0], ex->aux, 3, ROPE_HALF);
 }
 
+/* the in-place op on a fresh copy of x (it overwrites its input, and fan-out applies it twice) */
+static Tensor *rope_inplace_interleaved_apply(Tape *t, const OpExample *ex) {
+    return op_rope_inplace(t, op_scale(t, ex->in[0], (real)1), ex->aux, 2, ROPE_INTERLEAVED);
+}
+static Tensor *rope_inplace_half_apply(Tape *t, const OpExample *ex) {
+    return op_rope_inplace(t, op_scale(t, ex->in[0], (real)1), ex->aux, 3, ROPE_HALF);
+}
+
 const OpInfo OP_ROPE_INTERLEAVED = { "rope_interleaved", rope_example, rope_interleaved_apply, NULL };
 const OpInfo OP_ROPE_HALF = { "rope_half", rope_example, rope_half_apply, NULL };
+const OpInfo OP_ROPE_INPLACE_INTERLEAVED = { "rope_inplace_interleaved", rope_example,
+                                             rope_inplace_interleaved_apply, NULL };
+const OpInfo OP_ROPE_INPLACE_HALF = { "rope_inplace_half", rope_example, rope_inplace_half_apply, NULL };

@@ -1,6 +1,7 @@
 /* autograd/ops/rope.h — rotary position embeddings (Su et al. 2021, RoFormer) for [B,T,H,D].
-   defines: RopeMode, RopeTable, rope_table_init, rope_table_free, op_rope, rope_apply_inplace,
-            OP_ROPE_INTERLEAVED, OP_ROPE_HALF
+   defines: RopeMode, RopeTable, rope_table_init, rope_table_free, op_rope, op_rope_inplace,
+            rope_apply_inplace, OP_ROPE_INTERLEAVED, OP_ROPE_HALF, OP_ROPE_INPLACE_INTERLEAVED,
+            OP_ROPE_INPLACE_HALF
    Pair j (0 <= j < D/2) is rotated by angle pos * inv_freq_j, inv_freq_j = theta^(-2j/D):
      ROPE_INTERLEAVED (Meta / llama2.c rows): the pair is (2j, 2j+1)
      ROPE_HALF        (HF rotate_half rows):  the pair is (j, j + D/2)
@@ -27,9 +28,12 @@ void rope_table_free(RopeTable *tab);   /* frees malloc'd arrays; no-op for aren
    (requires pos0 + T <= tab->max_pos). The table must outlive the tape's backward. */
 Tensor *op_rope(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mode);
 
+/* The same, rotating x itself: y is x (same values, same gradient buffer). Only for an x no
+   other op reads afterwards (a fresh q / k projection): saves y's values and gradient. */
+Tensor *op_rope_inplace(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mode);
 /* No-tape, in place: x [T, H, D] (one sequence), token t at position pos0 + t. */
 void rope_apply_inplace(real *x, int T, int H, int D, const RopeTable *tab, int pos0, RopeMode mode);
 
-extern const OpInfo OP_ROPE_INTERLEAVED, OP_ROPE_HALF;
+extern const OpInfo OP_ROPE_INTERLEAVED, OP_ROPE_HALF, OP_ROPE_INPLACE_INTERLEAVED, OP_ROPE_INPLACE_HALF;
 
 #endif
