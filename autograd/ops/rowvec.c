@@ -30,7 +30,9 @@
 #endif
 
 VEC_CLONES static real max_ref(const real *x, int n) { return vm_row_max(x, n); }
-VEC_CLONES static double exp_sum_ref(real *y, const real *x, int n, real m) { return vm_row_exp_sum(y, x, n, m); }
+VEC_CLONES static double exp_sum_ref(real *y, const real *x, int n, real m) {
+    return vm_row_exp_sum(y, x, n, m);
+}
 VEC_CLONES static double sum_exp_ref(const real *x, int n, real m) { return vm_row_sum_exp(x, n, m); }
 
 #if defined(__x86_64__) && ROWVEC_F32
@@ -48,8 +50,10 @@ static int use_avx512(void) {
 }
 
 /* y[u] = vm_expf16(x[u]) for u < count (a constant after inlining, so the loops unroll) */
-TGT512 static inline __attribute__((always_inline)) void exp16_n(const __m512 *x, __m512 *y, int count) {
-    const __m512 hi = _mm512_set1_ps(88.0f), lo = _mm512_set1_ps(-87.0f), round = _mm512_set1_ps(12582912.0f);
+#define INLINE512 TGT512 static inline __attribute__((always_inline))
+INLINE512 void exp16_n(const __m512 *x, __m512 *y, int count) {
+    const __m512 hi = _mm512_set1_ps(88.0f), lo = _mm512_set1_ps(-87.0f);
+    const __m512 round = _mm512_set1_ps(12582912.0f);
     __m512 xc[INFLIGHT], k[INFLIGHT], r[INFLIGHT], p[INFLIGHT];
     __mmask16 nan[INFLIGHT];
     for (int u = 0; u < count; u++) {
@@ -72,8 +76,7 @@ TGT512 static inline __attribute__((always_inline)) void exp16_n(const __m512 *x
 }
 
 /* count vectors at x + j: e = exp(x - m), stored to y + j when y, added to the lane sums */
-TGT512 static inline __attribute__((always_inline)) void exp_block(real *y, const real *x, int j, __m512 mv,
-                                                                   __m512d *lo, __m512d *hi, int count) {
+INLINE512 void exp_block(real *y, const real *x, int j, __m512 mv, __m512d *lo, __m512d *hi, int count) {
     __m512 d[INFLIGHT], e[INFLIGHT];
     for (int u = 0; u < count; u++) d[u] = _mm512_sub_ps(_mm512_loadu_ps(x + j + 16 * u), mv);
     exp16_n(d, e, count);
