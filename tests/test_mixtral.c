@@ -10,6 +10,7 @@
      gradients          every adapter tensor incl. gate2 and expert LoRAs:
                         max|g - g_ref| / max|g_ref| <= 1e-4; norms relative error <= 1e-4 */
 #include "suites.h"
+#include "golden_grads.h"
 #include "model_fixtures.h"
 #include "../nn/adapter_io.h"
 #include "../nn/adapter_moe.h"
@@ -81,31 +82,6 @@ static void compare_summary(const JsonValue *ref, const ParityResult *r, const L
     }
 }
 
-static void compare_grads(const char *path, const LlamaModel *m, MixErr *e) {
-    SafeTensors st;
-    Error err;
-    ck_assert_msg(safetensors_open(&st, path, &err) == STATUS_OK, "%s", err.message);
-    int n_adapter = 0;
-    for (int i = 0; i < m->ps.n; i++) n_adapter += adapter_is_param_name(m->ps.params[i]->name) != 0;
-    ck_assert_int_eq((int)st.count, n_adapter);
-    for (size_t i = 0; i < st.count; i++) {
-        const char *key = safetensors_at(&st, i)->name;
-        const Tensor *t = param_find(&m->ps, key + strlen(ADAPTER_KEY_PREFIX));
-        ck_assert_msg(t && t->grad, "gradient %s has no adapter tensor", key);
-        float *g = xmalloc(t->numel * sizeof *g);
-        ck_assert_msg(safetensors_read_f32(&st, key, t->shape, t->ndim, g, &err) == STATUS_OK, "%s", err.message);
-        double dmax = 0, gmax = 0;
-        for (size_t j = 0; j < t->numel; j++) {
-            dmax = fmax(dmax, fabs((double)t->grad[j] - (double)g[j]));
-            gmax = fmax(gmax, fabs((double)g[j]));
-        }
-        e->grad = fmax(e->grad, gmax > 0 ? dmax / gmax : (dmax == 0 ? 0 : INFINITY));
-        free(g);
-    }
-    e->n_grads = (int)st.count;
-    safetensors_close(&st);
-}
-
 /* loads NAME/model (+ NAME/adapter when present) */
 static int load_fixture(const char *name, LlamaModel *m) {
     char mpath[256], apath[256];
@@ -147,7 +123,7 @@ START_TEST(test_mixtral_golden)
     json_doc_free(&doc);
     if (has_adapter) {
         snprintf(path, sizeof path, GOLDEN "/%s/grads.safetensors", name);
-        compare_grads(path, &m, &e);
+        e.grad = golden_grad_error(path, &m, &e.n_grads);
         ck_assert_int_gt(e.n_grads, 0);
     }
     if (getenv("PARITY_VERBOSE"))

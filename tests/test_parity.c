@@ -12,6 +12,7 @@
                          fraction per layer equal (1e-9: the same top-k selections)
    A second test rebuilds one fixture with a different seed and checks the comparison fails. */
 #include "suites.h"
+#include "golden_grads.h"
 #include "model_fixtures.h"
 #include "../nn/adapter_io.h"
 #include "../nn/adapter_moe.h"
@@ -131,33 +132,6 @@ static void compare_summary(const JsonValue *ref, const ParityResult *r, const L
     }
 }
 
-/* max-abs-normalised error of every gradient tensor; the file must hold exactly the adapter's */
-static void compare_grads(const char *path, const LlamaModel *m, ParityErr *e) {
-    SafeTensors st;
-    Error err;
-    ck_assert_msg(safetensors_open(&st, path, &err) == STATUS_OK, "%s", err.message);
-    int n_lora = 0;
-    for (int i = 0; i < m->ps.n; i++) n_lora += adapter_is_param_name(m->ps.params[i]->name) != 0;
-    ck_assert_int_eq((int)st.count, n_lora);
-    for (size_t i = 0; i < st.count; i++) {
-        const char *key = safetensors_at(&st, i)->name;
-        ck_assert(!strncmp(key, ADAPTER_KEY_PREFIX, strlen(ADAPTER_KEY_PREFIX)));
-        const Tensor *t = param_find(&m->ps, key + strlen(ADAPTER_KEY_PREFIX));
-        ck_assert_msg(t && t->grad, "gradient %s has no adapter tensor", key);
-        float *g = xmalloc(t->numel * sizeof *g);
-        ck_assert_msg(safetensors_read_f32(&st, key, t->shape, t->ndim, g, &err) == STATUS_OK, "%s", err.message);
-        double dmax = 0, gmax = 0;
-        for (size_t j = 0; j < t->numel; j++) {
-            dmax = fmax(dmax, fabs((double)t->grad[j] - (double)g[j]));
-            gmax = fmax(gmax, fabs((double)g[j]));
-        }
-        e->grad_worst = fmax(e->grad_worst, gmax > 0 ? dmax / gmax : (dmax == 0 ? 0 : INFINITY));
-        free(g);
-    }
-    e->n_grads = (int)st.count;
-    safetensors_close(&st);
-}
-
 static ParityErr run_fixture(const char *name, int seed_delta) {
     char *dir = tmp_dir_new(), path[256], cmd[160];
     LlamaModel m;
@@ -175,7 +149,7 @@ static ParityErr run_fixture(const char *name, int seed_delta) {
     compare_summary(doc.root, &r, &m, &e);
     json_doc_free(&doc);
     snprintf(path, sizeof path, GOLDEN "/%s/grads.safetensors", name);
-    compare_grads(path, &m, &e);
+    e.grad_worst = golden_grad_error(path, &m, &e.n_grads);
     token_batch_free(&tb);
     llama_free(&m);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -22,6 +22,7 @@
    The comparison must be able to fail: the top-p fixture routed top-k, the expert-choice fixture
    routed top-k, and the stochastic fixture with its training rule must all differ. */
 #include "suites.h"
+#include "golden_grads.h"
 #include "model_fixtures.h"
 #include "../nn/adapter_io.h"
 #include "../nn/adapter_moe.h"
@@ -157,32 +158,6 @@ static void compare_summary(const JsonValue *ref, const ParityResult *r, const L
     }
 }
 
-/* max-abs-normalised error of every gradient tensor; the file holds exactly the adapter's tensors */
-static void compare_grads(const char *path, const LlamaModel *m, VariantErr *e) {
-    SafeTensors st;
-    Error err;
-    ck_assert_msg(safetensors_open(&st, path, &err) == STATUS_OK, "%s", err.message);
-    int n_adapter = 0;
-    for (int i = 0; i < m->ps.n; i++) n_adapter += adapter_is_param_name(m->ps.params[i]->name) != 0;
-    ck_assert_int_eq((int)st.count, n_adapter);
-    for (size_t i = 0; i < st.count; i++) {
-        const char *key = safetensors_at(&st, i)->name;
-        const Tensor *t = param_find(&m->ps, key + strlen(ADAPTER_KEY_PREFIX));
-        ck_assert_msg(t && t->grad, "gradient %s has no adapter tensor", key);
-        float *g = xmalloc(t->numel * sizeof *g);
-        ck_assert_msg(safetensors_read_f32(&st, key, t->shape, t->ndim, g, &err) == STATUS_OK, "%s", err.message);
-        double dmax = 0, gmax = 0;
-        for (size_t j = 0; j < t->numel; j++) {
-            dmax = fmax(dmax, fabs((double)t->grad[j] - (double)g[j]));
-            gmax = fmax(gmax, fabs((double)g[j]));
-        }
-        e->grad = fmax(e->grad, gmax > 0 ? dmax / gmax : (dmax == 0 ? 0 : INFINITY));
-        free(g);
-    }
-    e->n_grads = (int)st.count;
-    safetensors_close(&st);
-}
-
 static VariantErr run_fixture(const char *name, int change) {
     char *dir = tmp_dir_new(), path[256], cmd[160];
     LlamaModel m;
@@ -204,7 +179,7 @@ static VariantErr run_fixture(const char *name, int change) {
     compare_summary(doc.root, &r, &m, &e);
     json_doc_free(&doc);
     snprintf(path, sizeof path, GOLDEN "/%s/grads.safetensors", name);
-    compare_grads(path, &m, &e);
+    e.grad = golden_grad_error(path, &m, &e.n_grads);
     token_batch_free(&tb);
     llama_free(&m);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -1,0 +1,38 @@
+/* tests/golden_grads.c — see golden_grads.h */
+#include "golden_grads.h"
+#include "../nn/adapter_io.h"
+#include "../nn/adapter_moe.h"
+#include "../nn/safetensors.h"
+#include "../tensor/check.h"
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+double golden_grad_error(const char *path, const LlamaModel *m, int *n_grads) {
+    SafeTensors st;
+    Error err;
+    ck_assert_msg(safetensors_open(&st, path, &err) == STATUS_OK, "%s", err.message);
+    int n_adapter = 0;
+    for (int i = 0; i < m->ps.n; i++) n_adapter += adapter_is_param_name(m->ps.params[i]->name) != 0;
+    ck_assert_int_eq((int)st.count, n_adapter);
+    double worst = 0;
+    for (size_t i = 0; i < st.count; i++) {
+        const char *key = safetensors_at(&st, i)->name;
+        ck_assert(!strncmp(key, ADAPTER_KEY_PREFIX, strlen(ADAPTER_KEY_PREFIX)));
+        const Tensor *t = param_find(&m->ps, key + strlen(ADAPTER_KEY_PREFIX));
+        ck_assert_msg(t && t->grad, "gradient %s has no adapter tensor", key);
+        float *g = xmalloc(t->numel * sizeof *g);
+        ck_assert_msg(safetensors_read_f32(&st, key, t->shape, t->ndim, g, &err) == STATUS_OK, "%s", err.message);
+        double dmax = 0, gmax = 0;
+        for (size_t j = 0; j < t->numel; j++) {
+            dmax = fmax(dmax, fabs((double)t->grad[j] - (double)g[j]));
+            gmax = fmax(gmax, fabs((double)g[j]));
+        }
+        worst = fmax(worst, gmax > 0 ? dmax / gmax : (dmax == 0 ? 0 : INFINITY));
+        free(g);
+    }
+    *n_grads = (int)st.count;
+    safetensors_close(&st);
+    return worst;
+}
