@@ -36,3 +36,33 @@ double golden_grad_error(const char *path, const LlamaModel *m, int *n_grads) {
     safetensors_close(&st);
     return worst;
 }
+
+double golden_rel_err(double c, double ref) {
+    double d = fabs(c - ref);
+    return ref != 0 ? d / fabs(ref) : (d == 0 ? 0 : INFINITY);
+}
+
+double golden_first8_error(const JsonValue *ref, const ParityResult *r) {
+    const JsonValue *f8 = json_get(ref, "logits_pos0_first8");
+    ck_assert(f8 && f8->type == JSON_ARRAY && (int)f8->count == r->n_first8);
+    double worst = 0;
+    for (int j = 0; j < r->n_first8; j++) {
+        double x = f8->items[j].number;
+        worst = fmax(worst, fabs(r->logits_pos0_first8[j] - x) / fmax(1.0, fabs(x)));
+    }
+    return worst;
+}
+
+double golden_grad_norms_error(const JsonValue *ref, const LlamaModel *m) {
+    const JsonValue *gn = json_get(ref, "grad_norms");
+    ck_assert(gn && gn->type == JSON_OBJECT);
+    double worst = 0;
+    for (size_t i = 0; i < gn->count; i++) {
+        const Tensor *t = param_find(&m->ps, gn->keys[i] + strlen(ADAPTER_KEY_PREFIX));
+        ck_assert_msg(t && t->grad, "grad_norms key %s is not an adapter tensor", gn->keys[i]);
+        double ss = 0;
+        for (size_t j = 0; j < t->numel; j++) ss += (double)t->grad[j] * (double)t->grad[j];
+        worst = fmax(worst, golden_rel_err(sqrt(ss), gn->items[i].number));
+    }
+    return worst;
+}

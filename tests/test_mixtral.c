@@ -35,17 +35,12 @@ typedef struct {
     int n_grads;
 } MixErr;
 
-static double rel_err(double c, double ref) {
-    double d = fabs(c - ref);
-    return ref != 0 ? d / fabs(ref) : (d == 0 ? 0 : INFINITY);
-}
-
 static void compare_routers(const JsonValue *ref, const LlamaModel *m, MixErr *e) {
     static const char *const keys[3] = { "load_per_layer", "null_fraction_per_layer", "bypass_fraction_per_layer" };
     const JsonValue *al = json_get(ref, "aux_per_layer");
     ck_assert(al && (int)al->count == m->cfg.n_layers);
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        e->aux = fmax(e->aux, rel_err(m->moe->aux_per_layer[l], al->items[l].number));
+        e->aux = fmax(e->aux, golden_rel_err(m->moe->aux_per_layer[l], al->items[l].number));
         MoeSummary s;
         moe_summary_layer(&m->moe->stats, l, &s);
         ck_assert(s.tokens > 0);
@@ -64,9 +59,9 @@ static void compare_summary(const JsonValue *ref, const ParityResult *r, const L
     ck_assert(json_get_number(ref, "logits_sum", &sum) && json_get_number(ref, "aux_sum", &aux));
     ck_assert_ptr_nonnull(m->moe);
     compare_routers(ref, m, e);
-    e->aux = fmax(e->aux, rel_err(r->aux, aux));
-    e->loss = rel_err(r->loss, loss);
-    e->ce = rel_err(r->ce, ce);
+    e->aux = fmax(e->aux, golden_rel_err(r->aux, aux));
+    e->loss = golden_rel_err(r->loss, loss);
+    e->ce = golden_rel_err(r->ce, ce);
     e->sum = fabs(r->logits_sum - sum) / r->logits_abs_sum;
     const JsonValue *f8 = json_get(ref, "logits_pos0_first8");
     ck_assert(f8 && (int)f8->count == r->n_first8);
@@ -78,7 +73,7 @@ static void compare_summary(const JsonValue *ref, const ParityResult *r, const L
         ck_assert_msg(t && t->grad, "grad_norms key %s is not an adapter tensor", gn->keys[i]);
         double ss = 0;
         for (size_t j = 0; j < t->numel; j++) ss += (double)t->grad[j] * (double)t->grad[j];
-        e->norm = fmax(e->norm, rel_err(sqrt(ss), gn->items[i].number));
+        e->norm = fmax(e->norm, golden_rel_err(sqrt(ss), gn->items[i].number));
     }
 }
 

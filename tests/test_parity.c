@@ -39,11 +39,6 @@ typedef struct {
     int n_grads;
 } ParityErr;
 
-static double rel_err(double c, double ref) {
-    double d = fabs(c - ref);
-    return ref != 0 ? d / fabs(ref) : (d == 0 ? 0 : INFINITY);
-}
-
 /* NAME/args -> argv (whitespace separated); the strings point into buf. */
 static int read_args(const char *name, char *buf, size_t cap, char **argv, int max) {
     char path[256];
@@ -81,12 +76,12 @@ static void build_and_load(const char *name, const char *dir, int seed_delta, Ll
 
 /* aux per layer (relative) and the per-layer router statistics (absolute: fractions of tokens) */
 static void compare_routers(const JsonValue *ref, const ParityResult *r, const LlamaModel *m, double aux, ParityErr *e) {
-    e->aux_rel = rel_err(r->aux, aux);
+    e->aux_rel = golden_rel_err(r->aux, aux);
     const JsonValue *al = json_get(ref, "aux_per_layer");
     static const char *const keys[3] = { "load_per_layer", "null_fraction_per_layer", "bypass_fraction_per_layer" };
     ck_assert(al && (int)al->count == m->cfg.n_layers);
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        e->aux_rel = fmax(e->aux_rel, rel_err(m->moe->aux_per_layer[l], al->items[l].number));
+        e->aux_rel = fmax(e->aux_rel, golden_rel_err(m->moe->aux_per_layer[l], al->items[l].number));
         MoeSummary s;
         moe_summary_layer(&m->moe->stats, l, &s);
         double mine[3] = { s.load, s.null_fraction, s.bypass_fraction };
@@ -111,25 +106,12 @@ static void compare_summary(const JsonValue *ref, const ParityResult *r, const L
     ck_assert(json_get_int(ref, "n_tokens", &nt) && json_get_int(ref, "n_target_tokens", &ntt));
     ck_assert_int_eq(nt, r->n_tokens);
     ck_assert_int_eq(ntt, r->n_target_tokens);
-    e->loss_rel = rel_err(r->loss, loss);
-    e->ce_rel = rel_err(r->ce, ce);
+    e->loss_rel = golden_rel_err(r->loss, loss);
+    e->ce_rel = golden_rel_err(r->ce, ce);
     e->sum_err = fabs(r->logits_sum - sum) / r->logits_abs_sum;
-    e->norm_worst = rel_err(r->grad_global_norm, gnorm);
-    const JsonValue *f8 = json_get(ref, "logits_pos0_first8");
-    ck_assert(f8 && f8->type == JSON_ARRAY && (int)f8->count == r->n_first8);
-    for (int j = 0; j < r->n_first8; j++) {
-        double x = f8->items[j].number;
-        e->first8_worst = fmax(e->first8_worst, fabs(r->logits_pos0_first8[j] - x) / fmax(1.0, fabs(x)));
-    }
-    const JsonValue *gn = json_get(ref, "grad_norms");
-    ck_assert(gn && gn->type == JSON_OBJECT);
-    for (size_t i = 0; i < gn->count; i++) {
-        const Tensor *t = param_find(&m->ps, gn->keys[i] + strlen(ADAPTER_KEY_PREFIX));
-        ck_assert_msg(t && t->grad, "grad_norms key %s is not an adapter tensor", gn->keys[i]);
-        double ss = 0;
-        for (size_t j = 0; j < t->numel; j++) ss += (double)t->grad[j] * (double)t->grad[j];
-        e->norm_worst = fmax(e->norm_worst, rel_err(sqrt(ss), gn->items[i].number));
-    }
+    e->norm_worst = golden_rel_err(r->grad_global_norm, gnorm);
+    e->first8_worst = golden_first8_error(ref, r);
+    e->norm_worst = fmax(e->norm_worst, golden_grad_norms_error(ref, m));
 }
 
 static ParityErr run_fixture(const char *name, int seed_delta) {

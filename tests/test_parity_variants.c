@@ -54,11 +54,6 @@ typedef struct {
     int n_grads;
 } VariantErr;
 
-static double rel_err(double c, double ref) {
-    double d = fabs(c - ref);
-    return ref != 0 ? d / fabs(ref) : (d == 0 ? 0 : INFINITY);
-}
-
 static double number(const JsonValue *o, const char *key) {
     double v;
     ck_assert_msg(json_get_number(o, key, &v), "out.json: missing number \"%s\"", key);
@@ -114,9 +109,9 @@ static void compare_routers(const JsonValue *ref, const ParityResult *r, const L
     int L = m->cfg.n_layers;
     const JsonValue *al = layer_array(ref, "aux_per_layer", L);
     static const char *const keys[3] = { "load_per_layer", "null_fraction_per_layer", "bypass_fraction_per_layer" };
-    e->aux = rel_err(r->aux, number(ref, "aux_sum"));
+    e->aux = golden_rel_err(r->aux, number(ref, "aux_sum"));
     for (int l = 0; l < L; l++) {
-        e->aux = fmax(e->aux, rel_err(m->moe->aux_per_layer[l], al->items[l].number));
+        e->aux = fmax(e->aux, golden_rel_err(m->moe->aux_per_layer[l], al->items[l].number));
         MoeSummary s;
         moe_summary_layer(&m->moe->stats, l, &s);
         double mine[3] = { s.load, s.null_fraction, s.bypass_fraction };
@@ -137,25 +132,12 @@ static void compare_summary(const JsonValue *ref, const ParityResult *r, const L
     ck_assert_int_eq(nt, r->n_tokens);
     ck_assert_int_eq(ntt, r->n_target_tokens);
     compare_routers(ref, r, m, e);
-    e->loss = rel_err(r->loss, number(ref, "loss"));
-    e->ce = rel_err(r->ce, number(ref, "ce"));
+    e->loss = golden_rel_err(r->loss, number(ref, "loss"));
+    e->ce = golden_rel_err(r->ce, number(ref, "ce"));
     e->logits_sum = fabs(r->logits_sum - number(ref, "logits_sum")) / r->logits_abs_sum;
-    e->norm = rel_err(r->grad_global_norm, number(ref, "grad_global_norm"));
-    const JsonValue *f8 = json_get(ref, "logits_pos0_first8");
-    ck_assert(f8 && f8->type == JSON_ARRAY && (int)f8->count == r->n_first8);
-    for (int j = 0; j < r->n_first8; j++) {
-        double x = f8->items[j].number;
-        e->logits = fmax(e->logits, fabs(r->logits_pos0_first8[j] - x) / fmax(1.0, fabs(x)));
-    }
-    const JsonValue *gn = json_get(ref, "grad_norms");
-    ck_assert(gn && gn->type == JSON_OBJECT);
-    for (size_t i = 0; i < gn->count; i++) {
-        const Tensor *t = param_find(&m->ps, gn->keys[i] + strlen(ADAPTER_KEY_PREFIX));
-        ck_assert_msg(t && t->grad, "grad_norms key %s is not an adapter tensor", gn->keys[i]);
-        double ss = 0;
-        for (size_t j = 0; j < t->numel; j++) ss += (double)t->grad[j] * (double)t->grad[j];
-        e->norm = fmax(e->norm, rel_err(sqrt(ss), gn->items[i].number));
-    }
+    e->norm = golden_rel_err(r->grad_global_norm, number(ref, "grad_global_norm"));
+    e->logits = golden_first8_error(ref, r);
+    e->norm = fmax(e->norm, golden_grad_norms_error(ref, m));
 }
 
 static VariantErr run_fixture(const char *name, int change) {
