@@ -5,6 +5,7 @@
 #include "../nn/safetensors.h"
 #include "../tensor/check.h"
 #include <check.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,4 +66,18 @@ double golden_grad_norms_error(const JsonValue *ref, const LlamaModel *m) {
         worst = fmax(worst, golden_rel_err(sqrt(ss), gn->items[i].number));
     }
     return worst;
+}
+
+int golden_read_args(const char *name, char *buf, size_t cap, char **argv, int max) {
+    char path[256];
+    snprintf(path, sizeof path, GOLDEN "/%s/args", name);
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "missing fixture %s (run from the repo root; regenerate with tests/golden/regen.sh)", path);
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    int argc = 0;
+    argv[argc++] = "make-tiny";
+    for (char *tok = strtok(buf, " \t\r\n"); tok && argc < max; tok = strtok(NULL, " \t\r\n")) argv[argc++] = tok;
+    return argc;
 }

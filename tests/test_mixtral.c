@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GOLDEN "tests/golden"
 
 static const char *const FIXTURES[] = { "mixtral_base_e4k2", "mixtral_moeffn_m3k3_random",
                                         "mixtral_moeffn_m2k3_allsel_identity", "mixtral_c_lora_q_gate_down",

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GOLDEN "tests/golden"
 
 static const char *const FIXTURES[] = { "llama2c_v0_gqa_untied", "hf_f32_gqa3_tied", "hf_bf16_mha",
                                         "llama2c_v1_qv_zero_b", "hf_f32_qv_r16", "hf_f32_molora_e3k2",
@@ -39,25 +38,10 @@ typedef struct {
     int n_grads;
 } ParityErr;
 
-/* NAME/args -> argv (whitespace separated); the strings point into buf. */
-static int read_args(const char *name, char *buf, size_t cap, char **argv, int max) {
-    char path[256];
-    snprintf(path, sizeof path, GOLDEN "/%s/args", name);
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "missing fixture %s (run from the repo root; regenerate with tests/golden/regen.sh)", path);
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    int argc = 0;
-    argv[argc++] = "make-tiny";
-    for (char *tok = strtok(buf, " \t\r\n"); tok && argc < max; tok = strtok(NULL, " \t\r\n")) argv[argc++] = tok;
-    return argc;
-}
-
 /* Rebuilds the fixture's model + adapter in dir (seed shifted by seed_delta) and loads them. */
 static void build_and_load(const char *name, const char *dir, int seed_delta, LlamaModel *m) {
     char buf[1024], mpath[256], apath[256], *argv[64];
-    int argc = read_args(name, buf, sizeof buf, argv, 64), help;
+    int argc = golden_read_args(name, buf, sizeof buf, argv, 64), help;
     MakeTinySpec s;
     make_tiny_defaults(&s);
     Error err;

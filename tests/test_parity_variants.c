@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GOLDEN "tests/golden"
 
 static const char *const FIXTURES[] = { "variant_topp_const_entropy", "variant_dense_identity_shared",
                                         "variant_topk_const_shared", "variant_layers_allsel_const",
@@ -68,25 +67,10 @@ static const JsonValue *layer_array(const JsonValue *o, const char *key, int n_l
     return a;
 }
 
-/* NAME/args -> make-tiny argv (whitespace separated); the strings point into buf */
-static int read_args(const char *name, char *buf, size_t cap, char **argv, int max) {
-    char path[256];
-    snprintf(path, sizeof path, GOLDEN "/%s/args", name);
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "missing fixture %s (run from the repo root; regenerate with tests/golden/regen.sh)", path);
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    int argc = 0;
-    argv[argc++] = "make-tiny";
-    for (char *tok = strtok(buf, " \t\r\n"); tok && argc < max; tok = strtok(NULL, " \t\r\n")) argv[argc++] = tok;
-    return argc;
-}
-
 /* the model from NAME/args written to dir/model, loaded with the committed NAME/adapter */
 static void load_fixture(const char *name, const char *dir, int change, LlamaModel *m) {
     char buf[1024], mpath[256], adir[256], *argv[64];
-    int argc = read_args(name, buf, sizeof buf, argv, 64), help;
+    int argc = golden_read_args(name, buf, sizeof buf, argv, 64), help;
     MakeTinySpec s;
     make_tiny_defaults(&s);
     Error err;
