@@ -193,6 +193,16 @@ static real sigmoid(real a) {
     return e / ((real)1 + e);
 }
 
+/* out [C] = down(silu(gate(h)) * up(h)) through linear_apply (the dense FFN and every MoE expert) */
+static void swiglu_row(DecodeState *s, const LoraLinear *gate, const LoraLinear *up, const LoraLinear *down,
+                       const real *h, real *out) {
+    CHECK(gate->out <= s->m->cfg.hidden_dim, "decode: FFN hidden %d > the buffers' %d", gate->out, s->m->cfg.hidden_dim);
+    linear_apply(s, gate, h, s->ff_gate);
+    linear_apply(s, up, h, s->ff_up);
+    for (int i = 0; i < gate->out; i++) s->ff_gate[i] = s->ff_gate[i] * sigmoid(s->ff_gate[i]) * s->ff_up[i];
+    linear_apply(s, down, s->ff_gate, out);
+}
+
 /* out [C] = the MoE FFN block of the normed row h [C] (the caller adds the residual). The routing
    is the block's own code (router logits incl. LoRA and gate2, route_select, op_route_weights on a
    one-row tape); each selected true expert's SwiGLU then runs through linear_apply's matvecs, in
@@ -203,7 +213,6 @@ static void moe_ffn_row(DecodeState *s, const MoeFfn *f, const real *h, real *ou
     Routing *r = arena_alloc(&s->arena, sizeof *r);
     route_select(&s->arena, op_softmax(&s->tape, z), f->n_true, f->top_k, NULL, r);
     const real *W = op_route_weights(&s->tape, z, r, f->all_selected)->data;
-    CHECK(f->hidden <= s->m->cfg.hidden_dim, "decode: MoE FFN hidden %d > the buffers' %d", f->hidden, s->m->cfg.hidden_dim);
     real *d = arena_alloc(&s->arena, (size_t)f->dim * sizeof(real));
     unsigned char chosen[MOE_MAX_EXPERTS] = { 0 };
     for (int q = 0; q < r->k; q++)
@@ -211,10 +220,7 @@ static void moe_ffn_row(DecodeState *s, const MoeFfn *f, const real *h, real *ou
     memset(out, 0, (size_t)f->dim * sizeof(real));
     for (int e = 0; e < f->n_true; e++) {
         if (!chosen[e]) continue;
-        linear_apply(s, &f->w1[e], h, s->ff_gate);
-        linear_apply(s, &f->w3[e], h, s->ff_up);
-        for (int i = 0; i < f->hidden; i++) s->ff_gate[i] = s->ff_gate[i] * sigmoid(s->ff_gate[i]) * s->ff_up[i];
-        linear_apply(s, &f->w2[e], s->ff_gate, d);
+        swiglu_row(s, &f->w1[e], &f->w3[e], &f->w2[e], h, d);
         for (int c = 0; c < f->dim; c++) out[c] += W[e] * d[c];
     }
     if (f->identity_nulls) {
@@ -242,7 +248,7 @@ static void layer_step(DecodeState *s, int li, int pos) {
     const LlamaModel *m = s->m;
     const ModelConfig *c = &m->cfg;
     const LlamaLayer *l = &m->layers[li];
-    int C = c->dim, F = c->hidden_dim, H = c->n_heads, KV = c->n_kv_heads, D = c->head_dim;
+    int C = c->dim, H = c->n_heads, KV = c->n_kv_heads, D = c->head_dim;
     size_t kvd = (size_t)KV * D;
     RopeMode mode = c->rope_half ? ROPE_HALF : ROPE_INTERLEAVED;
     real eps = (real)c->norm_eps;
@@ -261,12 +267,7 @@ static void layer_step(DecodeState *s, int li, int pos) {
 
     rmsnorm_row(s->xb, s->x, l->ffn_norm->data, C, eps);
     if (l->ffn) moe_ffn_row(s, l->ffn, s->xb, s->out);
-    else {
-        linear_apply(s, &l->gate, s->xb, s->ff_gate);
-        linear_apply(s, &l->up, s->xb, s->ff_up);
-        for (int i = 0; i < F; i++) s->ff_gate[i] = s->ff_gate[i] * sigmoid(s->ff_gate[i]) * s->ff_up[i];
-        linear_apply(s, &l->down, s->ff_gate, s->out);
-    }
+    else swiglu_row(s, &l->gate, &l->up, &l->down, s->xb, s->out);
     add_inplace(s->x, s->out, C);
 }
 
