@@ -137,15 +137,24 @@ static void swiglu_backward_entry(const TapeEntry *e) {
     parallel_for_chunks((long)a->numel, EW_GRAIN, swiglu_backward, &j);
 }
 
-Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b) {
-    char sa[64], sb[64];
-    CHECK(tensor_same_shape(a, b), "swiglu: shapes differ: a %s vs b %s",
-          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
-    CHECK(a->data && b->data, "swiglu: inputs must hold real data");
-    Tensor *in[2] = { a, b };
-    Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 2, in), "swiglu");
+/* y = silu(a)·b */
+static void swiglu_fill(Tensor *y, const Tensor *a, const Tensor *b) {
     EwJob j = { y->data, NULL, NULL, a->data, b->data, NULL };
     parallel_for_chunks((long)y->numel, EW_GRAIN, swiglu_forward, &j);
+}
+
+static void swiglu_check(const char *op, const Tensor *a, const Tensor *b) {
+    char sa[64], sb[64];
+    CHECK(tensor_same_shape(a, b), "%s: shapes differ: a %s vs b %s", op,
+          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
+    CHECK(a->data && b->data, "%s: inputs must hold real data", op);
+}
+
+Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b) {
+    swiglu_check("swiglu", a, b);
+    Tensor *in[2] = { a, b };
+    Tensor *y = tape_output(t, a->ndim, a->shape, tape_wants_grad(t, 2, in), "swiglu");
+    swiglu_fill(y, a, b);
     tape_record(t, "swiglu", swiglu_backward_entry, y, 2, in);
     return y;
 }
@@ -158,17 +167,13 @@ static void swiglu_shared_backward_entry(const TapeEntry *e) {
 }
 
 Tensor *op_swiglu_shared_grad(Tape *t, Tensor *a, Tensor *b) {
-    char sa[64], sb[64];
-    CHECK(tensor_same_shape(a, b), "swiglu_shared_grad: shapes differ: a %s vs b %s",
-          tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
-    CHECK(a->data && b->data, "swiglu_shared_grad: inputs must hold real data");
+    swiglu_check("swiglu_shared_grad", a, b);
     CHECK(!b->grad || a->grad != b->grad, "swiglu_shared_grad: a and b share a gradient buffer");
     Tensor *in[2] = { a, b };
     int wants = tape_wants_grad(t, 2, in);
     Tensor *y = tape_output(t, a->ndim, a->shape, wants && !b->grad, "swiglu_shared_grad");
     if (wants && b->grad) y->grad = b->grad;
-    EwJob j = { y->data, NULL, NULL, a->data, b->data, NULL };
-    parallel_for_chunks((long)y->numel, EW_GRAIN, swiglu_forward, &j);
+    swiglu_fill(y, a, b);
     tape_record(t, "swiglu_shared_grad", swiglu_shared_backward_entry, y, 2, in);
     return y;
 }
