@@ -10,12 +10,12 @@
 CC      ?= cc
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O3 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN)
+CFLAGS  += -std=c11 -D_GNU_SOURCE -I. $(WARN)
 LDLIBS   = -lm -pthread
-LIB_SRC  = $(wildcard tensor/*.c autograd/*.c autograd/ops/*.c nn/*.c optim/*.c data/*.c)
-BENCH_SRC= $(wildcard bench/*.c)
-TEST_SRC = $(wildcard tests/*.c)
-APP_SRC  = train.c $(BENCH_SRC)
+LIB_SRC  = $(wildcard tensor/*.c autograd/*.c autograd/ops/*.c data/*.c nn/*.c optim/*.c)
+CLI_SRC  = $(wildcard cli/*.c bench/*.c)
+TEST_SRC = $(wildcard tests/*.c tests/*/*.c)
+APP_SRC  = train.c $(CLI_SRC)
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 
@@ -37,7 +37,7 @@ build/f64/%.o: %.c
 	$(CC) $(CFLAGS) -DREAL=double -MMD -MP -c $< -o $@
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE $(WARN) -O1 -g -Ibuild/gen -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP -c $< -o $@
+	$(CC) -std=c11 -D_GNU_SOURCE -I. $(WARN) -O1 -g -Ibuild/gen -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP -c $< -o $@
 
 # Check is the one test dependency: install it (Debian) when pkg-config cannot find it.
 check-deps:
@@ -46,11 +46,11 @@ check-deps:
 	  { apt-get update -qq && apt-get install -y -qq check pkg-config; } >/dev/null || \
 	  { echo "error: cannot install Check (need root + apt); install 'check' and 'pkg-config'"; exit 1; }; }
 
-build/tests_f32: $(call obj,f32,$(TEST_SRC) $(LIB_SRC)) | check-deps
+build/tests_f32: $(call obj,f32,$(TEST_SRC) $(CLI_SRC) $(LIB_SRC)) | check-deps
 	$(CC) $(CFLAGS) -o $@ $^ $$(pkg-config --libs check) $(LDLIBS)
-build/tests_f64: $(call obj,f64,$(TEST_SRC) $(LIB_SRC)) | check-deps
+build/tests_f64: $(call obj,f64,$(TEST_SRC) $(CLI_SRC) $(LIB_SRC)) | check-deps
 	$(CC) $(CFLAGS) -o $@ $^ $$(pkg-config --libs check) $(LDLIBS)
-build/tests_asan: $(call obj,asan,$(TEST_SRC) $(LIB_SRC)) | check-deps
+build/tests_asan: $(call obj,asan,$(TEST_SRC) $(CLI_SRC) $(LIB_SRC)) | check-deps
 	$(CC) -fsanitize=address,undefined -o $@ $^ $$(pkg-config --libs check) $(LDLIBS)
 
 # test objects need Check's headers and the generated suite list
@@ -85,8 +85,8 @@ static: $(call obj,f32,$(APP_SRC) $(LIB_SRC))
 CROSS_CC = aarch64-linux-gnu-gcc
 build/cross/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CROSS_CC) -std=c11 -D_GNU_SOURCE $(WARN) -O2 -Ibuild/gen -MMD -MP -c $< -o $@
-build/tests_cross: $(call obj,cross,$(TEST_SRC) $(LIB_SRC))
+	$(CROSS_CC) -std=c11 -D_GNU_SOURCE -I. $(WARN) -O2 -Ibuild/gen -MMD -MP -c $< -o $@
+build/tests_cross: $(call obj,cross,$(TEST_SRC) $(CLI_SRC) $(LIB_SRC))
 	$(CROSS_CC) -static -o $@ $^ -lcheck_pic -lsubunit -lrt -lm -pthread
 cross-deps:
 	@if ! command -v $(CROSS_CC) >/dev/null || ! command -v qemu-aarch64 >/dev/null || \
@@ -99,7 +99,7 @@ cross-test: cross-deps
 	qemu-aarch64 ./build/tests_cross
 
 loc:
-	@./tests/loc_budget.sh 400 60
+	@./tests/support/loc_budget.sh 400 60
 
 clean:
 	rm -rf build train train-static

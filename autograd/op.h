@@ -2,13 +2,13 @@
    defines: OpExample, OpInfo, ALL_OPS, ALL_OPS_COUNT
    `example` builds tiny inputs (inputs that must be gradient-checked get grad buffers; frozen
    ones do not), chosen away from kinks and ties; `apply` runs the op on them. The gradient
-   check (tests/gradcheck.c) perturbs every element of every input with a grad, with a
+   check (tests/support/gradcheck.c) perturbs every element of every input with a grad, with a
    random-probe loss, once plainly and once with the op applied twice to the same inputs
    (fan-out), which exposes a backward that assigns (=) instead of accumulating (+=). */
 #ifndef OP_H
 #define OP_H
-#include "tape.h"
-#include "../tensor/rng.h"
+#include "autograd/tape.h"
+#include "tensor/rng.h"
 
 #define OP_MAX_IN 4
 

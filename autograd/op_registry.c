@@ -1,6 +1,6 @@
 /* autograd/op_registry.c — ALL_OPS[]: the only list of ops. Adding an op = one line here;
    the gradient check, the fan-out check and the sanitizer runs then cover it. */
-#include "ops.h"
+#include "autograd/ops.h"
 
 const OpInfo *const ALL_OPS[] = {
     &OP_ADD,

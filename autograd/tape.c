@@ -1,6 +1,6 @@
 /* autograd/tape.c — record and replay (see tape.h). */
-#include "tape.h"
-#include "../tensor/check.h"
+#include "autograd/tape.h"
+#include "tensor/check.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -10,7 +10,7 @@
    step it has reached its size); everything else lives in the step arena. */
 #ifndef TAPE_H
 #define TAPE_H
-#include "../tensor/tensor.h"
+#include "tensor/tensor.h"
 
 #define TAPE_MAX_IN 4
 

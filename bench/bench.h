@@ -1,5 +1,6 @@
-/* bench/bench.h — `./train bench`: throughput benchmarks printed as a table or JSON lines.
-   defines: BenchOpts, bench_main, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step, bench_now
+/* bench/bench.h — the benchmark bodies behind `./train bench` (cli/bench.c): throughput printed
+   as a table or JSON lines.
+   defines: BenchOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step, bench_now
    Usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]
    With no selection flag every benchmark runs. */
 #ifndef BENCH_H
@@ -10,9 +11,6 @@ typedef struct {
     int threads;    /* "all threads" count; 0 = pool default ($MOETRAIN_THREADS or CPUs) */
     int quick;      /* fewer repetitions */
 } BenchOpts;
-
-/* argv[0] is "bench". Returns the process exit status. */
-int bench_main(int argc, char **argv);
 
 /* FMA peak loop and GEMM shapes of a training step (bench_gemm.c). */
 int bench_gemm(const BenchOpts *o);

@@ -13,11 +13,11 @@
      {"bench":"peak","threads":T,"gflops":G}
      {"bench":"gemm","m":M,"n":N,"k":K,"trans_a":0,"trans_b":1,"b_dtype":"f32","threads":T,
       "gflops":G,"pct_peak":P} */
-#include "bench.h"
-#include "../tensor/gemm.h"
-#include "../tensor/half.h"
-#include "../tensor/threads.h"
-#include "../tensor/check.h"
+#include "bench/bench.h"
+#include "tensor/gemm.h"
+#include "tensor/half.h"
+#include "tensor/threads.h"
+#include "tensor/check.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,11 +156,11 @@ static const Shape SHAPES[] = {
 };
 #define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
 
-static float *rand_floats(size_t n, uint32_t seed) {
-    float *p = xmalloc(n * sizeof(float));
+static real *rand_floats(size_t n, uint32_t seed) {
+    real *p = xmalloc(n * sizeof(real));
     for (size_t i = 0; i < n; i++) {
         seed = seed * 1664525u + 1013904223u;
-        p[i] = (float)(seed >> 8) * (1.0f / 16777216.0f) - 0.5f;
+        p[i] = (real)(seed >> 8) * (1.0f / 16777216.0f) - 0.5f;
     }
     return p;
 }
@@ -168,7 +168,7 @@ static float *rand_floats(size_t n, uint32_t seed) {
 /* Best-of-reps GFLOP/s of one shape on the current pool. */
 static double time_shape(const Shape *s, const BenchOpts *o) {
     size_t na = (size_t)s->m * s->k, nb = (size_t)s->k * s->n, nc = (size_t)s->m * s->n;
-    float *A = rand_floats(na, 1), *B = rand_floats(nb, 2), *C = rand_floats(nc, 3);
+    real *A = rand_floats(na, 1), *B = rand_floats(nb, 2), *C = rand_floats(nc, 3);
     uint16_t *B16 = NULL;
     if (s->bf16) {
         B16 = xmalloc(nb * sizeof(uint16_t));

@@ -3,9 +3,9 @@
    6 heads (no GQA), FFN 768, vocab 32000, context 256, tied embedding, f32 storage. One run
    generates `steps` tokens from the BOS prompt; the best of a few runs is reported, with
    1 thread and with all threads. JSON: {"bench":"generate",...,"tokens_per_s":X}. */
-#include "bench_generate.h"
-#include "../nn/generate.h"
-#include "../tensor/threads.h"
+#include "bench/bench_generate.h"
+#include "nn/generate.h"
+#include "tensor/threads.h"
 #include <stdio.h>
 #include <stdlib.h>
 

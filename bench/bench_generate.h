@@ -2,7 +2,7 @@
    defines: bench_generate */
 #ifndef BENCH_GENERATE_H
 #define BENCH_GENERATE_H
-#include "bench.h"
+#include "bench/bench.h"
 
 /* Greedy generation on a random stories15M-shaped model, 1 thread and all threads. */
 int bench_generate(const BenchOpts *o);

@@ -23,13 +23,13 @@
      {"bench":"step","model":"stories15M","adapter":"lora","batch":8,"seq":128,"threads":T,
       "ms_per_step":..,"tok_per_s":..,"gflops":..,"pct_peak":..,"peak_rss_mb":..,"arena_mb":..,
       "steady_mallocs":0,"gflop_per_step":..} */
-#include "bench_step.h"
-#include "../autograd/ops.h"
-#include "../nn/llama.h"
-#include "../optim/adamw.h"
-#include "../tensor/check.h"
-#include "../tensor/gemm.h"
-#include "../tensor/threads.h"
+#include "bench/bench_step.h"
+#include "autograd/ops.h"
+#include "nn/llama.h"
+#include "optim/adamw.h"
+#include "tensor/check.h"
+#include "tensor/gemm.h"
+#include "tensor/threads.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

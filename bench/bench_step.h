@@ -4,9 +4,9 @@
             prof_cpu_clock, profile_best, bench_step_moe */
 #ifndef BENCH_STEP_H
 #define BENCH_STEP_H
-#include "bench.h"
-#include "../nn/llama.h"
-#include "../optim/adamw.h"
+#include "bench/bench.h"
+#include "nn/llama.h"
+#include "optim/adamw.h"
 
 #define BATCH 8
 #define SEQ 128

@@ -12,8 +12,8 @@
    and the step-time ratio must not exceed it; the expert-time ratio is printed against Load / 2.
    At 1 thread the judgement uses process CPU time (robust when the machine is shared), else wall.
    JSON: "step" lines with "adapter", "load", "non_expert_ms"; one "step_moe_ratio" line. */
-#include "bench_step.h"
-#include "../tensor/threads.h"
+#include "bench/bench_step.h"
+#include "tensor/threads.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

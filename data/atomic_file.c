@@ -1,6 +1,6 @@
 /* data/atomic_file.c — temp file + fsync + rename (see atomic_file.h). */
-#include "atomic_file.h"
-#include "../tensor/check.h"
+#include "data/atomic_file.h"
+#include "tensor/check.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

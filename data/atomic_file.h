@@ -10,7 +10,7 @@
 #ifndef ATOMIC_FILE_H
 #define ATOMIC_FILE_H
 #include <stdio.h>
-#include "../tensor/status.h"
+#include "tensor/status.h"
 
 typedef struct {
     FILE *f;          /* write here between begin and commit/abort */

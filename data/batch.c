@@ -1,8 +1,8 @@
 /* data/batch.c — tokenization of prompt + answer letter, left truncation, and padded batches
    with shuffling / length grouping (see batch.h). */
-#include "batch.h"
-#include "../tensor/check.h"
-#include "../tensor/rng.h"
+#include "data/batch.h"
+#include "tensor/check.h"
+#include "tensor/rng.h"
 #include <stdlib.h>
 #include <string.h>
 

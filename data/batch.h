@@ -25,10 +25,10 @@
 #define BATCH_H
 #include <stddef.h>
 #include <stdint.h>
-#include "example.h"
-#include "prompt.h"
-#include "tokenizer.h"
-#include "../tensor/status.h"
+#include "data/example.h"
+#include "data/prompt.h"
+#include "data/tokenizer.h"
+#include "tensor/status.h"
 
 #define IGNORE_INDEX (-100)
 #define MC_LETTER_MAX_TOK 4

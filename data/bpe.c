@@ -1,6 +1,6 @@
 /* data/bpe.c — priority-queue BPE merging over a linked list of symbols (see bpe.h). */
-#include "bpe.h"
-#include "../tensor/check.h"
+#include "data/bpe.h"
+#include "tensor/check.h"
 #include <stdlib.h>
 
 typedef struct {

@@ -1,8 +1,8 @@
 /* data/commonsense.c — AllenAI JSONL (ARC / OpenBookQA / CommonsenseQA), LLM-Adapters
    instruction JSON, Social IQa and PIQA (+ labels files) readers; formats in commonsense.h. */
-#include "commonsense.h"
-#include "json.h"
-#include "tsv.h"
+#include "data/commonsense.h"
+#include "data/json.h"
+#include "data/tsv.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -28,8 +28,8 @@
        optional "context", "id"}. */
 #ifndef COMMONSENSE_H
 #define COMMONSENSE_H
-#include "example.h"
-#include "../tensor/status.h"
+#include "data/example.h"
+#include "tensor/status.h"
 
 Status mc_read_allenai_jsonl(McDataset *ds, const char *path, Error *err);
 Status mc_read_llm_adapters(McDataset *ds, const char *path, Error *err);

@@ -1,7 +1,7 @@
 /* data/example.c — McDataset storage: a chained string pool and a growing example array
    (see example.h). */
-#include "example.h"
-#include "../tensor/check.h"
+#include "data/example.h"
+#include "tensor/check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* data/glue.c — GLUE TSV readers (RTE, CoLA, SST-2, MRPC, QNLI) producing McExamples with
    verbalised choices; formats and label conventions in glue.h / example.h. */
-#include "glue.h"
-#include "tsv.h"
+#include "data/glue.h"
+#include "data/tsv.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

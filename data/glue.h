@@ -14,8 +14,8 @@
    Numeric labels are the original class ids and equal the choice index. */
 #ifndef GLUE_H
 #define GLUE_H
-#include "example.h"
-#include "../tensor/status.h"
+#include "data/example.h"
+#include "tensor/status.h"
 
 int glue_is_task(const char *task);   /* rte cola sst2 mrpc qnli */
 /* Appends the rows of one file to ds (call twice for CoLA's split train files). Sets

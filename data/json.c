@@ -10,9 +10,9 @@
    a leading UTF-8 byte-order mark is skipped (RFC 8259 §8.1 allows ignoring it).
    Duplicate keys: checked when an object closes (pairwise for small objects, with a hash set
    for large ones such as a tokenizer vocabulary). */
-#include "json.h"
-#include "json_internal.h"
-#include "../tensor/check.h"
+#include "data/json.h"
+#include "data/json_internal.h"
+#include "tensor/check.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>

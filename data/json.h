@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include "../tensor/arena.h"
-#include "../tensor/status.h"
+#include "tensor/arena.h"
+#include "tensor/status.h"
 
 typedef enum { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT } JsonType;
 

@@ -4,7 +4,7 @@
             json_check_duplicates, json_scratch_free, json_utf8_encode, json_utf8_valid_len */
 #ifndef JSON_INTERNAL_H
 #define JSON_INTERNAL_H
-#include "json.h"
+#include "data/json.h"
 #include <stdint.h>
 
 typedef struct {

@@ -4,9 +4,9 @@
    Duplicate keys: objects of up to 8 members are checked pairwise, bigger ones with an
    open-addressing hash set (FNV-1a) kept in the reusable scratch, so a 50k-entry tokenizer
    vocabulary is checked in linear time. */
-#include "json.h"
-#include "json_internal.h"
-#include "../tensor/check.h"
+#include "data/json.h"
+#include "data/json_internal.h"
+#include "tensor/check.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>

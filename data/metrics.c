@@ -1,5 +1,5 @@
 /* data/metrics.c — accuracy, MCC, confusion counts and per-choice score argmax (metrics.h). */
-#include "metrics.h"
+#include "data/metrics.h"
 #include <math.h>
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* data/prompt.c — Alpaca-style lettered prompts and lm-eval per-choice pairs (see prompt.h). */
-#include "prompt.h"
-#include "../tensor/check.h"
+#include "data/prompt.h"
+#include "tensor/check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

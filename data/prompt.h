@@ -19,7 +19,7 @@
    lm-eval-style per-choice pairs (prompt_choice_pair) follow REFERENCE.md §5.1 per task. */
 #ifndef PROMPT_H
 #define PROMPT_H
-#include "example.h"
+#include "data/example.h"
 
 /* bump when any template text changes: it is part of the token cache key */
 #define PROMPT_FORMAT_VERSION 1

@@ -1,6 +1,6 @@
 /* data/strmap.c — FNV-1a string map and splitmix64 pair map with linear probing (strmap.h). */
-#include "strmap.h"
-#include "../tensor/check.h"
+#include "data/strmap.h"
+#include "tensor/check.h"
 #include <stdlib.h>
 #include <string.h>
 

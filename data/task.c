@@ -1,8 +1,8 @@
 /* data/task.c — task names -> readers, and split-file selection in a dataset directory
    (layouts in task.h). */
-#include "task.h"
-#include "commonsense.h"
-#include "glue.h"
+#include "data/task.h"
+#include "data/commonsense.h"
+#include "data/glue.h"
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>

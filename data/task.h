@@ -29,8 +29,8 @@
    A missing split is STATUS_IO naming the directory and every file looked for. */
 #ifndef TASK_H
 #define TASK_H
-#include "example.h"
-#include "../tensor/status.h"
+#include "data/example.h"
+#include "tensor/status.h"
 
 #define TASK_NAMES "rte cola sst2 mrpc qnli arc_easy arc_challenge openbookqa commonsense_qa " \
                    "siqa piqa winogrande hellaswag scienceqa mc_jsonl"

@@ -1,9 +1,9 @@
 /* data/token_cache.c — TokenizedSet cache files: hashed keys, atomic save, validating load
    (format in token_cache.h). */
-#include "token_cache.h"
-#include "atomic_file.h"
-#include "tsv.h"
-#include "../tensor/check.h"
+#include "data/token_cache.h"
+#include "data/atomic_file.h"
+#include "data/tsv.h"
+#include "tensor/check.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,7 +17,7 @@
 #define TOKEN_CACHE_H
 #include <stddef.h>
 #include <stdint.h>
-#include "batch.h"
+#include "data/batch.h"
 
 #define FNV64_INIT 0xcbf29ce484222325ull
 

@@ -1,7 +1,7 @@
 /* data/tokenizer.c — format detection, the common encode wrapper (BOS/EOS, capacity), decoding
    and cleanup for every tokenizer kind (tokenizer.h). */
-#include "tokenizer_impl.h"
-#include "../tensor/check.h"
+#include "data/tokenizer_impl.h"
+#include "tensor/check.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,8 +13,8 @@
 #ifndef TOKENIZER_H
 #define TOKENIZER_H
 #include <stddef.h>
-#include "../tensor/status.h"
-#include "strmap.h"
+#include "tensor/status.h"
+#include "data/strmap.h"
 
 typedef enum {
     TOKENIZER_LLAMA2C = 1,

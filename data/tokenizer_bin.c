@@ -5,9 +5,9 @@
    " " when the text is non-empty, one lookup per UTF-8 code point (missing -> byte + 3 per
    byte), then score-greedy merging (highest score, leftmost on ties; a pair whose merged score
    is <= -1e10 never merges, as run.c's initial best score) via bpe_merge. BOS 1, EOS 2. */
-#include "tokenizer_impl.h"
-#include "bpe.h"
-#include "../tensor/check.h"
+#include "data/tokenizer_impl.h"
+#include "data/bpe.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

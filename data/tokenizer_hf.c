@@ -6,9 +6,9 @@
    post_processor, else from added tokens named <s> </s> <|endoftext|> ... The kind is
    ByteLevel when a ByteLevel pre-tokenizer is present, else SentencePiece-style.
    Anything else is rejected with the file, line and column of the offending value. */
-#include "tokenizer_hf_impl.h"
-#include "json.h"
-#include "../tensor/check.h"
+#include "data/tokenizer_hf_impl.h"
+#include "data/json.h"
+#include "tensor/check.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,9 +9,9 @@
    3. ByteLevel kind: Digits (individual or runs) split, optional prefix space, the GPT-2 regex
       approximated on ASCII (bytes >= 0x80 count as letters), every byte mapped to its
       bytes_to_unicode piece (missing ones are dropped, as HF does), then BPE by merge rank. */
-#include "tokenizer_hf_impl.h"
-#include "bpe.h"
-#include "../tensor/check.h"
+#include "data/tokenizer_hf_impl.h"
+#include "data/bpe.h"
+#include "tensor/check.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -3,7 +3,7 @@
    defines: HfAdded, HfImpl, HF_PREPEND_*, hf_byte_char() */
 #ifndef TOKENIZER_HF_IMPL_H
 #define TOKENIZER_HF_IMPL_H
-#include "tokenizer_impl.h"
+#include "data/tokenizer_impl.h"
 
 typedef struct {
     const char *content;   /* in the tokenizer blob */

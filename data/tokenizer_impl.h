@@ -5,7 +5,7 @@
    2 * strlen(text) + 8 (each input byte yields at most one id, plus prefixes). */
 #ifndef TOKENIZER_IMPL_H
 #define TOKENIZER_IMPL_H
-#include "tokenizer.h"
+#include "data/tokenizer.h"
 
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated; *len excludes the NUL). */
 Status tokenizer_read_file(const char *path, char **data, size_t *len, Error *err);

@@ -1,6 +1,6 @@
 /* data/tsv.c — tab-separated rows with optional CSV quoting (see tsv.h). */
-#include "tsv.h"
-#include "../tensor/check.h"
+#include "data/tsv.h"
+#include "tensor/check.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -10,7 +10,7 @@
 #ifndef TSV_H
 #define TSV_H
 #include <stddef.h>
-#include "../tensor/status.h"
+#include "tensor/status.h"
 
 typedef struct {
     char *buf;           /* file contents */

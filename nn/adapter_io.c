@@ -1,13 +1,13 @@
 /* nn/adapter_io.c — PEFT LoRA adapter directories (see adapter_io.h): writer, config reader and
    strict loader. The config keys and their order follow PEFT's LoraConfig as written by
    torch_ref.py adapter_config_dict(); the tensors are F32 under "base_model.model.<param name>". */
-#include "adapter_io.h"
-#include "adapter_moe.h"
-#include "checkpoint.h"
-#include "safetensors.h"
-#include "../data/atomic_file.h"
-#include "../data/json.h"
-#include "../tensor/check.h"
+#include "nn/adapter_io.h"
+#include "nn/adapter_moe.h"
+#include "nn/checkpoint.h"
+#include "nn/safetensors.h"
+#include "data/atomic_file.h"
+#include "data/json.h"
+#include "tensor/check.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>

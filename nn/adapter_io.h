@@ -22,9 +22,9 @@
 #ifndef ADAPTER_IO_H
 #define ADAPTER_IO_H
 #include <stddef.h>
-#include "llama.h"
-#include "model_config.h"
-#include "../tensor/status.h"
+#include "nn/llama.h"
+#include "nn/model_config.h"
+#include "tensor/status.h"
 
 #define ADAPTER_KEY_PREFIX "base_model.model."
 

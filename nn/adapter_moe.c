@@ -1,5 +1,5 @@
 /* nn/adapter_moe.c — the "moe" object of adapter_config.json (see adapter_moe.h). */
-#include "adapter_moe.h"
+#include "nn/adapter_moe.h"
 #include <math.h>
 #include <string.h>
 

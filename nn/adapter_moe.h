@@ -10,8 +10,8 @@
 #ifndef ADAPTER_MOE_H
 #define ADAPTER_MOE_H
 #include <stdio.h>
-#include "model_config.h"
-#include "../data/json.h"
+#include "nn/model_config.h"
+#include "data/json.h"
 
 /* 1 for the parameter names an adapter file holds: LoRA tensors and routers */
 int adapter_is_param_name(const char *name);

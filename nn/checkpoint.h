@@ -13,9 +13,9 @@
    layout, so the model uses interleaved RoPE; eps 1e-5, theta 10000 (fixed by run.c). */
 #ifndef CHECKPOINT_H
 #define CHECKPOINT_H
-#include "llama.h"
-#include "../tensor/status.h"
-#include "safetensors.h"
+#include "nn/llama.h"
+#include "tensor/status.h"
+#include "nn/safetensors.h"
 
 /* Copies n float32 values into a parameter (converting to real, or to bf16 storage). */
 void param_set_f32(Tensor *t, const float *src);

@@ -3,11 +3,11 @@
    HF q/k rows are kept as they are and the model uses half-split RoPE (REFERENCE.md §4.4), so
    no permutation happens at load. Tensors the model does not use (rotary inv_freq) are ignored;
    a tensor the model needs that is missing or mis-shaped is an error naming file and tensor. */
-#include "checkpoint.h"
-#include "safetensors.h"
-#include "adapter_moe.h"
-#include "../data/json.h"
-#include "../tensor/check.h"
+#include "nn/checkpoint.h"
+#include "nn/safetensors.h"
+#include "nn/adapter_moe.h"
+#include "data/json.h"
+#include "tensor/check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* nn/checkpoint_llama2c.c — llama2.c .bin checkpoints (format in checkpoint.h). */
-#include "checkpoint.h"
-#include "../tensor/check.h"
-#include "../tensor/half.h"
+#include "nn/checkpoint.h"
+#include "tensor/check.h"
+#include "tensor/half.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

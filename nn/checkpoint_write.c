@@ -3,11 +3,11 @@
    uses them too. Both are atomic (data/atomic_file.h).
    HF q/k rows differ from Meta rows by a permutation per head (REFERENCE.md §4.4):
    HF row h·D + t·(D/2) + j = Meta row h·D + 2j + t, t ∈ {0,1}; k uses the kv heads. */
-#include "checkpoint.h"
-#include "safetensors.h"
-#include "adapter_moe.h"
-#include "../data/atomic_file.h"
-#include "../tensor/check.h"
+#include "nn/checkpoint.h"
+#include "nn/safetensors.h"
+#include "nn/adapter_moe.h"
+#include "data/atomic_file.h"
+#include "tensor/check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

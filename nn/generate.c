@@ -11,14 +11,14 @@
    (top-k, top-p, dense, stochastic's evaluation rule), so a row routes alone exactly as it does
    inside the full sequence; expert-choice routing is not (experts pick among the sequence's
    tokens) and llama_generate rejects it. */
-#include "generate.h"
-#include "../autograd/ops/activation.h"
-#include "../autograd/ops/attention.h"
-#include "../autograd/ops/rope.h"
-#include "../autograd/ops/route.h"
-#include "../tensor/check.h"
-#include "../tensor/threads.h"
-#include "../tensor/half.h"
+#include "nn/generate.h"
+#include "autograd/ops/activation.h"
+#include "autograd/ops/attention.h"
+#include "autograd/ops/rope.h"
+#include "autograd/ops/route.h"
+#include "tensor/check.h"
+#include "tensor/threads.h"
+#include "tensor/half.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

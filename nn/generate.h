@@ -25,10 +25,10 @@
    "The Curious Case of Neural Text Degeneration"), renormalised, and drawn with one uniform. */
 #ifndef GENERATE_H
 #define GENERATE_H
-#include "llama.h"
-#include "../autograd/tape.h"
-#include "../tensor/rng.h"
-#include "../tensor/status.h"
+#include "nn/llama.h"
+#include "autograd/tape.h"
+#include "tensor/rng.h"
+#include "tensor/status.h"
 
 #define GENERATE_RNG_STREAM 5   /* rng_derive(seed, 5) drives sampling */
 

@@ -7,8 +7,8 @@
    less than 1 - top_p (the trick of llama2.c's sample_topp). The draw is u · mass with one
    uniform u in [0, 1) from the caller's Rng, walked over the candidates in order, so a seed
    fixes the whole sequence. */
-#include "generate.h"
-#include "../tensor/check.h"
+#include "nn/generate.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <stdlib.h>
 

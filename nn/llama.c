@@ -1,11 +1,11 @@
 /* nn/llama.c — Llama model assembly (see llama.h). Forward only: backward is the tape's. */
-#include "llama.h"
-#include "../autograd/ops.h"
-#include "../tensor/check.h"
+#include "nn/llama.h"
+#include "autograd/ops.h"
+#include "tensor/check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "../tensor/half.h"
+#include "tensor/half.h"
 
 static Tensor *declare_vec(ParamStore *ps, const char *name, int n, int trainable) {
     return param_declare(ps, name, trainable ? PARAM_TRAINABLE : PARAM_FROZEN, 1, (int[]){ n });

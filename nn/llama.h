@@ -15,11 +15,11 @@
    reports to `moe`. */
 #ifndef LLAMA_H
 #define LLAMA_H
-#include "lora.h"
-#include "moe_ffn.h"
-#include "model_config.h"
-#include "param_store.h"
-#include "../autograd/ops/rope.h"
+#include "nn/lora.h"
+#include "nn/moe_ffn.h"
+#include "nn/model_config.h"
+#include "nn/param_store.h"
+#include "autograd/ops/rope.h"
 
 typedef struct {
     Tensor *attn_norm, *ffn_norm;           /* [C] */

@@ -1,6 +1,6 @@
 /* nn/lora.c — LoRA linear (see lora.h). Only ops: its backward comes from the tape. */
-#include "lora.h"
-#include "../autograd/ops.h"
+#include "nn/lora.h"
+#include "autograd/ops.h"
 #include <math.h>
 #include <stdio.h>
 

@@ -12,11 +12,11 @@
    (`moe`, nn/moe.h) instead of the single A, B: lora_linear_forward then adds the experts' output. */
 #ifndef LORA_H
 #define LORA_H
-#include "param_store.h"
-#include "model_config.h"
-#include "moe.h"
-#include "../autograd/tape.h"
-#include "../tensor/rng.h"
+#include "nn/param_store.h"
+#include "nn/model_config.h"
+#include "nn/moe.h"
+#include "autograd/tape.h"
+#include "tensor/rng.h"
 
 typedef struct {
     int in, out, rank;

@@ -1,5 +1,5 @@
 /* nn/model_config.c — parsing and validation of model / adapter settings. */
-#include "model_config.h"
+#include "nn/model_config.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -10,7 +10,7 @@
 #ifndef MODEL_CONFIG_H
 #define MODEL_CONFIG_H
 #include <stddef.h>
-#include "../tensor/status.h"
+#include "tensor/status.h"
 
 typedef struct {
     int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, max_seq_len, head_dim;

@@ -3,9 +3,9 @@
      z = x W_rᵀ, p = softmax(z) [N, E] (selection, aux loss, statistics);  W = route_weights(z)
      [N, E];  y += routed_lora(x, W, routing, A, B, s): Σ over each row's true experts of
      s · W[row, e] · B_e A_e x[row], computed per (row, expert) assignment. */
-#include "moe.h"
-#include "../autograd/ops.h"
-#include "../tensor/check.h"
+#include "nn/moe.h"
+#include "autograd/ops.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,7 +143,7 @@ Tensor *moe_linear_forward_ex(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     int force = st ? st->stochastic_rule : 0;
     int training = force ? force == 1 : !t->no_grad;
     int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
-    route_select_ex(t->arena, p, &spec, mask, r);
+    route_select_rule(t->arena, p, &spec, mask, r);
     if (st) {
         st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r };
         if (st->stats_on) moe_stats_accumulate(&st->stats, m->layer, m->module, p, r);

@@ -19,7 +19,7 @@
    does not mask pads (REFERENCE.md §1.3) — a deliberate deviation: with right padding a pad row
    never influences a real row, and torch_ref's tokens.json has no pads, so parity is unaffected.
    Aux loss per layer pooled over the layer's routed modules, summed over layers (aux_loss.h).
-   Routing variants (AdapterConfig.routing; all through route_select_ex / op_route_weights):
+   Routing variants (AdapterConfig.routing; all through route_select_rule / op_route_weights):
      topk           the above (default)
      top-p          smallest set with mass >= top_p over true + null, weights = raw p (no
                     renormalisation); optional entropy loss entropy_coef · Σ_modules mean H(p)
@@ -43,10 +43,11 @@
    counts routed TRUE experts; %FLOPs saved = 1 - (Load + n_shared) / k_baseline. */
 #ifndef MOE_H
 #define MOE_H
-#include "param_store.h"
-#include "model_config.h"
-#include "../autograd/ops/route.h"
-#include "../tensor/rng.h"
+#include "nn/param_store.h"
+#include "nn/model_config.h"
+#include "autograd/ops/route.h"
+#include "nn/route_rules.h"
+#include "tensor/rng.h"
 
 #define MOE_MODULES 7   /* routed linears per layer: q, k, v, o, gate, up, down (LORA_TARGET_* bit order) */
 

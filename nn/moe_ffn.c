@@ -2,10 +2,10 @@
    backward comes from the tape. Per true expert e with n_e routed rows:
      x_e = gather(h) [n_e, C],  d_e = w2_e(swiglu(w1_e x_e, w3_e x_e)) [n_e, C],
      w_e = gather(W, row·E + e) [n_e, 1],  y[rows_e] += w_e · d_e. */
-#include "moe_ffn.h"
-#include "checkpoint.h"
-#include "../autograd/ops.h"
-#include "../tensor/check.h"
+#include "nn/moe_ffn.h"
+#include "nn/checkpoint.h"
+#include "autograd/ops.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

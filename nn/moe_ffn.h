@@ -30,7 +30,7 @@
                model.layers.{i}.mlp.gate2.weight [m, C]. */
 #ifndef MOE_FFN_H
 #define MOE_FFN_H
-#include "lora.h"
+#include "nn/lora.h"
 
 #define MOE_FFN_SLOT 4   /* the MoeState module slot that records a layer's FFN router */
 

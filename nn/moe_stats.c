@@ -6,8 +6,8 @@
      entropy = mean_t -Σ_i p_ti log p_ti,  %FLOPs saved = 1 - (Load + shared) / k_baseline
    (shared = always-on shared experts per token; fractions divide by all assignments, = kT for top-k).
    Pads (masked rows) never reach here: route_select gives them no selection and n_rows skips them. */
-#include "moe.h"
-#include "../tensor/check.h"
+#include "nn/moe.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <string.h>
 

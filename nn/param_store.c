@@ -1,6 +1,6 @@
 /* nn/param_store.c — flat parameter blocks with named views (see param_store.h). */
-#include "param_store.h"
-#include "../tensor/check.h"
+#include "nn/param_store.h"
+#include "tensor/check.h"
 #include <stdlib.h>
 #include <string.h>
 

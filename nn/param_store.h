@@ -11,7 +11,7 @@
    Names are the dotted names used in checkpoints and logs ("model.layers.3.self_attn.q_proj.weight"). */
 #ifndef PARAM_STORE_H
 #define PARAM_STORE_H
-#include "../tensor/tensor.h"
+#include "tensor/tensor.h"
 
 typedef enum { PARAM_FROZEN, PARAM_TRAINABLE } ParamRole;
 

@@ -6,9 +6,9 @@
    data_offsets [begin, end] with begin <= end <= buffer size and end - begin = numel * dtype
    size; sorted by begin, the tensors tile the data buffer exactly (first at 0, each starts
    where the previous ended, last ends at file size - 8 - N): no holes, overlaps, trailing bytes. */
-#include "safetensors.h"
-#include "../tensor/check.h"
-#include "../tensor/half.h"
+#include "nn/safetensors.h"
+#include "tensor/check.h"
+#include "tensor/half.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>

@@ -21,9 +21,9 @@
 #define SAFETENSORS_H
 #include <stddef.h>
 #include <stdint.h>
-#include "../tensor/real.h"
-#include "../tensor/status.h"
-#include "../data/json.h"
+#include "tensor/real.h"
+#include "tensor/status.h"
+#include "data/json.h"
 
 #define SAFE_MAX_DIMS 8
 #define SAFE_MAX_HEADER ((uint64_t)100 * 1000 * 1000)   /* 100 MB, as the reference reader */

@@ -5,10 +5,10 @@
    (F64 sources headed for F16/BF16 are rounded to f32 first: a double rounding that can differ
    from direct rounding only in the last bf16/f16 bit on exact ties). Written through
    data/atomic_file.h: a failure leaves no file behind and the old `path` untouched. */
-#include "safetensors.h"
-#include "../data/atomic_file.h"
-#include "../tensor/check.h"
-#include "../tensor/half.h"
+#include "nn/safetensors.h"
+#include "data/atomic_file.h"
+#include "tensor/check.h"
+#include "tensor/half.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* optim/adamw.c — see adamw.h. */
-#include "adamw.h"
-#include "../tensor/check.h"
+#include "optim/adamw.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

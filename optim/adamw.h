@@ -9,7 +9,7 @@
 #define ADAMW_H
 #include <stddef.h>
 #include <stdint.h>
-#include "../tensor/real.h"
+#include "tensor/real.h"
 
 typedef struct {
     double beta1, beta2, eps, weight_decay;

@@ -1,5 +1,5 @@
 /* optim/clip.c — see clip.h. */
-#include "clip.h"
+#include "optim/clip.h"
 #include <math.h>
 
 double grad_global_norm(const real *g, size_t n) {

@@ -5,7 +5,7 @@
 #ifndef CLIP_H
 #define CLIP_H
 #include <stddef.h>
-#include "../tensor/real.h"
+#include "tensor/real.h"
 
 double grad_global_norm(const real *g, size_t n);
 /* returns the norm before clipping; max_norm <= 0 disables clipping */

@@ -1,7 +1,7 @@
 /* optim/evaluate.c — letter scoring (see evaluate.h). */
-#include "evaluate.h"
-#include "../autograd/ops.h"
-#include "../tensor/check.h"
+#include "optim/evaluate.h"
+#include "autograd/ops.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <string.h>
 

@@ -10,8 +10,8 @@
    caller resets them before and reads them after. */
 #ifndef EVALUATE_H
 #define EVALUATE_H
-#include "../nn/llama.h"
-#include "../data/batch.h"
+#include "nn/llama.h"
+#include "data/batch.h"
 
 typedef struct {
     int n;                    /* examples scored (label >= 0) */

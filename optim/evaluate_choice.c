@@ -4,9 +4,9 @@
    argmax of the sum divided by the continuation's length in characters. Continuation tokens are
    the tail of encode(context + continuation) after the tokens it shares with encode(context),
    as lm-eval splits them. A context longer than max_len is trimmed on the left (BOS kept). */
-#include "evaluate.h"
-#include "../data/metrics.h"
-#include "../tensor/check.h"
+#include "optim/evaluate.h"
+#include "data/metrics.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* optim/schedule.c — see schedule.h. */
-#include "schedule.h"
+#include "optim/schedule.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

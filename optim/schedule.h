@@ -7,7 +7,7 @@
    to `end` over the run, or `epoch`: values[e] during epoch e (the last value repeats). */
 #ifndef SCHEDULE_H
 #define SCHEDULE_H
-#include "../tensor/status.h"
+#include "tensor/status.h"
 
 typedef enum { LR_CONSTANT, LR_LINEAR, LR_COSINE } LrScheduleKind;
 

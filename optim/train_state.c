@@ -3,9 +3,9 @@
    (exact, so a resumed run is bitwise identical), and as metadata the step, the data position
    (epoch, pos), the dropout RNG state, the seed and the parameter count. Written atomically;
    on load every field is checked against the current run. */
-#include "trainer.h"
-#include "../nn/adapter_io.h"
-#include "../nn/safetensors.h"
+#include "optim/trainer.h"
+#include "nn/adapter_io.h"
+#include "nn/safetensors.h"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* optim/trainer.c — the training loop (see trainer.h). Records and progress: train_log.c;
    checkpoints: train_state.c. */
-#include "trainer.h"
-#include "clip.h"
-#include "train_log.h"
-#include "../autograd/ops.h"
-#include "../tensor/check.h"
+#include "optim/trainer.h"
+#include "optim/clip.h"
+#include "cli/train_log.h"
+#include "autograd/ops.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <signal.h>
 #include <string.h>

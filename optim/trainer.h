@@ -13,11 +13,11 @@
 #ifndef TRAINER_H
 #define TRAINER_H
 #include <stdio.h>
-#include "adamw.h"
-#include "evaluate.h"
-#include "schedule.h"
-#include "../nn/llama.h"
-#include "../data/batch.h"
+#include "optim/adamw.h"
+#include "optim/evaluate.h"
+#include "optim/schedule.h"
+#include "nn/llama.h"
+#include "data/batch.h"
 
 typedef struct {
     int epochs;

@@ -1,6 +1,6 @@
 /* tensor/arena.c — chained-block bump allocator (see arena.h). */
-#include "arena.h"
-#include "check.h"
+#include "tensor/arena.h"
+#include "tensor/check.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* tensor/check.c — CHECK() failure reporting and allocation wrappers. */
-#include "check.h"
+#include "tensor/check.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

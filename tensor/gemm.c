@@ -12,10 +12,10 @@
    K and each element is summed by the same kernel arithmetic in ascending k, so the result is
    bitwise identical for any thread count. Scratch buffers are kept in a global free list and
    reused (no malloc in steady state); they stay reachable, so leak checkers are quiet. */
-#include "gemm.h"
-#include "gemm_kernels.h"
-#include "threads.h"
-#include "check.h"
+#include "tensor/gemm.h"
+#include "tensor/gemm_kernels.h"
+#include "tensor/threads.h"
+#include "tensor/check.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #ifndef GEMM_H
 #define GEMM_H
 #include <stdint.h>
-#include "real.h"
+#include "tensor/real.h"
 
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc);

@@ -16,7 +16,7 @@
 #define GEMM_KERNELS_H
 #include <stddef.h>
 #include <stdint.h>
-#include "real.h"
+#include "tensor/real.h"
 
 /* GEMM_F32 is 1 when `real` is float (the SIMD kernels apply), 0 in the -DREAL=double build. */
 #define GEMM_TOKEN_float 1

@@ -6,7 +6,7 @@
    gemm.c calls a kernel only after __builtin_cpu_supports says the CPU has it. The edge of a
    tile (mv < MR rows, nv < NR columns) is handled by skipping rows and masking columns, with
    the very same arithmetic as the interior. */
-#include "gemm_kernels.h"
+#include "tensor/gemm_kernels.h"
 
 #if defined(__x86_64__) && GEMM_F32
 #include <immintrin.h>

@@ -1,7 +1,7 @@
 /* tensor/gemm_naive.c — reference GEMMs: plain triple loops, accumulated in double.
    They define the semantics gemm() must reproduce (see gemm.h); tests compare against them. */
-#include "gemm.h"
-#include "half.h"
+#include "tensor/gemm.h"
+#include "tensor/half.h"
 #include <stddef.h>
 
 #define A_AT(i, p) (trans_a ? A[(size_t)(p) * lda + (i)] : A[(size_t)(i) * lda + (p)])

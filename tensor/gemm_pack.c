@@ -6,8 +6,8 @@
    source is src[r*sr + p*sk]: sk == 1 is a transposing pack (rows contiguous along k, done
    with 8x8 AVX2 transposes when available), sr == 1 a plain copy. bf16 sources (src16) are
    widened to f32 here, so every micro-kernel sees plain floats. */
-#include "gemm_kernels.h"
-#include "half.h"
+#include "tensor/gemm_kernels.h"
+#include "tensor/half.h"
 #include <stdint.h>
 #include <string.h>
 

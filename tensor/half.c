@@ -1,5 +1,5 @@
 /* tensor/half.c — bf16 and IEEE binary16 conversions (see half.h). */
-#include "half.h"
+#include "tensor/half.h"
 
 uint16_t f32_to_bf16(float f) {
     uint32_t u;

@@ -1,5 +1,5 @@
 /* tensor/rng.c — xoshiro256** + splitmix64 (see rng.h). */
-#include "rng.h"
+#include "tensor/rng.h"
 #include <math.h>
 
 static uint64_t splitmix64(uint64_t *x) {

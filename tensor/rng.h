@@ -8,7 +8,7 @@
 #define RNG_H
 #include <stdint.h>
 #include <stddef.h>
-#include "real.h"
+#include "tensor/real.h"
 
 typedef struct { uint64_t s[4]; } Rng;
 

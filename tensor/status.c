@@ -1,5 +1,5 @@
 /* tensor/status.c — Error formatting. */
-#include "status.h"
+#include "tensor/status.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

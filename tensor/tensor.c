@@ -1,6 +1,6 @@
 /* tensor/tensor.c — Tensor constructors and shape helpers. */
-#include "tensor.h"
-#include "check.h"
+#include "tensor/tensor.h"
+#include "tensor/check.h"
 #include <stdio.h>
 #include <string.h>
 

@@ -9,8 +9,8 @@
 #define TENSOR_H
 #include <stddef.h>
 #include <stdint.h>
-#include "real.h"
-#include "arena.h"
+#include "tensor/real.h"
+#include "tensor/arena.h"
 
 #define TENSOR_MAX_DIMS 4
 

@@ -1,8 +1,8 @@
 /* tensor/threads.c — persistent pthreads pool (see threads.h).
    A job is published by bumping `generation`; workers spin briefly (jobs come in quick
    succession during a training step) and then sleep on a condition variable. */
-#include "threads.h"
-#include "check.h"
+#include "tensor/threads.h"
+#include "tensor/check.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>

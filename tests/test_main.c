@@ -1,8 +1,8 @@
-/* tests/test_main.c — Check runner for every suite (tests/suites.h).
+/* tests/test_main.c — Check runner for every suite (tests/support/suites.h).
    Usage: tests_f32 [SUITE_NAME]. Exit status non-zero if any test fails.
    CK_FORK stays on: a crash in one test fails that test, not the run. */
-#include "suites.h"
-#include "../tensor/real.h"
+#include "tests/support/suites.h"
+#include "tensor/real.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

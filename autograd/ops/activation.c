@@ -16,11 +16,11 @@
    a vectorisable exp). Sums over a row are accumulated in double. silu/swiglu run over element
    ranges and softmax over rows on the thread pool when the tensor is large (each element / row
    is one task's private output, so results do not depend on the thread count). */
-#include "activation.h"
-#include "elementwise.h"
-#include "../../tensor/check.h"
-#include "../../tensor/threads.h"
-#include "vecmath.h"
+#include "autograd/ops/activation.h"
+#include "autograd/ops/elementwise.h"
+#include "tensor/check.h"
+#include "tensor/threads.h"
+#include "tensor/vecmath.h"
 
 #define SOFTMAX_PARALLEL_MIN ((size_t)1 << 15)   /* elements; below this a serial loop is faster */
 

@@ -4,7 +4,7 @@
             OP_SOFTMAX */
 #ifndef OPS_ACTIVATION_H
 #define OPS_ACTIVATION_H
-#include "../op.h"
+#include "autograd/op.h"
 
 Tensor *op_silu(Tape *t, Tensor *a);               /* a·σ(a), any shape */
 Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b);  /* silu(a)·b, a and b same shape */

@@ -15,11 +15,11 @@
    Every pair/group is computed the same serial way whatever the slot, so results are
    bitwise identical for any thread count; gemm inside a worker runs serially. Row max, exp-sum
    and dot products use vecmath.h's lane helpers (sums in double, fixed lane order). */
-#include "attention.h"
-#include "../../tensor/check.h"
-#include "../../tensor/gemm.h"
-#include "../../tensor/threads.h"
-#include "vecmath.h"
+#include "autograd/ops/attention.h"
+#include "tensor/check.h"
+#include "tensor/gemm.h"
+#include "tensor/threads.h"
+#include "tensor/vecmath.h"
 #include <math.h>
 
 typedef struct {

@@ -11,7 +11,7 @@
    the scratch. */
 #ifndef OPS_ATTENTION_H
 #define OPS_ATTENTION_H
-#include "../op.h"
+#include "autograd/op.h"
 
 #define ATTN_ROW_BLOCK 64   /* query rows per block: the causal mask skips the blocks' upper parts */
 

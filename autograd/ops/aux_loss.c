@@ -7,8 +7,8 @@
    Padding rows (mask 0) are left out of T, of the counts (done by the caller, route_select) and
    of the sum: a deliberate deviation from the official code, which sees pads (documented in
    nn/moe.h). Sums accumulate in double. */
-#include "aux_loss.h"
-#include "../../tensor/check.h"
+#include "autograd/ops/aux_loss.h"
+#include "tensor/check.h"
 #include <string.h>
 #include <math.h>
 

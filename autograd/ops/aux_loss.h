@@ -10,7 +10,7 @@
    is the differentiable sum for one module's p (a layer's loss = the sum over its modules). */
 #ifndef OPS_AUX_LOSS_H
 #define OPS_AUX_LOSS_H
-#include "../op.h"
+#include "autograd/op.h"
 
 /* coef[E] from counts[E] (pooled over the layer's modules, pads excluded), T pooled rows.
    T == 0 gives all zeros. group_nulls = 1: Eq. 6; 0: vanilla (n_null = 0 makes them equal). */

@@ -1,8 +1,8 @@
 /* autograd/ops/concat_rows.c — y = [x_0; x_1; ...] along rows (see concat_rows.h).
    The inputs live in the op's saved data (there may be more than TAPE_MAX_IN of them); the
    entry records no inputs, which the tape does not need (it runs entries in reverse order). */
-#include "concat_rows.h"
-#include "../../tensor/check.h"
+#include "autograd/ops/concat_rows.h"
+#include "tensor/check.h"
 #include <string.h>
 
 typedef struct { Tensor **xs; int n; } ConcatSaved;

@@ -3,7 +3,7 @@
    defines: op_concat_rows, OP_CONCAT_ROWS */
 #ifndef OPS_CONCAT_ROWS_H
 #define OPS_CONCAT_ROWS_H
-#include "../op.h"
+#include "autograd/op.h"
 
 /* y [Σ_i rows_i, C] = [x_0; x_1; ...]; every x_i [rows_i, C] 2-D (the array is copied).
    Backward: dx_i += the rows of dy at x_i's offset. n >= 1. */

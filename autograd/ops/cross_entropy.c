@@ -9,10 +9,10 @@
    row losses serially in row order, so the result does not depend on the thread count.
    Sums over V are accumulated in double, in 16 interleaved lanes (see row_lse); exp is
    vecmath.h's vectorisable one (libm's in the double build). */
-#include "cross_entropy.h"
-#include "../../tensor/check.h"
-#include "../../tensor/threads.h"
-#include "vecmath.h"
+#include "autograd/ops/cross_entropy.h"
+#include "tensor/check.h"
+#include "tensor/threads.h"
+#include "tensor/vecmath.h"
 #include <string.h>
 
 typedef struct {

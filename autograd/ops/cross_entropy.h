@@ -2,7 +2,7 @@
    defines: CE_IGNORE_INDEX, op_cross_entropy, cross_entropy_rows, OP_CROSS_ENTROPY */
 #ifndef OPS_CROSS_ENTROPY_H
 #define OPS_CROSS_ENTROPY_H
-#include "../op.h"
+#include "autograd/op.h"
 
 #define CE_IGNORE_INDEX (-100)   /* PyTorch's ignore_index: the row does not count */
 

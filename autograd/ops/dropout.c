@@ -1,8 +1,8 @@
 /* autograd/ops/dropout.c — inverted dropout (Srivastava et al. 2014), as PyTorch's nn.Dropout:
    y = x · m / (1 − p), m_i ∈ {0, 1}, P(m_i = 1) = 1 − p. Shapes: x, y any, equal.
    Saved: the scaled mask s_i = m_i / (1 − p). Backward: dx += dy · s (y is linear in x). */
-#include "dropout.h"
-#include "../../tensor/check.h"
+#include "autograd/ops/dropout.h"
+#include "tensor/check.h"
 
 typedef struct { real *scale; } DropoutSaved;
 

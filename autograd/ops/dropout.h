@@ -2,7 +2,7 @@
    defines: op_dropout, OP_DROPOUT */
 #ifndef OPS_DROPOUT_H
 #define OPS_DROPOUT_H
-#include "../op.h"
+#include "autograd/op.h"
 
 /* y = x * mask / (1 - p), mask_i ~ Bernoulli(1 - p) drawn from rng (in element order, so the
    mask depends only on the rng state: deterministic for any thread count). p in [0, 1). */

@@ -7,8 +7,8 @@
      scale: da += s * dy
      add_inplace: y is acc (same values, same gradient buffer), so dacc = dy is already in
                   place and only db += dy remains; acc + b rounds exactly as b + acc. */
-#include "elementwise.h"
-#include "../../tensor/check.h"
+#include "autograd/ops/elementwise.h"
+#include "tensor/check.h"
 
 /* ---- kernels on raw pointers ---- */
 

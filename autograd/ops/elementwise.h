@@ -3,7 +3,7 @@
             OP_ADD_INPLACE_FROZEN_ACC, OP_MUL, OP_SCALE */
 #ifndef OPS_ELEMENTWISE_H
 #define OPS_ELEMENTWISE_H
-#include "../op.h"
+#include "autograd/op.h"
 
 Tensor *op_add(Tape *t, Tensor *a, Tensor *b);     /* a + b, same shape */
 /* acc += b in place; returns acc's view (same values, same gradient buffer). Only for an acc

@@ -4,9 +4,9 @@
    Backward: dL/dtable[v][c] = Σ_{i : ids[i] = v} dy[i][c], i.e. a scatter-add of the rows of dy
      into dtable; a repeated id receives the sum of its rows. The loop runs in order i = 0..n-1,
      so the result is deterministic. A frozen table (grad NULL, or bf16 storage) gets nothing. */
-#include "embedding.h"
-#include "../../tensor/check.h"
-#include "../../tensor/half.h"
+#include "autograd/ops/embedding.h"
+#include "tensor/check.h"
+#include "tensor/half.h"
 #include <string.h>
 
 typedef struct { int *ids; int n; } EmbeddingSaved;

@@ -2,7 +2,7 @@
    defines: op_embedding, OP_EMBEDDING */
 #ifndef OPS_EMBEDDING_H
 #define OPS_EMBEDDING_H
-#include "../op.h"
+#include "autograd/op.h"
 
 /* y [n, C] = rows ids[0..n) of table [V, C]; every id must be in [0, V). The table may be
    trainable, frozen f32, or frozen bf16 (table->bf16 != NULL, data NULL, grad NULL).

@@ -13,9 +13,9 @@
      Backward: dx[r][start + j] += dy[r][j].
    concat_cols: a [..., Ca], b [..., Cb] → y [..., Ca+Cb], y[r] = [a[r] | b[r]].
      Backward: da[r] += dy[r][0:Ca],  db[r] += dy[r][Ca:Ca+Cb]. */
-#include "gather.h"
-#include "elementwise.h"
-#include "../../tensor/check.h"
+#include "autograd/ops/gather.h"
+#include "autograd/ops/elementwise.h"
+#include "tensor/check.h"
 #include <string.h>
 
 typedef struct { int *idx; int n; } RowsSaved;

@@ -4,7 +4,7 @@
             OP_SLICE_COLS, OP_CONCAT_COLS */
 #ifndef OPS_GATHER_H
 #define OPS_GATHER_H
-#include "../op.h"
+#include "autograd/op.h"
 
 /* y [n, C], y[i] = x[idx[i]]; x [N, C], every idx in [0, N) (may repeat). idx is copied. */
 Tensor *op_gather_rows(Tape *t, Tensor *x, const int *idx, int n);

@@ -18,13 +18,13 @@
    and product; G for G·W, read back from memory since a chunk's logits exceed the caches), the
    row pass ~8 ms. Packing w once ahead of all chunks was measured no faster: the micro-kernel
    then streams the packed w from memory itself, which costs about what the packing did. */
-#include "linear_ce.h"
-#include "cross_entropy.h"
-#include "rowvec.h"
-#include "vecmath.h"
-#include "../../tensor/check.h"
-#include "../../tensor/gemm.h"
-#include "../../tensor/threads.h"
+#include "autograd/ops/linear_ce.h"
+#include "autograd/ops/cross_entropy.h"
+#include "tensor/rowvec.h"
+#include "tensor/vecmath.h"
+#include "tensor/check.h"
+#include "tensor/gemm.h"
+#include "tensor/threads.h"
 #include <string.h>
 
 typedef struct {

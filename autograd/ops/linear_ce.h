@@ -7,7 +7,7 @@
    of rows at a time, so the op needs O(rows_per_chunk · V) scratch instead of two n x V arrays. */
 #ifndef OPS_LINEAR_CE_H
 #define OPS_LINEAR_CE_H
-#include "../op.h"
+#include "autograd/op.h"
 
 /* logits held at once: rows per chunk = max(1, LINEAR_CE_CHUNK_ELEMS / V) (16 M reals = 64 MB
    in float: 512 rows of a 32000 vocabulary; smaller chunks repack W more often and cost more) */

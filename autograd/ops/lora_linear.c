@@ -17,12 +17,12 @@
    decoder's residual stream so keeps one gradient buffer for all of its [N, C] states.
    Products with the rank r as their output width (H, dH, dB) go through matmul_gemm_narrow.
    Every product is a deterministic GEMM: results do not depend on the thread count. */
-#include "lora_linear.h"
-#include "matmul.h"
-#include "elementwise.h"
-#include "../../tensor/check.h"
-#include "../../tensor/gemm.h"
-#include "../../tensor/half.h"
+#include "autograd/ops/lora_linear.h"
+#include "autograd/ops/matmul.h"
+#include "autograd/ops/elementwise.h"
+#include "tensor/check.h"
+#include "tensor/gemm.h"
+#include "tensor/half.h"
 
 typedef struct {
     real *h, *dh, *scratch;     /* [R, r], [R, r], max(R, out)·r */

@@ -7,7 +7,7 @@
    the two [..., out] intermediates and their gradients (Hu et al. 2021, "LoRA"). */
 #ifndef OPS_LORA_LINEAR_H
 #define OPS_LORA_LINEAR_H
-#include "../op.h"
+#include "autograd/op.h"
 
 Tensor *op_lora_linear(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real s);
 /* (x·wᵀ + s·(x·aᵀ)·bᵀ) + res, res [..., out], whose gradient buffer the output shares (when res

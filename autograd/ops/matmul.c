@@ -14,10 +14,10 @@
      With C = op(A)·op(B):  d op(A) = dC · op(B)ᵀ  [M, K],   d op(B) = op(A)ᵀ · dC  [K, N].
      Storing back into A's layout: if trans_a, A = op(A)ᵀ so dA += (dC·op(B)ᵀ)ᵀ = op(B) · dCᵀ.
      Likewise for B: if trans_b, dB += (op(A)ᵀ·dC)ᵀ = dCᵀ · op(A). */
-#include "matmul.h"
-#include "../../tensor/check.h"
-#include "../../tensor/gemm.h"
-#include "../../tensor/half.h"
+#include "autograd/ops/matmul.h"
+#include "tensor/check.h"
+#include "tensor/gemm.h"
+#include "tensor/half.h"
 
 /* ---- linear ---- */
 

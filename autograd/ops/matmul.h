@@ -3,7 +3,7 @@
             OP_MATMUL_NN, OP_MATMUL_NT, OP_MATMUL_TN, OP_MATMUL_TT */
 #ifndef OPS_MATMUL_H
 #define OPS_MATMUL_H
-#include "../op.h"
+#include "autograd/op.h"
 
 /* y = x · wᵀ. x [..., in] (leading dims flattened to rows), w [out, in] → y [..., out].
    w may be trainable (grad != NULL), frozen f32 (grad == NULL) or frozen bf16

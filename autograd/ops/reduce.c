@@ -4,8 +4,8 @@
    add_scaled: a, b, y same shape, y = a + s·b (residual and LoRA paths: one op instead of
      scale + add).  da += dy,  db += s·dy.
    Saved: the scale (mean: 1/n, add_scaled: s). */
-#include "reduce.h"
-#include "../../tensor/check.h"
+#include "autograd/ops/reduce.h"
+#include "tensor/check.h"
 
 typedef struct { real s; } ScaleSaved;
 

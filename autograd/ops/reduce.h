@@ -2,7 +2,7 @@
    defines: op_sum, op_mean, op_add_scaled, OP_SUM, OP_MEAN, OP_ADD_SCALED */
 #ifndef OPS_REDUCE_H
 #define OPS_REDUCE_H
-#include "../op.h"
+#include "autograd/op.h"
 
 Tensor *op_sum(Tape *t, Tensor *x);                        /* Σ x, shape [1] */
 Tensor *op_mean(Tape *t, Tensor *x);                       /* Σ x / numel, shape [1]; numel > 0 */

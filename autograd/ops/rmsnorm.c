@@ -10,9 +10,9 @@
    Rows run in parallel (disjoint outputs); dw runs in parallel over column blocks, each
    column summing its rows in row order, so results do not depend on the thread count.
    Sums of squares, r and s are computed in double. */
-#include "rmsnorm.h"
-#include "../../tensor/check.h"
-#include "../../tensor/threads.h"
+#include "autograd/ops/rmsnorm.h"
+#include "tensor/check.h"
+#include "tensor/threads.h"
 
 typedef struct {
     const real *x, *w, *dy;

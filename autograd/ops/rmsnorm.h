@@ -2,7 +2,7 @@
    defines: op_rmsnorm, OP_RMSNORM, OP_RMSNORM_FROZEN_W */
 #ifndef OPS_RMSNORM_H
 #define OPS_RMSNORM_H
-#include "../op.h"
+#include "autograd/op.h"
 
 /* x [..., C], w [C] (trainable or frozen: grad NULL) -> y [..., C],
    y = x * rsqrt(mean(x^2) + eps) * w, row by row. */

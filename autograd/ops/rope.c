@@ -8,10 +8,10 @@
    needs no input values) and its backward turns dy into dx = R(p)^T dy in that buffer: no
    [B, T, H, D] output and output gradient, for an x nothing else reads (the q / k projection).
    Rows (b, t) run in parallel; each row writes only its own H·D outputs. */
-#include "rope.h"
-#include "elementwise.h"
-#include "../../tensor/check.h"
-#include "../../tensor/threads.h"
+#include "autograd/ops/rope.h"
+#include "autograd/ops/elementwise.h"
+#include "tensor/check.h"
+#include "tensor/threads.h"
 #include <math.h>
 #include <stdlib.h>
 

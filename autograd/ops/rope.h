@@ -9,7 +9,7 @@
    Angles, cos and sin are computed in double and then rounded to real, as torch_ref does. */
 #ifndef OPS_ROPE_H
 #define OPS_ROPE_H
-#include "../op.h"
+#include "autograd/op.h"
 
 typedef enum { ROPE_INTERLEAVED = 0, ROPE_HALF = 1 } RopeMode;
 

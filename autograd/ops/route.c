@@ -1,5 +1,5 @@
-/* autograd/ops/route.c — top-k selection (a constant) and the differentiable mixing weights of
-   a router, plus a per-row column sum (see route.h).
+/* autograd/ops/route.c — the differentiable mixing weights of a router (the selection, a
+   constant, is autograd/routing.c), plus a per-row column sum (see route.h).
 
    route_weights: logits z [N, E] → W [N, E], with p = softmax(z) per row (recomputed inside, in
    double). Per row, with N_r = the normalisation set (true-only: the selected TRUE experts T;
@@ -16,90 +16,10 @@
    no task gradient from that token. Unselected entries and masked rows get nothing.
    row_sum_cols: x [..., C] → y [rows, 1], y[r] = Σ_{j∈[start, start+len)} x[r][j];
      backward dx[r][j] += dy[r] for j in the range. */
-#include "route.h"
-#include "../../tensor/check.h"
+#include "autograd/ops/route.h"
+#include "tensor/check.h"
 #include <math.h>
 #include <string.h>
-
-/* ---- selection ---- */
-
-/* Inserts (e, v) into the descending list top[0..*n) of capacity k; an equal value stays
-   behind the earlier (lower-index) entries, so ties go to the lower index. */
-static void topk_insert(int *top, const real *p, int *n, int k, int e) {
-    int pos = 0;
-    while (pos < *n && p[top[pos]] >= p[e]) pos++;
-    if (pos >= k) return;
-    int last = *n < k ? *n : k - 1;
-    for (int i = last; i > pos; i--) top[i] = top[i - 1];
-    top[pos] = e;
-    if (*n < k) (*n)++;
-}
-
-static void select_rows(const Tensor *p, const unsigned char *mask, Routing *r) {
-    int E = r->E, k = r->k;
-    for (int row = 0; row < r->N; row++) {
-        int *top = r->sel + (size_t)row * k;
-        r->n_true_sel[row] = 0;
-        if (mask && !mask[row]) {
-            for (int s = 0; s < k; s++) top[s] = -1;
-            continue;
-        }
-        const real *pr = p->data + (size_t)row * E;
-        int n = 0;
-        for (int e = 0; e < E; e++) topk_insert(top, pr, &n, k, e);
-        for (int s = 0; s < k; s++) {
-            r->count[top[s]]++;
-            r->n_true_sel[row] += top[s] < r->n_true;
-        }
-        r->n_rows++;
-    }
-}
-
-/* Counting sort of the (row, true expert) pairs by expert, rows ascending within an expert. */
-static void group_by_expert(Routing *r) {
-    int nt = r->n_true;
-    r->offset[0] = 0;
-    for (int e = 0; e < nt; e++) r->offset[e + 1] = r->offset[e] + r->count[e];
-    int *fill = r->offset + nt + 1;   /* scratch [nt] placed after offset (allocated together) */
-    memcpy(fill, r->offset, (size_t)nt * sizeof(int));
-    for (int row = 0; row < r->N; row++)
-        for (int s = 0; s < r->k; s++) {
-            int e = r->sel[(size_t)row * r->k + s];
-            if (e < 0 || e >= nt) continue;
-            r->rows[fill[e]] = row;
-            r->flat[fill[e]++] = row * r->E + e;
-        }
-}
-
-void route_select_ex(Arena *a, const Tensor *p, const RouteSpec *spec, const unsigned char *mask, Routing *r) {
-    char sp[64];
-    CHECK(p->ndim == 2 && p->data, "route_select: p %s must be 2-D [N, E] with real data",
-          tensor_shape_str(p, sp, sizeof sp));
-    int N = p->shape[0], E = p->shape[1], n_true = spec->n_true, k = spec->k;
-    CHECK(n_true >= 0 && n_true <= E && k >= 1 && k <= E, "route_select: n_true %d, k %d for E %d", n_true, k, E);
-    CHECK(spec->rule == ROUTE_TOPK || E <= MOE_ROUTE_MAX_E, "route_select: %d experts > %d", E, MOE_ROUTE_MAX_E);
-    memset(r, 0, sizeof *r);
-    int slots = spec->rule == ROUTE_TOPK ? k : spec->rule == ROUTE_RANDOM ? 1 : E;
-    r->N = N; r->E = E; r->n_true = n_true; r->k = slots;
-    r->mask = mask;
-    size_t nk = (size_t)N * slots;
-    r->sel = arena_alloc(a, (nk ? nk : 1) * sizeof(int));
-    r->n_true_sel = arena_alloc(a, (size_t)(N ? N : 1) * sizeof(int));
-    r->count = arena_alloc_zero(a, (size_t)E * sizeof(int));
-    r->offset = arena_alloc(a, (size_t)(2 * n_true + 1) * sizeof(int));
-    if (spec->rule == ROUTE_TOPK) select_rows(p, mask, r);
-    else route_rules_fill(a, p, spec, mask, r);
-    size_t n_assign = 0;
-    for (int e = 0; e < n_true; e++) n_assign += (size_t)r->count[e];
-    r->rows = arena_alloc(a, (n_assign ? n_assign : 1) * sizeof(int));
-    r->flat = arena_alloc(a, (n_assign ? n_assign : 1) * sizeof(int));
-    group_by_expert(r);
-}
-
-void route_select(Arena *a, const Tensor *p, int n_true, int k, const unsigned char *mask, Routing *r) {
-    RouteSpec spec = { .rule = ROUTE_TOPK, .n_true = n_true, .k = k };
-    route_select_ex(a, p, &spec, mask, r);
-}
 
 /* ---- route_weights ---- */
 
@@ -311,3 +231,30 @@ const OpInfo OP_ROUTE_TRUE_ONLY = { "route_true_only", true_only_example, route_
 const OpInfo OP_ROUTE_ALL_SELECTED = { "route_all_selected", all_selected_example, route_apply, NULL };
 const OpInfo OP_ROUTE_MASKED = { "route_masked", masked_example, route_apply, NULL };
 const OpInfo OP_ROW_SUM_COLS = { "row_sum_cols", row_sum_example, row_sum_apply, NULL };
+
+/* raw weights of a dense routing: W = softmax(z) on every entry (selection is everything, so no
+   tie can flip); z [5, 4], 2 true experts */
+static void raw_example(Arena *a, Rng *rng, OpExample *ex) {
+    ex->in[0] = tensor_2d(a, 5, 4, 1);
+    rng_fill_uniform(rng, ex->in[0]->data, ex->in[0]->numel, -2.0, 2.0);
+    ex->n_in = 1;
+}
+
+static Tensor *raw_apply(Tape *t, const OpExample *ex) {
+    Tensor *z = ex->in[0];
+    int N = z->shape[0], E = z->shape[1];
+    Routing *r = arena_alloc(t->arena, sizeof *r);
+    routing_alloc(t->arena, N, E, 2, E, NULL, r);
+    for (int row = 0; row < N; row++) {
+        for (int e = 0; e < E; e++) {
+            r->sel[(size_t)row * E + e] = e;
+            r->count[e]++;
+        }
+        r->n_true_sel[row] = 2;
+    }
+    r->n_rows = N;
+    routing_group(t->arena, r);
+    return op_route_weights(t, z, r, ROUTE_W_RAW);
+}
+
+const OpInfo OP_ROUTE_RAW = { "route_raw", raw_example, raw_apply, NULL };

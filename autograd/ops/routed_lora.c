@@ -1,10 +1,11 @@
 /* autograd/ops/routed_lora.c — op_routed_lora: routed LoRA experts in one op (routed_lora.h).
    Layout: assignment j (0 <= j < P) is the routing's j-th (row, expert) pair, grouped by expert
    (r->rows / r->flat order); by_row lists every row's assignments (ascending expert). */
-#include "routed_lora.h"
-#include "../../tensor/check.h"
-#include "../../tensor/threads.h"
-#include "matmul.h"
+#include "autograd/ops/routed_lora.h"
+#include "tensor/rowvec_rank.h"
+#include "tensor/check.h"
+#include "tensor/threads.h"
+#include "autograd/ops/matmul.h"
 #include <string.h>
 
 #define RL_MAX_RANK 1024
@@ -35,9 +36,9 @@ static void fwd_rows(void *vc, long b, long e) {
         for (int q = c->row_start[t]; q < c->row_start[t + 1]; q++) {
             int j = c->by_row[q], ex = c->expert[j];
             real *h = c->h + (size_t)j * c->R, w = c->s * W[c->r->flat[j]];
-            rl_dots(c->a[ex]->data, c->R, c->in, x, h);
+            rowvec_dots(c->a[ex]->data, c->R, c->in, x, h);
             for (int k = 0; k < c->R; k++) coef[k] = w * h[k];
-            rl_axpy_rows(y, c->bt + (size_t)ex * c->R * c->out, c->R, c->out, coef);
+            rowvec_axpy_rows(y, c->bt + (size_t)ex * c->R * c->out, c->R, c->out, coef);
         }
     }
 }
@@ -53,14 +54,14 @@ static void bwd_rows(void *vc, long b, long e) {
             int j = c->by_row[q], ex = c->expert[j], f = c->r->flat[j];
             const real *h = c->h + (size_t)j * c->R;
             real *dh = c->dh + (size_t)j * c->R, w = c->s * W[f];
-            rl_dots(c->bt + (size_t)ex * c->R * c->out, c->R, c->out, g, dhp);
+            rowvec_dots(c->bt + (size_t)ex * c->R * c->out, c->R, c->out, g, dhp);
             if (c->W->grad) {
                 real acc = 0;
                 for (int k = 0; k < c->R; k++) acc += dhp[k] * h[k];
                 c->W->grad[f] += c->s * acc;
             }
             for (int k = 0; k < c->R; k++) dh[k] = w * dhp[k];
-            if (c->x->grad) rl_axpy_rows(c->x->grad + (size_t)t * c->in, c->a[ex]->data, c->R, c->in, dh);
+            if (c->x->grad) rowvec_axpy_rows(c->x->grad + (size_t)t * c->in, c->a[ex]->data, c->R, c->in, dh);
         }
     }
 }
@@ -83,7 +84,7 @@ static void bwd_experts(void *vc, long b, long e) {
         if (A->grad) {
             slice_of(c->in, sl, &lo, &hi);
             for (int j = j0; j < j1 && lo < hi; j++)
-                rl_outer_add(A->grad, c->R, c->in, lo, hi, c->dh + (size_t)j * c->R,
+                rowvec_outer_add(A->grad, c->R, c->in, lo, hi, c->dh + (size_t)j * c->R,
                              c->x->data + (size_t)c->r->rows[j] * c->in);
         }
         if (!B->grad) continue;
@@ -93,7 +94,7 @@ static void bwd_experts(void *vc, long b, long e) {
         for (int j = j0; j < j1 && lo < hi; j++) {
             real w = c->s * c->W->data[c->r->flat[j]];
             for (int k = 0; k < c->R; k++) coef[k] = w * c->h[(size_t)j * c->R + k];
-            rl_outer_add(dbt, c->R, c->out, lo, hi, coef, c->y->grad + (size_t)c->r->rows[j] * c->out);
+            rowvec_outer_add(dbt, c->R, c->out, lo, hi, coef, c->y->grad + (size_t)c->r->rows[j] * c->out);
         }
         for (int o = lo; o < hi; o++)
             for (int k = 0; k < c->R; k++) B->grad[(size_t)o * c->R + k] += dbt[(size_t)k * c->out + o];

@@ -1,5 +1,5 @@
 /* autograd/ops/routed_lora.h — the routed LoRA experts of a Mo-LoRA / AdaMoE linear as ONE op.
-   defines: op_routed_lora, rl_dots, rl_axpy_rows, rl_outer_add (kernels), OP_ROUTED_LORA,
+   defines: op_routed_lora, OP_ROUTED_LORA,
             OP_ROUTED_LORA_INPLACE
    With a routing r (route.h; a constant for autograd) over N rows and E experts, true experts
    e < r->n_true with A_e [R, in] and B_e [out, R], route weights W [N, E] and a scale s:
@@ -20,17 +20,10 @@
    gradient add backward. inplace = 0: y is a new tensor and dbase = dy. */
 #ifndef OPS_ROUTED_LORA_H
 #define OPS_ROUTED_LORA_H
-#include "route.h"
+#include "autograd/ops/route.h"
 
 Tensor *op_routed_lora(Tape *t, Tensor *base, Tensor *x, Tensor *W, const Routing *r,
                        Tensor *const *a, Tensor *const *b, real s, int inplace);
-
-/* kernels (routed_lora_kernels.c): out[k] = M[k,:]·v for k < R (M [R, n] row-major), summed in a
-   fixed order; y[:] += Σ_k c[k] · M[k,:] */
-void rl_dots(const real *M, int R, int n, const real *v, real *out);
-void rl_axpy_rows(real *y, const real *M, int R, int n, const real *c);
-/* M[k, lo:hi] += c[k] · v[lo:hi] for k < R, M with row stride ld (an outer-product update) */
-void rl_outer_add(real *M, int R, int ld, int lo, int hi, const real *c, const real *v);
 
 extern const OpInfo OP_ROUTED_LORA, OP_ROUTED_LORA_INPLACE;
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/golden/regen.sh — regenerates the golden parity fixtures of tests/test_parity.c.
+# tests/golden/regen.sh — regenerates the golden parity fixtures of tests/nn/test_golden_parity.c.
 # For every fixture: ./train make-tiny builds a tiny random model + LoRA adapter from the options
 # in NAME/args (deterministic in --seed), a small tokens.json is written, and PyTorch
 # (shared/tools/torch_ref.py forward-backward) computes loss, logits summary and gradients.
@@ -17,7 +17,7 @@ make -j2 train >/dev/null
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-# Routing-variant fixtures (tests/test_parity_variants.c): ./train make-tiny writes the model
+# Routing-variant fixtures (tests/nn/test_golden_variants.c): ./train make-tiny writes the model
 # (only its options are kept, in NAME/args, as above); tests/golden/variants_ref.py (our own
 # PyTorch reference for the variants, on top of torch_ref.py) writes the adapter (kept in
 # NAME/adapter: the C reader is tested on a file it did not write), the tokens (distinct ids) and
@@ -114,7 +114,7 @@ fixture hf_adamoe_allsel_identity 8 --format hf --dtype f32 --seed 18 --dim 32 -
     --adapter adamoe --experts 2 --null 3 --top-k 3 --normalize all-selected --null-kind identity \
     --aux eq6 --aux-coef 0.1
 
-# Mixtral fixtures (tests/test_mixtral.c): model and adapter come from torch_ref.py itself
+# Mixtral fixtures (tests/nn/test_golden_mixtral.c): model and adapter come from torch_ref.py itself
 # (make-tiny --arch mixtral, init-adapter --adapter-kind moe-ffn) and are kept (a few tens of KB).
 # mixtral_fixture NAME TOKEN_SEED "MAKE_TINY_ARGS" ["INIT_ADAPTER_ARGS"]
 mixtral_fixture() {

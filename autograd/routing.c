@@ -1,0 +1,83 @@
+/* autograd/routing.c — the Routing record and top-k selection (see routing.h). */
+#include "autograd/routing.h"
+#include "tensor/check.h"
+#include <string.h>
+
+/* Inserts (e, v) into the descending list top[0..*n) of capacity k; an equal value stays
+   behind the earlier (lower-index) entries, so ties go to the lower index. */
+static void topk_insert(int *top, const real *p, int *n, int k, int e) {
+    int pos = 0;
+    while (pos < *n && p[top[pos]] >= p[e]) pos++;
+    if (pos >= k) return;
+    int last = *n < k ? *n : k - 1;
+    for (int i = last; i > pos; i--) top[i] = top[i - 1];
+    top[pos] = e;
+    if (*n < k) (*n)++;
+}
+
+static void select_rows(const Tensor *p, const unsigned char *mask, Routing *r) {
+    int E = r->E, k = r->k;
+    for (int row = 0; row < r->N; row++) {
+        int *top = r->sel + (size_t)row * k;
+        r->n_true_sel[row] = 0;
+        if (mask && !mask[row]) {
+            for (int s = 0; s < k; s++) top[s] = -1;
+            continue;
+        }
+        const real *pr = p->data + (size_t)row * E;
+        int n = 0;
+        for (int e = 0; e < E; e++) topk_insert(top, pr, &n, k, e);
+        for (int s = 0; s < k; s++) {
+            r->count[top[s]]++;
+            r->n_true_sel[row] += top[s] < r->n_true;
+        }
+        r->n_rows++;
+    }
+}
+
+/* Counting sort of the (row, true expert) pairs by expert, rows ascending within an expert. */
+static void group_by_expert(Routing *r) {
+    int nt = r->n_true;
+    r->offset[0] = 0;
+    for (int e = 0; e < nt; e++) r->offset[e + 1] = r->offset[e] + r->count[e];
+    int *fill = r->offset + nt + 1;   /* scratch [nt] placed after offset (allocated together) */
+    memcpy(fill, r->offset, (size_t)nt * sizeof(int));
+    for (int row = 0; row < r->N; row++)
+        for (int s = 0; s < r->k; s++) {
+            int e = r->sel[(size_t)row * r->k + s];
+            if (e < 0 || e >= nt) continue;
+            r->rows[fill[e]] = row;
+            r->flat[fill[e]++] = row * r->E + e;
+        }
+}
+
+void routing_alloc(Arena *a, int N, int E, int n_true, int slots, const unsigned char *mask, Routing *r) {
+    CHECK(n_true >= 0 && n_true <= E && slots >= 1 && slots <= E, "routing: n_true %d, %d slots for E %d",
+          n_true, slots, E);
+    memset(r, 0, sizeof *r);
+    r->N = N; r->E = E; r->n_true = n_true; r->k = slots;
+    r->mask = mask;
+    size_t nk = (size_t)N * slots;
+    r->sel = arena_alloc(a, (nk ? nk : 1) * sizeof(int));
+    for (size_t i = 0; i < nk; i++) r->sel[i] = -1;
+    r->n_true_sel = arena_alloc_zero(a, (size_t)(N ? N : 1) * sizeof(int));
+    r->count = arena_alloc_zero(a, (size_t)E * sizeof(int));
+    r->offset = arena_alloc(a, (size_t)(2 * n_true + 1) * sizeof(int));
+}
+
+void routing_group(Arena *a, Routing *r) {
+    size_t n_assign = 0;
+    for (int e = 0; e < r->n_true; e++) n_assign += (size_t)r->count[e];
+    r->rows = arena_alloc(a, (n_assign ? n_assign : 1) * sizeof(int));
+    r->flat = arena_alloc(a, (n_assign ? n_assign : 1) * sizeof(int));
+    group_by_expert(r);
+}
+
+void route_select(Arena *a, const Tensor *p, int n_true, int k, const unsigned char *mask, Routing *r) {
+    char sp[64];
+    CHECK(p->ndim == 2 && p->data, "route_select: p %s must be 2-D [N, E] with real data",
+          tensor_shape_str(p, sp, sizeof sp));
+    routing_alloc(a, p->shape[0], p->shape[1], n_true, k, mask, r);
+    select_rows(p, mask, r);
+    routing_group(a, r);
+}

@@ -1,0 +1,176 @@
+/* cli/make_tiny.c — tiny random models and adapters (see make_tiny.h). */
+#include "cli/make_tiny.h"
+#include "nn/moe_ffn.h"
+#include "nn/adapter_io.h"
+#include "nn/adapter_moe.h"
+#include "nn/checkpoint.h"
+#include "cli/flags.h"
+#include "tensor/check.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define USAGE "usage: ./train make-tiny --out PATH [--format llama2c|hf] [--version 0|1] [--dtype f32|bf16]\n" \
+              "       [--seed S] [--dim 64 --layers 2 --heads 4 --kv-heads 2 --hidden 160 --vocab 300 --seq-len 256 --tied]\n" \
+              "       [--adapter-out DIR --rank 8 --alpha 16 --targets q,k,v,o,gate,up,down --nonzero-b]\n" \
+              "       [--adapter molora|adamoe|moe-ffn --experts 4 --null 4 --top-k 4 --routing topk ...]\n" \
+              "       (the adapter options are train's: --experts 2,4 --top-k 1,2 give one value per layer)"
+
+void make_tiny_defaults(MakeTinySpec *s) {
+    memset(s, 0, sizeof *s);
+    s->format = "hf";
+    s->dtype = "f32";
+    s->dim = 64; s->layers = 2; s->heads = 4; s->kv_heads = 2; s->hidden = 160; s->vocab = 300;
+    s->seq_len = 256;
+    adapter_options_default(&s->ad);
+    s->arch = "llama"; s->model_experts = 4; s->model_top_k = 2;
+}
+
+#define MAKE_TINY_MAX_FLAGS (20 + ADAPTER_OPTIONS_N_FLAGS)
+
+static int make_flags(Flag *f, MakeTinySpec *s) {
+    Flag t[] = {
+        { "out", FLAG_STRING, &s->out, "model path: a .bin file (llama2c) or a directory (hf)", 0 },
+        { "format", FLAG_STRING, &s->format, "llama2c | hf", 0 },
+        { "version", FLAG_INT, &s->version, "llama2.c file version 0 (legacy) | 1", 0 },
+        { "dtype", FLAG_STRING, &s->dtype, "hf weights: f32 | bf16 | f16", 0 },
+        { "seed", FLAG_INT, &s->seed, "random seed (model and adapter)", 0 },
+        { "dim", FLAG_INT, &s->dim, "model width", 0 },
+        { "layers", FLAG_INT, &s->layers, "decoder layers", 0 },
+        { "heads", FLAG_INT, &s->heads, "attention heads", 0 },
+        { "kv-heads", FLAG_INT, &s->kv_heads, "key/value heads (GQA)", 0 },
+        { "hidden", FLAG_INT, &s->hidden, "FFN hidden size", 0 },
+        { "vocab", FLAG_INT, &s->vocab, "vocabulary size", 0 },
+        { "seq-len", FLAG_INT, &s->seq_len, "maximum sequence length", 0 },
+        { "tied", FLAG_BOOL, &s->tied, "LM head shares the embedding table", 0 },
+        { "arch", FLAG_STRING, &s->arch, "llama | mixtral (MoE FFN; --format hf)", 0 },
+        { "model-experts", FLAG_INT, &s->model_experts, "mixtral: FFN experts per layer (num_local_experts)", 0 },
+        { "model-top-k", FLAG_INT, &s->model_top_k, "mixtral: the base router's top-k (num_experts_per_tok)", 0 },
+        { "adapter-out", FLAG_STRING, &s->adapter_out, "also write a random adapter directory (--adapter, ...)", 0 },
+        { "nonzero-b", FLAG_BOOL, &s->nonzero_b, "B ~ N(0, 0.02) instead of zeros", 0 },
+        { "config", FLAG_STRING, &s->config, "JSON file with these options", 0 },
+    };
+    int n = (int)(sizeof t / sizeof t[0]);
+    memcpy(f, t, sizeof t);
+    n += adapter_options_flags(&s->ad, f + n);   /* the adapter options of train / eval / forward-backward */
+    CHECK(n <= MAKE_TINY_MAX_FLAGS, "%d make-tiny options exceed MAKE_TINY_MAX_FLAGS", n);
+    return n;
+}
+
+Status make_tiny_parse(MakeTinySpec *s, int argc, char **argv, int first, int *want_help, Error *err) {
+    Flag f[MAKE_TINY_MAX_FLAGS];
+    int n = make_flags(f, s);
+    Status st = flags_parse(f, n, argc, argv, first, want_help, err);
+    if (!st && s->config && !*want_help) st = flags_load_config(f, n, s->config, err);
+    if (st || !*want_help) return st;
+    flags_print_help(stdout, USAGE, f, n);
+    return STATUS_OK;
+}
+
+static Status spec_to_config(const MakeTinySpec *s, ModelConfig *c, AdapterConfig *a, Error *err) {
+    int hf = !strcmp(s->format, "hf");
+    if (!hf && strcmp(s->format, "llama2c"))
+        return error_set(err, STATUS_INVALID, NULL, "--format must be llama2c or hf, got '%s'", s->format);
+    if (!hf && (s->version < 0 || s->version > 1))
+        return error_set(err, STATUS_INVALID, NULL, "--version must be 0 or 1, got %d", s->version);
+    if (strcmp(s->dtype, "f32") && (!hf || (strcmp(s->dtype, "bf16") && strcmp(s->dtype, "f16"))))
+        return error_set(err, STATUS_INVALID, "llama2.c files are f32; hf takes f32, bf16 or f16",
+                         "--dtype '%s' is not available for format %s", s->dtype, s->format);
+    if (s->heads <= 0 || s->dim % s->heads)
+        return error_set(err, STATUS_INVALID, NULL, "--dim %d must be a multiple of --heads %d", s->dim, s->heads);
+    memset(c, 0, sizeof *c);
+    c->dim = s->dim; c->hidden_dim = s->hidden; c->n_layers = s->layers; c->n_heads = s->heads;
+    c->n_kv_heads = s->kv_heads; c->vocab_size = s->vocab; c->max_seq_len = s->seq_len;
+    c->head_dim = s->dim / s->heads;
+    c->norm_eps = 1e-5; c->rope_theta = 10000.0; c->tied = s->tied; c->rope_half = hf;
+    c->bos_id = 1; c->eos_id = 2;
+    if (!strcmp(s->arch, "mixtral")) {
+        if (!hf) return error_set(err, STATUS_INVALID, NULL, "--arch mixtral needs --format hf");
+        if (s->model_experts < 1 || s->model_experts > MOE_MAX_EXPERTS || s->model_top_k < 1 ||
+            s->model_top_k > s->model_experts)
+            return error_set(err, STATUS_INVALID, NULL, "--model-top-k %d must be in 1..--model-experts %d (<= %d)",
+                             s->model_top_k, s->model_experts, MOE_MAX_EXPERTS);
+        c->n_experts = s->model_experts;
+        c->experts_per_tok = s->model_top_k;
+    } else if (strcmp(s->arch, "llama")) {
+        return error_set(err, STATUS_INVALID, NULL, "--arch must be llama or mixtral, got '%s'", s->arch);
+    }
+    Status st = model_config_validate(c, "make-tiny", err);
+    if (!st) st = adapter_options_config(&s->ad, c, a, err);   /* checked even without --adapter-out */
+    if (st) return st;
+    if (!s->adapter_out) {
+        memset(a, 0, sizeof *a);
+        a->kind = ADAPTER_NONE;
+    } else if (a->kind != ADAPTER_LORA && !adapter_is_routed(a)) {
+        st = error_set(err, STATUS_INVALID, NULL, "--adapter must be lora, molora, adamoe or moe-ffn, got '%s'",
+                       s->ad.adapter);
+    }
+    if (!st && s->adapter_out) st = moe_ffn_check_model(c, a, "make-tiny", err);   /* e.g. router on a dense model */
+    return st;
+}
+
+/* matrices (except the embedding table) scaled to N(0, 1/in), computed in float */
+static void scale_matrices(LlamaModel *m) {
+    float *buf = NULL;
+    size_t cap = 0;
+    for (int i = 0; i < m->ps.n; i++) {
+        Tensor *t = m->ps.params[i];
+        if (t->ndim != 2 || t == m->tok_emb || adapter_is_param_name(t->name)) continue;
+        if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
+        param_get_f32(t, buf);
+        float k = (float)(1.0 / sqrt((double)t->shape[1]));
+        for (size_t j = 0; j < t->numel; j++) buf[j] *= k;
+        param_set_f32(t, buf);
+    }
+    free(buf);
+}
+
+Status make_tiny_build(LlamaModel *m, const MakeTinySpec *s, Error *err) {
+    ModelConfig c;
+    AdapterConfig a;
+    Status st = spec_to_config(s, &c, &a, err);
+    if (st) return st;
+    uint64_t seed = (uint64_t)(int64_t)s->seed;
+    llama_declare(m, &c, &a, 0);
+    llama_init_base_random(m, seed, 1.0);
+    scale_matrices(m);
+    llama_init_adapter(m, seed);
+    if (s->nonzero_b) make_tiny_nonzero_b(m, seed);
+    return STATUS_OK;
+}
+
+void make_tiny_nonzero_b(LlamaModel *m, uint64_t seed) {
+    Rng r = rng_derive(seed, 3);
+    for (int i = 0; i < m->ps.n; i++)
+        if (strstr(m->ps.params[i]->name, ".lora_B."))
+            rng_fill_normal(&r, m->ps.params[i]->data, m->ps.params[i]->numel, 0.0, 0.02);
+}
+
+Status make_tiny_write(const MakeTinySpec *s, Error *err) {
+    if (!s->out) return error_set(err, STATUS_INVALID, "give --out PATH", "make-tiny: no output path");
+    LlamaModel m;
+    Status st = make_tiny_build(&m, s, err);
+    if (st) return st;
+    if (!strcmp(s->format, "llama2c")) st = llama2c_write(&m, s->out, s->version, err);
+    else st = hf_write(&m, s->out, !strcmp(s->dtype, "bf16") ? SAFE_BF16 : !strcmp(s->dtype, "f16") ? SAFE_F16 : SAFE_F32, err);
+    if (!st && s->adapter_out) st = adapter_save(&m, s->adapter_out, s->out, err);
+    llama_free(&m);
+    return st;
+}
+
+int make_tiny_cli(int argc, char **argv) {
+    MakeTinySpec s;
+    make_tiny_defaults(&s);
+    int help;
+    Error err;
+    Status st = make_tiny_parse(&s, argc, argv, 1, &help, &err);
+    if (!st && help) return 0;
+    if (!st) st = make_tiny_write(&s, &err);
+    if (st) {
+        error_print(&err);
+        return 1;
+    }
+    printf("wrote %s%s%s\n", s.out, s.adapter_out ? " and " : "", s.adapter_out ? s.adapter_out : "");
+    return 0;
+}

@@ -1,0 +1,186 @@
+/* cli/train_log.c — metrics records and progress output (see train_log.h). */
+#include "cli/train_log.h"
+#include "data/json.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Keeps the lines of `path` whose "step" is <= max_step (resume). */
+static Status keep_records_upto(const char *path, long max_step, Error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return STATUS_OK;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *o = fopen(tmp, "w");
+    if (!o) { fclose(f); return error_set(err, STATUS_IO, NULL, "cannot write %s: %s", tmp, strerror(errno)); }
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0) {
+        const char *p = strstr(line, "\"step\":");
+        if (p && atol(p + 7) <= max_step && !strstr(line, "\"type\":\"summary\"")) fputs(line, o);
+    }
+    free(line);
+    fclose(f);
+    if (fclose(o) != 0 || rename(tmp, path) != 0)
+        return error_set(err, STATUS_IO, NULL, "cannot rewrite %s", path);
+    return STATUS_OK;
+}
+
+Status train_log_open(Trainer *tr, Error *err) {
+    if (!tr->cfg.out_dir) return STATUS_OK;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", tr->cfg.out_dir);
+    if (tr->step > 0) {
+        Status s = keep_records_upto(path, tr->step, err);
+        if (s) return s;
+    }
+    tr->metrics = fopen(path, tr->step > 0 ? "a" : "w");
+    if (!tr->metrics)
+        return error_set(err, STATUS_IO, "check that --out is a writable directory", "cannot open %s: %s", path, strerror(errno));
+    return STATUS_OK;
+}
+
+/* ,"key":[v0,v1,...] with one value per layer of the router statistics */
+static void layer_list(FILE *f, const MoeStats *st, const char *key, int what) {
+    fprintf(f, ",\"%s\":[", key);
+    for (int l = 0; l < st->n_layers; l++) {
+        MoeSummary s;
+        moe_summary_layer(st, l, &s);
+        double v = what == 0 ? s.load : what == 1 ? s.null_fraction : what == 2 ? s.bypass_fraction : s.entropy;
+        fprintf(f, "%s%.6g", l ? "," : "", v);
+    }
+    fputc(']', f);
+}
+
+/* ,"load_per_module":{"q":[per layer, null where not routed], ...}: the modules routed anywhere
+   (slot MOE_FFN_SLOT is "ffn" on MoE FFN models, whose FFN router records there) */
+static void module_lists(FILE *f, const LlamaModel *m) {
+    static const char *const names[MOE_MODULES] = { "q", "k", "v", "o", "gate", "up", "down" };
+    const MoeStats *st = &m->moe->stats;
+    int first = 1;
+    fprintf(f, ",\"load_per_module\":{");
+    for (int j = 0; j < MOE_MODULES; j++) {
+        int used = 0;
+        for (int l = 0; l < st->n_layers; l++) used |= st->mod[l * MOE_MODULES + j].tokens > 0;
+        if (!used) continue;
+        const char *name = j == MOE_FFN_SLOT && m->layers[0].ffn ? "ffn" : names[j];
+        fprintf(f, "%s\"%s\":[", first ? "" : ",", name);
+        first = 0;
+        for (int l = 0; l < st->n_layers; l++) {
+            MoeSummary s;
+            moe_summary_module(st, l, j, &s);
+            if (s.tokens > 0) fprintf(f, "%s%.6g", l ? "," : "", s.load);
+            else fprintf(f, "%snull", l ? "," : "");
+        }
+        fputc(']', f);
+    }
+    fputc('}', f);
+}
+
+void train_log_moe_fields(FILE *f, const LlamaModel *m, int full) {
+    if (!m->moe) {
+        fprintf(f, ",\"load\":null");
+        if (full) fprintf(f, ",\"load_per_layer\":[],\"flops_saved\":null");
+        return;
+    }
+    const MoeStats *st = &m->moe->stats;
+    MoeSummary ms;
+    moe_summary_model(st, &ms);
+    fprintf(f, ",\"load\":%.6g", ms.load);
+    layer_list(f, st, "load_per_layer", 0);
+    fprintf(f, ",\"flops_saved\":%.6g", ms.flops_saved);
+    if (!full) return;
+    fprintf(f, ",\"null_fraction\":%.6g,\"bypass_fraction\":%.6g,\"router_entropy\":%.6g", ms.null_fraction,
+            ms.bypass_fraction, ms.entropy);
+    layer_list(f, st, "null_fraction_per_layer", 1);
+    layer_list(f, st, "bypass_fraction_per_layer", 2);
+    module_lists(f, m);
+    fprintf(f, ",\"expert_fraction_per_layer\":[");
+    for (int l = 0; l < st->n_layers; l++) {
+        MoeSummary s;
+        moe_summary_layer(st, l, &s);
+        fprintf(f, "%s[", l ? "," : "");
+        for (int i = 0; i < s.n_experts; i++) fprintf(f, "%s%.6g", i ? "," : "", s.expert_fraction[i]);
+        fputc(']', f);
+    }
+    fprintf(f, "],\"true_experts_hist\":[");
+    int last = st->top_k;   /* top-p / dense / expert-choice may use more than k true experts */
+    for (int j = st->top_k + 1; j <= st->n_true; j++) if (ms.true_hist[j] > 0) last = j;
+    for (int j = 0; j <= last; j++) fprintf(f, "%s%.6g", j ? "," : "", ms.true_hist[j]);
+    fputc(']', f);
+}
+
+static void progress(Trainer *tr, double lr) {
+    if (tr->cfg.quiet) return;
+    double eta = tr->tok_per_s > 0 ? tr->seconds / (double)tr->step * (double)(tr->total_steps - tr->step) : 0;
+    int tty = isatty(fileno(stderr));
+    if (!tty && tr->cfg.log_every > 0 && tr->step % tr->cfg.log_every != 0 && tr->step != tr->total_steps) return;
+    char load[48] = "";
+    if (tr->model->moe) {
+        MoeSummary ms;
+        moe_summary_model(&tr->model->moe->stats, &ms);
+        snprintf(load, sizeof load, " load %.2f aux %.3f", ms.load, tr->last_aux);
+    }
+    fprintf(tty ? stderr : stdout, "%sepoch %d step %ld/%ld loss %.4f%s lr %.2e grad %.3f %.0f tok/s ETA %dm%02ds%s",
+            tty ? "\r" : "", tr->epoch + 1, tr->step, tr->total_steps, tr->last_loss, load, lr, tr->last_grad_norm,
+            tr->tok_per_s, (int)eta / 60, (int)eta % 60, tty ? "   " : "\n");
+    fflush(tty ? stderr : stdout);
+}
+
+void train_log_progress_end(Trainer *tr) {
+    if (!tr->cfg.quiet && isatty(fileno(stderr)) && tr->step > 0) fputc('\n', stderr);
+}
+
+void train_log_step(Trainer *tr, double lr) {
+    progress(tr, lr);
+    if (!tr->metrics) return;
+    fprintf(tr->metrics,
+            "{\"type\":\"train\",\"step\":%ld,\"epoch\":%d,\"loss\":%.9g,\"ce\":%.9g,\"aux\":%.9g,\"aux_coef\":%.9g,"
+            "\"lr\":%.9g,\"grad_norm\":%.9g,\"tok_per_s\":%.1f",
+            tr->step, tr->epoch, tr->last_loss, tr->last_ce, tr->last_aux, tr->model->moe ? tr->last_aux_coef : 0.0, lr,
+            tr->last_grad_norm, tr->tok_per_s);
+    train_log_moe_fields(tr->metrics, tr->model, 0);
+    fprintf(tr->metrics, "}\n");
+    fflush(tr->metrics);
+}
+
+void train_log_eval(Trainer *tr) {
+    const EvalResult *e = &tr->last_eval;
+    if (!tr->cfg.quiet)
+        printf("eval step %ld: acc %.4f%s (n=%d, letter loss %.4f)\n", tr->step, e->acc,
+               tr->cfg.positive_choice >= 0 ? "" : "", e->n, e->loss);
+    if (tr->cfg.positive_choice >= 0 && !tr->cfg.quiet) printf("  mcc %.4f (tp %d tn %d fp %d fn %d)\n", e->mcc, e->tp, e->tn, e->fp, e->fn);
+    if (tr->model->moe && !tr->cfg.quiet) {
+        MoeSummary ms;
+        moe_summary_model(&tr->model->moe->stats, &ms);
+        printf("  load %.3f (%.1f%% expert FLOPs saved vs top-%g), null fraction %.3f, bypass %.3f\n", ms.load,
+               100 * ms.flops_saved, tr->model->moe->stats.k_baseline, ms.null_fraction, ms.bypass_fraction);
+    }
+    if (!tr->metrics) return;
+    fprintf(tr->metrics, "{\"type\":\"eval\",\"step\":%ld,\"epoch\":%d,\"split\":\"%s\",\"task\":", tr->step, tr->epoch,
+            tr->cfg.eval_split ? tr->cfg.eval_split : "dev");
+    json_write_string(tr->metrics, tr->cfg.task, strlen(tr->cfg.task));
+    fprintf(tr->metrics, ",\"acc\":%.6f,\"acc_norm\":null,\"mcc\":%.6f,\"n\":%d,\"loss\":%.6f", e->acc, e->mcc,
+            e->n, e->loss);
+    train_log_moe_fields(tr->metrics, tr->model, 1);
+    fprintf(tr->metrics, "}\n");
+    fflush(tr->metrics);
+}
+
+void train_log_summary(Trainer *tr) {
+    if (!tr->metrics) return;
+    fprintf(tr->metrics,
+            "{\"type\":\"summary\",\"step\":%ld,\"best_acc\":%.6f,\"best_step\":%ld,\"final_acc\":%.6f,"
+            "\"final_mcc\":%.6f,\"final_loss\":%.9g,\"seconds\":%.3f",
+            tr->step, tr->best_eval.acc, tr->best_step, tr->last_eval.acc, tr->last_eval.mcc, tr->last_loss, tr->seconds);
+    train_log_moe_fields(tr->metrics, tr->model, 0);     /* of the last evaluation */
+    fprintf(tr->metrics, "}\n");
+    fflush(tr->metrics);
+}
+
+void train_log_close(Trainer *tr) {
+    if (tr->metrics) fclose(tr->metrics);
+    tr->metrics = NULL;
+}
