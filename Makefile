@@ -6,6 +6,7 @@
 #   make static     one statically linked binary for any x86-64 Linux
 #   make cross-test aarch64 cross build of the float tests, run under qemu-user
 #   make loc        files over 400 lines and functions over 60 lines
+#   make layers     the include rule between folders, and that the library never prints
 #   make clean
 CC      ?= cc
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
@@ -22,7 +23,7 @@ obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 
-.PHONY: all test sanitize bench static cross-test cross-deps loc clean check-deps
+.PHONY: all test sanitize bench static cross-test cross-deps loc layers clean check-deps
 
 all: train
 
@@ -63,7 +64,7 @@ TEST_OBJ_ALL = $(call obj,f32,$(TEST_SRC)) $(call obj,f64,$(TEST_SRC)) $(call ob
 $(TEST_OBJ_ALL): CFLAGS += $(CHECK_CFLAGS) -Ibuild/gen
 $(TEST_OBJ_ALL): $(SUITES_LIST) | check-deps
 
-test: check-deps
+test: check-deps layers
 	@$(MAKE) --no-print-directory build/tests_f32 build/tests_f64
 	./build/tests_f32
 	./build/tests_f64
@@ -100,6 +101,12 @@ cross-test: cross-deps
 
 loc:
 	@./tests/support/loc_budget.sh 400 60
+
+# README "Layout": includes point one way (tensor <- autograd, data <- nn <- optim <- cli <- train.c),
+# and nothing in tensor/ autograd/ data/ nn/ optim/ prints or exits
+layers:
+	@./tests/support/layers.sh && echo "layers: every include follows the rule; the library does not print"
+
 
 clean:
 	rm -rf build train train-static

@@ -1,6 +1,6 @@
-/* train.c — the moetrain command line: a table of subcommands, each implemented by the layer
-   it belongs to (bench/, data/, nn/, optim/). `./train` alone will run the embedded demo once
-   the trainer lands; until then it prints the version, SIMD level, threads and the help. */
+/* train.c — the moetrain command line: the table of commands, each one file in cli/.
+   `./train` alone prints the version, SIMD level and threads, then runs the embedded demo
+   (cli/demo.c); `./train --model ...` without a command means `./train train ...`. */
 #include "cli/bench.h"
 #include "cli/tokenize.h"
 #include "cli/train.h"
@@ -10,9 +10,6 @@
 #include "cli/forward_backward.h"
 #include "cli/generate.h"
 #include "cli/route.h"
-#include "tensor/gemm.h"
-#include "tensor/real.h"
-#include "tensor/threads.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -45,11 +42,6 @@ static void print_help(FILE *f) {
     fprintf(f, "\nthreads: --threads N on any command, or MOETRAIN_THREADS=N (default: all CPUs)\n");
 }
 
-static void print_banner(void) {
-    printf("moetrain %s  (real=%s, simd=%s, threads=%d)\n", MOETRAIN_VERSION,
-           sizeof(real) == sizeof(double) ? "double" : "float", gemm_simd_level(), threads_count());
-}
-
 /* `./train --model ...` (options without a command) means `./train train ...`; other bare options
    (--steps, --quiet, ...) go to the demo. */
 static int wants_training(int argc, char **argv) {
@@ -72,6 +64,6 @@ int main(int argc, char **argv) {
         print_help(stderr);
         return 1;
     }
-    print_banner();
+    demo_banner(MOETRAIN_VERSION);
     return demo_run(argc, argv);
 }

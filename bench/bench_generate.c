@@ -29,7 +29,7 @@ static double time_generate(const LlamaModel *m, int steps, int reps) {
     for (int r = -1; r < reps; r++) {
         double t = bench_now();
         if (llama_generate(m, &bos, 1, &gc, NULL, NULL, out, &n, &err) != STATUS_OK) {
-            error_print(&err);
+            fprintf(stderr, "error: %s\n", err.message);
             break;
         }
         t = bench_now() - t;

@@ -9,6 +9,7 @@
 #include "cli/train.h"
 #include "cli/flags.h"
 #include "cli/report_svg.h"
+#include "cli/train_log.h"
 #include "data/task.h"
 #include "nn/moe.h"
 #include "tensor/gemm.h"
@@ -70,7 +71,7 @@ static void copy_base(LlamaModel *to, const LlamaModel *from) {
     }
 }
 
-static void demo_train_config(TrainConfig *tc, int steps, double lr, const char *dir, int quiet) {
+static void demo_train_config(TrainConfig *tc, int steps, double lr, const char *dir) {
     train_config_default(tc);
     tc->max_steps = steps;
     tc->batch = 32;
@@ -79,11 +80,18 @@ static void demo_train_config(TrainConfig *tc, int steps, double lr, const char 
     tc->min_lr = lr / 10;
     tc->warmup_ratio = 0.05;
     tc->eval_every = steps / 2;
-    tc->log_every = steps / 4 > 0 ? steps / 4 : 1;
     tc->eval_batch = 64;
     tc->out_dir = dir;
     tc->task = "demo_sum_mod4";
-    tc->quiet = quiet;
+}
+
+/* trains with metrics.jsonl in dir and, unless quiet, the progress line four times a run */
+static Status demo_train(Trainer *tr, const char *dir, int steps, int quiet, Error *err) {
+    TrainLog log = { .out_dir = dir, .quiet = quiet, .log_every = steps / 4 > 0 ? steps / 4 : 1 };
+    TrainHooks hooks = train_log_hooks(&log);
+    Status s = trainer_run(tr, &hooks, err);
+    train_log_close(&log);
+    return s;
 }
 
 static Status run_method(const DemoMethod *dm, const LlamaModel *base, const char *out, int steps, int quiet,
@@ -98,12 +106,12 @@ static Status run_method(const DemoMethod *dm, const LlamaModel *base, const cha
     copy_base(&m, base);                       /* the same pretrained base for every method */
     llama_init_adapter(&m, 42);
     TrainConfig tc;
-    demo_train_config(&tc, steps, DEMO_LR, dir, quiet);
+    demo_train_config(&tc, steps, DEMO_LR, dir);
     Trainer tr;
     s = trainer_init(&tr, &m, train, dev, &tc, err);
     if (!s) {
         if (!quiet) printf("\n== %s: %zu trainable parameters ==\n", dm->label, m.ps.train_numel);
-        s = trainer_run(&tr, err);
+        s = demo_train(&tr, dir, steps, quiet, err);
         res->acc = tr.last_eval.acc;
         res->loss = tr.last_loss;
         res->seconds = tr.seconds;
@@ -140,14 +148,14 @@ static Status pretrain(LlamaModel *base, const char *out, int steps, int quiet, 
     llama_declare(base, &mc, &full, 0);
     llama_init_base_random(base, 1234, 0.1);
     TrainConfig tc;
-    demo_train_config(&tc, steps, DEMO_PRE_LR, dir, 1);
+    demo_train_config(&tc, steps, DEMO_PRE_LR, dir);
     tc.loss_on_all = 0;
     tc.task = "demo_sum_mod3";
     Trainer tr;
     if (!quiet) printf("\n== pretraining the base model (full fine-tuning on \"a + b mod 3\", %d steps) ==\n", steps);
     s = trainer_init(&tr, base, train, dev, &tc, err);
     if (!s) {
-        s = trainer_run(&tr, err);
+        s = demo_train(&tr, dir, steps, 1, err);
         if (!quiet && !s) printf("base model: mod-3 dev accuracy %.1f%% after %.1f s\n", 100 * tr.last_eval.acc, tr.seconds);
         trainer_free(&tr);
     }
@@ -236,4 +244,9 @@ int demo_run(int argc, char **argv) {
     tokenizer_free(&tk);
     if (s) error_print(&err);
     return cli_exit_code(s);
+}
+
+void demo_banner(const char *version) {
+    printf("moetrain %s  (real=%s, simd=%s, threads=%d)\n", version,
+           sizeof(real) == sizeof(double) ? "double" : "float", gemm_simd_level(), threads_count());
 }

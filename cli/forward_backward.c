@@ -16,6 +16,7 @@
    file keys. The model is read as llama2.c .bin (file) or HF directory; weights stay f32
    (bf16 files are widened), and the arithmetic is `real` (float; double in the f64 build). */
 #include "cli/forward_backward.h"
+#include "cli/errors.h"
 #include "nn/adapter_io.h"
 #include "nn/adapter_moe.h"
 #include "cli/adapter_options.h"

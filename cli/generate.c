@@ -11,6 +11,7 @@
    where text is the generated ids decoded after the last prompt token (null without a
    tokenizer). Bad input: a message on stderr and exit status 1. */
 #include "cli/generate.h"
+#include "cli/errors.h"
 #include "nn/adapter_io.h"
 #include "nn/checkpoint.h"
 #include "nn/generate.h"

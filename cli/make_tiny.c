@@ -1,5 +1,6 @@
 /* cli/make_tiny.c — tiny random models and adapters (see make_tiny.h). */
 #include "cli/make_tiny.h"
+#include "cli/errors.h"
 #include "nn/moe_ffn.h"
 #include "nn/adapter_io.h"
 #include "nn/adapter_moe.h"

@@ -10,6 +10,7 @@
    Routing variants behave as in evaluation (stochastic: the average of all true experts;
    expert-choice: experts choose among this sequence's tokens — non-causal). */
 #include "cli/route.h"
+#include "cli/errors.h"
 #include "nn/adapter_io.h"
 #include "nn/checkpoint.h"
 #include "cli/flags.h"

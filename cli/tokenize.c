@@ -3,6 +3,7 @@
      tokenize --tokenizer T --decode 1,2,3 [--vocab-size N]                -> the text
    Errors go to stderr with exit status 1. */
 #include "cli/tokenize.h"
+#include "cli/errors.h"
 #include "data/tokenizer.h"
 #include "tensor/check.h"
 #include <errno.h>

@@ -7,6 +7,7 @@
 #include "optim/trainer.h"
 #include "data/atomic_file.h"
 #include "cli/report_svg.h"
+#include "cli/train_log.h"
 #include "data/task.h"
 #include "data/token_cache.h"
 #include "nn/adapter_io.h"
@@ -21,8 +22,6 @@
 #include <sys/stat.h>
 
 static void on_sigint(int sig) { (void)sig; trainer_request_stop(); }
-
-int cli_exit_code(Status s) { return s == STATUS_OK ? 0 : s == STATUS_RUNTIME ? 2 : 1; }
 
 /* Parses argv (and --config / the resumed run's config.json) into *o. 1 = help shown. */
 static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, char **argv, int *help, Error *err) {
@@ -217,7 +216,6 @@ static void trainer_config_from(const TrainOptions *o, const McDataset *dev, Tra
     tc->weight_decay = o->weight_decay;
     tc->clip = o->clip;
     tc->warmup_ratio = o->warmup;
-    tc->log_every = o->log_every;
     tc->eval_every = o->eval_every;
     tc->save_every = o->save_every;
     tc->eval_limit = o->eval_limit;
@@ -257,9 +255,12 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
         }
     }
     if (!s) {
+        TrainLog log = { .out_dir = o->out, .log_every = o->log_every };
+        TrainHooks hooks = train_log_hooks(&log);
         signal(SIGINT, on_sigint);
-        s = trainer_run(&tr, err);
+        s = trainer_run(&tr, &hooks, err);
         signal(SIGINT, SIG_DFL);
+        train_log_close(&log);
     }
     if (!s && o->out) {
         char m[1024], svg[1024];

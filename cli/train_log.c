@@ -28,16 +28,17 @@ static Status keep_records_upto(const char *path, long max_step, Error *err) {
     return STATUS_OK;
 }
 
-Status train_log_open(Trainer *tr, Error *err) {
-    if (!tr->cfg.out_dir) return STATUS_OK;
+static Status log_start(void *ctx, const Trainer *tr, Error *err) {
+    TrainLog *log = ctx;
+    if (!log->out_dir) return STATUS_OK;
     char path[1024];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", tr->cfg.out_dir);
+    snprintf(path, sizeof path, "%s/metrics.jsonl", log->out_dir);
     if (tr->step > 0) {
         Status s = keep_records_upto(path, tr->step, err);
         if (s) return s;
     }
-    tr->metrics = fopen(path, tr->step > 0 ? "a" : "w");
-    if (!tr->metrics)
+    log->metrics = fopen(path, tr->step > 0 ? "a" : "w");
+    if (!log->metrics)
         return error_set(err, STATUS_IO, "check that --out is a writable directory", "cannot open %s: %s", path, strerror(errno));
     return STATUS_OK;
 }
@@ -112,11 +113,11 @@ void train_log_moe_fields(FILE *f, const LlamaModel *m, int full) {
     fputc(']', f);
 }
 
-static void progress(Trainer *tr, double lr) {
-    if (tr->cfg.quiet) return;
+static void progress(const TrainLog *log, const Trainer *tr, double lr) {
+    if (log->quiet) return;
     double eta = tr->tok_per_s > 0 ? tr->seconds / (double)tr->step * (double)(tr->total_steps - tr->step) : 0;
     int tty = isatty(fileno(stderr));
-    if (!tty && tr->cfg.log_every > 0 && tr->step % tr->cfg.log_every != 0 && tr->step != tr->total_steps) return;
+    if (!tty && log->log_every > 0 && tr->step % log->log_every != 0 && tr->step != tr->total_steps) return;
     char load[48] = "";
     if (tr->model->moe) {
         MoeSummary ms;
@@ -129,58 +130,68 @@ static void progress(Trainer *tr, double lr) {
     fflush(tty ? stderr : stdout);
 }
 
-void train_log_progress_end(Trainer *tr) {
-    if (!tr->cfg.quiet && isatty(fileno(stderr)) && tr->step > 0) fputc('\n', stderr);
+static void log_steps_done(void *ctx, const Trainer *tr) {
+    const TrainLog *log = ctx;
+    if (!log->quiet && isatty(fileno(stderr)) && tr->step > 0) fputc('\n', stderr);
 }
 
-void train_log_step(Trainer *tr, double lr) {
-    progress(tr, lr);
-    if (!tr->metrics) return;
-    fprintf(tr->metrics,
+static TrainAction log_step(void *ctx, const Trainer *tr, double lr) {
+    TrainLog *log = ctx;
+    progress(log, tr, lr);
+    if (!log->metrics) return TRAIN_CONTINUE;
+    fprintf(log->metrics,
             "{\"type\":\"train\",\"step\":%ld,\"epoch\":%d,\"loss\":%.9g,\"ce\":%.9g,\"aux\":%.9g,\"aux_coef\":%.9g,"
             "\"lr\":%.9g,\"grad_norm\":%.9g,\"tok_per_s\":%.1f",
             tr->step, tr->epoch, tr->last_loss, tr->last_ce, tr->last_aux, tr->model->moe ? tr->last_aux_coef : 0.0, lr,
             tr->last_grad_norm, tr->tok_per_s);
-    train_log_moe_fields(tr->metrics, tr->model, 0);
-    fprintf(tr->metrics, "}\n");
-    fflush(tr->metrics);
+    train_log_moe_fields(log->metrics, tr->model, 0);
+    fprintf(log->metrics, "}\n");
+    fflush(log->metrics);
+    return TRAIN_CONTINUE;
 }
 
-void train_log_eval(Trainer *tr) {
+static void log_eval(void *ctx, const Trainer *tr) {
+    TrainLog *log = ctx;
     const EvalResult *e = &tr->last_eval;
-    if (!tr->cfg.quiet)
+    if (!log->quiet)
         printf("eval step %ld: acc %.4f%s (n=%d, letter loss %.4f)\n", tr->step, e->acc,
                tr->cfg.positive_choice >= 0 ? "" : "", e->n, e->loss);
-    if (tr->cfg.positive_choice >= 0 && !tr->cfg.quiet) printf("  mcc %.4f (tp %d tn %d fp %d fn %d)\n", e->mcc, e->tp, e->tn, e->fp, e->fn);
-    if (tr->model->moe && !tr->cfg.quiet) {
+    if (tr->cfg.positive_choice >= 0 && !log->quiet) printf("  mcc %.4f (tp %d tn %d fp %d fn %d)\n", e->mcc, e->tp, e->tn, e->fp, e->fn);
+    if (tr->model->moe && !log->quiet) {
         MoeSummary ms;
         moe_summary_model(&tr->model->moe->stats, &ms);
         printf("  load %.3f (%.1f%% expert FLOPs saved vs top-%g), null fraction %.3f, bypass %.3f\n", ms.load,
                100 * ms.flops_saved, tr->model->moe->stats.k_baseline, ms.null_fraction, ms.bypass_fraction);
     }
-    if (!tr->metrics) return;
-    fprintf(tr->metrics, "{\"type\":\"eval\",\"step\":%ld,\"epoch\":%d,\"split\":\"%s\",\"task\":", tr->step, tr->epoch,
+    if (!log->metrics) return;
+    fprintf(log->metrics, "{\"type\":\"eval\",\"step\":%ld,\"epoch\":%d,\"split\":\"%s\",\"task\":", tr->step, tr->epoch,
             tr->cfg.eval_split ? tr->cfg.eval_split : "dev");
-    json_write_string(tr->metrics, tr->cfg.task, strlen(tr->cfg.task));
-    fprintf(tr->metrics, ",\"acc\":%.6f,\"acc_norm\":null,\"mcc\":%.6f,\"n\":%d,\"loss\":%.6f", e->acc, e->mcc,
+    json_write_string(log->metrics, tr->cfg.task, strlen(tr->cfg.task));
+    fprintf(log->metrics, ",\"acc\":%.6f,\"acc_norm\":null,\"mcc\":%.6f,\"n\":%d,\"loss\":%.6f", e->acc, e->mcc,
             e->n, e->loss);
-    train_log_moe_fields(tr->metrics, tr->model, 1);
-    fprintf(tr->metrics, "}\n");
-    fflush(tr->metrics);
+    train_log_moe_fields(log->metrics, tr->model, 1);
+    fprintf(log->metrics, "}\n");
+    fflush(log->metrics);
 }
 
-void train_log_summary(Trainer *tr) {
-    if (!tr->metrics) return;
-    fprintf(tr->metrics,
+static void log_finished(void *ctx, const Trainer *tr) {
+    TrainLog *log = ctx;
+    if (!log->metrics) return;
+    fprintf(log->metrics,
             "{\"type\":\"summary\",\"step\":%ld,\"best_acc\":%.6f,\"best_step\":%ld,\"final_acc\":%.6f,"
             "\"final_mcc\":%.6f,\"final_loss\":%.9g,\"seconds\":%.3f",
             tr->step, tr->best_eval.acc, tr->best_step, tr->last_eval.acc, tr->last_eval.mcc, tr->last_loss, tr->seconds);
-    train_log_moe_fields(tr->metrics, tr->model, 0);     /* of the last evaluation */
-    fprintf(tr->metrics, "}\n");
-    fflush(tr->metrics);
+    train_log_moe_fields(log->metrics, tr->model, 0);     /* of the last evaluation */
+    fprintf(log->metrics, "}\n");
+    fflush(log->metrics);
 }
 
-void train_log_close(Trainer *tr) {
-    if (tr->metrics) fclose(tr->metrics);
-    tr->metrics = NULL;
+void train_log_close(TrainLog *log) {
+    if (log->metrics) fclose(log->metrics);
+    log->metrics = NULL;
+}
+
+TrainHooks train_log_hooks(TrainLog *log) {
+    return (TrainHooks){ .ctx = log, .start = log_start, .step = log_step, .eval = log_eval,
+                         .steps_done = log_steps_done, .finished = log_finished };
 }

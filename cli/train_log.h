@@ -1,21 +1,24 @@
-/* cli/train_log.h — what the trainer writes while it runs: OUT/metrics.jsonl (one JSON object
-   per step / eval, plus a final summary) and the progress line (an updating line on a terminal,
-   a plain line every --log-every steps otherwise).
-   defines: train_now, train_log_open, train_log_step, train_log_eval, train_log_summary,
-            train_log_progress_end, train_log_close, train_log_moe_fields */
-#ifndef TRAIN_LOG_H
-#define TRAIN_LOG_H
+/* cli/train_log.h — what a training run shows and records: OUT/metrics.jsonl (one JSON object per
+   step / eval, plus a final summary) and the progress line (an updating line on a terminal, a
+   plain line every --log-every steps otherwise), driven by the trainer's TrainHooks.
+   defines: TrainLog, train_log_hooks, train_log_close, train_log_moe_fields */
+#ifndef CLI_TRAIN_LOG_H
+#define CLI_TRAIN_LOG_H
+#include <stdio.h>
 #include "optim/trainer.h"
 
-double train_now(void);                      /* monotonic seconds */
-/* Opens OUT/metrics.jsonl: new runs start it empty; a resumed run keeps the records up to the
-   resumed step and drops later ones (they will be written again, identically). */
-Status train_log_open(Trainer *tr, Error *err);
-void train_log_step(Trainer *tr, double lr);
-void train_log_eval(Trainer *tr);
-void train_log_summary(Trainer *tr);
-void train_log_progress_end(Trainer *tr);
-void train_log_close(Trainer *tr);
+typedef struct {
+    const char *out_dir;   /* metrics.jsonl goes here; NULL: no file */
+    int quiet;             /* no progress line or eval lines */
+    int log_every;         /* plain progress line every N steps when stdout is not a terminal */
+    FILE *metrics;         /* open while the run lasts */
+} TrainLog;
+
+/* Hooks that write through `log`. start opens OUT/metrics.jsonl: a new run starts it empty; a
+   resumed run keeps the records up to the resumed step and drops later ones (they will be
+   written again, identically). */
+TrainHooks train_log_hooks(TrainLog *log);
+void train_log_close(TrainLog *log);
 /* The router fields of a record from m->moe->stats, each with a leading comma: "load",
    "load_per_layer", "flops_saved" (full: also null/bypass fractions, router entropy, per-layer
    lists, "expert_fraction_per_layer", "true_experts_hist"). Without routers: "load": null

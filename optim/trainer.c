@@ -1,8 +1,7 @@
-/* optim/trainer.c — the training loop (see trainer.h). Records and progress: train_log.c;
-   checkpoints: train_state.c. */
+/* optim/trainer.c — the training loop (see trainer.h). Checkpoints: train_state.c; records and
+   progress: the caller's TrainHooks (cli/train_log.c). */
 #include "optim/trainer.h"
 #include "optim/clip.h"
-#include "cli/train_log.h"
 #include "autograd/ops.h"
 #include "tensor/check.h"
 #include <math.h>
@@ -28,7 +27,6 @@ void train_config_default(TrainConfig *c) {
     c->clip = 1.0;
     c->schedule = LR_LINEAR;
     c->warmup_ratio = 0.03;
-    c->log_every = 10;
     c->eval_batch = 16;
     c->seed = 42;
     c->positive_choice = -1;
@@ -133,7 +131,7 @@ static Status micro_step(Trainer *tr, double *loss_out, LossParts *parts, int *t
     return s;
 }
 
-static Status train_step(Trainer *tr, Error *err) {
+static Status train_step(Trainer *tr, double *lr_used, Error *err) {
     ParamStore *ps = &tr->model->ps;
     double t0 = train_now(), loss_sum = 0, ce_sum = 0, aux_sum = 0;
     int tokens = 0;
@@ -163,11 +161,11 @@ static Status train_step(Trainer *tr, Error *err) {
     tr->seconds += dt;
     tr->tokens += tokens;
     tr->tok_per_s = dt > 0 ? tokens / dt : 0;
-    train_log_step(tr, lr);
+    *lr_used = lr;
     return STATUS_OK;
 }
 
-static Status run_eval(Trainer *tr, Error *err) {
+static Status run_eval(Trainer *tr, const TrainHooks *h, Error *err) {
     if (!tr->dev || tr->dev->n == 0) return STATUS_OK;
     if (tr->model->moe) moe_stats_reset(&tr->model->moe->stats);
     Status s = evaluate_letters(tr->model, tr->dev, tr->cfg.positive_choice, tr->cfg.eval_limit,
@@ -177,33 +175,35 @@ static Status run_eval(Trainer *tr, Error *err) {
         tr->best_eval = tr->last_eval;
         tr->best_step = tr->step;
     }
-    train_log_eval(tr);
+    if (h->eval) h->eval(h->ctx, tr);
     return STATUS_OK;
 }
 
-Status trainer_run(Trainer *tr, Error *err) {
-    Status s = train_log_open(tr, err);
-    while (!s && tr->step < tr->total_steps && !stop_flag) {
-        s = train_step(tr, err);
-        if (!s && tr->cfg.crash_after && tr->step == tr->cfg.crash_after) return STATUS_OK;
-        if (!s && tr->cfg.stop_after && tr->step == tr->cfg.stop_after) {
-            train_log_progress_end(tr);
-            return tr->cfg.out_dir ? trainer_save_state(tr, tr->cfg.out_dir, err) : STATUS_OK;
-        }
-        if (!s && tr->cfg.eval_every > 0 && tr->step % tr->cfg.eval_every == 0 && tr->step < tr->total_steps)
-            s = run_eval(tr, err);
-        if (!s && tr->cfg.out_dir && tr->cfg.save_every > 0 && tr->step % tr->cfg.save_every == 0)
+Status trainer_run(Trainer *tr, const TrainHooks *hooks, Error *err) {
+    static const TrainHooks none = { 0 };
+    const TrainHooks *h = hooks ? hooks : &none;
+    Status s = h->start ? h->start(h->ctx, tr, err) : STATUS_OK;
+    TrainAction act = TRAIN_CONTINUE;
+    while (!s && tr->step < tr->total_steps && !stop_flag && act == TRAIN_CONTINUE) {
+        double lr = 0;
+        s = train_step(tr, &lr, err);
+        if (!s && h->step) act = h->step(h->ctx, tr, lr);
+        if (!s && act == TRAIN_ABANDON) return STATUS_OK;
+        if (!s && act == TRAIN_CONTINUE && tr->cfg.eval_every > 0 && tr->step % tr->cfg.eval_every == 0 &&
+            tr->step < tr->total_steps)
+            s = run_eval(tr, h, err);
+        if (!s && act == TRAIN_CONTINUE && tr->cfg.out_dir && tr->cfg.save_every > 0 && tr->step % tr->cfg.save_every == 0)
             s = trainer_save_state(tr, tr->cfg.out_dir, err);
     }
-    train_log_progress_end(tr);
-    if (!s && !stop_flag) s = run_eval(tr, err);
+    if (h->steps_done) h->steps_done(h->ctx, tr);
+    int stopped = stop_flag || act == TRAIN_STOP;
+    if (!s && !stopped) s = run_eval(tr, h, err);
     if (!s && tr->cfg.out_dir) s = trainer_save_state(tr, tr->cfg.out_dir, err);
-    if (!s && !stop_flag) train_log_summary(tr);
+    if (!s && !stopped && h->finished) h->finished(h->ctx, tr);
     return s;
 }
 
 void trainer_free(Trainer *tr) {
-    train_log_close(tr);
     adamw_free(&tr->opt);
     tape_free(&tr->tape);
     arena_free(&tr->arena);

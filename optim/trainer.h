@@ -1,7 +1,10 @@
 /* optim/trainer.h — the fine-tuning loop: batches -> loss -> backward -> clip -> AdamW, with
-   periodic evaluation, metrics.jsonl, a progress line, checkpoints and exact resume.
-   defines: TrainConfig, train_config_default, Trainer, trainer_init, trainer_run, trainer_free,
-            trainer_request_stop
+   periodic evaluation, checkpoints and exact resume. It prints nothing: what happens is reported
+   through TrainHooks (cli/train_log.c turns it into metrics.jsonl and the progress line; tests use
+   the step hook to stop or abandon a run at a chosen step).
+   defines: TrainConfig, train_config_default, Trainer, TrainAction, TrainHooks, trainer_init,
+            trainer_run, trainer_free, trainer_request_stop, trainer_stop_requested, train_now,
+            trainer_save_state, trainer_load_state
    One optimizer step = `accum` micro-batches (effective batch = batch x accum); the step's loss
    is the mean of their losses, and their gradients are averaged. The arena is reset after
    every micro-batch: after the first step nothing is malloc'ed. Everything that decides the
@@ -12,7 +15,6 @@
    positions are excluded from routing, statistics and the aux loss (llama_loss_ex lengths). */
 #ifndef TRAINER_H
 #define TRAINER_H
-#include <stdio.h>
 #include "optim/adamw.h"
 #include "optim/evaluate.h"
 #include "optim/schedule.h"
@@ -26,27 +28,24 @@ typedef struct {
     double lr, min_lr, weight_decay, beta1, beta2, eps, clip;
     LrScheduleKind schedule;
     double warmup_ratio;       /* warmup steps = ratio x total steps */
-    int log_every, eval_every, save_every;   /* steps; 0 = only at the end */
+    int eval_every, save_every;   /* steps; 0 = only at the end */
     int eval_limit;            /* dev examples per evaluation (0 = all) */
     int eval_batch;
     uint64_t seed;
     int positive_choice;       /* binary tasks: class for MCC (-1 = none) */
-    const char *out_dir;       /* NULL: no files (tests, the demo's inner runs) */
+    const char *out_dir;       /* checkpoints and the adapter go here; NULL: nothing is saved */
     const char *task;          /* for records */
     const char *eval_split;    /* the held-out split's name in eval records (NULL: "dev") */
     const char *model_name;    /* base model path, recorded in the adapter config */
-    int quiet;                 /* no progress output */
     int loss_on_all;           /* targets on every token, not only the answer */
     int group_by_length;       /* batches of similar lengths */
-    long stop_after;           /* stop after this step (checkpoint saved), as if interrupted; 0 = off */
-    long crash_after;          /* tests: return right after this step, saving nothing (like SIGKILL) */
     AuxSchedule aux;           /* aux-loss coefficient over the run (molora / adamoe) */
     int aux_from_adapter;      /* 1 (default): constant = the adapter's aux_coef, ignore `aux` */
 } TrainConfig;
 
 void train_config_default(TrainConfig *c);
 
-typedef struct {
+typedef struct Trainer {
     TrainConfig cfg;
     LlamaModel *model;
     const TokenizedSet *train, *dev;
@@ -64,17 +63,37 @@ typedef struct {
     long best_step;
     double seconds;            /* training time so far (excluding evals) */
     double tokens;             /* token positions processed (incl. padding) */
-    FILE *metrics;
 } Trainer;
+
+/* What the step hook asks of the loop: go on; stop as if interrupted (no final evaluation, the
+   checkpoint is saved, `finished` is not called); or abandon the run at once, saving nothing, as
+   a crash would (tests of resume use it). */
+typedef enum { TRAIN_CONTINUE, TRAIN_STOP, TRAIN_ABANDON } TrainAction;
+
+/* The loop's reports to its caller, in order: start (once, after a resume the step is > 0),
+   step (after every optimizer step; lr is the rate it used), eval (after every evaluation),
+   steps_done (the last step of this run is behind), finished (the run completed: not after a
+   stop). Every member may be NULL; ctx is passed back. */
+typedef struct {
+    void *ctx;
+    Status (*start)(void *ctx, const Trainer *tr, Error *err);
+    TrainAction (*step)(void *ctx, const Trainer *tr, double lr);
+    void (*eval)(void *ctx, const Trainer *tr);
+    void (*steps_done)(void *ctx, const Trainer *tr);
+    void (*finished)(void *ctx, const Trainer *tr);
+} TrainHooks;
 
 Status trainer_init(Trainer *tr, LlamaModel *m, const TokenizedSet *train, const TokenizedSet *dev,
                     const TrainConfig *cfg, Error *err);
-/* Runs to the end (or until trainer_request_stop); writes a checkpoint at the end if out_dir. */
-Status trainer_run(Trainer *tr, Error *err);
+/* Runs to the end (or until trainer_request_stop / a TRAIN_STOP from the step hook); writes a
+   checkpoint at the end if out_dir. hooks may be NULL (a silent run). */
+Status trainer_run(Trainer *tr, const TrainHooks *hooks, Error *err);
 void trainer_free(Trainer *tr);
 /* async-signal-safe: the loop stops after the current step and saves a checkpoint */
 void trainer_request_stop(void);
 int trainer_stop_requested(void);
+/* monotonic seconds */
+double train_now(void);
 
 /* checkpoint of everything needed to resume (optim/train_state.c) */
 Status trainer_save_state(const Trainer *tr, const char *dir, Error *err);

@@ -15,11 +15,6 @@ Status error_set(Error *err, Status status, const char *hint, const char *fmt, .
     return status;
 }
 
-void error_print(const Error *err) {
-    fprintf(stderr, "error: %s\n", err->message);
-    if (err->hint[0]) fprintf(stderr, "  hint: %s\n", err->hint);
-}
-
 const char *status_name(Status s) {
     switch (s) {
     case STATUS_OK: return "ok";

@@ -1,5 +1,5 @@
 /* tensor/status.h — user-facing failures: a Status code plus an Error with message and hint.
-   defines: Status, Error, error_set(), error_print(), status_name()
+   defines: Status, Error, error_set(), status_name()   (cli/errors.h prints them)
    Library functions that can fail because of user input return Status and fill Error;
    only train.c decides to exit. Messages name the file, the offset/line and what was expected. */
 #ifndef STATUS_H
@@ -22,7 +22,6 @@ typedef struct {
 /* Sets err (if non-NULL) and returns status, so callers can write `return error_set(...)`. */
 Status error_set(Error *err, Status status, const char *hint, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void error_print(const Error *err);   /* "error: <message>\n  hint: <hint>" on stderr */
 const char *status_name(Status s);
 
 #endif

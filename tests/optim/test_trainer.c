@@ -5,6 +5,7 @@
 #include "tests/support/model_fixtures.h"
 #include "cli/demo_task.h"
 #include "optim/trainer.h"
+#include "cli/train_log.h"
 #include "data/task.h"
 #include "tensor/threads.h"
 #include <stdio.h>
@@ -50,6 +51,19 @@ static void model_for(LlamaModel *m) {
     tiny_model(m, &c, &a, 5, 0);
 }
 
+/* The fault injector: metrics.jsonl through the CLI's hooks, and at step stop_after a clean stop
+   (checkpoint saved, as on Ctrl-C) or at step crash_after an abandoned run (nothing saved, like
+   SIGKILL between checkpoints). */
+typedef struct { TrainLog log; long stop_after, crash_after; } Injector;   /* log first: ctx of both */
+
+static TrainAction inject_step(void *ctx, const Trainer *tr, double lr) {
+    Injector *in = ctx;
+    train_log_hooks(&in->log).step(&in->log, tr, lr);
+    if (in->crash_after && tr->step == in->crash_after) return TRAIN_ABANDON;
+    if (in->stop_after && tr->step == in->stop_after) return TRAIN_STOP;
+    return TRAIN_CONTINUE;
+}
+
 /* Runs a trainer (fresh model each time) and returns its final loss; params copied to out. */
 static double run(Fixture *f, const char *out, long stop_after, long crash_after, int resume, real *params) {
     LlamaModel m;
@@ -61,15 +75,16 @@ static double run(Fixture *f, const char *out, long stop_after, long crash_after
     tc.lr = 5e-3;
     tc.save_every = 3;
     tc.eval_every = 4;
-    tc.quiet = 1;
     tc.out_dir = out;
-    tc.stop_after = stop_after;
-    tc.crash_after = crash_after;
+    Injector in = { .log = { .out_dir = out, .quiet = 1 }, .stop_after = stop_after, .crash_after = crash_after };
+    TrainHooks hooks = train_log_hooks(&in.log);
+    hooks.step = inject_step;
     Trainer tr;
     Error err;
     ck_assert_int_eq(trainer_init(&tr, &m, &f->ts[0], &f->ts[1], &tc, &err), STATUS_OK);
     if (resume) ck_assert_msg(trainer_load_state(&tr, out, &err) == STATUS_OK, "%s", err.message);
-    ck_assert_msg(trainer_run(&tr, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(trainer_run(&tr, &hooks, &err) == STATUS_OK, "%s", err.message);
+    train_log_close(&in.log);
     double loss = tr.last_loss;
     if (params) memcpy(params, m.ps.train, m.ps.train_numel * sizeof(real));
     trainer_free(&tr);
@@ -153,11 +168,10 @@ START_TEST(test_non_finite_loss_is_reported)
     tc.clip = 0;
     tc.warmup_ratio = 0;
     tc.schedule = LR_CONSTANT;
-    tc.quiet = 1;
     Trainer tr;
     Error err;
     ck_assert_int_eq(trainer_init(&tr, &m, &f.ts[0], &f.ts[1], &tc, &err), STATUS_OK);
-    ck_assert_int_eq(trainer_run(&tr, &err), STATUS_RUNTIME);
+    ck_assert_int_eq(trainer_run(&tr, NULL, &err), STATUS_RUNTIME);
     ck_assert_msg(strstr(err.message, "non-finite") && strstr(err.message, "step"), "%s", err.message);
     ck_assert_int_lt(tr.step, 20);
     trainer_free(&tr);

@@ -7,6 +7,7 @@
 #include "tests/support/helpers.h"
 #include "tests/support/model_fixtures.h"
 #include "optim/trainer.h"
+#include "cli/train_log.h"
 #include "data/json.h"
 #include <math.h>
 #include <stdio.h>
@@ -101,7 +102,6 @@ START_TEST(test_trainer_logs_load_and_aux)
     tc.epochs = 2;
     tc.eval_every = 4;
     tc.lr = 5e-3;
-    tc.quiet = 1;
     tc.out_dir = dir;
     tc.task = "synthetic";
     tc.aux_from_adapter = 0;
@@ -110,7 +110,10 @@ START_TEST(test_trainer_logs_load_and_aux)
     Trainer tr;
     Error err;
     ck_assert_int_eq(trainer_init(&tr, &m, &ts, &ts, &tc, &err), STATUS_OK);
-    Status s = trainer_run(&tr, &err);
+    TrainLog log = { .out_dir = dir, .quiet = 1 };
+    TrainHooks hooks = train_log_hooks(&log);
+    Status s = trainer_run(&tr, &hooks, &err);
+    train_log_close(&log);
     ck_assert_msg(s == STATUS_OK, "%s", err.message);
     MetricsCheck chk = { 0, 0, c.n_layers, 7, tr.total_steps, _i == 1, "" };
     trainer_free(&tr);

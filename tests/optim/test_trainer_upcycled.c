@@ -54,13 +54,12 @@ START_TEST(test_upcycled_trains_and_reloads)
     tc.batch = 6;
     tc.epochs = 3;
     tc.lr = 1e-2;
-    tc.quiet = 1;
     tc.out_dir = dir;
     tc.task = "synthetic";
     Trainer tr;
     Error err;
     ck_assert_int_eq(trainer_init(&tr, &m, &ts, &ts, &tc, &err), STATUS_OK);
-    ck_assert_msg(trainer_run(&tr, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(trainer_run(&tr, NULL, &err) == STATUS_OK, "%s", err.message);
     ck_assert(isfinite(tr.last_loss) && tr.last_aux > 0);
     trainer_free(&tr);
     ck_assert(moved(f->gate, router0) && moved(f->gate2, gate2_0) && moved(f->w2[0].lora_b, b0));
