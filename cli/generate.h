@@ -1,4 +1,4 @@
-/* cli/generate.h — `./train generate ...` (see generate_cli.c for the usage).
+/* cli/generate.h — `./train generate ...` (see generate.c for the usage).
    defines: generate_cli() */
 #ifndef GENERATE_CLI_H
 #define GENERATE_CLI_H

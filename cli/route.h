@@ -1,4 +1,4 @@
-/* cli/route.h — `./train route ...`: true experts per token and layer (see route_cli.c).
+/* cli/route.h — `./train route ...`: true experts per token and layer (see route.c).
    defines: route_cli() */
 #ifndef ROUTE_CLI_H
 #define ROUTE_CLI_H

@@ -1,4 +1,4 @@
-/* cli/tokenize.h — `./train tokenize ...` (see tokenize_cli.c for the usage).
+/* cli/tokenize.h — `./train tokenize ...` (see tokenize.c for the usage).
    defines: tokenize_cli() */
 #ifndef TOKENIZE_CLI_H
 #define TOKENIZE_CLI_H

@@ -1,4 +1,4 @@
-/* tests/data/test_commonsense.c — commonsense readers (data/commonsense.c, mc_more.c) on hand-written
+/* tests/data/test_commonsense.c — commonsense readers (data/commonsense.c, winogrande_hellaswag_scienceqa.c) on hand-written
    fixtures: AllenAI JSONL, LLM-Adapters instruction JSON, SIQA / PIQA with labels files,
    WinoGrande, HellaSwag (preprocessing checked against values worked out by hand and with
    Python's re/str semantics), ScienceQA text-only filter, mc_jsonl; malformed inputs name

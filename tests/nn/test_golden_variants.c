@@ -3,7 +3,7 @@
    experts, per-layer lists) against our own PyTorch reference: tests/golden/variant_*, made by
    regen.sh with tests/golden/variants_ref.py (on top of shared/tools/torch_ref.py; float64). No
    Python at test time.
-   For each fixture the model is rebuilt from NAME/args with make_tiny_write (as test_parity.c);
+   For each fixture the model is rebuilt from NAME/args with make_tiny_write (as tests/nn/test_golden_parity.c);
    the adapter is the committed NAME/adapter, written by the Python side (the "moe" object's
    variant keys, shared / constant-null tensors, per-layer lists: the C reader meets a file it did
    not write). forward + backward on NAME/tokens.json, compared with NAME/out.json and
