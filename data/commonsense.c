@@ -2,7 +2,7 @@
    instruction JSON, Social IQa and PIQA (+ labels files) readers; formats in commonsense.h. */
 #include "data/commonsense.h"
 #include "data/json.h"
-#include "data/tsv.h"
+#include "data/file_read.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,7 +133,7 @@ Status mc_read_llm_adapters(McDataset *ds, const char *path, Error *err) {
 static Status apply_labels(McDataset *ds, int first, const char *path, int base, Error *err) {
     char *buf;
     size_t len;
-    Status st = data_read_file(path, &buf, &len, err);
+    Status st = file_read_all(path, &buf, &len, err);
     if (st) return st;
     mc_dataset_add_file(ds, path);
     int n_rec = ds->n - first, n = 0, line = 0;
