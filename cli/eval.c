@@ -116,9 +116,7 @@ static int eval_flags(EvalOpts *o, Flag *f) {
         { "seed", FLAG_INT, &o->seed, "seed of a fresh adapter (--adapter without --adapter-dir), as train --seed", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
-    int n = model_flags(f, &o->model, &o->tokenizer, &o->adapter_dir);
-    memcpy(f + n, t, sizeof t);
-    n += (int)(sizeof t / sizeof t[0]);
+    int n = model_flags(f, &o->model, &o->tokenizer, &o->adapter_dir, t, (int)(sizeof t / sizeof t[0]));
     n += adapter_options_flags(&o->ad, f + n);   /* the adapter options of train / forward-backward / make-tiny */
     CHECK(n <= EVAL_MAX_FLAGS, "%d eval options exceed EVAL_MAX_FLAGS", n);
     return n;

@@ -214,9 +214,7 @@ static int fb_flags(FbOptions *o, Flag *f) {
         { "nonzero-b", FLAG_BOOL, &o->nonzero_b, "fresh adapter: B ~ N(0, 0.02) instead of zeros (ignored with --adapter-dir, as torch_ref.py)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with these options", 0 },
     };
-    int n = model_flags(f, &o->model, NULL, &o->adapter_dir);
-    memcpy(f + n, t, sizeof t);
-    n += (int)(sizeof t / sizeof t[0]);
+    int n = model_flags(f, &o->model, NULL, &o->adapter_dir, t, (int)(sizeof t / sizeof t[0]));
     n += adapter_options_flags(&o->ad, f + n);   /* the adapter options of train / eval / make-tiny */
     CHECK(n <= FB_MAX_FLAGS, "%d forward-backward options exceed FB_MAX_FLAGS", n);
     return n;

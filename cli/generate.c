@@ -181,9 +181,7 @@ static int parse_opts(GenOpts *o, int argc, char **argv) {
         { "config", FLAG_STRING, &o->config, "JSON file of options (command line wins)", 0 },
     };
     Flag flags[MODEL_FLAGS_MAX + sizeof t / sizeof t[0]];
-    int n = model_flags(flags, &o->model, &o->tokenizer, &o->adapter_dir), help = 0;
-    memcpy(flags + n, t, sizeof t);
-    n += (int)(sizeof t / sizeof t[0]);
+    int n = model_flags(flags, &o->model, &o->tokenizer, &o->adapter_dir, t, (int)(sizeof t / sizeof t[0])), help = 0;
     Error err = {0};
     if (flags_parse(flags, n, argc, argv, 1, &help, &err) != STATUS_OK ||
         (o->config && flags_load_config(flags, n, o->config, &err) != STATUS_OK)) {

@@ -1,7 +1,9 @@
 /* cli/model_flags.c — the --model / --tokenizer / --adapter-dir table (see model_flags.h). */
 #include "cli/model_flags.h"
+#include <string.h>
 
-int model_flags(Flag *f, const char **model, const char **tokenizer, const char **adapter_dir) {
+int model_flags(Flag *f, const char **model, const char **tokenizer, const char **adapter_dir,
+                const Flag *own, int n_own) {
     const Flag t[MODEL_FLAGS_MAX] = {
         { "model", FLAG_STRING, model, "base model: llama2.c .bin file or HF directory", 0 },
         { "tokenizer", FLAG_STRING, tokenizer,
@@ -12,5 +14,6 @@ int model_flags(Flag *f, const char **model, const char **tokenizer, const char 
     int n = 0;
     for (int i = 0; i < MODEL_FLAGS_MAX; i++)
         if (t[i].ptr) f[n++] = t[i];
-    return n;
+    memcpy(f + n, own, (size_t)n_own * sizeof *own);
+    return n + n_own;
 }

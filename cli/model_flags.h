@@ -9,8 +9,10 @@
 
 #define MODEL_FLAGS_MAX 3
 
-/* Writes to f, in the order --model, --tokenizer, --adapter-dir, the flags whose destination is
-   not NULL (a command without an adapter passes adapter_dir = NULL); returns their count. */
-int model_flags(Flag *f, const char **model, const char **tokenizer, const char **adapter_dir);
+/* Writes to f the flags whose destination is not NULL, in the order --model, --tokenizer,
+   --adapter-dir (a command without an adapter passes adapter_dir = NULL), then the command's own
+   flags own[0..n_own); returns the count (f holds MODEL_FLAGS_MAX + n_own). */
+int model_flags(Flag *f, const char **model, const char **tokenizer, const char **adapter_dir,
+                const Flag *own, int n_own);
 
 #endif

@@ -166,9 +166,7 @@ static int parse_opts(RouteOpts *o, int argc, char **argv) {
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
     Flag f[MODEL_FLAGS_MAX + sizeof t / sizeof t[0]];
-    int n = model_flags(f, &o->model, &o->tokenizer, &o->adapter_dir), help = 0;
-    memcpy(f + n, t, sizeof t);
-    n += (int)(sizeof t / sizeof t[0]);
+    int n = model_flags(f, &o->model, &o->tokenizer, &o->adapter_dir, t, (int)(sizeof t / sizeof t[0])), help = 0;
     Error err;
     Status s = flags_parse(f, n, argc, argv, 1, &help, &err);
     if (!s && o->config) s = flags_load_config(f, n, o->config, &err);

@@ -29,9 +29,7 @@ static int run_flags(TrainOptions *o, Flag *f) {
         { "split", FLAG_STRING, &o->split, "eval split", 0 },
         { "out", FLAG_STRING, &o->out, "run directory (metrics.jsonl, report.svg, config.json, checkpoint/, adapter/)", 0 },
     };
-    int n = model_flags(f, &o->model, &o->tokenizer, NULL);
-    memcpy(f + n, t, sizeof t);
-    return n + (int)(sizeof t / sizeof t[0]);
+    return model_flags(f, &o->model, &o->tokenizer, NULL, t, (int)(sizeof t / sizeof t[0]));
 }
 
 /* optimisation, evaluation, checkpoints */
