@@ -46,7 +46,7 @@ static void score_batch(const LlamaModel *m, const TokenizedSet *ts, const Batch
                         Tape *t, EvalResult *r) {
     int V = m->cfg.vocab_size, letter[MC_MAX_CHOICES];
     int shift = letter_layout(ts, letter) - 1;
-    Tensor *h = llama_hidden_ex(t, m, b->input_ids, b->lengths, b->B, b->T, NULL);
+    Tensor *h = llama_hidden_padded(t, m, b->input_ids, b->lengths, b->B, b->T, NULL);
     int *rows = arena_alloc(t->arena, (size_t)b->B * sizeof(int));
     for (int i = 0; i < b->B; i++) rows[i] = i * b->T + b->answer_pos[i] + (b->label[i] >= 0 ? shift : 0);
     Tensor *lg = llama_logits(t, m, op_gather_rows(t, h, rows, b->B));
