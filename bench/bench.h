@@ -1,10 +1,12 @@
 /* bench/bench.h — the benchmark bodies behind `./train bench` (cli/bench.c): throughput printed
    as a table or JSON lines.
-   defines: BenchOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step, bench_now
+   defines: BenchOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step, bench_now,
+            bench_stories15m_config
    Usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]
    With no selection flag every benchmark runs. */
 #ifndef BENCH_H
 #define BENCH_H
+#include "nn/model_config.h"
 
 typedef struct {
     int json;       /* JSON lines only */
@@ -25,5 +27,10 @@ int bench_step(const BenchOpts *o);
 
 /* Monotonic wall-clock seconds. */
 double bench_now(void);
+
+/* The shape of llama2.c's stories15M (bench_step.c): dim 288, 6 layers, 6 heads (kv 6, head_dim
+   48), FFN 768, vocab 32000, context 256, tied embedding, RoPE over interleaved pairs, BOS 1,
+   EOS 2. The step and generation benchmarks fill it with random weights. */
+ModelConfig bench_stories15m_config(void);
 
 #endif

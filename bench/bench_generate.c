@@ -9,15 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static ModelConfig stories15m_shape(void) {
-    ModelConfig c = { 0 };
-    c.dim = 288; c.hidden_dim = 768; c.n_layers = 6; c.n_heads = 6; c.n_kv_heads = 6;
-    c.vocab_size = 32000; c.max_seq_len = 256; c.head_dim = 48;
-    c.norm_eps = 1e-5; c.rope_theta = 10000.0; c.tied = 1; c.rope_half = 0;
-    c.bos_id = 1; c.eos_id = 2;
-    return c;
-}
-
 /* best tokens/s over a few runs (after one warm-up run) */
 static double time_generate(const LlamaModel *m, int steps, int reps) {
     const int bos = 1;
@@ -40,7 +31,7 @@ static double time_generate(const LlamaModel *m, int steps, int reps) {
 }
 
 int bench_generate(const BenchOpts *o) {
-    ModelConfig c = stories15m_shape();
+    ModelConfig c = bench_stories15m_config();
     AdapterConfig none = { .kind = ADAPTER_NONE };
     LlamaModel m;
     llama_declare(&m, &c, &none, 0);

@@ -36,8 +36,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-
-static ModelConfig stories15m_config(void) {
+ModelConfig bench_stories15m_config(void) {
     ModelConfig c = { 0 };
     c.dim = 288; c.hidden_dim = 768; c.n_layers = 6; c.n_heads = 6; c.n_kv_heads = 6;
     c.vocab_size = 32000; c.max_seq_len = 256; c.head_dim = 48;
@@ -48,7 +47,7 @@ static ModelConfig stories15m_config(void) {
 
 /* n_experts > 0: every FFN is a Mixtral-style MoE of that many SwiGLU experts (base top-2) */
 void step_bench_init_moe(StepBench *s, const AdapterConfig *a, int n_experts) {
-    ModelConfig c = stories15m_config();
+    ModelConfig c = bench_stories15m_config();
     c.n_experts = n_experts;
     c.experts_per_tok = n_experts ? 2 : 0;
     llama_declare(&s->m, &c, a, 0);

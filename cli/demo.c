@@ -176,6 +176,22 @@ static void print_table(const DemoResult *res) {
     printf("(chance: 25%%. Load = true experts per token; %%FLOPs = expert FLOPs saved vs top-2)\n");
 }
 
+/* OUT/NAME/train.jsonl (4000 examples, seed) and dev.jsonl (400, seed + 1) of the mod-`modulus`
+   task, read back and tokenized into ds[0..1], ts[0..1] */
+static Status write_task(const char *out, const char *name, int modulus, uint64_t seed, const Tokenizer *tk,
+                         McDataset *ds, TokenizedSet *ts, Error *err) {
+    char dir[600], path[640];
+    snprintf(dir, sizeof dir, "%s/%s", out, name);
+    Status s = make_dir(dir, err);
+    snprintf(path, sizeof path, "%s/train.jsonl", dir);
+    if (!s) s = demo_write_split(path, 4000, modulus, seed, err);
+    snprintf(path, sizeof path, "%s/dev.jsonl", dir);
+    if (!s) s = demo_write_split(path, 400, modulus, seed + 1, err);
+    if (!s) s = load_tokenized(dir, "train", tk, &ds[0], &ts[0], err);
+    if (!s) s = load_tokenized(dir, "dev", tk, &ds[1], &ts[1], err);
+    return s;
+}
+
 static Status demo_setup(const char *out, Tokenizer *tk, McDataset *ds, TokenizedSet *ts, Error *err) {
     char path[600];
     Status s = make_dir("runs", err);
@@ -186,22 +202,8 @@ static Status demo_setup(const char *out, Tokenizer *tk, McDataset *ds, Tokenize
     snprintf(path, sizeof path, "%s/task/tokenizer.bin", out);
     if (!s) s = demo_write_tokenizer(path, err);
     if (!s) s = tokenizer_load(tk, path, 259, err);
-    snprintf(path, sizeof path, "%s/task/train.jsonl", out);
-    if (!s) s = demo_write_split(path, 4000, 4, 1, err);
-    snprintf(path, sizeof path, "%s/task/dev.jsonl", out);
-    if (!s) s = demo_write_split(path, 400, 4, 2, err);
-    snprintf(path, sizeof path, "%s/task", out);
-    if (!s) s = load_tokenized(path, "train", tk, &ds[0], &ts[0], err);
-    if (!s) s = load_tokenized(path, "dev", tk, &ds[1], &ts[1], err);
-    snprintf(path, sizeof path, "%s/pretrain_task", out);
-    if (!s) s = make_dir(path, err);
-    snprintf(path, sizeof path, "%s/pretrain_task/train.jsonl", out);
-    if (!s) s = demo_write_split(path, 4000, 3, 3, err);
-    snprintf(path, sizeof path, "%s/pretrain_task/dev.jsonl", out);
-    if (!s) s = demo_write_split(path, 400, 3, 4, err);
-    snprintf(path, sizeof path, "%s/pretrain_task", out);
-    if (!s) s = load_tokenized(path, "train", tk, &ds[2], &ts[2], err);
-    if (!s) s = load_tokenized(path, "dev", tk, &ds[3], &ts[3], err);
+    if (!s) s = write_task(out, "task", 4, 1, tk, ds, ts, err);
+    if (!s) s = write_task(out, "pretrain_task", 3, 3, tk, ds + 2, ts + 2, err);
     return s;
 }
 

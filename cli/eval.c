@@ -10,7 +10,7 @@
 #include "optim/evaluate.h"
 #include "cli/train.h"
 #include "cli/train_log.h"
-#include "cli/flags.h"
+#include "cli/model_flags.h"
 #include "data/json.h"
 #include "data/task.h"
 #include "nn/adapter_io.h"
@@ -104,9 +104,6 @@ static Status run_eval(const EvalOpts *o, Error *err) {
 
 static int eval_flags(EvalOpts *o, Flag *f) {
     Flag t[] = {
-        { "model", FLAG_STRING, &o->model, "base model: llama2.c .bin or HF directory", 0 },
-        { "tokenizer", FLAG_STRING, &o->tokenizer, "tokenizer.bin or tokenizer.json (default: next to an HF model)", 0 },
-        { "adapter-dir", FLAG_STRING, &o->adapter_dir, "adapter to apply (e.g. runs/rte/adapter)", 0 },
         { "task", FLAG_STRING, &o->task, "task name (see ./train train --help)", 0 },
         { "data", FLAG_STRING, &o->data, "dataset directory or file", 0 },
         { "split", FLAG_STRING, &o->split, "train | dev | test", 0 },
@@ -119,8 +116,7 @@ static int eval_flags(EvalOpts *o, Flag *f) {
         { "seed", FLAG_INT, &o->seed, "seed of a fresh adapter (--adapter without --adapter-dir), as train --seed", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
-    int n = (int)(sizeof t / sizeof t[0]);
-    memcpy(f, t, sizeof t);
+    int n = model_flags(f, &o->model, &o->tokenizer, &o->adapter_dir, t, (int)(sizeof t / sizeof t[0]));
     n += adapter_options_flags(&o->ad, f + n);   /* the adapter options of train / forward-backward / make-tiny */
     CHECK(n <= EVAL_MAX_FLAGS, "%d eval options exceed EVAL_MAX_FLAGS", n);
     return n;

@@ -24,7 +24,7 @@
 #include "cli/make_tiny.h"
 #include "nn/forward_backward.h"
 #include "data/atomic_file.h"
-#include "cli/flags.h"
+#include "cli/model_flags.h"
 #include "data/json.h"
 #include "tensor/check.h"
 #include "tensor/threads.h"
@@ -206,8 +206,6 @@ static Status run(const FbOptions *o, Error *err) {
 
 static int fb_flags(FbOptions *o, Flag *f) {
     Flag t[] = {
-        { "model", FLAG_STRING, &o->model, "llama2.c .bin file or HF model directory", 0 },
-        { "adapter-dir", FLAG_STRING, &o->adapter_dir, "PEFT / Mo-LoRA / AdaMoE adapter directory (none: the adapter options build one)", 0 },
         { "tokens", FLAG_STRING, &o->tokens, "tokens.json {\"inputs\": [[ids]], \"targets\": [[ids or -100]]}", 0 },
         { "json-out", FLAG_STRING, &o->json_out, "write the summary (torch_ref.py keys) here", 0 },
         { "grads-out", FLAG_STRING, &o->grads_out, "write the adapter gradients (safetensors) here", 0 },
@@ -217,8 +215,7 @@ static int fb_flags(FbOptions *o, Flag *f) {
         { "nonzero-b", FLAG_BOOL, &o->nonzero_b, "fresh adapter: B ~ N(0, 0.02) instead of zeros (ignored with --adapter-dir, as torch_ref.py)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with these options", 0 },
     };
-    int n = (int)(sizeof t / sizeof t[0]);
-    memcpy(f, t, sizeof t);
+    int n = model_flags(f, &o->model, NULL, &o->adapter_dir, t, (int)(sizeof t / sizeof t[0]));
     n += adapter_options_flags(&o->ad, f + n);   /* the adapter options of train / eval / make-tiny */
     CHECK(n <= FB_MAX_FLAGS, "%d forward-backward options exceed FB_MAX_FLAGS", n);
     return n;

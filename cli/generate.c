@@ -15,7 +15,7 @@
 #include "nn/adapter_io.h"
 #include "nn/checkpoint.h"
 #include "nn/generate.h"
-#include "cli/flags.h"
+#include "cli/model_flags.h"
 #include "data/json.h"
 #include "data/tokenizer.h"
 #include "tensor/check.h"
@@ -169,10 +169,7 @@ static const char USAGE[] =
 
 /* flags -> opts; returns -1 to go on, else the exit status */
 static int parse_opts(GenOpts *o, int argc, char **argv) {
-    Flag flags[] = {
-        { "model", FLAG_STRING, &o->model, "llama2.c .bin file or HF directory", 0 },
-        { "tokenizer", FLAG_STRING, &o->tokenizer, "tokenizer.bin or tokenizer.json", 0 },
-        { "adapter-dir", FLAG_STRING, &o->adapter_dir, "LoRA adapter directory (adapter_config.json + adapter_model.safetensors)", 0 },
+    Flag t[] = {
         { "prompt", FLAG_STRING, &o->prompt, "prompt text (encoded with BOS; needs --tokenizer)", 0 },
         { "prompt-ids", FLAG_STRING, &o->prompt_ids, "prompt as comma-separated token ids", 0 },
         { "steps", FLAG_INT, &o->steps, "number of new tokens", 0 },
@@ -184,7 +181,8 @@ static int parse_opts(GenOpts *o, int argc, char **argv) {
         { "json", FLAG_BOOL, &o->json, "print one JSON line instead of streaming text", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file of options (command line wins)", 0 },
     };
-    int n = (int)(sizeof flags / sizeof flags[0]), help = 0;
+    Flag flags[MODEL_FLAGS_MAX + sizeof t / sizeof t[0]];
+    int n = model_flags(flags, &o->model, &o->tokenizer, &o->adapter_dir, t, (int)(sizeof t / sizeof t[0])), help = 0;
     Error err = {0};
     if (flags_parse(flags, n, argc, argv, 1, &help, &err) != STATUS_OK ||
         (o->config && flags_load_config(flags, n, o->config, &err) != STATUS_OK)) {

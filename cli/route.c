@@ -13,7 +13,7 @@
 #include "cli/errors.h"
 #include "nn/adapter_io.h"
 #include "nn/checkpoint.h"
-#include "cli/flags.h"
+#include "cli/model_flags.h"
 #include "data/json.h"
 #include "data/tokenizer.h"
 #include "tensor/check.h"
@@ -160,16 +160,14 @@ static int route_run(const RouteOpts *o, LlamaModel *m, const Tokenizer *tk, con
 
 static int parse_opts(RouteOpts *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
-    Flag f[] = {
-        { "model", FLAG_STRING, &o->model, "base model: llama2.c .bin or HF directory", 0 },
-        { "tokenizer", FLAG_STRING, &o->tokenizer, "tokenizer.bin / tokenizer.json (needed for --text)", 0 },
-        { "adapter-dir", FLAG_STRING, &o->adapter_dir, "molora / adamoe adapter directory", 0 },
+    Flag t[] = {
         { "text", FLAG_STRING, &o->text, "text to route (encoded with BOS)", 0 },
         { "prompt-ids", FLAG_STRING, &o->prompt_ids, "token ids, comma-separated", 0 },
         { "json", FLAG_BOOL, &o->json, "one JSON line with the per-token counts", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
-    int n = (int)(sizeof f / sizeof f[0]), help = 0;
+    Flag f[MODEL_FLAGS_MAX + sizeof t / sizeof t[0]];
+    int n = model_flags(f, &o->model, &o->tokenizer, &o->adapter_dir, t, (int)(sizeof t / sizeof t[0])), help = 0;
     Error err;
     Status s = flags_parse(f, n, argc, argv, 1, &help, &err);
     if (!s && o->config) s = flags_load_config(f, n, o->config, &err);

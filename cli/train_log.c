@@ -156,7 +156,8 @@ static void log_eval(void *ctx, const Trainer *tr) {
     if (!log->quiet)
         printf("eval step %ld: acc %.4f%s (n=%d, letter loss %.4f)\n", tr->step, e->acc,
                tr->cfg.positive_choice >= 0 ? "" : "", e->n, e->loss);
-    if (tr->cfg.positive_choice >= 0 && !log->quiet) printf("  mcc %.4f (tp %d tn %d fp %d fn %d)\n", e->mcc, e->tp, e->tn, e->fp, e->fn);
+    if (tr->cfg.positive_choice >= 0 && !log->quiet)
+        printf("  mcc %.4f (tp %ld tn %ld fp %ld fn %ld)\n", e->mcc, e->counts.tp, e->counts.tn, e->counts.fp, e->counts.fn);
     if (tr->model->moe && !log->quiet) {
         MoeSummary ms;
         moe_summary_model(&tr->model->moe->stats, &ms);

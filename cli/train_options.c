@@ -1,5 +1,6 @@
 /* cli/train_options.c — defaults and the flag table (see train_options.h). */
 #include "cli/train_options.h"
+#include "cli/model_flags.h"
 #include "tensor/check.h"
 #include "data/json.h"
 #include <stdio.h>
@@ -21,8 +22,6 @@ void train_options_default(TrainOptions *o) {
 /* what to train on and where the results go */
 static int run_flags(TrainOptions *o, Flag *f) {
     Flag t[] = {
-        { "model", FLAG_STRING, &o->model, "base model: llama2.c .bin or HF directory", 0 },
-        { "tokenizer", FLAG_STRING, &o->tokenizer, "tokenizer.bin or tokenizer.json (default: next to the model)", 0 },
         { "task", FLAG_STRING, &o->task, "rte cola sst2 mrpc qnli arc_easy arc_challenge openbookqa commonsense_qa siqa piqa winogrande hellaswag scienceqa mc_jsonl", 0 },
         { "data", FLAG_STRING, &o->data, "dataset directory (or a file)", 0 },
         { "train", FLAG_STRING, &o->train_file, "explicit training file (instead of --data)", 0 },
@@ -30,8 +29,7 @@ static int run_flags(TrainOptions *o, Flag *f) {
         { "split", FLAG_STRING, &o->split, "eval split", 0 },
         { "out", FLAG_STRING, &o->out, "run directory (metrics.jsonl, report.svg, config.json, checkpoint/, adapter/)", 0 },
     };
-    memcpy(f, t, sizeof t);
-    return (int)(sizeof t / sizeof t[0]);
+    return model_flags(f, &o->model, &o->tokenizer, NULL, t, (int)(sizeof t / sizeof t[0]));
 }
 
 /* optimisation, evaluation, checkpoints */

@@ -2,30 +2,16 @@
    instruction JSON, Social IQa and PIQA (+ labels files) readers; formats in commonsense.h. */
 #include "data/commonsense.h"
 #include "data/json.h"
-#include "data/tsv.h"
-#include <stdarg.h>
+#include "data/mc_jsonl.h"
+#include "data/file_read.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-Status mc_row_error(Error *err, const char *path, int line, const char *fmt, ...) {
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return error_set(err, STATUS_FORMAT, NULL, "%s:%d: %s", path, line, msg);
-}
-
-typedef struct {
-    McDataset *ds;
-    const char *path;
-} RowCtx;
-
 /* ---- AllenAI JSONL ---------------------------------------------------------------------- */
 
 static int allenai_row(void *vctx, const JsonValue *row, int line, Error *err) {
-    RowCtx *c = vctx;
+    const McRowCtx *c = vctx;
     const JsonValue *q = json_get(row, "question");
     const char *stem, *id = NULL, *key = NULL;
     const JsonValue *ch = json_get(q, "choices");
@@ -54,9 +40,7 @@ static int allenai_row(void *vctx, const JsonValue *row, int line, Error *err) {
 }
 
 Status mc_read_allenai_jsonl(McDataset *ds, const char *path, Error *err) {
-    RowCtx c = { ds, path };
-    mc_dataset_add_file(ds, path);
-    return jsonl_foreach(path, allenai_row, &c, err);
+    return mc_read_jsonl_rows(ds, path, NULL, allenai_row, err);
 }
 
 /* ---- LLM-Adapters instruction JSON ------------------------------------------------------ */
@@ -133,7 +117,7 @@ Status mc_read_llm_adapters(McDataset *ds, const char *path, Error *err) {
 static Status apply_labels(McDataset *ds, int first, const char *path, int base, Error *err) {
     char *buf;
     size_t len;
-    Status st = data_read_file(path, &buf, &len, err);
+    Status st = file_read_all(path, &buf, &len, err);
     if (st) return st;
     mc_dataset_add_file(ds, path);
     int n_rec = ds->n - first, n = 0, line = 0;
@@ -163,7 +147,7 @@ static Status apply_labels(McDataset *ds, int first, const char *path, int base,
 /* ---- Social IQa / PIQA ------------------------------------------------------------------ */
 
 static int siqa_row(void *vctx, const JsonValue *row, int line, Error *err) {
-    RowCtx *c = vctx;
+    const McRowCtx *c = vctx;
     const char *ctx, *q, *a[3];
     if (!json_get_string(row, "context", &ctx) || !json_get_string(row, "question", &q) ||
         !json_get_string(row, "answerA", &a[0]) || !json_get_string(row, "answerB", &a[1]) ||
@@ -180,7 +164,7 @@ static int siqa_row(void *vctx, const JsonValue *row, int line, Error *err) {
 }
 
 static int piqa_row(void *vctx, const JsonValue *row, int line, Error *err) {
-    RowCtx *c = vctx;
+    const McRowCtx *c = vctx;
     const char *goal, *s[2], *id = NULL;
     if (!json_get_string(row, "goal", &goal) || !json_get_string(row, "sol1", &s[0]) ||
         !json_get_string(row, "sol2", &s[1]))
@@ -201,11 +185,9 @@ static int piqa_row(void *vctx, const JsonValue *row, int line, Error *err) {
 }
 
 static Status read_with_labels(McDataset *ds, const char *jsonl, const char *labels, int base,
-                               int (*fn)(void *, const JsonValue *, int, Error *), Error *err) {
-    RowCtx c = { ds, jsonl };
+                               McRowFn fn, Error *err) {
     int first = ds->n;
-    mc_dataset_add_file(ds, jsonl);
-    Status st = jsonl_foreach(jsonl, fn, &c, err);
+    Status st = mc_read_jsonl_rows(ds, jsonl, NULL, fn, err);
     if (!st && labels) st = apply_labels(ds, first, labels, base, err);
     return st;
 }

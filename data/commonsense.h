@@ -1,7 +1,8 @@
-/* data/commonsense.h — readers for the commonsense / science multiple-choice datasets.
+/* data/commonsense.h — readers for the commonsense / science multiple-choice datasets
+   (commonsense.c: AllenAI, LLM-Adapters, Social IQa, PIQA; winogrande_hellaswag_scienceqa.c: the
+   rest). The generic mc_jsonl format and the row helpers they share are in mc_jsonl.h.
    defines: mc_read_allenai_jsonl, mc_read_llm_adapters, mc_read_siqa, mc_read_piqa,
-            mc_read_winogrande, mc_read_hellaswag, hellaswag_preprocess, mc_read_scienceqa,
-            mc_read_mc_jsonl, mc_row_error
+            mc_read_winogrande, mc_read_hellaswag, hellaswag_preprocess, mc_read_scienceqa
    Each appends to ds and records the files read; errors read "PATH:LINE: expected ...".
    Formats:
      AllenAI JSONL (ARC, OpenBookQA, CommonsenseQA): {"id", "question": {"stem", "choices":
@@ -23,9 +24,7 @@
      ScienceQA (problems.json object keyed by id, a JSON array, or JSONL) {question, choices,
        answer (index), hint, image, split}: entries with a non-null, non-empty "image" are
        SKIPPED (text-only subset); split filter "train" / "val" / "test" when records carry
-       "split" (split NULL = keep all); context2 = hint when non-empty.
-     mc_jsonl: {"question", "choices": [...], "answer": i (0-based; absent -> -1),
-       optional "context", "id"}. */
+       "split" (split NULL = keep all); context2 = hint when non-empty. */
 #ifndef COMMONSENSE_H
 #define COMMONSENSE_H
 #include "data/example.h"
@@ -38,14 +37,9 @@ Status mc_read_piqa(McDataset *ds, const char *jsonl, const char *labels, Error 
 Status mc_read_winogrande(McDataset *ds, const char *path, Error *err);
 Status mc_read_hellaswag(McDataset *ds, const char *path, Error *err);
 Status mc_read_scienceqa(McDataset *ds, const char *path, const char *split, Error *err);
-Status mc_read_mc_jsonl(McDataset *ds, const char *path, Error *err);
 
 /* lm-eval's hellaswag preprocess: strip; " [title]" -> ". "; drop "[...]" (shortest);
    "  " -> " " (one non-overlapping pass). Returns a malloc'ed string. */
 char *hellaswag_preprocess(const char *text);
-
-/* error_set(STATUS_FORMAT) with "PATH:LINE: " prepended. */
-Status mc_row_error(Error *err, const char *path, int line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 #endif

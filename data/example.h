@@ -1,5 +1,5 @@
 /* data/example.h — task-independent multiple-choice examples, the common currency of every
-   dataset reader (glue.c, commonsense.c, winogrande_hellaswag_scienceqa.c), the prompt builder and the batcher.
+   dataset reader (glue.c, commonsense.c, winogrande_hellaswag_scienceqa.c, mc_jsonl.c), the prompt builder and the batcher.
    defines: MC_MAX_CHOICES, MC_MAX_FILES, McExample, McDataset, mc_dataset_init, mc_dataset_free,
             mc_dataset_add, mc_strdup, mc_strndup, mc_dataset_add_file, mc_dataset_set_choices
    Every string of a dataset lives in the dataset's own string pool (chained 64 KiB chunks, no

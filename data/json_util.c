@@ -6,6 +6,7 @@
    vocabulary is checked in linear time. */
 #include "data/json.h"
 #include "data/json_internal.h"
+#include "data/file_read.h"
 #include "tensor/check.h"
 #include <ctype.h>
 #include <errno.h>
@@ -137,24 +138,11 @@ Status json_parse_file(JsonDoc *doc, const char *path, Error *err) {
     arena_init(&doc->arena, 1 << 16);
     doc->root = NULL;
     snprintf(doc->source, sizeof doc->source, "%s", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) return error_set(err, STATUS_IO, "check the path", "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = xmalloc(cap);
-    for (;;) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        cap *= 2;
-        buf = xrealloc(buf, cap);
-    }
-    int bad = ferror(f);
-    int saved = errno;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return error_set(err, STATUS_IO, NULL, "cannot read %s: %s", path, strerror(saved));
-    }
-    Status st = json_parse(doc, buf, n, path, err);
+    char *buf;
+    size_t n;
+    Status st = file_read_all(path, &buf, &n, err);
+    if (st) return st;
+    st = json_parse(doc, buf, n, path, err);
     free(buf);
     return st;
 }

@@ -13,16 +13,18 @@ double metric_accuracy(const int *pred, const int *gold, int n) {
     return total ? (double)ok / (double)total : 0.0;
 }
 
+void binary_counts_add(BinaryCounts *c, int pred, int gold, int positive) {
+    if (gold < 0) return;
+    int g = gold == positive, p = pred == positive;
+    if (g && p) c->tp++;
+    else if (!g && !p) c->tn++;
+    else if (p) c->fp++;
+    else c->fn++;
+}
+
 BinaryCounts binary_counts(const int *pred, const int *gold, int n, int positive) {
     BinaryCounts c = { 0, 0, 0, 0 };
-    for (int i = 0; i < n; i++) {
-        if (gold[i] < 0) continue;
-        int g = gold[i] == positive, p = pred[i] == positive;
-        if (g && p) c.tp++;
-        else if (!g && !p) c.tn++;
-        else if (p) c.fp++;
-        else c.fn++;
-    }
+    for (int i = 0; i < n; i++) binary_counts_add(&c, pred[i], gold[i], positive);
     return c;
 }
 

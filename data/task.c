@@ -2,6 +2,7 @@
    (layouts in task.h). */
 #include "data/task.h"
 #include "data/commonsense.h"
+#include "data/mc_jsonl.h"
 #include "data/glue.h"
 #include <dirent.h>
 #include <stdio.h>

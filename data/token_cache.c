@@ -2,7 +2,7 @@
    (format in token_cache.h). */
 #include "data/token_cache.h"
 #include "data/atomic_file.h"
-#include "data/tsv.h"
+#include "data/file_read.h"
 #include "tensor/check.h"
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ uint64_t fnv1a64(const void *data, size_t n, uint64_t h) {
 Status hash_file(const char *path, uint64_t *h, Error *err) {
     char *buf;
     size_t len;
-    Status st = data_read_file(path, &buf, &len, err);
+    Status st = file_read_all(path, &buf, &len, err);
     if (st) return st;
     *h = fnv1a64(buf, len, *h);
     free(buf);
@@ -124,7 +124,7 @@ Status token_cache_load(const char *path, uint64_t tok_hash, uint64_t data_hash,
     memset(ts, 0, sizeof *ts);
     char *buf;
     size_t len;
-    Status st = data_read_file(path, &buf, &len, err);
+    Status st = file_read_all(path, &buf, &len, err);
     if (st) return st;
     const size_t fixed = 8 + 8 + 16 + N_HDR_INTS * 4 + 8;
     const char *msg = NULL;

@@ -7,31 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-Status tokenizer_read_file(const char *path, char **data, size_t *len, Error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return error_set(err, STATUS_IO, "check the --tokenizer path", "%s: cannot open: %s",
-                         path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = xmalloc(cap);
-    for (;;) {
-        if (n + 1 >= cap) buf = xrealloc(buf, cap *= 2);
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return error_set(err, STATUS_IO, NULL, "%s: read error after %zu bytes", path, n);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return STATUS_OK;
-}
-
 void tokenizer_alloc(Tokenizer *tk, int vocab_size, size_t blob_size) {
     tk->vocab_size = vocab_size;
     tk->pieces = xcalloc((size_t)vocab_size, sizeof *tk->pieces);

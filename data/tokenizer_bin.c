@@ -7,6 +7,7 @@
    is <= -1e10 never merges, as run.c's initial best score) via bpe_merge. BOS 1, EOS 2. */
 #include "data/tokenizer_impl.h"
 #include "data/bpe.h"
+#include "data/file_read.h"
 #include "tensor/check.h"
 #include <math.h>
 #include <stdint.h>
@@ -77,7 +78,7 @@ Status tokenizer_load_bin(Tokenizer *tk, const char *path, int vocab_size_hint, 
     memset(tk, 0, sizeof *tk);
     char *data;
     size_t size;
-    Status s = tokenizer_read_file(path, &data, &size, err);
+    Status s = file_read_all(path, &data, &size, err);
     if (s != STATUS_OK) return s;
     const unsigned char *d = (const unsigned char *)data;
     if (size < 4) {

@@ -1,5 +1,5 @@
 /* data/tokenizer_impl.h — internals shared by tokenizer.c, tokenizer_bin.c, tokenizer_hf*.c.
-   defines: tokenizer_read_file, tokenizer_alloc, tokenizer_bin_encode, tokenizer_hf_encode,
+   defines: tokenizer_alloc, tokenizer_bin_encode, tokenizer_hf_encode,
             tokenizer_hf_piece, tokenizer_hf_free, byte_piece_value
    The kind-specific encoders write ids WITHOUT BOS/EOS into out[0..cap), where cap is at least
    2 * strlen(text) + 8 (each input byte yields at most one id, plus prefixes). */
@@ -7,8 +7,6 @@
 #define TOKENIZER_IMPL_H
 #include "data/tokenizer.h"
 
-/* Reads a whole file into a malloc'ed buffer (NUL-terminated; *len excludes the NUL). */
-Status tokenizer_read_file(const char *path, char **data, size_t *len, Error *err);
 /* Allocates pieces/piece_len/special for vocab_size ids and a blob of blob_size bytes. */
 void tokenizer_alloc(Tokenizer *tk, int vocab_size, size_t blob_size);
 

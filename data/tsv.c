@@ -1,5 +1,6 @@
 /* data/tsv.c — tab-separated rows with optional CSV quoting (see tsv.h). */
 #include "data/tsv.h"
+#include "data/file_read.h"
 #include "tensor/check.h"
 #include <errno.h>
 #include <stdint.h>
@@ -7,33 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-Status data_read_file(const char *path, char **data, size_t *len, Error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return error_set(err, STATUS_IO, "check the path", "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *buf = xmalloc(cap);
-    for (;;) {
-        if (cap - n < 4096) buf = xrealloc(buf, cap *= 2);
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return error_set(err, STATUS_IO, NULL, "cannot read %s", path);
-    }
-    buf[n] = '\0';
-    *data = buf;
-    *len = n;
-    return STATUS_OK;
-}
-
 Status tsv_open(TsvReader *r, const char *path, int csv_quotes, Error *err) {
     memset(r, 0, sizeof *r);
     snprintf(r->path, sizeof r->path, "%s", path);
-    Status st = data_read_file(path, &r->buf, &r->len, err);
+    Status st = file_read_all(path, &r->buf, &r->len, err);
     if (st) return st;
     if (r->len >= 3 && memcmp(r->buf, "\xEF\xBB\xBF", 3) == 0) r->pos = 3;
     r->line = 1;

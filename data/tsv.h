@@ -1,5 +1,5 @@
 /* data/tsv.h — a tab-separated-values row reader for the GLUE files.
-   defines: TsvReader, tsv_open, tsv_next, tsv_close, data_read_file
+   defines: TsvReader, tsv_open, tsv_next, tsv_close
    The whole file is read at once; a UTF-8 BOM is skipped; rows end at "\n" or "\r\n" (the last
    row may lack its newline); empty lines are skipped. Two quoting modes:
      csv_quotes = 0  canonical GLUE (written with QUOTE_NONE): '"' is an ordinary character
@@ -29,7 +29,5 @@ Status tsv_open(TsvReader *r, const char *path, int csv_quotes, Error *err);
 /* Reads the next row into r->fields; *got = 0 at end of file. Errors: "PATH:LINE: ...". */
 Status tsv_next(TsvReader *r, int *got, Error *err);
 void   tsv_close(TsvReader *r);
-/* Reads a whole file into a malloc'ed, NUL-terminated buffer (*len excludes the NUL). */
-Status data_read_file(const char *path, char **data, size_t *len, Error *err);
 
 #endif

@@ -1,33 +1,17 @@
-/* data/winogrande_hellaswag_scienceqa.c — WinoGrande, HellaSwag (with lm-eval's preprocessing), ScienceQA
-   (text-only) and generic mc_jsonl readers; formats in commonsense.h. */
+/* data/winogrande_hellaswag_scienceqa.c — WinoGrande, HellaSwag (with lm-eval's preprocessing) and
+   ScienceQA (text-only) readers; formats in commonsense.h. */
 #include "data/commonsense.h"
-#include "data/json.h"
+#include "data/mc_jsonl.h"
 #include "tensor/check.h"
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    McDataset *ds;
-    const char *path;
-    const char *split;   /* ScienceQA split filter or NULL */
-} RowCtx;
-
-static void set_line_id(McDataset *ds, McExample *e, const JsonValue *row, int line) {
-    const char *id = NULL;
-    char fallback[32];
-    snprintf(fallback, sizeof fallback, "line%d", line);
-    json_get_string(row, "id", &id);
-    if (!id) json_get_string(row, "qID", &id);
-    if (!id) json_get_string(row, "ind", &id);
-    e->id = mc_strdup(ds, id ? id : fallback);
-}
-
 /* ---- WinoGrande ------------------------------------------------------------------------- */
 
 static int winogrande_row(void *vctx, const JsonValue *row, int line, Error *err) {
-    RowCtx *c = vctx;
+    const McRowCtx *c = vctx;
     const char *s, *o[2], *ans = "";
     if (!json_get_string(row, "sentence", &s) || !json_get_string(row, "option1", &o[0]) ||
         !json_get_string(row, "option2", &o[1]))
@@ -40,14 +24,12 @@ static int winogrande_row(void *vctx, const JsonValue *row, int line, Error *err
     e->context = mc_strdup(c->ds, s);
     mc_dataset_set_choices(c->ds, e, o, 2);
     e->label = ans[0] ? ans[0] - '1' : -1;
-    set_line_id(c->ds, e, row, line);
+    mc_set_row_id(c->ds, e, row, line);
     return 0;
 }
 
 Status mc_read_winogrande(McDataset *ds, const char *path, Error *err) {
-    RowCtx c = { ds, path, NULL };
-    mc_dataset_add_file(ds, path);
-    return jsonl_foreach(path, winogrande_row, &c, err);
+    return mc_read_jsonl_rows(ds, path, NULL, winogrande_row, err);
 }
 
 /* ---- HellaSwag -------------------------------------------------------------------------- */
@@ -114,7 +96,7 @@ static int hellaswag_label(const JsonValue *v, int *out) {
 }
 
 static int hellaswag_row(void *vctx, const JsonValue *row, int line, Error *err) {
-    RowCtx *c = vctx;
+    const McRowCtx *c = vctx;
     const char *act = NULL, *a, *b, *ctx;
     const JsonValue *ends = json_get(row, "endings");
     char *joined;
@@ -154,66 +136,24 @@ static int hellaswag_row(void *vctx, const JsonValue *row, int line, Error *err)
         free(p);
     }
     e->label = label;
-    set_line_id(c->ds, e, row, line);
+    mc_set_row_id(c->ds, e, row, line);
     return 0;
 }
 
 Status mc_read_hellaswag(McDataset *ds, const char *path, Error *err) {
-    RowCtx c = { ds, path, NULL };
-    mc_dataset_add_file(ds, path);
-    return jsonl_foreach(path, hellaswag_row, &c, err);
+    return mc_read_jsonl_rows(ds, path, NULL, hellaswag_row, err);
 }
 
-/* ---- ScienceQA and mc_jsonl: {question, choices[], answer} ------------------------------ */
-
-/* Adds one record; `key` (ScienceQA object key) is the id when non-NULL. */
-static Status generic_record(RowCtx *c, const JsonValue *row, int line, const char *key, int scienceqa,
-                             Error *err) {
-    const char *q, *hint = NULL, *split = NULL;
-    const JsonValue *ch = json_get(row, "choices"), *img = json_get(row, "image"), *ans = json_get(row, "answer");
-    if (!json_get_string(row, "question", &q) || !ch || ch->type != JSON_ARRAY || ch->count < 2 ||
-        ch->count > MC_MAX_CHOICES)
-        return mc_row_error(err, c->path, line, "expected \"question\": string and \"choices\": [2..%d strings]",
-                            MC_MAX_CHOICES);
-    if (scienceqa && img && !(img->type == JSON_NULL || (img->type == JSON_STRING && img->string[0] == '\0')))
-        return STATUS_OK;                               /* needs the image: not text-only */
-    if (c->split && json_get_string(row, "split", &split) && strcmp(split, c->split) != 0) return STATUS_OK;
-    int label = -1;
-    if (ans && ans->type == JSON_NUMBER && ans->number == (int)ans->number) label = (int)ans->number;
-    else if (ans && ans->type == JSON_STRING && ans->string_len == 1) label = ans->string[0] - 'A';
-    else if (ans && ans->type != JSON_NULL) label = -2;
-    if (label < -1 || label >= (int)ch->count)
-        return mc_row_error(err, c->path, line, "expected \"answer\": a choice index 0..%zu (or letter)", ch->count - 1);
-    McExample *e = mc_dataset_add(c->ds);
-    e->context = mc_strdup(c->ds, q);
-    if ((json_get_string(row, "hint", &hint) || json_get_string(row, "context", &hint)) && hint[0])
-        e->context2 = mc_strdup(c->ds, hint);
-    mc_dataset_set_choices(c->ds, e, NULL, (int)ch->count);
-    for (size_t i = 0; i < ch->count; i++) {
-        if (ch->items[i].type != JSON_STRING) return mc_row_error(err, c->path, line, "expected string choices");
-        e->choices[i] = mc_strdup(c->ds, ch->items[i].string);
-    }
-    e->label = label;
-    if (key) e->id = mc_strdup(c->ds, key);
-    else set_line_id(c->ds, e, row, line);
-    return STATUS_OK;
-}
+/* ---- ScienceQA: {question, choices[], answer, hint, image, split} (mc_jsonl.h) ------------- */
 
 static int scienceqa_row(void *vctx, const JsonValue *row, int line, Error *err) {
-    return generic_record(vctx, row, line, NULL, 1, err);
-}
-
-static int mc_jsonl_row(void *vctx, const JsonValue *row, int line, Error *err) {
-    return generic_record(vctx, row, line, NULL, 0, err);
+    return mc_question_record(vctx, row, line, NULL, 1, err);
 }
 
 Status mc_read_scienceqa(McDataset *ds, const char *path, const char *split, Error *err) {
-    RowCtx c = { ds, path, split };
     size_t l = strlen(path);
-    if (l >= 6 && strcmp(path + l - 6, ".jsonl") == 0) {
-        mc_dataset_add_file(ds, path);
-        return jsonl_foreach(path, scienceqa_row, &c, err);
-    }
+    if (l >= 6 && strcmp(path + l - 6, ".jsonl") == 0) return mc_read_jsonl_rows(ds, path, split, scienceqa_row, err);
+    McRowCtx c = { ds, path, split };
     JsonDoc doc;   /* problems.json: {"id": {...}, ...} or [{...}, ...] */
     Status st = json_parse_file(&doc, path, err);
     if (st) return st;
@@ -222,13 +162,7 @@ Status mc_read_scienceqa(McDataset *ds, const char *path, const char *split, Err
     if (r->type != JSON_OBJECT && r->type != JSON_ARRAY)
         st = mc_row_error(err, path, 1, "expected a JSON object keyed by problem id, or an array");
     for (size_t i = 0; !st && i < r->count; i++)
-        st = generic_record(&c, &r->items[i], r->items[i].line, r->keys ? r->keys[i] : NULL, 1, err);
+        st = mc_question_record(&c, &r->items[i], r->items[i].line, r->keys ? r->keys[i] : NULL, 1, err);
     json_doc_free(&doc);
     return st;
-}
-
-Status mc_read_mc_jsonl(McDataset *ds, const char *path, Error *err) {
-    RowCtx c = { ds, path, NULL };
-    mc_dataset_add_file(ds, path);
-    return jsonl_foreach(path, mc_jsonl_row, &c, err);
 }

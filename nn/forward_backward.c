@@ -116,7 +116,7 @@ Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult
         loss = op_add_scaled(&tape, loss, aux, (real)m->acfg.aux_coef);
         r->loss = (double)loss->data[0];
     }
-    Tensor *ent = m->moe ? moe_entropy_loss(&tape, m->moe) : NULL;  /* --entropy-coef: as llama_loss_ex */
+    Tensor *ent = m->moe ? moe_entropy_loss(&tape, m->moe) : NULL;  /* --entropy-coef: as llama_loss_padded */
     if (ent) {
         loss = op_add(&tape, loss, ent);
         r->loss = (double)loss->data[0];

@@ -5,7 +5,7 @@
    tokens.json = {"inputs": [[ids]...], "targets": [[ids or -100]...]}: B sequences of equal
    length T. The loss is the mean cross-entropy over targets != -100, plus aux_coef · Σ_layers
    aux for Mo-LoRA / AdaMoE adapters (and the router-entropy term when entropy_coef > 0, as the
-   trainer's llama_loss_ex) (tokens.json has no padding: every position is routed). Unlike llama_loss (LM head only at target rows), the LM head runs on all B·T positions
+   trainer's llama_loss_padded) (tokens.json has no padding: every position is routed). Unlike llama_loss (LM head only at target rows), the LM head runs on all B·T positions
    because the summary needs every logit. */
 #ifndef PARITY_H
 #define PARITY_H

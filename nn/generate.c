@@ -5,7 +5,7 @@
    order of the linears (GEMV below vs the blocked gemm) and of attention differs, so the cached
    logits equal the full forward's up to float rounding.
    Routed modules (Mixtral / upcycled MoE FFN blocks, Mo-LoRA / AdaMoE linears) are not
-   re-implemented here: they run their own forward (moe_ffn_forward, moe_linear_forward_ex) on
+   re-implemented here: they run their own forward (moe_ffn_forward, moe_linear_forward_into) on
    the step's row as a [1, ·] tensor, on a no-grad tape over s->arena, so training, evaluation and
    generation share one implementation of routing and experts. Their routing is per token
    (top-k, top-p, dense, stochastic's evaluation rule), so a row routes alone exactly as it does
@@ -153,7 +153,7 @@ static Tensor *row_tensor(DecodeState *s, const real *x, int n) {
 /* y [out] (= W x on entry) += the Mo-LoRA / AdaMoE experts of x [in], as lora_linear_forward */
 static void moe_linear_row(DecodeState *s, const MoeLinear *ml, const real *x, real *y) {
     Tensor *yb = row_tensor(s, y, ml->out);
-    Tensor *r = moe_linear_forward_ex(&s->tape, ml, row_tensor(s, x, ml->in), yb, NULL, 1);
+    Tensor *r = moe_linear_forward_into(&s->tape, ml, row_tensor(s, x, ml->in), yb, NULL);
     memcpy(y, r->data, (size_t)ml->out * sizeof(real));
 }
 

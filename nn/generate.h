@@ -13,7 +13,7 @@
    MoE FFN blocks (Mixtral, upcycled: layer.ffn) replace the SwiGLU line by the block's routing
    (moe_ffn_router_logits, route_select, op_route_weights) on the [1, C] row and each selected true
    expert's SwiGLU through the GEMVs below (weighted, in ascending expert order, + identity nulls);
-   Mo-LoRA / AdaMoE linears add moe_linear_forward_ex's experts to W x; both on a no-grad tape
+   Mo-LoRA / AdaMoE linears add moe_linear_forward_into's experts to W x; both on a no-grad tape
    (see generate.c); router statistics are not accumulated while decoding and the
    router log is empty after each step. Expert-choice routing (non-causal) cannot decode.
    Linears: y = W x (a row-parallel GEMV over real or bf16 storage) + s·B(A x) with a LoRA adapter.

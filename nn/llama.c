@@ -154,11 +154,11 @@ static const unsigned char *pad_mask(Tape *t, const int *lengths, int B, int T) 
 }
 
 Tensor *llama_hidden(Tape *t, const LlamaModel *m, const int *ids, int B, int T, Rng *drop_rng) {
-    return llama_hidden_ex(t, m, ids, NULL, B, T, drop_rng);
+    return llama_hidden_padded(t, m, ids, NULL, B, T, drop_rng);
 }
 
-Tensor *llama_hidden_ex(Tape *t, const LlamaModel *m, const int *ids, const int *lengths, int B, int T,
-                        Rng *drop_rng) {
+Tensor *llama_hidden_padded(Tape *t, const LlamaModel *m, const int *ids, const int *lengths, int B, int T,
+                            Rng *drop_rng) {
     const ModelConfig *c = &m->cfg;
     CHECK(T >= 1 && T <= c->max_seq_len, "sequence length %d outside 1..%d", T, c->max_seq_len);
     if (m->moe) moe_forward_begin(m->moe, pad_mask(t, lengths, B, T), B * T);
@@ -174,7 +174,7 @@ Tensor *llama_logits(Tape *t, const LlamaModel *m, Tensor *hidden) {
 Tensor *llama_loss(Tape *t, const LlamaModel *m, const int *ids, const int *targets, int B, int T,
                    Rng *drop_rng, int *n_counted) {
     LossParts parts;
-    Tensor *loss = llama_loss_ex(t, m, ids, targets, NULL, B, T, m->acfg.aux_coef, drop_rng, &parts);
+    Tensor *loss = llama_loss_padded(t, m, ids, targets, NULL, B, T, m->acfg.aux_coef, drop_rng, &parts);
     if (n_counted) *n_counted = parts.n_counted;
     return loss;
 }
@@ -201,10 +201,10 @@ static Tensor *answer_ce(Tape *t, const LlamaModel *m, Tensor *hidden, const int
     return op_linear_cross_entropy(t, sel, m->lm_head, tg, n);   /* no [n, V] logits kept */
 }
 
-Tensor *llama_loss_ex(Tape *t, const LlamaModel *m, const int *ids, const int *targets, const int *lengths,
-                      int B, int T, double aux_coef, Rng *drop_rng, LossParts *parts) {
+Tensor *llama_loss_padded(Tape *t, const LlamaModel *m, const int *ids, const int *targets, const int *lengths,
+                          int B, int T, double aux_coef, Rng *drop_rng, LossParts *parts) {
     LossParts lp = { 0 };
-    Tensor *hidden = llama_hidden_ex(t, m, ids, lengths, B, T, drop_rng);
+    Tensor *hidden = llama_hidden_padded(t, m, ids, lengths, B, T, drop_rng);
     Tensor *loss = answer_ce(t, m, hidden, targets, B * T, &lp.n_counted);
     lp.ce = (double)loss->data[0];
     Tensor *aux = m->moe ? moe_aux_loss(t, m->moe) : NULL;

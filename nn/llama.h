@@ -1,6 +1,6 @@
 /* nn/llama.h — a Llama-style decoder (Touvron et al. 2023) assembled from modules.
    defines: LlamaLayer, LlamaModel, LossParts, llama_declare, llama_init_adapter, llama_hidden,
-            llama_hidden_ex, llama_logits, llama_loss, llama_loss_ex, llama_free,
+            llama_hidden_padded, llama_logits, llama_loss, llama_loss_padded, llama_free,
             llama_init_base_random
    Per layer, with x [N = B*T, C]:
      h = rmsnorm(x)·w_in;  q,k,v = lora(h);  q,k = rope(q,k);  a = causal_gqa_attention(q,k,v)
@@ -59,19 +59,19 @@ Tensor *llama_hidden(Tape *t, const LlamaModel *m, const int *ids, int B, int T,
 /* The same with right padding made explicit: lengths [B] (or NULL = no padding); positions
    t >= lengths[b] are pads, which routers send to no expert and which count neither in the
    router statistics nor in the aux loss (moe.h). Without routers lengths change nothing. */
-Tensor *llama_hidden_ex(Tape *t, const LlamaModel *m, const int *ids, const int *lengths, int B, int T,
-                        Rng *drop_rng);
+Tensor *llama_hidden_padded(Tape *t, const LlamaModel *m, const int *ids, const int *lengths, int B, int T,
+                            Rng *drop_rng);
 /* hidden [N, C] -> logits [N, V] */
 Tensor *llama_logits(Tape *t, const LlamaModel *m, Tensor *hidden);
 /* Mean cross-entropy over targets != -100 ([B*T]); the LM head runs only on those rows.
    *n_counted (may be NULL) receives their number. */
 Tensor *llama_loss(Tape *t, const LlamaModel *m, const int *ids, const int *targets, int B, int T,
                    Rng *drop_rng, int *n_counted);
-/* CE + aux_coef · Σ_layers aux (aux per the adapter's kind; none for plain LoRA), lengths as in
-   llama_hidden_ex. llama_loss = llama_loss_ex(lengths NULL, aux_coef = acfg.aux_coef).
+/* The trainer's loss over a right-padded batch (lengths as in llama_hidden_padded):
+   CE + aux_coef · Σ_layers aux (aux per the adapter's kind; none for plain LoRA). llama_loss = llama_loss_padded(lengths NULL, aux_coef = acfg.aux_coef).
    parts (may be NULL) receives CE and aux separately. */
-Tensor *llama_loss_ex(Tape *t, const LlamaModel *m, const int *ids, const int *targets, const int *lengths,
-                      int B, int T, double aux_coef, Rng *drop_rng, LossParts *parts);
+Tensor *llama_loss_padded(Tape *t, const LlamaModel *m, const int *ids, const int *targets, const int *lengths,
+                          int B, int T, double aux_coef, Rng *drop_rng, LossParts *parts);
 void llama_free(LlamaModel *m);
 
 #endif

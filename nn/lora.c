@@ -40,7 +40,7 @@ Tensor *lora_linear_forward(Tape *t, const LoraLinear *m, Tensor *x, Rng *drop_r
     int drop = m->lora_a && m->dropout > 0 && drop_rng && !t->no_grad;
     if (m->lora_a && !drop) return op_lora_linear(t, x, m->weight, m->lora_a, m->lora_b, m->scaling);
     Tensor *y = op_linear(t, x, m->weight);
-    if (m->moe) return moe_linear_forward_ex(t, m->moe, x, y, drop_rng, 1);
+    if (m->moe) return moe_linear_forward_into(t, m->moe, x, y, drop_rng);
     if (!m->lora_a) return y;
     Tensor *xin = x;
     if (drop) xin = op_dropout(t, x, m->dropout, drop_rng);

@@ -118,11 +118,8 @@ static int route_rule(const MoeLinear *m, int training, RouteSpec *spec, Rng *rn
     return m->all_selected ? ROUTE_W_ALL_SELECTED : ROUTE_W_TRUE_ONLY;
 }
 
-Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng) {
-    return moe_linear_forward_ex(t, m, x, y_base, drop_rng, 0);
-}
-
-Tensor *moe_linear_forward_ex(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng, int y_owned) {
+/* moe_linear_forward (y_owned = 0) and moe_linear_forward_into (y_owned = 1) */
+static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng, int y_owned) {
     int N = (int)tensor_rows(x);
     MoeState *st = m->state;
     CHECK(tensor_cols(x) == m->in && tensor_cols(y_base) == m->out && (int)tensor_rows(y_base) == N,
@@ -155,6 +152,14 @@ Tensor *moe_linear_forward_ex(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     if (m->identity_nulls) y2 = add_identity_nulls(t, m, x2, W, y2);
     y2 = add_shared_and_const(t, m, xin, W, y2);
     return tensor_view(t->arena, y2, y_base->ndim, y_base->shape);
+}
+
+Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng) {
+    return linear_forward(t, m, x, y_base, drop_rng, 0);
+}
+
+Tensor *moe_linear_forward_into(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y, Rng *drop_rng) {
+    return linear_forward(t, m, x, y, drop_rng, 1);
 }
 
 /* ---- state ---- */

@@ -1,7 +1,7 @@
 /* nn/moe.h — a mixture of LoRA experts on a frozen linear layer (Mo-LoRA, MoLA-style) and its
    AdaMoE form with null experts; the per-forward router log, the Eq. 6 loss and router statistics.
    defines: MoeLinear, MoeModuleStats, MoeStats, MoeSummary, MoeState, MOE_MODULES,
-            moe_linear_declare, moe_linear_init, moe_linear_forward, moe_linear_forward_ex, moe_state_new, moe_state_free,
+            moe_linear_declare, moe_linear_init, moe_linear_forward, moe_linear_forward_into, moe_state_new, moe_state_free,
             moe_forward_begin, moe_aux_loss, moe_stats_reset, moe_stats_accumulate, moe_summary_module,
             moe_summary_layer, moe_summary_model
    Semantics (ARCHITECTURE.md "AdaMoE semantics", REFERENCE.md §1; torch_ref.py `route`,
@@ -76,11 +76,13 @@ void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in
 void moe_linear_free(MoeLinear *m);
 /* A_e and the router ~ U(±1/sqrt(in)) from rng (per expert A_e, B_e; then the router), B_e = 0 */
 void moe_linear_init(MoeLinear *m, Rng *rng);
-/* y_base [..., out] = x·Wᵀ already computed; returns y_base + the experts' output. x [..., in]. */
+/* y_base [..., out] = x·Wᵀ already computed; returns y_base + the experts' output (a new
+   tensor). x [..., in]. */
 Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng);
-/* y_owned = 1: y_base is the caller's fresh tensor that nothing else reads; the experts are then
-   added into its storage and gradient (no [N, out] copy forward nor gradient add backward) */
-Tensor *moe_linear_forward_ex(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng, int y_owned);
+/* The same, with the experts added INTO y's own storage and gradient, for a y that is the
+   caller's fresh tensor that nothing else reads (no [N, out] copy forward nor gradient add
+   backward); returns y (a view of it). */
+Tensor *moe_linear_forward_into(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y, Rng *drop_rng);
 
 /* Router statistics of one module, summed over every forward since the last reset. */
 typedef struct {

@@ -5,10 +5,24 @@
 #include <math.h>
 #include <string.h>
 
-double eval_mcc(int tp, int tn, int fp, int fn) {
-    double den = ((double)tp + fp) * ((double)tp + fn) * ((double)tn + fp) * ((double)tn + fn);
-    if (den <= 0) return 0.0;
-    return ((double)tp * tn - (double)fp * fn) / sqrt(den);
+double eval_log_prob(const real *row, int V, int id) {
+    double mx = row[0], sum = 0;
+    for (int v = 1; v < V; v++) mx = fmax(mx, row[v]);
+    for (int v = 0; v < V; v++) sum += exp((double)row[v] - mx);
+    return (double)row[id] - mx - log(sum);
+}
+
+void eval_add(EvalResult *r, int pred, int label, double gold_log_prob, int positive) {
+    r->loss += -gold_log_prob;
+    r->n++;
+    r->correct += pred == label;
+    if (positive >= 0) binary_counts_add(&r->counts, pred, label, positive);
+}
+
+void eval_finish(EvalResult *r, int positive) {
+    r->acc = r->n ? (double)r->correct / r->n : 0;
+    r->loss = r->n ? r->loss / r->n : 0;
+    r->mcc = positive >= 0 ? metric_mcc(&r->counts) : 0;
 }
 
 /* The letters " A", " B", ... may be several tokens (a small vocabulary splits "▁" and "A"). If
@@ -32,7 +46,7 @@ static void score_batch(const LlamaModel *m, const TokenizedSet *ts, const Batch
                         Tape *t, EvalResult *r) {
     int V = m->cfg.vocab_size, letter[MC_MAX_CHOICES];
     int shift = letter_layout(ts, letter) - 1;
-    Tensor *h = llama_hidden_ex(t, m, b->input_ids, b->lengths, b->B, b->T, NULL);
+    Tensor *h = llama_hidden_padded(t, m, b->input_ids, b->lengths, b->B, b->T, NULL);
     int *rows = arena_alloc(t->arena, (size_t)b->B * sizeof(int));
     for (int i = 0; i < b->B; i++) rows[i] = i * b->T + b->answer_pos[i] + (b->label[i] >= 0 ? shift : 0);
     Tensor *lg = llama_logits(t, m, op_gather_rows(t, h, rows, b->B));
@@ -43,17 +57,7 @@ static void score_batch(const LlamaModel *m, const TokenizedSet *ts, const Batch
         int nc = ts->n_choices[b->index[i]], pred = 0;
         for (int c = 1; c < nc; c++)
             if (row[letter[c]] > row[letter[pred]]) pred = c;
-        double mx = row[0], sum = 0;
-        for (int v = 1; v < V; v++) mx = fmax(mx, row[v]);
-        for (int v = 0; v < V; v++) sum += exp((double)row[v] - mx);
-        r->loss += -((double)row[letter[label]] - mx - log(sum));
-        r->n++;
-        r->correct += pred == label;
-        if (positive >= 0) {
-            int truth = label == positive, said = pred == positive;
-            r->tp += truth && said; r->tn += !truth && !said;
-            r->fp += !truth && said; r->fn += truth && !said;
-        }
+        eval_add(r, pred, label, eval_log_prob(row, V, letter[label]), positive);
     }
 }
 
@@ -76,24 +80,12 @@ static void score_example_multi(const LlamaModel *m, const TokenizedSet *ts, int
     int pred = 0;
     for (int c = 0; c < nc; c++) {
         double sc = 0;
-        for (int k = 0; k < ts->letter_ntok[c]; k++) {
-            const real *row = lg->data + ((size_t)c * T + P - 1 + k) * V;
-            double mx = row[0], sum = 0;
-            for (int v = 1; v < V; v++) mx = fmax(mx, row[v]);
-            for (int v = 0; v < V; v++) sum += exp((double)row[v] - mx);
-            sc += (double)row[ts->letter_tok[c][k]] - mx - log(sum);
-        }
+        for (int k = 0; k < ts->letter_ntok[c]; k++)
+            sc += eval_log_prob(lg->data + ((size_t)c * T + P - 1 + k) * V, V, ts->letter_tok[c][k]);
         if (sc > best) { best = sc; pred = c; }
         if (c == label) gold = sc;
     }
-    r->loss += -gold;
-    r->n++;
-    r->correct += pred == label;
-    if (positive >= 0) {
-        int truth = label == positive, said = pred == positive;
-        r->tp += truth && said; r->tn += !truth && !said;
-        r->fp += !truth && said; r->fn += truth && !said;
-    }
+    eval_add(r, pred, label, gold, positive);
 }
 
 static void evaluate_multi(const LlamaModel *m, const TokenizedSet *ts, int positive, int limit, Arena *arena,
@@ -111,19 +103,13 @@ static void evaluate_multi(const LlamaModel *m, const TokenizedSet *ts, int posi
     tape_free(&t);
 }
 
-static void finish(EvalResult *out, int positive_choice) {
-    out->acc = out->n ? (double)out->correct / out->n : 0;
-    out->loss = out->n ? out->loss / out->n : 0;
-    out->mcc = positive_choice >= 0 ? eval_mcc(out->tp, out->tn, out->fp, out->fn) : 0;
-}
-
 Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
                         int batch_size, Arena *arena, EvalResult *out, Error *err) {
     memset(out, 0, sizeof *out);
     int letter[MC_MAX_CHOICES];
     if (!letter_layout(ts, letter)) {
         evaluate_multi(m, ts, positive_choice, limit, arena, out);
-        finish(out, positive_choice);
+        eval_finish(out, positive_choice);
         return STATUS_OK;
     }
     BatchConfig bc;
@@ -147,6 +133,6 @@ Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positiv
     }
     tape_free(&t);
     batch_iter_free(&it);
-    finish(out, positive_choice);
+    eval_finish(out, positive_choice);
     return STATUS_OK;
 }

@@ -1,5 +1,5 @@
 /* optim/evaluate.h — accuracy of a model on a tokenized multiple-choice set.
-   defines: EvalResult, evaluate_letters, evaluate_choices, eval_mcc
+   defines: EvalResult, evaluate_letters, evaluate_choices, eval_log_prob, eval_add, eval_finish
    Letter scoring (the default; REFERENCE.md §5.3): one forward pass per example up to its
    prompt; at the last prompt position the logits of the choice letters " A", " B", ... (first
    letter token, TokenizedSet.letter_ids) are compared, restricted to the example's choices;
@@ -12,13 +12,14 @@
 #define EVALUATE_H
 #include "nn/llama.h"
 #include "data/batch.h"
+#include "data/metrics.h"
 
 typedef struct {
     int n;                    /* examples scored (label >= 0) */
     int correct;
     double acc;
     double mcc;               /* binary tasks only (positive_choice >= 0), else 0 */
-    int tp, tn, fp, fn;       /* on the original classes, binary tasks only */
+    BinaryCounts counts;      /* on the original classes, binary tasks only */
     double loss;              /* mean CE of the correct letter among all V logits */
 } EvalResult;
 
@@ -29,7 +30,13 @@ Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positiv
    (length-normalised by characters) in *acc_norm. max_len <= 0: the model's context. */
 Status evaluate_choices(const LlamaModel *m, const Tokenizer *tk, const McDataset *ds, int limit, int max_len,
                         Arena *arena, EvalResult *out, double *acc_norm, Error *err);
-/* Matthews correlation from a confusion matrix; 0 when undefined (sklearn's convention). */
-double eval_mcc(int tp, int tn, int fp, int fn);
+
+/* The steps both scorings share. eval_log_prob: log softmax(row)[id] over V logits, in double.
+   eval_add: one scored example (prediction, gold label, log-probability of the gold answer)
+   into r; positive >= 0 also counts it for MCC (binary_counts_add). eval_finish: the means
+   (acc, loss) and, for binary tasks, metric_mcc of the counts. */
+double eval_log_prob(const real *row, int V, int id);
+void   eval_add(EvalResult *r, int pred, int label, double gold_log_prob, int positive);
+void   eval_finish(EvalResult *r, int positive);
 
 #endif

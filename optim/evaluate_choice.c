@@ -51,13 +51,8 @@ static void score_rows(const LlamaModel *m, ChoiceSeq *cs, int nc, Tape *t, doub
     Tensor *lg = llama_logits(t, m, llama_hidden(t, m, ids, nc, T, NULL));
     for (int c = 0; c < nc; c++) {
         score[c] = 0;
-        for (int k = cs[c].n - 1 - cs[c].n_cont; k < cs[c].n - 1; k++) {
-            const real *row = lg->data + ((size_t)c * T + k) * V;
-            double mx = row[0], sum = 0;
-            for (int v = 1; v < V; v++) mx = fmax(mx, row[v]);
-            for (int v = 0; v < V; v++) sum += exp((double)row[v] - mx);
-            score[c] += (double)row[cs[c].ids[k + 1]] - mx - log(sum);
-        }
+        for (int k = cs[c].n - 1 - cs[c].n_cont; k < cs[c].n - 1; k++)
+            score[c] += eval_log_prob(lg->data + ((size_t)c * T + k) * V, V, cs[c].ids[k + 1]);
     }
 }
 
@@ -87,24 +82,15 @@ Status evaluate_choices(const LlamaModel *m, const Tokenizer *tk, const McDatase
         if (!s) {
             score_rows(m, cs, ex->n_choices, &t, score);
             int pred = score_argmax(score, ex->n_choices), pn = score_argmax_norm(score, texts, ex->n_choices);
-            out->n++;
-            out->correct += pred == ex->label;
+            eval_add(out, pred, ex->label, score[ex->label], ds->positive_choice);
             correct_norm += pn == ex->label;
-            out->loss += -score[ex->label];
-            if (ds->positive_choice >= 0) {
-                int truth = ex->label == ds->positive_choice, said = pred == ds->positive_choice;
-                out->tp += truth && said; out->tn += !truth && !said;
-                out->fp += !truth && said; out->fn += truth && !said;
-            }
         }
         for (int c = 0; c < built; c++) free(cs[c].ids);
         arena_reset(arena);
         tape_reset(&t);
     }
     tape_free(&t);
-    out->acc = out->n ? (double)out->correct / out->n : 0;
-    out->loss = out->n ? out->loss / out->n : 0;
-    out->mcc = ds->positive_choice >= 0 ? eval_mcc(out->tp, out->tn, out->fp, out->fn) : 0;
+    eval_finish(out, ds->positive_choice);
     *acc_norm = out->n ? (double)correct_norm / out->n : 0;
     return s;
 }

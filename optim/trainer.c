@@ -113,8 +113,8 @@ static const char *first_non_finite(const Tape *t) {
 static Status micro_step(Trainer *tr, double *loss_out, LossParts *parts, int *tokens, Error *err) {
     Batch b;
     if (!batch_next(&tr->it, &b)) batch_next(&tr->it, &b);   /* epoch boundary */
-    Tensor *loss = llama_loss_ex(&tr->tape, tr->model, b.input_ids, b.targets, b.lengths, b.B, b.T,
-                                 tr->last_aux_coef, &tr->drop_rng, parts);
+    Tensor *loss = llama_loss_padded(&tr->tape, tr->model, b.input_ids, b.targets, b.lengths, b.B, b.T,
+                                     tr->last_aux_coef, &tr->drop_rng, parts);
     *loss_out = (double)loss->data[0];
     *tokens += b.B * b.T;
     Status s = STATUS_OK;

@@ -12,7 +12,7 @@
    checkpoint, so resuming reproduces an uninterrupted run bit for bit. With routed adapters the
    loss is CE + coef(step)·Σ_layers aux; router statistics (model->moe->stats) are reset at the
    start of every step and of every evaluation, so each record reports its own Load. Pad
-   positions are excluded from routing, statistics and the aux loss (llama_loss_ex lengths). */
+   positions are excluded from routing, statistics and the aux loss (llama_loss_padded lengths). */
 #ifndef TRAINER_H
 #define TRAINER_H
 #include "optim/adamw.h"

@@ -1,5 +1,5 @@
 /* tensor/vecmath.h — an exp the compiler can vectorise, and a multi-versioning attribute.
-   defines: VEC_CLONES, vm_expf, vm_exp, vm_sigmoid, VmF16, VmI16, VmD16, vm_load, vm_store,
+   defines: VEC_CLONES, VM_EXP_HORNER, vm_expf, vm_exp, vm_sigmoid, VmF16, VmI16, VmD16, vm_load, vm_store,
             vm_splat, vm_select, vm_max16, vm_expf16, vm_row_max, vm_row_exp_sum, vm_row_sum_exp,
             vm_row_lse, vm_row_dot
    vm_expf(x) for float x: exp(x) = 2^k · e^r with k = round(x / ln 2) and r = x − k·ln 2
@@ -54,6 +54,19 @@ VM_INLINE VmF16 vm_splat(float x) { return (VmF16){ 0 } + x; }
 #define vm_select(m, a, b) ((VmF16)(((VmI16)(a) & (m)) | ((VmI16)(b) & ~(m))))
 #define vm_max16(a, b) vm_select((a) > (b), (a), (b))
 
+/* e^r = 1 + r + r^2/2! + ... + r^7/7! by Horner, p holding 1/7! on entry: one text for the
+   float of vm_expf and the VmF16 of vm_expf16, so the two run the very same operations */
+#define VM_EXP_HORNER(p, r)                                                                    \
+    do {                                                                                       \
+        p = p * r + 1.0f / 720.0f;                                                             \
+        p = p * r + 1.0f / 120.0f;                                                             \
+        p = p * r + 1.0f / 24.0f;                                                              \
+        p = p * r + 1.0f / 6.0f;                                                               \
+        p = p * r + 0.5f;                                                                      \
+        p = p * r + 1.0f;                                                                      \
+        p = p * r + 1.0f;                                                                      \
+    } while (0)
+
 VM_INLINE float vm_expf(float x) {
     const float hi = 88.0f, lo = -87.0f;
     float xc = x > hi ? hi : x;
@@ -63,13 +76,7 @@ VM_INLINE float vm_expf(float x) {
     float k = (xc * 1.44269504088896341f + round) - round;  /* round(x / ln 2) */
     float r = (xc - k * 0.693359375f) - k * -2.12194440e-4f; /* ln 2 = 0.693359375 − 2.1219444e-4 */
     float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    VM_EXP_HORNER(p, r);
     int32_t bits = ((int32_t)k + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
@@ -88,13 +95,7 @@ VM_INLINE VmF16 vm_expf16(const VmF16 *xp) {
     VmF16 k = (xc * 1.44269504088896341f + round) - round;
     VmF16 r = (xc - k * 0.693359375f) - k * -2.12194440e-4f;
     VmF16 p = vm_splat(1.0f / 5040.0f);
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
+    VM_EXP_HORNER(p, r);
     VmI16 bits = (__builtin_convertvector(k, VmI16) + 127) << 23;
     VmF16 y = p * (VmF16)bits;
     y = vm_select(x < lo, vm_splat(0.0f), y);

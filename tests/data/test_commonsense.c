@@ -1,8 +1,9 @@
-/* tests/data/test_commonsense.c — commonsense readers (data/commonsense.c, winogrande_hellaswag_scienceqa.c) on hand-written
-   fixtures: AllenAI JSONL, LLM-Adapters instruction JSON, SIQA / PIQA with labels files,
-   WinoGrande, HellaSwag (preprocessing checked against values worked out by hand and with
-   Python's re/str semantics), ScienceQA text-only filter, mc_jsonl; malformed inputs name
-   FILE:LINE; directory layouts incl. ARC's dev -> test fallback. */
+/* tests/data/test_commonsense.c — multiple-choice readers (data/commonsense.c,
+   winogrande_hellaswag_scienceqa.c, mc_jsonl.c) on hand-written fixtures: AllenAI JSONL,
+   LLM-Adapters instruction JSON, SIQA / PIQA with labels files, WinoGrande, HellaSwag
+   (preprocessing checked against values worked out by hand and with Python's re/str semantics),
+   ScienceQA text-only filter, mc_jsonl; malformed inputs name FILE:LINE; directory layouts incl.
+   ARC's dev -> test fallback. */
 #include "tests/support/suites.h"
 #include "tests/support/data_fixtures.h"
 #include "data/commonsense.h"

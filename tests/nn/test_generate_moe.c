@@ -169,7 +169,7 @@ START_TEST(test_generate_leaves_router_state)
     tape_init(&t, &a);
     tape_set_no_grad(&t, 1);
     const int ids[14] = { 1, 5, 9, 14, 3, 22, 7, 1, 30, 2, 2, 19, 8, 11 }, lengths[2] = { 7, 4 };
-    llama_hidden_ex(&t, &m, ids, lengths, 2, 7, NULL);
+    llama_hidden_padded(&t, &m, ids, lengths, 2, 7, NULL);
     ck_assert_ptr_nonnull(st->row_mask);
     MoeSummary before, after;
     moe_summary_model(&st->stats, &before);

@@ -53,7 +53,7 @@ static double loss_of(const LlamaModel *m, double frac[2][MOE_MAX_EXPERTS]) {
     tape_init(&t, &a);
     tape_set_no_grad(&t, 1);
     moe_stats_reset(&m->moe->stats);
-    double loss = (double)llama_loss_ex(&t, m, IDS, TGT, NULL, 2, 6, m->acfg.aux_coef, NULL, NULL)->data[0];
+    double loss = (double)llama_loss_padded(&t, m, IDS, TGT, NULL, 2, 6, m->acfg.aux_coef, NULL, NULL)->data[0];
     for (int l = 0; frac && l < 2; l++) {
         MoeSummary s;
         moe_summary_layer(&m->moe->stats, l, &s);

@@ -59,7 +59,7 @@ static double ffn_margin(const RouterCase *rc) {
 }
 
 static Tensor *case_loss(Tape *t, RouterCase *rc) {
-    return llama_loss_ex(t, &rc->m, rc->ids, rc->targets, NULL, 2, 6, rc->m.acfg.aux_coef, NULL, NULL);
+    return llama_loss_padded(t, &rc->m, rc->ids, rc->targets, NULL, 2, 6, rc->m.acfg.aux_coef, NULL, NULL);
 }
 
 /* a no-grad forward; returns the margin and (ref != NULL) copies the selections into ref */

@@ -146,7 +146,7 @@ static double model_margin(ModelCase *mc) {
     Tape t;
     tape_init(&t, &a);
     tape_set_no_grad(&t, 1);
-    llama_hidden_ex(&t, &mc->m, mc->ids, mc->padded ? mc->lengths : NULL, 2, 6, NULL);
+    llama_hidden_padded(&t, &mc->m, mc->ids, mc->padded ? mc->lengths : NULL, 2, 6, NULL);
     double worst = 1.0;
     for (int i = 0; i < mc->m.cfg.n_layers * MOE_MODULES; i++) {
         const MoeRecord *rec = &mc->m.moe->log[i];
@@ -191,8 +191,8 @@ static void model_example(Rng *rng, OpExample *ex, const AdapterConfig *acfg, in
 
 static Tensor *model_apply(Tape *t, const OpExample *ex) {
     ModelCase *mc = ex->aux;
-    return llama_loss_ex(t, &mc->m, mc->ids, mc->targets, mc->padded ? mc->lengths : NULL, 2, 6,
-                         mc->m.acfg.aux_coef, NULL, NULL);
+    return llama_loss_padded(t, &mc->m, mc->ids, mc->targets, mc->padded ? mc->lengths : NULL, 2, 6,
+                             mc->m.acfg.aux_coef, NULL, NULL);
 }
 
 static void model_cleanup(OpExample *ex) {

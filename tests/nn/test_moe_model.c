@@ -138,11 +138,11 @@ START_TEST(test_pad_mask_invariance)
     tape_init(&t, &a);
     tape_set_no_grad(&t, 1);
     moe_stats_reset(&m.moe->stats);
-    Tensor *h1 = llama_hidden_ex(&t, &m, ids, lengths, 2, 6, NULL);
+    Tensor *h1 = llama_hidden_padded(&t, &m, ids, lengths, 2, 6, NULL);
     MoeSummary s;
     moe_summary_layer(&m.moe->stats, 1, &s);
     ck_assert_int_eq((int)s.tokens, 9 * MOE_MODULES);
-    Tensor *h0 = llama_hidden_ex(&t, &m, ids, NULL, 2, 6, NULL);
+    Tensor *h0 = llama_hidden_padded(&t, &m, ids, NULL, 2, 6, NULL);
     for (int row = 0; row < 12; row++) {
         if (row % 6 >= lengths[row / 6]) continue;
         for (int j = 0; j < c.dim; j++) {
@@ -191,7 +191,7 @@ static void train_step(LlamaModel *m, AdamW *opt, const int *ids, const int *tg,
             loss = loss ? op_add(&t, loss, l) : l;
         }
     } else {
-        loss = llama_loss_ex(&t, m, ids, tg, NULL, BB, BT, coef, NULL, NULL);
+        loss = llama_loss_padded(&t, m, ids, tg, NULL, BB, BT, coef, NULL, NULL);
     }
     tape_backward(&t, loss);
     adamw_step(opt, m->ps.train, m->ps.train_grad, lr);
