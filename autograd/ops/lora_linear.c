@@ -2,8 +2,8 @@
    x viewed as X [R, in], W [out, in], A [r, in], B [out, r], scale s:
      H = X·Aᵀ [R, r],   Y = X·Wᵀ + s·H·Bᵀ [R, out]   (the second GEMM accumulates, beta 1)
    Saved: H, and scratch for the backward. Backward: derivation above lora_backward.
-   op_lora_linear_residual (the speed twin) adds a residual afterwards, Y = (X·Wᵀ + s·H·Bᵀ) + res (rounded as
-   op_add_inplace on the plain output), and Y's gradient buffer IS res's: the backward reads dY
+   op_lora_linear_residual (the speed twin) adds a residual afterwards, Y = (X·Wᵀ + s·H·Bᵀ) + res
+   (rounded as op_add_inplace on the plain output), and Y's gradient buffer IS res's: the backward reads dY
    there and adds nothing to dres, which already holds it (dres = dY). The sharing is exact as
    long as res gets no gradient from an op recorded after this one: then, when this backward
    runs, the buffer holds exactly dY, and res's earlier readers add theirs afterwards. A

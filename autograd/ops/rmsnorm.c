@@ -39,8 +39,8 @@ static void rmsnorm_forward(void *vc, long r0, long r1) {
    row:  ∂r/∂x_j = -1/2 (S/C + eps)^(-3/2) · 2x_j/C = -r³ x_j / C,  so
      ∂y_i/∂x_j = w_i (r δ_ij + x_i ∂r/∂x_j) = r w_i δ_ij − (r³/C) w_i x_i x_j
      dx_j = Σ_i dy_i ∂y_i/∂x_j = r w_j dy_j − (r³/C) x_j s,   s = Σ_i dy_i w_i x_i
-   The first term is the direct path; the second is the path through r, the same for every
-   element up to x_j. s (in double), then k = r³ s / C, then one pass. */
+   The first term is the direct path; the second is the path through r, one factor
+   k = r³ s / C per row times x_j. So: s (in double), then k, then one pass over the row. */
 static void rmsnorm_backward_dx(void *vc, long r0, long r1) {
     const RmsCtx *c = vc;
     int C = c->C;
