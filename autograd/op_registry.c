@@ -5,22 +5,24 @@
    is listed. Adding an op = its OpInfo (with its cases) in its ops/ file + one line here.
    Order does not matter (seeds come from the "op/case" names); no numeric ids.
 
-   Speed twins. Five memory-saving variants compute exactly what an op computes, in the same
+   Speed twins. Six memory-saving variants compute exactly what an op computes, in the same
    order, so their values and gradients equal the op's bit for bit; each exists because it saves
    an [N, C]-sized buffer (and its copy or add) per use in the training step, and each is only
-   valid for an input that no other op reads afterwards. Tied to their op by bitwise tests in
-   tests/autograd/test_inplace_twins.c:
+   valid for an input that no other op reads afterwards (each header says which). Each is tied
+   to its op by a bitwise test in tests/autograd/test_inplace_twins.c:
      add_inplace              twin of add: acc += b into acc's storage and gradient
      scatter_add_rows_inplace twin of scatter_add_rows: the scatter into base's storage/gradient
      swiglu_shared_grad       twin of swiglu: the output's gradient buffer IS b's
      rope_inplace             twin of rope: rotates x in its own storage and gradient
      lora_linear_residual     twin of lora_linear then add: the output's gradient buffer IS res's
      routed_lora, case inplace  (op_routed_lora(..., inplace = 1)): the routed sum into base
-   A twin that is its own function is registered as its own op with twin_of naming the op it
-   mirrors: it is a separate entry point with its own contract (which buffer it shares, what the
-   caller must guarantee), and its gradient check must run on every case it is used in; keeping
-   it an op of its own makes that visible in the list. routed_lora's in-place form is a flag of
-   the same function, so it is a case ("inplace") of routed_lora, not an op. */
+   Decision: a twin that is its own function is registered as its own op, with twin_of naming
+   the op it mirrors. An op is one function op_<name>(), and the registry test matches ops to
+   the op_<name>() declarations one to one; a twin is a separate entry point with its own
+   contract (which buffer it shares, what the caller must guarantee) and its own cases (frozen
+   inputs), and twin_of makes the relation checkable (it must name a registered op that is not a
+   twin itself). routed_lora's in-place form is a flag of the same function, so it is a case
+   ("inplace") of routed_lora, not an op. */
 #include "autograd/ops.h"
 
 const OpInfo *const ALL_OPS[] = {
