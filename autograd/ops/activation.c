@@ -1,17 +1,14 @@
 /* autograd/ops/activation.c — silu, swiglu (the Llama MLP gate) and softmax over the last dim.
 
    silu: y = a·σ(a), σ(a) = 1 / (1 + e^-a); any shape. Saved: nothing (σ is recomputed).
-     dy/da = σ(a) + a·σ(a)(1 − σ(a)) = σ(a)·(1 + a·(1 − σ(a)))  →  da += dy · silu'(a)
    swiglu: y = silu(a)·b (Shazeer 2020, "GLU Variants Improve Transformer"); a, b, y same shape.
-     da += dy · b · silu'(a),   db += dy · silu(a)
-     op_swiglu_shared_grad gives y b's gradient buffer (y's values are still fresh): the
-     backward reads dy there and overwrites it with db (b's only reader is this op), so the
-     MLP keeps two [N, F] gradients instead of three.
+     op_swiglu_shared_grad (its speed twin) gives y b's gradient buffer (y's values are still
+     fresh): the backward reads dy there and overwrites it with db (b's only reader is this op),
+     so the MLP keeps two [N, F] gradients instead of three.
    softmax: x [..., C] → y [..., C], per row y_j = e^{x_j − m} / Σ_k e^{x_k − m}, m = max_k x_k
      (subtracting the max changes nothing mathematically and keeps e^· ≤ 1, so large inputs
      cannot overflow). Saved: y itself (the output tensor).
-     Jacobian ∂y_j/∂x_i = y_j (δ_ij − y_i), so
-       dx_i = Σ_j dy_j y_j (δ_ij − y_i) = y_i (dy_i − Σ_j y_j dy_j).
+   The derivatives (silu', the softmax Jacobian) are derived above the backward kernels.
    σ is evaluated in the form that never exponentiates a positive number (vecmath.h vm_sigmoid,
    a vectorisable exp). Sums over a row are accumulated in double. silu/swiglu run over element
    ranges and softmax over rows on the thread pool when the tensor is large (each element / row
@@ -29,6 +26,8 @@
 /* expf or exp by the type of real (softmax only; silu/swiglu use vecmath.h's vm_sigmoid) */
 static real rexp(real x) { return _Generic(x, float: expf, default: exp)(x); }
 
+/* silu'(a) with s = σ(a). From σ'(a) = σ(a)(1 − σ(a)) and the product rule on a·σ(a):
+     silu'(a) = σ(a) + a·σ(a)(1 − σ(a)) = σ(a)·(1 + a·(1 − σ(a))) */
 static real silu_grad(real a, real s) { return s * ((real)1 + a * ((real)1 - s)); }
 
 /* Elementwise jobs over [i0, i1): every element is its own output, so ranges run on the pool. */
@@ -44,6 +43,7 @@ VEC_CLONES static void silu_forward(void *vj, long i0, long i1) {
     for (long i = i0; i < i1; i++) j->y[i] = j->a[i] * vm_sigmoid(j->a[i]);
 }
 
+/* y_i = silu(a_i) elementwise, so  da_i += dy_i · silu'(a_i)  (σ recomputed, not saved) */
 VEC_CLONES static void silu_backward(void *vj, long i0, long i1) {
     const EwJob *j = vj;
     for (long i = i0; i < i1; i++) j->da[i] += j->dy[i] * silu_grad(j->a[i], vm_sigmoid(j->a[i]));
@@ -54,7 +54,10 @@ VEC_CLONES static void swiglu_forward(void *vj, long i0, long i1) {
     for (long i = i0; i < i1; i++) j->y[i] = j->a[i] * vm_sigmoid(j->a[i]) * j->b[i];
 }
 
-/* both grads, or one of them (the loops stay branch-free so they vectorise) */
+/* y_i = silu(a_i)·b_i, a product of two factors, each depending on one input:
+     ∂y_i/∂a_i = b_i · silu'(a_i)   ⇒  da_i += dy_i · b_i · silu'(a_i)
+     ∂y_i/∂b_i = silu(a_i) = a_i σ(a_i)  ⇒  db_i += dy_i · a_i · σ(a_i)
+   Both grads, or one of them (the loops stay branch-free so they vectorise). */
 VEC_CLONES static void swiglu_backward(void *vj, long i0, long i1) {
     const EwJob *j = vj;
     const real *a = j->a, *b = j->b, *dy = j->dy;
@@ -70,14 +73,18 @@ VEC_CLONES static void swiglu_backward(void *vj, long i0, long i1) {
         for (long i = i0; i < i1; i++) j->db[i] += dy[i] * a[i] * vm_sigmoid(a[i]);
 }
 
-/* The shared buffer g holds dy; da += dy · b · silu'(a), then g = db = dy · silu(a) when b
-   has a gradient (g is b's), else g is y's own and stays as it is. */
+/* The shared buffer g holds dy (see swiglu_backward_shared). */
 typedef struct {
     real *da, *g;
     const real *a, *b;
     int write_db;
 } SharedJob;
 
+/* The swiglu derivatives (swiglu_backward), with dy read from the shared buffer g:
+     da_i += dy_i · b_i · silu'(a_i),   then   g_i = db_i = dy_i · a_i σ(a_i)
+   when b has a gradient. g is b's own buffer, and b's only reader is this op, so before this
+   entry runs db is zero and "+=" is "=": dy is overwritten by db element by element, each dy_i
+   read before it is replaced. When b is frozen, g is y's own buffer and stays as it is. */
 VEC_CLONES static void swiglu_backward_shared(void *vj, long i0, long i1) {
     const SharedJob *j = vj;
     const real *a = j->a, *b = j->b;
@@ -106,6 +113,11 @@ static void softmax_row_forward(real *y, const real *x, int C) {
     for (int j = 0; j < C; j++) y[j] = (real)((double)y[j] * inv);
 }
 
+/* One row of y = softmax(x). With y_j = e^{x_j} / Σ_k e^{x_k} the Jacobian is
+     ∂y_j/∂x_i = y_j (δ_ij − y_i)
+   so  dx_i = Σ_j dy_j y_j (δ_ij − y_i) = y_i (dy_i − Σ_j y_j dy_j):
+   one dot product (in double) per row, then one pass. The max subtracted in the forward is a
+   constant shift that leaves y, hence the Jacobian, unchanged. */
 static void softmax_row_backward(real *dx, const real *dy, const real *y, int C) {
     double dot = 0.0;
     for (int j = 0; j < C; j++) dot += (double)y[j] * (double)dy[j];
@@ -114,6 +126,7 @@ static void softmax_row_backward(real *dx, const real *dy, const real *y, int C)
 
 /* ---- silu ---- */
 
+/* da += dy ⊙ silu'(a) (silu_backward), over element ranges on the pool */
 static void silu_backward_entry(const TapeEntry *e) {
     const Tensor *a = e->in[0];
     EwJob j = { NULL, a->grad, NULL, a->data, NULL, e->out->grad };
@@ -131,6 +144,7 @@ Tensor *op_silu(Tape *t, Tensor *a) {
 
 /* ---- swiglu ---- */
 
+/* da += dy ⊙ b ⊙ silu'(a),  db += dy ⊙ silu(a)  (swiglu_backward) */
 static void swiglu_backward_entry(const TapeEntry *e) {
     const Tensor *a = e->in[0], *b = e->in[1];
     EwJob j = { NULL, a->grad, b->grad, a->data, b->data, e->out->grad };
@@ -159,7 +173,8 @@ Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b) {
     return y;
 }
 
-/* y->grad is b->grad when b has one, else y's own buffer */
+/* the swiglu gradients, db written over dy in the shared buffer (swiglu_backward_shared);
+   y->grad is b->grad when b has one, else y's own buffer */
 static void swiglu_shared_backward_entry(const TapeEntry *e) {
     const Tensor *a = e->in[0], *b = e->in[1], *y = e->out;
     SharedJob j = { a->grad, y->grad, a->data, b->data, b->grad != NULL };
@@ -188,6 +203,7 @@ static void softmax_forward_rows(void *ctx, long begin, long end) {
         softmax_row_forward(j->out + (size_t)r * j->C, j->x + (size_t)r * j->C, j->C);
 }
 
+/* dx_i += y_i (dy_i − Σ_j y_j dy_j) for each row in [begin, end) (softmax_row_backward) */
 static void softmax_backward_rows(void *ctx, long begin, long end) {
     const SoftmaxJob *j = ctx;
     for (long r = begin; r < end; r++) {
@@ -201,6 +217,7 @@ static void run_rows(ParallelFn fn, SoftmaxJob *job, size_t rows) {
     else fn(job, 0, (long)rows);
 }
 
+/* softmax over the last dim, row by row: dx = y ⊙ (dy − rowsum(y ⊙ dy)), from the saved y */
 static void softmax_backward_entry(const TapeEntry *e) {
     const Tensor *x = e->in[0], *y = e->out;
     if (!x->grad) return;
@@ -239,7 +256,6 @@ static Tensor *silu_apply(Tape *t, const OpExample *ex) { return op_silu(t, ex->
 static Tensor *swiglu_apply(Tape *t, const OpExample *ex) { return op_swiglu(t, ex->in[0], ex->in[1]); }
 static Tensor *softmax_apply(Tape *t, const OpExample *ex) { return op_softmax(t, ex->in[0]); }
 
-const OpInfo OP_SILU = { "silu", one_input_example, silu_apply, NULL };
 /* b is a fresh copy, as in the MLP (its gradient buffer becomes y's; fan-out applies it twice) */
 static Tensor *swiglu_shared_apply(Tape *t, const OpExample *ex) {
     return op_swiglu_shared_grad(t, ex->in[0], op_scale(t, ex->in[1], (real)1));
@@ -254,10 +270,17 @@ static void frozen_b_example(Arena *a, Rng *rng, OpExample *ex) {
     ex->in[1]->grad = NULL;
 }
 
-const OpInfo OP_SWIGLU = { "swiglu", two_inputs_example, swiglu_apply, NULL };
-const OpInfo OP_SWIGLU_SHARED_GRAD = { "swiglu_shared_grad", two_inputs_example, swiglu_shared_apply, NULL };
-const OpInfo OP_SWIGLU_SHARED_GRAD_FROZEN_A = { "swiglu_shared_grad_frozen_a", frozen_a_example,
-                                                swiglu_shared_apply, NULL };
-const OpInfo OP_SWIGLU_SHARED_GRAD_FROZEN_B = { "swiglu_shared_grad_frozen_b", frozen_b_example,
-                                                swiglu_shared_apply, NULL };
-const OpInfo OP_SOFTMAX = { "softmax", one_input_example, softmax_apply, NULL };
+static const OpCase SILU_CASES[] = { { "plain", one_input_example, silu_apply, NULL } };
+static const OpCase SWIGLU_CASES[] = { { "plain", two_inputs_example, swiglu_apply, NULL } };
+static const OpCase SWIGLU_SHARED_CASES[] = {
+    { "plain", two_inputs_example, swiglu_shared_apply, NULL },
+    { "frozen_a", frozen_a_example, swiglu_shared_apply, NULL },
+    { "frozen_b", frozen_b_example, swiglu_shared_apply, NULL },
+};
+static const OpCase SOFTMAX_CASES[] = { { "plain", one_input_example, softmax_apply, NULL } };
+
+const OpInfo OP_SILU = { "silu", "y = a·σ(a)", NULL, OP_CASES(SILU_CASES) };
+const OpInfo OP_SWIGLU = { "swiglu", "y = silu(a)·b, the Llama MLP gate", NULL, OP_CASES(SWIGLU_CASES) };
+const OpInfo OP_SWIGLU_SHARED_GRAD = { "swiglu_shared_grad", "y = silu(a)·b with y's gradient buffer b's",
+                                       "swiglu", OP_CASES(SWIGLU_SHARED_CASES) };
+const OpInfo OP_SOFTMAX = { "softmax", "y = softmax(x) over the last dim", NULL, OP_CASES(SOFTMAX_CASES) };

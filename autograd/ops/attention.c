@@ -6,10 +6,8 @@
    computed, which skips the masked upper blocks. Saved: P, per (b, h) pair its row blocks one
    after the other, block [i0, i1) as [i1 - i0, i1] (row stride i1; zero for i < j < i1), so the
    masked upper blocks take no memory either (T = 128: 3/4 of B·H·T·T).
-   Backward (dY given), per block, summed over the query heads of the kv group:
-     dV += Pᵀ dY,  dP = dY Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),
-     dQ += scale · dS K,  dK += scale · dSᵀ Q
-   (softmax Jacobian: dS_ij = P_ij (dP_ij − Σ_k P_ik dP_ik)).
+   Backward: dV, dP, dS, dQ, dK per block, summed over the query heads of a kv group
+   (derivation above attn_backward_group).
    Threads: the forward splits the B·H (b, h) pairs, the backward the B·KV (b, g) groups (the
    query heads of a group all write the same dK, dV), over "slots" with one scratch each.
    Every pair/group is computed the same serial way whatever the slot, so results are
@@ -43,7 +41,11 @@ VEC_CLONES static void causal_softmax_rows(real *S, int ld, int rb, int i0, int 
     }
 }
 
-/* dS = P ⊙ (dP − rowsum(dP ⊙ P)) in place over W = dP (rows of the block, ld T). */
+/* Softmax backward of the causal rows: P_i = softmax(S_i) over j <= i has the Jacobian
+   ∂P_ij/∂S_ik = P_ij (δ_jk − P_ik), so
+     dS_ik = Σ_j dP_ij P_ij (δ_jk − P_ik) = P_ik (dP_ik − Σ_j P_ij dP_ij)
+   i.e. dS = P ⊙ (dP − rowsum(dP ⊙ P)), in place over W = dP (rows of the block, ld T). Masked
+   entries (j > i) have P = 0, so their dS is 0 and nothing flows through the mask. */
 VEC_CLONES static void softmax_backward_rows(real *W, const real *P, int ld, int rb, int i0, int i1) {
     for (int r = 0; r < rb; r++) {
         real *w = W + (size_t)r * ld;
@@ -90,7 +92,16 @@ static void attn_forward_pair(const AttnCtx *c, int bh, real *scratch) {
 }
 
 /* One (b, g) group: every query head of the group, every row block, in a fixed order.
-   W: a [ROW_BLOCK, T] scratch, used with P's row stride i1. */
+   For one head, S = scale·Q Kᵀ, P = causal softmax of S's rows, Y = P V, so
+     Y_i = Σ_j P_ij V_j        ⇒  dV_j += Σ_i P_ij dY_i    i.e. dV += Pᵀ dY
+                                   dP_ij = dY_i · V_j        i.e. dP  = dY Vᵀ
+     dS = P ⊙ (dP − rowsum(dP ⊙ P))                        (softmax_backward_rows)
+     S_ij = scale Q_i · K_j    ⇒  dQ_i += scale Σ_j dS_ij K_j   i.e. dQ += scale · dS K
+                                   dK_j += scale Σ_i dS_ij Q_i   i.e. dK += scale · dSᵀ Q
+   With GQA the rep = H/KV query heads of a group all read the same K, V: their dK, dV
+   contributions add up, which is why one task owns a whole group. Per row block [i0, i1) only
+   the columns j < i1 exist (the rest of P is zero). W: a [ROW_BLOCK, T] scratch for dP, then
+   dS, used with P's row stride i1. */
 static void attn_backward_group(const AttnCtx *c, int bg, real *W) {
     int T = c->T, D = c->D, b = bg / c->KV, g = bg % c->KV, rep = c->H / c->KV;
     int ldq = c->H * D, ldk = c->KV * D;
@@ -124,6 +135,8 @@ static void attn_forward_slots(void *vc, long s0, long s1) {
             attn_forward_pair(c, (int)it, c->scratch ? c->scratch + (size_t)s * ATTN_ROW_BLOCK * c->T : NULL);
 }
 
+/* the backward of groups [s·n/slots, (s+1)·n/slots) for each slot s (attn_backward_group:
+   dV += Pᵀ dY, dS = P ⊙ (dY Vᵀ − rowsum), dQ += scale·dS K, dK += scale·dSᵀ Q) */
 static void attn_backward_slots(void *vc, long s0, long s1) {
     const AttnCtx *c = vc;
     long n = (long)c->B * c->KV;
@@ -173,6 +186,8 @@ typedef struct {
     int n_slots;
 } AttnSaved;
 
+/* y = softmax(scale·q kᵀ, causal) v per head: dq, dk, dv from the saved P (attn_backward_group),
+   the B·KV groups split over the pool's slots */
 static void attn_backward(const TapeEntry *e) {
     const AttnSaved *sv = e->saved;
     Tensor *q = e->in[0], *k = e->in[1], *v = e->in[2];
@@ -241,6 +256,10 @@ static Tensor *attn_apply(Tape *t, const OpExample *ex) {
     return op_causal_attention(t, ex->in[0], ex->in[1], ex->in[2]);
 }
 
-const OpInfo OP_CAUSAL_ATTENTION = { "causal_attention", attn_example_gqa, attn_apply, NULL };
-const OpInfo OP_CAUSAL_ATTENTION_MHA = { "causal_attention_mha", attn_example_mha, attn_apply, NULL };
-const OpInfo OP_CAUSAL_ATTENTION_LONG = { "causal_attention_long", attn_example_long, attn_apply, NULL };
+static const OpCase ATTN_CASES[] = {
+    { "gqa", attn_example_gqa, attn_apply, NULL },
+    { "mha", attn_example_mha, attn_apply, NULL },
+    { "long", attn_example_long, attn_apply, NULL },
+};
+const OpInfo OP_CAUSAL_ATTENTION = { "causal_attention", "y = softmax(q·kᵀ/√D, causal)·v per head, GQA", NULL,
+                                     OP_CASES(ATTN_CASES) };

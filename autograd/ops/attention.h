@@ -1,6 +1,5 @@
 /* autograd/ops/attention.h — fused causal self-attention with grouped-query heads (GQA).
-   defines: op_causal_attention, attention_decode_step, ATTN_ROW_BLOCK,
-            OP_CAUSAL_ATTENTION, OP_CAUSAL_ATTENTION_MHA, OP_CAUSAL_ATTENTION_LONG
+   defines: op_causal_attention, attention_decode_step, ATTN_ROW_BLOCK, OP_CAUSAL_ATTENTION
    q [B, T, H, D], k and v [B, T, KV, D], H % KV == 0; query head h reads kv head h / (H/KV)
    (torch_ref: k.repeat_interleave(H // KV, dim=2)). y [B, T, H, D] (heads not merged).
    y[b,i,h] = sum_{j<=i} softmax_j(q[b,i,h]·k[b,j,g] / sqrt(D)) v[b,j,g].
@@ -24,6 +23,6 @@ Tensor *op_causal_attention(Tape *t, Tensor *q, Tensor *k, Tensor *v);
 void attention_decode_step(real *out, const real *q, const real *k_cache, const real *v_cache,
                            int pos, int H, int KV, int D, real *scratch);
 
-extern const OpInfo OP_CAUSAL_ATTENTION, OP_CAUSAL_ATTENTION_MHA, OP_CAUSAL_ATTENTION_LONG;
+extern const OpInfo OP_CAUSAL_ATTENTION;   /* cases: gqa, mha, long (T > ATTN_ROW_BLOCK) */
 
 #endif

@@ -1,8 +1,7 @@
 /* autograd/ops/aux_loss.c — load-balancing loss coefficients and the linear router-aux op
    (see aux_loss.h).
-   Derivation: L = E Σ_i f̃_i P_i with P_i = (1/T) Σ_t p_ti, and f̃ constant, so
-     L = Σ_t Σ_i (E f̃_i / T) p_ti = Σ_t Σ_i coef_i p_ti,   ∂L/∂p_ti = coef_i
-   (through the softmax this is REFERENCE.md §1.3's dL/dz_tj = (E/T) p_tj (f̃_j − Σ_i f̃_i p_ti)).
+   L = E Σ_i f̃_i P_i is linear in p once the counts are fixed: L = Σ_t Σ_i coef_i p_ti
+   (derivation above router_aux_backward_entry).
    Eq. 6 replaces every null count by the mean null count; Σ_i c_i = kT is unchanged by that.
    Padding rows (mask 0) are left out of T, of the counts (done by the caller, route_select) and
    of the sum: a deliberate deviation from the official code, which sees pads (documented in
@@ -41,6 +40,14 @@ static double router_aux_forward(const real *p, int N, int E, const double *coef
     return s;
 }
 
+/* L = E Σ_i f̃_i P_i with P_i = (1/T) Σ_t p_ti (t over the T unmasked rows). f̃ comes from
+   the counts of a discrete selection, a constant with no gradient (Eq. 6 only averages the
+   null counts, which keeps it constant). So
+     L = Σ_t Σ_i (E f̃_i / T) p_ti = Σ_t Σ_i coef_i p_ti   ⇒   ∂L/∂p_ti = coef_i
+     dp_ti += coef_i · dy   on unmasked rows (masked rows are not in L)
+   Through the router softmax p_t = softmax(z_t) this becomes REFERENCE.md §1.3's
+     dz_tj = p_tj (coef_j − Σ_i coef_i p_ti) = (E/T) p_tj (f̃_j − Σ_i f̃_i p_ti)
+   which op_softmax's backward forms; this op stops at p. */
 static void router_aux_backward_entry(const TapeEntry *e) {
     const AuxSaved *sv = e->saved;
     Tensor *p = e->in[0];
@@ -88,12 +95,20 @@ static Tensor *router_aux_apply(Tape *t, const OpExample *ex) {
     return op_router_aux(t, ex->in[0], coef, AUX_MASK);
 }
 
-const OpInfo OP_ROUTER_AUX = { "router_aux", router_aux_example, router_aux_apply, NULL };
+static const OpCase ROUTER_AUX_CASES[] = { { "eq6_masked", router_aux_example, router_aux_apply, NULL } };
+const OpInfo OP_ROUTER_AUX = { "router_aux", "load-balancing loss Σ_t Σ_i coef_i p_ti (Switch / AdaMoE Eq. 6)", NULL,
+                               OP_CASES(ROUTER_AUX_CASES) };
 
 /* ---- router entropy (mean over unmasked rows) ---- */
 
 typedef struct { const unsigned char *mask; double T; } EntSaved;
 
+/* L = (1/T) Σ_r H_r over the T unmasked rows, H_r = −Σ_i p_ri log p_ri. Each term depends
+   on one entry:  ∂(−p log p)/∂p = −(log p + 1),  so
+     dp_ri += −(log p_ri + 1) · dy / T
+   An entry with p = 0 contributes 0 to H (p log p → 0) but its derivative diverges (−log 0);
+   it gets nothing (a softmax only gives 0 by underflow). The "+1" adds the same constant to a
+   whole row, which a softmax backward cancels (Σ_j p_j = 1), but p need not come from one. */
 static void router_entropy_backward(const TapeEntry *e) {
     const EntSaved *sv = e->saved;
     Tensor *p = e->in[0];
@@ -136,4 +151,6 @@ Tensor *op_router_entropy(Tape *t, Tensor *p, const unsigned char *mask) {
 
 static Tensor *router_entropy_apply(Tape *t, const OpExample *ex) { return op_router_entropy(t, ex->in[0], AUX_MASK); }
 
-const OpInfo OP_ROUTER_ENTROPY = { "router_entropy", router_aux_example, router_entropy_apply, NULL };
+static const OpCase ROUTER_ENTROPY_CASES[] = { { "masked", router_aux_example, router_entropy_apply, NULL } };
+const OpInfo OP_ROUTER_ENTROPY = { "router_entropy", "mean over unmasked rows of −Σ_i p_i log p_i", NULL,
+                                   OP_CASES(ROUTER_ENTROPY_CASES) };

@@ -7,6 +7,10 @@
 
 typedef struct { Tensor **xs; int n; } ConcatSaved;
 
+/* y = [x_0; x_1; ...]: row off_i + j of y is a copy of row j of x_i (off_i = rows before x_i),
+   so ∂y/∂x_i is the identity on that block and zero elsewhere:
+     dx_i[j] += dy[off_i + j]
+   dy is cut back into the inputs' blocks, in input order. */
 static void concat_rows_backward(const TapeEntry *e) {
     const ConcatSaved *sv = e->saved;
     size_t off = 0;
@@ -59,4 +63,6 @@ static void concat_example(Arena *a, Rng *rng, OpExample *ex) {
 
 static Tensor *concat_apply(Tape *t, const OpExample *ex) { return op_concat_rows(t, ex->in, 3); }
 
-const OpInfo OP_CONCAT_ROWS = { "concat_rows", concat_example, concat_apply, NULL };
+static const OpCase CONCAT_ROWS_CASES[] = { { "three_inputs", concat_example, concat_apply, NULL } };
+const OpInfo OP_CONCAT_ROWS = { "concat_rows", "y = [x_0; x_1; ...] along rows, any number of inputs", NULL,
+                                OP_CASES(CONCAT_ROWS_CASES) };

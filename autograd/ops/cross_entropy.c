@@ -3,8 +3,8 @@
    rows with t_i != -100 (torch_ref `cross_entropy`: log_softmax, gather, mean over valid rows).
    Shapes: logits [..., V] with n rows, targets [n] (ints, copied), y [1].
    Saved: lse per row ([n] doubles), the targets, N.
-   Backward (dy = y.grad[0]), for counted rows only:
-     dlogits[i, j] += dy/N · (softmax_ij − [j == t_i]),  softmax_ij = exp(x_ij − lse_i)
+   Backward: dlogits = dy/N · (softmax − onehot(t)) on counted rows (derivation above
+   ce_backward_rows).
    Rows run in parallel (disjoint outputs: lse_i, row losses, dlogits rows); the mean sums the
    row losses serially in row order, so the result does not depend on the thread count.
    Sums over V are accumulated in double, in 16 interleaved lanes (see row_lse); exp is
@@ -45,6 +45,13 @@ static void ce_forward_rows(void *vc, long r0, long r1) {
     }
 }
 
+/* Row i's loss is lse_i − x_{i,t_i} with lse_i = log Σ_k exp(x_ik), and
+     ∂lse_i/∂x_ij = exp(x_ij) / Σ_k exp(x_ik) = exp(x_ij − lse_i) = softmax_ij
+     ∂x_{i,t_i}/∂x_ij = [j = t_i]
+   L is the mean over the N counted rows, so with g = dy/N:
+     dx_ij += g · (softmax_ij − [j = t_i])
+   (g · softmax over the row from the saved lse, then −g at the target). Ignored rows are not
+   part of L and get nothing. */
 static void ce_backward_rows(void *vc, long r0, long r1) {
     const CeCtx *c = vc;
     for (long i = r0; i < r1; i++) {
@@ -85,6 +92,8 @@ typedef struct {
     int n_counted;
 } CeSaved;
 
+/* dlogits_i += (dy/N) · (softmax(logits_i) − onehot(t_i)) for the counted rows
+   (ce_backward_rows, rows on the pool); nothing when no row counts (L = 0 is a constant) */
 static void ce_backward(const TapeEntry *e) {
     const CeSaved *sv = e->saved;
     Tensor *x = e->in[0];
@@ -138,4 +147,6 @@ static void ce_example(Arena *a, Rng *rng, OpExample *ex) {
 
 static Tensor *ce_apply(Tape *t, const OpExample *ex) { return op_cross_entropy(t, ex->in[0], ex->aux, 6); }
 
-const OpInfo OP_CROSS_ENTROPY = { "cross_entropy", ce_example, ce_apply, NULL };
+static const OpCase CE_CASES[] = { { "ignored_rows", ce_example, ce_apply, NULL } };
+const OpInfo OP_CROSS_ENTROPY = { "cross_entropy", "y = mean over counted rows of −log softmax(logits)[target]",
+                                  NULL, OP_CASES(CE_CASES) };

@@ -1,11 +1,14 @@
 /* autograd/ops/dropout.c — inverted dropout (Srivastava et al. 2014), as PyTorch's nn.Dropout:
    y = x · m / (1 − p), m_i ∈ {0, 1}, P(m_i = 1) = 1 − p. Shapes: x, y any, equal.
-   Saved: the scaled mask s_i = m_i / (1 − p). Backward: dx += dy · s (y is linear in x). */
+   Saved: the scaled mask s_i = m_i / (1 − p). Backward: see dropout_backward. */
 #include "autograd/ops/dropout.h"
 #include "tensor/check.h"
 
 typedef struct { real *scale; } DropoutSaved;
 
+/* y_i = x_i · s_i with the mask s fixed once drawn (a constant, like a weight that is not
+   trained), so ∂y_i/∂x_i = s_i:  dx += dy ⊙ s. Dropped elements (s_i = 0) get nothing;
+   kept ones get dy scaled by 1/(1 − p), the same factor as the forward. */
 static void dropout_backward(const TapeEntry *e) {
     const DropoutSaved *sv = e->saved;
     Tensor *x = e->in[0];
@@ -49,4 +52,5 @@ static Tensor *dropout_apply(Tape *t, const OpExample *ex) {
     return op_dropout(t, ex->in[0], (real)0.3, &r);
 }
 
-const OpInfo OP_DROPOUT = { "dropout", dropout_example, dropout_apply, NULL };
+static const OpCase DROPOUT_CASES[] = { { "plain", dropout_example, dropout_apply, NULL } };
+const OpInfo OP_DROPOUT = { "dropout", "y = x ⊙ mask / (1 − p), inverted dropout", NULL, OP_CASES(DROPOUT_CASES) };

@@ -1,12 +1,8 @@
 /* autograd/ops/elementwise.c — y = a + b, y = a * b, y = s * a (same shapes, no broadcasting),
-   and acc += b in place.
-   Shapes: a, b, y: any shape, equal. Saved: nothing beyond the inputs themselves.
-   Backward (dy given):
-     add:   da += dy,        db += dy
-     mul:   da += dy * b,    db += dy * a
-     scale: da += s * dy
-     add_inplace: y is acc (same values, same gradient buffer), so dacc = dy is already in
-                  place and only db += dy remains; acc + b rounds exactly as b + acc. */
+   and acc += b in place (add_inplace, the speed twin of add).
+   Shapes: a, b, y: any shape, equal. Saved: nothing beyond the inputs themselves (scale: s).
+   Every y_i depends on the i-th inputs only, so each Jacobian is diagonal and each backward is
+   one elementwise pass; the derivations sit above the backward functions. */
 #include "autograd/ops/elementwise.h"
 #include "tensor/check.h"
 
@@ -20,6 +16,8 @@ static void mul_forward(real *y, const real *a, const real *b, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = a[i] * b[i];
 }
 
+/* y_i = a_i · b_i, so ∂y_i/∂a_i = b_i and dL/da_i = dL/dy_i · b_i:  da += dy ⊙ b.
+   By symmetry the same kernel with a and b swapped gives db += dy ⊙ a. */
 static void mul_backward(real *da, const real *dy, const real *b, size_t n) {
     for (size_t i = 0; i < n; i++) da[i] += dy[i] * b[i];
 }
@@ -30,6 +28,8 @@ static void axpy(real *y, real s, const real *x, size_t n) {
 
 /* ---- add ---- */
 
+/* y = a + b: ∂y_i/∂a_j = ∂y_i/∂b_j = δ_ij, so both inputs receive dy unchanged:
+     da += dy,   db += dy */
 static void add_backward(const TapeEntry *e) {
     const Tensor *y = e->out;
     for (int k = 0; k < 2; k++)
@@ -54,6 +54,9 @@ Tensor *op_add(Tape *t, Tensor *a, Tensor *b) {
 
 /* ---- add_inplace ---- */
 
+/* y = acc + b, with y sharing acc's storage and gradient buffer. As for add, dacc = dy and
+   db = dy; but y->grad IS acc->grad, so dacc += dy is already done (the buffer holds dy, and
+   acc's earlier readers add theirs after this entry runs). Only db += dy is left. */
 static void add_inplace_backward(const TapeEntry *e) {
     const Tensor *y = e->out, *b = e->in[0];
     if (b->grad) axpy(b->grad, (real)1, y->grad, y->numel);
@@ -70,6 +73,7 @@ Tensor *op_add_inplace(Tape *t, Tensor *acc, Tensor *b) {
 
 /* ---- mul ---- */
 
+/* y = a ⊙ b:  da += dy ⊙ b,  db += dy ⊙ a  (mul_backward above, once per input) */
 static void mul_backward_entry(const TapeEntry *e) {
     const Tensor *y = e->out, *a = e->in[0], *b = e->in[1];
     if (a->grad) mul_backward(a->grad, y->grad, b->data, y->numel);
@@ -89,6 +93,7 @@ Tensor *op_mul(Tape *t, Tensor *a, Tensor *b) {
 
 typedef struct { real s; } ScaleSaved;
 
+/* y = s·a with s a constant: ∂y_i/∂a_i = s, so  da += s·dy  (s gets no gradient) */
 static void scale_backward(const TapeEntry *e) {
     const ScaleSaved *sv = e->saved;
     if (e->in[0]->grad) axpy(e->in[0]->grad, sv->s, e->out->grad, e->out->numel);
@@ -131,8 +136,16 @@ static void frozen_acc_example(Arena *a, Rng *rng, OpExample *ex) {
     ex->in[0]->grad = NULL;
 }
 
-const OpInfo OP_ADD = { "add", two_inputs_example, add_apply, NULL };
-const OpInfo OP_ADD_INPLACE = { "add_inplace", two_inputs_example, add_inplace_apply, NULL };
-const OpInfo OP_ADD_INPLACE_FROZEN_ACC = { "add_inplace_frozen_acc", frozen_acc_example, add_inplace_apply, NULL };
-const OpInfo OP_MUL = { "mul", two_inputs_example, mul_apply, NULL };
-const OpInfo OP_SCALE = { "scale", two_inputs_example, scale_apply, NULL };
+static const OpCase ADD_CASES[] = { { "plain", two_inputs_example, add_apply, NULL } };
+static const OpCase ADD_INPLACE_CASES[] = {
+    { "plain", two_inputs_example, add_inplace_apply, NULL },
+    { "frozen_acc", frozen_acc_example, add_inplace_apply, NULL },
+};
+static const OpCase MUL_CASES[] = { { "plain", two_inputs_example, mul_apply, NULL } };
+static const OpCase SCALE_CASES[] = { { "plain", two_inputs_example, scale_apply, NULL } };
+
+const OpInfo OP_ADD = { "add", "y = a + b, same shapes", NULL, OP_CASES(ADD_CASES) };
+const OpInfo OP_ADD_INPLACE = { "add_inplace", "acc += b in acc's storage and gradient buffer", "add",
+                                OP_CASES(ADD_INPLACE_CASES) };
+const OpInfo OP_MUL = { "mul", "y = a ⊙ b, same shapes", NULL, OP_CASES(MUL_CASES) };
+const OpInfo OP_SCALE = { "scale", "y = s·a, s a constant", NULL, OP_CASES(SCALE_CASES) };

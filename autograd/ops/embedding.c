@@ -1,9 +1,7 @@
 /* autograd/ops/embedding.c — y = table[ids] (row lookup).
    Shapes: table [V, C], ids [n] (ints in [0, V)), y [n, C]:  y[i][c] = table[ids[i]][c].
-   Saved: a copy of ids (in the tape arena).
-   Backward: dL/dtable[v][c] = Σ_{i : ids[i] = v} dy[i][c], i.e. a scatter-add of the rows of dy
-     into dtable; a repeated id receives the sum of its rows. The loop runs in order i = 0..n-1,
-     so the result is deterministic. A frozen table (grad NULL, or bf16 storage) gets nothing. */
+   Saved: a copy of ids (in the tape arena). Backward: a scatter-add (embedding_backward).
+   A frozen table (grad NULL, or bf16 storage) gets nothing. */
 #include "autograd/ops/embedding.h"
 #include "tensor/check.h"
 #include "tensor/half.h"
@@ -25,6 +23,11 @@ static void embedding_forward(real *y, const real *table, const uint16_t *table1
     }
 }
 
+/* y[i][c] = table[ids[i]][c], so ∂y[i][c]/∂table[v][c] = [ids[i] = v] and
+     dtable[v][c] += Σ_{i : ids[i] = v} dy[i][c]
+   i.e. each row of dy is added into the table row it was read from; an id used several times
+   receives the sum of its rows, an unused row nothing. The loop runs i = 0..n-1 in order, so
+   repeated ids accumulate deterministically. */
 static void embedding_backward(real *dtable, const real *dy, const int *ids, int n, int C) {
     for (int i = 0; i < n; i++) {
         real *dt = dtable + (size_t)ids[i] * C;
@@ -35,6 +38,7 @@ static void embedding_backward(real *dtable, const real *dy, const int *ids, int
 
 /* ---- op ---- */
 
+/* dtable[ids[i]] += dy[i] for every i (embedding_backward), when the table is trainable */
 static void embedding_backward_entry(const TapeEntry *e) {
     const EmbeddingSaved *sv = e->saved;
     const Tensor *table = e->in[0];
@@ -84,4 +88,5 @@ static Tensor *embedding_apply(Tape *t, const OpExample *ex) {
     return op_embedding(t, ex->in[0], aux->ids, 7);
 }
 
-const OpInfo OP_EMBEDDING = { "embedding", embedding_example, embedding_apply, NULL };
+static const OpCase EMBEDDING_CASES[] = { { "repeated_ids", embedding_example, embedding_apply, NULL } };
+const OpInfo OP_EMBEDDING = { "embedding", "y = table[ids], a row lookup", NULL, OP_CASES(EMBEDDING_CASES) };

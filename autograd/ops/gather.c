@@ -3,16 +3,12 @@
    indices accumulate deterministically.
 
    gather_rows: x [N, C], idx [n] → y [n, C], y[i] = x[idx[i]].  Saved: a copy of idx.
-     Backward: dx[idx[i]] += dy[i] for every i (repeated rows sum).
    scatter_add_rows: base [N, C], src [n, C], idx [n], w [n] or NULL (w ≡ 1)
      → y [N, C],  y = base;  y[idx[i]] += w[i] · src[i]  for i = 0..n-1.  Saved: a copy of idx.
-     Backward: ∂y[r]/∂base[r] = 1                 → dbase  += dy
-               ∂y[idx[i]]/∂src[i] = w[i]          → dsrc[i] += w[i] · dy[idx[i]]
-               ∂y[idx[i]][c]/∂w[i] = src[i][c]    → dw[i]  += Σ_c dy[idx[i]][c] · src[i][c]
+     scatter_add_rows_inplace (its speed twin) does the same in base's own storage.
    slice_cols: x [..., C] → y [..., len], y[r][j] = x[r][start + j].  Saved: start.
-     Backward: dx[r][start + j] += dy[r][j].
    concat_cols: a [..., Ca], b [..., Cb] → y [..., Ca+Cb], y[r] = [a[r] | b[r]].
-     Backward: da[r] += dy[r][0:Ca],  db[r] += dy[r][Ca:Ca+Cb]. */
+   Each backward's derivation sits above it. */
 #include "autograd/ops/gather.h"
 #include "autograd/ops/elementwise.h"
 #include "tensor/check.h"
@@ -35,7 +31,8 @@ static void scatter_rows_add(real *dst, const real *src, const int *idx, const r
     }
 }
 
-/* dsrc[i] += w[i] · dy[idx[i]]  (the gather of dy, scaled) */
+/* scatter_add_rows, input src: y[idx[i]] += w[i]·src[i] makes ∂y[idx[i]][c]/∂src[i][c] = w[i],
+   so dsrc[i] += w[i] · dy[idx[i]]: the gather of dy, scaled (w NULL: weight 1) */
 static void gather_rows_add(real *dsrc, const real *dy, const int *idx, const real *w, int n, int C) {
     for (int i = 0; i < n; i++) {
         real *d = dsrc + (size_t)i * C;
@@ -45,6 +42,8 @@ static void gather_rows_add(real *dsrc, const real *dy, const int *idx, const re
     }
 }
 
+/* scatter_add_rows, input w: ∂y[idx[i]][c]/∂w[i] = src[i][c], and w[i] touches only row
+   idx[i], so  dw[i] += Σ_c dy[idx[i]][c] · src[i][c]  (a dot product, summed in double) */
 static void scatter_weight_backward(real *dw, const real *dy, const real *src, const int *idx, int n, int C) {
     for (int i = 0; i < n; i++) {
         const real *g = dy + (size_t)idx[i] * C, *s = src + (size_t)i * C;
@@ -54,8 +53,9 @@ static void scatter_weight_backward(real *dw, const real *dy, const real *src, c
     }
 }
 
-/* both of the above in one pass over the rows (each dy row is read once while it is in cache);
-   the same operations in the same order, so the results are bitwise those of the two passes */
+/* dsrc[i] += w[i]·dy[idx[i]] and dw[i] += dy[idx[i]]·src[i] (the two derivations above) in
+   one pass over the rows (each dy row is read once while it is in cache); the same operations
+   in the same order, so the results are bitwise those of the two passes */
 static void scatter_src_weight_backward(real *dsrc, real *dw, const real *dy, const real *src,
                                         const int *idx, const real *w, int n, int C) {
     for (int i = 0; i < n; i++) {
@@ -98,6 +98,9 @@ static void check_idx(const char *op, const int *idx, int n, int N) {
 
 /* ---- gather_rows ---- */
 
+/* y[i] = x[idx[i]]: ∂y[i][c]/∂x[r][c] = [idx[i] = r], so
+     dx[r] += Σ_{i : idx[i] = r} dy[i]
+   a scatter-add of dy's rows back to where they came from (repeated rows sum, in order) */
 static void gather_rows_backward_entry(const TapeEntry *e) {
     const RowsSaved *sv = e->saved;
     const Tensor *x = e->in[0];
@@ -118,6 +121,10 @@ Tensor *op_gather_rows(Tape *t, Tensor *x, const int *idx, int n) {
 
 /* ---- scatter_add_rows ---- */
 
+/* y = base + Σ_i w[i]·src[i] placed at row idx[i]:
+     ∂y/∂base = I                     ⇒  dbase   += dy
+     ∂y[idx[i]]/∂src[i] = w[i]·I      ⇒  dsrc[i] += w[i] · dy[idx[i]]
+     ∂y[idx[i]][c]/∂w[i] = src[i][c]  ⇒  dw[i]   += Σ_c dy[idx[i]][c] src[i][c] */
 static void scatter_add_rows_backward_entry(const TapeEntry *e) {
     const RowsSaved *sv = e->saved;
     const Tensor *y = e->out, *base = e->in[0], *src = e->in[1], *w = e->in[2];
@@ -152,10 +159,12 @@ Tensor *op_scatter_add_rows(Tape *t, Tensor *base, Tensor *src, const int *idx, 
 }
 
 /* ---- scatter_add_rows_inplace: y = base (the same storage and gradient) += w · src on idx ----
-   For a base the caller owns and no other op reads afterwards (the frozen linear output of a MoE
-   linear): no [N, C] copy forward and no [N, C] gradient add backward, as dbase IS dy. Inputs
-   recorded: src, w; base's gradient buffer is shared, so base must have no other consumer. */
+   For a base the caller owns and no other op reads afterwards (the MoE FFN's accumulator): no
+   [N, C] copy forward and no [N, C] gradient add backward, as dbase IS dy. Inputs recorded:
+   src, w; base's gradient buffer is shared, so base must have no other consumer. */
 
+/* As scatter_add_rows: dsrc[i] += w[i]·dy[idx[i]], dw[i] += dy[idx[i]]·src[i]. dbase = dy
+   needs no work: y->grad IS base's gradient buffer, which already holds dy. */
 static void scatter_inplace_backward_entry(const TapeEntry *e) {
     const RowsSaved *sv = e->saved;
     const Tensor *y = e->out, *src = e->in[0], *w = e->in[1];
@@ -191,6 +200,8 @@ Tensor *op_scatter_add_rows_inplace(Tape *t, Tensor *base, Tensor *src, const in
 
 typedef struct { int start; } SliceSaved;
 
+/* y[r][j] = x[r][start + j]: a copy, so  dx[r][start + j] += dy[r][j]; the columns outside
+   the slice get nothing */
 static void slice_cols_backward_entry(const TapeEntry *e) {
     const SliceSaved *sv = e->saved;
     const Tensor *x = e->in[0], *y = e->out;
@@ -222,6 +233,8 @@ Tensor *op_slice_cols(Tape *t, Tensor *x, int start, int len) {
 
 /* ---- concat_cols ---- */
 
+/* y[r] = [a[r] | b[r]]: each output column is a copy of one input column, so dy splits back:
+     da[r] += dy[r][0:Ca],   db[r] += dy[r][Ca:Ca+Cb] */
 static void concat_cols_backward_entry(const TapeEntry *e) {
     const Tensor *a = e->in[0], *b = e->in[1], *y = e->out;
     int Ca = tensor_cols(a), Cb = tensor_cols(b), Cy = tensor_cols(y);
@@ -307,11 +320,20 @@ static Tensor *scatter_inplace_apply(Tape *t, const OpExample *ex) {
 static Tensor *slice_cols_apply(Tape *t, const OpExample *ex) { return op_slice_cols(t, ex->in[0], 1, 3); }
 static Tensor *concat_cols_apply(Tape *t, const OpExample *ex) { return op_concat_cols(t, ex->in[0], ex->in[1]); }
 
-const OpInfo OP_GATHER_ROWS = { "gather_rows", gather_rows_example, gather_rows_apply, NULL };
-const OpInfo OP_SCATTER_ADD_ROWS = { "scatter_add_rows", scatter_example, scatter_apply, NULL };
-const OpInfo OP_SCATTER_ADD_ROWS_UNWEIGHTED = { "scatter_add_rows_unweighted",
-                                                scatter_unweighted_example, scatter_apply, NULL };
-const OpInfo OP_SCATTER_ADD_ROWS_INPLACE = { "scatter_add_rows_inplace", scatter_example,
-                                              scatter_inplace_apply, NULL };
-const OpInfo OP_SLICE_COLS = { "slice_cols", slice_example, slice_cols_apply, NULL };
-const OpInfo OP_CONCAT_COLS = { "concat_cols", cols_example, concat_cols_apply, NULL };
+static const OpCase GATHER_ROWS_CASES[] = { { "repeated_idx", gather_rows_example, gather_rows_apply, NULL } };
+static const OpCase SCATTER_CASES[] = {
+    { "weighted", scatter_example, scatter_apply, NULL },
+    { "unweighted", scatter_unweighted_example, scatter_apply, NULL },
+};
+static const OpCase SCATTER_INPLACE_CASES[] = { { "weighted", scatter_example, scatter_inplace_apply, NULL } };
+static const OpCase SLICE_COLS_CASES[] = { { "plain", slice_example, slice_cols_apply, NULL } };
+static const OpCase CONCAT_COLS_CASES[] = { { "plain", cols_example, concat_cols_apply, NULL } };
+
+const OpInfo OP_GATHER_ROWS = { "gather_rows", "y[i] = x[idx[i]]", NULL, OP_CASES(GATHER_ROWS_CASES) };
+const OpInfo OP_SCATTER_ADD_ROWS = { "scatter_add_rows", "y = base; y[idx[i]] += w[i]·src[i]", NULL,
+                                     OP_CASES(SCATTER_CASES) };
+const OpInfo OP_SCATTER_ADD_ROWS_INPLACE = { "scatter_add_rows_inplace",
+                                             "base[idx[i]] += w[i]·src[i] in base's storage and gradient",
+                                             "scatter_add_rows", OP_CASES(SCATTER_INPLACE_CASES) };
+const OpInfo OP_SLICE_COLS = { "slice_cols", "y = x[..., start:start+len]", NULL, OP_CASES(SLICE_COLS_CASES) };
+const OpInfo OP_CONCAT_COLS = { "concat_cols", "y = [a | b] along the last dim", NULL, OP_CASES(CONCAT_COLS_CASES) };

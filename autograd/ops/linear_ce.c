@@ -8,7 +8,7 @@
      Z[r0:r1] = G · W            (if x has a grad)   [rows, C]
      S       += Gᵀ · X[r0:r1]    (if w has a grad)   [V, C]
    y = (Σ_i loss_i) / N over the N counted rows (summed in row order, in double).
-   Backward (dy given), since dL/dz_i = g·G_i:   dx += g·Z,   dw += g·S.
+   Backward: dx += g·Z, dw += g·S (derivation above lce_backward).
    So the LM head's backward GEMMs run inside the forward and the backward only scales them; no
    [n, V] logits or logit gradients are ever stored (torch_ref: cross_entropy(x @ w.T, t)).
    Saved: Z, S, N. Threads: rows of a chunk run in parallel (disjoint outputs), GEMMs split C
@@ -73,6 +73,13 @@ typedef struct {
     int n_counted;
 } LceSaved;
 
+/* With z_i = W x_i (z_ij = Σ_c W_jc x_ic) and cross_entropy's derivative (cross_entropy.c,
+   ce_backward_rows):  ∂L/∂z_ij = g · G_ij,  g = dy/N,  G_i = softmax(z_i) − onehot(t_i)
+   (G_i = 0 on ignored rows). The chain rule through z:
+     ∂z_ij/∂x_ic = W_jc  ⇒  dx_ic += Σ_j g G_ij W_jc = g · (G·W)_ic     i.e. dx += g · Z
+     ∂z_ij/∂W_jc = x_ic  ⇒  dW_jc += Σ_i g G_ij x_ic = g · (Gᵀ·X)_jc    i.e. dW += g · S
+   G does not depend on dy, so the forward already formed Z = G·W and S = Gᵀ·X chunk by chunk;
+   the backward only scales them by g and adds (axpy over element ranges). */
 static void lce_backward(const TapeEntry *e) {
     const LceSaved *sv = e->saved;
     Tensor *x = e->in[0], *w = e->in[1];
@@ -169,5 +176,9 @@ static Tensor *lce_apply(Tape *t, const OpExample *ex) {
     return op_linear_cross_entropy_chunked(t, ex->in[0], ex->in[1], ex->aux, 5, 2);
 }
 
-const OpInfo OP_LINEAR_CE = { "linear_cross_entropy", lce_example, lce_apply, NULL };
-const OpInfo OP_LINEAR_CE_FROZEN_W = { "linear_cross_entropy_frozen_w", lce_example_frozen, lce_apply, NULL };
+static const OpCase LCE_CASES[] = {
+    { "plain", lce_example, lce_apply, NULL },
+    { "frozen_w", lce_example_frozen, lce_apply, NULL },
+};
+const OpInfo OP_LINEAR_CROSS_ENTROPY = { "linear_cross_entropy", "cross_entropy(x·wᵀ, targets), logits never stored",
+                                         NULL, OP_CASES(LCE_CASES) };

@@ -1,6 +1,6 @@
 /* autograd/ops/linear_ce.h — the LM head and the cross-entropy in one op, without keeping logits.
-   defines: op_linear_cross_entropy, op_linear_cross_entropy_chunked, OP_LINEAR_CE,
-            OP_LINEAR_CE_FROZEN_W, LINEAR_CE_CHUNK_ELEMS
+   defines: op_linear_cross_entropy, op_linear_cross_entropy_chunked, OP_LINEAR_CROSS_ENTROPY,
+            LINEAR_CE_CHUNK_ELEMS
    x [n, C], w [V, C] (f32, or bf16 when frozen), targets [n] in [0, V) or CE_IGNORE_INDEX.
    y [1] = mean over counted rows of lse(z_i) − z_i[t_i], z = x·wᵀ: the same value as
    op_cross_entropy(op_linear(x, w)), 0 when no row counts. The [n, V] logits exist only one chunk
@@ -14,10 +14,11 @@
 #define LINEAR_CE_CHUNK_ELEMS ((size_t)16 << 20)
 
 Tensor *op_linear_cross_entropy(Tape *t, Tensor *x, Tensor *w, const int *targets, int n);
-/* the same with an explicit chunk height (tests) */
+/* the same with an explicit chunk height (tests; the gradient-check cases of
+   linear_cross_entropy use chunks of 2 rows, so the chunk bookkeeping is checked too) */
 Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int *targets, int n,
                                         int rows_per_chunk);
 
-extern const OpInfo OP_LINEAR_CE, OP_LINEAR_CE_FROZEN_W;
+extern const OpInfo OP_LINEAR_CROSS_ENTROPY;   /* cases: plain, frozen_w */
 
 #endif

@@ -1,16 +1,9 @@
 /* autograd/ops/lora_linear.c — frozen linear + LoRA adapter, fused (see lora_linear.h).
    x viewed as X [R, in], W [out, in], A [r, in], B [out, r], scale s:
      H = X·Aᵀ [R, r],   Y = X·Wᵀ + s·H·Bᵀ [R, out]   (the second GEMM accumulates, beta 1)
-   Saved: H, and scratch for the backward.
-   Backward (dY given):
-     dX += dY·W            (if x has a grad; W read as f32 or bf16)
-     dW += dYᵀ·X           (if w is trainable)
-     dH  = s·dY·B  [R, r]  (if a or x has a grad)
-     dB += s·dYᵀ·H [out, r]
-     dA += dHᵀ·X   [r, in]
-     dX += dH·A
-   op_lora_linear_residual adds a residual afterwards, Y = (X·Wᵀ + s·H·Bᵀ) + res (rounded as
-   op_add_inplace on the plain output), and Y's gradient buffer IS res's: the backward reads dY
+   Saved: H, and scratch for the backward. Backward: derivation above lora_backward.
+   op_lora_linear_residual (the speed twin) adds a residual afterwards, Y = (X·Wᵀ + s·H·Bᵀ) + res
+   (rounded as op_add_inplace on the plain output), and Y's gradient buffer IS res's: the backward reads dY
    there and adds nothing to dres, which already holds it (dres = dY). The sharing is exact as
    long as res gets no gradient from an op recorded after this one: then, when this backward
    runs, the buffer holds exactly dY, and res's earlier readers add theirs afterwards. A
@@ -36,6 +29,15 @@ static void prod(int ta, int tb, int M, int N, int K, real alpha, const real *A,
     else gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, (real)beta, C, ldc);
 }
 
+/* Y = X·Wᵀ + s·H·Bᵀ with H = X·Aᵀ; elementwise
+     Y[r][o] = Σ_i X[r][i] W[o][i] + s Σ_k H[r][k] B[o][k],   H[r][k] = Σ_i X[r][i] A[k][i]
+   The chain rule, one factor at a time:
+     ∂Y[r][o]/∂W[o][i] = X[r][i]    ⇒  dW += dYᵀ·X           [out, in]  (if w is trainable)
+     ∂Y[r][o]/∂B[o][k] = s H[r][k]  ⇒  dB += s·dYᵀ·H         [out, r]
+     ∂Y[r][o]/∂H[r][k] = s B[o][k]  ⇒  dH  = s·dY·B          [R, r]     (a scratch, not a grad)
+     ∂H[r][k]/∂A[k][i] = X[r][i]    ⇒  dA += dHᵀ·X           [r, in]
+     X reaches Y directly and through H:  dX += dY·W + dH·A   [R, in]  (W read as f32 or bf16)
+   For the residual twin Y also has + res, whose gradient dY is already in res's buffer. */
 static void lora_backward(const TapeEntry *e) {
     const LoraSaved *sv = e->saved;
     const Tensor *x = e->in[0], *w = e->in[1], *a = e->in[2], *b = e->in[3];
@@ -164,9 +166,16 @@ static Tensor *lora_residual_apply(Tape *t, const OpExample *ex) {
     return op_lora_linear_residual(t, ex->in[0], ex->aux, ex->in[1], ex->in[2], (real)1.5, res);
 }
 
-const OpInfo OP_LORA_LINEAR = { "lora_linear", lora_example, lora_apply, NULL };
-const OpInfo OP_LORA_LINEAR_RESIDUAL = { "lora_linear_residual", lora_example_res, lora_residual_apply, NULL };
-const OpInfo OP_LORA_LINEAR_RESIDUAL_FROZEN = { "lora_linear_residual_frozen_res", lora_example_res_frozen,
-                                                lora_residual_apply, NULL };
-const OpInfo OP_LORA_LINEAR_BF16 = { "lora_linear_bf16_w", lora_example_bf16, lora_apply, NULL };
-const OpInfo OP_LORA_LINEAR_TRAIN_W = { "lora_linear_train_w", lora_example_train_w, lora_apply, NULL };
+static const OpCase LORA_CASES[] = {
+    { "frozen_w", lora_example, lora_apply, NULL },
+    { "bf16_w", lora_example_bf16, lora_apply, NULL },
+    { "train_w", lora_example_train_w, lora_apply, NULL },
+};
+static const OpCase LORA_RESIDUAL_CASES[] = {
+    { "plain", lora_example_res, lora_residual_apply, NULL },
+    { "frozen_res", lora_example_res_frozen, lora_residual_apply, NULL },
+};
+const OpInfo OP_LORA_LINEAR = { "lora_linear", "y = x·wᵀ + s·(x·aᵀ)·bᵀ, a linear layer and its LoRA adapter", NULL,
+                                OP_CASES(LORA_CASES) };
+const OpInfo OP_LORA_LINEAR_RESIDUAL = { "lora_linear_residual", "lora_linear + res, y's gradient buffer res's",
+                                         "lora_linear", OP_CASES(LORA_RESIDUAL_CASES) };

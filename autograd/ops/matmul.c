@@ -4,16 +4,12 @@
 
    linear: x [..., in] viewed as X [R, in] (R = product of leading dims), w [out, in],
      y [..., out] viewed as Y [R, out].   Y = X · Wᵀ,  Y[r][o] = Σ_i X[r][i] W[o][i].
-     Backward: dL/dX[r][i] = Σ_o dY[r][o] W[o][i]   →  dX += dY · W       (gemm 0,0)
-               dL/dW[o][i] = Σ_r dY[r][o] X[r][i]   →  dW += dYᵀ · X      (gemm 1,0)
      A frozen w (grad NULL) gets nothing; a bf16 w (data NULL, always frozen) is read through
      gemm_bf16 in both directions. Products with a narrow C (fewer than 16 columns, e.g. LoRA's
      rank side) are computed transposed into a scratch (matmul_gemm_narrow). Saved: that scratch.
 
    matmul: op(a) [M, K], op(b) [K, N], y [M, N].  Saved: the two transpose flags.
-     With C = op(A)·op(B):  d op(A) = dC · op(B)ᵀ  [M, K],   d op(B) = op(A)ᵀ · dC  [K, N].
-     Storing back into A's layout: if trans_a, A = op(A)ᵀ so dA += (dC·op(B)ᵀ)ᵀ = op(B) · dCᵀ.
-     Likewise for B: if trans_b, dB += (op(A)ᵀ·dC)ᵀ = dCᵀ · op(A). */
+   The derivations of both backwards sit above linear_backward and matmul_backward. */
 #include "autograd/ops/matmul.h"
 #include "tensor/check.h"
 #include "tensor/gemm.h"
@@ -48,8 +44,11 @@ static void linear_forward(real *y, const real *x, const real *w, const uint16_t
     else gemm(0, 1, R, O, I, (real)1, x, I, w, I, (real)0, y, O);
 }
 
-/* dX += dY · W;  dW += dYᵀ · X  (either may be NULL); scratch holds max(R, O)·I reals when I
-   is narrow */
+/* From Y[r][o] = Σ_i X[r][i] W[o][i]:
+     ∂Y[r][o]/∂X[r][i] = W[o][i]  ⇒  dX[r][i] += Σ_o dY[r][o] W[o][i],  i.e. dX += dY · W   [R, I]
+     ∂Y[r][o]/∂W[o][i] = X[r][i]  ⇒  dW[o][i] += Σ_r dY[r][o] X[r][i],  i.e. dW += dYᵀ · X  [O, I]
+   (either may be NULL). gemm with beta 1 does the accumulation. scratch holds max(R, O)·I reals
+   when I is narrow. */
 static void linear_backward(real *dx, real *dw, const real *dy, const real *x, const real *w,
                             const uint16_t *w16, int R, int I, int O, real *scratch) {
     if (R == 0 || I == 0 || O == 0) return;
@@ -60,6 +59,7 @@ static void linear_backward(real *dx, real *dw, const real *dy, const real *x, c
     else if (dw) gemm(1, 0, O, I, R, (real)1, dy, O, x, I, (real)1, dw, I);
 }
 
+/* y = x·wᵀ:  dx += dy·w,  dw += dyᵀ·x  (linear_backward; leading dims of x flattened to rows) */
 static void linear_backward_entry(const TapeEntry *e) {
     const Tensor *y = e->out, *x = e->in[0], *w = e->in[1];
     linear_backward(x->grad, w->grad, y->grad, x->data, w->data, w->bf16,
@@ -102,7 +102,12 @@ static void matmul_dims(const Tensor *a, const Tensor *b, int ta, int tb, int *M
     *N = tb ? b->shape[0] : b->shape[1];
 }
 
-/* dA (A's layout) += dC · op(B)ᵀ, or its transpose if ta; dB likewise (see header) */
+/* With Â = op(A) [M, K], B̂ = op(B) [K, N] and C = Â·B̂, C[m][n] = Σ_k Â[m][k] B̂[k][n]:
+     dÂ[m][k] = Σ_n dC[m][n] B̂[k][n]  ⇒  dÂ = dC · B̂ᵀ   [M, K]
+     dB̂[k][n] = Σ_m Â[m][k] dC[m][n]  ⇒  dB̂ = Âᵀ · dC   [K, N]
+   Stored back in A's own layout: A = Â when !ta (dA += dC·B̂ᵀ), A = Âᵀ when ta
+   (dA += (dC·B̂ᵀ)ᵀ = B̂·dCᵀ); likewise dB += Âᵀ·dC when !tb, dB += (Âᵀ·dC)ᵀ = dCᵀ·Â when tb.
+   Each is one gemm whose transpose flags read Â, B̂ from the stored a, b. */
 static void matmul_backward(real *da, real *db, const real *dc, const real *a, const real *b,
                             int ta, int tb, int M, int K, int N, int lda, int ldb) {
     if (M == 0 || K == 0 || N == 0) return;
@@ -112,6 +117,8 @@ static void matmul_backward(real *da, real *db, const real *dc, const real *a, c
     if (db && tb) gemm(1, ta, N, K, M, (real)1, dc, N, a, lda, (real)1, db, K);
 }
 
+/* y = op(a)·op(b):  d op(a) = dy·op(b)ᵀ,  d op(b) = op(a)ᵀ·dy, stored in a's and b's layouts
+   (matmul_backward, with the flags the forward saved) */
 static void matmul_backward_entry(const TapeEntry *e) {
     const MatmulSaved *sv = e->saved;
     const Tensor *a = e->in[0], *b = e->in[1];
@@ -198,10 +205,19 @@ static Tensor *matmul_apply(Tape *t, const OpExample *ex) {
     return op_matmul(t, ex->in[0], ex->in[1], flags[0], flags[1]);
 }
 
-const OpInfo OP_LINEAR = { "linear", linear_example, linear_apply, NULL };
-const OpInfo OP_LINEAR_FROZEN = { "linear_frozen_w", linear_frozen_example, linear_apply, NULL };
-const OpInfo OP_LINEAR_BF16 = { "linear_bf16_w", linear_bf16_example, linear_apply, NULL };
-const OpInfo OP_MATMUL_NN = { "matmul_nn", matmul_nn_example, matmul_apply, NULL };
-const OpInfo OP_MATMUL_NT = { "matmul_nt", matmul_nt_example, matmul_apply, NULL };
-const OpInfo OP_MATMUL_TN = { "matmul_tn", matmul_tn_example, matmul_apply, NULL };
-const OpInfo OP_MATMUL_TT = { "matmul_tt", matmul_tt_example, matmul_apply, NULL };
+static const OpCase LINEAR_CASES[] = {
+    { "plain", linear_example, linear_apply, NULL },
+    { "frozen_w", linear_frozen_example, linear_apply, NULL },
+    { "bf16_w", linear_bf16_example, linear_apply, NULL },
+};
+static const OpCase MATMUL_CASES[] = {
+    { "nn", matmul_nn_example, matmul_apply, NULL },
+    { "nt", matmul_nt_example, matmul_apply, NULL },
+    { "tn", matmul_tn_example, matmul_apply, NULL },
+    { "tt", matmul_tt_example, matmul_apply, NULL },
+};
+
+const OpInfo OP_LINEAR = { "linear", "y = x·wᵀ over the last dim; w trainable, frozen or bf16", NULL,
+                           OP_CASES(LINEAR_CASES) };
+const OpInfo OP_MATMUL = { "matmul", "y = op(a)·op(b), 2-D, either operand transposed", NULL,
+                           OP_CASES(MATMUL_CASES) };

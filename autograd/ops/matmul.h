@@ -1,6 +1,5 @@
 /* autograd/ops/matmul.h — matrix products.
-   defines: op_linear, op_matmul, matmul_is_narrow, matmul_gemm_narrow, OP_LINEAR, OP_LINEAR_FROZEN, OP_LINEAR_BF16,
-            OP_MATMUL_NN, OP_MATMUL_NT, OP_MATMUL_TN, OP_MATMUL_TT */
+   defines: op_linear, op_matmul, matmul_is_narrow, matmul_gemm_narrow, OP_LINEAR, OP_MATMUL */
 #ifndef OPS_MATMUL_H
 #define OPS_MATMUL_H
 #include "autograd/op.h"
@@ -20,7 +19,6 @@ int  matmul_is_narrow(int M, int N);
 void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
                         const real *B, int ldb, int beta, real *C, int ldc, real *scratch);
 
-extern const OpInfo OP_LINEAR, OP_LINEAR_FROZEN, OP_LINEAR_BF16;
-extern const OpInfo OP_MATMUL_NN, OP_MATMUL_NT, OP_MATMUL_TN, OP_MATMUL_TT;
+extern const OpInfo OP_LINEAR, OP_MATMUL;   /* cases: plain, frozen_w, bf16_w; nn, nt, tn, tt */
 
 #endif

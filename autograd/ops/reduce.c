@@ -1,9 +1,9 @@
 /* autograd/ops/reduce.c — y = Σ x, y = mean x (scalars, shape [1]) and y = a + s·b.
-   sum:  x any shape → y [1], y = Σ_i x_i (accumulated in double).  ∂y/∂x_i = 1 → dx_i += dy.
-   mean: y = (1/n) Σ_i x_i, n = numel > 0.                           ∂y/∂x_i = 1/n → dx_i += dy/n.
+   sum:  x any shape → y [1], y = Σ_i x_i (accumulated in double).
+   mean: y = (1/n) Σ_i x_i, n = numel > 0.
    add_scaled: a, b, y same shape, y = a + s·b (residual and LoRA paths: one op instead of
-     scale + add).  da += dy,  db += s·dy.
-   Saved: the scale (mean: 1/n, add_scaled: s). */
+     scale + add).
+   Saved: the scale (mean: 1/n, add_scaled: s). Derivations above the backward functions. */
 #include "autograd/ops/reduce.h"
 #include "tensor/check.h"
 
@@ -17,7 +17,8 @@ static double sum_forward(const real *x, size_t n) {
     return acc;
 }
 
-/* dx_i += g for every i (a scalar gradient broadcast over n elements) */
+/* dx_i += g for every i: the backward of y = s·Σ_i x_i, whose ∂y/∂x_i = s is the same for
+   every element, so the scalar g = s·dy is broadcast over the n elements */
 static void broadcast_backward(real *dx, real g, size_t n) {
     for (size_t i = 0; i < n; i++) dx[i] += g;
 }
@@ -39,6 +40,8 @@ static void attach_scale(Tape *t, TapeEntry *e, real s) {
 
 /* ---- sum and mean (one op: y = s · Σ x with s = 1 or 1/n) ---- */
 
+/* y = s · Σ_i x_i (sum: s = 1; mean: s = 1/n), so ∂y/∂x_i = s and  dx_i += s · dy
+   for every element: the one scalar gradient, scaled, spread evenly over x */
 static void scaled_sum_backward(const TapeEntry *e) {
     const ScaleSaved *sv = e->saved;
     const Tensor *x = e->in[0];
@@ -66,6 +69,8 @@ Tensor *op_mean(Tape *t, Tensor *x) {
 
 /* ---- add_scaled ---- */
 
+/* y = a + s·b, elementwise with s a constant: ∂y_i/∂a_i = 1, ∂y_i/∂b_i = s, so
+     da += dy,   db += s·dy */
 static void add_scaled_backward(const TapeEntry *e) {
     const ScaleSaved *sv = e->saved;
     const Tensor *y = e->out, *a = e->in[0], *b = e->in[1];
@@ -107,6 +112,10 @@ static Tensor *add_scaled_apply(Tape *t, const OpExample *ex) {
     return op_add_scaled(t, ex->in[0], ex->in[1], (real)0.625);
 }
 
-const OpInfo OP_SUM = { "sum", one_input_example, sum_apply, NULL };
-const OpInfo OP_MEAN = { "mean", one_input_example, mean_apply, NULL };
-const OpInfo OP_ADD_SCALED = { "add_scaled", two_inputs_example, add_scaled_apply, NULL };
+static const OpCase SUM_CASES[] = { { "plain", one_input_example, sum_apply, NULL } };
+static const OpCase MEAN_CASES[] = { { "plain", one_input_example, mean_apply, NULL } };
+static const OpCase ADD_SCALED_CASES[] = { { "plain", two_inputs_example, add_scaled_apply, NULL } };
+
+const OpInfo OP_SUM = { "sum", "y = Σ x, a scalar", NULL, OP_CASES(SUM_CASES) };
+const OpInfo OP_MEAN = { "mean", "y = Σ x / numel, a scalar", NULL, OP_CASES(MEAN_CASES) };
+const OpInfo OP_ADD_SCALED = { "add_scaled", "y = a + s·b, same shapes", NULL, OP_CASES(ADD_SCALED_CASES) };

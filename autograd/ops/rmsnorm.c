@@ -3,10 +3,7 @@
    (the product is formed in that order: (x * r) * w).
    Shapes: x [..., C] (R = rows = product of leading dims), w [C], y like x.
    Saved: r per row ([R] reals, "rstd"); x and w are the inputs themselves.
-   Backward (dy given), per row, with s = sum_i dy_i w_i x_i:
-     y_i = x_i r w_i,  dr/dx_j = -r^3 x_j / C
-     dx_j += r w_j dy_j - (r^3 / C) x_j s
-     dw_i += sum over rows of dy_i x_i r
+   Backward: dx row by row, dw column by column (derivations above the two kernels).
    Rows run in parallel (disjoint outputs); dw runs in parallel over column blocks, each
    column summing its rows in row order, so results do not depend on the thread count.
    Sums of squares, r and s are computed in double. */
@@ -38,6 +35,12 @@ static void rmsnorm_forward(void *vc, long r0, long r1) {
     }
 }
 
+/* One row, y_i = x_i r w_i with r = (S/C + eps)^(-1/2), S = Σ_j x_j². r depends on the whole
+   row:  ∂r/∂x_j = -1/2 (S/C + eps)^(-3/2) · 2x_j/C = -r³ x_j / C,  so
+     ∂y_i/∂x_j = w_i (r δ_ij + x_i ∂r/∂x_j) = r w_i δ_ij − (r³/C) w_i x_i x_j
+     dx_j = Σ_i dy_i ∂y_i/∂x_j = r w_j dy_j − (r³/C) x_j s,   s = Σ_i dy_i w_i x_i
+   The first term is the direct path; the second is the path through r, one factor
+   k = r³ s / C per row times x_j. So: s (in double), then k, then one pass over the row. */
 static void rmsnorm_backward_dx(void *vc, long r0, long r1) {
     const RmsCtx *c = vc;
     int C = c->C;
@@ -52,6 +55,9 @@ static void rmsnorm_backward_dx(void *vc, long r0, long r1) {
     }
 }
 
+/* ∂y[row][i]/∂w_i = x[row][i] r[row] (w is shared by every row), so
+     dw_i += Σ_rows dy[row][i] x[row][i] r[row]
+   one column i per task, its rows summed in row order (in double) */
 static void rmsnorm_backward_dw(void *vc, long i0, long i1) {
     const RmsCtx *c = vc;
     int C = c->C;
@@ -65,6 +71,8 @@ static void rmsnorm_backward_dw(void *vc, long i0, long i1) {
 
 /* ---- op ---- */
 
+/* dx_j += r w_j dy_j − (r³/C) x_j Σ_i dy_i w_i x_i per row; dw_i += Σ_rows dy_i x_i r;
+   from the saved r (rmsnorm_backward_dx, rmsnorm_backward_dw) */
 static void rmsnorm_backward(const TapeEntry *e) {
     Tensor *x = e->in[0], *w = e->in[1];
     RmsCtx c = { x->data, w->data, e->out->grad, NULL, x->grad, w->grad, e->saved,
@@ -108,5 +116,9 @@ static Tensor *rmsnorm_apply(Tape *t, const OpExample *ex) {
     return op_rmsnorm(t, ex->in[0], ex->in[1], (real)1e-5);
 }
 
-const OpInfo OP_RMSNORM = { "rmsnorm", rmsnorm_example, rmsnorm_apply, NULL };
-const OpInfo OP_RMSNORM_FROZEN_W = { "rmsnorm_frozen_w", rmsnorm_example_frozen, rmsnorm_apply, NULL };
+static const OpCase RMSNORM_CASES[] = {
+    { "plain", rmsnorm_example, rmsnorm_apply, NULL },
+    { "frozen_w", rmsnorm_example_frozen, rmsnorm_apply, NULL },
+};
+const OpInfo OP_RMSNORM = { "rmsnorm", "y = x·rsqrt(mean(x²) + eps)·w over the last dim", NULL,
+                            OP_CASES(RMSNORM_CASES) };

@@ -1,5 +1,5 @@
 /* autograd/ops/rmsnorm.h — RMSNorm over the last dim (Zhang & Sennrich 2019; Llama).
-   defines: op_rmsnorm, OP_RMSNORM, OP_RMSNORM_FROZEN_W */
+   defines: op_rmsnorm, OP_RMSNORM */
 #ifndef OPS_RMSNORM_H
 #define OPS_RMSNORM_H
 #include "autograd/op.h"
@@ -8,6 +8,6 @@
    y = x * rsqrt(mean(x^2) + eps) * w, row by row. */
 Tensor *op_rmsnorm(Tape *t, Tensor *x, Tensor *w, real eps);
 
-extern const OpInfo OP_RMSNORM, OP_RMSNORM_FROZEN_W;
+extern const OpInfo OP_RMSNORM;   /* cases: plain, frozen_w */
 
 #endif

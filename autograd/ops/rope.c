@@ -2,9 +2,8 @@
    Shapes: x, y [B, T, H, D] (D even). Saved: the table pointer, pos0 and the mode.
    Forward, for each pair (a, b) of a head at position p with c = cos, s = sin of p·inv_freq_j:
      y_a = x_a c - x_b s,   y_b = x_a s + x_b c        (torch_ref: x0*c - x1*s, x0*s + x1*c)
-   Backward: the Jacobian of a rotation R(p) is R(p) itself, so dx = R(p)^T dy = R(-p) dy:
-     dx_a += dy_a c + dy_b s,   dx_b += dy_b c - dy_a s
-   op_rope_inplace rotates x itself (y is x: same values, same gradient buffer; the backward
+   Backward: dx = R(p)^T dy, a rotation by −p (derivation above rope_backward).
+   op_rope_inplace (the speed twin) rotates x itself (y is x: same values, same gradient buffer; the backward
    needs no input values) and its backward turns dy into dx = R(p)^T dy in that buffer: no
    [B, T, H, D] output and output gradient, for an x nothing else reads (the q / k projection).
    Rows (b, t) run in parallel; each row writes only its own H·D outputs. */
@@ -111,6 +110,11 @@ typedef struct {
     RopeMode mode;
 } RopeSaved;
 
+/* Per pair (a, b) at position p, with c = cos, s = sin of p·inv_freq_j, the forward is the
+   2×2 rotation y = R x,  R = [c  −s; s  c]  (y_a = c x_a − s x_b,  y_b = s x_a + c x_b).
+   Its Jacobian ∂y/∂x is R itself, a constant, so dx = Rᵀ dy = R(−p) dy:
+     dx_a += c dy_a + s dy_b,   dx_b += c dy_b − s dy_a
+   (rope_rows in ROPE_BWD_ADD mode; each pair is independent, no input values are needed) */
 static void rope_backward(const TapeEntry *e) {
     const RopeSaved *sv = e->saved;
     Tensor *x = e->in[0], *y = e->out;
@@ -120,7 +124,9 @@ static void rope_backward(const TapeEntry *e) {
     parallel_for_chunks((long)x->shape[0] * x->shape[1], 16, rope_rows, &c);
 }
 
-/* in place: y->grad IS x->grad, so dy becomes dx where it lies (x's only reader is this op) */
+/* In place: y->grad IS x->grad, so dy becomes dx where it lies (x's only reader is this op,
+   hence the buffer holds exactly dy): dx = Rᵀ dy as in rope_backward, written over dy pair by
+   pair (ROPE_BWD_SET; both entries of a pair are read before either is written). */
 static void rope_inplace_backward(const TapeEntry *e) {
     const RopeSaved *sv = e->saved;
     Tensor *y = e->out;
@@ -185,8 +191,15 @@ static Tensor *rope_inplace_half_apply(Tape *t, const OpExample *ex) {
     return op_rope_inplace(t, op_scale(t, ex->in[0], (real)1), ex->aux, 3, ROPE_HALF);
 }
 
-const OpInfo OP_ROPE_INTERLEAVED = { "rope_interleaved", rope_example, rope_interleaved_apply, NULL };
-const OpInfo OP_ROPE_HALF = { "rope_half", rope_example, rope_half_apply, NULL };
-const OpInfo OP_ROPE_INPLACE_INTERLEAVED = { "rope_inplace_interleaved", rope_example,
-                                             rope_inplace_interleaved_apply, NULL };
-const OpInfo OP_ROPE_INPLACE_HALF = { "rope_inplace_half", rope_example, rope_inplace_half_apply, NULL };
+static const OpCase ROPE_CASES[] = {
+    { "interleaved", rope_example, rope_interleaved_apply, NULL },
+    { "half", rope_example, rope_half_apply, NULL },
+};
+static const OpCase ROPE_INPLACE_CASES[] = {
+    { "interleaved", rope_example, rope_inplace_interleaved_apply, NULL },
+    { "half", rope_example, rope_inplace_half_apply, NULL },
+};
+const OpInfo OP_ROPE = { "rope", "rotary position embedding of x [B, T, H, D], two pairings", NULL,
+                         OP_CASES(ROPE_CASES) };
+const OpInfo OP_ROPE_INPLACE = { "rope_inplace", "rope rotating x in its own storage and gradient", "rope",
+                                 OP_CASES(ROPE_INPLACE_CASES) };

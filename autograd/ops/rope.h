@@ -1,7 +1,6 @@
 /* autograd/ops/rope.h — rotary position embeddings (Su et al. 2021, RoFormer) for [B,T,H,D].
    defines: RopeMode, RopeTable, rope_table_init, rope_table_free, op_rope, op_rope_inplace,
-            rope_apply_inplace, OP_ROPE_INTERLEAVED, OP_ROPE_HALF, OP_ROPE_INPLACE_INTERLEAVED,
-            OP_ROPE_INPLACE_HALF
+            rope_apply_inplace, OP_ROPE, OP_ROPE_INPLACE
    Pair j (0 <= j < D/2) is rotated by angle pos * inv_freq_j, inv_freq_j = theta^(-2j/D):
      ROPE_INTERLEAVED (Meta / llama2.c rows): the pair is (2j, 2j+1)
      ROPE_HALF        (HF rotate_half rows):  the pair is (j, j + D/2)
@@ -29,11 +28,15 @@ void rope_table_free(RopeTable *tab);   /* frees malloc'd arrays; no-op for aren
 Tensor *op_rope(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mode);
 
 /* The same, rotating x itself: y is x (same values, same gradient buffer). Only for an x no
-   other op reads afterwards (a fresh q / k projection): saves y's values and gradient. */
+   other op reads afterwards (a fresh q / k projection): saves y's values and gradient.
+   SPEED TWIN of op_rope (registered as op "rope_inplace", twin_of "rope"): the same rotation
+   kernel, so values and gradients equal op_rope's bit for bit (tests/autograd/
+   test_inplace_twins.c, test_rope_inplace_matches_rope). It exists to save q's and k's
+   [B, T, H, D] rotated copies and their gradient buffers in every attention layer. */
 Tensor *op_rope_inplace(Tape *t, Tensor *x, const RopeTable *tab, int pos0, RopeMode mode);
 /* No-tape, in place: x [T, H, D] (one sequence), token t at position pos0 + t. */
 void rope_apply_inplace(real *x, int T, int H, int D, const RopeTable *tab, int pos0, RopeMode mode);
 
-extern const OpInfo OP_ROPE_INTERLEAVED, OP_ROPE_HALF, OP_ROPE_INPLACE_INTERLEAVED, OP_ROPE_INPLACE_HALF;
+extern const OpInfo OP_ROPE, OP_ROPE_INPLACE;   /* cases: interleaved, half */
 
 #endif

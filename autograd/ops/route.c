@@ -5,17 +5,13 @@
    double). Per row, with N_r = the normalisation set (true-only: the selected TRUE experts T;
    all-selected: every selected expert S) and s = Σ_{j∈N_r} p_j:
      W_e = p_e / s for e ∈ N_r,   W_j = p_j for selected nulls under true-only (official code)
-   Backward (g = dW of the row; the selection is constant), first to p, for l ∈ N_r:
-     ∂W_e/∂p_l = δ_el / s − p_e / s²  ⇒  dp_l = Σ_e g_e (δ_el − W_e) / s = (g_l − Σ_{e∈N_r} W_e g_e) / s
-   and dp_j = g_j for a selected null under true-only; then through the softmax
-     dz_j = p_j (dp_j − Σ_l p_l dp_l).
+   Backward: to p, then through the softmax to z (derivation above route_weights_backward).
    Why the op takes z and not p: when a selected true expert has p ~ 1e-40 (a float router with a
    logit gap > 90; it happens in training), dp = (g − ·)/s overflows float although the logit
    gradient is small: p_l dp_l = W_l (g_l − Σ W g) is bounded, and the op forms only those
    products (REFERENCE.md §1.1's formulas, rearranged). When |T| = 1, W = 1 and the router gets
    no task gradient from that token. Unselected entries and masked rows get nothing.
-   row_sum_cols: x [..., C] → y [rows, 1], y[r] = Σ_{j∈[start, start+len)} x[r][j];
-     backward dx[r][j] += dy[r] for j in the range. */
+   row_sum_cols: x [..., C] → y [rows, 1], y[r] = Σ_{j∈[start, start+len)} x[r][j]. */
 #include "autograd/ops/route.h"
 #include "tensor/check.h"
 #include <math.h>
@@ -63,8 +59,18 @@ static void route_weights_forward(real *W, const real *z, const Routing *r, int 
     }
 }
 
-/* dz_j = p_j (dp_j − Σ_l p_l dp_l) with q_l = p_l dp_l formed without dividing by s alone:
-   q_l = W_l (g_l − Σ_{i∈N_r} W_i g_i) for l in the normalisation set, q_j = p_j g_j for raw nulls. */
+/* One row, g = dW (the selection is a constant). First to p. For l ∈ N_r, every W_e with
+   e ∈ N_r depends on p_l, directly (e = l) and through s = Σ_{N_r} p:
+     ∂W_e/∂p_l = δ_el / s − p_e / s²
+     dp_l = Σ_{e∈N_r} g_e (δ_el / s − p_e / s²) = (g_l − D) / s,   D = Σ_{e∈N_r} W_e g_e
+   A raw entry (a selected null under true-only, every entry under ROUTE_W_RAW) is W_j = p_j:
+   dp_j = g_j. Unselected entries: dp = 0. Then through p = softmax(z),
+   ∂p_l/∂z_j = p_l (δ_lj − p_j):
+     dz_j = Σ_l dp_l p_l (δ_lj − p_j) = q_j − p_j Q,   q_l = p_l dp_l,  Q = Σ_l q_l
+   q is formed without dividing by s alone: q_l = (p_l / s)(g_l − D) = W_l (g_l − D) for
+   l ∈ N_r and q_j = p_j g_j for raw entries, both bounded when s underflows (see the header).
+   Unselected j have q_j = 0 but still get −p_j Q: through the softmax, every logit moves
+   every p, selected or not. Masked rows (no selection) get nothing. */
 static void route_weights_backward(real *dz, const real *dW, const real *z, const Routing *r, int all_selected) {
     double p[MOE_ROUTE_MAX_E], q[MOE_ROUTE_MAX_E];
     for (int row = 0; row < r->N; row++) {
@@ -87,6 +93,8 @@ static void route_weights_backward(real *dz, const real *dW, const real *z, cons
     }
 }
 
+/* dz += the route-weight gradient of every unmasked row (route_weights_backward), from z and
+   the saved routing; uniform weights are a constant and are never recorded */
 static void route_weights_backward_entry(const TapeEntry *e) {
     const RouteSaved *sv = e->saved;
     const Tensor *z = e->in[0];
@@ -116,6 +124,8 @@ Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected)
 
 typedef struct { int start, len; } SumColsSaved;
 
+/* y[r] = Σ_{j∈[start, start+len)} x[r][j], so ∂y[r]/∂x[r][j] = 1 inside the range, 0 outside:
+     dx[r][j] += dy[r]  for start <= j < start + len */
 static void row_sum_cols_backward_entry(const TapeEntry *e) {
     const SumColsSaved *sv = e->saved;
     const Tensor *x = e->in[0];
@@ -227,10 +237,6 @@ static void row_sum_example(Arena *a, Rng *rng, OpExample *ex) {
 
 static Tensor *row_sum_apply(Tape *t, const OpExample *ex) { return op_row_sum_cols(t, ex->in[0], 2, 3); }
 
-const OpInfo OP_ROUTE_TRUE_ONLY = { "route_true_only", true_only_example, route_apply, NULL };
-const OpInfo OP_ROUTE_ALL_SELECTED = { "route_all_selected", all_selected_example, route_apply, NULL };
-const OpInfo OP_ROUTE_MASKED = { "route_masked", masked_example, route_apply, NULL };
-const OpInfo OP_ROW_SUM_COLS = { "row_sum_cols", row_sum_example, row_sum_apply, NULL };
 
 /* raw weights of a dense routing: W = softmax(z) on every entry (selection is everything, so no
    tie can flip); z [5, 4], 2 true experts */
@@ -257,4 +263,15 @@ static Tensor *raw_apply(Tape *t, const OpExample *ex) {
     return op_route_weights(t, z, r, ROUTE_W_RAW);
 }
 
-const OpInfo OP_ROUTE_RAW = { "route_raw", raw_example, raw_apply, NULL };
+static const OpCase ROUTE_CASES[] = {
+    { "true_only", true_only_example, route_apply, NULL },
+    { "all_selected", all_selected_example, route_apply, NULL },
+    { "masked", masked_example, route_apply, NULL },
+    { "raw", raw_example, raw_apply, NULL },
+};
+static const OpCase ROW_SUM_COLS_CASES[] = { { "plain", row_sum_example, row_sum_apply, NULL } };
+
+const OpInfo OP_ROUTE_WEIGHTS = { "route_weights", "router mixing weights W [N, E] from logits z and a selection",
+                                  NULL, OP_CASES(ROUTE_CASES) };
+const OpInfo OP_ROW_SUM_COLS = { "row_sum_cols", "y[r] = Σ of x[r]'s columns [start, start+len)", NULL,
+                                 OP_CASES(ROW_SUM_COLS_CASES) };

@@ -1,8 +1,7 @@
 /* autograd/ops/route.h — the mixing weights of a token-level router (Mo-LoRA / AdaMoE;
    ARCHITECTURE.md "AdaMoE semantics", REFERENCE.md §1.1), given a selection (autograd/routing.h:
    top-k; nn/route_rules.h: the other rules).
-   defines: op_route_weights, op_row_sum_cols, ROUTE_W_*, OP_ROUTE_TRUE_ONLY, OP_ROUTE_ALL_SELECTED,
-            OP_ROUTE_MASKED, OP_ROUTE_RAW, OP_ROW_SUM_COLS
+   defines: op_route_weights, op_row_sum_cols, ROUTE_W_*, OP_ROUTE_WEIGHTS, OP_ROW_SUM_COLS
    Experts 0..n_true-1 are true experts, n_true..E-1 are null experts. op_route_weights() is
    differentiable in the router logits z; the selection is a constant. */
 #ifndef OPS_ROUTE_H
@@ -32,6 +31,7 @@ Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected)
    the total null weight of a row.) */
 Tensor *op_row_sum_cols(Tape *t, Tensor *x, int start, int len);
 
-extern const OpInfo OP_ROUTE_TRUE_ONLY, OP_ROUTE_ALL_SELECTED, OP_ROUTE_MASKED, OP_ROUTE_RAW, OP_ROW_SUM_COLS;
+extern const OpInfo OP_ROUTE_WEIGHTS;   /* cases: true_only, all_selected, masked, raw */
+extern const OpInfo OP_ROW_SUM_COLS;
 
 #endif

@@ -43,7 +43,9 @@ static void fwd_rows(void *vc, long b, long e) {
     }
 }
 
-/* per row: dh' = Bᵀ dy, dW, dh = s·w·dh' (kept for dA), dx += Σ_k dh_k A_e[k,:] */
+/* The row-side gradients of routed_lora_backward, per row t and each of its assignments
+   (t, e), w = s·W[t, e]:  dh' = B_eᵀ dy[t],  dW[t, e] += s Σ_k dh'_k h_k,  dh = w·dh' (kept for
+   dA),  dx[t] += Σ_k dh_k A_e[k,:]. A row's assignments run in ascending expert order. */
 static void bwd_rows(void *vc, long b, long e) {
     const RlCtx *c = vc;
     real dhp[RL_MAX_RANK];
@@ -72,7 +74,10 @@ static void slice_of(int n, int s, int *lo, int *hi) {
     *hi = s == RL_SLICES - 1 ? n : (int)((long)n * (s + 1) / RL_SLICES / 16 * 16);
 }
 
-/* task = (expert, slice): dA_e[:, slice] += Σ_j dh_j ⊗ x[row_j]; dB_e via Bᵀ rows in the slice */
+/* The expert-side gradients of routed_lora_backward, task = (expert e, column slice):
+     dA_e[k, slice] += Σ_j dh_j,k x[row_j][slice]          (dh from bwd_rows)
+     dB_e[slice, k] += Σ_j s·W[row_j, e]·h_j,k dy[row_j][slice]
+   over e's assignments j in routing order; dB is summed in Bᵀ layout (dbt), then added. */
 static void bwd_experts(void *vc, long b, long e) {
     const RlCtx *c = vc;
     real coef[RL_MAX_RANK];
@@ -101,6 +106,17 @@ static void bwd_experts(void *vc, long b, long e) {
     }
 }
 
+/* y[t] = base[t] + Σ_{e ∈ S_t, e < n_true} s·W[t, e]·B_e h_{t,e},   h_{t,e} = A_e x[t]  [R]
+   For one assignment (t, e) with w = W[t, e] and h = h_{t,e} (saved), its term is s·w·B_e h:
+     ∂/∂W[t, e] = s B_e h         ⇒  dW[t, e] += s · dy[t]·(B_e h) = s Σ_k dh'_k h_k,
+                                       dh' = B_eᵀ dy[t]   [R]
+     ∂/∂h = s·w·B_e               ⇒  dh = s·w·dh'
+     h = A_e x[t]                 ⇒  dx[t] += A_eᵀ dh = Σ_k dh_k A_e[k,:]
+                                       dA_e[k,:] += dh_k x[t]
+     ∂/∂B_e[o][k] = s·w·h_k       ⇒  dB_e[o][k] += s·w·h_k dy[t][o]
+     ∂y/∂base = I                 ⇒  dbase += dy  (in place: already there, shared buffer)
+   Sums over a row's assignments (dx, dW) run per row (bwd_rows), sums over an expert's
+   assignments (dA_e, dB_e) per expert and column slice (bwd_experts), after bwd_rows. */
 static void routed_lora_backward(const TapeEntry *e) {
     RlCtx *c = e->saved;
     if (!c->inplace && c->base->grad) {
@@ -261,5 +277,10 @@ static Tensor *rl_apply(Tape *t, const OpExample *ex) {
     return op_routed_lora(t, base, ex->in[0], ex->in[1], r, a, b, (real)1.5, re->inplace);
 }
 
-const OpInfo OP_ROUTED_LORA = { "routed_lora", rl_example, rl_apply, NULL };
-const OpInfo OP_ROUTED_LORA_INPLACE = { "routed_lora_inplace", rl_example_inplace, rl_apply, NULL };
+/* the in-place case is op_routed_lora's speed-twin flag (routed_lora.h) */
+static const OpCase ROUTED_LORA_CASES[] = {
+    { "plain", rl_example, rl_apply, NULL },
+    { "inplace", rl_example_inplace, rl_apply, NULL },
+};
+const OpInfo OP_ROUTED_LORA = { "routed_lora", "y = base + Σ routed true experts s·W[t, e]·B_e A_e x[t]", NULL,
+                                OP_CASES(ROUTED_LORA_CASES) };

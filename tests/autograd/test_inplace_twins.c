@@ -1,6 +1,7 @@
-/* tests/autograd/test_inplace_twins.c — the memory-saving in-place ops against their out-of-place twins:
-   op_rope_inplace vs op_rope, op_add_inplace vs op_add, op_swiglu_shared_grad vs op_swiglu,
-   op_lora_linear_residual vs op_lora_linear then op_add.
+/* tests/autograd/test_inplace_twins.c — the speed twins (autograd/op_registry.c) against the ops
+   they mirror: op_rope_inplace vs op_rope, op_add_inplace vs op_add, op_swiglu_shared_grad vs
+   op_swiglu, op_lora_linear_residual vs op_lora_linear then op_add, op_scatter_add_rows_inplace
+   vs op_scatter_add_rows, op_routed_lora(inplace = 1) vs op_routed_lora(inplace = 0).
    Each pair computes the same arithmetic in the same order, so values and gradients must be
    equal element for element (== : +0 and -0 count as equal), and the in-place op must really
    share the storage it claims to (else it saves nothing). Gradients themselves are checked by
@@ -135,6 +136,68 @@ START_TEST(test_lora_linear_residual_matches_lora_then_add)
 }
 END_TEST
 
+/* the MoE FFN's accumulator: repeated indices, base with and without its own gradient */
+START_TEST(test_scatter_add_rows_inplace_matches_scatter)
+{
+    Ctx c;
+    ctx_init(&c);
+    static const int idx[7] = { 3, 0, 3, 5, 1, 3, 0 };
+    for (int base_grad = 0; base_grad < 2; base_grad++) {
+        Tensor *b1 = rand_t(&c, 2, (int[]){ 6, 9 }, base_grad), *s1 = rand_t(&c, 2, (int[]){ 7, 9 }, 1);
+        Tensor *w1 = rand_t(&c, 1, (int[]){ 7 }, 1);
+        Tensor *b2 = copy_t(&c, b1, base_grad), *s2 = copy_t(&c, s1, 1), *w2 = copy_t(&c, w1, 1);
+        real *b2_data = b2->data;
+        Tensor *y1 = op_scatter_add_rows(&c.t, b1, s1, idx, w1);
+        Tensor *y2 = op_scatter_add_rows_inplace(&c.t, b2, s2, idx, w2);
+        ck_assert(y2->data == b2_data && y2->grad != NULL && (!base_grad || y2->grad == b2->grad));
+        assert_equal(y1->data, y2->data, y1->numel, "scatter values");
+        seed_and_backward(&c, y1, y2);
+        assert_equal(s1->grad, s2->grad, s1->numel, "scatter dsrc");
+        assert_equal(w1->grad, w2->grad, w1->numel, "scatter dw");
+        if (base_grad) assert_equal(b1->grad, b2->grad, b1->numel, "scatter dbase");
+        tape_reset(&c.t);
+    }
+    ctx_free(&c);
+}
+END_TEST
+
+/* a Mo-LoRA linear's routed experts: 3 true + 1 null, top-2, out not a multiple of 16 */
+START_TEST(test_routed_lora_inplace_matches_plain)
+{
+    enum { N = 9, I = 20, O = 12, R = 3, NT = 3, E = 4, K = 2 };
+    Ctx c;
+    ctx_init(&c);
+    Tensor *p = rand_t(&c, 2, (int[]){ N, E }, 0);
+    Routing *r = arena_alloc(&c.a, sizeof *r);
+    route_select(&c.a, p, NT, K, NULL, r);
+    Tensor *base[2], *x[2], *W[2], *A[2][NT], *B[2][NT], *y[2];
+    base[0] = rand_t(&c, 2, (int[]){ N, O }, 1);
+    x[0] = rand_t(&c, 2, (int[]){ N, I }, 1);
+    W[0] = rand_t(&c, 2, (int[]){ N, E }, 1);
+    for (int e = 0; e < NT; e++) {
+        A[0][e] = rand_t(&c, 2, (int[]){ R, I }, 1);
+        B[0][e] = rand_t(&c, 2, (int[]){ O, R }, 1);
+        A[1][e] = copy_t(&c, A[0][e], 1);
+        B[1][e] = copy_t(&c, B[0][e], 1);
+    }
+    base[1] = copy_t(&c, base[0], 1);
+    x[1] = copy_t(&c, x[0], 1);
+    W[1] = copy_t(&c, W[0], 1);
+    for (int k = 0; k < 2; k++) y[k] = op_routed_lora(&c.t, base[k], x[k], W[k], r, A[k], B[k], (real)0.75, k);
+    ck_assert(y[1]->data == base[1]->data && y[1]->grad == base[1]->grad && y[0]->data != base[0]->data);
+    assert_equal(y[0]->data, y[1]->data, y[0]->numel, "routed_lora values");
+    seed_and_backward(&c, y[0], y[1]);
+    assert_equal(base[0]->grad, base[1]->grad, base[0]->numel, "routed_lora dbase");
+    assert_equal(x[0]->grad, x[1]->grad, x[0]->numel, "routed_lora dx");
+    assert_equal(W[0]->grad, W[1]->grad, W[0]->numel, "routed_lora dW");
+    for (int e = 0; e < NT; e++) {
+        assert_equal(A[0][e]->grad, A[1][e]->grad, A[0][e]->numel, "routed_lora dA");
+        assert_equal(B[0][e]->grad, B[1][e]->grad, B[0][e]->numel, "routed_lora dB");
+    }
+    ctx_free(&c);
+}
+END_TEST
+
 /* no-grad mode (eval, generation): the ops still compute, nothing gets a gradient */
 START_TEST(test_inplace_ops_without_grad)
 {
@@ -176,6 +239,8 @@ Suite *inplace_ops_suite(void) {
     tcase_add_test(tc, test_add_inplace_matches_add);
     tcase_add_test(tc, test_swiglu_shared_grad_matches_swiglu);
     tcase_add_test(tc, test_lora_linear_residual_matches_lora_then_add);
+    tcase_add_test(tc, test_scatter_add_rows_inplace_matches_scatter);
+    tcase_add_test(tc, test_routed_lora_inplace_matches_plain);
     tcase_add_test(tc, test_inplace_ops_without_grad);
     suite_add_tcase(s, tc);
     TCase *ab = tcase_create("aborts");

@@ -101,7 +101,7 @@ static void lora_linear_cleanup(OpExample *ex) {
     free(lc);
 }
 
-static const OpInfo MODULES[] = {
+static const OpCase MODULES[] = {
     { "lora_linear", lora_linear_example, lora_linear_apply, lora_linear_cleanup },
     { "llama_lora_all_targets", lora_model_example, model_apply, model_cleanup },
     { "llama_lora_qvu_rslora_half_rope", lora_half_example, model_apply, model_cleanup },

@@ -150,14 +150,14 @@ static void moe_ffn_router(Arena *a, Rng *rng, OpExample *ex) {
     router_example(rng, ex, &acfg, names);
 }
 
-static const OpInfo MODULES[] = {
+static const OpCase MODULES[] = {
     { "mixtral_lora_q_router", plain_lora_router, router_apply, router_cleanup },
     { "mixtral_moe_ffn_gate2_router_rslora_eq6", moe_ffn_router, router_apply, router_cleanup },
 };
 
 START_TEST(test_router_lora_gradcheck)
 {
-    const OpInfo *op = &MODULES[_i];
+    const OpCase *op = &MODULES[_i];
     int checked = gradcheck_expect(op, 2024 + (uint64_t)_i, -1);
     /* every element of the four inputs: 2·r·C + 2·n·r (plain, r = 2) or r·C + n·r + m·C + C·r (moe-ffn, r = 3) */
     int expect = _i == 0 ? 2 * 2 * 24 + 2 * 4 * 2 : 3 * 24 + 4 * 3 + 2 * 24 + 24 * 3;

@@ -231,7 +231,7 @@ static void molora_model(Arena *a, Rng *rng, OpExample *ex) {
     model_example(rng, ex, &acfg, 0, MODEL_NAMES, 4);
 }
 
-static const OpInfo MODULES[] = {
+static const OpCase MODULES[] = {
     { "moe_linear_molora_k2", lin0, lin_apply, lin_cleanup },
     { "moe_linear_adamoe_true_only_zero", lin1, lin_apply, lin_cleanup },
     { "moe_linear_adamoe_all_selected_zero", lin2, lin_apply, lin_cleanup },
@@ -244,7 +244,7 @@ static const OpInfo MODULES[] = {
 
 START_TEST(test_moe_module_gradcheck)
 {
-    const OpInfo *op = &MODULES[_i];
+    const OpCase *op = &MODULES[_i];
     ck_assert_msg(gradcheck_expect(op, 777 + (uint64_t)_i, -1) > 0, "%s: example has no input with a grad", op->name);
 }
 END_TEST

@@ -352,7 +352,7 @@ static void v4(Arena *a, Rng *r, OpExample *ex) { var_example(a, r, ex, &VAR_SPE
 static void v5(Arena *a, Rng *r, OpExample *ex) { var_example(a, r, ex, &VAR_SPECS[5]); }
 static void v6(Arena *a, Rng *r, OpExample *ex) { var_example(a, r, ex, &VAR_SPECS[6]); }
 
-static const OpInfo VARIANTS[] = {
+static const OpCase VARIANTS[] = {
     { "moe_linear_top_p", v0, var_apply, var_cleanup },
     { "moe_linear_dense_loramoe", v1, var_apply, var_cleanup },
     { "moe_linear_stochastic_thor_train", v2, var_apply, var_cleanup },
@@ -364,7 +364,7 @@ static const OpInfo VARIANTS[] = {
 
 START_TEST(test_variant_gradcheck)
 {
-    const OpInfo *op = &VARIANTS[_i];
+    const OpCase *op = &VARIANTS[_i];
     GradcheckResult r = gradcheck_op(op, 991 + (uint64_t)_i, 0);
     ck_assert_msg(r.checked > 0, "%s: nothing checked", op->name);
     if (sizeof(real) == sizeof(double))

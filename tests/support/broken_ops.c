@@ -42,5 +42,5 @@ static Tensor *wrong_apply(Tape *t, const OpExample *ex) {
     return mul_common(t, ex->in[0], ex->in[1], wrong_backward, "broken_wrong");
 }
 
-const OpInfo BROKEN_OP_ASSIGN = { "broken_assign", example, assign_apply, NULL };
-const OpInfo BROKEN_OP_WRONG = { "broken_wrong", example, wrong_apply, NULL };
+const OpCase BROKEN_OP_ASSIGN = { "broken_assign", example, assign_apply, NULL };
+const OpCase BROKEN_OP_WRONG = { "broken_wrong", example, wrong_apply, NULL };

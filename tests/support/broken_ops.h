@@ -3,5 +3,5 @@
 #ifndef BROKEN_OPS_H
 #define BROKEN_OPS_H
 #include "autograd/op.h"
-extern const OpInfo BROKEN_OP_ASSIGN, BROKEN_OP_WRONG;
+extern const OpCase BROKEN_OP_ASSIGN, BROKEN_OP_WRONG;   /* cases, run with gradcheck_op */
 #endif

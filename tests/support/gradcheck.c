@@ -3,10 +3,11 @@
 #include <check.h>
 #include "tensor/check.h"
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
-    const OpInfo *op;
+    const OpCase *c;         /* the case under test */
     const OpExample *ex;
     Tape *tape;
     real *w[2];              /* probe weights */
@@ -18,10 +19,10 @@ typedef struct {
 static double probe_loss(Probe *p, int with_grad) {
     double loss = 0.0;
     for (int k = 0; k <= p->fan_out; k++) {
-        Tensor *y = p->op->apply(p->tape, p->ex);
+        Tensor *y = p->c->apply(p->tape, p->ex);
         for (size_t i = 0; i < y->numel; i++) loss += (double)p->w[k][i] * (double)y->data[i];
         if (with_grad) {
-            CHECK(y->grad != NULL, "op %s: output has no grad although inputs do", p->op->name);
+            CHECK(y->grad != NULL, "case %s: output has no grad although inputs do", p->c->name);
             for (size_t i = 0; i < y->numel; i++) y->grad[i] += p->w[k][i];
         }
     }
@@ -69,7 +70,7 @@ static void numeric_check(Probe *p, const OpExample *ex, Arena *a, GradcheckResu
     }
 }
 
-GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out) {
+GradcheckResult gradcheck_op(const OpCase *c, uint64_t seed, int fan_out) {
     GradcheckResult r = { 0 };
     Arena a;
     arena_init(&a, 1 << 20);
@@ -77,16 +78,16 @@ GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out) {
     rng_seed(&rng, seed);
     OpExample ex;
     memset(&ex, 0, sizeof ex);
-    op->example(&a, &rng, &ex);
+    c->example(&a, &rng, &ex);
     Tape tape;
     tape_init(&tape, &a);
 
     /* output size, then probe weights */
     tape_set_no_grad(&tape, 1);
     ArenaMark m0 = arena_mark(&a);
-    size_t n_out = op->apply(&tape, &ex)->numel;
+    size_t n_out = c->apply(&tape, &ex)->numel;
     arena_rewind(&a, m0);
-    Probe p = { op, &ex, &tape, { NULL, NULL }, fan_out };
+    Probe p = { c, &ex, &tape, { NULL, NULL }, fan_out };
     for (int k = 0; k < 2; k++) {
         p.w[k] = arena_alloc(&a, n_out * sizeof(real));
         rng_fill_uniform(&rng, p.w[k], n_out, -1.0, 1.0);
@@ -103,23 +104,41 @@ GradcheckResult gradcheck_op(const OpInfo *op, uint64_t seed, int fan_out) {
 
     numeric_check(&p, &ex, &a, &r);
     tape_free(&tape);
-    if (op->cleanup) op->cleanup(&ex);
+    if (c->cleanup) c->cleanup(&ex);
     arena_free(&a);
     return r;
 }
 
-int gradcheck_expect(const OpInfo *op, uint64_t seed, double float_tol) {
+static int expect_labelled(const char *label, const OpCase *c, uint64_t seed, double float_tol) {
     double tol = REAL_IS_DOUBLE ? GRADCHECK_TOL : float_tol;
     int checked = 0;
     for (int fan_out = 0; fan_out <= 1; fan_out++) {
-        GradcheckResult r = gradcheck_op(op, seed, fan_out);
+        GradcheckResult r = gradcheck_op(c, seed, fan_out);
         checked = r.checked;
         if (tol < 0 || r.checked == 0) continue;
         ck_assert_msg(r.worst_rel_err < tol,
                       "%s (fan_out=%d): worst relative error %.3e at input %d element %zu "
                       "(analytic %.10g, numeric %.10g) over %d elements",
-                      op->name, fan_out, r.worst_rel_err, r.worst_input, r.worst_index, r.worst_analytic,
+                      label, fan_out, r.worst_rel_err, r.worst_input, r.worst_index, r.worst_analytic,
                       r.worst_numeric, r.checked);
     }
     return checked;
+}
+
+int gradcheck_expect(const OpCase *c, uint64_t seed, double float_tol) {
+    return expect_labelled(c->name, c, seed, float_tol);
+}
+
+int gradcheck_expect_op(const OpInfo *op, const OpCase *c, uint64_t seed, double float_tol) {
+    char label[128];
+    snprintf(label, sizeof label, "%s/%s", op->name, c->name);
+    return expect_labelled(label, c, seed, float_tol);
+}
+
+uint64_t gradcheck_seed(const char *op_name, const char *case_name) {
+    uint64_t h = 1469598103934665603ULL;                     /* FNV-1a, 64 bit */
+    for (const char *s = op_name; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    h = (h ^ (unsigned char)'/') * 1099511628211ULL;
+    for (const char *s = case_name; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
 }
