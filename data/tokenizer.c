@@ -3,6 +3,7 @@
 #include "data/tokenizer_impl.h"
 #include "tensor/check.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,19 +106,24 @@ Status tokenizer_encode_len(const Tokenizer *tk, const char *text, size_t len, i
     Specials sp;
     Status s = special_ids(tk, bos, eos, &sp, err);
     if (s != STATUS_OK) return s;
-    if (len >= (size_t)1 << 28)
+    if (len >= (size_t)1 << 30)
         return error_set(err, STATUS_INVALID, NULL, "text too long to encode (%zu bytes)", len);
-    /* HF: NFC may triple the bytes, each byte gives at most one id, plus one per segment */
-    size_t cap = 4 * len + 16;
-    int *work = xmalloc(cap * sizeof *work);
-    int n = 0;
-    s = tk->kind == TOKENIZER_LLAMA2C ? tokenizer_bin_encode(tk, text, len, work, &n, err)
-                                      : tokenizer_hf_encode(tk, text, len, work, &n, err);
+    int *work = NULL, nb = 0;
+    size_t n = 0;
+    if (tk->kind == TOKENIZER_LLAMA2C) {
+        work = xmalloc((2 * len + 8) * sizeof *work);
+        s = tokenizer_bin_encode(tk, text, len, work, &nb, err);
+        n = (size_t)nb;
+    } else {
+        s = tokenizer_hf_encode(tk, text, len, &work, &n, err);
+    }
+    if (s == STATUS_OK && n + 16 > INT_MAX)
+        s = error_set(err, STATUS_INVALID, "split the text", "text gives %zu ids (too many)", n);
     if (s != STATUS_OK) {
         free(work);
         return s;
     }
-    int total = sp.np + n + sp.ns;
+    int total = sp.np + (int)n + sp.ns;
     *n_ids = total;
     if (ids && total > max_ids) {
         free(work);

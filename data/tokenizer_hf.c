@@ -189,7 +189,19 @@ static int first_present(const Tokenizer *tk, const char *const *names) {
     return -1;
 }
 
+/* 1 when no piece holds "▁" right after a character other than "▁": then no merge can join
+   a symbol to a following run of "▁", and words can be cut before such runs. */
+static int spm_cut_ok(const Tokenizer *tk) {
+    for (int id = 0; id < tk->vocab_size; id++) {
+        const char *p = tk->pieces[id];
+        for (int i = 1; p && i + 3 <= tk->piece_len[id]; i++)
+            if (!memcmp(p + i, META, 3) && (i < 3 || memcmp(p + i - 3, META, 3))) return 0;
+    }
+    return 1;
+}
+
 static void set_defaults(Tokenizer *tk, HfImpl *hf) {
+    hf->spm_cut = tk->kind == TOKENIZER_HF_SPM && spm_cut_ok(tk);
     static const char *const bos[] = {"<s>", "<|begin_of_text|>", "<|endoftext|>", NULL};
     static const char *const eos[] = {"</s>", "<|end_of_text|>", "<|endoftext|>", NULL};
     if (tk->bos_id < 0) tk->bos_id = first_present(tk, bos);

@@ -6,7 +6,10 @@
    2. Each section is normalized (NFC), then split again at the "normalized" added tokens.
    3. SentencePiece kind: ' ' -> "▁"; "▁" prepended (legacy Prepend normalizer: every non-empty
       section; Metaspace: "always" / "first" = only the section at offset 0, and only when it
-      does not already start with "▁"); Metaspace split=true cuts words before each "▁". Each
+      does not already start with "▁"); Metaspace split=true cuts words before each "▁";
+      without it, when no piece holds a "▁" after another character (spm_cut: true of the
+      SentencePiece vocabularies), words are cut before each run of "▁", which cannot change
+      the merges but keeps BPE linear on long texts. Each
       word: one id per code point, missing ones -> <0xXX> byte pieces (byte_fallback) or unk
       (fused when fuse_unk), then BPE by merge rank.
    4. ByteLevel kind: the pre-tokenizers in order (Split by a pattern of data/pretok.h, Digits,
@@ -25,8 +28,8 @@
 typedef struct {
     const Tokenizer *tk;
     const HfImpl *hf;
-    int *out;
-    int n;
+    int *out;           /* grows as needed */
+    size_t n, cap;
     char *buf;          /* scratch, buf_cap bytes */
     size_t buf_cap;
     Error *err;
@@ -40,6 +43,14 @@ static char *scratch(Enc *e, size_t need) {
     return e->buf;
 }
 
+/* Room for k more ids. */
+static void reserve(Enc *e, size_t k) {
+    if (e->n + k > e->cap) {
+        e->cap = e->n + k + e->cap / 2 + 64;
+        e->out = xrealloc(e->out, e->cap * sizeof *e->out);
+    }
+}
+
 static int hf_pair(const void *ctx, int left, int right, double *priority, int *merged) {
     int rank;
     if (!pairmap_get(&((const HfImpl *)ctx)->merges, left, right, &rank, merged)) return 0;
@@ -47,11 +58,11 @@ static int hf_pair(const void *ctx, int left, int right, double *priority, int *
     return 1;
 }
 
-static void merge_from(Enc *e, int start) {
-    e->n = start + bpe_merge(e->out + start, e->n - start, hf_pair, e->hf);
+static void merge_from(Enc *e, size_t start) {
+    e->n = start + (size_t)bpe_merge(e->out + start, (int)(e->n - start), hf_pair, e->hf);
 }
 
-static Status emit_unk(Enc *e, int start, const char *what, size_t len) {
+static Status emit_unk(Enc *e, size_t start, const char *what, size_t len) {
     if (e->hf->unk_id < 0)
         return error_set(e->err, STATUS_INVALID, "the tokenizer has no unk_token / byte tokens",
                          "\"%.*s\" is not in the vocab", (int)len, what);
@@ -73,7 +84,9 @@ static int byte_ids(const Tokenizer *tk, const char *s, size_t n, int *ids) {
 /* One SentencePiece word: code points (byte fallback / unk), then merges. */
 static Status spm_word(Enc *e, const char *w, size_t len) {
     const Tokenizer *tk = e->tk;
-    int start = e->n, id;
+    size_t start = e->n;
+    int id;
+    reserve(e, len + 1);          /* at most one id per byte */
     if (e->hf->ignore_merges && (id = strmap_get(&tk->vocab, w, len)) >= 0) {
         e->out[e->n++] = id;
         return STATUS_OK;
@@ -82,7 +95,7 @@ static Status spm_word(Enc *e, const char *w, size_t len) {
         size_t cl = utf8_char_len(w + i, len - i);
         Status st = STATUS_OK;
         if ((id = strmap_get(&tk->vocab, w + i, cl)) >= 0) e->out[e->n++] = id;
-        else if (e->hf->byte_fallback && byte_ids(tk, w + i, cl, e->out + e->n)) e->n += (int)cl;
+        else if (e->hf->byte_fallback && byte_ids(tk, w + i, cl, e->out + e->n)) e->n += cl;
         else st = emit_unk(e, start, w + i, cl);
         if (st != STATUS_OK) return st;
         i += cl;
@@ -106,8 +119,9 @@ static Status spm_segment(Enc *e, const char *s, size_t len, int first) {
     }
     size_t w0 = 0;
     Status st = STATUS_OK;
-    for (size_t i = 1; hf->metaspace_split && i + 3 <= k && st == STATUS_OK; i++) {
+    for (size_t i = 1; (hf->metaspace_split || hf->spm_cut) && i + 3 <= k && st == STATUS_OK; i++) {
         if (memcmp(buf + i, META, 3)) continue;
+        if (!hf->metaspace_split && (i < 3 || !memcmp(buf + i - 3, META, 3))) continue;
         st = spm_word(e, buf + w0, i - w0);
         w0 = i;
     }
@@ -118,7 +132,9 @@ static Status spm_segment(Enc *e, const char *s, size_t len, int first) {
 
 /* One byte-level pre-token: bytes -> bytes_to_unicode pieces, then merges. */
 static void bl_word(Enc *e, const char *w, size_t len) {
-    int start = e->n, id;
+    size_t start = e->n;
+    int id;
+    reserve(e, len + 1);
     if (e->hf->ignore_merges) {
         char *buf = scratch(e, 2 * len);
         size_t k = 0;
@@ -243,6 +259,7 @@ static Status split_added(Enc *e, const char *s, size_t len, int normalized, int
         }
         /* Metaspace "first": the first raw section (all of its normalized sub-sections) */
         st = section(e, s + seg, end - seg, normalized, normalized ? first : seg == 0);
+        reserve(e, 1);
         e->out[e->n++] = hf->added[a].id;
         i += m;
         if (hf->added[a].rstrip)
@@ -253,11 +270,13 @@ static Status split_added(Enc *e, const char *s, size_t len, int normalized, int
     return st;
 }
 
-Status tokenizer_hf_encode(const Tokenizer *tk, const char *text, size_t len, int *out,
-                           int *n, Error *err) {
-    Enc e = {tk, tk->impl, out, 0, NULL, 0, err};
+Status tokenizer_hf_encode(const Tokenizer *tk, const char *text, size_t len, int **out,
+                           size_t *n, Error *err) {
+    Enc e = {tk, tk->impl, NULL, 0, 0, NULL, 0, err};
+    reserve(&e, len / 3 + 16);
     Status st = split_added(&e, text, len, 0, 1);
     free(e.buf);
+    *out = e.out;
     *n = e.n;
     return st;
 }

@@ -44,6 +44,7 @@ typedef struct {
     int prepend;               /* HF_PREPEND_*: where a U+2581 is prepended */
     int prepend_if_missing;    /* Metaspace: only when the split does not start with U+2581 */
     int metaspace_split;       /* Metaspace split=true: words start at each U+2581 */
+    int spm_cut;               /* no piece has U+2581 after another character */
     /* ByteLevel kind */
     HfPreStep pre[HF_MAX_PRE]; /* the pre-tokenizers, the last one is ByteLevel */
     int n_pre;

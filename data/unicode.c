@@ -3,8 +3,7 @@
    from uni_tab_decomp, recursively), canonical ordering of combining marks (a stable sort by
    combining class within each run of non-starters), then canonical composition (a mark joins
    the last starter when no mark of the same or higher class stands between them, Hangul LV /
-   LVT algorithmically, other pairs from uni_tab_comp). Text below U+0300 is already NFC and is
-   copied as is. */
+   LVT algorithmically, other pairs from uni_tab_comp), chunk by chunk (see uni_nfc). */
 #include "data/unicode.h"
 #include "data/unicode_tables.h"
 #include "tensor/check.h"
@@ -155,28 +154,50 @@ static size_t recompose(uint32_t *c, size_t n) {
     return out;
 }
 
-size_t uni_nfc(const char *s, size_t len, char *out) {
-    size_t i = 0;
-    while (i < len && (unsigned char)s[i] < 0xCC) i++;     /* bytes below 0xCC: all < U+0300 */
-    if (i == len) {
-        memcpy(out, s, len);
-        return len;
-    }
-    /* s[i] starts a code point >= U+0300; the one before it may compose with what follows */
-    if (i > 0)
-        for (i--; i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80; i--) {}
-    memcpy(out, s, i);
-    uint32_t *c = xmalloc((4 * (len - i) + 4) * sizeof *c);
-    size_t n = 0;
-    for (size_t k = i; k < len;) {
+/* NFC of one chunk s[0..len) (it starts at a starter) into out; c is scratch of 4 * len + 4. */
+static size_t nfc_chunk(const char *s, size_t len, char *out, uint32_t *c) {
+    size_t n = 0, o = 0;
+    for (size_t k = 0; k < len;) {
         uint32_t cp;
         k += utf8_decode(s + k, len - k, &cp);
         n = decompose(cp, c, n);
     }
     reorder(c, n);
     n = recompose(c, n);
-    size_t o = i;
     for (size_t k = 0; k < n; k++) o += utf8_encode(c[k], out + o);
+    return o;
+}
+
+/* Code points below U+0300 (lead bytes below 0xCC) are NFC, never reorder and are never the
+   second of a composition: the text is copied up to the one before a code point >= U+0300,
+   and from there to the next code point below U+0300 goes through the full algorithm. */
+size_t uni_nfc(const char *s, size_t len, char *out) {
+    size_t i = 0, o = 0, cap = 0;
+    uint32_t *c = NULL;
+    while (i < len) {
+        size_t j = i, k, e;
+        while (j < len && (unsigned char)s[j] < 0xCC) j++;
+        if (j == len) {
+            memcpy(out + o, s + i, len - i);
+            o += len - i;
+            break;
+        }
+        k = j;                   /* the code point before s[j] may compose with what follows */
+        if (k > i)
+            for (k--; k > i && ((unsigned char)s[k] & 0xC0) == 0x80; k--) {}
+        memcpy(out + o, s + i, k - i);
+        o += k - i;
+        for (e = j; e < len && (unsigned char)s[e] >= 0xCC;) {
+            uint32_t cp;
+            e += utf8_decode(s + e, len - e, &cp);
+        }
+        if (4 * (e - k) + 4 > cap) {
+            cap = 8 * (e - k) + 64;
+            c = xrealloc(c, cap * sizeof *c);
+        }
+        o += nfc_chunk(s + k, e - k, out + o, c);
+        i = e;
+    }
     free(c);
     return o;
 }
