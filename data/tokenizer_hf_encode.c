@@ -32,6 +32,7 @@ typedef struct {
     size_t n, cap;
     char *buf;          /* scratch, buf_cap bytes */
     size_t buf_cap;
+    BpeCache cache;     /* byte-level words already encoded */
     Error *err;
 } Enc;
 
@@ -85,8 +86,14 @@ static int byte_ids(const Tokenizer *tk, const char *s, size_t n, int *ids) {
 static Status spm_word(Enc *e, const char *w, size_t len) {
     const Tokenizer *tk = e->tk;
     size_t start = e->n;
-    int id;
+    int id, nc;
     reserve(e, len + 1);          /* at most one id per byte */
+    const int *cached = bpe_cache_get(&e->cache, w, len, &nc);
+    if (cached) {
+        memcpy(e->out + e->n, cached, (size_t)nc * sizeof *cached);
+        e->n += (size_t)nc;
+        return STATUS_OK;
+    }
     if (e->hf->ignore_merges && (id = strmap_get(&tk->vocab, w, len)) >= 0) {
         e->out[e->n++] = id;
         return STATUS_OK;
@@ -101,6 +108,7 @@ static Status spm_word(Enc *e, const char *w, size_t len) {
         i += cl;
     }
     merge_from(e, start);
+    bpe_cache_put(&e->cache, w, len, e->out + start, (int)(e->n - start));
     return STATUS_OK;
 }
 
@@ -130,11 +138,17 @@ static Status spm_segment(Enc *e, const char *s, size_t len, int first) {
     return st;
 }
 
-/* One byte-level pre-token: bytes -> bytes_to_unicode pieces, then merges. */
+/* One byte-level pre-token: bytes -> bytes_to_unicode pieces, then merges (cached). */
 static void bl_word(Enc *e, const char *w, size_t len) {
     size_t start = e->n;
-    int id;
+    int id, nc;
     reserve(e, len + 1);
+    const int *cached = bpe_cache_get(&e->cache, w, len, &nc);
+    if (cached) {
+        memcpy(e->out + e->n, cached, (size_t)nc * sizeof *cached);
+        e->n += (size_t)nc;
+        return;
+    }
     if (e->hf->ignore_merges) {
         char *buf = scratch(e, 2 * len);
         size_t k = 0;
@@ -154,6 +168,7 @@ static void bl_word(Enc *e, const char *w, size_t len) {
         else if (e->hf->unk_id >= 0) emit_unk(e, start, w + i, 1);
     }
     merge_from(e, start);
+    bpe_cache_put(&e->cache, w, len, e->out + start, (int)(e->n - start));
 }
 
 static void pre_step(Enc *e, int k, const char *p, size_t len);
@@ -272,9 +287,11 @@ static Status split_added(Enc *e, const char *s, size_t len, int normalized, int
 
 Status tokenizer_hf_encode(const Tokenizer *tk, const char *text, size_t len, int **out,
                            size_t *n, Error *err) {
-    Enc e = {tk, tk->impl, NULL, 0, 0, NULL, 0, err};
+    Enc e = {.tk = tk, .hf = tk->impl, .err = err};
     reserve(&e, len / 3 + 16);
+    if (len > 256) bpe_cache_init(&e.cache);
     Status st = split_added(&e, text, len, 0, 1);
+    if (e.cache.keys) bpe_cache_free(&e.cache);
     free(e.buf);
     *out = e.out;
     *n = e.n;
