@@ -3,8 +3,9 @@
    ids, the special tokens of add_special_tokens (the BOS convention) and the decoded text of
    every string of tests/golden/tokenizers (written by regen.mjs with @huggingface/tokenizers:
    all of RTE dev, commonsense questions, scripts, emoji, whitespace, numbers, marks, special
-   tokens in text, random mixtures). Also Llama 3 with the post_processor of later Meta
-   revisions (TemplateProcessing inside a Sequence: BOS). Skips when ../shared is absent. */
+   tokens in text, random mixtures). Also variants: Llama 3 with the post_processor of later
+   Meta revisions (TemplateProcessing inside a Sequence: BOS), GPT-2 with add_prefix_space and
+   without use_regex. Skips when ../shared is absent. */
 #include "tests/support/suites.h"
 #include "tests/support/tok_fixtures.h"
 #include "tests/support/tok_golden.h"
@@ -84,33 +85,40 @@ END_TEST
 START_TEST(test_golden_qwen3) { check_real("qwen3", 0); }
 END_TEST
 
-/* The staged Llama 3 file with its post_processor replaced by llama3_bos_post_processor.json
-   (the same replacement regen.mjs makes), written to a temp file. */
-START_TEST(test_golden_llama3_bos)
-{
-    const char *src = TOK_REAL_DIR "/llama3/tokenizer.json";
-    if (!tok_file_exists(src, "test_golden_llama3_bos")) return;
-    char *text, *pp;
-    size_t len, pp_len;
+/* A real file with the value of one top-level key replaced by tests/golden/tokenizers/NAME.json
+   (the replacement regen.mjs makes), written to a temp file and checked like the others. */
+static void check_variant(const char *name, const char *base, const char *key, int want_bos) {
+    char src[256], repl[256], pat[64];
+    snprintf(src, sizeof src, TOK_REAL_DIR "/%s/tokenizer.json", base);
+    snprintf(repl, sizeof repl, TOK_GOLDEN_DIR "/%s.json", name);
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    if (!tok_file_exists(src, name)) return;
+    char *text, *value;
+    size_t len, value_len;
     Error err = {0};
     ck_assert_int_eq(tokenizer_read_file(src, &text, &len, &err), STATUS_OK);
-    ck_assert_int_eq(tokenizer_read_file(TOK_GOLDEN_DIR "/llama3_bos_post_processor.json",
-                                                  &pp, &pp_len, &err), STATUS_OK);
-    char *at = strstr(text, "\"post_processor\":");
+    ck_assert_int_eq(tokenizer_read_file(repl, &value, &value_len, &err), STATUS_OK);
+    char *at = strstr(text, pat);
     ck_assert_ptr_nonnull(at);
-    char *start = strchr(at, '{'), *end = start;
+    char *start = strchr(at, '{'), *end = start;     /* the value: an object without strings */
     for (int depth = 0; (depth += (*end == '{') - (*end == '}')) > 0; end++) {}
-    FILE *f = NULL;
     char *path = tok_write_temp("", 0, ".json");
-    ck_assert_ptr_nonnull(f = fopen(path, "wb"));
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
     fwrite(text, 1, (size_t)(start - text), f);
-    fwrite(pp, 1, pp_len, f);
+    fwrite(value, 1, value_len, f);
     fwrite(end + 1, 1, len - (size_t)(end + 1 - text), f);
     fclose(f);
-    check_file(path, "llama3_bos", 1);
+    check_file(path, name, want_bos);
     tok_remove_temp(path);
-    free(text), free(pp);
+    free(text), free(value);
 }
+
+START_TEST(test_golden_llama3_bos) { check_variant("llama3_bos", "llama3", "post_processor", 1); }
+END_TEST
+START_TEST(test_golden_gpt2_prefix) { check_variant("gpt2_prefix", "gpt2", "pre_tokenizer", 0); }
+END_TEST
+START_TEST(test_golden_gpt2_noregex) { check_variant("gpt2_noregex", "gpt2", "pre_tokenizer", 0); }
 END_TEST
 
 Suite *tokenizer_golden_suite(void) {
@@ -122,6 +130,8 @@ Suite *tokenizer_golden_suite(void) {
     tcase_add_test(tc, test_golden_mistral);
     tcase_add_test(tc, test_golden_qwen3);
     tcase_add_test(tc, test_golden_llama3_bos);
+    tcase_add_test(tc, test_golden_gpt2_prefix);
+    tcase_add_test(tc, test_golden_gpt2_noregex);
     suite_add_tcase(s, tc);
     return s;
 }

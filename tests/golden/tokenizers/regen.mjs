@@ -123,8 +123,15 @@ function golden(name, tokJson) {
 
 const load = (p) => JSON.parse(read(p));
 for (const name of ["gpt2", "llama3", "mistral", "qwen3"]) golden(name, load(`tokenizers/${name}/tokenizer.json`));
-// Llama 3 with the post_processor of later Meta revisions (BOS by a TemplateProcessing inside a
-// Sequence): the file in this folder replaces the staged file's post_processor.
-const llama3 = load("tokenizers/llama3/tokenizer.json");
-llama3.post_processor = JSON.parse(fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), "llama3_bos_post_processor.json"), "utf8"));
-golden("llama3_bos", llama3);
+// Variants: a real file with one top-level key replaced by the JSON file VARIANT.json of this
+// folder (the C test makes the same replacement): Llama 3 with the post_processor of later Meta
+// revisions (BOS by a TemplateProcessing inside a Sequence), GPT-2 with a ByteLevel
+// pre-tokenizer that adds a prefix space, and one without the regex.
+const here = path.dirname(new URL(import.meta.url).pathname);
+const variants = [["llama3_bos", "llama3", "post_processor"], ["gpt2_prefix", "gpt2", "pre_tokenizer"],
+                  ["gpt2_noregex", "gpt2", "pre_tokenizer"]];
+for (const [name, base, key] of variants) {
+  const json = load(`tokenizers/${base}/tokenizer.json`);
+  json[key] = JSON.parse(fs.readFileSync(path.join(here, name + ".json"), "utf8"));
+  golden(name, json);
+}
