@@ -2,6 +2,7 @@
 #include "data/bpe.h"
 #include "tensor/check.h"
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     double priority;
@@ -98,4 +99,41 @@ size_t utf8_char_len(const char *s, size_t len) {
     size_t j = 1;
     while (j < len && j < 4 && ((unsigned char)s[j] & 0xC0) == 0x80) j++;
     return j;
+}
+
+void bpe_cache_init(BpeCache *c) {
+    memset(c, 0, sizeof *c);
+    strmap_init(&c->map, 1024);
+    c->keys = xmalloc((size_t)BPE_CACHE_MAX_ENTRIES * BPE_CACHE_MAX_WORD);   /* never moves */
+}
+
+void bpe_cache_free(BpeCache *c) {
+    strmap_free(&c->map);
+    free(c->keys);
+    free(c->ids);
+    memset(c, 0, sizeof *c);
+}
+
+const int *bpe_cache_get(const BpeCache *c, const char *w, size_t len, int *n) {
+    if (!c->keys || len > BPE_CACHE_MAX_WORD) return NULL;
+    int off = strmap_get(&c->map, w, len);
+    if (off < 0) return NULL;
+    *n = c->ids[off];
+    return c->ids + off + 1;
+}
+
+void bpe_cache_put(BpeCache *c, const char *w, size_t len, const int *ids, int n) {
+    if (!c->keys || len > BPE_CACHE_MAX_WORD || c->map.count >= BPE_CACHE_MAX_ENTRIES) return;
+    if (c->n_ids + (size_t)n + 1 > c->cap_ids) {
+        c->cap_ids = 2 * (c->n_ids + (size_t)n + 1) + 256;
+        c->ids = xrealloc(c->ids, c->cap_ids * sizeof *c->ids);
+    }
+    char *key = c->keys + c->keys_used;
+    memcpy(key, w, len);
+    c->keys_used += len;
+    int off = (int)c->n_ids;
+    c->ids[c->n_ids++] = n;
+    memcpy(c->ids + c->n_ids, ids, (size_t)n * sizeof *ids);
+    c->n_ids += (size_t)n;
+    strmap_put(&c->map, key, len, off);
 }

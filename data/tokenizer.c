@@ -3,6 +3,7 @@
 #include "data/tokenizer_impl.h"
 #include "tensor/check.h"
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,25 +51,54 @@ Status tokenizer_load(Tokenizer *tk, const char *path, int vocab_size_hint, Erro
     return s;
 }
 
-Status tokenizer_encode(const Tokenizer *tk, const char *text, int bos, int eos, int *ids,
-                        int max_ids, int *n_ids, Error *err) {
+typedef struct {
+    int pre[8], np, post[8], ns;
+} Specials;
+
+/* The ids `bos` / `eos` add before / after the text (llama2.c: its BOS, which callers may
+   override after loading). */
+static Status special_ids(const Tokenizer *tk, int bos, int eos, Specials *sp, Error *err) {
+    memset(sp, 0, sizeof *sp);
+    if (bos && tk->kind == TOKENIZER_LLAMA2C) {
+        if (tk->bos_id < 0)
+            return error_set(err, STATUS_INVALID, "set tk->bos_id from the model config",
+                             "tokenizer has no BOS token");
+        sp->pre[sp->np++] = tk->bos_id;
+    } else if (bos) {
+        for (int i = 0; i < tk->n_prefix; i++) sp->pre[sp->np++] = tk->prefix_ids[i];
+        for (int i = 0; i < tk->n_suffix; i++) sp->post[sp->ns++] = tk->suffix_ids[i];
+    }
+    if (eos && tk->eos_id < 0)
+        return error_set(err, STATUS_INVALID, "set tk->eos_id from the model config",
+                         "tokenizer has no EOS token");
+    if (eos && !(sp->ns > 0 && sp->post[sp->ns - 1] == tk->eos_id)) sp->post[sp->ns++] = tk->eos_id;
+    return STATUS_OK;
+}
+
+Status tokenizer_encode_len(const Tokenizer *tk, const char *text, size_t len, int bos, int eos,
+                            int *ids, int max_ids, int *n_ids, Error *err) {
     *n_ids = 0;
-    if ((bos && tk->bos_id < 0) || (eos && tk->eos_id < 0))
-        return error_set(err, STATUS_INVALID, "set tk->bos_id / eos_id from the model config",
-                         "tokenizer has no %s token", bos && tk->bos_id < 0 ? "BOS" : "EOS");
-    size_t len = strlen(text);
-    if (len >= (size_t)1 << 29)
+    Specials sp;
+    Status s = special_ids(tk, bos, eos, &sp, err);
+    if (s != STATUS_OK) return s;
+    if (len >= (size_t)1 << 30)
         return error_set(err, STATUS_INVALID, NULL, "text too long to encode (%zu bytes)", len);
-    size_t cap = 2 * len + 8;
-    int *work = xmalloc(cap * sizeof *work);
-    int n = 0;
-    Status s = tk->kind == TOKENIZER_LLAMA2C ? tokenizer_bin_encode(tk, text, len, work, &n, err)
-                                             : tokenizer_hf_encode(tk, text, len, work, &n, err);
+    int *work = NULL, nb = 0;
+    size_t n = 0;
+    if (tk->kind == TOKENIZER_LLAMA2C) {
+        work = xmalloc((2 * len + 8) * sizeof *work);
+        s = tokenizer_bin_encode(tk, text, len, work, &nb, err);
+        n = (size_t)nb;
+    } else {
+        s = tokenizer_hf_encode(tk, text, len, &work, &n, err);
+    }
+    if (s == STATUS_OK && n + 16 > INT_MAX)
+        s = error_set(err, STATUS_INVALID, "split the text", "text gives %zu ids (too many)", n);
     if (s != STATUS_OK) {
         free(work);
         return s;
     }
-    int total = n + (bos != 0) + (eos != 0);
+    int total = sp.np + (int)n + sp.ns;
     *n_ids = total;
     if (ids && total > max_ids) {
         free(work);
@@ -76,14 +106,17 @@ Status tokenizer_encode(const Tokenizer *tk, const char *text, int bos, int eos,
                          "encoding needs %d ids but only %d fit", total, max_ids);
     }
     if (ids) {
-        int k = 0;
-        if (bos) ids[k++] = tk->bos_id;
-        memcpy(ids + k, work, (size_t)n * sizeof *ids);
-        k += n;
-        if (eos) ids[k++] = tk->eos_id;
+        memcpy(ids, sp.pre, (size_t)sp.np * sizeof *ids);
+        memcpy(ids + sp.np, work, (size_t)n * sizeof *ids);
+        memcpy(ids + sp.np + n, sp.post, (size_t)sp.ns * sizeof *ids);
     }
     free(work);
     return STATUS_OK;
+}
+
+Status tokenizer_encode(const Tokenizer *tk, const char *text, int bos, int eos, int *ids,
+                        int max_ids, int *n_ids, Error *err) {
+    return tokenizer_encode_len(tk, text, strlen(text), bos, eos, ids, max_ids, n_ids, err);
 }
 
 int byte_piece_value(const char *p, size_t len) {
@@ -116,7 +149,7 @@ static size_t piece_bytes(const Tokenizer *tk, int id, int strip, char *buf, siz
     } else {
         n = tokenizer_hf_piece(tk, id, buf, cap);
     }
-    if (strip && tk->kind != TOKENIZER_HF_BYTELEVEL && n > 0 && cap > 0 && buf[0] == ' ') {
+    if (strip && tk->kind != TOKENIZER_HF_BYTELEVEL && n > 0 && cap > 0 && buf[0] == ' ') {   /* SPM */
         size_t keep = (n < cap ? n : cap) - 1;
         memmove(buf, buf + 1, keep);
         n--;
@@ -133,6 +166,7 @@ const char *tokenizer_piece(const Tokenizer *tk, int prev_id, int id, char *buf,
 }
 
 size_t tokenizer_decode(const Tokenizer *tk, const int *ids, int n, char *out, size_t out_size) {
+    if (tk->kind != TOKENIZER_LLAMA2C) return tokenizer_hf_decode(tk, ids, n, out, out_size);
     size_t total = 0, cap = (size_t)tk->max_token_length + 8;   /* decoded <= stored length */
     char *tmp = xmalloc(cap);
     for (int i = 0; i < n; i++) {

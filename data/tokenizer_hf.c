@@ -1,13 +1,11 @@
-/* data/tokenizer_hf.c — loading an HF tokenizer.json (REFERENCE.md §4.7) into a Tokenizer.
-   Supported: model BPE (vocab {piece: id}, merges "a b" or ["a", "b"], byte_fallback,
-   unk_token, fuse_unk, ignore_merges); added_tokens; normalizer null / NFC (treated as
-   identity) / Prepend("▁") / Replace(" " -> "▁") / Sequence of those; pre_tokenizer null /
-   Metaspace / ByteLevel / Digits / Sequence of those; BOS/EOS from a TemplateProcessing
-   post_processor, else from added tokens named <s> </s> <|endoftext|> ... The kind is
-   ByteLevel when a ByteLevel pre-tokenizer is present, else SentencePiece-style.
-   Anything else is rejected with the file, line and column of the offending value. */
+/* data/tokenizer_hf.c — loading an HF tokenizer.json (REFERENCE.md §4.7) into a Tokenizer:
+   the BPE model (vocab {piece: id}, merges "a b" or ["a", "b"], byte_fallback, unk_token,
+   fuse_unk, ignore_merges) and added_tokens (special, normalized, lstrip, rstrip; single_word
+   is refused). The normalizer, pre_tokenizer, post_processor and decoder are read by
+   tokenizer_hf_pipeline.c. BOS/EOS come from the post_processor template, else from added
+   tokens named <s> </s> <|begin_of_text|> <|end_of_text|> <|endoftext|>. Anything else is
+   rejected with the file, line and column of the offending value. */
 #include "data/tokenizer_hf_impl.h"
-#include "data/json.h"
 #include "tensor/check.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,17 +14,9 @@
 
 #define META "\xe2\x96\x81"   /* U+2581 "▁" */
 
-typedef struct {
-    const char *path;
-    Tokenizer *tk;
-    HfImpl *hf;
-    size_t blob_used;
-    Error *err;
-} Loader;
+typedef HfLoader Loader;
 
-static Status bad(Loader *L, const JsonValue *v, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static Status bad(Loader *L, const JsonValue *v, const char *fmt, ...) {
+Status hf_bad(Loader *L, const JsonValue *v, const char *fmt, ...) {
     char msg[400];
     va_list ap;
     va_start(ap, fmt);
@@ -36,7 +26,7 @@ static Status bad(Loader *L, const JsonValue *v, const char *fmt, ...) {
                      "%s:%d:%d: %s", L->path, v ? v->line : 0, v ? v->col : 0, msg);
 }
 
-static const char *type_of(const JsonValue *v) {
+const char *hf_type_of(const JsonValue *v) {
     const char *t = NULL;
     return v && v->type == JSON_OBJECT && json_get_string(v, "type", &t) ? t : "";
 }
@@ -52,7 +42,7 @@ static const char *blob_copy(Loader *L, const char *s, size_t len) {
 static Status get_id(Loader *L, const JsonValue *v, int *id) {
     if (!v || v->type != JSON_NUMBER || v->number < 0 || v->number > 1e8 ||
         v->number != (double)(int)v->number)
-        return bad(L, v, "expected a token id (integer 0..1e8)");
+        return hf_bad(L, v, "expected a token id (integer 0..1e8)");
     *id = (int)v->number;
     return STATUS_OK;
 }
@@ -71,17 +61,17 @@ static Status load_vocab(Loader *L, const JsonValue *vocab, const JsonValue *add
         const JsonValue *a = &added->items[i];
         const JsonValue *c = json_get(a, "content");
         if (!c || c->type != JSON_STRING || c->string_len == 0)
-            return bad(L, a, "added token needs a non-empty \"content\" string");
+            return hf_bad(L, a, "added token needs a non-empty \"content\" string");
         Status st = get_id(L, json_get(a, "id"), &id);
         if (st != STATUS_OK) return st;
         if (id > max_id) max_id = id;
         blob += c->string_len + 1;
     }
-    if (max_id < 0) return bad(L, vocab, "empty vocab");
+    if (max_id < 0) return hf_bad(L, vocab, "empty vocab");
     tokenizer_alloc(L->tk, max_id + 1, blob);
     for (size_t i = 0; i < vocab->count; i++) {
         get_id(L, &vocab->items[i], &id);
-        if (L->tk->pieces[id]) return bad(L, &vocab->items[i], "id %d appears twice in vocab", id);
+        if (L->tk->pieces[id]) return hf_bad(L, &vocab->items[i], "id %d appears twice in vocab", id);
         size_t len = strlen(vocab->keys[i]);
         L->tk->pieces[id] = (char *)blob_copy(L, vocab->keys[i], len);
         L->tk->piece_len[id] = (int)len;
@@ -95,11 +85,14 @@ static Status load_added(Loader *L, const JsonValue *added) {
     if (!added || added->type == JSON_NULL) return STATUS_OK;
     HfImpl *hf = L->hf;
     hf->added = xcalloc(added->count ? added->count : 1, sizeof *hf->added);
+    hf->is_added = xcalloc((size_t)L->tk->vocab_size, 1);
     for (size_t i = 0; i < added->count; i++) {
         const JsonValue *a = &added->items[i], *c = json_get(a, "content");
-        int id = 0, special = 0;
+        int id = 0, special = 0, single_word = 0;
         get_id(L, json_get(a, "id"), &id);
         json_get_bool(a, "special", &special);
+        json_get_bool(a, "single_word", &single_word);
+        if (single_word) return hf_bad(L, a, "added token \"single_word\": true is not supported");
         const char *s = blob_copy(L, c->string, c->string_len);
         if (!L->tk->pieces[id]) {
             L->tk->pieces[id] = (char *)s;
@@ -108,8 +101,27 @@ static Status load_added(Loader *L, const JsonValue *added) {
         strmap_put(&L->tk->vocab, s, c->string_len, id);
         if ((int)c->string_len > L->tk->max_token_length) L->tk->max_token_length = (int)c->string_len;
         L->tk->special[id] = (unsigned char)(special != 0);
-        hf->added[hf->n_added++] = (HfAdded){s, (int)c->string_len, id};
+        hf->is_added[id] = 1;
+        HfAdded *t = &hf->added[hf->n_added++];
+        *t = (HfAdded){s, (int)c->string_len, id, !special, 0, 0};
+        json_get_bool(a, "normalized", &t->normalized);     /* default: not special */
+        json_get_bool(a, "lstrip", &t->lstrip);
+        json_get_bool(a, "rstrip", &t->rstrip);
         hf->added_first[(unsigned char)s[0]] = 1;
+    }
+    return STATUS_OK;
+}
+
+/* "normalized" only means something with a normalizer; with NFC the token is matched in the
+   normalized text (NFC leaves the ASCII contents of real files as they are). */
+static Status check_normalized(Loader *L, const JsonValue *added) {
+    HfImpl *hf = L->hf;
+    for (int i = 0; i < hf->n_added; i++) {
+        HfAdded *t = &hf->added[i];
+        if (!hf->has_normalizer) t->normalized = 0;
+        if (t->normalized && (hf->prepend || hf->replace_spaces))
+            return hf_bad(L, &added->items[i], "added token \"%s\": \"normalized\": true with a "
+                          "Prepend / Replace normalizer is not supported", t->content);
     }
     return STATUS_OK;
 }
@@ -121,7 +133,7 @@ static Status load_merge(Loader *L, const JsonValue *m, int rank, char *buf) {
     if (m->type == JSON_STRING) {
         const char *sp = memchr(m->string, ' ', m->string_len);
         if (!sp || memchr(sp + 1, ' ', m->string_len - (size_t)(sp - m->string) - 1))
-            return bad(L, m, "merge %d: expected \"left right\" with exactly one space", rank);
+            return hf_bad(L, m, "merge %d: expected \"left right\" with exactly one space", rank);
         a = m->string;
         la = (size_t)(sp - a);
         b = sp + 1;
@@ -131,7 +143,7 @@ static Status load_merge(Loader *L, const JsonValue *m, int rank, char *buf) {
         a = m->items[0].string, la = m->items[0].string_len;
         b = m->items[1].string, lb = m->items[1].string_len;
     } else {
-        return bad(L, m, "merge %d: expected \"a b\" or [\"a\", \"b\"]", rank);
+        return hf_bad(L, m, "merge %d: expected \"a b\" or [\"a\", \"b\"]", rank);
     }
     int ia = strmap_get(&L->tk->vocab, a, la), ib = strmap_get(&L->tk->vocab, b, lb), im = -1;
     if (ia >= 0 && ib >= 0) {      /* both are pieces, so buf (2 * max_token_length) fits */
@@ -140,7 +152,7 @@ static Status load_merge(Loader *L, const JsonValue *m, int rank, char *buf) {
         im = strmap_get(&L->tk->vocab, buf, la + lb);
     }
     if (ia < 0 || ib < 0 || im < 0)
-        return bad(L, m, "merge %d: \"%.*s\" + \"%.*s\": %s not in vocab", rank, (int)la, a,
+        return hf_bad(L, m, "merge %d: \"%.*s\" + \"%.*s\": %s not in vocab", rank, (int)la, a,
                    (int)lb, b, ia < 0 ? "left part" : ib < 0 ? "right part" : "merged piece");
     pairmap_put(&L->hf->merges, ia, ib, rank, im);
     return STATUS_OK;
@@ -149,9 +161,9 @@ static Status load_merge(Loader *L, const JsonValue *m, int rank, char *buf) {
 static Status load_model(Loader *L, const JsonValue *model) {
     HfImpl *hf = L->hf;
     const JsonValue *merges = json_get(model, "merges");
-    if (strcmp(type_of(model), "BPE") && !(model && !json_get(model, "type") && merges))
-        return bad(L, model, "model type \"%s\": only BPE is supported", type_of(model));
-    if (!merges || merges->type != JSON_ARRAY) return bad(L, model, "BPE model needs \"merges\"");
+    if (strcmp(hf_type_of(model), "BPE") && !(model && !json_get(model, "type") && merges))
+        return hf_bad(L, model, "model type \"%s\": only BPE is supported", hf_type_of(model));
+    if (!merges || merges->type != JSON_ARRAY) return hf_bad(L, model, "BPE model needs \"merges\"");
     const char *s = NULL;
     json_get_bool(model, "byte_fallback", &hf->byte_fallback);
     json_get_bool(model, "fuse_unk", &hf->fuse_unk);
@@ -159,7 +171,7 @@ static Status load_model(Loader *L, const JsonValue *model) {
     hf->unk_id = json_get_string(model, "unk_token", &s) ? strmap_get(&L->tk->vocab, s, strlen(s)) : -1;
     if ((json_get_string(model, "continuing_subword_prefix", &s) && *s) ||
         (json_get_string(model, "end_of_word_suffix", &s) && *s))
-        return bad(L, model, "continuing_subword_prefix / end_of_word_suffix are not supported");
+        return hf_bad(L, model, "continuing_subword_prefix / end_of_word_suffix are not supported");
     pairmap_init(&hf->merges, merges->count);
     char *buf = xmalloc(2 * (size_t)L->tk->max_token_length + 2);
     Status st = STATUS_OK;
@@ -167,114 +179,6 @@ static Status load_model(Loader *L, const JsonValue *model) {
         st = load_merge(L, &merges->items[i], (int)i, buf);
     free(buf);
     return st;
-}
-
-static const JsonValue *seq_items(const JsonValue *v, const char *key, size_t *n) {
-    const JsonValue *list = json_get(v, key);
-    if (!strcmp(type_of(v), "Sequence") && list && list->type == JSON_ARRAY) {
-        *n = list->count;
-        return list->items;
-    }
-    *n = v && v->type == JSON_OBJECT ? 1 : 0;
-    return v;
-}
-
-static Status load_normalizer(Loader *L, const JsonValue *norm) {
-    size_t n;
-    const JsonValue *it = seq_items(norm, "normalizers", &n);
-    for (size_t i = 0; i < n; i++) {
-        const char *t = type_of(&it[i]), *s = NULL, *c = NULL;
-        const JsonValue *pat = json_get(&it[i], "pattern");
-        if (!strcmp(t, "Prepend") && json_get_string(&it[i], "prepend", &s) && !strcmp(s, META))
-            L->hf->prepend = HF_PREPEND_ALWAYS;
-        else if (!strcmp(t, "Replace") && json_get_string(pat, "String", &s) && !strcmp(s, " ") &&
-                 json_get_string(&it[i], "content", &c) && !strcmp(c, META))
-            L->hf->replace_spaces = 1;
-        else if (strcmp(t, "NFC"))
-            return bad(L, &it[i], "unsupported normalizer \"%s\"", t);
-    }
-    return STATUS_OK;
-}
-
-static Status load_metaspace(Loader *L, const JsonValue *p) {
-    const char *s = NULL;
-    int b = 1;
-    if (json_get_string(p, "replacement", &s) && strcmp(s, META))
-        return bad(L, p, "Metaspace replacement must be U+2581");
-    L->hf->replace_spaces = 1;
-    L->hf->prepend_if_missing = 1;
-    if (json_get_string(p, "prepend_scheme", &s)) {
-        if (!strcmp(s, "always")) L->hf->prepend = HF_PREPEND_ALWAYS;
-        else if (!strcmp(s, "first")) L->hf->prepend = HF_PREPEND_FIRST;
-        else if (!strcmp(s, "never")) L->hf->prepend = HF_PREPEND_NEVER;
-        else return bad(L, p, "unknown Metaspace prepend_scheme \"%s\"", s);
-    } else {
-        json_get_bool(p, "add_prefix_space", &b);
-        L->hf->prepend = b ? HF_PREPEND_ALWAYS : HF_PREPEND_NEVER;
-    }
-    b = 1;
-    json_get_bool(p, "split", &b);
-    L->hf->metaspace_split = b;
-    return STATUS_OK;
-}
-
-/* Sets *bytelevel when a ByteLevel pre-tokenizer is present. */
-static Status load_pre_tokenizer(Loader *L, const JsonValue *pre, int *bytelevel) {
-    size_t n;
-    const JsonValue *it = seq_items(pre, "pretokenizers", &n);
-    HfImpl *hf = L->hf;
-    for (size_t i = 0; i < n; i++) {
-        const char *t = type_of(&it[i]);
-        Status st = STATUS_OK;
-        if (!strcmp(t, "Metaspace")) {
-            st = load_metaspace(L, &it[i]);
-        } else if (!strcmp(t, "ByteLevel")) {
-            *bytelevel = 1;
-            hf->add_prefix_space = hf->use_regex = 1;       /* HF defaults */
-            json_get_bool(&it[i], "add_prefix_space", &hf->add_prefix_space);
-            json_get_bool(&it[i], "use_regex", &hf->use_regex);
-        } else if (!strcmp(t, "Digits")) {
-            if (*bytelevel) return bad(L, &it[i], "Digits after ByteLevel is not supported");
-            hf->digits = 1;
-            json_get_bool(&it[i], "individual_digits", &hf->individual_digits);
-        } else {
-            return bad(L, &it[i], "unsupported pre_tokenizer \"%s\"", t);
-        }
-        if (st != STATUS_OK) return st;
-    }
-    if (*bytelevel && (hf->replace_spaces || hf->prepend))
-        return bad(L, pre, "ByteLevel mixed with Metaspace / Prepend is not supported");
-    if (!*bytelevel && hf->digits) return bad(L, pre, "Digits is only supported with ByteLevel");
-    return STATUS_OK;
-}
-
-static int special_id(const Loader *L, const JsonValue *pp, const char *name) {
-    const JsonValue *st = json_get(json_get(pp, "special_tokens"), name);
-    const JsonValue *ids = json_get(st, "ids");
-    if (ids && ids->type == JSON_ARRAY && ids->count >= 1 && ids->items[0].type == JSON_NUMBER)
-        return (int)ids->items[0].number;
-    return strmap_get(&L->tk->vocab, name, strlen(name));
-}
-
-/* BOS/EOS from a TemplateProcessing "single" template: special tokens before / after $A. */
-static void load_post_processor(Loader *L, const JsonValue *pp) {
-    size_t n;
-    const JsonValue *it = seq_items(pp, "processors", &n);
-    for (size_t i = 0; i < n; i++) {
-        const JsonValue *single = json_get(&it[i], "single");
-        if (strcmp(type_of(&it[i]), "TemplateProcessing") || !single || single->type != JSON_ARRAY)
-            continue;
-        int seen_a = 0;
-        for (size_t k = 0; k < single->count; k++) {
-            const char *name = NULL;
-            if (json_get(&single->items[k], "Sequence")) seen_a = 1;
-            if (!json_get_string(json_get(&single->items[k], "SpecialToken"), "id", &name)) continue;
-            int id = special_id(L, &it[i], name);
-            if (id < 0 || id >= L->tk->vocab_size) continue;
-            if (!seen_a && L->tk->bos_id < 0) L->tk->bos_id = id, L->tk->add_bos = 1;
-            if (seen_a && L->tk->eos_id < 0) L->tk->eos_id = id;
-        }
-    }
 }
 
 static int first_present(const Tokenizer *tk, const char *const *names) {
@@ -285,7 +189,19 @@ static int first_present(const Tokenizer *tk, const char *const *names) {
     return -1;
 }
 
+/* 1 when no piece holds "▁" right after a character other than "▁": then no merge can join
+   a symbol to a following run of "▁", and words can be cut before such runs. */
+static int spm_cut_ok(const Tokenizer *tk) {
+    for (int id = 0; id < tk->vocab_size; id++) {
+        const char *p = tk->pieces[id];
+        for (int i = 1; p && i + 3 <= tk->piece_len[id]; i++)
+            if (!memcmp(p + i, META, 3) && (i < 3 || memcmp(p + i - 3, META, 3))) return 0;
+    }
+    return 1;
+}
+
 static void set_defaults(Tokenizer *tk, HfImpl *hf) {
+    hf->spm_cut = tk->kind == TOKENIZER_HF_SPM && spm_cut_ok(tk);
     static const char *const bos[] = {"<s>", "<|begin_of_text|>", "<|endoftext|>", NULL};
     static const char *const eos[] = {"</s>", "<|end_of_text|>", "<|endoftext|>", NULL};
     if (tk->bos_id < 0) tk->bos_id = first_present(tk, bos);
@@ -303,22 +219,18 @@ static Status load_doc(Loader *L, const JsonValue *root) {
     Tokenizer *tk = L->tk;
     const JsonValue *model = json_get(root, "model"), *added = json_get(root, "added_tokens");
     const JsonValue *vocab = json_get(model, "vocab");
-    if (!vocab || vocab->type != JSON_OBJECT) return bad(L, model ? model : root,
+    if (!vocab || vocab->type != JSON_OBJECT) return hf_bad(L, model ? model : root,
                                                          "expected \"model\": {\"vocab\": {...}}");
     if (added && added->type != JSON_ARRAY && added->type != JSON_NULL)
-        return bad(L, added, "\"added_tokens\" must be an array");
+        return hf_bad(L, added, "\"added_tokens\" must be an array");
     Status st = load_vocab(L, vocab, added == NULL || added->type == JSON_NULL ? NULL : added);
     if (st != STATUS_OK) return st;
     tk->impl = L->hf;
     tk->bos_id = tk->eos_id = -1;
     if ((st = load_added(L, added)) != STATUS_OK || (st = load_model(L, model)) != STATUS_OK)
         return st;
-    int bytelevel = 0;
-    if ((st = load_normalizer(L, json_get(root, "normalizer"))) != STATUS_OK ||
-        (st = load_pre_tokenizer(L, json_get(root, "pre_tokenizer"), &bytelevel)) != STATUS_OK)
+    if ((st = hf_load_pipeline(L, root)) != STATUS_OK || (st = check_normalized(L, added)) != STATUS_OK)
         return st;
-    tk->kind = bytelevel ? TOKENIZER_HF_BYTELEVEL : TOKENIZER_HF_SPM;
-    load_post_processor(L, json_get(root, "post_processor"));
     set_defaults(tk, L->hf);
     return STATUS_OK;
 }
@@ -344,6 +256,7 @@ void tokenizer_hf_free(Tokenizer *tk) {
     if (!hf) return;
     pairmap_free(&hf->merges);
     free(hf->added);
+    free(hf->is_added);
     free(hf);
     tk->impl = NULL;
 }

@@ -123,7 +123,7 @@ START_TEST(test_hf_bytelevel)
     TOK_EXPECT(&tk, "hello  ", 0, 0, 18, 26);
     TOK_EXPECT(&tk, "<|endoftext|>hello", 0, 0, 0, 18);
     TOK_EXPECT(&tk, "hello~", 0, 0, 18);             /* '~' has no piece: dropped like HF */
-    TOK_EXPECT(&tk, "hello", 1, 1, 0, 18, 0);
+    TOK_EXPECT(&tk, "hello", 1, 1, 18, 0);          /* no template: bos adds nothing */
     const int a[] = {18, 22, 13}, b[] = {0, 18, 5, 14};
     tok_expect_decode(&tk, a, 3, "hello world!");
     tok_expect_decode(&tk, b, 4, "hello \n");
@@ -185,7 +185,9 @@ static char *convert_to_json(const Tokenizer *bin) {
                "\"</s>\", \"special\": true}],\n\"normalizer\": {\"type\": \"Sequence\", "
                "\"normalizers\": [{\"type\": \"Prepend\", \"prepend\": \"\xe2\x96\x81\"}, "
                "{\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": "
-               "\"\xe2\x96\x81\"}]},\n\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, "
+               "\"\xe2\x96\x81\"}]},\n\"post_processor\": {\"type\": \"TemplateProcessing\", "
+               "\"single\": [{\"SpecialToken\": {\"id\": \"<s>\", \"type_id\": 0}}, {\"Sequence\": "
+               "{\"id\": \"A\", \"type_id\": 0}}]},\n\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, "
                "\"unk_token\": \"<unk>\", \"vocab\": {");
     static const char *const names[] = {"<unk>", "<s>", "</s>"};
     TMerge *m = malloc(sizeof *m * (size_t)bin->vocab_size * 32);
