@@ -46,17 +46,18 @@ static Status letter_tokens(const Tokenizer *tk, TokenizedSet *ts, Error *err) {
     return st;
 }
 
-/* Appends example tokens: BOS + prompt (left-truncated) + letter (+ EOS). */
-static Status add_example(TokenizedSet *ts, int i, const int *p, int np, const McExample *ex, int add_eos,
-                          size_t *cap, Error *err) {
+/* Appends example tokens: the template's prefix (BOS, if the tokenizer adds one: n_prefix ids)
+   + prompt (left-truncated) + letter (+ EOS). */
+static Status add_example(TokenizedSet *ts, int i, const int *p, int np, int n_prefix, const McExample *ex,
+                          int add_eos, size_t *cap, Error *err) {
     int na = ex->label >= 0 ? ts->letter_ntok[ex->label] + (add_eos ? 1 : 0) : 0;
     int keep = np;
     if (ts->max_len > 0 && np + na > ts->max_len) {
         keep = ts->max_len - na;
-        if (keep < 2)
+        if (keep < n_prefix + 1)
             return error_set(err, STATUS_INVALID, "raise --max-len",
-                             "example %d (%s): max_len %d cannot hold BOS, one prompt token and %d answer tokens",
-                             i, ex->id, ts->max_len, na);
+                             "example %d (%s): max_len %d cannot hold the tokenizer's %d prefix token(s) (BOS), "
+                             "one prompt token and %d answer tokens", i, ex->id, ts->max_len, n_prefix, na);
         ts->n_truncated++;
     }
     size_t need = ts->n_ids + (size_t)(keep + na);
@@ -65,8 +66,8 @@ static Status add_example(TokenizedSet *ts, int i, const int *p, int np, const M
         ts->ids = xrealloc(ts->ids, *cap * sizeof(int));
     }
     int *o = ts->ids + ts->n_ids;
-    o[0] = p[0];                                             /* BOS */
-    memcpy(o + 1, p + (np - keep) + 1, (size_t)(keep - 1) * sizeof(int));
+    memcpy(o, p, (size_t)n_prefix * sizeof(int));          /* BOS (the template's prefix) */
+    memcpy(o + n_prefix, p + (np - keep) + n_prefix, (size_t)(keep - n_prefix) * sizeof(int));
     if (ex->label >= 0) {
         memcpy(o + keep, ts->letter_tok[ex->label], (size_t)ts->letter_ntok[ex->label] * sizeof(int));
         if (add_eos) o[keep + na - 1] = ts->eos_id;
@@ -83,7 +84,6 @@ static Status add_example(TokenizedSet *ts, int i, const int *p, int np, const M
 Status dataset_tokenize(const McDataset *ds, const Tokenizer *tk, const PromptConfig *pc, TokenizedSet *out,
                         Error *err) {
     memset(out, 0, sizeof *out);
-    if (tk->bos_id < 0) return error_set(err, STATUS_INVALID, NULL, "the tokenizer has no BOS token");
     if (pc->add_eos && tk->eos_id < 0) return error_set(err, STATUS_INVALID, NULL, "add_eos: the tokenizer has no EOS");
     out->n = ds->n;
     out->max_len = pc->max_len;
@@ -105,7 +105,9 @@ Status dataset_tokenize(const McDataset *ds, const Tokenizer *tk, const PromptCo
         st = encode_alloc(tk, text, 1, &p, &np, err);
         free(text);
         if (st) break;
-        st = add_example(out, i, p, np, ex, pc->add_eos, &cap, err);
+        int n_prefix = tk->kind == TOKENIZER_LLAMA2C ? 1 : tk->n_prefix;   /* what bos = 1 put first */
+        if (n_prefix > np) n_prefix = np;
+        st = add_example(out, i, p, np, n_prefix, ex, pc->add_eos, &cap, err);
         free(p);
     }
     if (st) tokenized_set_free(out);

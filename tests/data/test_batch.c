@@ -1,6 +1,7 @@
 /* tests/data/test_batch.c — tokenized batches on the tiny vocab of data_tiny_tok.h (encodings
    derived by hand): answer-only targets, loss on all tokens, EOS, padding, left truncation
-   that keeps BOS and the answer, deterministic shuffling / resume / length grouping. */
+   that keeps BOS and the answer (and keeps no BOS when the tokenizer's template adds none),
+   deterministic shuffling / resume / length grouping. */
 #include "tests/support/suites.h"
 #include "tests/support/data_fixtures.h"
 #include "tests/support/data_tiny_tok.h"
@@ -145,6 +146,47 @@ START_TEST(test_batch_left_truncation)
 }
 END_TEST
 
+/* A tokenizer whose template adds no BOS (GPT-2's tokenizer.json, when staged): nothing is
+   prepended, and left truncation keeps the LAST prompt tokens, not a first text token taken for
+   a BOS. Reference: the same tokenizer's own encoding of the prompt, no template. */
+START_TEST(test_batch_no_bos_template)
+{
+    const char *path = "../shared/data/tokenizers/gpt2/tokenizer.json";
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        printf("  skipped: %s not found (the real GPT-2 tokenizer.json)\n", path);
+        return;
+    }
+    fclose(probe);
+    Tokenizer tk;
+    Error err = { 0 };
+    ck_assert_msg(tokenizer_load(&tk, path, 0, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_int_eq(tk.n_prefix, 0);
+    McDataset ds;
+    PromptConfig pc;
+    mc_dataset_init(&ds, "mc_jsonl");
+    plain_config(&pc);
+    add_q(&ds, "the quick brown fox jumps over the lazy dog again and again", 1);
+    char *text = prompt_build(&ds, &ds.ex[0], &pc);
+    int ref[256], n_ref;
+    ck_assert_int_eq(tokenizer_encode(&tk, text, 0, 0, ref, 256, &n_ref, &err), STATUS_OK);
+    free(text);
+    TokenizedSet full, cut;
+    ck_assert_int_eq(dataset_tokenize(&ds, &tk, &pc, &full, &err), STATUS_OK);
+    ck_assert_int_eq(full.prompt_len[0], n_ref);
+    for (int t = 0; t < n_ref; t++) ck_assert_int_eq(full.ids[t], ref[t]);   /* no BOS in front */
+    pc.max_len = 6;
+    ck_assert_int_eq(dataset_tokenize(&ds, &tk, &pc, &cut, &err), STATUS_OK);
+    int keep = cut.prompt_len[0];
+    ck_assert_int_eq(keep + cut.answer_len[0], 6);
+    for (int t = 0; t < keep; t++) ck_assert_int_eq(cut.ids[t], ref[n_ref - keep + t]);
+    tokenized_set_free(&cut);
+    tokenized_set_free(&full);
+    mc_dataset_free(&ds);
+    tokenizer_free(&tk);
+}
+END_TEST
+
 /* the example indices of one epoch, in batch order */
 static void epoch_order(BatchIter *it, int *out, int n) {
     Batch b;
@@ -247,6 +289,7 @@ Suite *data_batch_suite(void) {
     tcase_add_test(tc, test_batch_answer_targets);
     tcase_add_test(tc, test_batch_loss_on_all_eos);
     tcase_add_test(tc, test_batch_left_truncation);
+    tcase_add_test(tc, test_batch_no_bos_template);
     tcase_add_test(tc, test_batch_shuffle_seed_resume);
     tcase_add_test(tc, test_batch_order_modes);
     suite_add_tcase(s, tc);

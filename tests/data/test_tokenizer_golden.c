@@ -10,6 +10,7 @@
 #include "tests/support/tok_fixtures.h"
 #include "tests/support/tok_golden.h"
 #include "data/tokenizer_impl.h"
+#include "data/file_read.h"
 
 static int same_ids(const int *a, int na, const int *b, int nb) {
     return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof *a));
@@ -96,8 +97,8 @@ static void check_variant(const char *name, const char *base, const char *key, i
     char *text, *value;
     size_t len, value_len;
     Error err = {0};
-    ck_assert_int_eq(tokenizer_read_file(src, &text, &len, &err), STATUS_OK);
-    ck_assert_int_eq(tokenizer_read_file(repl, &value, &value_len, &err), STATUS_OK);
+    ck_assert_int_eq(file_read_all(src, &text, &len, &err), STATUS_OK);
+    ck_assert_int_eq(file_read_all(repl, &value, &value_len, &err), STATUS_OK);
     char *at = strstr(text, pat);
     ck_assert_ptr_nonnull(at);
     char *start = strchr(at, '{'), *end = start;     /* the value: an object without strings */
