@@ -24,7 +24,8 @@ static void task_panel(FILE *f, int x, int y, const char *task, const SweepPoint
         if (q->n == 0 || !isfinite(q->acc)) continue;
         series_push_err(&s[c], q->load, q->acc, q->load_std, q->acc_std);
         double saved = 100 * (1 - q->load / 2);
-        if (isfinite(q->load)) snprintf(labels[c], sizeof labels[c], "%s (%+.0f%% FLOPs)", q->config, fabs(saved) < 0.5 ? 0.0 : -saved);
+        if (isfinite(q->load) && fabs(saved) < 0.5) snprintf(labels[c], sizeof labels[c], "%s (±0%% FLOPs)", q->config);
+        else if (isfinite(q->load)) snprintf(labels[c], sizeof labels[c], "%s (%+.0f%% FLOPs)", q->config, -saved);
         else snprintf(labels[c], sizeof labels[c], "%s", q->config);
         plot_add(&p, (PlotLine){ .s = &s[c], .color = COLORS[c % 8], .markers = 1, .point_label = labels[c] });
     }
