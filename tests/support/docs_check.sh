@@ -49,7 +49,9 @@ extract() {
         for (i = 1; i <= nskip; i++) if (index(cmd, skips[i]) == 1) skip = 1
         if (skip) { print "printf \"docs-check: skipped: %s\\n\" " quote(substr(cmd, 1, 120)); return }
         print "printf \"\\n+ %s\\n\" " quote(substr(cmd, 1, 160))
+        print "docs_check_t=$SECONDS"
         print cmd
+        print "printf \"  (%ds)\\n\" $((SECONDS - docs_check_t))"
     }
     function flush(    i, first, run, cmd, l) {
         first = ""
