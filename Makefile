@@ -7,6 +7,7 @@
 #   make cross-test aarch64 cross build of the float tests, run under qemu-user
 #   make loc        files over 400 lines and functions over 60 lines
 #   make layers     the include rule between folders, and that the library never prints
+#   make docs-check every command of README.md and docs/*.md, run from a clean clone
 #   make clean
 CC      ?= cc
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
@@ -23,7 +24,7 @@ obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 
-.PHONY: all test sanitize bench static cross-test cross-deps loc layers clean check-deps
+.PHONY: all test sanitize bench static cross-test cross-deps loc layers docs-check clean check-deps
 
 all: train
 
@@ -107,6 +108,10 @@ loc:
 layers:
 	@./tests/support/layers.sh && echo "layers: every include follows the rule; the library does not print"
 
+# README.md and docs/*.md: every command block, run in a fresh clone with ../shared beside it; fails
+# on the first non-zero exit (long examples are skipped: tests/support/docs_check.sh says how)
+docs-check:
+	@./tests/support/docs_check.sh
 
 clean:
 	rm -rf build train train-static

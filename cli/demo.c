@@ -11,6 +11,7 @@
 #include "cli/report_svg.h"
 #include "cli/train_log.h"
 #include "data/task.h"
+#include "nn/checkpoint.h"
 #include "nn/moe.h"
 #include "tensor/gemm.h"
 #include "tensor/threads.h"
@@ -107,6 +108,9 @@ static Status run_method(const DemoMethod *dm, const LlamaModel *base, const cha
     llama_init_adapter(&m, 42);
     TrainConfig tc;
     demo_train_config(&tc, steps, DEMO_LR, dir);
+    char base_dir[600];
+    snprintf(base_dir, sizeof base_dir, "%s/base", out);
+    tc.model_name = base_dir;                  /* the adapter's base_model_name_or_path */
     Trainer tr;
     s = trainer_init(&tr, &m, train, dev, &tc, err);
     if (!s) {
@@ -237,11 +241,16 @@ int demo_run(int argc, char **argv) {
     LlamaModel base;
     memset(&base, 0, sizeof base);
     if (!s) s = pretrain(&base, out, pre_steps, quiet, &ts[2], &ts[3], &err);
+    char base_dir[600];   /* the base as a model directory, so `./train route` / `eval` can load it */
+    snprintf(base_dir, sizeof base_dir, "%s/base", out);
+    if (!s) s = hf_write(&base, base_dir, SAFE_F32, &err);
     for (int i = 0; !s && i < N_METHODS; i++)
         s = run_method(&DEMO_METHODS[i], &base, out, steps, quiet, &ts[0], &ts[1], &res[i], &err);
     if (base.layers) llama_free(&base);
     if (!s) print_table(res);
-    if (!s) printf("metrics and reports: %s/<method>/metrics.jsonl, report.svg\n", out);
+    if (!s) printf("metrics and reports: %s/<method>/metrics.jsonl, report.svg\n"
+                   "which tokens use how many experts: ./train route --adapter-dir %s/adamoe_m5k4/adapter "
+                   "--tokenizer %s/task/tokenizer.bin --text \"7+2 mod 4\"\n", out, out, out);
     for (int i = 0; i < 4; i++) { tokenized_set_free(&ts[i]); mc_dataset_free(&ds[i]); }
     tokenizer_free(&tk);
     if (s) error_print(&err);

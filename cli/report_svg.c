@@ -1,7 +1,12 @@
-/* cli/report_svg.c — see report_svg.h. Reads the records {"type":"train","step","loss",
-   "load_per_layer"?} and {"type":"eval","step","acc"} and draws them. */
+/* cli/report_svg.c — see report_svg.h. Reads the records {"type":"train","step","loss","aux",
+   "aux_coef","lr","load_per_layer"?}, {"type":"eval","step","task","acc","mcc","null_fraction"?,
+   "bypass_fraction"?,"router_entropy"?} and {"type":"summary",...}, the run's config.json and
+   adapter/adapter_config.json beside metrics.jsonl when present, and lays the panels out two
+   per row. */
 #include "cli/report_svg.h"
-#include "data/atomic_file.h"
+#include "cli/plot_svg.h"
+#include "cli/report_header.h"
+#include "cli/svg.h"
 #include "data/json.h"
 #include "tensor/check.h"
 #include <math.h>
@@ -10,139 +15,174 @@
 #include <string.h>
 
 #define MAX_LAYERS 64
-#define PANEL_W 720
-#define PANEL_H 200
-#define MARGIN_L 60
-#define MARGIN_T 40
-
-typedef struct { double *x, *y; int n, cap; } Series;
+#define PAGE_W 1100
+#define PANEL_W 540
+#define PANEL_H 250
 
 typedef struct {
-    Series loss, acc, load[MAX_LAYERS];
-    int n_layers;
+    Series loss, smooth, lr, aux, aux_coef, acc, mcc, null_f, bypass_f, entropy, load[MAX_LAYERS];
+    int n_layers, cola, has_summary;
+    double final_acc, best_acc, final_mcc, final_load, best_step;
 } Metrics;
-
-static void series_push(Series *s, double x, double y) {
-    if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 64;
-        s->x = xrealloc(s->x, (size_t)s->cap * sizeof *s->x);
-        s->y = xrealloc(s->y, (size_t)s->cap * sizeof *s->y);
-    }
-    s->x[s->n] = x;
-    s->y[s->n++] = y;
-}
 
 static int collect(void *ctx, const JsonValue *row, int line_no, Error *err) {
     (void)line_no; (void)err;
     Metrics *m = ctx;
-    const char *type;
+    const char *type, *task;
     double step, v;
     if (!json_get_string(row, "type", &type) || !json_get_number(row, "step", &step)) return 0;
     if (!strcmp(type, "train") && json_get_number(row, "loss", &v)) {
         series_push(&m->loss, step, v);
+        if (json_get_number(row, "lr", &v)) series_push(&m->lr, step, v);
+        if (json_get_number(row, "aux", &v)) series_push(&m->aux, step, v);
+        if (json_get_number(row, "aux_coef", &v)) series_push(&m->aux_coef, step, v);
         const JsonValue *lp = json_get(row, "load_per_layer");
         for (size_t i = 0; lp && lp->type == JSON_ARRAY && i < lp->count && i < MAX_LAYERS; i++) {
             if (lp->items[i].type != JSON_NUMBER) continue;
             series_push(&m->load[i], step, lp->items[i].number);
             if ((int)i + 1 > m->n_layers) m->n_layers = (int)i + 1;
         }
+    } else if (!strcmp(type, "summary") && json_get_number(row, "final_acc", &m->final_acc)) {
+        m->has_summary = 1;
+        if (!json_get_number(row, "best_acc", &m->best_acc)) m->best_acc = m->final_acc;
+        if (!json_get_number(row, "best_step", &m->best_step)) m->best_step = step;
+        if (!json_get_number(row, "final_mcc", &m->final_mcc)) m->final_mcc = NAN;
+        if (!json_get_number(row, "load", &m->final_load)) m->final_load = NAN;
     } else if (!strcmp(type, "eval") && json_get_number(row, "acc", &v)) {
         series_push(&m->acc, step, v);
+        if (json_get_number(row, "mcc", &v)) series_push(&m->mcc, step, v);
+        if (json_get_string(row, "task", &task) && !strcmp(task, "cola")) m->cola = 1;
+        if (json_get_number(row, "null_fraction", &v)) series_push(&m->null_f, step, v);
+        if (json_get_number(row, "bypass_fraction", &v)) series_push(&m->bypass_f, step, v);
+        if (json_get_number(row, "router_entropy", &v)) series_push(&m->entropy, step, v);
     }
     return 0;
 }
 
-/* the y range over several series, padded a little; x range likewise */
-static void ranges(const Series *s, int n, double *x0, double *x1, double *y0, double *y1) {
-    *x0 = *y0 = INFINITY;
-    *x1 = *y1 = -INFINITY;
-    for (int k = 0; k < n; k++)
-        for (int i = 0; i < s[k].n; i++) {
-            *x0 = fmin(*x0, s[k].x[i]); *x1 = fmax(*x1, s[k].x[i]);
-            if (isfinite(s[k].y[i])) { *y0 = fmin(*y0, s[k].y[i]); *y1 = fmax(*y1, s[k].y[i]); }
-        }
-    if (!(*x1 > *x0)) *x1 = *x0 + 1;
-    if (!(*y1 > *y0)) { *y0 -= 0.5; *y1 += 0.5; }
-    double pad = 0.05 * (*y1 - *y0);
-    *y0 -= pad; *y1 += pad;
-}
-
-static void panel(FILE *f, int top, const char *title, const Series *s, int n) {
-    static const char *const colors[] = { "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-                                          "#8c564b", "#e377c2", "#17becf" };
-    int w = PANEL_W - MARGIN_L - 20, h = PANEL_H - 50;
-    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"14\" font-weight=\"bold\">%s</text>\n", MARGIN_L, top + 16, title);
-    fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n", MARGIN_L, top + 24, w, h);
-    int any = 0;
-    for (int k = 0; k < n; k++) any |= s[k].n > 0;
-    if (!any) {
-        fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"12\" fill=\"#777\">no data</text>\n", MARGIN_L + 10, top + 24 + h / 2);
-        return;
+/* a centred moving average over about n/25 points (the raw loss of small batches is noisy) */
+static int smooth(const Series *in, Series *out) {
+    int w = in->n / 25;
+    if (w < 1) return 0;
+    for (int i = 0; i < in->n; i++) {
+        double s = 0;
+        int k = 0;
+        for (int j = i - w; j <= i + w; j++)
+            if (j >= 0 && j < in->n && isfinite(in->y[j])) { s += in->y[j]; k++; }
+        series_push(out, in->x[i], k ? s / k : NAN);
     }
-    double x0, x1, y0, y1;
-    ranges(s, n, &x0, &x1, &y0, &y1);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%.4g</text>\n", MARGIN_L - 4, top + 32, y1);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%.4g</text>\n", MARGIN_L - 4, top + 24 + h, y0);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\">step %.0f</text>\n", MARGIN_L, top + 38 + h, x0);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">step %.0f</text>\n", MARGIN_L + w, top + 38 + h, x1);
-    for (int k = 0; k < n; k++) {
-        if (!s[k].n) continue;
-        const char *c = colors[k % 8];
-        fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", c);
-        for (int i = 0; i < s[k].n; i++) {
-            if (!isfinite(s[k].y[i])) continue;
-            double px = MARGIN_L + (s[k].x[i] - x0) / (x1 - x0) * w;
-            double py = top + 24 + h - (s[k].y[i] - y0) / (y1 - y0) * h;
-            fprintf(f, "%.1f,%.1f ", px, py);
-        }
-        fprintf(f, "\"/>\n");
-        if (s[k].n == 1 || n == 1) {   /* single points (e.g. one eval) stay visible */
-            for (int i = 0; i < s[k].n && s[k].n <= 50; i++) {
-                double px = MARGIN_L + (s[k].x[i] - x0) / (x1 - x0) * w;
-                double py = top + 24 + h - (s[k].y[i] - y0) / (y1 - y0) * h;
-                if (isfinite(py)) fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", px, py, c);
-            }
-        }
-        if (n > 1)
-            fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\" fill=\"%s\">layer %d</text>\n",
-                    MARGIN_L + w - 60, top + 36 + 12 * k, c, k);
-    }
+    return 2 * w + 1;
 }
 
 static void metrics_free(Metrics *m) {
-    free(m->loss.x); free(m->loss.y); free(m->acc.x); free(m->acc.y);
-    for (int i = 0; i < MAX_LAYERS; i++) { free(m->load[i].x); free(m->load[i].y); }
+    Series *all[] = { &m->loss, &m->smooth, &m->lr, &m->aux, &m->aux_coef, &m->acc, &m->mcc, &m->null_f,
+                      &m->bypass_f, &m->entropy };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) series_free(all[i]);
+    for (int i = 0; i < MAX_LAYERS; i++) series_free(&m->load[i]);
 }
 
-/* escapes &, <, > and quotes for an SVG text node */
-static void put_escaped(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '&') fputs("&amp;", f);
-        else if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '"') fputs("&quot;", f);
-        else fputc(*s, f);
+static const char *const COLORS[] = { "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf" };
+
+static PlotLine line_of(const Series *s, const char *label, const char *color, double width, int markers) {
+    return (PlotLine){ .s = s, .label = label, .color = color, .width = width, .markers = markers };
+}
+
+static void panel_loss(FILE *f, int x, int y, Metrics *m) {
+    Plot p;
+    char label[64];
+    plot_init(&p, "Training loss", "step", "loss");
+    p.x_lo = 0;
+    int w = smooth(&m->loss, &m->smooth);
+    plot_add(&p, line_of(&m->loss, w ? "per step" : "loss", w ? "#9ecae1" : COLORS[0], 1, 0));
+    snprintf(label, sizeof label, "moving average (%d steps)", w);
+    if (w) plot_add(&p, line_of(&m->smooth, label, COLORS[0], 2.2, 0));
+    plot_panel(f, x, y, PANEL_W, PANEL_H, &p);
+}
+
+static void panel_acc(FILE *f, int x, int y, const Metrics *m) {
+    Plot p;
+    plot_init(&p, m->cola ? "Dev accuracy and MCC" : "Dev accuracy", "step", m->cola ? "accuracy / MCC" : "accuracy");
+    p.x_lo = 0;
+    plot_add(&p, line_of(&m->acc, "accuracy", COLORS[0], 1.8, 1));
+    if (m->cola) plot_add(&p, line_of(&m->mcc, "MCC", COLORS[1], 1.8, 1));
+    plot_panel(f, x, y, PANEL_W, PANEL_H, &p);
+}
+
+/* Load per layer, and the balance point k·n/(n+m) of each distinct layer shape, dashed */
+static void panel_load(FILE *f, int x, int y, const Metrics *m, const ReportConfig *rc) {
+    Plot p;
+    char labels[MAX_LAYERS][24], refs[PLOT_MAX_REFS][96];
+    plot_init(&p, "Load per layer (true experts per token)", "step", "Load");
+    for (int l = 0; l < m->n_layers && l < PLOT_MAX_LINES; l++) {
+        snprintf(labels[l], sizeof labels[l], "layer %d", l);
+        plot_add(&p, line_of(&m->load[l], m->n_layers <= 8 ? labels[l] : NULL, COLORS[l % 8], 1.4, 0));
     }
+    for (int i = 0; i < rc->n_targets && i < PLOT_MAX_REFS; i++) {
+        snprintf(refs[i], sizeof refs[i], "%s k·n/(n+m) = %d·%d/%d = %.2f", rc->aux_eq6 ? "Eq. 6 balance" : "balance point",
+                 rc->target_k[i], rc->target_n[i], rc->target_n[i] + rc->target_m[i], rc->target[i]);
+        plot_ref(&p, rc->target[i], refs[i], "#444");
+    }
+    p.x_lo = p.y_lo = 0;
+    p.y_hi = rc->k_max > 0 ? rc->k_max : NAN;
+    p.legend_left = 1;
+    plot_panel(f, x, y, PANEL_W, PANEL_H, &p);
+}
+
+static void panel_pair(FILE *f, int x, int y, const char *title, const char *ylabel, const Series *a, const char *la,
+                       const Series *b, const char *lb, int markers) {
+    Plot p;
+    plot_init(&p, title, "step", ylabel);
+    p.x_lo = 0;   /* every panel starts at step 0, so they line up */
+    if (!strcmp(ylabel, "coefficient") || !strcmp(ylabel, "fraction")) p.y_lo = 0;
+    plot_add(&p, line_of(a, la, COLORS[0], 1.6, markers));
+    if (b) plot_add(&p, line_of(b, lb, COLORS[1], 1.6, markers));
+    plot_panel(f, x, y, PANEL_W, PANEL_H, &p);
+}
+
+static void write_page(FILE *f, Metrics *m, const ReportConfig *rc, int header_h) {
+    int moe = m->n_layers > 0 || m->null_f.n > 0, col = 0, row = 0, x0 = 10;
+#define NEXT() (col ^= 1, row += !col)
+#define X() (x0 + col * (PANEL_W + 10))
+#define Y() (header_h + row * (PANEL_H + 8))
+    panel_loss(f, X(), Y(), m); NEXT();
+    panel_acc(f, X(), Y(), m); NEXT();
+    if (moe) {
+        panel_load(f, X(), Y(), m, rc); NEXT();
+        panel_pair(f, X(), Y(), "Null and bypass fraction (at each eval)", "fraction", &m->null_f,
+                   "null: share of the k slots on null experts", &m->bypass_f, "bypass: tokens with no true expert", 1);
+        NEXT();
+        panel_pair(f, X(), Y(), "Auxiliary (balance) loss", "aux loss", &m->aux, "aux loss (before the coefficient)", NULL, NULL, 0);
+        NEXT();
+        panel_pair(f, X(), Y(), "Aux coefficient schedule", "coefficient", &m->aux_coef, "aux coef", NULL, NULL, 0);
+        NEXT();
+    }
+    panel_pair(f, X(), Y(), "Learning rate", "lr", &m->lr, NULL, NULL, NULL, 0); NEXT();
+    if (moe) { panel_pair(f, X(), Y(), "Router entropy (at each eval)", "nats", &m->entropy, NULL, NULL, NULL, 1); NEXT(); }
+#undef NEXT
+#undef X
+#undef Y
 }
 
 Status report_svg_write(const char *metrics_jsonl, const char *svg_path, const char *title, Error *err) {
     Metrics m;
     memset(&m, 0, sizeof m);
     Status s = jsonl_foreach(metrics_jsonl, collect, &m, err);
-    AtomicFile af;
-    if (!s) s = atomic_write_begin(&af, svg_path, err);
     if (s) { metrics_free(&m); return s; }
-    int height = MARGIN_T + 3 * PANEL_H;
-    fprintf(af.f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                  "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\">\n"
-                  "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n<text x=\"%d\" y=\"24\" font-size=\"16\">",
-            PANEL_W, height, MARGIN_L);
-    put_escaped(af.f, title ? title : "moetrain run");
-    fprintf(af.f, "</text>\n");
-    panel(af.f, MARGIN_T, "training loss", &m.loss, 1);
-    panel(af.f, MARGIN_T + PANEL_H, "dev accuracy", &m.acc, 1);
-    panel(af.f, MARGIN_T + 2 * PANEL_H, "Load per layer (true experts per token)", m.load, m.n_layers);
-    fprintf(af.f, "</svg>\n");
+    ReportConfig rc;
+    report_config_read(metrics_jsonl, m.n_layers, &rc);
+    rc.has_summary = m.has_summary;
+    rc.final_acc = m.final_acc;
+    rc.best_acc = m.best_acc;
+    rc.best_step = (long)m.best_step;
+    rc.final_mcc = m.final_mcc;
+    rc.load = m.final_load;
+    rc.cola = m.cola;
+    int moe = m.n_layers > 0 || m.null_f.n > 0, panels = moe ? 8 : 3, rows = (panels + 1) / 2;
+    int header_h = report_header_height(&rc);
+    AtomicFile af;
+    s = svg_begin(&af, svg_path, PAGE_W, header_h + rows * (PANEL_H + 8) + 10, err);
+    if (s) { metrics_free(&m); return s; }
+    report_header_write(af.f, title ? title : "moetrain run", &rc, PAGE_W);
+    write_page(af.f, &m, &rc, header_h);
     metrics_free(&m);
-    return atomic_write_commit(&af, err);
+    return svg_end(&af, err);
 }

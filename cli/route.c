@@ -1,29 +1,42 @@
-/* cli/route.c — `./train route`: which tokens used how many TRUE experts (for teaching).
-     route --model M [--tokenizer T] --adapter-dir D (--text "..." | --prompt-ids 1,2,3) [--json]
-   Runs one no-grad forward of the model with its molora / adamoe adapter over the sequence (a
-   text is encoded with BOS, as generate does) and reads each router's selection from the
-   MoeState log. Table: one row per token — its piece, then per layer the mean number of true
-   experts over the layer's routed modules, marked '*' when at least one module gave the token
-   no true expert (bypass: base output only there). --json prints one line
-     {"modules":["q_proj",...],"layers":L,"tokens":[{"id":..,"piece":"..",
-      "true_experts":[[per routed module of layer 0],...],"mean_per_layer":[...]},...]}
-   Routing variants behave as in evaluation (stochastic: the average of all true experts;
-   expert-choice: experts choose among this sequence's tokens — non-causal). */
+/* cli/route.c — `./train route`: which tokens used how many TRUE experts (for learning MoE).
+     route [--model M] --adapter-dir D --tokenizer T (--text "..." | --prompt-ids 1,2,3 |
+           --data DIR --task T [--split dev] [--limit N]) [--module q] [--svg FILE | --json]
+   Runs the model with its Mo-LoRA / AdaMoE / moe-ffn adapter (or a Mixtral model's own routers)
+   over a sequence without gradients (a text is encoded with BOS, as generate does) and reads each
+   router's selection and mixing weights from the MoeState log (route_view.h). Output:
+     a terminal   layers down, tokens across, each cell the true experts used (coloured), Load per
+                  layer at the right; plain digits when stdout is not a terminal
+     --svg FILE   the same as a heat map (route_svg.h)
+     --json       one JSON line (route_out.h lists the keys)
+   Per cell: the mean over the layer's routed modules (Mo-LoRA / AdaMoE adapt up to 7 linears per
+   layer, each with its own router), or one module with --module. --data routes a dataset's
+   prompts and averages by token id: the tokens that use the most and the fewest experts.
+   --model defaults to the adapter's base_model_name_or_path. Routing variants behave as in
+   evaluation (stochastic: all true experts; expert-choice: experts choose among the tokens of the
+   sequence — non-causal, said in every output). */
 #include "cli/route.h"
 #include "cli/errors.h"
-#include "nn/adapter_io.h"
-#include "nn/checkpoint.h"
 #include "cli/model_flags.h"
+#include "cli/route_out.h"
+#include "cli/route_run.h"
+#include "cli/route_svg.h"
+#include "nn/adapter_io.h"
 #include "data/json.h"
-#include "data/tokenizer.h"
 #include "tensor/check.h"
+#include "tensor/threads.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-typedef struct { const char *model, *tokenizer, *adapter_dir, *text, *prompt_ids, *config; int json; } RouteOpts;
+typedef struct {
+    const char *model, *tokenizer, *adapter_dir, *text, *prompt_ids, *config, *svg, *module;
+    const char *data, *task, *split, *prompt_style;
+    int json, limit, top, min_count, threads;
+    char base_model[1024];
+} RouteOpts;
 
 static int ids_parse(const char *list, int **out, int *n_out) {
     int *ids = xmalloc((strlen(list) / 2 + 1) * sizeof *ids), n = 0;
@@ -57,113 +70,58 @@ static int text_encode(const Tokenizer *tk, const char *text, int **ids, int *n)
     return 1;
 }
 
-/* true experts of token i in (layer, module), -1 when the module is not routed */
-static int true_count(const MoeState *st, int layer, int module, int i) {
-    const MoeRecord *rec = &st->log[layer * MOE_MODULES + module];
-    return rec->p ? rec->r->n_true_sel[i] : -1;
+/* --model left out: the adapter's base_model_name_or_path */
+static const char *default_model(RouteOpts *o) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/adapter_config.json", o->adapter_dir);
+    JsonDoc doc;
+    Error err;
+    const char *name = NULL;
+    if (json_parse_file(&doc, path, &err) != STATUS_OK) return NULL;
+    if (json_get_string(doc.root, "base_model_name_or_path", &name) && name[0]) {
+        snprintf(o->base_model, sizeof o->base_model, "%s", name);
+        name = o->base_model;
+    } else name = NULL;
+    json_doc_free(&doc);
+    return name;
 }
 
-static double layer_mean(const MoeState *st, int layer, int i, int *bypass) {
-    double s = 0;
-    int n = 0;
-    *bypass = 0;
-    for (int j = 0; j < MOE_MODULES; j++) {
-        int c = true_count(st, layer, j, i);
-        if (c < 0) continue;
-        s += c;
-        n++;
-        *bypass |= c == 0;
-    }
-    return n ? s / n : 0;
+static const char *check_opts(RouteOpts *o) {
+    int inputs = !!o->text + !!o->prompt_ids + !!o->data;
+    if (!o->model && o->adapter_dir) o->model = default_model(o);
+    if (!o->model) return o->adapter_dir ? "--model is required (the adapter does not name its base model)" : "--model is required";
+    if (inputs != 1) return "give exactly one of --text, --prompt-ids and --data";
+    if ((o->text || o->data) && !o->tokenizer) return "--text and --data need --tokenizer (or use --prompt-ids)";
+    if (o->data && !o->task) return "--data needs --task (e.g. rte, mc_jsonl)";
+    if (o->json && o->svg) return "give one of --json and --svg";
+    if (o->limit < 1 || o->top < 1 || o->min_count < 1) return "--limit, --top and --min-count must be >= 1";
+    if (strcmp(o->prompt_style, "alpaca") && strcmp(o->prompt_style, "plain")) return "--prompt-style must be alpaca or plain";
+    if (o->module && route_module_parse(o->module) < 0) return "--module must be one of q k v o gate up down ffn";
+    return NULL;
 }
 
-static void print_piece(const Tokenizer *tk, const int *ids, int i, char *buf, size_t n) {
-    char tmp[128];
-    if (!tk) snprintf(buf, n, "%d", ids[i]);
-    else if (i == 0 && ids[0] == tk->bos_id) snprintf(buf, n, "<s>");
-    else snprintf(buf, n, "%s", tokenizer_piece(tk, i ? ids[i - 1] : tk->bos_id, ids[i], tmp, sizeof tmp));
-}
-
-static void print_table(const LlamaModel *m, const Tokenizer *tk, const int *ids, int n) {
-    const MoeState *st = m->moe;
-    char piece[128];
-    printf("%-16s", "token");
-    for (int l = 0; l < m->cfg.n_layers; l++) printf("  L%-4d", l);
-    printf("\n");
-    for (int i = 0; i < n; i++) {
-        print_piece(tk, ids, i, piece, sizeof piece);
-        for (char *c = piece; *c; c++) if (*c == '\n' || *c == '\t') *c = ' ';
-        printf("%-16.16s", piece);
-        for (int l = 0; l < m->cfg.n_layers; l++) {
-            int bypass;
-            double v = layer_mean(st, l, i, &bypass);
-            printf("  %4.2f%c", v, bypass ? '*' : ' ');
-        }
-        printf("\n");
-    }
-    printf("(mean true experts over each layer's routed modules; * = some module bypassed the token)\n");
-}
-
-static void print_json(const LlamaModel *m, const Tokenizer *tk, const int *ids, int n) {
-    const MoeState *st = m->moe;
-    char piece[128];
-    printf("{\"modules\":[");
-    int first = 1;
-    for (int j = 0; j < MOE_MODULES; j++)
-        if (m->acfg.targets & (1 << j)) { printf("%s\"%s\"", first ? "" : ",", lora_target_module(j)); first = 0; }
-    printf("],\"layers\":%d,\"tokens\":[", m->cfg.n_layers);
-    for (int i = 0; i < n; i++) {
-        printf("%s{\"id\":%d,\"piece\":", i ? "," : "", ids[i]);
-        if (tk) {
-            print_piece(tk, ids, i, piece, sizeof piece);
-            json_write_string(stdout, piece, strlen(piece));
-        } else printf("null");
-        printf(",\"true_experts\":[");
-        for (int l = 0; l < m->cfg.n_layers; l++) {
-            printf("%s[", l ? "," : "");
-            int f = 1;
-            for (int j = 0; j < MOE_MODULES; j++) {
-                int c = true_count(st, l, j, i);
-                if (c >= 0) { printf("%s%d", f ? "" : ",", c); f = 0; }
-            }
-            printf("]");
-        }
-        printf("],\"mean_per_layer\":[");
-        for (int l = 0; l < m->cfg.n_layers; l++) {
-            int b;
-            printf("%s%.6g", l ? "," : "", layer_mean(st, l, i, &b));
-        }
-        printf("]}");
-    }
-    printf("]}\n");
-}
-
-static int route_run(const RouteOpts *o, LlamaModel *m, const Tokenizer *tk, const int *ids, int n) {
-    for (int i = 0; i < n; i++)
-        if (ids[i] >= m->cfg.vocab_size) {
-            fprintf(stderr, "error: token id %d at index %d is outside the vocabulary (expected 0..%d)\n", ids[i], i, m->cfg.vocab_size - 1);
-            return 1;
-        }
-    if (n > m->cfg.max_seq_len) { fprintf(stderr, "error: %d tokens exceed the model's context of %d\n", n, m->cfg.max_seq_len); return 1; }
-    Arena a;
-    arena_init(&a, (size_t)16 << 20);
-    Tape t;
-    tape_init(&t, &a);
-    tape_set_no_grad(&t, 1);
-    llama_hidden(&t, m, ids, 1, n, NULL);
-    if (o->json) print_json(m, tk, ids, n);
-    else print_table(m, tk, ids, n);
-    tape_free(&t);
-    arena_free(&a);
-    return 0;
-}
-
+/* 0 = go on, 1 = bad usage (printed), -1 = help printed */
 static int parse_opts(RouteOpts *o, int argc, char **argv) {
     memset(o, 0, sizeof *o);
+    o->split = "dev";
+    o->prompt_style = "alpaca";
+    o->limit = 100;
+    o->top = 12;
+    o->min_count = 3;
     Flag t[] = {
         { "text", FLAG_STRING, &o->text, "text to route (encoded with BOS)", 0 },
         { "prompt-ids", FLAG_STRING, &o->prompt_ids, "token ids, comma-separated", 0 },
-        { "json", FLAG_BOOL, &o->json, "one JSON line with the per-token counts", 0 },
+        { "data", FLAG_STRING, &o->data, "route a dataset's prompts instead (with --task)", 0 },
+        { "task", FLAG_STRING, &o->task, "the dataset's task (rte, cola, mc_jsonl, ...)", 0 },
+        { "split", FLAG_STRING, &o->split, "dataset split", 0 },
+        { "limit", FLAG_INT, &o->limit, "prompts to route from the dataset", 0 },
+        { "prompt-style", FLAG_STRING, &o->prompt_style, "alpaca | plain (as trained)", 0 },
+        { "top", FLAG_INT, &o->top, "--data: tokens listed for the most and for the fewest experts", 0 },
+        { "min-count", FLAG_INT, &o->min_count, "--data: only tokens seen at least this often are listed", 0 },
+        { "module", FLAG_STRING, &o->module, "one module (q k v o gate up down; ffn) instead of the layer mean", 0 },
+        { "svg", FLAG_STRING, &o->svg, "write the heat map to this SVG file", 0 },
+        { "json", FLAG_BOOL, &o->json, "one JSON line: per-token counts, experts and weights", 0 },
+        { "threads", FLAG_INT, &o->threads, "worker threads (0 = all CPUs)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
     Flag f[MODEL_FLAGS_MAX + sizeof t / sizeof t[0]];
@@ -173,40 +131,103 @@ static int parse_opts(RouteOpts *o, int argc, char **argv) {
     if (!s && o->config) s = flags_load_config(f, n, o->config, &err);
     if (s) { error_print(&err); return 1; }
     if (help) {
-        flags_print_help(stdout, "usage: ./train route --model M [--tokenizer T] --adapter-dir D (--text \"...\" | --prompt-ids 1,2,3) [--json]\n"
+        flags_print_help(stdout, "usage: ./train route [--model M] --adapter-dir D --tokenizer T (--text \"...\" | --prompt-ids 1,2,3 |\n"
+                         "                     --data DIR --task T [--limit N]) [--module q] [--svg FILE | --json]\n"
                          "Per token and layer: how many TRUE experts the routers chose (expert-choice routing is non-causal:\n"
                          "experts choose among this sequence's tokens).", f, n);
         return -1;
     }
-    const char *bad = !o->model ? "--model is required" : !o->adapter_dir ? "--adapter-dir is required"
-                    : !o->text == !o->prompt_ids ? "give exactly one of --text and --prompt-ids"
-                    : o->text && !o->tokenizer ? "--text needs --tokenizer (or use --prompt-ids)" : NULL;
+    const char *bad = check_opts(o);
     if (bad) { fprintf(stderr, "error: route: %s\n", bad); return 1; }
     return 0;
+}
+
+/* the title and the one-line description of the routers for the SVG */
+static void describe(const RouteOpts *o, const RouteView *v, char *title, size_t tn, char *sub, size_t sn) {
+    snprintf(title, tn, "Routing of %s", o->adapter_dir ? o->adapter_dir : o->model);
+    int n = v->layer_true[0], m = v->layer_null[0], k = v->layer_k[0];
+    int len = snprintf(sub, sn, "%d true + %d null experts, top-%d, %s routing", n, m, k,
+                       moe_routing_name((MoeRouting)v->routing));
+    if (o->data && len > 0 && (size_t)len < sn)
+        len += snprintf(sub + len, sn - (size_t)len, "; %d prompts of %s (%s), %ld tokens, averaged by token id",
+                        v->prompts, o->data, o->split, v->tokens);
+    else if (o->text && len > 0 && (size_t)len < sn) snprintf(sub + len, sn - (size_t)len, "; %d tokens", v->n);
+}
+
+static int output(const RouteOpts *o, const RouteView *v) {
+    int n_cols = v->n, *cols = xmalloc((size_t)(2 * v->n + 2) * sizeof *cols), *fewest = NULL, n_ext = 0;
+    for (int i = 0; i < v->n; i++) cols[i] = i;
+    if (o->data) {   /* the most-experts tokens, a gap, the fewest */
+        fewest = xmalloc((size_t)(o->top + 1) * sizeof *fewest);
+        n_ext = route_view_extremes(v, o->top, o->min_count, cols, fewest);
+        cols[n_ext] = -1;
+        memcpy(cols + n_ext + 1, fewest, (size_t)n_ext * sizeof *cols);
+        n_cols = n_ext ? 2 * n_ext + 1 : 0;
+    }
+    int rc = 0;
+    if (o->json) route_print_json(stdout, v);
+    else if (o->svg) {
+        char title[1200], sub[1600];
+        Error err;
+        describe(o, v, title, sizeof title, sub, sizeof sub);
+        if (route_svg_write(v, cols, n_cols, title, sub, o->svg, &err) != STATUS_OK) { error_print(&err); rc = 1; }
+        else printf("wrote %s (%d tokens x %d layers)\n", o->svg, o->data ? 2 * n_ext : v->n, v->n_layers);
+    } else if (o->data) {
+        printf("%d prompts, %ld tokens, %d distinct; Load per layer:", v->prompts, v->tokens, v->n);
+        for (int l = 0; l < v->n_layers; l++) printf(" %.2f", route_view_load(v, l));
+        route_print_extremes(stdout, v, cols, n_ext, "\ntokens using the most true experts (mean over layers):");
+        route_print_extremes(stdout, v, fewest, n_ext, "\n... and the fewest:");
+        if (!v->causal) printf("\nexpert-choice routing is NOT causal: each prompt's experts choose among its tokens\n");
+    } else {
+        const char *cw = getenv("COLUMNS");
+        int tty = isatty(fileno(stdout)), width = cw && atoi(cw) > 40 ? atoi(cw) : 100;
+        route_print_grid(stdout, v, cols, n_cols, tty && !getenv("NO_COLOR"), width);
+    }
+    free(cols);
+    free(fewest);
+    return rc;
+}
+
+static int route_main(const RouteOpts *o, const LlamaModel *m) {
+    Tokenizer tk;
+    Error err;
+    int have_tk = 0, *ids = NULL, n = 0, rc = 0;
+    if (o->tokenizer) {
+        if (tokenizer_load(&tk, o->tokenizer, m->cfg.vocab_size, &err) != STATUS_OK) { error_print(&err); return 1; }
+        have_tk = 1;
+    }
+    RouteView v;
+    route_view_init(&v, m, o->module ? route_module_parse(o->module) : ROUTE_SHOW_ALL, o->data != NULL);
+    if (o->data) rc = route_dataset(m, &tk, o->task, o->data, o->split, o->limit, o->prompt_style, &v);
+    else rc = (o->text ? text_encode(&tk, o->text, &ids, &n) : ids_parse(o->prompt_ids, &ids, &n)) ? 0 : 1;
+    if (!rc && !o->data) rc = route_sequence(m, have_tk ? &tk : NULL, ids, n, &v);
+    if (!rc && v.shown != ROUTE_SHOW_ALL) {
+        int any = 0;
+        for (int l = 0; l < v.n_layers; l++) any |= v.routed[l * MOE_MODULES + v.shown];
+        if (!any) { fprintf(stderr, "error: route: module %s has no router in this model\n", o->module); rc = 1; }
+    }
+    if (!rc) rc = output(o, &v);
+    route_view_free(&v);
+    free(ids);
+    if (have_tk) tokenizer_free(&tk);
+    return rc;
 }
 
 int route_cli(int argc, char **argv) {
     RouteOpts o;
     int rc = parse_opts(&o, argc, argv);
     if (rc) return rc < 0 ? 0 : rc;
+    if (o.threads > 0) threads_init(o.threads);
     LlamaModel m;
     Error err;
     if (model_load_with_adapter(&m, o.model, o.adapter_dir, 0, &err) != STATUS_OK) { error_print(&err); return 1; }
     if (!m.moe) {
-        fprintf(stderr, "error: %s is not a molora / adamoe adapter (no routers)\n", o.adapter_dir);
+        fprintf(stderr, "error: %s has no routers (expected a molora / adamoe / moe-ffn adapter, or a Mixtral model)\n",
+                o.adapter_dir ? o.adapter_dir : o.model);
         llama_free(&m);
         return 1;
     }
-    Tokenizer tk;
-    int have_tk = 0, *ids = NULL, n = 0;
-    if (o.tokenizer) {
-        if (tokenizer_load(&tk, o.tokenizer, m.cfg.vocab_size, &err) != STATUS_OK) { error_print(&err); llama_free(&m); return 1; }
-        have_tk = 1;
-    }
-    rc = (o.text ? text_encode(&tk, o.text, &ids, &n) : ids_parse(o.prompt_ids, &ids, &n)) ? 0 : 1;
-    if (!rc) rc = route_run(&o, &m, have_tk ? &tk : NULL, ids, n);
-    free(ids);
-    if (have_tk) tokenizer_free(&tk);
+    rc = route_main(&o, &m);
     llama_free(&m);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* cli/sweep.c — `./train sweep`: runs every (task, configuration, seed) of a grid through
    the train command, skipping runs that already finished (their metrics.jsonl has a summary), so
-   an interrupted sweep resumes; then writes OUT/results.csv (one row per run) and OUT/results.md
+   an interrupted sweep resumes; then writes OUT/results.csv (one row per run), OUT/results.svg (sweep_svg.h) and OUT/results.md
    (a table like AdaMoE's Table 7: dev accuracy mean ± std over seeds per task, and Load).
    Grid entries: kK = top-K over the true experts (no null experts; the paper's baselines k1, k2),
    mMkK = AdaMoE with M null experts and top-K over experts + nulls (m5k4 ...). Two families, the
@@ -12,6 +12,7 @@
                               the FFN experts, top-K, with LoRA; M > 0 adds gate2's null experts)
    Options after `--` are passed to every train run unchanged (model, lr, epochs, ...). */
 #include "cli/sweep.h"
+#include "cli/sweep_svg.h"
 #include "cli/train.h"
 #include "data/atomic_file.h"
 #include "data/json.h"
@@ -96,7 +97,7 @@ static void mean_std(const double *x, int n, double *mean, double *std) {
 
 /* results.csv (every run) and results.md (mean ± std per task and configuration) */
 static int write_results(const char *out, char **tasks, int nt, const GridCfg *g, int ng, int seeds,
-                         RunResult *res) {
+                         RunResult *res, SweepPoint *pts) {
     char path[1024];
     AtomicFile acsv, amd;
     Error err;
@@ -123,6 +124,9 @@ static int write_results(const char *out, char **tasks, int nt, const GridCfg *g
             }
             mean_std(acc, seeds, &ma, &sa);
             mean_std(load, seeds, &ml, &sl);
+            int done = 0;
+            for (int s = 0; s < seeds; s++) done += !isnan(acc[s]);
+            pts[t * ng + c] = (SweepPoint){ g[c].name, ma, sa, ml, sl, done };
             if (seeds > 1) fprintf(md, " %.2f ± %.2f | %.2f |", ma, sa, ml);
             else fprintf(md, " %.2f | %.2f |", ma, ml);   /* one seed: no spread to show */
         }
@@ -132,6 +136,8 @@ static int write_results(const char *out, char **tasks, int nt, const GridCfg *g
     int ok = atomic_write_commit(&acsv, &err) == STATUS_OK;
     if (!ok) error_print(&err);
     if (atomic_write_commit(&amd, &err) != STATUS_OK) { error_print(&err); ok = 0; }
+    snprintf(path, sizeof path, "%s/results.svg", out);
+    if (ok && sweep_svg_write(path, tasks, nt, pts, ng, seeds, &err) != STATUS_OK) { error_print(&err); ok = 0; }
     return ok;
 }
 
@@ -212,7 +218,10 @@ int sweep_cli(int argc, char **argv) {
                 rc = run_one(tasks[t], datas[t], &grid[c], s + 1, a.experts, ffn, dir, argc - a.extra, argv + a.extra);
                 *r = read_result(dir);
             }
-    if (!rc && write_results(a.out, tasks, nt, grid, ng, seeds, res)) printf("\nwrote %s/results.md and results.csv\n", a.out);
+    SweepPoint *pts = calloc((size_t)nt * ng, sizeof *pts);
+    if (!rc && write_results(a.out, tasks, nt, grid, ng, seeds, res, pts))
+        printf("\nwrote %s/results.md, results.csv and results.svg\n", a.out);
+    free(pts);
     free(res);
     return rc;
 }

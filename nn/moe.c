@@ -142,10 +142,11 @@ static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
     route_select_rule(t->arena, p, &spec, mask, r);
     if (st) {
-        st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r };
+        st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r, NULL };
         if (st->stats_on) moe_stats_accumulate(&st->stats, m->layer, m->module, p, r);
     }
     Tensor *W = op_route_weights(t, z, r, mode);
+    if (st) st->log[m->layer * MOE_MODULES + m->module].w = W;
     Tensor *xin = x2;
     if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x2, m->dropout, drop_rng);
     if (!(st && st->experts_off)) y2 = add_experts(t, m, xin, W, r, y2, y_owned ? y2 : NULL);

@@ -116,7 +116,9 @@ typedef struct {
     int n_experts;
 } MoeSummary;
 
-typedef struct { Tensor *p; const Routing *r; } MoeRecord;
+/* one router's routing in the current forward: p [N, E] probabilities, r the selection, w [N, E]
+   the mixing weights as applied (op_route_weights; set once computed, NULL before) */
+typedef struct { Tensor *p; const Routing *r; Tensor *w; } MoeRecord;
 
 struct MoeState {
     AdapterConfig acfg;

@@ -197,10 +197,11 @@ Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     Routing *r = arena_alloc(t->arena, sizeof *r);
     route_select(t->arena, p, f->n_true, f->top_k, mask, r);
     if (st) {
-        st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT] = (MoeRecord){ p, r };
+        st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT] = (MoeRecord){ p, r, NULL };
         if (st->stats_on) moe_stats_accumulate(&st->stats, f->layer, MOE_FFN_SLOT, p, r);
     }
     Tensor *W = op_route_weights(t, z, r, f->all_selected);
+    if (st) st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT].w = W;
     Tensor *y = tensor_2d(t->arena, N, f->dim, 0);
     memset(y->data, 0, (size_t)N * f->dim * sizeof(real));
     y = add_experts(t, f, x2, W, r, y, drop_rng);

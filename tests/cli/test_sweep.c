@@ -7,6 +7,7 @@
 #include "cli/make_tiny.h"
 #include "cli/demo_task.h"
 #include "cli/sweep.h"
+#include "tests/support/xml_check.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,18 @@ START_TEST(test_sweep_grid_and_resume)
     int lines = 0;
     for (char *c = csv; *c; c++) lines += *c == '\n';
     ck_assert_int_eq(lines, 1 + 3 * 2);
+    /* results.svg: well-formed, one point with its label per configuration (Load k1 = 1 and k2 = 2
+       exactly, so both get no x error bar) */
+    snprintf(p, sizeof p, "%s/results.svg", out);
+    char *svg = file_slurp(p);
+    ck_assert_ptr_nonnull(svg);
+    const char *problem = xml_check(svg);
+    ck_assert_msg(problem == NULL, "results.svg: %s", problem);
+    ck_assert_int_eq(text_count(svg, "<circle"), 3);
+    ck_assert_ptr_nonnull(strstr(svg, ">k1 (-50% FLOPs)<"));
+    ck_assert_ptr_nonnull(strstr(svg, ">k2 (±0% FLOPs)<"));
+    ck_assert_ptr_nonnull(strstr(svg, ">m2k2 ("));
+    free(svg);
     /* a second call finds every run finished and only rewrites the tables */
     snprintf(p, sizeof p, "%s/mc_jsonl_k1_s1/metrics.jsonl", out);
     long before = 0;
