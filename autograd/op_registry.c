@@ -59,5 +59,7 @@ const OpInfo *const ALL_OPS[] = {
     &OP_ROUTED_LORA,
     &OP_ROUTED_LORA_INPLACE,
     &OP_CONCAT_ROWS,
+    &OP_ADD_BIAS_INPLACE,
+    &OP_ADD_BIAS_INPLACE_FROZEN_Y,
 };
 const int ALL_OPS_COUNT = (int)(sizeof ALL_OPS / sizeof ALL_OPS[0]);
