@@ -5,11 +5,14 @@
      fused residual path);
    - LoRA and AdaMoE on a Qwen2-style model (q/k/v biases, frozen): the adapters' gradients flow
      through the biased projections;
-   and the KV-cache decoder on both against the full forward. */
+   and the KV-cache decoder on both against the full forward; and a Qwen2 model upcycled to an
+   MoE FFN (moe-ffn --upcycle: every expert a copy of the dense FFN, top-2 renormalised, no
+   nulls) gives the dense model's loss, biases included. */
 #include "tests/support/suites.h"
 #include "tests/support/gradcheck.h"
 #include "tests/support/model_fixtures.h"
 #include "autograd/ops.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -119,12 +122,56 @@ START_TEST(test_family_decode_matches_full)
 }
 END_TEST
 
+/* mean CE of a fixed batch (no grad) */
+static double fixed_loss(const LlamaModel *m) {
+    Arena a;
+    Tape t;
+    arena_init(&a, 1 << 16);
+    tape_init(&t, &a);
+    tape_set_no_grad(&t, 1);
+    int ids[16], tg[16];
+    for (int i = 0; i < 16; i++) ids[i] = (i * 11 + 5) % m->cfg.vocab_size, tg[i] = (i * 7 + 1) % m->cfg.vocab_size;
+    double l = (double)llama_loss(&t, m, ids, tg, 2, 8, NULL, NULL)->data[0];
+    tape_free(&t);
+    arena_free(&a);
+    return l;
+}
+
+START_TEST(test_family_upcycled_qwen2_keeps_biases)
+{
+    ModelConfig c = family_config(1);
+    AdapterConfig none = { .kind = ADAPTER_NONE }, up = { .kind = ADAPTER_MOE_FFN };
+    adapter_moe_defaults(&up);
+    up.upcycle = 4; up.n_null = 0; up.top_k = 2; up.targets = 0; up.rank = 0; up.aux = MOE_AUX_NONE;
+    LlamaModel dense, moe;
+    tiny_model(&dense, &c, &none, 21, 0);
+    tiny_model(&moe, &c, &up, 22, 0);
+    int copied = 0;
+    for (int i = 0; i < dense.ps.n; i++) {   /* the dense weights (biases too) into the upcycled model */
+        const Tensor *src = dense.ps.params[i];
+        Tensor *dst = param_find(&moe.ps, src->name);
+        ck_assert_msg(dst && dst->numel == src->numel, "%s", src->name);
+        memcpy(dst->data, src->data, src->numel * sizeof(real));
+        copied += strstr(src->name, ".bias") != NULL;
+    }
+    ck_assert_int_eq(copied, 3 * c.n_layers);
+    double ld = fixed_loss(&dense), lu = fixed_loss(&moe);
+    ck_assert_msg(fabs(lu - ld) <= 1e-5 * fabs(ld), "upcycled %.9g vs dense %.9g", lu, ld);
+    for (int i = 0; i < moe.ps.n; i++)   /* and the biases matter */
+        if (strstr(moe.ps.params[i]->name, "v_proj.bias")) moe.ps.params[i]->data[0] += 1;
+    ck_assert(fabs(fixed_loss(&moe) - ld) > 1e-6 * fabs(ld));
+    llama_free(&dense);
+    llama_free(&moe);
+}
+END_TEST
+
 Suite *families_grad_suite(void) {
     Suite *s = suite_create("families_grad");
     TCase *tc = tcase_create("modules");
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_family_gradcheck, 0, (int)(sizeof MODULES / sizeof MODULES[0]));
     tcase_add_test(tc, test_family_decode_matches_full);
+    tcase_add_test(tc, test_family_upcycled_qwen2_keeps_biases);
     suite_add_tcase(s, tc);
     return s;
 }
