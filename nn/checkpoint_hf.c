@@ -76,25 +76,22 @@ static void shards_close(ShardSet *ss) {
     if (ss->has_index) json_doc_free(&ss->index);
 }
 
-/* Loads every base (non-adapter) parameter the model declared. */
+/* Loads every base (non-adapter) parameter the model declared, straight into its storage (bf16
+   storage from a BF16 file is a plain copy), releasing each tensor's file pages once read: the
+   peak is about the model itself, not model + file + a float copy of the largest tensor. */
 static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *dir, Error *err) {
-    float *buf = NULL;
-    size_t cap = 0;
     Status s = STATUS_OK;
     for (int i = 0; i < m->ps.n && !s; i++) {
         Tensor *t = m->ps.params[i];
         if (adapter_is_param_name(t->name)) continue;
         const SafeTensors *st = shards_lookup(ss, t->name);
-        if (!st) {
-            s = error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
-                          "%s: tensor %s is missing (not in the weight map)", dir, t->name);
-            break;
-        }
-        if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
-        s = safetensors_read_f32(st, t->name, t->shape, t->ndim, buf, err);
-        if (!s) param_set_f32(t, buf);
+        if (!st)
+            return error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
+                             "%s: tensor %s is missing (not in the weight map)", dir, t->name);
+        if (t->bf16) s = safetensors_read_bf16(st, t->name, t->shape, t->ndim, t->bf16, err);
+        else s = safetensors_read_real(st, t->name, t->shape, t->ndim, t->data, err);
+        safetensors_release(st, t->name);
     }
-    free(buf);
     return s;
 }
 

@@ -330,6 +330,37 @@ Status safetensors_read_f32(const SafeTensors *st, const char *name, const int *
     return STATUS_OK;
 }
 
+Status safetensors_read_bf16(const SafeTensors *st, const char *name, const int *expect_shape,
+                             int expect_ndim, uint16_t *out, Error *err) {
+    const SafeTensor *t;
+    Status s = find_checked(st, name, expect_shape, expect_ndim, &t, err);
+    if (s) return s;
+    if (t->dtype == SAFE_BF16) {
+        memcpy(out, t->data, t->numel * 2);
+        return STATUS_OK;
+    }
+    enum { CHUNK = 4096 };
+    float buf[CHUNK];
+    for (size_t i0 = 0; i0 < t->numel; i0 += CHUNK) {   /* through f32 in chunks: no full copy */
+        SafeTensor part = *t;
+        size_t esize = DTYPES[t->dtype].size;
+        part.numel = t->numel - i0 < CHUNK ? t->numel - i0 : CHUNK;
+        part.data = t->data + i0 * esize;
+        convert(&part, buf, NULL);
+        for (size_t k = 0; k < part.numel; k++) out[i0 + k] = f32_to_bf16(buf[k]);
+    }
+    return STATUS_OK;
+}
+
+void safetensors_release(const SafeTensors *st, const char *name) {
+    const SafeTensor *t = safetensors_find(st, name);
+    long page = sysconf(_SC_PAGESIZE);
+    if (!t || page <= 0) return;
+    uintptr_t a = ((uintptr_t)t->data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t b = ((uintptr_t)t->data + t->nbytes) & ~((uintptr_t)page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);   /* a hint: failure changes nothing */
+}
+
 Status safetensors_read_real(const SafeTensors *st, const char *name, const int *expect_shape,
                              int expect_ndim, real *out, Error *err) {
     const SafeTensor *t;

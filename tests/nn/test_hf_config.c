@@ -6,13 +6,14 @@
      values their model cards state (PROVENANCE.md);
    - edited copies of them: every unsupported key refused with a message naming it, and the
      spellings of "no scaling" accepted;
-   - a checkpoint whose tensors disagree with its config (a bias the config does not announce,
-     a missing or mis-shaped bias) refused, naming the tensor. */
+   - loading into bf16 storage (--base-dtype bf16) from F32 and BF16 files gives the rounded values. */
 #include "tests/support/suites.h"
 #include "tests/support/model_fixtures.h"
 #include "tests/support/config_edit.h"
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
+#include "cli/make_tiny.h"
+#include "tensor/half.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,46 @@ START_TEST(test_real_config_no_scaling_spellings)
 }
 END_TEST
 
+/* a model loaded into bf16 storage holds exactly the rounded f32 values, from an F32 file (rounded
+   while reading) and from a BF16 file (copied) alike */
+START_TEST(test_load_into_bf16_storage)
+{
+    char *dir = tmp_dir_new(), p32[300], p16[300];
+    snprintf(p32, sizeof p32, "%s/f32", dir);
+    snprintf(p16, sizeof p16, "%s/bf16", dir);
+    MakeTinySpec s;
+    Error err;
+    make_tiny_defaults(&s);
+    s.arch = "qwen2";
+    s.out = p32;
+    ck_assert_msg(make_tiny_write(&s, &err) == STATUS_OK, "%s", err.message);
+    s.out = p16;
+    s.dtype = "bf16";
+    ck_assert_msg(make_tiny_write(&s, &err) == STATUS_OK, "%s", err.message);
+    AdapterConfig none = { .kind = ADAPTER_NONE };
+    LlamaModel ref, a, b;
+    ck_assert(hf_load(&ref, p32, &none, 0, &err) == STATUS_OK);
+    ck_assert(hf_load(&a, p32, &none, 1, &err) == STATUS_OK);
+    ck_assert(hf_load(&b, p16, &none, 1, &err) == STATUS_OK);
+    int n16 = 0;
+    for (int i = 0; i < ref.ps.n; i++) {
+        const Tensor *r = ref.ps.params[i], *x = a.ps.params[i], *y = b.ps.params[i];
+        ck_assert(!strcmp(r->name, x->name) && !strcmp(r->name, y->name) && !x->bf16 == !y->bf16);
+        for (size_t j = 0; j < r->numel; j++) {
+            uint16_t want = f32_to_bf16((float)r->data[j]);
+            if (x->bf16) ck_assert(x->bf16[j] == want && y->bf16[j] == want);
+            else ck_assert(x->data[j] == r->data[j] && y->data[j] == (real)bf16_to_f32(want));   /* 1-D: real */
+        }
+        n16 += x->bf16 != NULL;
+    }
+    ck_assert_int_gt(n16, 4);
+    llama_free(&ref);
+    llama_free(&a);
+    llama_free(&b);
+    config_edit_free(dir);
+}
+END_TEST
+
 Suite *hf_config_suite(void) {
     Suite *s = suite_create("hf_config");
     TCase *tc = tcase_create("config");
@@ -153,6 +194,7 @@ Suite *hf_config_suite(void) {
     tcase_add_test(tc, test_real_configs_read);
     tcase_add_loop_test(tc, test_real_config_refusals, 0, N_REFUSALS);
     tcase_add_test(tc, test_real_config_no_scaling_spellings);
+    tcase_add_test(tc, test_load_into_bf16_storage);
     suite_add_tcase(s, tc);
     return s;
 }
