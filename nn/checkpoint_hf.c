@@ -77,7 +77,7 @@ static void shards_close(ShardSet *ss) {
 }
 
 /* Loads every base (non-adapter) parameter the model declared, straight into its storage (bf16
-   storage from a BF16 file is a plain copy), releasing each tensor's file pages once read: the
+   storage from a BF16 file is a plain copy; the readers drop the file pages they have read): the
    peak is about the model itself, not model + file + a float copy of the largest tensor. */
 static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *dir, Error *err) {
     Status s = STATUS_OK;
@@ -90,7 +90,6 @@ static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *di
                              "%s: tensor %s is missing (not in the weight map)", dir, t->name);
         if (t->bf16) s = safetensors_read_bf16(st, t->name, t->shape, t->ndim, t->bf16, err);
         else s = safetensors_read_real(st, t->name, t->shape, t->ndim, t->data, err);
-        safetensors_release(st, t->name);
     }
     return s;
 }
