@@ -40,6 +40,8 @@ const OpInfo *const ALL_OPS[] = {
     &OP_CROSS_ENTROPY, &OP_LINEAR_CROSS_ENTROPY, &OP_ROUTER_AUX, &OP_ROUTER_ENTROPY,
     /* routing */
     &OP_ROUTE_WEIGHTS, &OP_ROUTED_LORA,
+    /* biases (Qwen2, attention_bias) */
+    &OP_ADD_BIAS_INPLACE,
 };
 const int ALL_OPS_COUNT = (int)(sizeof ALL_OPS / sizeof ALL_OPS[0]);
 

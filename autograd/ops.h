@@ -18,4 +18,5 @@
 #include "autograd/ops/aux_loss.h"
 #include "autograd/ops/concat_rows.h"
 #include "autograd/ops/routed_lora.h"
+#include "autograd/ops/bias.h"
 #endif

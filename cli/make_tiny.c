@@ -14,6 +14,8 @@
 
 #define USAGE "usage: ./train make-tiny --out PATH [--format llama2c|hf] [--version 0|1] [--dtype f32|bf16]\n" \
               "       [--seed S] [--dim 64 --layers 2 --heads 4 --kv-heads 2 --hidden 160 --vocab 300 --seq-len 256 --tied]\n" \
+              "       [--arch llama|mixtral|qwen2] [--head-dim D --rope-theta T --norm-eps E --attention-bias]\n" \
+              "       [--rope-scaling llama3 --rope-factor 8 --rope-low 1 --rope-high 4 --rope-orig 8192] [--like HF_DIR]\n" \
               "       [--adapter-out DIR --rank 8 --alpha 16 --targets q,k,v,o,gate,up,down --nonzero-b]\n" \
               "       [--adapter molora|adamoe|moe-ffn --experts 4 --null 4 --top-k 4 --routing topk ...]\n" \
               "       (the adapter options are train's: --experts 2,4 --top-k 1,2 give one value per layer)"
@@ -26,9 +28,10 @@ void make_tiny_defaults(MakeTinySpec *s) {
     s->seq_len = 256;
     adapter_options_default(&s->ad);
     s->arch = "llama"; s->model_experts = 4; s->model_top_k = 2;
+    s->rope_scaling = "none";
 }
 
-#define MAKE_TINY_MAX_FLAGS (20 + ADAPTER_OPTIONS_N_FLAGS)
+#define MAKE_TINY_MAX_FLAGS (32 + ADAPTER_OPTIONS_N_FLAGS)
 
 static int make_flags(Flag *f, MakeTinySpec *s) {
     Flag t[] = {
@@ -45,7 +48,17 @@ static int make_flags(Flag *f, MakeTinySpec *s) {
         { "vocab", FLAG_INT, &s->vocab, "vocabulary size", 0 },
         { "seq-len", FLAG_INT, &s->seq_len, "maximum sequence length", 0 },
         { "tied", FLAG_BOOL, &s->tied, "LM head shares the embedding table", 0 },
-        { "arch", FLAG_STRING, &s->arch, "llama | mixtral (MoE FFN; --format hf)", 0 },
+        { "arch", FLAG_STRING, &s->arch, "llama | mixtral (MoE FFN) | qwen2 (q/k/v biases); --format hf beyond llama", 0 },
+        { "head-dim", FLAG_INT, &s->head_dim, "head size (0 = dim / heads)", 0 },
+        { "rope-theta", FLAG_DOUBLE, &s->rope_theta, "RoPE base (0 = 10000)", 0 },
+        { "norm-eps", FLAG_DOUBLE, &s->norm_eps, "RMSNorm epsilon (0 = 1e-5; qwen2 1e-6)", 0 },
+        { "attention-bias", FLAG_BOOL, &s->attention_bias, "llama: q/k/v/o biases (attention_bias true)", 0 },
+        { "rope-scaling", FLAG_STRING, &s->rope_scaling, "none | llama3 (Llama 3.1/3.2 frequency rescaling)", 0 },
+        { "rope-factor", FLAG_DOUBLE, &s->rope_factor, "llama3 factor (0 = 8)", 0 },
+        { "rope-low", FLAG_DOUBLE, &s->rope_low, "llama3 low_freq_factor (0 = 1)", 0 },
+        { "rope-high", FLAG_DOUBLE, &s->rope_high, "llama3 high_freq_factor (0 = 4)", 0 },
+        { "rope-orig", FLAG_INT, &s->rope_orig, "llama3 original_max_position_embeddings (0 = 8192)", 0 },
+        { "like", FLAG_STRING, &s->like, "HF directory whose config.json (copied as is) gives the shape", 0 },
         { "model-experts", FLAG_INT, &s->model_experts, "mixtral: FFN experts per layer (num_local_experts)", 0 },
         { "model-top-k", FLAG_INT, &s->model_top_k, "mixtral: the base router's top-k (num_experts_per_tok)", 0 },
         { "adapter-out", FLAG_STRING, &s->adapter_out, "also write a random adapter directory (--adapter, ...)", 0 },
@@ -69,6 +82,61 @@ Status make_tiny_parse(MakeTinySpec *s, int argc, char **argv, int first, int *w
     return STATUS_OK;
 }
 
+/* --arch, biases, RoPE (theta, llama3 scaling), eps and head size (torch_ref.py's defaults) */
+static Status family_config(const MakeTinySpec *s, int hf, ModelConfig *c, Error *err) {
+    int qwen2 = !strcmp(s->arch, "qwen2"), mix = !strcmp(s->arch, "mixtral"), l3 = !strcmp(s->rope_scaling, "llama3");
+    if (!qwen2 && !mix && strcmp(s->arch, "llama"))
+        return error_set(err, STATUS_INVALID, NULL, "--arch must be llama, mixtral or qwen2, got '%s'", s->arch);
+    if (!l3 && strcmp(s->rope_scaling, "none"))
+        return error_set(err, STATUS_INVALID, NULL, "--rope-scaling must be none or llama3, got '%s'", s->rope_scaling);
+    if (!l3 && (s->rope_factor != 0 || s->rope_low != 0 || s->rope_high != 0 || s->rope_orig != 0))
+        return error_set(err, STATUS_INVALID, NULL, "--rope-factor/--rope-low/--rope-high/--rope-orig need --rope-scaling llama3");
+    if (s->attention_bias && (qwen2 || mix))
+        return error_set(err, STATUS_INVALID, NULL, "--attention-bias is for --arch llama (qwen2 always has q/k/v biases)");
+    if (!hf && (qwen2 || mix || s->attention_bias || l3 || s->rope_theta != 0 || s->norm_eps != 0))
+        return error_set(err, STATUS_INVALID, "llama2.c files fix theta 10000, eps 1e-5 and have no biases",
+                         "--arch %s / --attention-bias / --rope-* / --norm-eps need --format hf", s->arch);
+    if (s->head_dim == 0 && (s->heads <= 0 || s->dim % s->heads))
+        return error_set(err, STATUS_INVALID, NULL, "--dim %d must be a multiple of --heads %d", s->dim, s->heads);
+    if (!hf && s->head_dim != 0 && s->head_dim * s->heads != s->dim)
+        return error_set(err, STATUS_INVALID, NULL, "llama2.c files have head_dim = dim / heads; --head-dim needs --format hf");
+    c->head_dim = s->head_dim ? s->head_dim : s->dim / s->heads;
+    c->rope_theta = s->rope_theta != 0 ? s->rope_theta : 10000.0;
+    c->norm_eps = s->norm_eps != 0 ? s->norm_eps : qwen2 ? 1e-6 : 1e-5;
+    c->qwen2 = qwen2;
+    c->bias_targets = qwen2 ? LORA_TARGET_Q | LORA_TARGET_K | LORA_TARGET_V
+                    : s->attention_bias ? LORA_TARGET_Q | LORA_TARGET_K | LORA_TARGET_V | LORA_TARGET_O : 0;
+    if (l3) {
+        c->rope_scaling = ROPE_SCALING_LLAMA3;
+        c->rope_factor = s->rope_factor != 0 ? s->rope_factor : 8.0;   /* Llama 3.1's values */
+        c->rope_low_freq = s->rope_low != 0 ? s->rope_low : 1.0;
+        c->rope_high_freq = s->rope_high != 0 ? s->rope_high : 4.0;
+        c->rope_orig_max_pos = s->rope_orig != 0 ? s->rope_orig : 8192;
+    }
+    if (!mix) return STATUS_OK;
+    if (s->model_experts < 1 || s->model_experts > MOE_MAX_EXPERTS || s->model_top_k < 1 || s->model_top_k > s->model_experts)
+        return error_set(err, STATUS_INVALID, NULL, "--model-top-k %d must be in 1..--model-experts %d (<= %d)",
+                         s->model_top_k, s->model_experts, MOE_MAX_EXPERTS);
+    c->n_experts = s->model_experts;
+    c->experts_per_tok = s->model_top_k;
+    return STATUS_OK;
+}
+
+/* the model's shape: --like DIR's config.json, or the geometry and family options */
+static Status model_shape(const MakeTinySpec *s, int hf, ModelConfig *c, Error *err) {
+    if (s->like) {
+        if (!hf) return error_set(err, STATUS_INVALID, NULL, "--like needs --format hf");
+        return hf_read_config(s->like, c, err);
+    }
+    memset(c, 0, sizeof *c);
+    c->dim = s->dim; c->hidden_dim = s->hidden; c->n_layers = s->layers; c->n_heads = s->heads;
+    c->n_kv_heads = s->kv_heads; c->vocab_size = s->vocab; c->max_seq_len = s->seq_len;
+    c->tied = s->tied; c->rope_half = hf;
+    c->bos_id = 1; c->eos_id = 2;
+    Status st = family_config(s, hf, c, err);
+    return st ? st : model_config_validate(c, "make-tiny", err);
+}
+
 static Status spec_to_config(const MakeTinySpec *s, ModelConfig *c, AdapterConfig *a, Error *err) {
     int hf = !strcmp(s->format, "hf");
     if (!hf && strcmp(s->format, "llama2c"))
@@ -78,26 +146,7 @@ static Status spec_to_config(const MakeTinySpec *s, ModelConfig *c, AdapterConfi
     if (strcmp(s->dtype, "f32") && (!hf || (strcmp(s->dtype, "bf16") && strcmp(s->dtype, "f16"))))
         return error_set(err, STATUS_INVALID, "llama2.c files are f32; hf takes f32, bf16 or f16",
                          "--dtype '%s' is not available for format %s", s->dtype, s->format);
-    if (s->heads <= 0 || s->dim % s->heads)
-        return error_set(err, STATUS_INVALID, NULL, "--dim %d must be a multiple of --heads %d", s->dim, s->heads);
-    memset(c, 0, sizeof *c);
-    c->dim = s->dim; c->hidden_dim = s->hidden; c->n_layers = s->layers; c->n_heads = s->heads;
-    c->n_kv_heads = s->kv_heads; c->vocab_size = s->vocab; c->max_seq_len = s->seq_len;
-    c->head_dim = s->dim / s->heads;
-    c->norm_eps = 1e-5; c->rope_theta = 10000.0; c->tied = s->tied; c->rope_half = hf;
-    c->bos_id = 1; c->eos_id = 2;
-    if (!strcmp(s->arch, "mixtral")) {
-        if (!hf) return error_set(err, STATUS_INVALID, NULL, "--arch mixtral needs --format hf");
-        if (s->model_experts < 1 || s->model_experts > MOE_MAX_EXPERTS || s->model_top_k < 1 ||
-            s->model_top_k > s->model_experts)
-            return error_set(err, STATUS_INVALID, NULL, "--model-top-k %d must be in 1..--model-experts %d (<= %d)",
-                             s->model_top_k, s->model_experts, MOE_MAX_EXPERTS);
-        c->n_experts = s->model_experts;
-        c->experts_per_tok = s->model_top_k;
-    } else if (strcmp(s->arch, "llama")) {
-        return error_set(err, STATUS_INVALID, NULL, "--arch must be llama or mixtral, got '%s'", s->arch);
-    }
-    Status st = model_config_validate(c, "make-tiny", err);
+    Status st = model_shape(s, hf, c, err);
     if (!st) st = adapter_options_config(&s->ad, c, a, err);   /* checked even without --adapter-out */
     if (st) return st;
     if (!s->adapter_out) {
@@ -111,35 +160,21 @@ static Status spec_to_config(const MakeTinySpec *s, ModelConfig *c, AdapterConfi
     return st;
 }
 
-/* matrices (except the embedding table) scaled to N(0, 1/in), computed in float */
-static void scale_matrices(LlamaModel *m) {
-    float *buf = NULL;
-    size_t cap = 0;
-    for (int i = 0; i < m->ps.n; i++) {
-        Tensor *t = m->ps.params[i];
-        if (t->ndim != 2 || t == m->tok_emb || adapter_is_param_name(t->name)) continue;
-        if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
-        param_get_f32(t, buf);
-        float k = (float)(1.0 / sqrt((double)t->shape[1]));
-        for (size_t j = 0; j < t->numel; j++) buf[j] *= k;
-        param_set_f32(t, buf);
-    }
-    free(buf);
-}
-
-Status make_tiny_build(LlamaModel *m, const MakeTinySpec *s, Error *err) {
+/* declares (frozen base in bf16 storage when bf16) and fills the model */
+static Status build(LlamaModel *m, const MakeTinySpec *s, int bf16, Error *err) {
     ModelConfig c;
     AdapterConfig a;
     Status st = spec_to_config(s, &c, &a, err);
     if (st) return st;
     uint64_t seed = (uint64_t)(int64_t)s->seed;
-    llama_declare(m, &c, &a, 0);
-    llama_init_base_random(m, seed, 1.0);
-    scale_matrices(m);
+    llama_declare(m, &c, &a, bf16);
+    llama_init_base_fan_in(m, seed);   /* linears N(0, 1/in), rounded once to the storage */
     llama_init_adapter(m, seed);
     if (s->nonzero_b) make_tiny_nonzero_b(m, seed);
     return STATUS_OK;
 }
+
+Status make_tiny_build(LlamaModel *m, const MakeTinySpec *s, Error *err) { return build(m, s, 0, err); }
 
 void make_tiny_nonzero_b(LlamaModel *m, uint64_t seed) {
     Rng r = rng_derive(seed, 3);
@@ -151,10 +186,14 @@ void make_tiny_nonzero_b(LlamaModel *m, uint64_t seed) {
 Status make_tiny_write(const MakeTinySpec *s, Error *err) {
     if (!s->out) return error_set(err, STATUS_INVALID, "give --out PATH", "make-tiny: no output path");
     LlamaModel m;
-    Status st = make_tiny_build(&m, s, err);
+    int bf16 = !strcmp(s->dtype, "bf16");
+    Status st = build(&m, s, bf16, err);
     if (st) return st;
+    SafeDtype dt = bf16 ? SAFE_BF16 : !strcmp(s->dtype, "f16") ? SAFE_F16 : SAFE_F32;
     if (!strcmp(s->format, "llama2c")) st = llama2c_write(&m, s->out, s->version, err);
-    else st = hf_write(&m, s->out, !strcmp(s->dtype, "bf16") ? SAFE_BF16 : !strcmp(s->dtype, "f16") ? SAFE_F16 : SAFE_F32, err);
+    else if (s->like) st = hf_write_weights(&m, s->out, dt, err);
+    else st = hf_write(&m, s->out, dt, err);
+    if (!st && s->like) st = hf_copy_config(s->like, s->out, err);
     if (!st && s->adapter_out) st = adapter_save(&m, s->adapter_out, s->out, err);
     llama_free(&m);
     return st;

@@ -12,7 +12,13 @@
      nonzero_b, N(0, 0.02²) from rng_derive(seed, 3) over the lora_B tensors in declaration order.
      molora / adamoe adapters: per expert A_e, B_e (as above) and a router U(±1/sqrt(in)).
    The in-memory model uses the layout of the output format (llama2.c: Meta rows, HF: HF rows),
-   so the adapter's q/k lora_B rows belong to the written file's layout. */
+   so the adapter's q/k lora_B rows belong to the written file's layout.
+   Families (flag names as torch_ref.py make-tiny): --arch qwen2 (q/k/v biases ~ 0.5 N(0,1)),
+   --attention-bias (llama q/k/v/o biases), --rope-scaling llama3 --rope-factor F --rope-low L
+   --rope-high H --rope-orig O, --rope-theta, --norm-eps, --head-dim. --like DIR makes a random
+   model of DIR/config.json's exact shape and keys (the file is copied as is): e.g. a real
+   Llama-3.2-1B config. With --dtype bf16 the frozen base is held as bf16 and streamed to the
+   file, so a 1B model needs about 2 bytes per weight. */
 #ifndef MAKE_TINY_H
 #define MAKE_TINY_H
 #include "cli/adapter_options.h"
@@ -30,8 +36,16 @@ typedef struct {
     int nonzero_b;
     AdapterOptions ad;          /* --adapter lora (default) | molora | adamoe | moe-ffn, --rank, ... */
     const char *config;         /* --config JSON with the same keys */
-    const char *arch;           /* "llama" (default) | "mixtral" (hf only; --model-experts, --model-top-k) */
+    const char *arch;           /* "llama" (default) | "mixtral" (--model-experts, --model-top-k) |
+                                   "qwen2" (q/k/v biases); hf only beyond llama */
     int model_experts, model_top_k;   /* Mixtral FFN experts per layer and the base router's top-k */
+    int head_dim;               /* 0 = dim / heads */
+    double rope_theta, norm_eps;   /* 0 = 10000 and 1e-5 (qwen2: 1e-6), as torch_ref.py */
+    int attention_bias;         /* llama: q/k/v/o biases */
+    const char *rope_scaling;   /* "none" | "llama3" (--rope-factor/-low/-high/-orig; 0 = 8, 1, 4, 8192) */
+    double rope_factor, rope_low, rope_high;
+    int rope_orig;
+    const char *like;           /* an HF directory: its config.json is copied and its shape used */
 } MakeTinySpec;
 
 void make_tiny_defaults(MakeTinySpec *s);

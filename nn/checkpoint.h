@@ -1,7 +1,8 @@
 /* nn/checkpoint.h — base-model checkpoints: llama2.c .bin (read + write) and the helpers they
    share with the Hugging Face loader.
    defines: param_set_f32, param_get_f32, llama2c_read_config, llama2c_load, llama2c_write,
-            hf_read_config, hf_load, hf_write, model_load, rope_permute_rows
+            hf_read_config, hf_load, hf_write, hf_write_weights, hf_copy_config, model_load,
+            rope_permute_rows
    llama2.c format (karpathy/llama2.c; REFERENCE.md §4.1):
      v0 (legacy): 7 x int32 {dim, hidden, layers, heads, kv_heads, vocab, seq_len}; vocab < 0
         means an unshared classifier stored at the end; weights tok, rms_att, wq, wk, wv, wo,
@@ -32,8 +33,16 @@ Status llama2c_write(const LlamaModel *m, const char *path, int version, Error *
 /* Hugging Face directory: config.json + model.safetensors (or sharded index), F32/F16/BF16. */
 Status hf_read_config(const char *dir, ModelConfig *cfg, Error *err);
 Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, Error *err);
-/* Writes config.json + model.safetensors (q/k rows converted to HF layout if needed). */
+/* config.json (nn/hf_config.c): see there for the keys honoured and refused. */
+/* Writes config.json + model.safetensors (q/k rows converted to HF layout if needed), with the
+   family keys (model_type llama / qwen2 / mixtral, attention_bias, rope_scaling, eos list). */
 Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err);
+/* model.safetensors only. Tensors in real storage are converted while writing, bf16 storage
+   written as BF16 is copied as is: no copy of the model is held in memory (Meta q/k rows, which
+   must be permuted, excepted). */
+Status hf_write_weights(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err);
+/* Copies src_dir/config.json byte for byte to dst_dir/config.json (atomic). */
+Status hf_copy_config(const char *src_dir, const char *dst_dir, Error *err);
 /* A directory is read as HF, a file as llama2.c. */
 Status model_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err);
 /* Permutes q/k rows between Meta and HF layouts, in place (w [heads*D, cols]). */

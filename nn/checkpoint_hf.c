@@ -2,7 +2,9 @@
    sharded model.safetensors.index.json ({"weight_map": {tensor: file}}); F32 / F16 / BF16.
    HF q/k rows are kept as they are and the model uses half-split RoPE (REFERENCE.md §4.4), so
    no permutation happens at load. Tensors the model does not use (rotary inv_freq) are ignored;
-   a tensor the model needs that is missing or mis-shaped is an error naming file and tensor. */
+   a tensor the model needs that is missing or mis-shaped is an error naming file and tensor, and
+   so is a bias the config does not announce (Qwen2 q/k/v, Llama attention_bias q/k/v/o), which
+   would otherwise be dropped silently. config.json is read by nn/hf_config.c. */
 #include "nn/checkpoint.h"
 #include "nn/safetensors.h"
 #include "nn/adapter_moe.h"
@@ -14,68 +16,6 @@
 #include <sys/stat.h>
 
 #define HF_MAX_SHARDS 128
-
-static Status need_int(const JsonValue *root, const char *key, int *out, const char *src, Error *err) {
-    long long v;
-    if (!json_get_int(root, key, &v))
-        return error_set(err, STATUS_FORMAT, "is this a Llama config.json?",
-                         "%s: missing or non-integer key \"%s\"", src, key);
-    if (v <= 0 || v > (1LL << 30))
-        return error_set(err, STATUS_FORMAT, NULL, "%s: \"%s\" = %lld is out of range", src, key, v);
-    *out = (int)v;
-    return STATUS_OK;
-}
-
-static int opt_int(const JsonValue *root, const char *key, int dflt) {
-    long long v;
-    return json_get_int(root, key, &v) ? (int)v : dflt;
-}
-
-Status hf_read_config(const char *dir, ModelConfig *c, Error *err) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    JsonDoc doc;
-    Status s = json_parse_file(&doc, path, err);
-    if (s) return s;
-    const JsonValue *r = doc.root;
-    memset(c, 0, sizeof *c);
-    const char *mt = NULL;
-    int mixtral = json_get(r, "num_local_experts") != NULL;
-    if (json_get_string(r, "model_type", &mt) && strcmp(mt, "llama") && strcmp(mt, "mistral") && strcmp(mt, "mixtral")) {
-        s = error_set(err, STATUS_FORMAT, "only Llama-architecture (and Mixtral) models are supported",
-                      "%s: model_type \"%s\" is not llama", path, mt);
-    }
-    if (!s && (mixtral || (mt && !strcmp(mt, "mixtral")))) {
-        s = need_int(r, "num_local_experts", &c->n_experts, path, err);
-        c->experts_per_tok = opt_int(r, "num_experts_per_tok", 2);
-        if (!s && (c->n_experts > MOE_MAX_EXPERTS || c->experts_per_tok < 1 || c->experts_per_tok > c->n_experts))
-            s = error_set(err, STATUS_FORMAT, NULL, "%s: num_experts_per_tok %d / num_local_experts %d out of range "
-                          "(1..experts, at most %d experts)", path, c->experts_per_tok, c->n_experts, MOE_MAX_EXPERTS);
-    }
-    if (!s) s = need_int(r, "hidden_size", &c->dim, path, err);
-    if (!s) s = need_int(r, "intermediate_size", &c->hidden_dim, path, err);
-    if (!s) s = need_int(r, "num_hidden_layers", &c->n_layers, path, err);
-    if (!s) s = need_int(r, "num_attention_heads", &c->n_heads, path, err);
-    if (!s) s = need_int(r, "vocab_size", &c->vocab_size, path, err);
-    if (!s) {
-        c->n_kv_heads = opt_int(r, "num_key_value_heads", c->n_heads);
-        c->head_dim = opt_int(r, "head_dim", c->dim / c->n_heads);
-        c->max_seq_len = opt_int(r, "max_position_embeddings", 2048);
-        c->bos_id = opt_int(r, "bos_token_id", 1);
-        c->eos_id = opt_int(r, "eos_token_id", 2);
-        if (!json_get_number(r, "rms_norm_eps", &c->norm_eps)) c->norm_eps = 1e-6;
-        if (!json_get_number(r, "rope_theta", &c->rope_theta)) c->rope_theta = 10000.0;
-        if (!json_get_bool(r, "tie_word_embeddings", &c->tied)) c->tied = 0;
-        c->rope_half = 1;
-        const JsonValue *rs = json_get(r, "rope_scaling");
-        if (rs && rs->type != JSON_NULL)
-            s = error_set(err, STATUS_FORMAT, "remove rope_scaling or use a model without it",
-                          "%s: rope_scaling is not supported", path);
-    }
-    if (!s) s = model_config_validate(c, path, err);
-    json_doc_free(&doc);
-    return s;
-}
 
 typedef struct {
     SafeTensors files[HF_MAX_SHARDS];
@@ -136,26 +76,36 @@ static void shards_close(ShardSet *ss) {
     if (ss->has_index) json_doc_free(&ss->index);
 }
 
-/* Loads every base (non-adapter) parameter the model declared. */
+/* Loads every base (non-adapter) parameter the model declared, straight into its storage (bf16
+   storage from a BF16 file is a plain copy; the readers drop the file pages they have read): the
+   peak is about the model itself, not model + file + a float copy of the largest tensor. */
 static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *dir, Error *err) {
-    float *buf = NULL;
-    size_t cap = 0;
     Status s = STATUS_OK;
     for (int i = 0; i < m->ps.n && !s; i++) {
         Tensor *t = m->ps.params[i];
         if (adapter_is_param_name(t->name)) continue;
         const SafeTensors *st = shards_lookup(ss, t->name);
-        if (!st) {
-            s = error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
-                          "%s: tensor %s is missing (not in the weight map)", dir, t->name);
-            break;
-        }
-        if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
-        s = safetensors_read_f32(st, t->name, t->shape, t->ndim, buf, err);
-        if (!s) param_set_f32(t, buf);
+        if (!st)
+            return error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
+                             "%s: tensor %s is missing (not in the weight map)", dir, t->name);
+        if (t->bf16) s = safetensors_read_bf16(st, t->name, t->shape, t->ndim, t->bf16, err);
+        else s = safetensors_read_real(st, t->name, t->shape, t->ndim, t->data, err);
     }
-    free(buf);
     return s;
+}
+
+/* every "*.bias" tensor of the files must be one the model declared */
+static Status check_biases(const LlamaModel *m, const ShardSet *ss, const char *dir, Error *err) {
+    for (int j = 0; j < ss->n; j++)
+        for (size_t i = 0; i < ss->files[j].count; i++) {
+            const char *name = ss->files[j].tensors[i].name;
+            size_t len = strlen(name);
+            if (len < 5 || strcmp(name + len - 5, ".bias") || param_find(&m->ps, name)) continue;
+            return error_set(err, STATUS_FORMAT, "biases need model_type qwen2 (q/k/v) or \"attention_bias\": true "
+                             "(q/k/v/o); MLP biases are not supported", "%s/%s: tensor %s is not used by the model "
+                             "config.json describes", dir, ss->names[j], name);
+        }
+    return STATUS_OK;
 }
 
 Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
@@ -168,6 +118,7 @@ Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int fr
     if (!s) {
         llama_declare(m, &cfg, acfg, frozen_bf16);
         s = load_base_params(m, ss, dir, err);
+        if (!s) s = check_biases(m, ss, dir, err);
         if (s) llama_free(m);
     }
     shards_close(ss);

@@ -106,31 +106,55 @@ Status llama2c_write(const LlamaModel *m, const char *path, int version, Error *
     return atomic_write_commit(&af, err);
 }
 
+/* "eos_token_id": an integer, or the list when the model has several */
+static void write_eos(FILE *f, const ModelConfig *c) {
+    if (c->n_eos <= 1) { fprintf(f, "%d", c->eos_id); return; }
+    for (int i = 0; i < c->n_eos; i++) fprintf(f, "%s%d", i ? ", " : "[", c->eos_ids[i]);
+    fprintf(f, "]");
+}
+
+/* model_type and the family keys: mixtral experts, qwen2 (q/k/v biases implied, no sliding
+   window), llama attention_bias, rope_scaling */
+static void write_family(FILE *f, const ModelConfig *c) {
+    int qkv = LORA_TARGET_Q | LORA_TARGET_K | LORA_TARGET_V, mix = c->n_experts > 0;
+    CHECK(c->bias_targets == 0 || (c->qwen2 && c->bias_targets == qkv) ||
+          (!c->qwen2 && !mix && c->bias_targets == (qkv | LORA_TARGET_O)),
+          "hf_write: biases must be qwen2 q/k/v or llama q/k/v/o (got bits %d)", c->bias_targets);
+    const char *arch = mix ? "MixtralForCausalLM" : c->qwen2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
+    fprintf(f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n", arch,
+            mix ? "mixtral" : c->qwen2 ? "qwen2" : "llama");
+    if (mix)   /* Mixtral: experts per layer and the router's top-k */
+        fprintf(f, "  \"num_local_experts\": %d,\n  \"num_experts_per_tok\": %d,\n", c->n_experts,
+                c->experts_per_tok);
+    if (c->qwen2) fprintf(f, "  \"use_sliding_window\": false,\n");
+    else if (!mix) fprintf(f, "  \"attention_bias\": %s,\n  \"mlp_bias\": false,\n", c->bias_targets ? "true" : "false");
+    if (c->rope_scaling == ROPE_SCALING_LLAMA3)
+        fprintf(f, "  \"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": %.17g, \"low_freq_factor\": %.17g, "
+                "\"high_freq_factor\": %.17g, \"original_max_position_embeddings\": %d},\n", c->rope_factor,
+                c->rope_low_freq, c->rope_high_freq, c->rope_orig_max_pos);
+    else fprintf(f, "  \"rope_scaling\": null,\n");
+}
+
 static Status write_hf_config(const ModelConfig *c, const char *dir, const char *dtype_name, Error *err) {
     char path[1024];
     snprintf(path, sizeof path, "%s/config.json", dir);
     AtomicFile af;
     Status s = atomic_write_begin(&af, path, err);
     if (s) return s;
-    int mix = c->n_experts > 0;
-    fprintf(af.f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n",
-            mix ? "MixtralForCausalLM" : "LlamaForCausalLM", mix ? "mixtral" : "llama");
-    if (mix)   /* Mixtral: experts per layer and the router's top-k */
-        fprintf(af.f, "  \"num_local_experts\": %d,\n  \"num_experts_per_tok\": %d,\n", c->n_experts,
-                c->experts_per_tok);
+    write_family(af.f, c);
     fprintf(af.f,
             "  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n  \"num_hidden_layers\": %d,\n"
             "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n  \"head_dim\": %d,\n"
             "  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n  \"rms_norm_eps\": %.17g,\n"
             "  \"rope_theta\": %.17g,\n  \"tie_word_embeddings\": %s,\n  \"bos_token_id\": %d,\n"
-            "  \"eos_token_id\": %d,\n  \"hidden_act\": \"silu\",\n  \"torch_dtype\": \"%s\"\n}\n",
-            c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim, c->vocab_size,
-            c->max_seq_len, c->norm_eps, c->rope_theta, c->tied ? "true" : "false", c->bos_id, c->eos_id,
-            dtype_name);
+            "  \"eos_token_id\": ", c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
+            c->vocab_size, c->max_seq_len, c->norm_eps, c->rope_theta, c->tied ? "true" : "false", c->bos_id);
+    write_eos(af.f, c);
+    fprintf(af.f, ",\n  \"hidden_act\": \"silu\",\n  \"torch_dtype\": \"%s\"\n}\n", dtype_name);
     return atomic_write_commit(&af, err);
 }
 
-Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err) {
+Status hf_write_weights(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err) {
     const ModelConfig *c = &m->cfg;
     Status ds = dirs_make(dir, err);
     if (ds) return ds;
@@ -140,11 +164,19 @@ Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *er
     for (int i = 0; i < m->ps.n; i++) {
         const Tensor *t = m->ps.params[i];
         if (adapter_is_param_name(t->name)) continue;   /* LoRA, routers, gate2 */
+        int is_q = strstr(t->name, "q_proj.weight") != NULL, is_k = strstr(t->name, "k_proj.weight") != NULL;
+        int permute = !c->rope_half && (is_q || is_k);   /* Meta rows -> HF rows */
+        if (!permute && t->bf16 && dtype == SAFE_BF16) {   /* streamed from storage: no copy */
+            safetensors_writer_add(&w, t->name, SAFE_BF16, t->shape, t->ndim, t->bf16);
+            continue;
+        }
+        if (!permute && !t->bf16) {
+            safetensors_writer_add_real(&w, t->name, dtype, t->shape, t->ndim, t->data);
+            continue;
+        }
         bufs[i] = xmalloc(t->numel * sizeof(float));
         param_get_f32(t, bufs[i]);
-        int is_q = strstr(t->name, "q_proj.weight") != NULL, is_k = strstr(t->name, "k_proj.weight") != NULL;
-        if (!c->rope_half && (is_q || is_k))   /* Meta rows -> HF rows */
-            rope_permute_rows(bufs[i], is_q ? c->n_heads : c->n_kv_heads, c->head_dim, t->shape[1], 1);
+        if (permute) rope_permute_rows(bufs[i], is_q ? c->n_heads : c->n_kv_heads, c->head_dim, t->shape[1], 1);
         safetensors_writer_add_f32(&w, t->name, dtype, t->shape, t->ndim, bufs[i]);
     }
     char path[1024];
@@ -153,6 +185,29 @@ Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *er
     for (int i = 0; i < m->ps.n; i++) free(bufs[i]);
     free(bufs);
     safetensors_writer_free(&w);
-    if (!s) s = write_hf_config(c, dir, dtype == SAFE_BF16 ? "bfloat16" : dtype == SAFE_F16 ? "float16" : "float32", err);
     return s;
+}
+
+Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err) {
+    Status s = hf_write_weights(m, dir, dtype, err);
+    if (!s) s = write_hf_config(&m->cfg, dir, dtype == SAFE_BF16 ? "bfloat16" : dtype == SAFE_F16 ? "float16" : "float32", err);
+    return s;
+}
+
+Status hf_copy_config(const char *src_dir, const char *dst_dir, Error *err) {
+    char src[1024], dst[1024], buf[4096];
+    snprintf(src, sizeof src, "%s/config.json", src_dir);
+    snprintf(dst, sizeof dst, "%s/config.json", dst_dir);
+    FILE *in = fopen(src, "rb");
+    if (!in) return error_set(err, STATUS_IO, NULL, "cannot open %s", src);
+    AtomicFile af;
+    Status s = dirs_make(dst_dir, err);
+    if (!s) s = atomic_write_begin(&af, dst, err);
+    if (s) { fclose(in); return s; }
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, af.f);
+    int bad = ferror(in);
+    fclose(in);
+    if (bad) { atomic_write_abort(&af); return error_set(err, STATUS_IO, NULL, "cannot read %s", src); }
+    return atomic_write_commit(&af, err);
 }

@@ -177,9 +177,11 @@ static void routed_end(DecodeState *s, int stats_on) {
     arena_reset(&s->arena);
 }
 
-/* y = W x + s·B(A x) (lora_linear_forward on one row; dropout is off at inference) */
+/* y = W x (+ b) + s·B(A x) (lora_linear_forward on one row; dropout is off at inference) */
 static void linear_apply(DecodeState *s, const LoraLinear *l, const real *x, real *y) {
     matvec(l->weight, x, y);
+    if (l->bias)
+        for (int i = 0; i < l->out; i++) y[i] = y[i] + l->bias->data[i];
     if (l->moe) moe_linear_row(s, l->moe, x, y);
     if (!l->lora_a) return;
     matvec(l->lora_a, x, s->lora_h);
@@ -347,7 +349,7 @@ Status llama_generate(const LlamaModel *m, const int *prompt, int n_prompt, cons
         out_ids[n++] = id;
         int stop = on_token ? on_token(ctx, prev, id) : 0;
         prev = id;
-        if (stop || (gc->stop_at_eos && id == m->cfg.eos_id)) break;
+        if (stop || (gc->stop_at_eos && model_is_eos(&m->cfg, id))) break;
     }
     *n_out = n;
     sampler_free(&smp);

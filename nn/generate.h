@@ -16,7 +16,9 @@
    Mo-LoRA / AdaMoE linears add moe_linear_forward_into's experts to W x; both on a no-grad tape
    (see generate.c); router statistics are not accumulated while decoding and the
    router log is empty after each step. Expert-choice routing (non-causal) cannot decode.
-   Linears: y = W x (a row-parallel GEMV over real or bf16 storage) + s·B(A x) with a LoRA adapter.
+   Linears: y = W x (a row-parallel GEMV over real or bf16 storage) (+ b where the model has a
+   bias: Qwen2 q/k/v, Llama attention_bias) + s·B(A x) with a LoRA adapter. RoPE reads the model's
+   table, so Llama 3 rope_scaling applies here as in training.
    Every buffer is allocated once by decode_state_init: no allocation per token (routed models:
    the arena's blocks are kept and reused).
    Sampling (sampler_next): temperature 0 = greedy argmax (ties -> lowest id); else
@@ -70,7 +72,7 @@ typedef struct {
     double temperature;         /* 0 = greedy */
     double top_p;               /* nucleus mass in (0, 1]; 1 = off */
     uint64_t seed;              /* sampling: rng_derive(seed, GENERATE_RNG_STREAM) */
-    int stop_at_eos;            /* stop after producing cfg.eos_id (it is kept in the output) */
+    int stop_at_eos;            /* stop after producing an EOS id of the model (model_is_eos; kept in the output) */
 } GenerateConfig;
 
 GenerateConfig generate_config_default(void);   /* 64 steps, greedy, top_p 1, seed 42 */

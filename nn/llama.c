@@ -2,6 +2,7 @@
 #include "nn/llama.h"
 #include "autograd/ops.h"
 #include "tensor/check.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ static void declare_layer(LlamaModel *m, int i) {
         int plain = a->kind == ADAPTER_LORA || (a->kind == ADAPTER_MOE_FFN && j < 4);
         int rank = plain && (a->targets & lin[j].bit) ? a->rank : 0;
         lora_linear_declare(lin[j].mod, &m->ps, p, lin[j].in, lin[j].out, rank, a, full);
+        if (c->bias_targets & lin[j].bit) lora_linear_declare_bias(lin[j].mod, &m->ps, p, full);
         if (routed_lin && (a->targets & lin[j].bit)) {
             lin[j].mod->moe = xcalloc(1, sizeof(MoeLinear));
             moe_linear_declare(lin[j].mod->moe, &m->ps, p, lin[j].in, lin[j].out, a, m->moe, i, j);
@@ -84,7 +86,10 @@ void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *a
     m->lm_head = cfg->tied ? m->tok_emb
                            : param_declare(&m->ps, "lm_head.weight", role, 2, (int[]){ cfg->vocab_size, cfg->dim });
     param_store_allocate(&m->ps);
-    rope_table_init(&m->rope, NULL, cfg->max_seq_len, cfg->head_dim, cfg->rope_theta);
+    double *inv_freq = xmalloc((size_t)(cfg->head_dim / 2) * sizeof *inv_freq);
+    rope_inv_freq(cfg, inv_freq);   /* theta^(-2j/D), Llama-3 rescaled when rope_scaling says so */
+    rope_table_init_freq(&m->rope, NULL, cfg->max_seq_len, cfg->head_dim, cfg->rope_theta, inv_freq);
+    free(inv_freq);
 }
 
 void llama_init_adapter(LlamaModel *m, uint64_t seed) {
@@ -97,7 +102,9 @@ void llama_init_adapter(LlamaModel *m, uint64_t seed) {
     }
 }
 
-void llama_init_base_random(LlamaModel *m, uint64_t seed, double std) {
+/* norms 1 + 0.1 N(0,1), biases 0.5 N(0,1), matrices std·N(0,1), times 1/sqrt(in) (in float)
+   when fan_in and the matrix is not the embedding table; rounded once to the storage */
+static void init_base(LlamaModel *m, uint64_t seed, double std, int fan_in) {
     Rng rng = rng_derive(seed, 2);
     float *buf = NULL;
     size_t cap = 0;
@@ -105,14 +112,23 @@ void llama_init_base_random(LlamaModel *m, uint64_t seed, double std) {
         Tensor *t = m->ps.params[i];
         if (strstr(t->name, ".lora_") || strstr(t->name, ".router.") || strstr(t->name, ".gate2.")) continue;
         if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
-        int is_norm = t->ndim == 1;
+        size_t len = strlen(t->name);
+        int is_bias = len > 5 && !strcmp(t->name + len - 5, ".bias"), is_norm = t->ndim == 1 && !is_bias;
         for (size_t j = 0; j < t->numel; j++)
-            buf[j] = (float)(is_norm ? 1.0 + 0.1 * rng_normal(&rng) : std * rng_normal(&rng));
+            buf[j] = (float)(is_norm ? 1.0 + 0.1 * rng_normal(&rng) : (is_bias ? 0.5 : std) * rng_normal(&rng));
+        if (fan_in && t->ndim == 2 && t != m->tok_emb) {
+            float k = (float)(1.0 / sqrt((double)t->shape[1]));
+            for (size_t j = 0; j < t->numel; j++) buf[j] *= k;
+        }
         if (t->bf16) for (size_t j = 0; j < t->numel; j++) t->bf16[j] = f32_to_bf16(buf[j]);
         else for (size_t j = 0; j < t->numel; j++) t->data[j] = (real)buf[j];
     }
     free(buf);
 }
+
+void llama_init_base_random(LlamaModel *m, uint64_t seed, double std) { init_base(m, seed, std, 0); }
+
+void llama_init_base_fan_in(LlamaModel *m, uint64_t seed) { init_base(m, seed, 1.0, 1); }
 
 /* One decoder layer: x [N, C] -> x' [N, C]. The q / k projections, the up projection and the two
    residual branches are fresh tensors read by one op only, so RoPE works in place, the SwiGLU

@@ -1,7 +1,7 @@
 /* nn/llama.h — a Llama-style decoder (Touvron et al. 2023) assembled from modules.
    defines: LlamaLayer, LlamaModel, LossParts, llama_declare, llama_init_adapter, llama_hidden,
             llama_hidden_padded, llama_logits, llama_loss, llama_loss_padded, llama_free,
-            llama_init_base_random
+            llama_init_base_random, llama_init_base_fan_in
    Per layer, with x [N = B*T, C]:
      h = rmsnorm(x)·w_in;  q,k,v = lora(h);  q,k = rope(q,k);  a = causal_gqa_attention(q,k,v)
      x = x + o(a);  h = rmsnorm(x)·w_post;  x = x + down(silu(gate(h)) * up(h))
@@ -54,6 +54,10 @@ void llama_init_adapter(LlamaModel *m, uint64_t seed);
 /* Random base weights (matrices N(0, std²), norms 1 + N(0, 0.01)) from rng_derive(seed, 2):
    for tests, benchmarks and the demo. */
 void llama_init_base_random(LlamaModel *m, uint64_t seed, double std);
+/* The same draws (std 1) with every matrix except the embedding table scaled by 1/sqrt(in) in
+   float before it is stored, so linears are N(0, 1/in): make-tiny's models, in f32 or bf16
+   storage alike. Biases (".bias") are 0.5·N(0, 1). */
+void llama_init_base_fan_in(LlamaModel *m, uint64_t seed);
 /* ids [B*T] -> final hidden states [B*T, C] (after the final norm). */
 Tensor *llama_hidden(Tape *t, const LlamaModel *m, const int *ids, int B, int T, Rng *drop_rng);
 /* The same with right padding made explicit: lengths [B] (or NULL = no padding); positions

@@ -18,6 +18,7 @@ void lora_linear_declare(LoraLinear *m, ParamStore *ps, const char *prefix, int 
     m->rank = rank;
     m->weight = declare_named(ps, prefix, "weight", full_ft ? PARAM_TRAINABLE : PARAM_FROZEN, out, in);
     m->lora_a = m->lora_b = NULL;
+    m->bias = NULL;
     m->moe = NULL;
     m->scaling = 0;
     m->dropout = 0;
@@ -29,6 +30,17 @@ void lora_linear_declare(LoraLinear *m, ParamStore *ps, const char *prefix, int 
     }
 }
 
+void lora_linear_declare_bias(LoraLinear *m, ParamStore *ps, const char *prefix, int full_ft) {
+    char name[256];
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    m->bias = param_declare(ps, name, full_ft ? PARAM_TRAINABLE : PARAM_FROZEN, 1, (int[]){ m->out });
+}
+
+/* y (a fresh projection output) + the base bias, if any */
+static Tensor *with_bias(Tape *t, const LoraLinear *m, Tensor *y) {
+    return m->bias ? op_add_bias_inplace(t, y, m->bias) : y;
+}
+
 void lora_linear_init(LoraLinear *m, Rng *rng) {
     if (m->moe) moe_linear_init(m->moe, rng);
     if (!m->lora_a) return;
@@ -38,8 +50,8 @@ void lora_linear_init(LoraLinear *m, Rng *rng) {
 
 Tensor *lora_linear_forward(Tape *t, const LoraLinear *m, Tensor *x, Rng *drop_rng) {
     int drop = m->lora_a && m->dropout > 0 && drop_rng && !t->no_grad;
-    if (m->lora_a && !drop) return op_lora_linear(t, x, m->weight, m->lora_a, m->lora_b, m->scaling);
-    Tensor *y = op_linear(t, x, m->weight);
+    if (m->lora_a && !drop) return with_bias(t, m, op_lora_linear(t, x, m->weight, m->lora_a, m->lora_b, m->scaling));
+    Tensor *y = with_bias(t, m, op_linear(t, x, m->weight));
     if (m->moe) return moe_linear_forward_into(t, m->moe, x, y, drop_rng);
     if (!m->lora_a) return y;
     Tensor *xin = x;
@@ -52,6 +64,6 @@ Tensor *lora_linear_forward(Tape *t, const LoraLinear *m, Tensor *x, Rng *drop_r
 Tensor *lora_linear_forward_residual(Tape *t, const LoraLinear *m, Tensor *x, Tensor *res, Rng *drop_rng) {
     int drop = m->lora_a && m->dropout > 0 && drop_rng && !t->no_grad;
     if (m->lora_a && !drop && !m->moe)
-        return op_lora_linear_residual(t, x, m->weight, m->lora_a, m->lora_b, m->scaling, res);
+        return with_bias(t, m, op_lora_linear_residual(t, x, m->weight, m->lora_a, m->lora_b, m->scaling, res));
     return op_add_inplace(t, lora_linear_forward(t, m, x, drop_rng), res);
 }

@@ -1,5 +1,6 @@
 /* nn/model_config.c — parsing and validation of model / adapter settings. */
 #include "nn/model_config.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,5 +241,38 @@ Status model_config_validate(const ModelConfig *c, const char *source, Error *er
                          source, c->dim, c->n_layers, c->vocab_size);
     if (!(c->norm_eps > 0) || !(c->rope_theta > 0))
         return error_set(err, STATUS_FORMAT, hint, "%s: norm_eps and rope_theta must be positive", source);
+    if (c->rope_scaling == ROPE_SCALING_LLAMA3 &&
+        !(c->rope_factor > 0 && c->rope_low_freq > 0 && c->rope_low_freq < c->rope_high_freq &&
+          c->rope_orig_max_pos > 0))
+        return error_set(err, STATUS_FORMAT, "Llama 3.1 / 3.2 use factor 8 / 32, low 1, high 4, original 8192",
+                         "%s: rope_scaling llama3 needs factor > 0, 0 < low_freq_factor < high_freq_factor and "
+                         "original_max_position_embeddings > 0 (got %g, %g, %g, %d)", source, c->rope_factor,
+                         c->rope_low_freq, c->rope_high_freq, c->rope_orig_max_pos);
+    if (c->bias_targets & ~(LORA_TARGET_Q | LORA_TARGET_K | LORA_TARGET_V | LORA_TARGET_O))
+        return error_set(err, STATUS_FORMAT, hint, "%s: biases exist only on q, k, v, o", source);
     return STATUS_OK;
+}
+
+void rope_inv_freq(const ModelConfig *c, double *inv_freq) {
+    int D = c->head_dim;
+    double F = c->rope_factor, L = c->rope_low_freq, H = c->rope_high_freq, O = c->rope_orig_max_pos;
+    for (int j = 0; j < D / 2; j++) {
+        double f = 1.0 / pow(c->rope_theta, (double)(2 * j) / (double)D);
+        if (c->rope_scaling == ROPE_SCALING_LLAMA3) {
+            double wavelen = 2.0 * M_PI / f;
+            if (wavelen > O / L) f = f / F;
+            else if (!(wavelen < O / H)) {
+                double s = (O / wavelen - L) / (H - L);
+                f = (1.0 - s) * f / F + s * f;
+            }
+        }
+        inv_freq[j] = f;
+    }
+}
+
+int model_is_eos(const ModelConfig *c, int id) {
+    if (id == c->eos_id) return 1;
+    for (int i = 0; i < c->n_eos; i++)
+        if (c->eos_ids[i] == id) return 1;
+    return 0;
 }

@@ -4,7 +4,8 @@
             moe_normalize_parse/name, moe_null_kind_parse/name, moe_aux_kind_parse/name,
             moe_routing_parse/name,
             adapter_moe_validate, adapter_moe_layer, adapter_moe_check_layers,
-            int_list_parse, lora_targets_parse, lora_targets_str, model_config_validate
+            int_list_parse, lora_targets_parse, lora_targets_str, model_config_validate,
+            RopeScaling, rope_inv_freq, model_is_eos, MODEL_MAX_EOS
    Dimension glossary used across nn/: B batch, T sequence, C = dim, H heads, KV kv heads,
    D head_dim, F hidden_dim (FFN), V vocab, L layers, R LoRA rank, N = B*T rows. */
 #ifndef MODEL_CONFIG_H
@@ -12,14 +13,29 @@
 #include <stddef.h>
 #include "tensor/status.h"
 
+/* RoPE frequency rescaling (HF config.json "rope_scaling"): none, or Llama 3.x's "llama3" */
+typedef enum { ROPE_SCALING_NONE = 0, ROPE_SCALING_LLAMA3 = 1 } RopeScaling;
+
+#define MODEL_MAX_EOS 8   /* eos_token_id may be a list (Llama 3.x Instruct: 3 ids) */
+
 typedef struct {
     int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, max_seq_len, head_dim;
     double norm_eps, rope_theta;
     int tied;             /* lm_head shares the embedding table */
     int rope_half;        /* 1: HF rows + half-split RoPE; 0: Meta/llama2.c rows + interleaved */
-    int bos_id, eos_id;
+    int bos_id, eos_id;   /* eos_id = eos_ids[0] */
+    int eos_ids[MODEL_MAX_EOS], n_eos;   /* every EOS id (generation stops at any); n_eos 0 = eos_id only */
     int n_experts;        /* Mixtral: FFN experts per layer (num_local_experts); 0 = dense Llama FFN */
     int experts_per_tok;  /* Mixtral: the base router's top-k (num_experts_per_tok) */
+    /* Llama 3.x rope_scaling "llama3" (rope_inv_freq): factor F, low / high_freq_factor L / H,
+       original_max_position_embeddings O; unused with ROPE_SCALING_NONE */
+    RopeScaling rope_scaling;
+    double rope_factor, rope_low_freq, rope_high_freq;
+    int rope_orig_max_pos;
+    /* frozen biases on the attention projections (LORA_TARGET_Q/K/V/O bits): Qwen2 q,k,v;
+       Llama attention_bias q,k,v,o; 0 = none. qwen2 = 1 marks model_type qwen2 (for writers). */
+    int bias_targets;
+    int qwen2;
 } ModelConfig;
 
 /* molora: n LoRA experts per adapted linear, top-k, renormalised over the selected (MoLA);
@@ -123,5 +139,13 @@ const char *lora_targets_str(int targets, char *buf, size_t n);
 const char *lora_target_module(int bit_index);
 /* Checks the dimensions are consistent; `source` names the file in the error. */
 Status model_config_validate(const ModelConfig *c, const char *source, Error *err);
+/* RoPE inverse frequencies inv_freq[0..head_dim/2), in double: theta^(-2j/D); with llama3
+   scaling (Llama 3.1 / 3.2; as HF transformers' _compute_llama3_parameters), wavelen = 2π/inv_freq:
+     wavelen > O/L: inv_freq / F            (low frequencies: stretched by the factor)
+     wavelen < O/H: inv_freq                (high frequencies: unchanged)
+     otherwise:     (1 - s)·inv_freq/F + s·inv_freq,  s = (O/wavelen - L) / (H - L) */
+void rope_inv_freq(const ModelConfig *c, double *inv_freq);
+/* 1 if id is one of the model's EOS ids */
+int model_is_eos(const ModelConfig *c, int id);
 
 #endif

@@ -330,12 +330,50 @@ Status safetensors_read_f32(const SafeTensors *st, const char *name, const int *
     return STATUS_OK;
 }
 
+/* the whole pages inside [p, p + n) dropped from the mapping (madvise MADV_DONTNEED on a read-only
+   file mapping: reading them again pages them back in from the file); a hint, failures ignored */
+static void drop_pages(const unsigned char *p, size_t n) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t b = ((uintptr_t)p + n) & ~((uintptr_t)page - 1);
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* tensor t into out_bf16 (copied when BF16, else rounded through f32) or out_real, in chunks whose
+   file pages are dropped once read: a model loads with about its own size in memory, not model +
+   touched file pages (+ a float copy of the largest tensor) */
+#define READ_CHUNK ((size_t)1 << 18)
+static void read_chunked(const SafeTensor *t, uint16_t *out_bf16, real *out_real) {
+    size_t esize = DTYPES[t->dtype].size;
+    float *buf = out_bf16 && t->dtype != SAFE_BF16 ? xmalloc(READ_CHUNK * sizeof *buf) : NULL;
+    for (size_t i0 = 0; i0 < t->numel; i0 += READ_CHUNK) {
+        SafeTensor part = *t;
+        part.numel = t->numel - i0 < READ_CHUNK ? t->numel - i0 : READ_CHUNK;
+        part.data = t->data + i0 * esize;
+        if (out_bf16 && t->dtype == SAFE_BF16) memcpy(out_bf16 + i0, part.data, part.numel * 2);
+        else if (out_bf16) {
+            convert(&part, buf, NULL);
+            for (size_t k = 0; k < part.numel; k++) out_bf16[i0 + k] = f32_to_bf16(buf[k]);
+        } else if (REAL_IS_DOUBLE) convert(&part, NULL, (double *)(void *)(out_real + i0));
+        else convert(&part, (float *)(void *)(out_real + i0), NULL);
+        drop_pages(part.data, part.numel * esize);
+    }
+    free(buf);
+}
+
+Status safetensors_read_bf16(const SafeTensors *st, const char *name, const int *expect_shape,
+                             int expect_ndim, uint16_t *out, Error *err) {
+    const SafeTensor *t;
+    Status s = find_checked(st, name, expect_shape, expect_ndim, &t, err);
+    if (!s) read_chunked(t, out, NULL);
+    return s;
+}
+
 Status safetensors_read_real(const SafeTensors *st, const char *name, const int *expect_shape,
                              int expect_ndim, real *out, Error *err) {
     const SafeTensor *t;
     Status s = find_checked(st, name, expect_shape, expect_ndim, &t, err);
-    if (s) return s;
-    if (REAL_IS_DOUBLE) convert(t, NULL, (double *)(void *)out);
-    else convert(t, (float *)(void *)out, NULL);
-    return STATUS_OK;
+    if (!s) read_chunked(t, NULL, out);
+    return s;
 }

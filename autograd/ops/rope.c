@@ -14,7 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-void rope_table_init(RopeTable *tab, Arena *a, int max_pos, int D, double theta) {
+void rope_table_init_freq(RopeTable *tab, Arena *a, int max_pos, int D, double theta, const double *inv_freq) {
     CHECK(max_pos > 0 && D > 0 && D % 2 == 0 && theta > 0,
           "rope_table_init: need max_pos > 0, even D > 0, theta > 0 (got %d, %d, %g)", max_pos, D, theta);
     size_t n = (size_t)max_pos * (size_t)(D / 2);
@@ -24,14 +24,20 @@ void rope_table_init(RopeTable *tab, Arena *a, int max_pos, int D, double theta)
     tab->owned = a == NULL;
     tab->cos = a ? arena_alloc(a, n * sizeof(real)) : xmalloc(n * sizeof(real));
     tab->sin = a ? arena_alloc(a, n * sizeof(real)) : xmalloc(n * sizeof(real));
-    for (int j = 0; j < D / 2; j++) {
-        double inv_freq = 1.0 / pow(theta, (double)(2 * j) / (double)D);
+    for (int j = 0; j < D / 2; j++)
         for (int p = 0; p < max_pos; p++) {
-            double ang = (double)p * inv_freq;
+            double ang = (double)p * inv_freq[j];
             tab->cos[(size_t)p * (D / 2) + j] = (real)cos(ang);
             tab->sin[(size_t)p * (D / 2) + j] = (real)sin(ang);
         }
-    }
+}
+
+void rope_table_init(RopeTable *tab, Arena *a, int max_pos, int D, double theta) {
+    CHECK(D > 0 && D % 2 == 0 && theta > 0, "rope_table_init: need even D > 0, theta > 0 (got %d, %g)", D, theta);
+    double *inv_freq = xmalloc((size_t)(D / 2) * sizeof *inv_freq);
+    for (int j = 0; j < D / 2; j++) inv_freq[j] = 1.0 / pow(theta, (double)(2 * j) / (double)D);
+    rope_table_init_freq(tab, a, max_pos, D, theta, inv_freq);
+    free(inv_freq);
 }
 
 void rope_table_free(RopeTable *tab) {

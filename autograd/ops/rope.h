@@ -1,6 +1,6 @@
 /* autograd/ops/rope.h — rotary position embeddings (Su et al. 2021, RoFormer) for [B,T,H,D].
-   defines: RopeMode, RopeTable, rope_table_init, rope_table_free, op_rope, op_rope_inplace,
-            rope_apply_inplace, OP_ROPE, OP_ROPE_INPLACE
+   defines: RopeMode, RopeTable, rope_table_init, rope_table_init_freq, rope_table_free, op_rope,
+            op_rope_inplace, rope_apply_inplace, OP_ROPE, OP_ROPE_INPLACE
    Pair j (0 <= j < D/2) is rotated by angle pos * inv_freq_j, inv_freq_j = theta^(-2j/D):
      ROPE_INTERLEAVED (Meta / llama2.c rows): the pair is (2j, 2j+1)
      ROPE_HALF        (HF rotate_half rows):  the pair is (j, j + D/2)
@@ -21,6 +21,9 @@ typedef struct {
 
 /* Fills the table once. Arrays come from `a`, or from malloc when a == NULL. */
 void rope_table_init(RopeTable *tab, Arena *a, int max_pos, int D, double theta);
+/* The same with given inverse frequencies inv_freq[0..D/2) (e.g. Llama 3's rescaled ones,
+   nn/model_config.h rope_inv_freq); theta is only recorded. */
+void rope_table_init_freq(RopeTable *tab, Arena *a, int max_pos, int D, double theta, const double *inv_freq);
 void rope_table_free(RopeTable *tab);   /* frees malloc'd arrays; no-op for arena tables */
 
 /* x [B, T, H, D] -> y [B, T, H, D], token t of every sequence at position pos0 + t

@@ -5,8 +5,9 @@
 # (shared/tools/torch_ref.py forward-backward) computes loss, logits summary and gradients.
 # Only args, tokens.json, out.json and grads.safetensors are kept; the test rebuilds the model
 # from args with the same C code (make_tiny_write) and compares its own forward-backward.
-# Usage (from anywhere): tests/golden/regen.sh [variants]   Needs /usr/bin/python3 with torch + numpy.
-# "variants" regenerates only the routing-variant fixtures (variant_*, see below).
+# Usage (from anywhere): tests/golden/regen.sh [variants|families]   Needs /usr/bin/python3 with torch + numpy.
+# "variants" regenerates only the routing-variant fixtures (variant_*, see below), "families" only
+# the model-family fixtures (llama3_*, qwen2_*, family_torch_*).
 set -eu
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -61,6 +62,74 @@ variant_fixtures() {
 }
 if [ "${1:-}" = variants ]; then
     variant_fixtures
+    exit 0
+fi
+
+# Model-family fixtures (Llama 3.x rope_scaling "llama3", Qwen2 / Llama attention_bias biases):
+# tests/nn/test_golden_parity.c (llama3_*, qwen2_*: rebuilt from args) and
+# tests/nn/test_golden_families.c (every family fixture's greedy generation, gen.json; and the
+# family_torch_* ones, whose model/ and adapter/ torch_ref.py wrote and which are kept).
+# Sequences are longer than original_max_position_embeddings (64 here), and with head_dim 16 and
+# theta 500000 the wavelengths 2*pi*theta^(2j/16) = 6.3, 32.5, 168, ... fall in all three llama3
+# regimes (< 64/4 unchanged, 16..64 smoothed, > 64 divided by the factor). families_ref.py (next to
+# this script) writes the tokens and generates greedily in float32 and float64 (refusing near ties).
+FREF=$ROOT/tests/golden/families_ref.py
+# family_fixture NAME TOKEN_SEED T STEPS MAKE_TINY_ARGS...
+family_fixture() {
+    name=$1; tseed=$2; len=$3; steps=$4; shift 4
+    dir=tests/golden/$name; work=$TMP/$name
+    rm -rf "$dir" "$work"; mkdir -p "$dir" "$work"
+    echo "$*" > "$dir/args"
+    ./train make-tiny --out "$work/model" --adapter-out "$work/adapter" "$@" >/dev/null
+    vocab=$(echo "$*" | sed -n 's/.*--vocab \([0-9]*\).*/\1/p')
+    TORCH_REF=$REF "$PY" "$FREF" tokens --vocab "$vocab" --batch 2 --len "$len" --seed "$tseed" --out "$dir/tokens.json"
+    cp "$dir/tokens.json" "$work/tokens.json"
+    (cd "$work" && "$PY" "$REF" forward-backward --model model --adapter-dir adapter --tokens tokens.json \
+        --json-out out.json --grads-out grads.safetensors --grads-dtype f32 >/dev/null &&
+     TORCH_REF=$REF "$PY" "$FREF" generate --model model --adapter-dir adapter --tokens tokens.json \
+        --steps "$steps" --out gen.json)
+    cp "$work/out.json" "$work/grads.safetensors" "$work/gen.json" "$dir/"
+    echo "$name: $(grep '"loss"' "$dir/out.json") $(cat "$dir/gen.json" | sed 's/.*min_margin/min_margin/')"
+}
+# family_torch_fixture NAME TOKEN_SEED T STEPS "TORCH_MAKE_TINY_ARGS" "INIT_ADAPTER_ARGS"
+family_torch_fixture() {
+    name=$1; tseed=$2; len=$3; steps=$4; margs=$5; aargs=$6
+    dir=tests/golden/$name
+    rm -rf "$dir"; mkdir -p "$dir"
+    (cd "$dir" && "$PY" "$REF" make-tiny --out model $margs >/dev/null &&
+     "$PY" "$REF" init-adapter --model model --out adapter $aargs >/dev/null)
+    vocab=$(echo "$margs" | sed -n 's/.*--vocab \([0-9]*\).*/\1/p')
+    TORCH_REF=$REF "$PY" "$FREF" tokens --vocab "$vocab" --batch 2 --len "$len" --seed "$tseed" --out "$dir/tokens.json"
+    (cd "$dir" && "$PY" "$REF" forward-backward --model model --adapter-dir adapter --tokens tokens.json \
+        --json-out out.json --grads-out grads.safetensors --grads-dtype f32 >/dev/null &&
+     TORCH_REF=$REF "$PY" "$FREF" generate --model model --adapter-dir adapter --tokens tokens.json \
+        --steps "$steps" --out gen.json)
+    echo "$name (torch-written): $(grep '"loss"' "$dir/out.json") $(cat "$dir/gen.json" | sed 's/.*min_margin/min_margin/')"
+}
+family_fixtures() {
+    L3="--format hf --dim 64 --layers 2 --heads 4 --kv-heads 2 --hidden 128 --vocab 256 --seq-len 128 \
+        --rope-theta 500000 --rope-scaling llama3 --rope-low 1 --rope-high 4 --rope-orig 64"
+    family_fixture llama3_lora_f32 61 72 64 $L3 --rope-factor 32 --seed 61 --rank 8 --alpha 16 \
+        --targets q,k,v,o,gate,up,down --nonzero-b
+    family_fixture llama3_adamoe_bias 62 72 64 $L3 --rope-factor 8 --attention-bias --seed 62 --rank 4 \
+        --alpha 8 --targets q,k,v,o,gate,up,down --nonzero-b --adapter adamoe --experts 3 --null 2 --top-k 3 \
+        --aux eq6 --aux-coef 0.05
+    family_fixture qwen2_lora_hd20 63 40 32 --format hf --arch qwen2 --rope-theta 1000000 --tied --head-dim 20 \
+        --dim 48 --layers 2 --heads 4 --kv-heads 2 --hidden 96 --vocab 211 --seq-len 64 --seed 63 --rank 4 \
+        --alpha 8 --targets q,k,v,o,gate,up,down --nonzero-b
+    family_fixture qwen2_adamoe_bf16 64 40 32 --format hf --dtype bf16 --arch qwen2 --rope-theta 1000000 \
+        --dim 32 --layers 2 --heads 4 --kv-heads 1 --hidden 64 --vocab 150 --seq-len 64 --seed 64 --rank 2 \
+        --alpha 4 --targets q,k,v,o,up,down --nonzero-b --adapter adamoe --experts 2 --null 2 --top-k 2 \
+        --normalize all-selected --aux eq6 --aux-coef 0.05
+    family_torch_fixture family_torch_qwen2_lora 65 40 32 \
+        "--arch qwen2 --rope-theta 1000000 --dim 16 --layers 2 --heads 4 --kv-heads 2 --head-dim 6 --hidden 24 --vocab 32 --seq-len 64 --seed 65" \
+        "--adapter-kind lora --targets q,k,v,o,gate,up,down --rank 2 --alpha 4 --nonzero-b --seed 5"
+    family_torch_fixture family_torch_llama3_adamoe 66 72 64 \
+        "--arch llama --attention-bias --rope-theta 500000 --rope-scaling llama3 --rope-factor 32 --rope-low 1 --rope-high 4 --rope-orig 64 --dim 16 --layers 2 --heads 2 --kv-heads 1 --head-dim 16 --hidden 24 --vocab 32 --seq-len 128 --seed 66" \
+        "--adapter-kind adamoe --experts 3 --null 2 --top-k 3 --targets q,k,v,o,gate,up,down --rank 2 --alpha 4 --aux-coef 0.05 --nonzero-b --seed 6"
+}
+if [ "${1:-}" = families ]; then
+    family_fixtures
     exit 0
 fi
 
@@ -165,6 +234,7 @@ mixtral_c_fixture mixtral_c_moeffn_copy_m5k4 25 --format hf --arch mixtral --mod
     --top-k 4 --gate2-init copy --targets v,up --rank 2 --alpha 4 --nonzero-b --aux-coef 0.05
 
 variant_fixtures
+family_fixtures
 
 echo "torch: $("$PY" -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)')"
 du -sh tests/golden

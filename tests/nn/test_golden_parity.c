@@ -29,7 +29,11 @@
 
 static const char *const FIXTURES[] = { "llama2c_v0_gqa_untied", "hf_f32_gqa3_tied", "hf_bf16_mha",
                                         "llama2c_v1_qv_zero_b", "hf_f32_qv_r16", "hf_f32_molora_e3k2",
-                                        "llama2c_adamoe_m4k4_eq6", "hf_adamoe_allsel_identity" };
+                                        "llama2c_adamoe_m4k4_eq6", "hf_adamoe_allsel_identity",
+                                        /* model families: Llama 3.x rope_scaling llama3 (T 72 > original
+                                           context 64), Qwen2 q/k/v and Llama attention_bias biases */
+                                        "llama3_lora_f32", "llama3_adamoe_bias", "qwen2_lora_hd20",
+                                        "qwen2_adamoe_bf16" };
 #define N_FIXTURES ((int)(sizeof FIXTURES / sizeof FIXTURES[0]))
 
 typedef struct {
