@@ -50,6 +50,8 @@ static void write_layer_lists(FILE *f, const AdapterConfig *a) {
     }
 }
 
+/* molora / adamoe: torch_ref's keys (n_null forced to 0 for molora, whatever the config holds),
+   then ours (routing variant, shared experts, per-layer lists), then "aux" last. */
 void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
     if (a->kind == ADAPTER_MOE_FFN) { write_moe_ffn(f, a); return; }
     if (!adapter_is_routed(a)) return;
@@ -155,6 +157,9 @@ static Status read_aux(const JsonValue *v, const char *path, AdapterConfig *cfg,
     return st;
 }
 
+/* "type" picks the kind and with it the defaults (adapter_moe_defaults); n_true, n_null and
+   top_k are required, every other key overrides a default when present. Sizes are checked per
+   layer at the end (adapter_moe_check_layers). */
 Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
     const char *type;
     if (v->type != JSON_OBJECT || !json_get_string(v, "type", &type))

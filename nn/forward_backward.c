@@ -140,7 +140,7 @@ Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult
     summarise_logits(logits, m->cfg.vocab_size, r);
     r->n_tokens = N;
     for (int i = 0; i < N; i++) r->n_target_tokens += tb->targets[i] != IGNORE_INDEX;
-    if (loss->grad) tape_backward(&tape, loss);   /* no grad: nothing trainable (no adapter) */
+    if (loss->grad) tape_backward(&tape, loss);   /* no grad: nothing is trainable */
     double ss = 0;
     for (int i = 0; i < m->ps.n; i++) {
         const Tensor *t = m->ps.params[i];

@@ -180,7 +180,7 @@ static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     Rng fixed = rng_derive(0x5eedULL + (uint64_t)(m->layer * MOE_MODULES + m->module), 17);
     RouteSpec spec;
     int force = st ? st->stochastic_rule : 0;
-    int training = force ? force == 1 : !t->no_grad;   /* a recording tape = training */
+    int training = force ? force == 1 : !t->no_grad;   /* forced, else recording tape = training */
     int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
     route_select_rule(t->arena, p, &spec, mask, r);          /* S: a constant, no tape entry */
     if (st) {

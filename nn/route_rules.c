@@ -8,8 +8,8 @@
    is only WHICH experts a row uses; how much each counts (renormalised, raw p, uniform) is the
    weight mode of op_route_weights (route.h), chosen next to the rule in nn/moe.c.
    Slots: top-p, dense, all-true and expert-choice give a row a variable number of experts (at
-   most E), so they get k = E slots; random uses exactly one. routing_group() then builds the per-expert
-   row lists the routed ops run on, exactly as for top-k.
+   most E), so they get k = E slots; random uses exactly one. routing_group() then builds the
+   per-expert row lists the routed ops run on, exactly as for top-k.
  */
 #include "nn/route_rules.h"
 #include "tensor/check.h"
