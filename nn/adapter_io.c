@@ -1,6 +1,13 @@
 /* nn/adapter_io.c — PEFT LoRA adapter directories (see adapter_io.h): writer, config reader and
    strict loader. The config keys and their order follow PEFT's LoraConfig as written by
-   torch_ref.py adapter_config_dict(); the tensors are F32 under "base_model.model.<param name>". */
+   torch_ref.py adapter_config_dict(); the tensors are F32 under "base_model.model.<param name>".
+   Which tensors belong to the adapter is decided by name alone (adapter_is_param_name: lora_,
+   router, gate2, shared_, null_const), so saving, loading and the parity tools agree on one set.
+   Loading is two-phase: adapter_read_config() first, so the model can be DECLARED with the
+   file's shapes (rank, targets, experts), then adapter_load() checks that the file's config
+   equals the model's and fills every adapter tensor, refusing missing, extra or misshapen ones.
+   Each of the two files is written atomically; the pair is not: the tensors are written first,
+   so an interrupted save can leave new tensors next to an old config. */
 #include "nn/adapter_io.h"
 #include "nn/adapter_moe.h"
 #include "nn/checkpoint.h"
@@ -25,12 +32,16 @@ const char *adapter_file_key(const char *param_name, char *buf, size_t n) {
 static int is_lora_param(const Tensor *t) { return adapter_is_param_name(t->name); }
 
 
-/* a number as Python's json writes a float: 16.0, 0.05 */
+/* a float for JSON: integral values as Python writes them (16.0, so PEFT sees a float), others
+   with 17 significant digits, which read back as the same double (Python would print the
+   shortest such form: 0.05 where we write 0.050000000000000003) */
 static void write_float(FILE *f, double v) {
     if (v == floor(v) && fabs(v) < 1e15) fprintf(f, "%.1f", v);
     else fprintf(f, "%.17g", v);
 }
 
+/* adapter_config.json: PEFT's LoraConfig keys (REFERENCE.md §4.6), the values we do not
+   implement at their neutral defaults, then the "moe" object for routed adapters. */
 static void write_config_json(FILE *f, const AdapterConfig *a, const char *base_name) {
     fprintf(f, "{\n  \"peft_type\": \"LORA\",\n  \"task_type\": \"CAUSAL_LM\",\n"
                "  \"base_model_name_or_path\": ");
@@ -55,6 +66,7 @@ static void write_config_json(FILE *f, const AdapterConfig *a, const char *base_
     fputs("\n}\n", f);
 }
 
+/* Every adapter tensor (chosen by name) is written as F32, whatever the build's precision. */
 Status adapter_save(const LlamaModel *m, const char *dir, const char *base_name, Error *err) {
     if (m->acfg.kind != ADAPTER_LORA && !adapter_is_routed(&m->acfg))
         return error_set(err, STATUS_INVALID, "full fine-tuning saves a base checkpoint instead",
@@ -90,7 +102,9 @@ static Status unsupported(Error *err, const char *path, const char *what) {
                      "%s: %s is not supported", path, what);
 }
 
-/* Rejects PEFT options whose semantics we do not implement (they would be silently wrong). */
+/* Rejects PEFT options whose semantics we do not implement (they would be silently wrong):
+   a bias adapter, DoRA, transposed weights (fan_in_fan_out), per-module ranks or alphas, a
+   layer subset. A key that is absent counts as its PEFT default. */
 static Status check_unsupported(const JsonValue *r, const char *path, Error *err) {
     const char *str;
     int b;
@@ -119,6 +133,8 @@ static int read_target_entry(const JsonValue *e, int *bits) {
     return lora_targets_parse(e->string, bits, &e2) == STATUS_OK;
 }
 
+/* target_modules -> LORA_TARGET_* bits: PEFT's "all-linear" string or a list of names; an empty
+   list only for moe-ffn adapters, whose expert LoRAs live in the "moe" object. */
 static Status read_targets(const JsonValue *r, const char *path, int *out, Error *err) {
     const JsonValue *tm = json_get(r, "target_modules");
     const char *hint = "target_modules lists q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj "
@@ -142,6 +158,8 @@ static Status read_targets(const JsonValue *r, const char *path, int *out, Error
     return STATUS_OK;
 }
 
+/* r (required, 1..65536), lora_alpha (required, > 0), lora_dropout [0, 1), use_rslora and
+   target_modules; absent optional keys keep cfg's zero values (PEFT defaults: 0.0, false) */
 static Status read_config_values(const JsonValue *r, const char *path, AdapterConfig *cfg, Error *err) {
     long long rank;
     if (!json_get_int(r, "r", &rank) || rank < 1 || rank > 65536)
@@ -159,6 +177,7 @@ static Status read_config_values(const JsonValue *r, const char *path, AdapterCo
     return read_targets(r, path, &cfg->targets, err);
 }
 
+/* A plain LoRA config unless a non-null "moe" object makes it molora / adamoe / moe-ffn. */
 Status adapter_read_config(const char *dir, AdapterConfig *cfg, Error *err) {
     char path[1100];
     snprintf(path, sizeof path, "%s/%s", dir, CONFIG_FILE);
@@ -179,6 +198,9 @@ Status adapter_read_config(const char *dir, AdapterConfig *cfg, Error *err) {
 
 /* ---- loading the tensors ---- */
 
+/* The file's config f must describe the same tensors as the model's m: same rank, alpha,
+   targets and rsLoRA flag (alpha and rsLoRA do not change shapes, but loading B·A trained for
+   another scale would silently change the model), and for routed adapters the same experts. */
 static Status config_matches(const AdapterConfig *f, const AdapterConfig *m, const char *dir, Error *err) {
     char a[64], b[64];
     const char *hint = "declare the model with adapter_read_config() of this directory";
@@ -196,7 +218,8 @@ static Status config_matches(const AdapterConfig *f, const AdapterConfig *m, con
     return STATUS_OK;
 }
 
-/* Every key of the file must be one of the model's LoRA tensors. */
+/* Every key of the file must be one of the model's adapter tensors: an extra key means the file
+   was trained for other targets or another model, and ignoring it would lose part of it. */
 static Status check_no_extra_keys(const LlamaModel *m, const SafeTensors *st, Error *err) {
     size_t np = strlen(ADAPTER_KEY_PREFIX);
     for (size_t i = 0; i < st->count; i++) {
@@ -210,6 +233,9 @@ static Status check_no_extra_keys(const LlamaModel *m, const SafeTensors *st, Er
     return STATUS_OK;
 }
 
+/* config match -> no extra keys -> every adapter tensor present with the declared shape
+   (safetensors_read_real converts F32 / F16 / BF16 / F64 into real). On error the model may
+   hold some tensors already loaded: the caller drops it (model_load_with_adapter frees it). */
 Status adapter_load(LlamaModel *m, const char *dir, Error *err) {
     AdapterConfig fc;
     Status s = adapter_read_config(dir, &fc, err);

@@ -36,7 +36,8 @@ const char *adapter_file_key(const char *param_name, char *buf, size_t n);
 Status adapter_save(const LlamaModel *m, const char *dir, const char *base_name, Error *err);
 
 /* Reads DIR/adapter_config.json into cfg (kind ADAPTER_LORA, targets, rank, alpha, rslora,
-   dropout) so the model can be declared with the right adapter shapes. */
+   dropout; a "moe" object makes it molora / adamoe / moe-ffn, nn/adapter_moe.h) so the model
+   can be declared with the right adapter shapes. */
 Status adapter_read_config(const char *dir, AdapterConfig *cfg, Error *err);
 
 /* Fills the model's LoRA tensors from DIR. Strict: the config must equal the model's adapter

@@ -1,8 +1,15 @@
-/* nn/adapter_moe.c — the "moe" object of adapter_config.json (see adapter_moe.h). */
+/* nn/adapter_moe.c — the "moe" object of adapter_config.json (see adapter_moe.h).
+   PEFT knows nothing of routed experts, so everything MoE-specific lives in this one extra
+   object, next to an otherwise standard LoraConfig. Reading is strict where a wrong value would
+   change the model (sizes, kinds, names: each an error naming the key) and lenient where PEFT
+   is (absent keys keep adapter_moe_defaults). torch_ref.py reads the keys it knows and ignores
+   ours (routing variants, per-layer lists). */
 #include "nn/adapter_moe.h"
 #include <math.h>
 #include <string.h>
 
+/* The adapter's tensors by name: LoRA A/B (single or per expert), routers, gate2, shared
+   experts and constant nulls. Frozen base weights never contain these substrings. */
 int adapter_is_param_name(const char *name) {
     return strstr(name, ".lora_") || strstr(name, ".router.") || strstr(name, ".gate2.") ||
            strstr(name, ".shared_") || strstr(name, ".null_const.");
@@ -14,6 +21,7 @@ const char *adapter_target_module(const AdapterConfig *a, int bit_index) {
     return lora_target_module(bit_index);
 }
 
+/* moe-ffn: the Mixtral block's (or upcycled FFN's) experts, m gate2 nulls, top-k over n + m */
 static void write_moe_ffn(FILE *f, const AdapterConfig *a) {
     fprintf(f, ",\n  \"moe\": {\n    \"type\": \"moe-ffn\",\n    \"n_true\": %d,\n    \"n_null\": %d,\n"
                "    \"top_k\": %d,\n    \"normalize\": \"%s\",\n    \"null_kind\": \"%s\",\n    \"targets\": [\"%s\"],\n"
@@ -42,6 +50,8 @@ static void write_layer_lists(FILE *f, const AdapterConfig *a) {
     }
 }
 
+/* molora / adamoe: torch_ref's keys (n_null forced to 0 for molora, whatever the config holds),
+   then ours (routing variant, shared experts, per-layer lists), then "aux" last. */
 void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
     if (a->kind == ADAPTER_MOE_FFN) { write_moe_ffn(f, a); return; }
     if (!adapter_is_routed(a)) return;
@@ -62,6 +72,7 @@ void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
             moe_aux_kind_name(a->aux), a->aux_coef);
 }
 
+/* a required integer member in lo..hi (the error points at the "moe" object) */
 static Status read_int(const JsonValue *v, const char *key, const char *path, int lo, int hi, int *out, Error *err) {
     long long x;
     if (!json_get_int(v, key, &x) || x < lo || x > hi)
@@ -84,6 +95,7 @@ static Status read_name(const JsonValue *v, const char *key, const char *path, E
     return STATUS_OK;
 }
 
+/* the enum parsers of model_config.h behind one int-valued signature, for read_name */
 static Status parse_norm(const char *s, int *o, Error *e) { MoeNormalize v; Status st = moe_normalize_parse(s, &v, e); *o = (int)v; return st; }
 static Status parse_null(const char *s, int *o, Error *e) { MoeNullKind v; Status st = moe_null_kind_parse(s, &v, e); *o = (int)v; return st; }
 static Status parse_aux(const char *s, int *o, Error *e) { MoeAuxKind v; Status st = moe_aux_kind_parse(s, &v, e); *o = (int)v; return st; }
@@ -104,7 +116,9 @@ static Status read_variant(const JsonValue *v, const char *path, AdapterConfig *
     return st;
 }
 
-/* the optional per-layer arrays; all present ones must have the same length */
+/* the optional per-layer arrays; all present ones must have the same length (entries >= 1, but
+   layer_n_null may be 0: no nulls in that layer). A list left out repeats its scalar on every
+   layer, so adapter_moe_layer() can read all four lists. */
 static Status read_layer_lists(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
     int *dst[4] = { cfg->layer_n_true, cfg->layer_n_null, cfg->layer_top_k, cfg->layer_rank };
     for (int k = 0; k < 4; k++) {
@@ -130,6 +144,7 @@ static Status read_layer_lists(const JsonValue *v, const char *path, AdapterConf
     return STATUS_OK;
 }
 
+/* "aux": {"kind", "coef" >= 0}; absent keeps the defaults (Eq. 6, 0.001 as exp_1) */
 static Status read_aux(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
     const JsonValue *aux = json_get(v, "aux");
     if (!aux) return STATUS_OK;
@@ -142,6 +157,9 @@ static Status read_aux(const JsonValue *v, const char *path, AdapterConfig *cfg,
     return st;
 }
 
+/* "type" picks the kind and with it the defaults (adapter_moe_defaults); n_true, n_null and
+   top_k are required, every other key overrides a default when present. Sizes are checked per
+   layer at the end (adapter_moe_check_layers). */
 Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
     const char *type;
     if (v->type != JSON_OBJECT || !json_get_string(v, "type", &type))
@@ -173,6 +191,11 @@ Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig
     return st;
 }
 
+/* Compares what shapes the tensors or changes the routing of a trained adapter (kinds, sizes,
+   normalisation, null kind, upcycle, shared experts, the per-layer list length); the aux
+   settings are training-only and may differ. Not compared (the model is normally declared from
+   this very file): the per-layer values, where different n / m / rank lists still fail later on
+   a tensor's shape, and the routing rule and a top-k list, which would go unnoticed. */
 Status adapter_moe_matches(const AdapterConfig *f, const AdapterConfig *m, const char *dir, Error *err) {
     if (f->kind != m->kind || f->n_true != m->n_true || f->n_null != m->n_null || f->top_k != m->top_k ||
         f->normalize != m->normalize || f->null_kind != m->null_kind || f->upcycle != m->upcycle ||

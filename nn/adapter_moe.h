@@ -1,8 +1,12 @@
 /* nn/adapter_moe.h — the "moe" object of adapter_config.json for Mo-LoRA / AdaMoE adapters, as
    shared/tools/torch_ref.py adapter_config_dict() writes it (ARCHITECTURE.md "File formats"):
      "moe": {"type": "molora"|"adamoe", "n_true": n, "n_null": m, "top_k": k,
-             "normalize": "true_only"|"all_selected", "null_kind": "zero"|"identity",
+             "normalize": "true_only"|"all_selected", "null_kind": "zero"|"identity"|"constant",
              "targets": ["q_proj", ...], "aux": {"kind": "eq6"|"vanilla"|"none", "coef": c}}
+   plus our own keys (absent = the defaults: top-k routing, no shared experts, no lists):
+   "routing", "top_p", "entropy_coef", "n_shared", per-layer "layer_n_true" / "layer_n_null" /
+   "layer_top_k" / "layer_rank"; moe-ffn adapters: "type": "moe-ffn", "gate2_init", "upcycle".
+   "targets" is written (as torch_ref.py does) but not read back: PEFT's target_modules decides.
    The tensors sit next to PEFT's: PREFIX.lora_A.{e}.weight [r, in], PREFIX.lora_B.{e}.weight
    [out, r], PREFIX.router.weight [n+m, in] (PREFIX = base_model.model.<module path>).
    defines: adapter_is_param_name, adapter_moe_write_json, adapter_moe_read_json,
@@ -22,7 +26,8 @@ const char *adapter_target_module(const AdapterConfig *a, int bit_index);
    for an upcycled dense model) and its "targets" are ["block_sparse_moe"] (["mlp"] upcycled) */
 void adapter_moe_write_json(FILE *f, const AdapterConfig *a);
 /* Reads the "moe" object (v) of `path` into cfg (kind, n_true, n_null, top_k, normalize,
-   null_kind, aux, aux_coef); cfg->targets must already be set (they must agree). */
+   null_kind, aux, aux_coef and the keys above), over adapter_moe_defaults; then every layer's
+   config must be valid (adapter_moe_check_layers). */
 Status adapter_moe_read_json(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err);
 /* The expert layout of file config f equals that of model config m (kind, n, m, k, normalize,
    null kind); the aux settings may differ (they are training settings). */

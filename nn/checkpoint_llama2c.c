@@ -1,4 +1,15 @@
-/* nn/checkpoint_llama2c.c — llama2.c .bin checkpoints (format in checkpoint.h). */
+/* nn/checkpoint_llama2c.c — llama2.c .bin checkpoints (format in checkpoint.h, REFERENCE.md §4.1).
+   Header bytes:
+     v0   [0, 28)    7 × int32: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab, seq_len
+                     (vocab < 0: the classifier is NOT shared with the embedding)
+     v1   [0, 4)     magic 0x616b3432 ("ak42"), [4, 8) version = 1, [8, 36) the 7 int32
+                     (vocab positive), [36] shared-classifier flag, zero padding to 256
+   then raw float32 tensors, no names and no per-tensor sizes: the order and the shapes follow
+   from the header alone. That is why the loader checks the exact file size first: it is the
+   format's only integrity check, and a mismatch means a truncated file or a header that
+   describes another model. Names map to HF's: w1 = gate_proj, w3 = up_proj, w2 = down_proj;
+   per-layer tensors are stored as one block per kind, layer after layer ([L, ...]); matrices are
+   row-major [out, in]. */
 #include "nn/checkpoint.h"
 #include "tensor/check.h"
 #include "tensor/half.h"
@@ -9,9 +20,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define LLAMA2C_MAGIC 0x616b3432u
-#define LLAMA2C_V1_HEADER 256
+#define LLAMA2C_MAGIC 0x616b3432u   /* a v0 file starts with dim, which is never this large */
+#define LLAMA2C_V1_HEADER 256       /* v1 header bytes, padding included; v0's is 28 */
 
+/* bf16 storage rounds to nearest even (tensor/half.h); real storage converts exactly (float)
+   or widens (double) */
 void param_set_f32(Tensor *t, const float *src) {
     if (t->bf16) for (size_t i = 0; i < t->numel; i++) t->bf16[i] = f32_to_bf16(src[i]);
     else for (size_t i = 0; i < t->numel; i++) t->data[i] = (real)src[i];
@@ -22,12 +35,16 @@ void param_get_f32(const Tensor *t, float *dst) {
     else for (size_t i = 0; i < t->numel; i++) dst[i] = (float)t->data[i];
 }
 
+/* an int32 from an unaligned spot of the header (little-endian host, as the format) */
 static int read_i32(const unsigned char *p) {
     int32_t v;
     memcpy(&v, p, 4);
     return v;
 }
 
+/* The header -> cfg. What the format does not store is fixed by llama2.c's run.c: RMSNorm eps
+   1e-5, RoPE theta 10000, Meta row layout with interleaved RoPE (rope_half 0), and the Llama-2
+   SentencePiece ids BOS 1 / EOS 2. The first 37 bytes cover either header's fields. */
 Status llama2c_read_config(const char *path, ModelConfig *cfg, int *version, Error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return error_set(err, STATUS_IO, "check the --model path", "cannot open %s: %s", path, strerror(errno));
@@ -78,6 +95,9 @@ Status llama2c_read_config(const char *path, ModelConfig *cfg, int *version, Err
    global one when per_layer is NULL), each of `numel` values. */
 typedef struct { const char *global; const char *per_layer; size_t numel; } Group;
 
+/* The file's tensor groups in order, into g (at most 14). The legacy RoPE tables freq_cis_real
+   and freq_cis_imag ([seq_len, D/2] each, v0 only) are listed with the name "" and skipped:
+   the model computes its own RoPE table. The unshared classifier comes last. */
 static size_t group_list(const ModelConfig *c, int version, Group *g) {
     size_t C = (size_t)c->dim, F = (size_t)c->hidden_dim, V = (size_t)c->vocab_size, D = (size_t)c->head_dim;
     size_t qd = (size_t)c->n_heads * D, kvd = (size_t)c->n_kv_heads * D;
@@ -100,12 +120,14 @@ static size_t group_list(const ModelConfig *c, int version, Group *g) {
     return n;
 }
 
+/* header + 4 bytes per float of every group (per-layer groups n_layers times) */
 static size_t expected_size(const ModelConfig *c, int version, const Group *g, size_t n) {
     size_t bytes = version == 1 ? LLAMA2C_V1_HEADER : 28;
     for (size_t i = 0; i < n; i++) bytes += 4 * g[i].numel * (g[i].per_layer ? (size_t)c->n_layers : 1);
     return bytes;
 }
 
+/* the ParamStore tensor a group fills for `layer` (HF names: model.layers.{i}.<per_layer>) */
 static Tensor *group_param(LlamaModel *m, const Group *g, int layer) {
     char name[160];
     if (g->global) return param_find(&m->ps, g->global);
@@ -113,6 +135,9 @@ static Tensor *group_param(LlamaModel *m, const Group *g, int layer) {
     return param_find(&m->ps, name);
 }
 
+/* Reads the groups in file order, one tensor at a time through a buffer that grows to the
+   largest tensor (not the whole file), converting into each parameter's storage. The explicit
+   seek per group is what lets the skipped groups cost nothing. */
 static Status load_groups(LlamaModel *m, FILE *f, const char *path, int version, const Group *g, size_t n, Error *err) {
     long off = version == 1 ? LLAMA2C_V1_HEADER : 28;
     float *buf = NULL;
@@ -134,6 +159,9 @@ static Status load_groups(LlamaModel *m, FILE *f, const char *path, int version,
     return s;
 }
 
+/* header -> adapter fits the model -> exact file size -> declare -> load. Every check runs
+   before the model is declared; if loading then fails, the model is freed again, so on error
+   the caller owns nothing. */
 Status llama2c_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
     ModelConfig cfg;
     int version;

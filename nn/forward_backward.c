@@ -1,5 +1,13 @@
 /* nn/forward_backward.c — tokens.json reader and the forward + backward pass of `forward-backward`
-   (see parity.h). */
+   (see forward_backward.h). This is the parity check against PyTorch: the same batch, model and
+   adapter go through shared/tools/torch_ref.py, and the loss, a few logits, logit sums, the
+   gradient norm and (parity_write_grads) every adapter gradient are compared.
+   With B sequences of T tokens, N = B·T rows, V vocab:
+     logits = llama_hidden(ids) · lm_headᵀ       [N, V]   every position, not only targets
+     ce     = mean over targets != -100 of -log softmax(logits)[target]
+     loss   = ce + aux_coef · Σ_layers aux  (+ entropy_coef · Σ_modules mean H(p))
+   One backward from `loss` fills the trainable grads; the arena and tape are local, the
+   gradients stay in the model's ParamStore. */
 #include "nn/forward_backward.h"
 #include "nn/adapter_io.h"
 #include "nn/adapter_moe.h"
@@ -11,9 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IGNORE_INDEX (-100)
+#define IGNORE_INDEX (-100)   /* PyTorch cross_entropy's default ignore_index */
 
-/* key [[int]...] with B rows of T ints each (B, T fixed by the first array read). */
+/* key [[int]...] with B rows of T ints each (B, T fixed by the first array read, so "targets"
+   must match "inputs"). *out is allocated on the first row; errors carry line:column. The
+   1 << 20 and 1 << 24 caps stop a hostile file from asking for a huge buffer; the integer
+   check (|v| <= 1e9, no fraction) makes the int conversion exact. */
 static Status read_matrix(const JsonValue *root, const char *key, const char *path, int *B, int *T,
                           int **out, Error *err) {
     const char *hint = "tokens.json is {\"inputs\": [[ids]...], \"targets\": [[ids or -100]...]}";
@@ -44,6 +55,8 @@ static Status read_matrix(const JsonValue *root, const char *key, const char *pa
     return STATUS_OK;
 }
 
+/* every id must index the vocabulary (else the embedding / cross-entropy would read out of
+   bounds), T must fit the RoPE table, and at least one target must count (a mean over 0) */
 static Status check_ids(const TokenBatch *tb, const ModelConfig *c, const char *path, Error *err) {
     int counted = 0;
     if (tb->T > c->max_seq_len)
@@ -83,8 +96,11 @@ void token_batch_free(TokenBatch *tb) {
     memset(tb, 0, sizeof *tb);
 }
 
+/* the adapter's tensors (LoRA, routers, gate2, ...): what the gradient norm and file cover */
 static int is_lora(const Tensor *t) { return adapter_is_param_name(t->name); }
 
+/* A cheap fingerprint of all B·T·V logits for comparison with torch_ref: the first few of row 0
+   (exact values) and the sum, with the sum of |logits| as its scale (sums in double). */
 static void summarise_logits(const Tensor *lg, int V, ParityResult *r) {
     r->n_first8 = V < 8 ? V : 8;
     for (int j = 0; j < r->n_first8; j++) r->logits_pos0_first8[j] = (double)lg->data[j];
@@ -104,8 +120,8 @@ Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult
     arena_init(&arena, (size_t)1 << 24);
     Tape tape;
     tape_init(&tape, &arena);
-    param_store_zero_grad(&m->ps);
-    if (m->moe) moe_stats_reset(&m->moe->stats);
+    param_store_zero_grad(&m->ps);                       /* grads accumulate: start from 0 */
+    if (m->moe) moe_stats_reset(&m->moe->stats);         /* statistics of this pass only */
     Tensor *hidden = llama_hidden(&tape, m, tb->inputs, tb->B, tb->T, NULL);
     Tensor *logits = llama_logits(&tape, m, hidden);                 /* [N, V]: every position */
     Tensor *loss = op_cross_entropy(&tape, logits, tb->targets, N);
@@ -124,7 +140,7 @@ Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult
     summarise_logits(logits, m->cfg.vocab_size, r);
     r->n_tokens = N;
     for (int i = 0; i < N; i++) r->n_target_tokens += tb->targets[i] != IGNORE_INDEX;
-    if (loss->grad) tape_backward(&tape, loss);
+    if (loss->grad) tape_backward(&tape, loss);   /* no grad: nothing is trainable */
     double ss = 0;
     for (int i = 0; i < m->ps.n; i++) {
         const Tensor *t = m->ps.params[i];
@@ -139,6 +155,8 @@ Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult
     return STATUS_OK;
 }
 
+/* The gradients under the adapter file's keys, so torch_ref can compare them tensor by tensor
+   (F64 keeps a double build's precision; "format": "pt" as PEFT files carry it). */
 Status parity_write_grads(const LlamaModel *m, const char *path, SafeDtype dtype, Error *err) {
     CHECK(dtype == SAFE_F32 || dtype == SAFE_F64, "gradients are written as F32 or F64");
     SafeTensorsWriter w;

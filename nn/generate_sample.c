@@ -12,6 +12,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* two [V] scratch arrays, allocated once and reused for every token */
 void sampler_init(Sampler *s, int V) {
     CHECK(V >= 1, "sampler_init: vocabulary size %d", V);
     s->V = V;
@@ -40,7 +41,9 @@ static int cmp_prob_desc(const void *a, const void *b) {
     return (x->id > y->id) - (x->id < y->id);
 }
 
-/* s->prob = softmax(logits / temperature) */
+/* s->prob = softmax(logits / temperature), in double. Subtracting the max first keeps every
+   exponent <= 0, so nothing overflows whatever the logits; the max itself gets exp(0) = 1, so
+   the sum is >= 1 and the division is safe. Temperature < 1 sharpens, > 1 flattens. */
 static void softmax_temperature(Sampler *s, const real *logits, double temperature) {
     int V = s->V;
     double mx = (double)logits[argmax_first(logits, V)], sum = 0.0;
@@ -51,6 +54,7 @@ static void softmax_temperature(Sampler *s, const real *logits, double temperatu
     for (int i = 0; i < V; i++) s->prob[i] /= sum;
 }
 
+/* inverse-CDF draw over the whole vocabulary: the first id whose cumulative p exceeds u */
 static int sample_all(const Sampler *s, Rng *rng) {
     double u = rng_uniform(rng), acc = 0.0;
     for (int i = 0; i < s->V; i++) {
@@ -62,6 +66,9 @@ static int sample_all(const Sampler *s, Rng *rng) {
     return 0;
 }
 
+/* Nucleus sampling (see the file header): filter, sort, cut at top_p, draw within the nucleus
+   renormalised to its own mass. If no token passes the filter (only when top_p is so small
+   that the cutoff exceeds even the largest p), every token is a candidate. */
 static int sample_nucleus(Sampler *s, double top_p, Rng *rng) {
     int V = s->V, n = 0;
     double cutoff = V > 1 ? (1.0 - top_p) / (V - 1) : 0.0;
@@ -79,14 +86,15 @@ static int sample_nucleus(Sampler *s, double top_p, Rng *rng) {
             break;
         }
     }
-    double u = rng_uniform(rng) * mass, acc = 0.0;
+    double u = rng_uniform(rng) * mass, acc = 0.0;   /* u in [0, nucleus mass) */
     for (int i = 0; i <= last; i++) {
         acc += s->cand[i].p;
         if (u < acc) return s->cand[i].id;
     }
-    return s->cand[last].id;
+    return s->cand[last].id;   /* rounding left u >= acc: the last nucleus token */
 }
 
+/* greedy needs no probabilities and no rng; top_p >= 1 skips the sort */
 int sampler_next(Sampler *s, const real *logits, double temperature, double top_p, Rng *rng) {
     if (temperature <= 0) return argmax_first(logits, s->V);
     softmax_temperature(s, logits, temperature);

@@ -1,9 +1,18 @@
-/* nn/lora.c — LoRA linear (see lora.h). Only ops: its backward comes from the tape. */
+/* nn/lora.c — LoRA linear (see lora.h). Only ops: its backward comes from the tape.
+   x [N, in] (any leading dims), W [out, in] frozen, A [R, in], B [out, R], s = alpha / R:
+     y = x·Wᵀ + s · (dropout(x)·Aᵀ)·Bᵀ           [N, out]
+   (Hu et al. 2021; rsLoRA: s = alpha / sqrt(R)). The adapter runs as two thin products through
+   the rank-R bottleneck (x·Aᵀ is [N, R]): R·(in + out) multiply-adds per row on top of the base's
+   in·out. A merged W + s·B·A would need a fresh [out, in] matrix, and its gradient, every
+   step. Dropout hits only the adapter's input, as in PEFT: the frozen path always sees x
+   itself. Gradients: dA, dB (trainable); dx flows through both paths; W gets one only when
+   trainable (full fine-tuning). */
 #include "nn/lora.h"
 #include "autograd/ops.h"
 #include <math.h>
 #include <stdio.h>
 
+/* PREFIX.SUFFIX [rows, cols] with the given role */
 static Tensor *declare_named(ParamStore *ps, const char *prefix, const char *suffix, ParamRole role,
                              int rows, int cols) {
     char name[256];
@@ -11,6 +20,8 @@ static Tensor *declare_named(ParamStore *ps, const char *prefix, const char *suf
     return param_declare(ps, name, role, 2, (int[]){ rows, cols });
 }
 
+/* Rank 0 declares the base weight only. For molora / adamoe the caller passes rank 0 and
+   attaches m->moe afterwards (nn/llama.c), so a linear has either A, B or a bank of experts. */
 void lora_linear_declare(LoraLinear *m, ParamStore *ps, const char *prefix, int in, int out,
                          int rank, const AdapterConfig *cfg, int full_ft) {
     m->in = in;
@@ -41,6 +52,9 @@ static Tensor *with_bias(Tape *t, const LoraLinear *m, Tensor *y) {
     return m->bias ? op_add_bias_inplace(t, y, m->bias) : y;
 }
 
+/* PEFT's init: A ~ U(±1/sqrt(in)) (kaiming_uniform with a = sqrt(5)), B = 0, so a fresh adapter
+   adds exactly zero and training starts from the base model. A is random and only B zero (not
+   both) so that dB = s·dyᵀ·(x·Aᵀ) is non-zero from the first step. */
 void lora_linear_init(LoraLinear *m, Rng *rng) {
     if (m->moe) moe_linear_init(m->moe, rng);
     if (!m->lora_a) return;
@@ -48,6 +62,13 @@ void lora_linear_init(LoraLinear *m, Rng *rng) {
     for (size_t i = 0; i < m->lora_b->numel; i++) m->lora_b->data[i] = 0;
 }
 
+/* Four paths, the same math:
+     LoRA, no dropout  one fused op_lora_linear (no [N, out] intermediates, lora_linear.h);
+     routed experts    the base product, then moe_linear_forward_into adds the experts into
+                       that fresh output in place (nn/moe.c);
+     LoRA + dropout    base, dropout, x·Aᵀ, ·Bᵀ and a scaled add as separate ops;
+     rank 0            the plain (frozen or fully trained) linear.
+   Dropout runs only when training: a drop rate, an rng and a recording tape. */
 Tensor *lora_linear_forward(Tape *t, const LoraLinear *m, Tensor *x, Rng *drop_rng) {
     int drop = m->lora_a && m->dropout > 0 && drop_rng && !t->no_grad;
     if (m->lora_a && !drop) return with_bias(t, m, op_lora_linear(t, x, m->weight, m->lora_a, m->lora_b, m->scaling));
@@ -61,6 +82,8 @@ Tensor *lora_linear_forward(Tape *t, const LoraLinear *m, Tensor *x, Rng *drop_r
     return op_add_scaled(t, y, d, m->scaling);
 }
 
+/* y + res (lora.h): the fused op covers the first path above; every other path adds res in
+   place into its own fresh output */
 Tensor *lora_linear_forward_residual(Tape *t, const LoraLinear *m, Tensor *x, Tensor *res, Rng *drop_rng) {
     int drop = m->lora_a && m->dropout > 0 && drop_rng && !t->no_grad;
     if (m->lora_a && !drop && !m->moe)

@@ -1,8 +1,24 @@
-/* nn/moe.c — Mo-LoRA / AdaMoE linear, router log and the per-layer aux loss (see moe.h).
-   Only ops: the backward comes from the tape. Shapes, with N rows of x:
-     z = x W_rᵀ, p = softmax(z) [N, E] (selection, aux loss, statistics);  W = route_weights(z)
-     [N, E];  y += routed_lora(x, W, routing, A, B, s): Σ over each row's true experts of
-     s · W[row, e] · B_e A_e x[row], computed per (row, expert) assignment. */
+/* nn/moe.c — the Mo-LoRA / AdaMoE linear, its router log and the per-layer aux loss (moe.h has
+   the full semantics and the routing variants). Only ops here: every gradient comes from the
+   tape, nothing is differentiated by hand.
+
+   One routed linear (AdaMoE experiment 1, Zeng et al. 2024; REFERENCE.md §0-§1.1): N rows of
+   x [N, in], n true experts (LoRA A_e, B_e) and m null experts, E = n + m, top-k over all E:
+     y   = x·Wᵀ                  [N, out]  frozen base output, computed by the caller (lora.c)
+     z   = x·W_rᵀ                [N, E]    router logits, W_r [E, in] trainable
+     p   = softmax(z)            [N, E]    over ALL E experts, nulls included
+     S_t = top-k(p_t)                      which experts row t uses (autograd/routing.h)
+     W   = route_weights(z, S)   [N, E]    p renormalised over the selected TRUE experts
+                                           (option 2, default) or over all selected (option 1)
+     y  += Σ_{e ∈ S_t, e < n} s · W[t,e] · B_e A_e dropout(x_t),   s = alpha / R
+   A selected null expert of the default zero kind adds nothing, so it costs nothing: no row is
+   gathered for it, no GEMM runs, no memory is taken. The expert compute therefore follows the
+   Load (true experts per token), not k: that is where AdaMoE's FLOPs saving comes from.
+   On the tape (differentiable): the router op_linear, op_softmax (p feeds the aux and entropy
+   losses), op_route_weights (z -> W), the LoRA dropout, op_routed_lora (one op for every true
+   expert) and the ops of identity / constant nulls and shared experts. Constants (no
+   gradient): the selection S, the pad mask, the row lists. So the task loss reaches the router
+   only through W, the weights of the selected experts; the aux loss reaches it through p. */
 #include "nn/moe.h"
 #include "autograd/ops.h"
 #include "tensor/check.h"
@@ -11,12 +27,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* the trainable matrix PREFIX.SUFFIX [rows, cols] */
 static Tensor *declare_named(ParamStore *ps, const char *prefix, const char *suffix, int rows, int cols) {
     char name[256];
     snprintf(name, sizeof name, "%s.%s", prefix, suffix);
     return param_declare(ps, name, PARAM_TRAINABLE, 2, (int[]){ rows, cols });
 }
 
+/* The adapter of one linear, every tensor trainable (the frozen base weight is the caller's):
+     PREFIX.lora_A.{e}.weight [R, in], PREFIX.lora_B.{e}.weight [out, R]   for e < n
+     PREFIX.router.weight [n + m, in]                                        one row per expert
+     PREFIX.shared_A|B.{j}.weight, PREFIX.null_const.weight [out, m]        when configured
+   Zero and identity null experts own no parameters, only their router rows. The sizes are this
+   layer's (adapter_moe_layer: MoLA-style per-layer lists); m is 0 unless the kind is adamoe.
+   Identity nulls need in == out (the output is a copy of x); elsewhere they act as zero nulls. */
 void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in, int out,
                         const AdapterConfig *cfg_all, MoeState *state, int layer, int module) {
     AdapterConfig layer_cfg = adapter_moe_layer(cfg_all, layer);
@@ -30,6 +54,7 @@ void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in
     m->top_k = cfg->top_k;
     m->all_selected = cfg->normalize == MOE_NORM_ALL_SELECTED;
     m->identity_nulls = cfg->null_kind == MOE_NULL_IDENTITY && in == out && m->n_null > 0;
+    /* LoRA scaling s = alpha / R; rsLoRA (Kalajdzievski 2023) uses alpha / sqrt(R) */
     m->scaling = (real)(cfg->rslora ? cfg->alpha / sqrt((double)cfg->rank) : cfg->alpha / cfg->rank);
     m->dropout = (real)cfg->dropout;
     m->state = state;
@@ -68,6 +93,9 @@ void moe_linear_free(MoeLinear *m) {
     m->lora_a = m->lora_b = m->shared_a = m->shared_b = NULL;
 }
 
+/* PEFT / MoLA initialisation: A_e and the router U(±1/sqrt(in)) (nn.Linear's default), B_e = 0,
+   so a fresh adapter adds exactly 0 and the model starts as the base model whatever the routing.
+   Draw order: A_0 .. A_{n-1}, the router, then the shared A_j. */
 void moe_linear_init(MoeLinear *m, Rng *rng) {
     for (int e = 0; e < m->n_true; e++) {
         rng_fill_kaiming_uniform(rng, m->lora_a[e]->data, m->lora_a[e]->numel, m->in);
@@ -82,13 +110,18 @@ void moe_linear_init(MoeLinear *m, Rng *rng) {
 }
 
 /* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows: one op
-   (autograd/ops/routed_lora.h) whose cost follows the routing, nothing per expert on the tape */
+   (autograd/ops/routed_lora.h) whose cost follows the routing, nothing per expert on the tape.
+   xin [N, in] (after dropout), W [N, E]. When y2 is the caller's own fresh tensor (base_owned),
+   the experts are added into its storage: no [N, out] copy forward, no gradient add backward. */
 static Tensor *add_experts(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, const Routing *r, Tensor *y2,
                            const Tensor *base_owned) {
     return op_routed_lora(t, y2, xin, W, r, m->lora_a, m->lora_b, m->scaling, y2 == base_owned);
 }
 
-/* identity nulls: y2 += (Σ_null W) · x on every routed row */
+/* identity nulls (MoE++'s "copy" expert): y2 += (Σ_{selected nulls j} W[t, j]) · x_t on every row.
+   Under true-only renormalisation a selected null keeps its raw p as weight (route.h), so a row
+   that selected nulls gets that much of its input added. wn [N, 1]; x2 is the input before
+   dropout: a copy of x, not a LoRA path. Masked rows have W = 0 and get nothing. */
 static Tensor *add_identity_nulls(Tape *t, const MoeLinear *m, Tensor *x2, Tensor *W, Tensor *y2) {
     int N = x2->shape[0];
     int *all = arena_alloc(t->arena, (size_t)N * sizeof(int));
@@ -97,7 +130,9 @@ static Tensor *add_identity_nulls(Tape *t, const MoeLinear *m, Tensor *x2, Tenso
     return op_scatter_add_rows(t, y2, x2, all, wn);
 }
 
-/* shared experts: y2 += s · B_j A_j x on every row; constant nulls: y2 += W[:, n..] · Vᵀ */
+/* shared experts (DeepSeek-MoE): y2 += s · B_j A_j x on every row, weight 1, not routed;
+   constant nulls (MoE++): y2 += W[:, n..E) · Vᵀ with V = null_const [out, m], i.e. each selected
+   null j adds its weight times its own trainable vector v_j. */
 static Tensor *add_shared_and_const(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, Tensor *y2) {
     for (int j = 0; j < m->n_shared; j++)
         y2 = op_add_scaled(t, y2, op_linear(t, op_linear(t, xin, m->shared_a[j]), m->shared_b[j]), m->scaling);
@@ -105,7 +140,8 @@ static Tensor *add_shared_and_const(Tape *t, const MoeLinear *m, Tensor *xin, Te
     return y2;
 }
 
-/* the routing rule and weight mode of this forward (moe.h: stochastic differs in training) */
+/* The selection rule (spec) and the weight mode (ROUTE_W_*, the return value) of this forward.
+   Stochastic (THOR) is the one rule that differs between training and evaluation. */
 static int route_rule(const MoeLinear *m, int training, RouteSpec *spec, Rng *rng) {
     *spec = (RouteSpec){ .rule = ROUTE_TOPK, .n_true = m->n_true, .k = m->top_k, .top_p = m->top_p, .rng = rng };
     switch ((MoeRouting)m->routing) {
@@ -118,7 +154,11 @@ static int route_rule(const MoeLinear *m, int training, RouteSpec *spec, Rng *rn
     return m->all_selected ? ROUTE_W_ALL_SELECTED : ROUTE_W_TRUE_ONLY;
 }
 
-/* moe_linear_forward (y_owned = 0) and moe_linear_forward_into (y_owned = 1) */
+/* moe_linear_forward (y_owned = 0) and moe_linear_forward_into (y_owned = 1): the equations
+   of the file header, in order. x [..., in] and y_base [..., out] are viewed as [N, in] and
+   [N, out]; the result keeps y_base's shape. The routing of this forward is logged in the
+   MoeState (for the aux loss, computed after the whole model has run) and counted into its
+   statistics. Shape mismatches are programming errors (CHECK). */
 static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_base, Rng *drop_rng, int y_owned) {
     int N = (int)tensor_rows(x);
     MoeState *st = m->state;
@@ -132,22 +172,25 @@ static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     }
     Tensor *x2 = tensor_view(t->arena, x, 2, (int[]){ N, m->in });
     Tensor *y2 = tensor_view(t->arena, y_base, 2, (int[]){ N, m->out });
-    Tensor *z = op_linear(t, x2, m->router);
-    Tensor *p = op_softmax(t, z);
-    Routing *r = arena_alloc(t->arena, sizeof *r);
+    Tensor *z = op_linear(t, x2, m->router);                 /* [N, E] logits */
+    Tensor *p = op_softmax(t, z);                            /* [N, E] over true + null */
+    Routing *r = arena_alloc(t->arena, sizeof *r);           /* in the step arena */
+    /* Without a caller's rng (gradient checks), the stochastic rule draws from a stream fixed
+       per (layer, module), so two forwards route identically. */
     Rng fixed = rng_derive(0x5eedULL + (uint64_t)(m->layer * MOE_MODULES + m->module), 17);
     RouteSpec spec;
     int force = st ? st->stochastic_rule : 0;
-    int training = force ? force == 1 : !t->no_grad;
+    int training = force ? force == 1 : !t->no_grad;   /* forced, else recording tape = training */
     int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
-    route_select_rule(t->arena, p, &spec, mask, r);
+    route_select_rule(t->arena, p, &spec, mask, r);          /* S: a constant, no tape entry */
     if (st) {
         st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r, NULL };
         if (st->stats_on) moe_stats_accumulate(&st->stats, m->layer, m->module, p, r);
     }
-    Tensor *W = op_route_weights(t, z, r, mode);
+    /* W from z, not from p: the op stays finite when a selected p underflows (route.c) */
+    Tensor *W = op_route_weights(t, z, r, mode);             /* [N, E], 0 off the selection */
     if (st) st->log[m->layer * MOE_MODULES + m->module].w = W;
-    Tensor *xin = x2;
+    Tensor *xin = x2;                                        /* LoRA dropout: training only */
     if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x2, m->dropout, drop_rng);
     if (!(st && st->experts_off)) y2 = add_experts(t, m, xin, W, r, y2, y_owned ? y2 : NULL);
     if (m->identity_nulls) y2 = add_identity_nulls(t, m, x2, W, y2);
@@ -163,8 +206,11 @@ Tensor *moe_linear_forward_into(Tape *t, const MoeLinear *m, Tensor *x, Tensor *
     return linear_forward(t, m, x, y, drop_rng, 1);
 }
 
-/* ---- state ---- */
+/* ---- state: the per-forward router log and the statistics ---- */
 
+/* The log has one slot per (layer, module), MOE_MODULES per layer (q, k, v, o, gate, up, down;
+   a Mixtral FFN router uses slot MOE_FFN_SLOT). The statistics keep each layer's own n, m and
+   k (per-layer lists); the model-level n, m, k are the maxima over the layers. */
 MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers) {
     MoeState *s = xcalloc(1, sizeof *s);
     s->acfg = *acfg;
@@ -203,13 +249,22 @@ void moe_state_free(MoeState *s) {
     free(s);
 }
 
+/* Every forward overwrites the slots it routes; clearing first means a module that did not
+   run this time (e.g. not targeted) cannot leave a stale record for the aux loss. */
 void moe_forward_begin(MoeState *s, const unsigned char *row_mask, int n_rows) {
     memset(s->log, 0, (size_t)s->n_layers * MOE_MODULES * sizeof *s->log);
     s->row_mask = row_mask;
     s->mask_rows = n_rows;
 }
 
-/* one layer: Σ over its routed modules of Σ_t Σ_i coef_i p_ti, coef from the pooled counts */
+/* The load-balancing loss of one layer (AdaMoE Eq. 6 as the official exp_1 code computes it,
+   REFERENCE.md §1.3): the layer's routed modules are POOLED, as if their T rows were one batch,
+     c_i = Σ_modules (row, slot) assignments of expert i,   T = Σ_modules unmasked rows
+     L   = E · Σ_i f̃_i P_i,   f_i = c_i / (kT),   P_i = mean_t p_ti over the pooled rows
+   with f̃ = f, except that under Eq. 6 every null expert gets the MEAN null f (nulls are
+   balanced as one group, never against each other). f is a count, a constant, so L is linear
+   in p: L = Σ_t Σ_i coef_i p_ti with coef_i = E f̃_i / T (aux_loss.h). The coefficients come
+   from the pooled counts; the sum is one op_router_aux per module. NULL if nothing was routed. */
 static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
     const AdapterConfig *a = &s->acfg;
     int n = s->stats.layer_true[layer], m = s->stats.layer_null[layer], E = n + m;
@@ -231,6 +286,9 @@ static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
     return sum;
 }
 
+/* Σ_layers L_l (summed, not averaged, as exp_1); the caller scales it by aux_coef. Balanced
+   under Eq. 6, each of the n + m experts gets 1/(n+m) of the assignments, so Load approaches
+   k·n/(n+m) (REFERENCE.md §0's sanity check: m5k4 -> 1.78). */
 Tensor *moe_aux_loss(Tape *t, MoeState *s) {
     memset(s->aux_per_layer, 0, (size_t)s->n_layers * sizeof *s->aux_per_layer);
     if (s->acfg.aux == MOE_AUX_NONE) return NULL;
@@ -244,6 +302,9 @@ Tensor *moe_aux_loss(Tape *t, MoeState *s) {
     return total;
 }
 
+/* Top-p routing's dynamic loss (Huang et al. 2024): entropy_coef · Σ over every routed module
+   of the mean router entropy H = -Σ_i p_i log p_i. Lowering H makes the router confident, so
+   top-p needs fewer experts to reach its mass. NULL when entropy_coef is 0. */
 Tensor *moe_entropy_loss(Tape *t, MoeState *s) {
     if (!(s->acfg.entropy_coef > 0)) return NULL;
     Tensor *total = NULL;

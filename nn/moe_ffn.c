@@ -1,7 +1,20 @@
 /* nn/moe_ffn.c — Mixtral / AdaMoE / upcycled MoE FFN block (see moe_ffn.h). Only ops: the
-   backward comes from the tape. Per true expert e with n_e routed rows:
-     x_e = gather(h) [n_e, C],  d_e = w2_e(swiglu(w1_e x_e, w3_e x_e)) [n_e, C],
-     w_e = gather(W, row·E + e) [n_e, 1],  y[rows_e] += w_e · d_e. */
+   backward comes from the tape.
+   The block replaces a Llama SwiGLU FFN. h [N, C] is the post-attention-norm input, n true
+   experts (each a full SwiGLU FFN, F hidden units), m null experts, E = n + m:
+     z = [router(h) | h·gate2ᵀ] [N, E],  p = softmax(z),  S_t = top-k(p_t)   (a constant)
+     W = route_weights(z, S) [N, E]   (true-only by default: with m = 0 that is exactly
+                                       Mixtral's softmax -> top-k -> renormalise)
+   then, per true expert e with n_e routed rows (rows_e = r->rows[offset[e] ..]):
+     x_e = gather(h, rows_e) [n_e, C],  d_e = w2_e(swiglu(w1_e x_e, w3_e x_e)) [n_e, C],
+     w_e = gather(W, row·E + e) [n_e, 1],  y[rows_e] += w_e · d_e.
+   This is "route by gathering rows": each expert runs dense GEMMs on its own contiguous rows,
+   never a per-token mat-vec. An expert nobody chose, and every null expert, runs nothing: the
+   expert FLOPs per token are Load times one expert's. Unlike the Mo-LoRA linear (one fused op),
+   each expert's ops go on the tape separately: a handful of experts, each a big GEMM, so the
+   per-expert entries cost little.
+   The routing record goes to the model's MoeState like a routed linear's, so the Eq. 6 aux loss
+   and the Load statistics of nn/moe.c apply unchanged. */
 #include "nn/moe_ffn.h"
 #include "nn/checkpoint.h"
 #include "autograd/ops.h"
@@ -11,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A Mixtral model routes even without a moe-ffn adapter (its own router, top experts_per_tok,
+   no nulls, no aux loss); the MoeState still records that routing for the statistics. The kind
+   is set to adamoe only because moe_state_new reads n_null for that kind. */
 AdapterConfig moe_ffn_state_config(const AdapterConfig *acfg, int n_experts, int experts_per_tok) {
     AdapterConfig s = *acfg;
     if (acfg->kind != ADAPTER_MOE_FFN) {
@@ -28,7 +44,9 @@ AdapterConfig moe_ffn_state_config(const AdapterConfig *acfg, int n_experts, int
 }
 
 /* a LoraLinear on an existing base weight W [out, in] (LoRA when rank > 0): the experts' linears
-   and the router (PREFIX.lora_A.weight [rank, in], PREFIX.lora_B.weight [out, rank]) */
+   and the router (PREFIX.lora_A.weight [rank, in], PREFIX.lora_B.weight [out, rank]).
+   w == NULL declares PREFIX.weight (frozen; trainable for full fine-tuning); a given w is shared
+   (the upcycled experts all point at the dense FFN's weights and differ only by their LoRA). */
 static void expert_linear(LoraLinear *l, ParamStore *ps, const char *prefix, Tensor *w, int in, int out,
                           int rank, const AdapterConfig *a) {
     char name[320];
@@ -50,7 +68,9 @@ static void expert_linear(LoraLinear *l, ParamStore *ps, const char *prefix, Ten
     l->dropout = (real)a->dropout;
 }
 
-/* common part: sizes, routing settings, gate2, the experts (w == NULL: declared per expert) */
+/* common part: sizes, routing settings, gate2, the experts (w == NULL: declared per expert).
+   Without a moe-ffn adapter the block keeps the checkpoint's routing (top_k_base, no nulls);
+   plain LoRA may still put adapters on the experts' w1 / w3 / w2 (targets gate / up / down). */
 static void declare_common(MoeFfn *f, ParamStore *ps, const char *pre, const char *const names[3], int n,
                            int top_k_base, Tensor *const w[3], const AdapterConfig *a) {
     int moe = a->kind == ADAPTER_MOE_FFN;
@@ -83,6 +103,8 @@ static void declare_common(MoeFfn *f, ParamStore *ps, const char *pre, const cha
     }
 }
 
+/* Mixtral names: gate [n, C] is the pretrained router (frozen unless full fine-tuning); its
+   optional LoRA (target "router") is a LoraLinear on it (moe_ffn_router_logits). */
 void moe_ffn_declare(MoeFfn *f, ParamStore *ps, int layer, int dim, int hidden, int n_experts, int top_k_base,
                      const AdapterConfig *acfg, MoeState *state) {
     static const char *const names[3] = { "w1", "w3", "w2" };
@@ -102,6 +124,11 @@ void moe_ffn_declare(MoeFfn *f, ParamStore *ps, int layer, int dim, int hidden, 
     declare_common(f, ps, pre, names, n_experts, top_k_base, NULL, acfg);
 }
 
+/* Sparse upcycling (Komatsuzaki et al. 2023): a dense FFN becomes n experts that start as exact
+   copies of it (they share its frozen weights), plus a new router trained from scratch. With
+   B = 0 every expert computes the dense FFN and the true weights of a row sum to 1, so a token
+   with at least one true expert (and zero nulls) gets exactly the dense output; the experts
+   drift apart through their LoRAs. */
 void moe_ffn_declare_upcycled(MoeFfn *f, ParamStore *ps, int layer, Tensor *w_gate, Tensor *w_up,
                               Tensor *w_down, const AdapterConfig *acfg, MoeState *state) {
     static const char *const names[3] = { "gate_proj", "up_proj", "down_proj" };
@@ -122,6 +149,11 @@ void moe_ffn_declare_upcycled(MoeFfn *f, ParamStore *ps, int layer, Tensor *w_ga
     declare_common(f, ps, pre, names, acfg->upcycle, acfg->top_k, w, acfg);
 }
 
+/* Call after the base checkpoint is loaded: gate2 "copy" reads the gate. Copy is the official
+   exp_2 initialisation (REFERENCE.md §1.1: gate2 = gate tiled): null j starts with the logit of
+   true expert j mod n, so a token's top-k at first holds its best true experts next to their
+   null clones (ties go to the lower index, the true expert). For an upcycled block the copy
+   tiles the freshly drawn router. */
 void moe_ffn_init(MoeFfn *f, Rng *rng) {
     for (int e = 0; e < f->n_true; e++) {
         lora_linear_init(&f->w1[e], rng);
@@ -181,6 +213,8 @@ Tensor *moe_ffn_router_logits(Tape *t, const MoeFfn *f, Tensor *x, Rng *drop_rng
     return z;
 }
 
+/* The equations of the file header. y starts as a fresh zero [N, C] that only this block writes,
+   so the experts accumulate into it in place; pads (masked rows) select no expert and get 0. */
 Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     int N = (int)tensor_rows(h), E = f->n_true + f->n_null;
     MoeState *st = f->state;
@@ -193,9 +227,9 @@ Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     Tensor *x2 = tensor_view(t->arena, h, 2, (int[]){ N, f->dim });
     Tensor *z = moe_ffn_router_logits(t, f, x2, drop_rng);
     CHECK(tensor_cols(z) == E, "moe_ffn: %d router logits, %d experts", tensor_cols(z), E);
-    Tensor *p = op_softmax(t, z);
+    Tensor *p = op_softmax(t, z);                                         /* [N, E] */
     Routing *r = arena_alloc(t->arena, sizeof *r);
-    route_select(t->arena, p, f->n_true, f->top_k, mask, r);
+    route_select(t->arena, p, f->n_true, f->top_k, mask, r);   /* top-k only: no other rules here */
     if (st) {
         st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT] = (MoeRecord){ p, r, NULL };
         if (st->stats_on) moe_stats_accumulate(&st->stats, f->layer, MOE_FFN_SLOT, p, r);
@@ -205,7 +239,7 @@ Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     Tensor *y = tensor_2d(t->arena, N, f->dim, 0);
     memset(y->data, 0, (size_t)N * f->dim * sizeof(real));
     y = add_experts(t, f, x2, W, r, y, drop_rng);
-    if (f->identity_nulls) {
+    if (f->identity_nulls) {   /* y += (Σ selected null weights) · h; an FFN always has in == out */
         int *all = arena_alloc(t->arena, (size_t)N * sizeof(int));
         for (int i = 0; i < N; i++) all[i] = i;
         y = op_scatter_add_rows_inplace(t, y, x2, all, op_row_sum_cols(t, W, f->n_true, f->n_null));
@@ -220,6 +254,7 @@ void moe_ffn_free(MoeFfn *f) {
     f->w1 = f->w3 = f->w2 = NULL;
 }
 
+/* see moe_ffn.h; the CLI's --upcycle / --gate2-init land here */
 Status moe_ffn_options(AdapterConfig *a, const ModelConfig *c, int upcycle, const char *gate2_init, Error *err) {
     if (upcycle < 0 || upcycle > MOE_MAX_EXPERTS || (upcycle > 0 && a->kind != ADAPTER_MOE_FFN))
         return error_set(err, STATUS_INVALID, "e.g. --adapter moe-ffn --upcycle 4 --top-k 2",

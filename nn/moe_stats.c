@@ -1,20 +1,36 @@
 /* nn/moe_stats.c — router statistics: accumulation per (layer, module) and summaries per module,
    per layer (pooled over its modules, as the Eq. 6 loss pools them) and for the model (mean over
-   layers). Definitions follow torch_ref.py `layer_stats` and REFERENCE.md §1.6:
-     Load = mean over tokens of |{e ∈ S_t : e < n}|,  fractions = raw c_i / (kT),
-     null fraction = Σ_{i ≥ n} c_i / (kT),  bypass = tokens with no true expert / T,
-     entropy = mean_t -Σ_i p_ti log p_ti,  %FLOPs saved = 1 - (Load + shared) / k_baseline
-   (shared = always-on shared experts per token; fractions divide by all assignments, = kT for top-k).
-   Pads (masked rows) never reach here: route_select gives them no selection and n_rows skips them. */
+   layers). Definitions follow torch_ref.py `layer_stats` and REFERENCE.md §1.6. For one module
+   or one pooled layer, over T routed rows (a token that passes 7 routed linears of a layer counts
+   7 times there), with S_t the experts row t selected, n true experts, E = n + m in all and
+   c_i = the (row, slot) assignments of expert i:
+     Load             = (1/T) Σ_t |{e ∈ S_t : e < n}|     true experts per token (vanilla top-k: k)
+     expert fraction  = c_i / Σ_j c_j                    share of all assignments; Σ_j c_j = kT
+                                                         under top-k, varies under top-p, dense
+     null fraction    = Σ_{i ≥ n} expert fraction_i     share that went to null experts
+     bypass fraction  = (1/T) |{t : no true expert}|     tokens the experts skip (base output)
+     true_hist[j]     = (1/T) |{t : j true experts}|     the distribution behind Load
+     entropy          = (1/T) Σ_t -Σ_i p_ti log p_ti     nats, 0 (one-hot) .. log E (uniform)
+     %FLOPs saved     = 1 - (Load + shared) / k_baseline
+   The last one compares the expert compute per token with a vanilla top-k_baseline MoE of the
+   same experts (AdaMoE's metric, REFERENCE.md §0): shared = always-on shared experts, which
+   every token pays; a negative value means more compute than the baseline.
+   Sums are kept raw (MoeModuleStats) and divided only when summarised, so pooling modules or
+   forwards is exact. Pads (masked rows) never reach here: route_select gives them no
+   selection and n_rows skips them. */
 #include "nn/moe.h"
 #include "tensor/check.h"
 #include <math.h>
 #include <string.h>
 
+/* zeroes the sums of every (layer, module); the sizes stay */
 void moe_stats_reset(MoeStats *st) {
     memset(st->mod, 0, (size_t)st->n_layers * MOE_MODULES * sizeof *st->mod);
 }
 
+/* Adds one forward of one module: p [N, E] its router probabilities, r its selection. The
+   entropy is computed here from p (in double, 0·log 0 = 0); everything else is already counted
+   in r. */
 void moe_stats_accumulate(MoeStats *st, int layer, int module, const Tensor *p, const Routing *r) {
     CHECK(layer >= 0 && layer < st->n_layers && module >= 0 && module < MOE_MODULES, "moe stats slot %d/%d", layer, module);
     CHECK(r->E <= MOE_MAX_EXPERTS, "moe stats: %d experts > %d", r->E, MOE_MAX_EXPERTS);
@@ -34,6 +50,8 @@ void moe_stats_accumulate(MoeStats *st, int layer, int module, const Tensor *p, 
     for (int i = 0; i < r->E; i++) ms->counts[i] += r->count[i];
 }
 
+/* The definitions of the file header over the n consecutive module slots ms[0..n) of `layer`
+   (1 slot: a module; MOE_MODULES slots: the pooled layer). Slots that never routed add zeros. */
 static void summarise(const MoeStats *st, int layer, const MoeModuleStats *ms, int n, MoeSummary *out) {
     memset(out, 0, sizeof *out);
     int n_true = st->layer_true ? st->layer_true[layer] : st->n_true;
@@ -78,6 +96,8 @@ void moe_summary_layer(const MoeStats *st, int layer, MoeSummary *out) {
     summarise(st, layer, &st->mod[layer * MOE_MODULES], MOE_MODULES, out);
 }
 
+/* The model: the plain mean of the per-layer summaries over the layers that saw tokens (each
+   layer weighs the same; REFERENCE.md §1.6: model Load = mean over layers); tokens: the total. */
 void moe_summary_model(const MoeStats *st, MoeSummary *out) {
     memset(out, 0, sizeof *out);
     out->n_experts = st->n_true + st->n_null;

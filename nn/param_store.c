@@ -1,19 +1,36 @@
-/* nn/param_store.c — flat parameter blocks with named views (see param_store.h). */
+/* nn/param_store.c — flat parameter blocks with named views (see param_store.h).
+   Why flat blocks: a module owns names and views, never memory. With every trainable value in
+   one block `train` and its gradient in `train_grad` at the same offsets, zeroing all gradients
+   is one memset, AdamW is one loop over train_numel values (its moment buffers mirror the same
+   layout), the gradient norm for clipping is one pass, and no per-tensor malloc happens during
+   training. llm.c and KANN (after kad_ext_collate) arrive at the same design (STYLE.md §4,
+   point 3).
+   Why declare -> allocate -> bind in two phases: the block sizes are known before anything is
+   allocated, so a block never has to grow (and move under views already handed out). A
+   parameter declared before allocate has data == grad == NULL until param_store_allocate binds
+   it; the Tensor structs themselves (and their names) are owned by the store.
+   Frozen values get no gradient block at all (grad stays NULL: "no gradient flows here", the
+   tape's signal); frozen matrices may be stored as bf16 (t->bf16 set, t->data NULL) to halve
+   the memory of a large base model. */
 #include "nn/param_store.h"
 #include "tensor/check.h"
 #include <stdlib.h>
 #include <string.h>
 
-#define PARAM_ALIGN 16   /* values: 64 bytes of float */
+#define PARAM_ALIGN 16   /* values: 64 bytes of float (one cache line, an AVX-512 vector),
+                            128 of double, 32 of bf16 */
 
 void param_store_init(ParamStore *ps) { memset(ps, 0, sizeof *ps); }
 
+/* a linear search by name: for loading and wiring, not for inner loops */
 Tensor *param_find(const ParamStore *ps, const char *name) {
     for (int i = 0; i < ps->n; i++)
         if (!strcmp(ps->params[i]->name, name)) return ps->params[i];
     return NULL;
 }
 
+/* Records the view (shape, a copy of the name, the role); memory comes at allocate. The arrays
+   grow by doubling. Duplicates, a late declaration and bad shapes are programming errors. */
 Tensor *param_declare(ParamStore *ps, const char *name, ParamRole role, int ndim, const int *shape) {
     CHECK(!ps->allocated, "param_declare(%s) after param_store_allocate", name);
     CHECK(param_find(ps, name) == NULL, "parameter %s declared twice", name);
@@ -52,12 +69,18 @@ static void *block_alloc(size_t count, size_t size) {
     return p;
 }
 
+/* n rounded up to a multiple of PARAM_ALIGN values: each view starts aligned */
 static size_t round_up(size_t n) { return (n + PARAM_ALIGN - 1) / PARAM_ALIGN * PARAM_ALIGN; }
 
+/* frozen_bf16 applies to frozen matrices only: norms and vectors stay in real precision */
 static int stored_as_bf16(const ParamStore *ps, int i) {
     return ps->frozen_bf16 && ps->roles[i] == PARAM_FROZEN && ps->params[i]->ndim >= 2;
 }
 
+/* Pass 1 gives every view its offset in its block (one cursor per block, in declaration order,
+   each view padded to PARAM_ALIGN); pass 2 allocates the four blocks (even empty ones), zeroed, and
+   points each view at its offset. Padding values stay 0 forever (no view covers them), so loops
+   over a whole block (zero_grad, the optimizer) may include them harmlessly. */
 void param_store_allocate(ParamStore *ps) {
     CHECK(!ps->allocated, "param_store_allocate called twice");
     size_t nf = 0, n16 = 0, nt = 0;
@@ -85,6 +108,7 @@ void param_store_allocate(ParamStore *ps) {
     ps->allocated = 1;
 }
 
+/* by identity (the pointer), not by name; a foreign tensor is a programming error */
 ParamRole param_role(const ParamStore *ps, const Tensor *t) {
     for (int i = 0; i < ps->n; i++)
         if (ps->params[i] == t) return ps->roles[i];
@@ -95,6 +119,7 @@ void param_store_zero_grad(ParamStore *ps) {
     if (ps->train_grad) memset(ps->train_grad, 0, (ps->train_numel ? ps->train_numel : 1) * sizeof(real));
 }
 
+/* the parameter count of a role (bf16-stored frozen matrices included), padding excluded */
 size_t param_store_count(const ParamStore *ps, ParamRole role) {
     size_t n = 0;
     for (int i = 0; i < ps->n; i++)
@@ -102,6 +127,7 @@ size_t param_store_count(const ParamStore *ps, ParamRole role) {
     return n;
 }
 
+/* frees the blocks, every view and its name; the store is left empty and reusable */
 void param_store_free(ParamStore *ps) {
     for (int i = 0; i < ps->n; i++) {
         free((char *)ps->params[i]->name);

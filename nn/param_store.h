@@ -7,7 +7,8 @@
                  (ndim >= 2) are stored as bf16 in a separate block, halving memory
      trainable : one data block + one grad block with the same flat layout, so zeroing the
                  grads is one memset and the optimizer is one loop over `train_numel` values
-   Offsets are rounded up to 16 values (64 bytes) so every view is vector-aligned.
+   Offsets are rounded up to 16 values (64 bytes of float, 32 of bf16; the blocks themselves are
+   64-byte aligned), so every view starts vector-aligned.
    Names are the dotted names used in checkpoints and logs ("model.layers.3.self_attn.q_proj.weight"). */
 #ifndef PARAM_STORE_H
 #define PARAM_STORE_H

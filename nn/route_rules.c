@@ -4,6 +4,12 @@
    Every rule writes row r's experts into sel[r*k ..] (k = the slot count route_select_rule chose)
    and -1 into the unused slots, counts (row, expert) pairs per expert over unmasked rows and the
    TRUE experts per row. Masked rows select nothing.
+   The selection is a constant for autograd: nothing here touches the tape. What a rule decides
+   is only WHICH experts a row uses; how much each counts (renormalised, raw p, uniform) is the
+   weight mode of op_route_weights (route.h), chosen next to the rule in nn/moe.c.
+   Slots: top-p, dense, all-true and expert-choice give a row a variable number of experts (at
+   most E), so they get k = E slots; random uses exactly one. routing_group() then builds the
+   per-expert row lists the routed ops run on, exactly as for top-k.
  */
 #include "nn/route_rules.h"
 #include "tensor/check.h"
@@ -12,7 +18,8 @@
 
 static int row_masked(const unsigned char *mask, int row) { return mask && !mask[row]; }
 
-/* descending order of the row's p (stable: ties go to the lower index) */
+/* descending order of the row's p (stable: ties go to the lower index). An insertion sort:
+   E <= MOE_ROUTE_MAX_E = 64, and stability is what makes ties deterministic. */
 static void sort_desc(const real *pr, int E, int *order) {
     for (int e = 0; e < E; e++) order[e] = e;
     for (int i = 1; i < E; i++) {
@@ -22,7 +29,7 @@ static void sort_desc(const real *pr, int E, int *order) {
     }
 }
 
-/* the row's chosen experts: the first n of order (top-p, dense, all-true) */
+/* the row's chosen experts: the first n of list (top-p, dense, all-true, random), -1 after */
 static void take(Routing *r, int row, const int *list, int n) {
     int *top = r->sel + (size_t)row * r->k;
     for (int s = 0; s < r->k; s++) top[s] = s < n ? list[s] : -1;
@@ -32,6 +39,11 @@ static void take(Routing *r, int row, const int *list, int n) {
     }
 }
 
+/* The rules that decide each row on its own. Top-p (Huang et al. 2024): walk the experts by
+   descending p, true and null alike, and stop as soon as the mass reaches top_p, so the set is
+   the shortest prefix with Σ p >= top_p (the official code stops at the first cumsum > p_thr:
+   the two differ only on an exact tie) and never empty. A confident row (one p >= top_p) uses
+   one expert; a flat one uses many. */
 static void fill_row_rule(const Tensor *p, const RouteSpec *spec, Routing *r, int row) {
     int E = r->E, order[MOE_ROUTE_MAX_E];
     const real *pr = p->data + (size_t)row * E;
@@ -44,15 +56,15 @@ static void fill_row_rule(const Tensor *p, const RouteSpec *spec, Routing *r, in
         take(r, row, order, n);
         break;
     }
-    case ROUTE_DENSE:
+    case ROUTE_DENSE:   /* LoRAMoE: every expert, nulls included */
         for (int e = 0; e < E; e++) order[e] = e;
         take(r, row, order, E);
         break;
-    case ROUTE_ALL_TRUE:
+    case ROUTE_ALL_TRUE:   /* THOR at evaluation: all true experts (weights 1/n, moe.c) */
         for (int e = 0; e < r->n_true; e++) order[e] = e;
         take(r, row, order, r->n_true);
         break;
-    case ROUTE_RANDOM:
+    case ROUTE_RANDOM:   /* THOR training: one true expert, uniform; p does not decide */
         order[0] = (int)rng_int(spec->rng, (uint64_t)r->n_true);
         take(r, row, order, 1);
         break;
@@ -61,7 +73,14 @@ static void fill_row_rule(const Tensor *p, const RouteSpec *spec, Routing *r, in
     }
 }
 
-/* Each true expert e takes the c unmasked rows with the largest p_e (ties → lower row). */
+/* Expert choice (Zhou et al. 2022): the experts choose the tokens. Each true expert e takes the
+   c unmasked rows with the largest p_e (ties -> lower row), with the capacity
+     c = ceil(k · T / n_true),  T = unmasked rows (capped at T)
+   so a row gets about k experts on average, and every expert is exactly full: perfect balance by
+   construction, no aux loss needed. A row may be picked by several experts or by none. The
+   row's experts land in ascending expert order. Per expert, candidates are kept in a
+   descending list of at most c rows: a row enters while the list is short, or if it beats the
+   c-th. */
 static void expert_choice(Arena *a, const Tensor *p, const RouteSpec *spec, Routing *r) {
     int N = r->N, E = r->E, n_real = r->n_rows;
     int c = r->n_true ? (int)ceil((double)spec->k * n_real / r->n_true) : 0;
@@ -90,6 +109,8 @@ static void expert_choice(Arena *a, const Tensor *p, const RouteSpec *spec, Rout
     }
 }
 
+/* See route_rules.h. Everything (the record's arrays, scratch) lives in arena a; a bad shape or
+   spec is a programming error (CHECK). */
 void route_select_rule(Arena *a, const Tensor *p, const RouteSpec *spec, const unsigned char *mask, Routing *r) {
     if (spec->rule == ROUTE_TOPK) { route_select(a, p, spec->n_true, spec->k, mask, r); return; }
     char sp[64];

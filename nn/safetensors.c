@@ -1,11 +1,21 @@
 /* nn/safetensors.c — strict safetensors reader and float conversion (see safetensors.h).
+   Byte layout (REFERENCE.md §4.3):
+     [0, 8)            N, u64 little-endian
+     [8, 8 + N)        header: a JSON object, UTF-8
+     [8 + N, size)     the data buffer; every data_offsets [begin, end) is relative to byte 8 + N
    Checks, in order, each a STATUS_FORMAT naming the file (and tensor):
    file >= 8 bytes; header length N <= file size - 8 and <= 100 MB; header is valid strict JSON
    (data/json.h: UTF-8, no duplicate names) and an object; "__metadata__" maps strings to
    strings; every tensor has a known dtype, a shape of <= 8 non-negative integers and
    data_offsets [begin, end] with begin <= end <= buffer size and end - begin = numel * dtype
    size; sorted by begin, the tensors tile the data buffer exactly (first at 0, each starts
-   where the previous ended, last ends at file size - 8 - N): no holes, overlaps, trailing bytes. */
+   where the previous ended, last ends at file size - 8 - N): no holes, overlaps, trailing bytes.
+   Why so strict: every later access is `data + offset` into the mapping with no further check,
+   so each rule closes a way to read outside a tensor or the file. N bounds keep the header
+   inside the file (and turn a non-safetensors file, whose first 8 bytes make a huge N, into a
+   clear error); byte count = numel · dtype size keeps readers inside their tensor; the tiling
+   rule (the format's own, REFERENCE.md §4.3) rejects aliasing tensors and truncated or padded
+   files. Duplicate names would make a lookup ambiguous. */
 #include "nn/safetensors.h"
 #include "tensor/check.h"
 #include "tensor/half.h"
@@ -21,6 +31,7 @@
 #error "safetensors.c assumes a little-endian host"
 #endif
 
+/* every dtype of the format: its spelling in the header and its element size in bytes */
 static const struct { const char *name; size_t size; } DTYPES[SAFE_N_DTYPES] = {
     [SAFE_BOOL] = { "BOOL", 1 }, [SAFE_U8] = { "U8", 1 }, [SAFE_I8] = { "I8", 1 },
     [SAFE_F8_E4M3] = { "F8_E4M3", 1 }, [SAFE_F8_E5M2] = { "F8_E5M2", 1 },
@@ -48,7 +59,8 @@ int safetensors_dtype_parse(const char *name, SafeDtype *out) {
     return 0;
 }
 
-/* v is an integral JSON number in [0, 2^53]. */
+/* v is an integral JSON number in [0, 2^53]. JSON numbers are parsed as doubles, which hold
+   every integer only up to 2^53: a larger "integer" may already have been rounded. */
 static int json_u64(const JsonValue *v, uint64_t *out) {
     if (!v || v->type != JSON_NUMBER || v->number < 0 || v->number > 9007199254740992.0
         || v->number != (double)(uint64_t)v->number)
@@ -57,6 +69,9 @@ static int json_u64(const JsonValue *v, uint64_t *out) {
     return 1;
 }
 
+/* "shape": [d0, ...] -> t->shape, t->numel. The product is checked against SIZE_MAX / dtype
+   size before each multiply, so numel · size cannot wrap around (a hostile header could
+   otherwise make a huge tensor look tiny). [] is a scalar (numel 1); a 0 dim gives numel 0. */
 static Status parse_shape(const SafeTensors *st, const char *name, const JsonValue *shape,
                           SafeTensor *t, Error *err) {
     if (!shape || shape->type != JSON_ARRAY)
@@ -82,6 +97,7 @@ static Status parse_shape(const SafeTensors *st, const char *name, const JsonVal
     return STATUS_OK;
 }
 
+/* "data_offsets": [begin, end) inside the buffer, holding exactly numel · dtype size bytes */
 static Status parse_offsets(const SafeTensors *st, const char *name, const JsonValue *off,
                             SafeTensor *t, Error *err) {
     uint64_t b, e;
@@ -105,6 +121,8 @@ static Status parse_offsets(const SafeTensors *st, const char *name, const JsonV
     return STATUS_OK;
 }
 
+/* One header member NAME: {"dtype", "shape", "data_offsets"}; the dtype first, since the
+   other two checks need its size. Extra members are ignored. */
 static Status parse_entry(const SafeTensors *st, const char *name, const JsonValue *v,
                           SafeTensor *t, Error *err) {
     memset(t, 0, sizeof *t);
@@ -125,6 +143,7 @@ static Status parse_entry(const SafeTensors *st, const char *name, const JsonVal
     return parse_offsets(st, name, json_get(v, "data_offsets"), t, err);
 }
 
+/* "__metadata__" is the one non-tensor member: a flat object of string values (the format) */
 static Status check_metadata(const SafeTensors *st, const JsonValue *m, Error *err) {
     if (m->type != JSON_OBJECT)
         return error_set(err, STATUS_FORMAT, NULL, "%s: __metadata__ is a %s, expected an object of "
@@ -140,6 +159,8 @@ static int cmp_by_name(const void *a, const void *b) {
     return strcmp(((const SafeTensor *)a)->name, ((const SafeTensor *)b)->name);
 }
 
+/* begin, then size, then name: a total order, so zero-byte tensors sharing an offset (allowed)
+   sort the same way every time and the error messages are deterministic */
 static int cmp_by_begin(const void *a, const void *b) {
     const SafeTensor *x = *(const SafeTensor *const *)a, *y = *(const SafeTensor *const *)b;
     if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
@@ -174,6 +195,9 @@ static Status check_tiling(const SafeTensors *st, Error *err) {
     return s;
 }
 
+/* Parses the N header bytes, validates every entry, checks the tiling, then sorts the table by
+   name for safetensors_find's binary search. The table and the names live in the JSON
+   document's arena (freed by safetensors_close). */
 static Status parse_header(SafeTensors *st, Error *err) {
     Status s = json_parse(&st->header, (const char *)st->map + 8, st->header_len, st->path, err);
     if (s) return s;
@@ -196,6 +220,8 @@ static Status parse_header(SafeTensors *st, Error *err) {
     return STATUS_OK;
 }
 
+/* Maps the whole regular file read-only. At least 8 bytes are required first: the length
+   prefix must exist, and mmap of an empty file would fail with a less clear error. */
 static Status map_file(SafeTensors *st, const char *path, Error *err) {
     int fd = open(path, O_RDONLY);
     if (fd < 0) return error_set(err, STATUS_IO, "check the path", "cannot open %s: %s", path, strerror(errno));
@@ -218,13 +244,15 @@ static Status map_file(SafeTensors *st, const char *path, Error *err) {
     return STATUS_OK;
 }
 
+/* On success st owns the mapping and the parsed header until safetensors_close; on failure it
+   holds nothing (already closed) and err names the file and the first rule broken. */
 Status safetensors_open(SafeTensors *st, const char *path, Error *err) {
     memset(st, 0, sizeof *st);
     arena_init(&st->header.arena, 4096);
     snprintf(st->path, sizeof st->path, "%s", path);
     Status s = map_file(st, path, err);
     if (s) return s;
-    uint64_t n = 0;
+    uint64_t n = 0;   /* u64 little-endian, byte by byte: no alignment or host-order assumption */
     for (int i = 7; i >= 0; i--) n = (n << 8) | st->map[i];
     if (n > st->file_size - 8 || n > SAFE_MAX_HEADER) {
         s = error_set(err, STATUS_FORMAT, "the file is truncated or not a safetensors file",
@@ -240,6 +268,7 @@ Status safetensors_open(SafeTensors *st, const char *path, Error *err) {
     return s;
 }
 
+/* idempotent: a failed open has already closed, and a second close does nothing harmful */
 void safetensors_close(SafeTensors *st) {
     if (st->map) munmap(st->map, st->file_size);
     json_doc_free(&st->header);
@@ -250,6 +279,7 @@ void safetensors_close(SafeTensors *st) {
     st->count = 0;
 }
 
+/* binary search: the table is sorted by name (strcmp order) */
 const SafeTensor *safetensors_find(const SafeTensors *st, const char *name) {
     size_t lo = 0, hi = st->count;
     while (lo < hi) {
@@ -270,110 +300,4 @@ const SafeTensor *safetensors_at(const SafeTensors *st, size_t i) {
 const char *safetensors_metadata(const SafeTensors *st, const char *key) {
     const JsonValue *v = json_get(st->metadata, key);
     return v && v->type == JSON_STRING ? v->string : NULL;
-}
-
-static void shape_str(char *buf, size_t cap, int ndim, const int64_t *s64, const int *s32) {
-    size_t n = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < ndim && n < cap; d++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%lld", d ? "," : "", s64 ? (long long)s64[d] : (long long)s32[d]);
-    if (n < cap) snprintf(buf + n, cap - n, "]");
-}
-
-static Status find_checked(const SafeTensors *st, const char *name, const int *expect_shape,
-                           int expect_ndim, const SafeTensor **out, Error *err) {
-    const SafeTensor *t = safetensors_find(st, name);
-    if (!t) return error_set(err, STATUS_FORMAT, "is this checkpoint for the same model architecture?",
-                             "%s: no tensor named %s (the file has %zu tensors)", st->path, name, st->count);
-    int same = t->ndim == expect_ndim;
-    for (int d = 0; same && d < expect_ndim; d++) same = t->shape[d] == (int64_t)expect_shape[d];
-    if (!same) {
-        char have[128], want[128];
-        shape_str(have, sizeof have, t->ndim, t->shape, NULL);
-        shape_str(want, sizeof want, expect_ndim, NULL, expect_shape);
-        return error_set(err, STATUS_FORMAT, "does the model config match the checkpoint?",
-                         "%s: tensor %s has shape %s, expected %s", st->path, name, have, want);
-    }
-    if (t->dtype != SAFE_F32 && t->dtype != SAFE_F16 && t->dtype != SAFE_BF16 && t->dtype != SAFE_F64)
-        return error_set(err, STATUS_FORMAT, NULL, "%s: tensor %s has dtype %s, expected a float dtype "
-                         "(F32, F16, BF16 or F64)", st->path, name, DTYPES[t->dtype].name);
-    *out = t;
-    return STATUS_OK;
-}
-
-/* Widens element i of a float tensor to double (exact for F32/F16/BF16). */
-static void convert(const SafeTensor *t, float *of, double *od) {
-    const unsigned char *p = t->data;
-    for (size_t i = 0; i < t->numel; i++) {
-        double x;
-        if (t->dtype == SAFE_F32) {
-            float f;
-            memcpy(&f, p + 4 * i, 4);
-            x = f;
-        } else if (t->dtype == SAFE_F64) {
-            memcpy(&x, p + 8 * i, 8);
-        } else {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            x = t->dtype == SAFE_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
-        }
-        if (of) of[i] = (float)x;
-        else od[i] = x;
-    }
-}
-
-Status safetensors_read_f32(const SafeTensors *st, const char *name, const int *expect_shape,
-                            int expect_ndim, float *out, Error *err) {
-    const SafeTensor *t;
-    Status s = find_checked(st, name, expect_shape, expect_ndim, &t, err);
-    if (s) return s;
-    convert(t, out, NULL);
-    return STATUS_OK;
-}
-
-/* the whole pages inside [p, p + n) dropped from the mapping (madvise MADV_DONTNEED on a read-only
-   file mapping: reading them again pages them back in from the file); a hint, failures ignored */
-static void drop_pages(const unsigned char *p, size_t n) {
-    long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0) return;
-    uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-    uintptr_t b = ((uintptr_t)p + n) & ~((uintptr_t)page - 1);
-    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
-}
-
-/* tensor t into out_bf16 (copied when BF16, else rounded through f32) or out_real, in chunks whose
-   file pages are dropped once read: a model loads with about its own size in memory, not model +
-   touched file pages (+ a float copy of the largest tensor) */
-#define READ_CHUNK ((size_t)1 << 18)
-static void read_chunked(const SafeTensor *t, uint16_t *out_bf16, real *out_real) {
-    size_t esize = DTYPES[t->dtype].size;
-    float *buf = out_bf16 && t->dtype != SAFE_BF16 ? xmalloc(READ_CHUNK * sizeof *buf) : NULL;
-    for (size_t i0 = 0; i0 < t->numel; i0 += READ_CHUNK) {
-        SafeTensor part = *t;
-        part.numel = t->numel - i0 < READ_CHUNK ? t->numel - i0 : READ_CHUNK;
-        part.data = t->data + i0 * esize;
-        if (out_bf16 && t->dtype == SAFE_BF16) memcpy(out_bf16 + i0, part.data, part.numel * 2);
-        else if (out_bf16) {
-            convert(&part, buf, NULL);
-            for (size_t k = 0; k < part.numel; k++) out_bf16[i0 + k] = f32_to_bf16(buf[k]);
-        } else if (REAL_IS_DOUBLE) convert(&part, NULL, (double *)(void *)(out_real + i0));
-        else convert(&part, (float *)(void *)(out_real + i0), NULL);
-        drop_pages(part.data, part.numel * esize);
-    }
-    free(buf);
-}
-
-Status safetensors_read_bf16(const SafeTensors *st, const char *name, const int *expect_shape,
-                             int expect_ndim, uint16_t *out, Error *err) {
-    const SafeTensor *t;
-    Status s = find_checked(st, name, expect_shape, expect_ndim, &t, err);
-    if (!s) read_chunked(t, out, NULL);
-    return s;
-}
-
-Status safetensors_read_real(const SafeTensors *st, const char *name, const int *expect_shape,
-                             int expect_ndim, real *out, Error *err) {
-    const SafeTensor *t;
-    Status s = find_checked(st, name, expect_shape, expect_ndim, &t, err);
-    if (!s) read_chunked(t, NULL, out);
-    return s;
 }

@@ -14,9 +14,10 @@
    header to 8 bytes give 8-byte alignment): read elements with memcpy or use
    safetensors_read_f32/real. Validation is strict (see safetensors.c); every failure is
    STATUS_FORMAT (STATUS_IO for open/stat/mmap) with a message naming the file and tensor.
-   Writer: collects entries, sorts them by name (byte order = code point order, as the Python
-   writer), lays the data out in that order, pads the header with spaces to a multiple of 8
-   and writes atomically (data/atomic_file.h). Assumes a little-endian host. */
+   Writer: collects entries, sorts them by name (byte order = code point order; the reference
+   writer sorts by descending dtype first, then by name: the same order for single-dtype files),
+   lays the data out in that order, pads the header with spaces to a multiple of 8 and writes
+   atomically (data/atomic_file.h). Assumes a little-endian host. */
 #ifndef SAFETENSORS_H
 #define SAFETENSORS_H
 #include <stddef.h>

@@ -4,7 +4,20 @@
    tensor data in name order, back to back. Float sources are converted in 4096-element chunks
    (F64 sources headed for F16/BF16 are rounded to f32 first: a double rounding that can differ
    from direct rounding only in the last bf16/f16 bit on exact ties). Written through
-   data/atomic_file.h: a failure leaves no file behind and the old `path` untouched. */
+   data/atomic_file.h: a failure leaves no file behind and the old `path` untouched.
+   Why these choices:
+   - sorted by name: the same tensors give the same bytes whatever order they were added in
+     (deterministic output, comparable with cmp). The reference writer (huggingface/
+     safetensors prepare()) sorts by descending dtype first, then by name, so that every tensor
+     starts aligned to its element size; for a single-dtype file (all the trainer writes) the
+     two orders are the same. Mixed-dtype files are valid either way, but ours may leave a
+     tensor unaligned (our reader copies elements with memcpy, so it does not care).
+   - header padded to a multiple of 8 with spaces (valid JSON whitespace): the data buffer then
+     starts 8-byte aligned, and in a single-dtype file so does every tensor's element, so a
+     reader that maps the file can use the data in place.
+   - data_offsets packed back to back from 0: the tiling rule the reader enforces.
+   Adding an entry only records a borrowed pointer: nothing is copied or converted until
+   safetensors_write, so the caller's data must stay alive until then. */
 #include "nn/safetensors.h"
 #include "data/atomic_file.h"
 #include "tensor/check.h"
@@ -17,6 +30,8 @@ void safetensors_writer_init(SafeTensorsWriter *w) {
     memset(w, 0, sizeof *w);
 }
 
+/* Appends one entry (the name is copied, the data borrowed). The writer is fed by our own code,
+   not by user input, so a bad call (duplicate or reserved name, bad shape) is a CHECK. */
 static void add_entry(SafeTensorsWriter *w, const char *name, SafeDtype dtype, SafeSource src,
                       const int *shape, int ndim, const void *data) {
     CHECK(ndim >= 0 && ndim <= SAFE_MAX_DIMS, "tensor %s: ndim %d out of range", name, ndim);
@@ -50,6 +65,7 @@ void safetensors_writer_add(SafeTensorsWriter *w, const char *name, SafeDtype dt
     add_entry(w, name, dtype, SAFE_SRC_RAW, shape, ndim, data);
 }
 
+/* float sources can only be converted to float dtypes */
 static void check_float_target(const char *name, SafeDtype as) {
     CHECK(as == SAFE_F32 || as == SAFE_F16 || as == SAFE_BF16 || as == SAFE_F64,
           "tensor %s: floats can be written as F32, F16, BF16 or F64, not %s", name,
@@ -62,12 +78,15 @@ void safetensors_writer_add_f32(SafeTensorsWriter *w, const char *name, SafeDtyp
     add_entry(w, name, as, SAFE_SRC_F32, shape, ndim, data);
 }
 
+/* real is float or double by build: the source kind follows it, the file dtype is `as` */
 void safetensors_writer_add_real(SafeTensorsWriter *w, const char *name, SafeDtype as,
                                  const int *shape, int ndim, const real *data) {
     check_float_target(name, as);
     add_entry(w, name, as, REAL_IS_DOUBLE ? SAFE_SRC_F64 : SAFE_SRC_F32, shape, ndim, data);
 }
 
+/* Sets key -> value in "__metadata__" (strings only, as the format demands); a key set again is
+   replaced in place, so the order of first insertion is kept in the file. */
 void safetensors_writer_set_metadata(SafeTensorsWriter *w, const char *key, const char *value) {
     for (size_t i = 0; i < w->nmeta; i++)
         if (strcmp(w->meta[2 * i], key) == 0) {
@@ -93,11 +112,16 @@ void safetensors_writer_free(SafeTensorsWriter *w) {
     memset(w, 0, sizeof *w);
 }
 
+/* strcmp on UTF-8 = byte order = code point order: the order the reference writer uses for
+   names (Rust String comparison) */
 static int cmp_entry_name(const void *a, const void *b) {
     return strcmp((*(const SafeWriterEntry *const *)a)->name, (*(const SafeWriterEntry *const *)b)->name);
 }
 
-/* The padded header JSON for entries in `order`; returns a malloc'd buffer of *len bytes. */
+/* The padded header JSON for entries in `order`; returns a malloc'd buffer of *len bytes.
+   Offsets are assigned here, in the same order write_body writes the data, which is what
+   makes the header and the buffer agree. Names and metadata go through json_write_string,
+   so quotes, backslashes and control characters are escaped. */
 static char *build_header(const SafeTensorsWriter *w, const SafeWriterEntry **order, size_t *len) {
     char *buf = NULL;
     size_t n = 0;
@@ -126,13 +150,15 @@ static char *build_header(const SafeTensorsWriter *w, const SafeWriterEntry **or
         offset += nbytes;
     }
     fputc('}', f);
-    while (ftell(f) % 8) fputc(' ', f);
+    while (ftell(f) % 8) fputc(' ', f);   /* 8 + N is then a multiple of 8 */
     CHECK(fclose(f) == 0, "open_memstream failed");
     *len = n;
     return buf;
 }
 
-/* Writes elements [0, numel) of a float/double source converted to e->dtype. */
+/* Writes elements [0, numel) of a float/double source converted to e->dtype, through a stack
+   buffer of CHUNK elements (32 KB at 8 bytes each): no allocation however large the tensor.
+   F16 / BF16 round to nearest even (tensor/half.h). Returns 0 on a write error. */
 static int write_converted(FILE *f, const SafeWriterEntry *e) {
     enum { CHUNK = 4096 };
     unsigned char buf[CHUNK * 8];
@@ -156,6 +182,8 @@ static int write_converted(FILE *f, const SafeWriterEntry *e) {
     return 1;
 }
 
+/* The whole file: the length prefix (u64 little-endian, byte by byte), the header, then each
+   tensor's bytes in `order`. Returns 0 on a write error (errno holds the reason). */
 static int write_body(FILE *f, const char *header, size_t hlen, const SafeWriterEntry **order,
                       size_t count) {
     unsigned char len8[8];
@@ -173,6 +201,9 @@ static int write_body(FILE *f, const char *header, size_t hlen, const SafeWriter
     return 1;
 }
 
+/* Sorts, builds the header, writes through a temporary file and renames it over `path` only
+   when everything was written: readers never see a half-written file. The writer itself is
+   left unchanged (entries stay as added), so it can be written twice. */
 Status safetensors_write(const SafeTensorsWriter *w, const char *path, Error *err) {
     const SafeWriterEntry **order = xmalloc((w->count ? w->count : 1) * sizeof *order);
     for (size_t i = 0; i < w->count; i++) order[i] = &w->entries[i];

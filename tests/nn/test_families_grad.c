@@ -93,7 +93,7 @@ static void qwen2_adamoe_example(Arena *a, Rng *rng, OpExample *ex) {
     fam_case_init(ex, rng, &acfg, 1, names, 3);
 }
 
-static const OpInfo MODULES[] = {
+static const OpCase MODULES[] = {
     { "llama3_attention_bias_full_finetune", full_bias_example, fam_apply, fam_cleanup },
     { "qwen2_lora_all_targets", qwen2_lora_example, fam_apply, fam_cleanup },
     { "qwen2_adamoe_q_v_o", qwen2_adamoe_example, fam_apply, fam_cleanup },
