@@ -49,8 +49,8 @@ static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, cha
     if (!(o->lr > 0)) return error_set(err, STATUS_INVALID, NULL, "--lr must be positive");
     if (strcmp(o->loss_on, "answer") && strcmp(o->loss_on, "all"))
         return error_set(err, STATUS_INVALID, NULL, "--loss-on must be answer or all, got '%s'", o->loss_on);
-    if (strcmp(o->base_dtype, "f32") && strcmp(o->base_dtype, "bf16"))
-        return error_set(err, STATUS_INVALID, NULL, "--base-dtype must be f32 or bf16, got '%s'", o->base_dtype);
+    if (strcmp(o->base_dtype, "auto") && strcmp(o->base_dtype, "f32") && strcmp(o->base_dtype, "bf16"))
+        return error_set(err, STATUS_INVALID, NULL, "--base-dtype must be auto, f32 or bf16, got '%s'", o->base_dtype);
     if (strcmp(o->score, "letter"))
         return error_set(err, STATUS_INVALID, "use ./train eval --score choice-loglik after training",
                          "training evaluates with --score letter only");
@@ -194,13 +194,14 @@ static Status run_load(Run *r, const TrainOptions *o, Error *err) {
     s = tokenizer_load(&r->tk, tkp, r->model.cfg.vocab_size, err);
     if (s) return s;
     r->have_tk = 1;
-    s = load_split(o, "train", o->train_file, &r->train_ds, err);
-    if (!s) s = tokenize(o, tkp, &r->train_ds, &r->tk, o->train_limit, &r->train, err);
+    s = load_split(o, "train", o->train_file, &r->train_ds, err);   /* task_load frees what it read on failure */
     if (s) return s;
-    r->have_train = 1;
+    r->have_train = 1;                                               /* run_free frees the set and the tokens */
+    if ((s = tokenize(o, tkp, &r->train_ds, &r->tk, o->train_limit, &r->train, err))) return s;
     s = load_split(o, o->split, o->dev_file, &r->dev_ds, err);
-    if (!s) s = tokenize(o, tkp, &r->dev_ds, &r->tk, 0, &r->dev, err);
-    if (!s) r->have_dev = 1;
+    if (s) return s;
+    r->have_dev = 1;
+    s = tokenize(o, tkp, &r->dev_ds, &r->tk, 0, &r->dev, err);
     if (!s && r->train.n_truncated) printf("note: %d training prompts were trimmed on the left to fit --seq %d\n", r->train.n_truncated, o->seq);
     return s;
 }
@@ -228,6 +229,7 @@ static void trainer_config_from(const TrainOptions *o, const McDataset *dev, Tra
     tc->model_name = o->model;
     tc->loss_on_all = !strcmp(o->loss_on, "all");
     tc->group_by_length = o->group_by_length;
+    tc->skip_nonfinite = o->skip_nonfinite;
 }
 
 static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf, Error *err) {

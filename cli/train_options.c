@@ -11,7 +11,7 @@ void train_options_default(TrainOptions *o) {
     o->schedule = "linear";
     o->split = "dev";
     o->score = "letter";
-    o->base_dtype = "f32";
+    o->base_dtype = "auto";
     o->loss_on = "answer";
     o->epochs = 1; o->batch = 8; o->accum = 1; o->seq = 256; o->seed = 42;
     o->lr = 3e-4; o->min_lr = 0; o->warmup = 0.03; o->weight_decay = 0; o->clip = 1.0;
@@ -59,7 +59,9 @@ static int training_flags(TrainOptions *o, Flag *f) {
         { "init-adapter", FLAG_STRING, &o->init_adapter, "start from a saved adapter directory", 0 },
         { "resume", FLAG_STRING, &o->resume, "continue the run in this directory (reads its config.json)", 0 },
         { "score", FLAG_STRING, &o->score, "letter (restricted answer-letter likelihood)", 0 },
-        { "base-dtype", FLAG_STRING, &o->base_dtype, "f32 | bf16 storage of the frozen base weights", 0 },
+        { "base-dtype", FLAG_STRING, &o->base_dtype, "auto | f32 | bf16 storage of the frozen base weights (auto: bf16 when the checkpoint is bf16)", 0 },
+        { "max-memory", FLAG_STRING, &o->max_memory, "refuse to start when the estimate exceeds this (e.g. 12G, 800M; default: available RAM)", 0 },
+        { "skip-nonfinite", FLAG_INT, &o->skip_nonfinite, "skip up to N steps with a non-finite loss or gradient instead of stopping", 0 },
         { "loss-on", FLAG_STRING, &o->loss_on, "answer | all (tokens that carry the loss)", 0 },
         { "group-by-length", FLAG_BOOL, &o->group_by_length, "batch examples of similar length (less padding)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },

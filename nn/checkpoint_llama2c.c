@@ -4,6 +4,7 @@
 #include "tensor/half.h"
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -58,7 +59,10 @@ Status llama2c_read_config(const char *path, ModelConfig *cfg, int *version, Err
     cfg->n_layers = read_i32(h + off + 8);
     cfg->n_heads = read_i32(h + off + 12);
     cfg->n_kv_heads = read_i32(h + off + 16);
-    cfg->vocab_size = abs(read_i32(h + off + 20));
+    int32_t vocab = read_i32(h + off + 20);   /* negative in v0: an unshared classifier */
+    if (vocab == INT32_MIN)
+        return error_set(err, STATUS_FORMAT, NULL, "%s: vocab size %d at offset %d is out of range", path, (int)vocab, off + 20);
+    cfg->vocab_size = vocab < 0 ? -vocab : vocab;
     cfg->max_seq_len = read_i32(h + off + 24);
     cfg->head_dim = cfg->n_heads > 0 ? cfg->dim / cfg->n_heads : 0;
     cfg->norm_eps = 1e-5;

@@ -23,10 +23,10 @@
 static SafeDtype real_dtype(void) { return sizeof(real) == sizeof(double) ? SAFE_F64 : SAFE_F32; }
 
 enum { F_STEP, F_EPOCH, F_POS, F_RNG, F_SEED, F_NPARAMS, F_ASTEP, F_REAL, F_NTRAIN, F_DATA, F_MODEL, F_ADAPTER,
-       F_LAYOUT, F_COUNT };
+       F_LAYOUT, F_SKIPPED, F_COUNT };
 static const char *const KEYS[F_COUNT] = { "step", "data_epoch", "data_pos", "dropout_rng", "seed", "n_params",
                                            "adam_step", "real", "n_train", "data_hash", "model", "adapter",
-                                           "layout" };
+                                           "layout", "skipped_nonfinite" };
 static const char *const TENSORS[3] = { "params", "adam_m", "adam_v" };
 
 /* What a checkpoint must agree with: this run's model, adapter and training data. */
@@ -82,6 +82,7 @@ Status trainer_save_state(const Trainer *tr, const char *dir, Error *err) {
     snprintf(v[F_SEED], 128, "%" PRIu64, tr->cfg.seed);
     snprintf(v[F_NPARAMS], 128, "%d", n);
     snprintf(v[F_ASTEP], 128, "%ld", tr->opt.step);
+    snprintf(v[F_SKIPPED], 128, "%d", tr->skipped);
     snprintf(v[F_REAL], 128, "%s", sizeof(real) == sizeof(double) ? "double" : "float");
     const char *vals[F_COUNT];
     for (int i = 0; i < F_COUNT; i++) vals[i] = v[i];
@@ -131,7 +132,7 @@ static int parse_rng(const char *s, Rng *r) {
 
 #define MAX_STEP (1L << 40)
 
-typedef struct { long step, epoch, pos, n, astep; Rng rng; const SafeTensor *t[3]; } Fields;
+typedef struct { long step, epoch, pos, n, astep, skipped; Rng rng; const SafeTensor *t[3]; } Fields;
 
 /* Every field parsed and range-checked, the tensors shaped [n] of the build's type. */
 static Status read_fields(const SafeTensors *st, const Trainer *tr, Fields *f, Error *err) {
@@ -143,6 +144,7 @@ static Status read_fields(const SafeTensors *st, const Trainer *tr, Fields *f, E
     long max_epoch = f->step * (long)tr->cfg.accum + 1;
     if (!s) s = meta_long(st, "data_epoch", 0, max_epoch < INT_MAX - 1 ? max_epoch : INT_MAX - 1, &f->epoch, err);
     if (!s) s = meta_long(st, "n_params", 1, INT_MAX, &f->n, err);
+    if (!s) s = meta_long(st, "skipped_nonfinite", 0, f->step < INT_MAX ? f->step : INT_MAX, &f->skipped, err);
     if (!s && !parse_rng(safetensors_metadata(st, "dropout_rng"), &f->rng))
         s = error_set(err, STATUS_FORMAT, DAMAGED, "%s: metadata \"dropout_rng\" must be 64 lowercase hex digits, not all zero",
                       st->path);
@@ -227,6 +229,7 @@ Status trainer_load_state(Trainer *tr, const char *dir, Error *err) {
         tr->drop_rng = f.rng;
         tr->step = f.step;
         tr->opt.step = f.astep;
+        tr->skipped = (int)f.skipped;
         tr->epoch = (int)f.epoch;
         batch_iter_seek(&tr->it, (int)f.epoch, (int)f.pos);
     }
