@@ -184,7 +184,12 @@ static Status run_load(Run *r, const TrainOptions *o, Error *err) {
         s = adapter_read_config(o->init_adapter, &acfg, err);
         if (!s) printf("starting from adapter %s (rank %d, alpha %g)\n", o->init_adapter, acfg.rank, acfg.alpha);
     }
-    if (!s) s = model_load(&r->model, o->model, &acfg, !strcmp(o->base_dtype, "bf16"), err);
+    MemBudget budget = { .limit = 0, .batch = o->batch, .seq = o->seq, .limit_name = "--max-memory" };
+    if (!s && o->max_memory && !memory_parse_size(o->max_memory, &budget.limit))
+        s = error_set(err, STATUS_INVALID, "e.g. --max-memory 12G (k, M, G, T; > 0)", "--max-memory: '%s' is not a size",
+                      o->max_memory);
+    int dtype = !strcmp(o->base_dtype, "auto") ? BASE_DTYPE_AUTO : !strcmp(o->base_dtype, "bf16");
+    if (!s) s = model_load_budget(&r->model, o->model, &acfg, dtype, &budget, err);
     if (!s && (s = adapter_moe_check_layers(&acfg, r->model.cfg.n_layers, err))) llama_free(&r->model);
     if (s) return s;
     r->have_model = 1;

@@ -138,7 +138,8 @@ static Status load_groups(LlamaModel *m, FILE *f, const char *path, int version,
     return s;
 }
 
-Status llama2c_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+Status llama2c_load_budget(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, const MemBudget *b,
+                           Error *err) {
     ModelConfig cfg;
     int version;
     Status s = llama2c_read_config(path, &cfg, &version, err);
@@ -156,9 +157,15 @@ Status llama2c_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, 
                          cfg.vocab_size, cfg.tied ? "shared" : "unshared", want);
     FILE *f = fopen(path, "rb");
     if (!f) return error_set(err, STATUS_IO, NULL, "cannot open %s: %s", path, strerror(errno));
-    llama_declare(m, &cfg, acfg, frozen_bf16);
-    s = load_groups(m, f, path, version, g, n, err);
+    llama_declare_params(m, &cfg, acfg, frozen_bf16 > 0);   /* llama2.c files are f32: auto keeps f32 */
+    s = memory_check(m, b, path, err);
+    if (!s) s = llama_allocate(m, err);
+    if (!s) s = load_groups(m, f, path, version, g, n, err);
     fclose(f);
     if (s) llama_free(m);
     return s;
+}
+
+Status llama2c_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+    return llama2c_load_budget(m, path, acfg, frozen_bf16, NULL, err);
 }
