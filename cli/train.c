@@ -117,7 +117,8 @@ static Status tokenize(const TrainOptions *o, const char *tk_path, const McDatas
     int cached = 0;
     Status s = dataset_tokenize_cached(ds, tk, tk_path, &pc, cache_path(o, tk_path, ds, &pc, buf, sizeof buf), ts,
                                        &cached, err);
-    if (!s && cached) printf("note: %s %s examples read from the token cache\n", ds->task, ds->files[0]);
+    if (!s && cached == TOKEN_CACHE_HIT) printf("note: %s %s examples read from the token cache\n", ds->task, ds->files[0]);
+    if (!s && cached == TOKEN_CACHE_REBUILT) printf("note: the token cache was damaged, not used, rebuilt: %s\n", err->message);
     if (!s && limit > 0 && limit < ts->n) ts->n = limit;
     return s;
 }
@@ -245,6 +246,9 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
     if (s) return s;
     if (o->out && mkdir(o->out, 0755) != 0 && errno != EEXIST)
         return error_set(err, STATUS_IO, NULL, "cannot create --out %s: %s", o->out, strerror(errno));
+    /* a full disk or an unwritable --out is found now, not at the first checkpoint */
+    double ckpt_bytes = 5.0 * (double)r->model.ps.train_numel * sizeof(real) + 1e6;
+    if (o->out && (s = dir_probe_write(o->out, ckpt_bytes, err))) return err->status = STATUS_RUNTIME;
     if (o->out && !o->resume && (s = write_config(o->out, flags, nf, err))) return s;
     llama_init_adapter(&r->model, (uint64_t)o->seed);
     if (o->init_adapter && (s = adapter_load(&r->model, o->init_adapter, err))) return s;

@@ -26,7 +26,9 @@ static Status keep_records_upto(const char *path, long max_step, Error *err) {
     size_t cap = 0;
     while (getline(&line, &cap, f) > 0) {
         const char *p = strstr(line, "\"step\":");
-        if (p && atol(p + 7) <= max_step && !strstr(line, "\"type\":\"summary\"")) fputs(line, o);
+        size_t len = strlen(line);   /* a line cut by a kill has no newline: dropped */
+        if (p && len && line[len - 1] == '\n' && atol(p + 7) <= max_step && !strstr(line, "\"type\":\"summary\""))
+            fputs(line, o);
     }
     free(line);
     fclose(f);

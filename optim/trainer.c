@@ -224,6 +224,17 @@ static Status run_eval(Trainer *tr, const TrainHooks *h, Error *err) {
     return STATUS_OK;
 }
 
+/* A failed save (a full disk, say) is a runtime failure: the atomic writer left the previous
+   checkpoint as it was. */
+static Status save(const Trainer *tr, Error *err) {
+    Status s = trainer_save_state(tr, tr->cfg.out_dir, err);
+    if (s == STATUS_IO) {
+        snprintf(err->hint, sizeof err->hint, "free disk space, then continue with --resume: the previous checkpoint is intact");
+        err->status = s = STATUS_RUNTIME;
+    }
+    return s;
+}
+
 Status trainer_run(Trainer *tr, const TrainHooks *hooks, Error *err) {
     static const TrainHooks none = { 0 };
     const TrainHooks *h = hooks ? hooks : &none;
@@ -238,12 +249,12 @@ Status trainer_run(Trainer *tr, const TrainHooks *hooks, Error *err) {
             tr->step < tr->total_steps)
             s = run_eval(tr, h, err);
         if (!s && act == TRAIN_CONTINUE && tr->cfg.out_dir && tr->cfg.save_every > 0 && tr->step % tr->cfg.save_every == 0)
-            s = trainer_save_state(tr, tr->cfg.out_dir, err);
+            s = save(tr, err);
     }
     if (h->steps_done) h->steps_done(h->ctx, tr);
     int stopped = stop_flag || act == TRAIN_STOP;
     if (!s && !stopped) s = run_eval(tr, h, err);
-    if (!s && tr->cfg.out_dir) s = trainer_save_state(tr, tr->cfg.out_dir, err);
+    if (!s && tr->cfg.out_dir) s = save(tr, err);
     if (!s && !stopped && h->finished) h->finished(h->ctx, tr);
     return s;
 }
