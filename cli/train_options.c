@@ -13,7 +13,7 @@ void train_options_default(TrainOptions *o) {
     o->score = "letter";
     o->base_dtype = "auto";
     o->loss_on = "answer";
-    o->epochs = 1; o->batch = 8; o->accum = 1; o->seq = 256; o->seed = 42;
+    o->epochs = 1; o->batch = 8; o->accum = 1; o->seq = 0; o->seed = 42;
     o->lr = 3e-4; o->min_lr = 0; o->warmup = 0.03; o->weight_decay = 0; o->clip = 1.0;
     o->log_every = 10; o->eval_batch = 16;
 }
@@ -43,7 +43,7 @@ static int training_flags(TrainOptions *o, Flag *f) {
         { "eval-limit", FLAG_INT, &o->eval_limit, "score the first N dev examples (0 = all)", 0 },
         { "batch", FLAG_INT, &o->batch, "micro-batch size", 0 },
         { "accum", FLAG_INT, &o->accum, "gradient accumulation steps (effective batch = batch x accum)", 0 },
-        { "seq", FLAG_INT, &o->seq, "max tokens per example (prompt trimmed on the left)", 0 },
+        { "seq", FLAG_INT, &o->seq, "max tokens per example, prompt trimmed on the left (0 = the model's context, at most 256)", 0 },
         { "lr", FLAG_DOUBLE, &o->lr, "peak learning rate", 0 },
         { "min-lr", FLAG_DOUBLE, &o->min_lr, "final learning rate (linear / cosine)", 0 },
         { "schedule", FLAG_STRING, &o->schedule, "constant | linear | cosine", 0 },
