@@ -57,6 +57,19 @@ START_TEST(test_label_outside_choices_is_an_error)
 }
 END_TEST
 
+/* the fuzzer's first find: a labels line of LONG_MIN overflowed strtol(...) - base */
+START_TEST(test_labels_line_long_min)
+{
+    char *d = fx_dir();
+    free(fx_write(d, "train.jsonl", "{\"context\": \"C\", \"question\": \"Q\", \"answerA\": \"a\", \"answerB\": \"b\", "
+                                    "\"answerC\": \"c\"}\n{\"context\": \"D\", \"question\": \"R\", \"answerA\": \"x\", "
+                                    "\"answerB\": \"y\", \"answerC\": \"z\"}\n"));
+    free(fx_write(d, "train-labels.lst", "1\n-9223372036854775808\n"));
+    fx_load_fails("siqa", d, "train", STATUS_FORMAT, "train-labels.lst:2", "expected a label 1..3");
+    fx_rmtree(d);
+}
+END_TEST
+
 /* llama2.c v0 header: dim, hidden, layers, heads, kv_heads, vocab (negative: unshared), seq */
 START_TEST(test_llama2c_vocab_int_min)
 {
@@ -108,6 +121,7 @@ Suite *bad_inputs_suite(void) {
     tcase_add_test(tc, test_failed_load_frees_what_it_read);
     tcase_add_test(tc, test_rte_without_labels_is_an_error);
     tcase_add_test(tc, test_label_outside_choices_is_an_error);
+    tcase_add_test(tc, test_labels_line_long_min);
     tcase_add_test(tc, test_llama2c_vocab_int_min);
     tcase_add_test(tc, test_tokenizer_json_huge_id);
     tcase_add_test(tc, test_json_number_never_nan);
