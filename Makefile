@@ -5,6 +5,8 @@
 #   make bench      GEMM / training-step benchmarks as JSON lines
 #   make static     one statically linked binary for any x86-64 Linux
 #   make cross-test aarch64 cross build of the float tests, run under qemu-user
+#   make fuzz       every parser under ASan + UBSan with mutated inputs (FUZZ_ITERS=N per target),
+#                   after replaying the regression inputs in tests/fuzz/regress/
 #   make loc        files over 400 lines and functions over 60 lines
 #   make layers     the include rule between folders, and that the library never prints
 #   make docs-check every command of README.md and docs/*.md, run from a clean clone
@@ -16,7 +18,9 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -I. $(WARN)
 LDLIBS   = -lm -pthread
 LIB_SRC  = $(wildcard tensor/*.c autograd/*.c autograd/ops/*.c data/*.c nn/*.c optim/*.c)
 CLI_SRC  = $(wildcard cli/*.c bench/*.c)
-TEST_SRC = $(wildcard tests/*.c tests/*/*.c)
+TEST_SRC = $(filter-out tests/fuzz/%,$(wildcard tests/*.c tests/*/*.c))
+FUZZ_SRC = $(wildcard tests/fuzz/*.c) tests/support/train_fixture.c tests/support/model_fixtures.c tests/support/helpers.c
+FUZZ_ITERS ?= 1000
 APP_SRC  = train.c $(CLI_SRC)
 
 obj = $(patsubst %.c,build/$(1)/%.o,$(2))
@@ -24,7 +28,7 @@ obj = $(patsubst %.c,build/$(1)/%.o,$(2))
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 
-.PHONY: all test sanitize bench static cross-test cross-deps loc layers docs-check clean check-deps
+.PHONY: all test sanitize fuzz bench static cross-test cross-deps loc layers docs-check clean check-deps
 
 all: train
 
@@ -73,6 +77,20 @@ test: check-deps layers
 sanitize: check-deps
 	@$(MAKE) --no-print-directory build/tests_asan
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/tests_asan
+
+# the fuzz driver (tests/fuzz/fuzz.h): a crash stops it with the input left in build/fuzz/work/;
+# shrink it with ./build/fuzz/fuzz --minimise TARGET FILE tests/fuzz/regress/TARGET/NAME
+build/fuzz/fuzz: $(call obj,asan,$(FUZZ_SRC) $(CLI_SRC) $(LIB_SRC)) | check-deps
+	@mkdir -p build/fuzz
+	$(CC) -fsanitize=address,undefined -o $@ $^ $$(pkg-config --libs check) $(LDLIBS)
+$(call obj,asan,$(FUZZ_SRC)): CFLAGS += $(CHECK_CFLAGS)
+$(call obj,asan,$(FUZZ_SRC)): $(SUITES_LIST) | check-deps
+
+FUZZ_ENV = ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fuzz: check-deps
+	@$(MAKE) --no-print-directory build/fuzz/fuzz
+	$(FUZZ_ENV) ./build/fuzz/fuzz --replay tests/fuzz/regress
+	$(FUZZ_ENV) ./build/fuzz/fuzz --iters $(FUZZ_ITERS)
 
 bench: train
 	./train bench --json

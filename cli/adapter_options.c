@@ -224,7 +224,7 @@ Status adapter_options_load_model(LlamaModel *m, const char *model_path, const c
     if (adapter_dir && a->kind == ADAPTER_NONE)
         return error_set(err, STATUS_INVALID, "drop --adapter none to use the directory's adapter",
                          "--adapter none contradicts --adapter-dir %s", adapter_dir);
-    Status s = model_load(m, model_path, a, 0, err);
+    Status s = model_load(m, model_path, a, BASE_DTYPE_AUTO, err);   /* bf16 files stay bf16 */
     if (s) return s;
     s = adapter_moe_check_layers(a, m->cfg.n_layers, err);
     if (!s && !adapter_dir && a->kind != ADAPTER_NONE) llama_init_adapter(m, seed);

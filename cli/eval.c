@@ -18,6 +18,7 @@
 #include "tensor/check.h"
 #include "tensor/threads.h"
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -36,11 +37,13 @@ static void write_record(FILE *f, const EvalOpts *o, const char *split, const Ll
     json_write_string(f, split, strlen(split));
     fprintf(f, ",\"task\":");
     json_write_string(f, o->task, strlen(o->task));
-    fprintf(f, ",\"score\":\"%s\",\"acc\":%.6f,", o->score, r->acc);
-    if (have_norm) fprintf(f, "\"acc_norm\":%.6f,", acc_norm);
-    else fprintf(f, "\"acc_norm\":null,");
-    if (binary) fprintf(f, "\"mcc\":%.6f,", r->mcc);
-    else fprintf(f, "\"mcc\":null,");
+    fprintf(f, ",\"score\":\"%s\",\"acc\":", o->score);
+    json_write_number(f, "%.6f", r->acc);
+    fprintf(f, ",\"acc_norm\":");
+    json_write_number(f, "%.6f", have_norm ? acc_norm : NAN);
+    fprintf(f, ",\"mcc\":");
+    json_write_number(f, "%.6f", binary ? r->mcc : NAN);
+    fputc(',', f);
     fprintf(f, "\"n\":%d", r->n);
     train_log_moe_fields(f, m, 1);
     fprintf(f, "}\n");

@@ -23,6 +23,8 @@
 
 static void on_sigint(int sig) { (void)sig; trainer_request_stop(); }
 
+static Status check_ranges(const TrainOptions *o, Error *err);
+
 /* Parses argv (and --config / the resumed run's config.json) into *o. 1 = help shown. */
 static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, char **argv, int *help, Error *err) {
     train_options_default(o);
@@ -44,13 +46,30 @@ static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, cha
     if (!o->data && (!o->train_file) != (!o->dev_file))
         return error_set(err, STATUS_INVALID, NULL, "without --data, give both --train and --dev");
     if (!o->data && !o->train_file) return error_set(err, STATUS_INVALID, "e.g. --data ../shared/data/glue/RTE", "--data (or --train and --dev) is required");
-    if (o->batch < 1 || o->accum < 1 || o->seq < 8 || o->epochs < 1 || o->ad.rank < 0)
-        return error_set(err, STATUS_INVALID, NULL, "--batch, --accum, --epochs must be >= 1, --seq >= 8, --rank >= 0");
-    if (!(o->lr > 0)) return error_set(err, STATUS_INVALID, NULL, "--lr must be positive");
+    return check_ranges(o, err);
+}
+
+/* every numeric option against its allowed range, named in the message */
+static Status check_ranges(const TrainOptions *o, Error *err) {
+    const struct { const char *name; int v, lo; } ints[] = {
+        { "batch", o->batch, 1 }, { "accum", o->accum, 1 }, { "epochs", o->epochs, 1 }, { "max-steps", o->max_steps, 0 },
+        { "train-limit", o->train_limit, 0 }, { "eval-limit", o->eval_limit, 0 }, { "eval-every", o->eval_every, 0 },
+        { "save-every", o->save_every, 0 }, { "eval-batch", o->eval_batch, 1 }, { "log-every", o->log_every, 0 },
+        { "threads", o->threads, 0 }, { "skip-nonfinite", o->skip_nonfinite, 0 } };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
+        if (ints[i].v < ints[i].lo)
+            return error_set(err, STATUS_INVALID, NULL, "--%s must be >= %d, got %d", ints[i].name, ints[i].lo, ints[i].v);
+    if (o->seq != 0 && o->seq < 8) return error_set(err, STATUS_INVALID, NULL, "--seq must be >= 8 (or 0: the model's context), got %d", o->seq);
+    if (!(o->lr > 0)) return error_set(err, STATUS_INVALID, NULL, "--lr must be > 0, got %g", o->lr);
+    if (!(o->min_lr >= 0) || o->min_lr > o->lr)
+        return error_set(err, STATUS_INVALID, NULL, "--min-lr must be in [0, --lr %g], got %g", o->lr, o->min_lr);
+    if (!(o->warmup >= 0 && o->warmup <= 1)) return error_set(err, STATUS_INVALID, NULL, "--warmup must be in [0, 1], got %g", o->warmup);
+    if (!(o->weight_decay >= 0)) return error_set(err, STATUS_INVALID, NULL, "--weight-decay must be >= 0, got %g", o->weight_decay);
+    if (!(o->clip >= 0)) return error_set(err, STATUS_INVALID, NULL, "--clip must be >= 0 (0 = off), got %g", o->clip);
     if (strcmp(o->loss_on, "answer") && strcmp(o->loss_on, "all"))
         return error_set(err, STATUS_INVALID, NULL, "--loss-on must be answer or all, got '%s'", o->loss_on);
-    if (strcmp(o->base_dtype, "f32") && strcmp(o->base_dtype, "bf16"))
-        return error_set(err, STATUS_INVALID, NULL, "--base-dtype must be f32 or bf16, got '%s'", o->base_dtype);
+    if (strcmp(o->base_dtype, "auto") && strcmp(o->base_dtype, "f32") && strcmp(o->base_dtype, "bf16"))
+        return error_set(err, STATUS_INVALID, NULL, "--base-dtype must be auto, f32 or bf16, got '%s'", o->base_dtype);
     if (strcmp(o->score, "letter"))
         return error_set(err, STATUS_INVALID, "use ./train eval --score choice-loglik after training",
                          "training evaluates with --score letter only");
@@ -117,7 +136,8 @@ static Status tokenize(const TrainOptions *o, const char *tk_path, const McDatas
     int cached = 0;
     Status s = dataset_tokenize_cached(ds, tk, tk_path, &pc, cache_path(o, tk_path, ds, &pc, buf, sizeof buf), ts,
                                        &cached, err);
-    if (!s && cached) printf("note: %s %s examples read from the token cache\n", ds->task, ds->files[0]);
+    if (!s && cached == TOKEN_CACHE_HIT) printf("note: %s %s examples read from the token cache\n", ds->task, ds->files[0]);
+    if (!s && cached == TOKEN_CACHE_REBUILT) printf("note: the token cache was damaged, not used, rebuilt: %s\n", err->message);
     if (!s && limit > 0 && limit < ts->n) ts->n = limit;
     return s;
 }
@@ -177,30 +197,63 @@ static void run_free(Run *r) {
     if (r->have_model) llama_free(&r->model);
 }
 
-static Status run_load(Run *r, const TrainOptions *o, Error *err) {
+/* identity null experts pass x through, so they need in == out; a run where no routed linear
+   has that would silently get zero nulls */
+static Status check_identity_nulls(const LlamaModel *m, Error *err) {
+    if (!adapter_is_routed(&m->acfg) || m->acfg.null_kind != MOE_NULL_IDENTITY || m->layers[0].ffn) return STATUS_OK;
+    int routed = 0, in = 0, out = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const LoraLinear *lin[7] = { &m->layers[l].q, &m->layers[l].k, &m->layers[l].v, &m->layers[l].o,
+                                     &m->layers[l].gate, &m->layers[l].up, &m->layers[l].down };
+        for (int j = 0; j < 7; j++) {
+            const MoeLinear *x = lin[j]->moe;
+            if (!x || x->n_null == 0) continue;
+            if (x->identity_nulls) return STATUS_OK;
+            routed++, in = x->in, out = x->out;
+        }
+    }
+    if (!routed) return STATUS_OK;
+    return error_set(err, STATUS_INVALID, "target square linears (q, o; k, v without GQA), or use --null-kind zero",
+                     "identity null experts need in == out, but every targeted linear maps %d -> %d (or similar) values",
+                     in, out);
+}
+
+static Status run_load(Run *r, TrainOptions *o, Error *err) {
     AdapterConfig acfg;
     Status s = adapter_options_config(&o->ad, NULL, &acfg, err);   /* shared with eval, forward-backward, make-tiny */
     if (!s && o->init_adapter) {   /* the saved adapter's shape wins over --rank/--targets */
         s = adapter_read_config(o->init_adapter, &acfg, err);
         if (!s) printf("starting from adapter %s (rank %d, alpha %g)\n", o->init_adapter, acfg.rank, acfg.alpha);
     }
-    if (!s) s = model_load(&r->model, o->model, &acfg, !strcmp(o->base_dtype, "bf16"), err);
+    MemBudget budget = { .limit = 0, .batch = o->batch, .seq = o->seq, .limit_name = "--max-memory" };
+    if (!s && o->max_memory && !memory_parse_size(o->max_memory, &budget.limit))
+        s = error_set(err, STATUS_INVALID, "e.g. --max-memory 12G (k, M, G, T; > 0)", "--max-memory: '%s' is not a size",
+                      o->max_memory);
+    int dtype = !strcmp(o->base_dtype, "auto") ? BASE_DTYPE_AUTO : !strcmp(o->base_dtype, "bf16");
+    if (!s) s = model_load_budget(&r->model, o->model, &acfg, dtype, &budget, err);
     if (!s && (s = adapter_moe_check_layers(&acfg, r->model.cfg.n_layers, err))) llama_free(&r->model);
     if (s) return s;
     r->have_model = 1;
+    if ((s = check_identity_nulls(&r->model, err))) return s;
+    int ctx = r->model.cfg.max_seq_len;
+    if (o->seq > ctx)
+        return error_set(err, STATUS_INVALID, NULL, "--seq %d is above the model's context of %d tokens (allowed 8..%d)", o->seq,
+                         ctx, ctx);
+    if (o->seq == 0) o->seq = ctx < 256 ? ctx : 256;
     char buf[1024];
     const char *tkp = default_tokenizer(o, buf, sizeof buf);
     if (!tkp) return error_set(err, STATUS_INVALID, "e.g. --tokenizer tok512.bin", "--tokenizer is required for a llama2.c model");
     s = tokenizer_load(&r->tk, tkp, r->model.cfg.vocab_size, err);
     if (s) return s;
     r->have_tk = 1;
-    s = load_split(o, "train", o->train_file, &r->train_ds, err);
-    if (!s) s = tokenize(o, tkp, &r->train_ds, &r->tk, o->train_limit, &r->train, err);
+    s = load_split(o, "train", o->train_file, &r->train_ds, err);   /* task_load frees what it read on failure */
     if (s) return s;
-    r->have_train = 1;
+    r->have_train = 1;                                               /* run_free frees the set and the tokens */
+    if ((s = tokenize(o, tkp, &r->train_ds, &r->tk, o->train_limit, &r->train, err))) return s;
     s = load_split(o, o->split, o->dev_file, &r->dev_ds, err);
-    if (!s) s = tokenize(o, tkp, &r->dev_ds, &r->tk, 0, &r->dev, err);
-    if (!s) r->have_dev = 1;
+    if (s) return s;
+    r->have_dev = 1;
+    s = tokenize(o, tkp, &r->dev_ds, &r->tk, 0, &r->dev, err);
     if (!s && r->train.n_truncated) printf("note: %d training prompts were trimmed on the left to fit --seq %d\n", r->train.n_truncated, o->seq);
     return s;
 }
@@ -228,6 +281,7 @@ static void trainer_config_from(const TrainOptions *o, const McDataset *dev, Tra
     tc->model_name = o->model;
     tc->loss_on_all = !strcmp(o->loss_on, "all");
     tc->group_by_length = o->group_by_length;
+    tc->skip_nonfinite = o->skip_nonfinite;
 }
 
 static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf, Error *err) {
@@ -238,6 +292,9 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
     if (s) return s;
     if (o->out && mkdir(o->out, 0755) != 0 && errno != EEXIST)
         return error_set(err, STATUS_IO, NULL, "cannot create --out %s: %s", o->out, strerror(errno));
+    /* a full disk or an unwritable --out is found now, not at the first checkpoint */
+    double ckpt_bytes = 5.0 * (double)r->model.ps.train_numel * sizeof(real) + 1e6;
+    if (o->out && (s = dir_probe_write(o->out, ckpt_bytes, err))) return err->status = STATUS_RUNTIME;
     if (o->out && !o->resume && (s = write_config(o->out, flags, nf, err))) return s;
     llama_init_adapter(&r->model, (uint64_t)o->seed);
     if (o->init_adapter && (s = adapter_load(&r->model, o->init_adapter, err))) return s;

@@ -2,10 +2,17 @@
 #include "cli/train_log.h"
 #include "data/json.h"
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* ,"key":v (null when v is not finite: metrics.jsonl stays JSON whatever the run does) */
+static void num(FILE *f, const char *key, const char *fmt, double v) {
+    fprintf(f, ",\"%s\":", key);
+    json_write_number(f, fmt, v);
+}
 
 /* Keeps the lines of `path` whose "step" is <= max_step (resume). */
 static Status keep_records_upto(const char *path, long max_step, Error *err) {
@@ -19,7 +26,9 @@ static Status keep_records_upto(const char *path, long max_step, Error *err) {
     size_t cap = 0;
     while (getline(&line, &cap, f) > 0) {
         const char *p = strstr(line, "\"step\":");
-        if (p && atol(p + 7) <= max_step && !strstr(line, "\"type\":\"summary\"")) fputs(line, o);
+        size_t len = strlen(line);   /* a line cut by a kill has no newline: dropped */
+        if (p && len && line[len - 1] == '\n' && atol(p + 7) <= max_step && !strstr(line, "\"type\":\"summary\""))
+            fputs(line, o);
     }
     free(line);
     fclose(f);
@@ -50,7 +59,8 @@ static void layer_list(FILE *f, const MoeStats *st, const char *key, int what) {
         MoeSummary s;
         moe_summary_layer(st, l, &s);
         double v = what == 0 ? s.load : what == 1 ? s.null_fraction : what == 2 ? s.bypass_fraction : s.entropy;
-        fprintf(f, "%s%.6g", l ? "," : "", v);
+        if (l) fputc(',', f);
+        json_write_number(f, "%.6g", v);
     }
     fputc(']', f);
 }
@@ -72,8 +82,8 @@ static void module_lists(FILE *f, const LlamaModel *m) {
         for (int l = 0; l < st->n_layers; l++) {
             MoeSummary s;
             moe_summary_module(st, l, j, &s);
-            if (s.tokens > 0) fprintf(f, "%s%.6g", l ? "," : "", s.load);
-            else fprintf(f, "%snull", l ? "," : "");
+            if (l) fputc(',', f);
+            json_write_number(f, "%.6g", s.tokens > 0 ? s.load : NAN);
         }
         fputc(']', f);
     }
@@ -89,12 +99,13 @@ void train_log_moe_fields(FILE *f, const LlamaModel *m, int full) {
     const MoeStats *st = &m->moe->stats;
     MoeSummary ms;
     moe_summary_model(st, &ms);
-    fprintf(f, ",\"load\":%.6g", ms.load);
+    num(f, "load", "%.6g", ms.load);
     layer_list(f, st, "load_per_layer", 0);
-    fprintf(f, ",\"flops_saved\":%.6g", ms.flops_saved);
+    num(f, "flops_saved", "%.6g", ms.flops_saved);
     if (!full) return;
-    fprintf(f, ",\"null_fraction\":%.6g,\"bypass_fraction\":%.6g,\"router_entropy\":%.6g", ms.null_fraction,
-            ms.bypass_fraction, ms.entropy);
+    num(f, "null_fraction", "%.6g", ms.null_fraction);
+    num(f, "bypass_fraction", "%.6g", ms.bypass_fraction);
+    num(f, "router_entropy", "%.6g", ms.entropy);
     layer_list(f, st, "null_fraction_per_layer", 1);
     layer_list(f, st, "bypass_fraction_per_layer", 2);
     module_lists(f, m);
@@ -103,13 +114,19 @@ void train_log_moe_fields(FILE *f, const LlamaModel *m, int full) {
         MoeSummary s;
         moe_summary_layer(st, l, &s);
         fprintf(f, "%s[", l ? "," : "");
-        for (int i = 0; i < s.n_experts; i++) fprintf(f, "%s%.6g", i ? "," : "", s.expert_fraction[i]);
+        for (int i = 0; i < s.n_experts; i++) {
+            if (i) fputc(',', f);
+            json_write_number(f, "%.6g", s.expert_fraction[i]);
+        }
         fputc(']', f);
     }
     fprintf(f, "],\"true_experts_hist\":[");
     int last = st->top_k;   /* top-p / dense / expert-choice may use more than k true experts */
     for (int j = st->top_k + 1; j <= st->n_true; j++) if (ms.true_hist[j] > 0) last = j;
-    for (int j = 0; j <= last; j++) fprintf(f, "%s%.6g", j ? "," : "", ms.true_hist[j]);
+    for (int j = 0; j <= last; j++) {
+        if (j) fputc(',', f);
+        json_write_number(f, "%.6g", ms.true_hist[j]);
+    }
     fputc(']', f);
 }
 
@@ -139,11 +156,16 @@ static TrainAction log_step(void *ctx, const Trainer *tr, double lr) {
     TrainLog *log = ctx;
     progress(log, tr, lr);
     if (!log->metrics) return TRAIN_CONTINUE;
-    fprintf(log->metrics,
-            "{\"type\":\"train\",\"step\":%ld,\"epoch\":%d,\"loss\":%.9g,\"ce\":%.9g,\"aux\":%.9g,\"aux_coef\":%.9g,"
-            "\"lr\":%.9g,\"grad_norm\":%.9g,\"tok_per_s\":%.1f",
-            tr->step, tr->epoch, tr->last_loss, tr->last_ce, tr->last_aux, tr->model->moe ? tr->last_aux_coef : 0.0, lr,
-            tr->last_grad_norm, tr->tok_per_s);
+    FILE *f = log->metrics;
+    fprintf(f, "{\"type\":\"train\",\"step\":%ld,\"epoch\":%d", tr->step, tr->epoch);
+    num(f, "loss", "%.9g", tr->last_loss);
+    num(f, "ce", "%.9g", tr->last_ce);
+    num(f, "aux", "%.9g", tr->last_aux);
+    num(f, "aux_coef", "%.9g", tr->model->moe ? tr->last_aux_coef : 0.0);
+    num(f, "lr", "%.9g", lr);
+    num(f, "grad_norm", "%.9g", tr->last_grad_norm);
+    if (tr->skipped > 0) fprintf(f, ",\"skipped_nonfinite\":%d", tr->skipped);
+    num(f, "tok_per_s", "%.1f", tr->tok_per_s);
     train_log_moe_fields(log->metrics, tr->model, 0);
     fprintf(log->metrics, "}\n");
     fflush(log->metrics);
@@ -168,8 +190,11 @@ static void log_eval(void *ctx, const Trainer *tr) {
     fprintf(log->metrics, "{\"type\":\"eval\",\"step\":%ld,\"epoch\":%d,\"split\":\"%s\",\"task\":", tr->step, tr->epoch,
             tr->cfg.eval_split ? tr->cfg.eval_split : "dev");
     json_write_string(log->metrics, tr->cfg.task, strlen(tr->cfg.task));
-    fprintf(log->metrics, ",\"acc\":%.6f,\"acc_norm\":null,\"mcc\":%.6f,\"n\":%d,\"loss\":%.6f", e->acc, e->mcc,
-            e->n, e->loss);
+    num(log->metrics, "acc", "%.6f", e->acc);
+    fprintf(log->metrics, ",\"acc_norm\":null");
+    num(log->metrics, "mcc", "%.6f", e->mcc);
+    fprintf(log->metrics, ",\"n\":%d", e->n);
+    num(log->metrics, "loss", "%.6f", e->loss);
     train_log_moe_fields(log->metrics, tr->model, 1);
     fprintf(log->metrics, "}\n");
     fflush(log->metrics);
@@ -178,10 +203,15 @@ static void log_eval(void *ctx, const Trainer *tr) {
 static void log_finished(void *ctx, const Trainer *tr) {
     TrainLog *log = ctx;
     if (!log->metrics) return;
-    fprintf(log->metrics,
-            "{\"type\":\"summary\",\"step\":%ld,\"best_acc\":%.6f,\"best_step\":%ld,\"final_acc\":%.6f,"
-            "\"final_mcc\":%.6f,\"final_loss\":%.9g,\"seconds\":%.3f",
-            tr->step, tr->best_eval.acc, tr->best_step, tr->last_eval.acc, tr->last_eval.mcc, tr->last_loss, tr->seconds);
+    FILE *f = log->metrics;
+    fprintf(f, "{\"type\":\"summary\",\"step\":%ld", tr->step);
+    num(f, "best_acc", "%.6f", tr->best_eval.acc);
+    fprintf(f, ",\"best_step\":%ld", tr->best_step);
+    num(f, "final_acc", "%.6f", tr->last_eval.acc);
+    num(f, "final_mcc", "%.6f", tr->last_eval.mcc);
+    num(f, "final_loss", "%.9g", tr->last_loss);
+    num(f, "seconds", "%.3f", tr->seconds);
+    if (tr->skipped > 0) fprintf(f, ",\"skipped_nonfinite\":%d", tr->skipped);
     train_log_moe_fields(log->metrics, tr->model, 0);     /* of the last evaluation */
     fprintf(log->metrics, "}\n");
     fflush(log->metrics);

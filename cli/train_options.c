@@ -12,9 +12,9 @@ void train_options_default(TrainOptions *o) {
     o->schedule = "linear";
     o->split = "dev";
     o->score = "letter";
-    o->base_dtype = "f32";
+    o->base_dtype = "auto";
     o->loss_on = "answer";
-    o->epochs = 1; o->batch = 8; o->accum = 1; o->seq = 256; o->seed = 42;
+    o->epochs = 1; o->batch = 8; o->accum = 1; o->seq = 0; o->seed = 42;
     o->lr = 3e-4; o->min_lr = 0; o->warmup = 0.03; o->weight_decay = 0; o->clip = 1.0;
     o->log_every = 10; o->eval_batch = 16;
 }
@@ -41,7 +41,7 @@ static int training_flags(TrainOptions *o, Flag *f) {
         { "eval-limit", FLAG_INT, &o->eval_limit, "score the first N dev examples (0 = all)", 0 },
         { "batch", FLAG_INT, &o->batch, "micro-batch size", 0 },
         { "accum", FLAG_INT, &o->accum, "gradient accumulation steps (effective batch = batch x accum)", 0 },
-        { "seq", FLAG_INT, &o->seq, "max tokens per example (prompt trimmed on the left)", 0 },
+        { "seq", FLAG_INT, &o->seq, "max tokens per example, prompt trimmed on the left (0 = the model's context, at most 256)", 0 },
         { "lr", FLAG_DOUBLE, &o->lr, "peak learning rate", 0 },
         { "min-lr", FLAG_DOUBLE, &o->min_lr, "final learning rate (linear / cosine)", 0 },
         { "schedule", FLAG_STRING, &o->schedule, "constant | linear | cosine", 0 },
@@ -57,7 +57,9 @@ static int training_flags(TrainOptions *o, Flag *f) {
         { "init-adapter", FLAG_STRING, &o->init_adapter, "start from a saved adapter directory", 0 },
         { "resume", FLAG_STRING, &o->resume, "continue the run in this directory (reads its config.json)", 0 },
         { "score", FLAG_STRING, &o->score, "letter (restricted answer-letter likelihood)", 0 },
-        { "base-dtype", FLAG_STRING, &o->base_dtype, "f32 | bf16 storage of the frozen base weights", 0 },
+        { "base-dtype", FLAG_STRING, &o->base_dtype, "auto | f32 | bf16 storage of the frozen base weights (auto: bf16 when the checkpoint is bf16)", 0 },
+        { "max-memory", FLAG_STRING, &o->max_memory, "refuse to start when the estimate exceeds this (e.g. 12G, 800M; default: available RAM)", 0 },
+        { "skip-nonfinite", FLAG_INT, &o->skip_nonfinite, "skip up to N steps with a non-finite loss or gradient instead of stopping", 0 },
         { "loss-on", FLAG_STRING, &o->loss_on, "answer | all (tokens that carry the loss)", 0 },
         { "group-by-length", FLAG_BOOL, &o->group_by_length, "batch examples of similar length (less padding)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },

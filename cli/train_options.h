@@ -13,10 +13,10 @@
 typedef struct {
     const char *model, *tokenizer, *task, *data, *train_file, *dev_file, *split, *out;
     const char *schedule, *resume, *init_adapter, *adapter_dir, *config, *score;
-    const char *base_dtype, *loss_on;
+    const char *base_dtype, *loss_on, *max_memory;
     AdapterOptions ad;        /* --adapter, --experts, --routing, --aux-schedule, --rank, ... */
     int epochs, max_steps, train_limit, eval_limit, batch, accum, seq, seed, threads;
-    int log_every, eval_every, save_every, eval_batch, group_by_length;
+    int log_every, eval_every, save_every, eval_batch, group_by_length, skip_nonfinite;
     double lr, min_lr, warmup, weight_decay, clip;
 } TrainOptions;
 

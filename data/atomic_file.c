@@ -6,7 +6,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+static AtomicFaultHook fault_hook;
+static void *fault_ctx;
+
+void atomic_file_set_fault_hook(AtomicFaultHook hook, void *ctx) {
+    fault_hook = hook;
+    fault_ctx = ctx;
+}
+
+static int fault(const char *path, AtomicStage stage) { return fault_hook ? fault_hook(fault_ctx, path, stage) : 0; }
 
 static void af_release(AtomicFile *af) {
     free(af->path);
@@ -31,6 +42,14 @@ Status atomic_write_begin(AtomicFile *af, const char *path, Error *err) {
         return STATUS_IO;
     }
     fchmod(fd, 0644);
+    int injected = fault(path, ATOMIC_BEGUN);
+    if (injected) {
+        close(fd);
+        unlink(af->tmp_path);
+        error_set(err, STATUS_IO, "check free disk space and permissions", "cannot write %s: %s", path, strerror(injected));
+        af_release(af);
+        return STATUS_IO;
+    }
     af->f = fdopen(fd, "wb");
     if (!af->f) {
         int e = errno;
@@ -59,10 +78,11 @@ static void fsync_parent_dir(const char *path) {
 Status atomic_write_commit(AtomicFile *af, Error *err) {
     CHECK(af->f != NULL, "atomic_write_commit without a successful atomic_write_begin");
     const char *what = "write";
-    int ok = !ferror(af->f);
+    int ok = !ferror(af->f), e = 0;
+    if (ok && (e = fault(af->path, ATOMIC_WRITTEN)) != 0) ok = 0;
     if (ok && fflush(af->f) != 0) ok = 0, what = "flush";
     if (ok && fsync(fileno(af->f)) != 0) ok = 0, what = "fsync";
-    int e = errno;
+    if (!e) e = errno;
     if (fclose(af->f) != 0 && ok) ok = 0, what = "close", e = errno;
     af->f = NULL;
     if (ok && rename(af->tmp_path, af->path) != 0) ok = 0, what = "rename", e = errno;
@@ -75,6 +95,7 @@ Status atomic_write_commit(AtomicFile *af, Error *err) {
         return STATUS_IO;
     }
     fsync_parent_dir(af->path);
+    fault(af->path, ATOMIC_RENAMED);
     af_release(af);
     return STATUS_OK;
 }
@@ -113,4 +134,22 @@ Status dirs_make_parent(const char *path, Error *err) {
     if (!slash || slash == dir) return STATUS_OK;
     *slash = 0;
     return dirs_make(dir, err);
+}
+
+Status dir_probe_write(const char *dir, double need_bytes, Error *err) {
+    char path[1100];
+    snprintf(path, sizeof path, "%s/.moetrain_probe", dir);
+    AtomicFile af;
+    Status s = atomic_write_begin(&af, path, err);
+    if (s) return s;
+    static const char block[4096];
+    fwrite(block, 1, sizeof block, af.f);
+    if ((s = atomic_write_commit(&af, err))) return s;
+    unlink(path);
+    struct statvfs vf;
+    double free_bytes = statvfs(dir, &vf) == 0 ? (double)vf.f_bavail * (double)vf.f_frsize : -1;
+    if (free_bytes >= 0 && free_bytes < need_bytes)
+        return error_set(err, STATUS_IO, "free disk space or choose another --out",
+                         "%s has %.1f MB free, a checkpoint needs about %.1f MB", dir, free_bytes / 1e6, need_bytes / 1e6);
+    return STATUS_OK;
 }

@@ -129,7 +129,8 @@ static Status apply_labels(McDataset *ds, int first, const char *path, int base,
         p[l] = '\0';
         if (l == 0 && *next == '\0') break;   /* final empty line */
         char *end;
-        long v = strtol(p, &end, 10) - base;
+        long raw = strtol(p, &end, 10);   /* range-checked before the shift: no LONG_MIN - 1 */
+        long v = raw < base || raw > base + MC_MAX_CHOICES ? -1 : raw - base;
         if (l == 0 || *end != '\0' || v < 0 || (n < n_rec && v >= ds->ex[first + n].n_choices))
             st = mc_row_error(err, path, line, "expected a label %d..%d, got '%.20s'", base,
                               base + (n < n_rec ? ds->ex[first + n].n_choices : 2) - 1, p);

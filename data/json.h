@@ -2,7 +2,8 @@
    JSONL data, plus a tiny writer helper for escaping strings.
    defines: JsonType, JsonValue, JsonDoc, json_parse, json_parse_file, json_doc_free,
             json_get, json_get_number, json_get_int, json_get_string, json_get_bool,
-            json_array_at, json_type_name, json_write_string, jsonl_foreach
+            json_array_at, json_type_name, json_write_string, json_write_number,
+            jsonl_foreach
    Strict RFC 8259: no comments, no trailing commas, no NaN/Infinity, no control characters in
    strings, \uXXXX escapes incl. surrogate pairs decoded to UTF-8, duplicate object keys
    rejected, nesting depth limited (256). Errors name the file, line and column and what was
@@ -54,6 +55,9 @@ const char *json_type_name(JsonType t);                                     /* "
 
 /* Writes s[0..len) as a JSON string literal with quotes and escapes. */
 void json_write_string(FILE *f, const char *s, size_t len);
+/* Writes v with the printf format fmt (one double conversion), or null when v is NaN or
+   infinite: JSON has no literal for them, and a record must stay parseable whatever happens. */
+void json_write_number(FILE *f, const char *fmt, double v);
 
 /* JSONL: parses every non-blank line of `path` as one document and calls fn(ctx, root,
    line_no, err) for it (line_no 1-based). One arena serves all lines and is reset between

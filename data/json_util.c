@@ -240,6 +240,11 @@ const char *json_type_name(JsonType t) {
     return "unknown";
 }
 
+void json_write_number(FILE *f, const char *fmt, double v) {
+    if (isfinite(v)) fprintf(f, fmt, v);
+    else fputs("null", f);
+}
+
 void json_write_string(FILE *f, const char *s, size_t len) {
     fputc('"', f);
     for (size_t i = 0; i < len; i++) {

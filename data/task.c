@@ -188,6 +188,25 @@ static Status load_from_dir(const TaskSpec *t, const char *root, int split, cons
     return missing_split(t, dir, split, split_name, err);
 }
 
+/* Training and evaluating need gold labels: a train or dev file without any (a GLUE test file
+   given as --train, a labels column missing) would train on nothing or score n = 0. Labels must
+   also name one of the example's choices. */
+static Status check_labels(const McDataset *ds, Error *err) {
+    int labelled = 0;
+    for (int i = 0; i < ds->n; i++) {
+        const McExample *e = &ds->ex[i];
+        if (e->label >= e->n_choices)
+            return error_set(err, STATUS_FORMAT, NULL, "%s: example %d (%.60s) has label %d, expected 0..%d (one of its %d choices)",
+                             ds->source, i + 1, e->id ? e->id : "", e->label, e->n_choices - 1, e->n_choices);
+        labelled += e->label >= 0;
+    }
+    if (labelled == 0 && strcmp(ds->split, "test"))
+        return error_set(err, STATUS_FORMAT, "the train and dev splits need labels (test files ship without them)",
+                         "%s: none of its %d examples has a label, expected labels for the %s split", ds->source, ds->n,
+                         ds->split);
+    return STATUS_OK;
+}
+
 Status task_load(const char *task, const char *data_path, const char *split, McDataset *out, Error *err) {
     mc_dataset_init(out, task);
     const TaskSpec *t = find_task(task);
@@ -204,5 +223,7 @@ Status task_load(const char *task, const char *data_path, const char *split, McD
     else st = error_set(err, STATUS_IO, "check the path", "cannot open %s: no such file or directory", data_path);
     if (!st && out->n == 0)
         st = error_set(err, STATUS_FORMAT, NULL, "%s: expected at least one example for %s", out->source, task);
+    if (!st) st = check_labels(out, err);
+    if (st) mc_dataset_free(out);   /* nothing half-read reaches the caller */
     return st;
 }

@@ -163,16 +163,24 @@ Status dataset_tokenize_cached(const McDataset *ds, const Tokenizer *tk, const c
     Error ignored;
     if (from_cache) *from_cache = 0;
     int keyed = cache_path && token_cache_keys(tokenizer_path, ds, pc, &th, &dh, &ignored) == STATUS_OK;
-    if (keyed && token_cache_load(cache_path, th, dh, out, &ignored) == STATUS_OK) {
+    Status ls = keyed ? token_cache_load(cache_path, th, dh, out, &ignored) : STATUS_IO;
+    if (ls == STATUS_OK) {
         int ok = out->n == ds->n;
         for (size_t i = 0; ok && i < out->n_ids; i++) ok = out->ids[i] >= 0 && out->ids[i] < tk->vocab_size;
         if (ok) {
-            if (from_cache) *from_cache = 1;
+            if (from_cache) *from_cache = TOKEN_CACHE_HIT;
             return STATUS_OK;
         }
         tokenized_set_free(out);
+        error_set(&ignored, STATUS_FORMAT, NULL, "%s: %zu ids, %d examples do not fit this data set and tokenizer",
+                  cache_path, out->n_ids, ds->n);
+        ls = STATUS_FORMAT;
     }
     Status st = dataset_tokenize(ds, tk, pc, out, err);
+    if (!st && ls != STATUS_IO) {   /* a cache file was there but unusable: say so */
+        if (from_cache) *from_cache = TOKEN_CACHE_REBUILT;
+        if (err) *err = ignored;
+    }
     if (!st && keyed) token_cache_save(cache_path, th, dh, out, &ignored);
     return st;
 }

@@ -1,6 +1,7 @@
 /* data/token_cache.h — on-disk cache of a TokenizedSet, keyed by content hashes.
    defines: FNV64_INIT, fnv1a64, hash_file, token_cache_keys, token_cache_save,
-            token_cache_load, dataset_tokenize_cached
+            token_cache_load, dataset_tokenize_cached, TOKEN_CACHE_BUILT,
+            TOKEN_CACHE_HIT, TOKEN_CACHE_REBUILT
    Keys: tokenizer hash = FNV-1a 64 over the tokenizer file bytes; data hash = FNV-1a 64 over
    the bytes of every dataset file (ds->files, in order), the task name and the prompt config
    (style, instruction, max_len, add_eos, PROMPT_FORMAT_VERSION).
@@ -34,7 +35,11 @@ Status token_cache_load(const char *path, uint64_t tok_hash, uint64_t data_hash,
 
 /* Loads cache_path when it is valid for these inputs (and every id < vocab_size), otherwise
    tokenizes and rewrites the cache (a failed write is not an error: the set is still
-   returned). *from_cache (may be NULL) tells which happened. cache_path NULL = no cache. */
+   returned). *from_cache (may be NULL) tells which happened: TOKEN_CACHE_BUILT (no cache file),
+   TOKEN_CACHE_HIT, or TOKEN_CACHE_REBUILT (a file was there but truncated, bit-flipped, stale
+   or not for this tokenizer: never used; err->message then says why, for a note).
+   cache_path NULL = no cache. */
+enum { TOKEN_CACHE_BUILT, TOKEN_CACHE_HIT, TOKEN_CACHE_REBUILT };
 Status dataset_tokenize_cached(const McDataset *ds, const Tokenizer *tk, const char *tokenizer_path,
                                const PromptConfig *pc, const char *cache_path, TokenizedSet *out, int *from_cache,
                                Error *err);

@@ -68,6 +68,12 @@ static Status load_vocab(Loader *L, const JsonValue *vocab, const JsonValue *add
         blob += c->string_len + 1;
     }
     if (max_id < 0) return hf_bad(L, vocab, "empty vocab");
+    /* the tables are sized by the largest id: bound it by what the file holds (ids are dense in
+       practice; twice the entry count leaves room for gaps) so one stray id cannot reserve GBs */
+    size_t entries = vocab->count + (added ? added->count : 0), limit = 2 * entries + 256;
+    if ((size_t)max_id >= limit)
+        return hf_bad(L, vocab, "token id %d is far past the %zu tokens the file holds (expected ids below %zu)", max_id,
+                   entries, limit);
     tokenizer_alloc(L->tk, max_id + 1, blob);
     for (size_t i = 0; i < vocab->count; i++) {
         get_id(L, &vocab->items[i], &id);

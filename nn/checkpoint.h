@@ -2,7 +2,7 @@
    share with the Hugging Face loader.
    defines: param_set_f32, param_get_f32, llama2c_read_config, llama2c_load, llama2c_write,
             hf_read_config, hf_load, hf_write, hf_write_weights, hf_copy_config, model_load,
-            rope_permute_rows
+            rope_permute_rows, BASE_DTYPE_AUTO, model_load_budget, hf_load_budget, llama2c_load_budget
    llama2.c format (karpathy/llama2.c; REFERENCE.md §4.1):
      v0 (legacy): 7 x int32 {dim, hidden, layers, heads, kv_heads, vocab, seq_len}; vocab < 0
         means an unshared classifier stored at the end; weights tok, rms_att, wq, wk, wv, wo,
@@ -17,6 +17,11 @@
 #include "nn/llama.h"
 #include "tensor/status.h"
 #include "nn/safetensors.h"
+#include "nn/model_memory.h"
+
+/* frozen_bf16 argument of the loaders: keep the checkpoint's own dtype (bf16 storage when every
+   base matrix in the file is BF16, else f32). 0 = f32 (real) storage, 1 = bf16. */
+#define BASE_DTYPE_AUTO (-1)
 
 /* Copies n float32 values into a parameter (converting to real, or to bf16 storage). */
 void param_set_f32(Tensor *t, const float *src);
@@ -43,8 +48,16 @@ Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *er
 Status hf_write_weights(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err);
 /* Copies src_dir/config.json byte for byte to dst_dir/config.json (atomic). */
 Status hf_copy_config(const char *src_dir, const char *dst_dir, Error *err);
-/* A directory is read as HF, a file as llama2.c. */
+/* A directory is read as HF, a file as llama2.c. Before anything is allocated, the file's
+   tensors are checked against the config (names, shapes, dtypes; llama2.c: the file size) and
+   the memory estimate against the budget (NULL: the available RAM, parameters only). */
 Status model_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err);
+Status model_load_budget(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, const MemBudget *b,
+                         Error *err);
+Status hf_load_budget(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, const MemBudget *b,
+                      Error *err);
+Status llama2c_load_budget(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, const MemBudget *b,
+                           Error *err);
 /* Permutes q/k rows between Meta and HF layouts, in place (w [heads*D, cols]). */
 void rope_permute_rows(float *w, int heads, int D, int cols, int to_hf);
 

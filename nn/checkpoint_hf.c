@@ -108,7 +108,46 @@ static Status check_biases(const LlamaModel *m, const ShardSet *ss, const char *
     return STATUS_OK;
 }
 
-Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+static void shape_str(const int64_t *shape, int ndim, char *buf, size_t n) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (o < n) snprintf(buf + o, n - o, "]");
+}
+
+/* Every base tensor the model declared is in the files with the declared shape and a float dtype:
+   checked before anything is allocated. *all_bf16: every base matrix is stored as BF16. */
+static Status check_base_tensors(const LlamaModel *m, const ShardSet *ss, const char *dir, int *all_bf16, Error *err) {
+    int matrices = 0;
+    *all_bf16 = 1;
+    for (int i = 0; i < m->ps.n; i++) {
+        const Tensor *p = m->ps.params[i];
+        if (adapter_is_param_name(p->name)) continue;
+        const SafeTensors *st = shards_lookup(ss, p->name);
+        const SafeTensor *t = st ? safetensors_find(st, p->name) : NULL;
+        if (!t)
+            return error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
+                             "%s: tensor %s is missing%s", st ? st->path : dir, p->name, st ? "" : " (not in the weight map)");
+        if (t->dtype != SAFE_F32 && t->dtype != SAFE_F16 && t->dtype != SAFE_BF16 && t->dtype != SAFE_F64)
+            return error_set(err, STATUS_FORMAT, NULL, "%s: tensor %s has dtype %s, expected F32, F16, BF16 or F64", st->path,
+                             p->name, safetensors_dtype_name(t->dtype));
+        int same = t->ndim == p->ndim;
+        int64_t want[SAFE_MAX_DIMS];
+        for (int k = 0; k < p->ndim; k++) same &= t->shape[k] == (want[k] = p->shape[k]);
+        if (!same) {
+            char got[128], exp[128];
+            shape_str(t->shape, t->ndim, got, sizeof got);
+            shape_str(want, p->ndim, exp, sizeof exp);
+            return error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
+                             "%s: tensor %s has shape %s, expected %s (from config.json)", st->path, p->name, got, exp);
+        }
+        if (p->ndim >= 2) matrices++, *all_bf16 &= t->dtype == SAFE_BF16;
+    }
+    if (!matrices) *all_bf16 = 0;
+    return STATUS_OK;
+}
+
+Status hf_load_budget(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, const MemBudget *b,
+                      Error *err) {
     ModelConfig cfg;
     Status s = hf_read_config(dir, &cfg, err);
     if (!s) s = moe_ffn_check_model(&cfg, acfg, dir, err);
@@ -116,9 +155,14 @@ Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int fr
     ShardSet *ss = xcalloc(1, sizeof *ss);
     s = shards_open(ss, dir, err);
     if (!s) {
-        llama_declare(m, &cfg, acfg, frozen_bf16);
-        s = load_base_params(m, ss, dir, err);
+        int all_bf16 = 0;
+        llama_declare_params(m, &cfg, acfg, frozen_bf16 > 0);
+        s = check_base_tensors(m, ss, dir, &all_bf16, err);
         if (!s) s = check_biases(m, ss, dir, err);
+        if (!s && frozen_bf16 == BASE_DTYPE_AUTO) m->ps.frozen_bf16 = all_bf16;   /* bf16 files stay bf16 */
+        if (!s) s = memory_check(m, b, dir, err);
+        if (!s) s = llama_allocate(m, err);
+        if (!s) s = load_base_params(m, ss, dir, err);
         if (s) llama_free(m);
     }
     shards_close(ss);
@@ -126,11 +170,20 @@ Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int fr
     return s;
 }
 
-Status model_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+Status hf_load(LlamaModel *m, const char *dir, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+    return hf_load_budget(m, dir, acfg, frozen_bf16, NULL, err);
+}
+
+Status model_load_budget(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, const MemBudget *b,
+                         Error *err) {
     struct stat st;
     if (stat(path, &st) != 0)
         return error_set(err, STATUS_IO, "give a llama2.c .bin file or a Hugging Face model directory",
                          "cannot open model %s: no such file or directory", path);
-    if (S_ISDIR(st.st_mode)) return hf_load(m, path, acfg, frozen_bf16, err);
-    return llama2c_load(m, path, acfg, frozen_bf16, err);
+    if (S_ISDIR(st.st_mode)) return hf_load_budget(m, path, acfg, frozen_bf16, b, err);
+    return llama2c_load_budget(m, path, acfg, frozen_bf16, b, err);
+}
+
+Status model_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+    return model_load_budget(m, path, acfg, frozen_bf16, NULL, err);
 }

@@ -15,6 +15,7 @@
 #include "tensor/half.h"
 #include <errno.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -75,7 +76,10 @@ Status llama2c_read_config(const char *path, ModelConfig *cfg, int *version, Err
     cfg->n_layers = read_i32(h + off + 8);
     cfg->n_heads = read_i32(h + off + 12);
     cfg->n_kv_heads = read_i32(h + off + 16);
-    cfg->vocab_size = abs(read_i32(h + off + 20));
+    int32_t vocab = read_i32(h + off + 20);   /* negative in v0: an unshared classifier */
+    if (vocab == INT32_MIN)
+        return error_set(err, STATUS_FORMAT, NULL, "%s: vocab size %d at offset %d is out of range", path, (int)vocab, off + 20);
+    cfg->vocab_size = vocab < 0 ? -vocab : vocab;
     cfg->max_seq_len = read_i32(h + off + 24);
     cfg->head_dim = cfg->n_heads > 0 ? cfg->dim / cfg->n_heads : 0;
     cfg->norm_eps = 1e-5;
@@ -159,10 +163,11 @@ static Status load_groups(LlamaModel *m, FILE *f, const char *path, int version,
     return s;
 }
 
-/* header -> adapter fits the model -> exact file size -> declare -> load. Every check runs
-   before the model is declared; if loading then fails, the model is freed again, so on error
-   the caller owns nothing. */
-Status llama2c_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+/* header -> adapter fits the model -> exact file size -> declare -> memory budget -> load. Every
+   check runs before the model is allocated; if loading then fails, the model is freed again, so
+   on error the caller owns nothing. */
+Status llama2c_load_budget(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, const MemBudget *b,
+                           Error *err) {
     ModelConfig cfg;
     int version;
     Status s = llama2c_read_config(path, &cfg, &version, err);
@@ -180,9 +185,15 @@ Status llama2c_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, 
                          cfg.vocab_size, cfg.tied ? "shared" : "unshared", want);
     FILE *f = fopen(path, "rb");
     if (!f) return error_set(err, STATUS_IO, NULL, "cannot open %s: %s", path, strerror(errno));
-    llama_declare(m, &cfg, acfg, frozen_bf16);
-    s = load_groups(m, f, path, version, g, n, err);
+    llama_declare_params(m, &cfg, acfg, frozen_bf16 > 0);   /* llama2.c files are f32: auto keeps f32 */
+    s = memory_check(m, b, path, err);
+    if (!s) s = llama_allocate(m, err);
+    if (!s) s = load_groups(m, f, path, version, g, n, err);
     fclose(f);
     if (s) llama_free(m);
     return s;
+}
+
+Status llama2c_load(LlamaModel *m, const char *path, const AdapterConfig *acfg, int frozen_bf16, Error *err) {
+    return llama2c_load_budget(m, path, acfg, frozen_bf16, NULL, err);
 }

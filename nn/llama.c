@@ -59,7 +59,8 @@ static void declare_layer(LlamaModel *m, int i) {
     }
 }
 
-void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *acfg, int frozen_bf16) {
+void llama_declare_params(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *acfg, int frozen_bf16) {
+    memset(&m->rope, 0, sizeof m->rope);
     m->cfg = *cfg;
     m->acfg = *acfg;
     param_store_init(&m->ps);
@@ -85,11 +86,23 @@ void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *a
     m->final_norm = declare_vec(&m->ps, "model.norm.weight", cfg->dim, full);
     m->lm_head = cfg->tied ? m->tok_emb
                            : param_declare(&m->ps, "lm_head.weight", role, 2, (int[]){ cfg->vocab_size, cfg->dim });
-    param_store_allocate(&m->ps);
-    double *inv_freq = xmalloc((size_t)(cfg->head_dim / 2) * sizeof *inv_freq);
-    rope_inv_freq(cfg, inv_freq);   /* theta^(-2j/D), Llama-3 rescaled when rope_scaling says so */
-    rope_table_init_freq(&m->rope, NULL, cfg->max_seq_len, cfg->head_dim, cfg->rope_theta, inv_freq);
+}
+
+Status llama_allocate(LlamaModel *m, Error *err) {
+    Status s = param_store_try_allocate(&m->ps, err);
+    if (s) return s;
+    double *inv_freq = xmalloc((size_t)(m->cfg.head_dim / 2) * sizeof *inv_freq);
+    rope_inv_freq(&m->cfg, inv_freq);   /* theta^(-2j/D), Llama-3 rescaled when rope_scaling says so */
+    rope_table_init_freq(&m->rope, NULL, m->cfg.max_seq_len, m->cfg.head_dim, m->cfg.rope_theta, inv_freq);
     free(inv_freq);
+    return STATUS_OK;
+}
+
+void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *acfg, int frozen_bf16) {
+    llama_declare_params(m, cfg, acfg, frozen_bf16);
+    Error err;
+    Status s = llama_allocate(m, &err);
+    CHECK(s == STATUS_OK, "%s", err.message);
 }
 
 void llama_init_adapter(LlamaModel *m, uint64_t seed) {

@@ -1,7 +1,7 @@
 /* nn/llama.h — a Llama-style decoder (Touvron et al. 2023) assembled from modules.
-   defines: LlamaLayer, LlamaModel, LossParts, llama_declare, llama_init_adapter, llama_hidden,
-            llama_hidden_padded, llama_logits, llama_loss, llama_loss_padded, llama_free,
-            llama_init_base_random, llama_init_base_fan_in
+   defines: LlamaLayer, LlamaModel, LossParts, llama_declare, llama_declare_params, llama_allocate,
+            llama_init_adapter, llama_hidden, llama_hidden_padded, llama_logits, llama_loss,
+            llama_loss_padded, llama_free, llama_init_base_random, llama_init_base_fan_in
    Per layer, with x [N = B*T, C]:
      h = rmsnorm(x)·w_in;  q,k,v = lora(h);  q,k = rope(q,k);  a = causal_gqa_attention(q,k,v)
      x = x + o(a);  h = rmsnorm(x)·w_post;  x = x + down(silu(gate(h)) * up(h))
@@ -49,6 +49,11 @@ typedef struct {
 /* Declares every parameter (base weights frozen unless acfg->kind == ADAPTER_FULL) and
    allocates the ParamStore (zero-filled). frozen_bf16 stores frozen matrices as bf16. */
 void llama_declare(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *acfg, int frozen_bf16);
+/* llama_declare in two halves: declare every parameter (nothing allocated yet, so a loader can
+   check the file's tensors and the memory estimate first), then allocate (a failure is a Status
+   with the sizes, never an abort). After a failure llama_free still works. */
+void llama_declare_params(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *acfg, int frozen_bf16);
+Status llama_allocate(LlamaModel *m, Error *err);
 /* Fresh adapter: A kaiming-uniform, B zero, from rng_derive(seed, 1). */
 void llama_init_adapter(LlamaModel *m, uint64_t seed);
 /* Random base weights (matrices N(0, std²), norms 1 + N(0, 0.01)) from rng_derive(seed, 2):

@@ -59,13 +59,12 @@ Tensor *param_declare(ParamStore *ps, const char *name, ParamRole role, int ndim
     return t;
 }
 
-/* zero-filled, 64-byte aligned (calloc only guarantees 16) */
+/* zero-filled, 64-byte aligned (calloc only guarantees 16); NULL when the memory is not there */
 static void *block_alloc(size_t count, size_t size) {
     size_t bytes = (count ? count : 1) * size;
     bytes = (bytes + 63) / 64 * 64;
     void *p = aligned_alloc(64, bytes);
-    CHECK(p != NULL, "out of memory allocating a parameter block of %zu bytes", bytes);
-    memset(p, 0, bytes);
+    if (p) memset(p, 0, bytes);
     return p;
 }
 
@@ -77,18 +76,32 @@ static int stored_as_bf16(const ParamStore *ps, int i) {
     return ps->frozen_bf16 && ps->roles[i] == PARAM_FROZEN && ps->params[i]->ndim >= 2;
 }
 
-/* Pass 1 gives every view its offset in its block (one cursor per block, in declaration order,
-   each view padded to PARAM_ALIGN); pass 2 allocates the four blocks (even empty ones), zeroed, and
-   points each view at its offset. Padding values stay 0 forever (no view covers them), so loops
-   over a whole block (zero_grad, the optimizer) may include them harmlessly. */
-void param_store_allocate(ParamStore *ps) {
-    CHECK(!ps->allocated, "param_store_allocate called twice");
-    size_t nf = 0, n16 = 0, nt = 0;
+/* Block sizes in elements (frozen real, frozen bf16, trainable): one cursor per block, in
+   declaration order, each view padded to PARAM_ALIGN; with set_offsets each view's offset in its
+   block is recorded (pass 1 of the allocation). Pass 2 (param_store_try_allocate) allocates the
+   four blocks (even empty ones), zeroed, and points each view at its offset. Padding values stay
+   0 forever (no view covers them), so loops over a whole block (zero_grad, the optimizer) may
+   include them harmlessly. */
+/* block sizes in elements: frozen real, frozen bf16, trainable */
+static void block_sizes(const ParamStore *ps, size_t *nf, size_t *n16, size_t *nt, int set_offsets) {
+    *nf = *n16 = *nt = 0;
     for (int i = 0; i < ps->n; i++) {
-        size_t *cursor = stored_as_bf16(ps, i) ? &n16 : ps->roles[i] == PARAM_FROZEN ? &nf : &nt;
-        ps->offsets[i] = *cursor;
+        size_t *cursor = stored_as_bf16(ps, i) ? n16 : ps->roles[i] == PARAM_FROZEN ? nf : nt;
+        if (set_offsets) ps->offsets[i] = *cursor;
         *cursor += round_up(ps->params[i]->numel);
     }
+}
+
+size_t param_store_bytes(const ParamStore *ps) {
+    size_t nf, n16, nt;
+    block_sizes(ps, &nf, &n16, &nt, 0);
+    return nf * sizeof(real) + n16 * sizeof(uint16_t) + 2 * nt * sizeof(real);
+}
+
+Status param_store_try_allocate(ParamStore *ps, Error *err) {
+    CHECK(!ps->allocated, "param_store_allocate called twice");
+    size_t nf, n16, nt;
+    block_sizes(ps, &nf, &n16, &nt, 1);
     ps->frozen_numel = nf;
     ps->frozen16_numel = n16;
     ps->train_numel = nt;
@@ -96,6 +109,16 @@ void param_store_allocate(ParamStore *ps) {
     ps->frozen16 = block_alloc(n16, sizeof(uint16_t));
     ps->train = block_alloc(nt, sizeof(real));
     ps->train_grad = block_alloc(nt, sizeof(real));
+    if (!ps->frozen || !ps->frozen16 || !ps->train || !ps->train_grad) {
+        free(ps->frozen); free(ps->frozen16); free(ps->train); free(ps->train_grad);
+        ps->frozen = ps->train = ps->train_grad = NULL;
+        ps->frozen16 = NULL;
+        return error_set(err, STATUS_RUNTIME,
+                         "free memory, store the frozen base as bf16 (--base-dtype bf16), or use a smaller model",
+                         "out of memory: the parameters need %.2f GB (%.2f GB frozen%s, %.2f GB trainable + gradients)",
+                         (double)param_store_bytes(ps) / 1e9, (double)(nf * sizeof(real) + n16 * 2) / 1e9,
+                         n16 ? " incl. bf16" : "", (double)(2 * nt * sizeof(real)) / 1e9);
+    }
     for (int i = 0; i < ps->n; i++) {
         Tensor *t = ps->params[i];
         if (stored_as_bf16(ps, i)) t->bf16 = ps->frozen16 + ps->offsets[i];
@@ -106,6 +129,13 @@ void param_store_allocate(ParamStore *ps) {
         }
     }
     ps->allocated = 1;
+    return STATUS_OK;
+}
+
+void param_store_allocate(ParamStore *ps) {
+    Error err;
+    Status s = param_store_try_allocate(ps, &err);
+    CHECK(s == STATUS_OK, "%s", err.message);
 }
 
 /* by identity (the pointer), not by name; a foreign tensor is a programming error */

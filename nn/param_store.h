@@ -1,6 +1,6 @@
 /* nn/param_store.h — every parameter of a model: declare -> allocate -> bind.
    defines: ParamRole, ParamStore, param_store_init, param_declare, param_store_allocate,
-            param_find, param_store_zero_grad, param_store_free, param_store_count
+            param_store_try_allocate, param_store_bytes, param_find, param_store_zero_grad, param_store_free, param_store_count
    Modules declare named views (name, role, shape); param_store_allocate() then lays them out in
    ONE block per role and points every view into it:
      frozen    : data only, no grad (the base checkpoint); with `frozen_bf16` set, matrices
@@ -13,6 +13,7 @@
 #ifndef PARAM_STORE_H
 #define PARAM_STORE_H
 #include "tensor/tensor.h"
+#include "tensor/status.h"
 
 typedef enum { PARAM_FROZEN, PARAM_TRAINABLE } ParamRole;
 
@@ -32,8 +33,12 @@ typedef struct {
 void    param_store_init(ParamStore *ps);
 /* Declares a view; the name is copied. Aborts (CHECK) on a duplicate name or after allocate. */
 Tensor *param_declare(ParamStore *ps, const char *name, ParamRole role, int ndim, const int *shape);
-/* Allocates the blocks (zero-filled) and binds every declared view. */
+/* Allocates the blocks (zero-filled) and binds every declared view; aborts when out of memory. */
 void    param_store_allocate(ParamStore *ps);
+/* The same, but a failed allocation is STATUS_RUNTIME with the sizes and what to change. */
+Status  param_store_try_allocate(ParamStore *ps, Error *err);
+/* bytes the blocks take (values, bf16 storage, trainable gradients); valid before allocating */
+size_t  param_store_bytes(const ParamStore *ps);
 Tensor *param_find(const ParamStore *ps, const char *name);          /* NULL if absent */
 ParamRole param_role(const ParamStore *ps, const Tensor *t);
 void    param_store_zero_grad(ParamStore *ps);

@@ -6,6 +6,7 @@
 #include "tensor/check.h"
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -99,14 +100,39 @@ Status trainer_init(Trainer *tr, LlamaModel *m, const TokenizedSet *train, const
     return STATUS_OK;
 }
 
-/* Names the first recorded op whose output holds a NaN or inf (for the error message). */
-static const char *first_non_finite(const Tape *t) {
+/* The module a tape entry belongs to: the nearest parameter (a name with a '.', e.g.
+   "layers.1.attn.wq") among its inputs or those of the entries before it. */
+static const char *entry_module(const Tape *t, int i) {
+    for (; i >= 0; i--)
+        for (int k = 0; k < t->entries[i].n_in; k++) {
+            const char *n = t->entries[i].in[k] ? t->entries[i].in[k]->name : NULL;
+            if (n && strchr(n, '.')) return n;
+        }
+    return "the embedding";
+}
+
+/* "op 'X' near MODULE": the first recorded op whose output holds a NaN or inf */
+static void first_non_finite(const Tape *t, char *buf, size_t n) {
     for (int i = 0; i < t->n; i++) {
         const Tensor *o = t->entries[i].out;
         for (size_t j = 0; j < o->numel; j++)
-            if (!isfinite(o->data[j])) return t->entries[i].op;
+            if (!isfinite(o->data[j])) {
+                snprintf(buf, n, "op '%s' in %s", t->entries[i].op, entry_module(t, i));
+                return;
+            }
     }
-    return "the loss";
+    snprintf(buf, n, "the loss");
+}
+
+/* the first trainable tensor whose gradient is not finite */
+static const char *first_bad_grad(const ParamStore *ps) {
+    for (int i = 0; i < ps->n; i++) {
+        const Tensor *p = ps->params[i];
+        if (p->grad)
+            for (size_t j = 0; j < p->numel; j++)
+                if (!isfinite(p->grad[j])) return p->name;
+    }
+    return "?";
 }
 
 /* One micro-batch: forward, backward with the loss scaled by 1/accum. Returns the loss. */
@@ -118,11 +144,12 @@ static Status micro_step(Trainer *tr, double *loss_out, LossParts *parts, int *t
     *loss_out = (double)loss->data[0];
     *tokens += b.B * b.T;
     Status s = STATUS_OK;
-    if (!isfinite(*loss_out))
-        s = error_set(err, STATUS_RUNTIME, "lower --lr, or check the data",
-                      "non-finite loss at step %ld: first non-finite tensor from op '%s'", tr->step + 1,
-                      first_non_finite(&tr->tape));
-    else {
+    if (!isfinite(*loss_out)) {
+        char where[256];
+        first_non_finite(&tr->tape, where, sizeof where);
+        s = error_set(err, STATUS_RUNTIME, "lower --lr, check the data, or skip bad batches with --skip-nonfinite N",
+                      "non-finite loss at step %ld: the first non-finite value comes from %s", tr->step + 1, where);
+    } else {
         loss->grad[0] = (real)(1.0 / tr->cfg.accum);
         tape_backward_seeded(&tr->tape);
     }
@@ -131,6 +158,28 @@ static Status micro_step(Trainer *tr, double *loss_out, LossParts *parts, int *t
     return s;
 }
 
+/* forward + backward of the step's micro-batches; the gradient norm (clipped) */
+static Status step_grads(Trainer *tr, double *loss_sum, double *ce_sum, double *aux_sum, int *tokens, Error *err) {
+    ParamStore *ps = &tr->model->ps;
+    for (int a = 0; a < tr->cfg.accum; a++) {
+        double l;
+        LossParts parts;
+        Status s = micro_step(tr, &l, &parts, tokens, err);
+        *loss_sum += l;
+        if (s) return s;
+        *ce_sum += parts.ce;
+        *aux_sum += parts.aux;
+    }
+    tr->last_grad_norm = clip_grad_norm(ps->train_grad, ps->train_numel, tr->cfg.clip);
+    if (!isfinite(tr->last_grad_norm))
+        return error_set(err, STATUS_RUNTIME, "lower --lr, or skip bad batches with --skip-nonfinite N",
+                         "non-finite gradient at step %ld: first in %s", tr->step + 1, first_bad_grad(ps));
+    return STATUS_OK;
+}
+
+/* One optimizer step. A non-finite loss or gradient stops the run, unless --skip-nonfinite
+   still allows: then the step makes no update (the data and the schedule move on) and counts
+   in tr->skipped. */
 static Status train_step(Trainer *tr, double *lr_used, Error *err) {
     ParamStore *ps = &tr->model->ps;
     double t0 = train_now(), loss_sum = 0, ce_sum = 0, aux_sum = 0;
@@ -138,22 +187,18 @@ static Status train_step(Trainer *tr, double *lr_used, Error *err) {
     param_store_zero_grad(ps);
     if (tr->model->moe) moe_stats_reset(&tr->model->moe->stats);
     tr->last_aux_coef = aux_coef_now(tr);
-    for (int a = 0; a < tr->cfg.accum; a++) {
-        double l;
-        LossParts parts;
-        Status s = micro_step(tr, &l, &parts, &tokens, err);
-        if (s) return s;
-        loss_sum += l;
-        ce_sum += parts.ce;
-        aux_sum += parts.aux;
+    Status s = step_grads(tr, &loss_sum, &ce_sum, &aux_sum, &tokens, err);
+    if (s && (s != STATUS_RUNTIME || tr->skipped >= tr->cfg.skip_nonfinite)) return s;
+    double lr = lr_schedule_at(&tr->sched, tr->step);
+    if (s) {
+        tr->skipped++;
+        tr->last_grad_norm = NAN;
+        loss_sum = ce_sum = aux_sum = NAN;
+    } else {
+        adamw_step(&tr->opt, ps->train, ps->train_grad, lr);
     }
     tr->last_ce = ce_sum / tr->cfg.accum;
     tr->last_aux = aux_sum / tr->cfg.accum;
-    tr->last_grad_norm = clip_grad_norm(ps->train_grad, ps->train_numel, tr->cfg.clip);
-    if (!isfinite(tr->last_grad_norm))
-        return error_set(err, STATUS_RUNTIME, "lower --lr", "non-finite gradient norm at step %ld", tr->step + 1);
-    double lr = lr_schedule_at(&tr->sched, tr->step);
-    adamw_step(&tr->opt, ps->train, ps->train_grad, lr);
     tr->step++;
     tr->epoch = tr->it.epoch;
     tr->last_loss = loss_sum / tr->cfg.accum;
@@ -179,6 +224,17 @@ static Status run_eval(Trainer *tr, const TrainHooks *h, Error *err) {
     return STATUS_OK;
 }
 
+/* A failed save (a full disk, say) is a runtime failure: the atomic writer left the previous
+   checkpoint as it was. */
+static Status save(const Trainer *tr, Error *err) {
+    Status s = trainer_save_state(tr, tr->cfg.out_dir, err);
+    if (s == STATUS_IO) {
+        snprintf(err->hint, sizeof err->hint, "free disk space, then continue with --resume: the previous checkpoint is intact");
+        err->status = s = STATUS_RUNTIME;
+    }
+    return s;
+}
+
 Status trainer_run(Trainer *tr, const TrainHooks *hooks, Error *err) {
     static const TrainHooks none = { 0 };
     const TrainHooks *h = hooks ? hooks : &none;
@@ -193,12 +249,12 @@ Status trainer_run(Trainer *tr, const TrainHooks *hooks, Error *err) {
             tr->step < tr->total_steps)
             s = run_eval(tr, h, err);
         if (!s && act == TRAIN_CONTINUE && tr->cfg.out_dir && tr->cfg.save_every > 0 && tr->step % tr->cfg.save_every == 0)
-            s = trainer_save_state(tr, tr->cfg.out_dir, err);
+            s = save(tr, err);
     }
     if (h->steps_done) h->steps_done(h->ctx, tr);
     int stopped = stop_flag || act == TRAIN_STOP;
     if (!s && !stopped) s = run_eval(tr, h, err);
-    if (!s && tr->cfg.out_dir) s = trainer_save_state(tr, tr->cfg.out_dir, err);
+    if (!s && tr->cfg.out_dir) s = save(tr, err);
     if (!s && !stopped && h->finished) h->finished(h->ctx, tr);
     return s;
 }

@@ -41,6 +41,7 @@ typedef struct {
     int group_by_length;       /* batches of similar lengths */
     AuxSchedule aux;           /* aux-loss coefficient over the run (molora / adamoe) */
     int aux_from_adapter;      /* 1 (default): constant = the adapter's aux_coef, ignore `aux` */
+    int skip_nonfinite;        /* steps with a non-finite loss / gradient to skip before stopping (0) */
 } TrainConfig;
 
 void train_config_default(TrainConfig *c);
@@ -63,6 +64,7 @@ typedef struct Trainer {
     long best_step;
     double seconds;            /* training time so far (excluding evals) */
     double tokens;             /* token positions processed (incl. padding) */
+    int skipped;               /* steps skipped for a non-finite loss / gradient (in the checkpoint) */
 } Trainer;
 
 /* What the step hook asks of the loop: go on; stop as if interrupted (no final evaluation, the

@@ -117,12 +117,25 @@ START_TEST(test_cache_get_or_build)
     tokenized_set_free(&a);
     f.pc.add_eos = 1;           /* other prompt settings: the cache is stale, rebuilt */
     ck_assert_int_eq(dataset_tokenize_cached(&f.ds, &f.tk, f.tok_path, &f.pc, f.cache, &a, &hit, &err), STATUS_OK);
-    ck_assert_int_eq(hit, 0);
+    ck_assert_int_eq(hit, TOKEN_CACHE_REBUILT);
+    ck_assert_msg(strstr(err.message, "stale"), "%s", err.message);
     ck_assert_int_eq(a.answer_len[0], 2);
     tokenized_set_free(&a);
-    ck_assert_int_eq(truncate(f.cache, 100), 0);   /* corrupt: rebuilt, never trusted */
+    ck_assert_int_eq(truncate(f.cache, 100), 0);   /* corrupt: rebuilt, never trusted, with the reason */
     ck_assert_int_eq(dataset_tokenize_cached(&f.ds, &f.tk, f.tok_path, &f.pc, f.cache, &a, &hit, &err), STATUS_OK);
-    ck_assert_int_eq(hit, 0);
+    ck_assert_int_eq(hit, TOKEN_CACHE_REBUILT);
+    ck_assert_msg(strstr(err.message, f.cache), "%s", err.message);
+    ck_assert_int_eq(a.answer_len[0], 2);
+    tokenized_set_free(&a);
+    FILE *fp = fopen(f.cache, "r+b");             /* one flipped bit in the ids: the checksum sees it */
+    fseek(fp, -20, SEEK_END);
+    int c = fgetc(fp);
+    fseek(fp, -20, SEEK_END);
+    fputc(c ^ 4, fp);
+    fclose(fp);
+    ck_assert_int_eq(dataset_tokenize_cached(&f.ds, &f.tk, f.tok_path, &f.pc, f.cache, &a, &hit, &err), STATUS_OK);
+    ck_assert_int_eq(hit, TOKEN_CACHE_REBUILT);
+    ck_assert_msg(strstr(err.message, "corrupt") || strstr(err.message, "checksum"), "%s", err.message);
     ck_assert_int_eq(a.answer_len[0], 2);
     tokenized_set_free(&a);
     ck_assert_int_eq(dataset_tokenize_cached(&f.ds, &f.tk, f.tok_path, &f.pc, f.cache, &a, &hit, &err), STATUS_OK);
