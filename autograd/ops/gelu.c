@@ -1,5 +1,5 @@
 /* autograd/ops/gelu.c — GELU with the tanh approximation (Hendrycks & Gimpel 2016, "Gaussian
-   Error Linear Units", §2), the activation of GPT-2 and of Gemma's GeGLU:
+   Error Linear Units"), the activation of GPT-2 and of Gemma's GeGLU:
      y = ½·x·(1 + tanh(u)),   u = c·(x + a·x³),   c = √(2/π),   a = 0.044715
    It approximates the exact GELU x·Φ(x) to within 5e-4 everywhere.
    Shapes: x, y any shape, equal. Saved: nothing (tanh(u) is recomputed in the backward).

@@ -2,7 +2,7 @@
    gradient is checked with every registered op by tests/autograd/test_tape_gradcheck.c):
    - values at eight points, computed outside this project (Python's math.tanh, in double);
    - within 5e-4 of the exact GELU x·Φ(x) = ½x(1 + erf(x/√2)) on [-6, 6] (libm's erf): the
-     tanh form approximates it that closely (measured maximum 4.73e-4, near |x| = 2.6);
+     tanh form approximates it that closely (its largest gap is 4.73e-4, at |x| = 2.70);
    - gelu(x) − gelu(−x) = x, since tanh is odd;
    - no overflow at ±30, and dy/dx = ½ at 0 (t = 0 in the derivative) through the tape. */
 #include "tests/support/suites.h"
@@ -10,6 +10,7 @@
 #include "autograd/ops.h"
 #include <math.h>
 
+/* relative to 1 + |value|: a few rounding steps of the build's real */
 static double tol(void) { return REAL_IS_DOUBLE ? 1e-12 : 1e-6; }
 
 static Tensor *row(Fx *f, int n, const double *v, int with_grad) {
@@ -28,7 +29,7 @@ START_TEST(test_gelu_tanh_values)
                              2.996362607918227 };
     Tensor *y = op_gelu_tanh(&f.t, row(&f, 8, x, 0));
     for (int i = 0; i < 8; i++)
-        ck_assert_msg(fabs((double)y->data[i] - want[i]) <= tol(), "gelu_tanh(%g) = %.17g, want %.17g", x[i],
+        ck_assert_msg(fabs((double)y->data[i] - want[i]) <= tol() * (1 + fabs(want[i])), "gelu_tanh(%g) = %.17g, want %.17g", x[i],
                       (double)y->data[i], want[i]);
     fx_free(&f);
 }
@@ -46,7 +47,7 @@ START_TEST(test_gelu_tanh_near_exact_gelu_and_odd_part)
     for (int i = 0; i < N; i++) {
         double xi = (double)xt->data[i], exact = 0.5 * xi * (1 + erf(xi / sqrt(2.0)));
         ck_assert_msg(fabs((double)y->data[i] - exact) < 5e-4, "x = %g: %g vs exact %g", xi, (double)y->data[i], exact);
-        ck_assert_msg(fabs((double)y->data[i] - (double)yn->data[i] - xi) < 1e-6, "odd part at x = %g", xi);
+        ck_assert_msg(fabs((double)y->data[i] - (double)yn->data[i] - xi) <= 4 * tol() * (1 + fabs(xi)), "odd part at x = %g", xi);
     }
     fx_free(&f);
 }
