@@ -19,7 +19,8 @@ typedef struct {
     char path[200];
     char text[1 << 15];          /* the blocks so far, joined by "\n" */
     size_t len;
-    int page_line[MAX_LINES];    /* page line of each line of text (0: a joining blank line) */
+    int page_line[MAX_LINES];    /* page line of each line of text (a joining blank line: the
+                                    closing fence of the block before it) */
     int n_lines;
 } DocFile;
 
@@ -49,8 +50,8 @@ static int marker(const char *line, const char *kind, char *path, size_t cap) {
     char head[32];
     snprintf(head, sizeof head, "<!-- %s: ", kind);
     if (strncmp(line, head, strlen(head)) != 0) return 0;
-    const char *p = line + strlen(head), *end = strstr(p, " -->");
-    if (!end || end > strchr(p, '\n') || (size_t)(end - p) >= cap) return 0;
+    const char *p = line + strlen(head), *end = strstr(p, " -->"), *nl = strchr(p, '\n');
+    if (!end || (nl && end > nl) || (size_t)(end - p) >= cap) return 0;
     memcpy(path, p, (size_t)(end - p));
     path[end - p] = 0;
     return 1;
@@ -78,7 +79,8 @@ static void append_block(DocFile *f, const char *b, const char *e, int line) {
     if (f->len) {
         ck_assert_int_lt(f->n_lines, MAX_LINES);
         f->text[f->len++] = '\n';
-        f->page_line[f->n_lines++] = 0;
+        f->page_line[f->n_lines] = f->page_line[f->n_lines - 1] + 1;   /* the previous closing fence */
+        f->n_lines++;
     }
     ck_assert_msg(f->len + (size_t)(e - b) < sizeof f->text, "%s: blocks for %s too long", DOC, f->path);
     memcpy(f->text + f->len, b, (size_t)(e - b));
@@ -99,7 +101,7 @@ static void compare_whole(DocCheck *dc, const DocFile *f, const char *file) {
     if (!*a && !*b) return;
     while (a > f->text && a[-1] != '\n') a--;
     while (b > file && b[-1] != '\n') b--;
-    int line = k < f->n_lines ? f->page_line[k] : 0;
+    int line = f->n_lines ? f->page_line[k < f->n_lines ? k : f->n_lines - 1] : 0;
     PROBLEM(dc, "%s:%d: the page's %s differs from the file at its line %d: page \"%.*s\", file \"%.*s\"", DOC,
             line, f->path, k + 1, (int)strcspn(a, "\n"), a, (int)strcspn(b, "\n"), b);
 }
