@@ -36,6 +36,8 @@ const OpInfo *const ALL_OPS[] = {
     /* activations, normalisation, attention */
     &OP_SILU, &OP_SWIGLU, &OP_SWIGLU_SHARED_GRAD, &OP_SOFTMAX, &OP_RMSNORM, &OP_ROPE,
     &OP_ROPE_INPLACE, &OP_CAUSAL_ATTENTION,
+    /* the worked example of docs/autograd.md */
+    &OP_GELU_TANH,
     /* losses */
     &OP_CROSS_ENTROPY, &OP_LINEAR_CROSS_ENTROPY, &OP_ROUTER_AUX, &OP_ROUTER_ENTROPY,
     /* routing */

@@ -7,6 +7,7 @@
 #include "autograd/ops/embedding.h"
 #include "autograd/ops/gather.h"
 #include "autograd/ops/activation.h"
+#include "autograd/ops/gelu.h"
 #include "autograd/ops/reduce.h"
 #include "autograd/ops/rmsnorm.h"
 #include "autograd/ops/rope.h"
