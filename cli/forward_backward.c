@@ -99,7 +99,7 @@ static void write_layer_stat(FILE *f, const MoeStats *st, const char *key, int w
 }
 
 /* the router fields of torch_ref's summary_dict() */
-static void write_moe(FILE *f, const ParityResult *r, const LlamaModel *m) {
+static void write_moe(FILE *f, const ForwardBackwardResult *r, const LlamaModel *m) {
     const MoeStats *st = &m->moe->stats;
     fputs("  \"aux_per_layer\": [", f);
     for (int l = 0; l < st->n_layers; l++) { fputs(l ? ", " : "", f); write_num(f, m->moe->aux_per_layer[l]); }
@@ -125,7 +125,7 @@ static void write_moe(FILE *f, const ParityResult *r, const LlamaModel *m) {
     write_layer_stat(f, st, "router_entropy_per_layer", 3);
 }
 
-static void write_summary(FILE *f, const ParityResult *r, const LlamaModel *m, const char *model_path) {
+static void write_summary(FILE *f, const ForwardBackwardResult *r, const LlamaModel *m, const char *model_path) {
     int L = m->cfg.n_layers;
     fputs("{\n  \"loss\": ", f); write_num(f, r->loss);
     fputs(",\n  \"ce\": ", f); write_num(f, r->ce);
@@ -158,7 +158,7 @@ static void write_summary(FILE *f, const ParityResult *r, const LlamaModel *m, c
             m->acfg.aux_coef);
 }
 
-static Status write_json_file(const char *path, const ParityResult *r, const LlamaModel *m, const char *model_path,
+static Status write_json_file(const char *path, const ForwardBackwardResult *r, const LlamaModel *m, const char *model_path,
                               Error *err) {
     AtomicFile af;
     Status s = atomic_write_begin(&af, path, err);
@@ -189,10 +189,10 @@ static Status run(const FbOptions *o, Error *err) {
     else if (o->nonzero_b)   /* as torch_ref.py: the flag only shapes a fresh adapter */
         fprintf(stderr, "note: --nonzero-b ignored: %s\n", o->adapter_dir ? "the adapter comes from --adapter-dir" : "no adapter");
     TokenBatch tb = { 0 };
-    ParityResult r;
+    ForwardBackwardResult r;
     s = token_batch_load(o->tokens, &m.cfg, &tb, err);
-    if (!s) s = parity_forward_backward(&m, &tb, &r, err);
-    if (!s && o->grads_out) s = parity_write_grads(&m, o->grads_out, gd, err);
+    if (!s) s = forward_backward_run(&m, &tb, &r, err);
+    if (!s && o->grads_out) s = forward_backward_write_grads(&m, o->grads_out, gd, err);
     if (!s && o->json_out) s = write_json_file(o->json_out, &r, &m, o->model, err);
     if (!s)
         printf("{\"loss\": %.9g, \"ce\": %.9g, \"aux_sum\": %.9g, \"logits_sum\": %.9g, \"n_target_tokens\": %d, "

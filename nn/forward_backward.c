@@ -1,7 +1,7 @@
 /* nn/forward_backward.c — tokens.json reader and the forward + backward pass of `forward-backward`
    (see forward_backward.h). This is the parity check against PyTorch: the same batch, model and
    adapter go through shared/tools/torch_ref.py, and the loss, a few logits, logit sums, the
-   gradient norm and (parity_write_grads) every adapter gradient are compared.
+   gradient norm and (forward_backward_write_grads) every adapter gradient are compared.
    With B sequences of T tokens, N = B·T rows, V vocab:
      logits = llama_hidden(ids) · lm_headᵀ       [N, V]   every position, not only targets
      ce     = mean over targets != -100 of -log softmax(logits)[target]
@@ -101,7 +101,7 @@ static int is_lora(const Tensor *t) { return adapter_is_param_name(t->name); }
 
 /* A cheap fingerprint of all B·T·V logits for comparison with torch_ref: the first few of row 0
    (exact values) and the sum, with the sum of |logits| as its scale (sums in double). */
-static void summarise_logits(const Tensor *lg, int V, ParityResult *r) {
+static void summarise_logits(const Tensor *lg, int V, ForwardBackwardResult *r) {
     r->n_first8 = V < 8 ? V : 8;
     for (int j = 0; j < r->n_first8; j++) r->logits_pos0_first8[j] = (double)lg->data[j];
     double sum = 0, abs_sum = 0;
@@ -113,7 +113,7 @@ static void summarise_logits(const Tensor *lg, int V, ParityResult *r) {
     r->logits_abs_sum = abs_sum;
 }
 
-Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult *r, Error *err) {
+Status forward_backward_run(LlamaModel *m, const TokenBatch *tb, ForwardBackwardResult *r, Error *err) {
     memset(r, 0, sizeof *r);
     int N = tb->B * tb->T;
     Arena arena;
@@ -157,7 +157,7 @@ Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult
 
 /* The gradients under the adapter file's keys, so torch_ref can compare them tensor by tensor
    (F64 keeps a double build's precision; "format": "pt" as PEFT files carry it). */
-Status parity_write_grads(const LlamaModel *m, const char *path, SafeDtype dtype, Error *err) {
+Status forward_backward_write_grads(const LlamaModel *m, const char *path, SafeDtype dtype, Error *err) {
     CHECK(dtype == SAFE_F32 || dtype == SAFE_F64, "gradients are written as F32 or F64");
     SafeTensorsWriter w;
     safetensors_writer_init(&w);

@@ -1,14 +1,14 @@
 /* nn/forward_backward.h — one forward + backward pass on a fixed batch, with the numbers that
    shared/tools/torch_ref.py `forward-backward` reports, so the two can be compared.
-   defines: TokenBatch, token_batch_load, token_batch_free, ParityResult,
-            parity_forward_backward, parity_write_grads
+   defines: TokenBatch, token_batch_load, token_batch_free, ForwardBackwardResult,
+            forward_backward_run, forward_backward_write_grads
    tokens.json = {"inputs": [[ids]...], "targets": [[ids or -100]...]}: B sequences of equal
    length T. The loss is the mean cross-entropy over targets != -100, plus aux_coef · Σ_layers
    aux for Mo-LoRA / AdaMoE adapters (and the router-entropy term when entropy_coef > 0, as the
    trainer's llama_loss_padded) (tokens.json has no padding: every position is routed). Unlike llama_loss (LM head only at target rows), the LM head runs on all B·T positions
    because the summary needs every logit. */
-#ifndef PARITY_H
-#define PARITY_H
+#ifndef NN_FORWARD_BACKWARD_H
+#define NN_FORWARD_BACKWARD_H
 #include "nn/llama.h"
 #include "nn/safetensors.h"
 #include "tensor/status.h"
@@ -33,12 +33,12 @@ typedef struct {
     double logits_abs_sum;          /* sum of |logits|: a scale for comparing logits_sum */
     int n_tokens, n_target_tokens;
     double grad_global_norm;        /* sqrt of the sum of squares of every adapter gradient */
-} ParityResult;
+} ForwardBackwardResult;
 
 /* Zeroes the grads, runs forward + backward; the adapter gradients stay in the trainable
    tensors' grad buffers of m. */
-Status parity_forward_backward(LlamaModel *m, const TokenBatch *tb, ParityResult *r, Error *err);
+Status forward_backward_run(LlamaModel *m, const TokenBatch *tb, ForwardBackwardResult *r, Error *err);
 /* Writes every trainable tensor's gradient (F32 or F64) under its adapter file key. */
-Status parity_write_grads(const LlamaModel *m, const char *path, SafeDtype dtype, Error *err);
+Status forward_backward_write_grads(const LlamaModel *m, const char *path, SafeDtype dtype, Error *err);
 
 #endif

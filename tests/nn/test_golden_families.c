@@ -101,11 +101,11 @@ static FamErr run_parity(const char *name, LlamaModel *m, int with_grads) {
     char path[256];
     Error err;
     TokenBatch tb;
-    ParityResult r;
+    ForwardBackwardResult r;
     FamErr e = { 0 };
     snprintf(path, sizeof path, GOLDEN "/%s/tokens.json", name);
     ck_assert_msg(token_batch_load(path, &m->cfg, &tb, &err) == STATUS_OK, "%s", err.message);
-    ck_assert_msg(parity_forward_backward(m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(forward_backward_run(m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
     JsonDoc doc;
     snprintf(path, sizeof path, GOLDEN "/%s/out.json", name);
     ck_assert_msg(json_parse_file(&doc, path, &err) == STATUS_OK, "%s", err.message);

@@ -52,7 +52,7 @@ static void compare_routers(const JsonValue *ref, const LlamaModel *m, MixErr *e
     }
 }
 
-static void compare_summary(const JsonValue *ref, const ParityResult *r, const LlamaModel *m, MixErr *e) {
+static void compare_summary(const JsonValue *ref, const ForwardBackwardResult *r, const LlamaModel *m, MixErr *e) {
     double loss, ce, sum, aux;
     ck_assert(json_get_number(ref, "loss", &loss) && json_get_number(ref, "ce", &ce));
     ck_assert(json_get_number(ref, "logits_sum", &sum) && json_get_number(ref, "aux_sum", &aux));
@@ -105,10 +105,10 @@ START_TEST(test_mixtral_golden)
     char path[256];
     Error err;
     TokenBatch tb;
-    ParityResult r;
+    ForwardBackwardResult r;
     snprintf(path, sizeof path, GOLDEN "/%s/tokens.json", name);
     ck_assert_msg(token_batch_load(path, &m.cfg, &tb, &err) == STATUS_OK, "%s", err.message);
-    ck_assert_msg(parity_forward_backward(&m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(forward_backward_run(&m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
     MixErr e = { 0 };
     JsonDoc doc;
     snprintf(path, sizeof path, GOLDEN "/%s/out.json", name);

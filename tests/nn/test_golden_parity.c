@@ -63,7 +63,7 @@ static void build_and_load(const char *name, const char *dir, int seed_delta, Ll
 }
 
 /* aux per layer (relative) and the per-layer router statistics (absolute: fractions of tokens) */
-static void compare_routers(const JsonValue *ref, const ParityResult *r, const LlamaModel *m, double aux, ParityErr *e) {
+static void compare_routers(const JsonValue *ref, const ForwardBackwardResult *r, const LlamaModel *m, double aux, ParityErr *e) {
     e->aux_rel = golden_rel_err(r->aux, aux);
     const JsonValue *al = json_get(ref, "aux_per_layer");
     static const char *const keys[3] = { "load_per_layer", "null_fraction_per_layer", "bypass_fraction_per_layer" };
@@ -81,7 +81,7 @@ static void compare_routers(const JsonValue *ref, const ParityResult *r, const L
     }
 }
 
-static void compare_summary(const JsonValue *ref, const ParityResult *r, const LlamaModel *m, ParityErr *e) {
+static void compare_summary(const JsonValue *ref, const ForwardBackwardResult *r, const LlamaModel *m, ParityErr *e) {
     double loss, ce, sum, gnorm, aux;
     long long nt, ntt;
     const char *kind;
@@ -107,11 +107,11 @@ static ParityErr run_fixture(const char *name, int seed_delta) {
     LlamaModel m;
     build_and_load(name, dir, seed_delta, &m);
     TokenBatch tb;
-    ParityResult r;
+    ForwardBackwardResult r;
     Error err;
     snprintf(path, sizeof path, GOLDEN "/%s/tokens.json", name);
     ck_assert_msg(token_batch_load(path, &m.cfg, &tb, &err) == STATUS_OK, "%s", err.message);
-    ck_assert_msg(parity_forward_backward(&m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(forward_backward_run(&m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
     ParityErr e = { 0 };
     JsonDoc doc;
     snprintf(path, sizeof path, GOLDEN "/%s/out.json", name);

@@ -89,7 +89,7 @@ static void load_fixture(const char *name, const char *dir, int change, LlamaMod
 }
 
 /* aux per layer (relative), router statistics per layer (absolute), entropy term */
-static void compare_routers(const JsonValue *ref, const ParityResult *r, const LlamaModel *m, VariantErr *e) {
+static void compare_routers(const JsonValue *ref, const ForwardBackwardResult *r, const LlamaModel *m, VariantErr *e) {
     int L = m->cfg.n_layers;
     const JsonValue *al = layer_array(ref, "aux_per_layer", L);
     static const char *const keys[3] = { "load_per_layer", "null_fraction_per_layer", "bypass_fraction_per_layer" };
@@ -108,7 +108,7 @@ static void compare_routers(const JsonValue *ref, const ParityResult *r, const L
     e->entropy = fabs((r->loss - r->ce - aux_term) - ent_ref) / fmax(1.0, fabs(r->loss));
 }
 
-static void compare_summary(const JsonValue *ref, const ParityResult *r, const LlamaModel *m, VariantErr *e) {
+static void compare_summary(const JsonValue *ref, const ForwardBackwardResult *r, const LlamaModel *m, VariantErr *e) {
     const char *kind;
     long long nt, ntt;
     ck_assert(json_get_string(ref, "adapter", &kind) && !strcmp(kind, adapter_kind_name(m->acfg.kind)));
@@ -129,11 +129,11 @@ static VariantErr run_fixture(const char *name, int change) {
     LlamaModel m;
     load_fixture(name, dir, change, &m);
     TokenBatch tb;
-    ParityResult r;
+    ForwardBackwardResult r;
     Error err;
     snprintf(path, sizeof path, GOLDEN "/%s/tokens.json", name);
     ck_assert_msg(token_batch_load(path, &m.cfg, &tb, &err) == STATUS_OK, "%s", err.message);
-    ck_assert_msg(parity_forward_backward(&m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(forward_backward_run(&m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
     VariantErr e = { 0 };
     JsonDoc doc;
     snprintf(path, sizeof path, GOLDEN "/%s/out.json", name);

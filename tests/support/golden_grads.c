@@ -43,7 +43,7 @@ double golden_rel_err(double c, double ref) {
     return ref != 0 ? d / fabs(ref) : (d == 0 ? 0 : INFINITY);
 }
 
-double golden_first8_error(const JsonValue *ref, const ParityResult *r) {
+double golden_first8_error(const JsonValue *ref, const ForwardBackwardResult *r) {
     const JsonValue *f8 = json_get(ref, "logits_pos0_first8");
     ck_assert(f8 && f8->type == JSON_ARRAY && (int)f8->count == r->n_first8);
     double worst = 0;

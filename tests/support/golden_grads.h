@@ -17,7 +17,7 @@ int golden_read_args(const char *name, char *buf, size_t cap, char **argv, int m
 /* |c - ref| / |ref| (0 when both are 0, inf when only ref is) */
 double golden_rel_err(double c, double ref);
 /* worst |ours - ref| / max(1, |ref|) over out.json's "logits_pos0_first8" */
-double golden_first8_error(const JsonValue *ref, const ParityResult *r);
+double golden_first8_error(const JsonValue *ref, const ForwardBackwardResult *r);
 /* worst relative error of every adapter tensor's gradient norm against out.json's "grad_norms" */
 double golden_grad_norms_error(const JsonValue *ref, const LlamaModel *m);
 
