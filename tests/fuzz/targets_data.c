@@ -159,7 +159,30 @@ static void tok_json_setup(const char *w) {   /* the tests' SentencePiece-BPE (l
             "\"model\": {\"type\": \"BPE\", \"byte_fallback\": true, \"fuse_unk\": true, \"unk_token\": \"<unk>\", " SPM_VOCAB ",\n"
             "\"merges\": [\"\xe2\x96\x81 \xe2\x96\x81\", \"\xe2\x96\x81 h\", \"\xe2\x96\x81h i\"]}}");
 }
+/* byte-level files as Llama 3 / Qwen2 write them: a Split with their regex, ByteLevel without its
+   own regex, a BOS template inside a Sequence post_processor (Llama 3) or NFC (Qwen2) */
+#define BL_MODEL "\"model\": {\"type\": \"BPE\", \"byte_fallback\": false, \"ignore_merges\": true, \"vocab\": {" \
+    "\"<|begin_of_text|>\": 0, \"h\": 1, \"e\": 2, \"l\": 3, \"o\": 4, \"" G "\": 5, \"1\": 6, \"2\": 7, \"he\": 8, " \
+    "\"ll\": 9, \"hell\": 10, \"hello\": 11, \"" G "h\": 12, \"12\": 13}, \"merges\": [[\"h\", \"e\"], [\"l\", \"l\"], " \
+    "[\"he\", \"ll\"], [\"hell\", \"o\"], [\"" G "\", \"h\"], [\"1\", \"2\"]]}}"
+#define BL_SPLIT(re) "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"" re "\"}, \"behavior\": \"Isolated\", " \
+    "\"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}"
+static void tok_json_seeds_split(Buf *s, int *n, int max) {
+    fx_seed_text(s, n, max, "{\"added_tokens\": [{\"id\": 0, \"content\": \"<|begin_of_text|>\", \"special\": true}],\n"
+                 "\"normalizer\": null,\n\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [" BL_SPLIT("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+") "]},\n"
+                 "\"post_processor\": {\"type\": \"Sequence\", \"processors\": [{\"type\": \"ByteLevel\", \"add_prefix_space\": true, "
+                 "\"trim_offsets\": false, \"use_regex\": true}, {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": "
+                 "{\"id\": \"<|begin_of_text|>\", \"type_id\": 0}}, {\"Sequence\": {\"id\": \"A\", \"type_id\": 0}}], "
+                 "\"special_tokens\": {\"<|begin_of_text|>\": {\"id\": \"<|begin_of_text|>\", \"ids\": [0]}}}]},\n"
+                 "\"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n" BL_MODEL);
+    fx_seed_text(s, n, max, "{\"added_tokens\": [{\"id\": 0, \"content\": \"<|begin_of_text|>\", \"special\": true}],\n"
+                 "\"normalizer\": {\"type\": \"NFC\"},\n\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": ["
+                 BL_SPLIT("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+") "]},\n\"post_processor\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, "
+                 "\"trim_offsets\": false, \"use_regex\": false},\n\"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, "
+                 "\"trim_offsets\": false, \"use_regex\": false},\n" BL_MODEL);
+}
 static void tok_json_seeds(const char *w, Buf *s, int *n, int max) {
+    tok_json_seeds_split(s, n, max);
     fx_seed_text(s, n, max, "{" SPM_ADDED "\"normalizer\": null,\n\"pre_tokenizer\": {\"type\": \"Metaspace\", \"replacement\": "
                  "\"\xe2\x96\x81\", \"prepend_scheme\": \"first\", \"split\": true},\n\"model\": {\"type\": \"BPE\", "
                  "\"byte_fallback\": false, \"fuse_unk\": true, \"unk_token\": \"<unk>\", " SPM_VOCAB ",\n\"merges\": "
