@@ -1,5 +1,7 @@
 # moetrain — pure C11 training framework (libc, libm, pthreads; Check for tests).
 #   make            the fast `train` binary (-O3, no -ffast-math; SIMD chosen at run time)
+#   make MPI=1      the same `train` on MPI (mpicc; Open MPI: libopenmpi-dev openmpi-bin) for
+#                   data-parallel runs: mpirun -np R ./train train ... (docs/scaling.md)
 #   make test       float + double (gradient-check) test builds; installs Check if missing
 #   make sanitize   the tests under ASan + UBSan (-O1): slower, catches memory bugs
 #   make bench      GEMM / training-step benchmarks as JSON lines
@@ -16,7 +18,13 @@ WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-
 CFLAGS  ?= -O3 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -I. $(WARN)
 LDLIBS   = -lm -pthread
-LIB_SRC  = $(wildcard tensor/*.c autograd/*.c autograd/ops/*.c data/*.c nn/*.c optim/*.c)
+# tensor/comm.h has two implementations: comm_single.c (default, and every test build) and
+# comm_mpi.c (MPI=1, compiled and linked with mpicc); the library sources name neither.
+MPI     ?= 0
+MPICC   ?= mpicc
+LIB_ALL  = $(wildcard tensor/*.c autograd/*.c autograd/ops/*.c data/*.c nn/*.c optim/*.c)
+LIB_SRC  = $(filter-out tensor/comm_mpi.c,$(LIB_ALL))
+LIB_MPI  = $(filter-out tensor/comm_single.c,$(LIB_ALL))
 CLI_SRC  = $(wildcard cli/*.c bench/*.c)
 TEST_SRC = $(filter-out tests/fuzz/%,$(wildcard tests/*.c tests/*/*.c))
 FUZZ_SRC = $(wildcard tests/fuzz/*.c) tests/support/train_fixture.c tests/support/model_fixtures.c tests/support/helpers.c
@@ -32,8 +40,22 @@ CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
 
 all: train
 
-train: $(call obj,f32,$(APP_SRC) $(LIB_SRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# build/comm-mode holds the MPI setting of the last build, so switching MPI=0/1 relinks ./train
+$(shell mkdir -p build; [ "$$(cat build/comm-mode 2>/dev/null)" = "$(MPI)" ] || echo "$(MPI)" > build/comm-mode)
+ifeq ($(MPI),1)
+train: $(call obj,f32,$(APP_SRC) $(LIB_MPI)) build/comm-mode
+	$(MPICC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
+else
+train: $(call obj,f32,$(APP_SRC) $(LIB_SRC)) build/comm-mode
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LDLIBS)
+endif
+# the MPI binary of the data-parallel test (tests/cli/test_mpi.c), whatever MPI says; `make test`
+# builds it when mpicc exists
+build/train_mpi: $(call obj,f32,$(APP_SRC) $(LIB_MPI))
+	$(MPICC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+build/f32/tensor/comm_mpi.o: tensor/comm_mpi.c
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 build/f32/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -71,6 +93,8 @@ $(TEST_OBJ_ALL): $(SUITES_LIST) | check-deps
 
 test: check-deps layers
 	@$(MAKE) --no-print-directory build/tests_f32 build/tests_f64
+	@if command -v $(MPICC) >/dev/null 2>&1; then $(MAKE) --no-print-directory build/train_mpi; \
+	 else echo "note: no $(MPICC): the data-parallel test will skip (apt-get install libopenmpi-dev openmpi-bin)"; fi
 	./build/tests_f32
 	./build/tests_f64
 

@@ -1,6 +1,6 @@
 /* bench/bench.h — the benchmark bodies behind `./train bench` (cli/bench.c): throughput printed
    as a table or JSON lines.
-   defines: BenchOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step, bench_now,
+   defines: BenchOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step, bench_dp, bench_now,
             bench_stories15m_config
    Usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]
    With no selection flag every benchmark runs. */
@@ -24,6 +24,9 @@ double bench_peak_gflops_cpu(void);
 
 /* LoRA training step of a stories15M-shaped model at 1 and all threads (bench_step.c). */
 int bench_step(const BenchOpts *o);
+
+/* The LoRA step split over the ranks of a data-parallel run (bench_dp.c; mpirun -np R). */
+int bench_dp(const BenchOpts *o);
 
 /* Monotonic wall-clock seconds. */
 double bench_now(void);

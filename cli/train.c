@@ -8,10 +8,12 @@
 #include "data/atomic_file.h"
 #include "cli/report_svg.h"
 #include "cli/train_log.h"
+#include "cli/train_ranks.h"
 #include "data/task.h"
 #include "data/token_cache.h"
 #include "nn/adapter_io.h"
 #include "nn/checkpoint.h"
+#include "tensor/comm.h"
 #include "tensor/gemm.h"
 #include "tensor/threads.h"
 #include <errno.h>
@@ -59,6 +61,9 @@ static Status check_ranges(const TrainOptions *o, Error *err) {
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         if (ints[i].v < ints[i].lo)
             return error_set(err, STATUS_INVALID, NULL, "--%s must be >= %d, got %d", ints[i].name, ints[i].lo, ints[i].v);
+    if (o->batch % comm_size())   /* the global batch, split evenly over the ranks */
+        return error_set(err, STATUS_INVALID, "each rank takes batch/R rows: use a multiple of the rank count",
+                         "--batch %d is the global batch and must be a multiple of the %d ranks", o->batch, comm_size());
     if (o->seq != 0 && o->seq < 8) return error_set(err, STATUS_INVALID, NULL, "--seq must be >= 8 (or 0: the model's context), got %d", o->seq);
     if (!(o->lr > 0)) return error_set(err, STATUS_INVALID, NULL, "--lr must be > 0, got %g", o->lr);
     if (!(o->min_lr >= 0) || o->min_lr > o->lr)
@@ -162,7 +167,9 @@ static void print_config(const TrainOptions *o, const LlamaModel *m, const Token
         if (a->routing == MOE_ROUTING_EXPERT_CHOICE && a->n_null > 0)
             printf("  note: expert-choice routing never picks null experts: --null %d only adds router columns\n", a->n_null);
     }
-    printf("  build: real=%s simd=%s threads=%d\n", sizeof(real) == 8 ? "double" : "float", gemm_simd_level(), threads_count());
+    printf("  build: real=%s simd=%s threads=%d", sizeof(real) == 8 ? "double" : "float", gemm_simd_level(), threads_count());
+    if (comm_size() > 1) printf(" per rank, %d ranks (%s): batch %d per rank", comm_size(), comm_backend(), o->batch / comm_size());
+    printf("\n");
     printf("  model: %s (dim %d, layers %d, heads %d/%d, hidden %d, vocab %d, ctx %d)\n", o->model, c->dim,
            c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->vocab_size, c->max_seq_len);
     size_t fz = param_store_count(&m->ps, PARAM_FROZEN), tn = param_store_count(&m->ps, PARAM_TRAINABLE);
@@ -284,54 +291,66 @@ static void trainer_config_from(const TrainOptions *o, const McDataset *dev, Tra
     tc->skip_nonfinite = o->skip_nonfinite;
 }
 
-static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf, Error *err) {
+/* Everything before the first step: options into tc, --out, the adapter, the trainer, the
+   resume. *done = 1 when a resumed run has nothing left to do. Rank 0 alone touches --out. */
+static Status run_setup(Run *r, const TrainOptions *o, const Flag *flags, int nf, Trainer *tr, int *have_tr, int *done,
+                        Error *err) {
     TrainConfig tc;
     trainer_config_from(o, &r->dev_ds, &tc);
+    const char *out = comm_rank() == 0 ? o->out : NULL;
+    tc.out_dir = out;
     Status s = lr_schedule_parse(o->schedule, &tc.schedule, err);
     if (!s) s = aux_schedule_from_options(o, &tc, err);
     if (s) return s;
-    if (o->out && mkdir(o->out, 0755) != 0 && errno != EEXIST)
-        return error_set(err, STATUS_IO, NULL, "cannot create --out %s: %s", o->out, strerror(errno));
+    if (out && mkdir(out, 0755) != 0 && errno != EEXIST)
+        return error_set(err, STATUS_IO, NULL, "cannot create --out %s: %s", out, strerror(errno));
     /* a full disk or an unwritable --out is found now, not at the first checkpoint */
     double ckpt_bytes = 5.0 * (double)r->model.ps.train_numel * sizeof(real) + 1e6;
-    if (o->out && (s = dir_probe_write(o->out, ckpt_bytes, err))) return err->status = STATUS_RUNTIME;
-    if (o->out && !o->resume && (s = write_config(o->out, flags, nf, err))) return s;
+    if (out && (s = dir_probe_write(out, ckpt_bytes, err))) return err->status = STATUS_RUNTIME;
+    if (out && !o->resume && (s = write_config(out, flags, nf, err))) return s;
     llama_init_adapter(&r->model, (uint64_t)o->seed);
     if (o->init_adapter && (s = adapter_load(&r->model, o->init_adapter, err))) return s;
     print_config(o, &r->model, &r->train, &r->dev);
-    Trainer tr;
-    s = trainer_init(&tr, &r->model, &r->train, &r->dev, &tc, err);
-    if (!s && o->resume) {
-        s = trainer_load_state(&tr, o->resume, err);
-        if (!s) printf("resumed %s at step %ld of %ld\n", o->resume, tr.step, tr.total_steps);
-        if (!s && tr.step >= tr.total_steps) {
-            printf("nothing to do: %s already finished its %ld steps (raise --max-steps or --epochs to go on)\n",
-                   o->resume, tr.total_steps);
-            trainer_free(&tr);
-            return STATUS_OK;
-        }
+    if ((s = trainer_init(tr, &r->model, &r->train, &r->dev, &tc, err))) return s;
+    *have_tr = 1;
+    if (!o->resume) return STATUS_OK;
+    if ((s = trainer_load_state(tr, o->resume, err))) return s;
+    printf("resumed %s at step %ld of %ld\n", o->resume, tr->step, tr->total_steps);
+    if (tr->step >= tr->total_steps) {
+        printf("nothing to do: %s already finished its %ld steps (raise --max-steps or --epochs to go on)\n",
+               o->resume, tr->total_steps);
+        *done = 1;
     }
-    if (!s) {
-        TrainLog log = { .out_dir = o->out, .log_every = o->log_every };
+    return STATUS_OK;
+}
+
+static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf, Error *err) {
+    Trainer tr;
+    int have_tr = 0, done = 0;
+    Status s = run_setup(r, o, flags, nf, &tr, &have_tr, &done, err);
+    s = train_ranks_agree(s, err);   /* every rank, failed or not: all start, or none */
+    const char *out = comm_rank() == 0 ? o->out : NULL;
+    if (!s && !done) {
+        TrainLog log = { .out_dir = out, .log_every = o->log_every, .quiet = comm_rank() > 0 };
         TrainHooks hooks = train_log_hooks(&log);
         signal(SIGINT, on_sigint);
         s = trainer_run(&tr, &hooks, err);
         signal(SIGINT, SIG_DFL);
         train_log_close(&log);
     }
-    if (!s && o->out) {
+    if (!s && !done && out) {
         char m[1024], svg[1024];
-        snprintf(m, sizeof m, "%s/metrics.jsonl", o->out);
-        snprintf(svg, sizeof svg, "%s/report.svg", o->out);
-        s = report_svg_write(m, svg, o->out, err);
-        if (!s) printf("wrote %s/{metrics.jsonl, report.svg, config.json, checkpoint/, adapter/}\n", o->out);
+        snprintf(m, sizeof m, "%s/metrics.jsonl", out);
+        snprintf(svg, sizeof svg, "%s/report.svg", out);
+        s = report_svg_write(m, svg, out, err);
+        if (!s) printf("wrote %s/{metrics.jsonl, report.svg, config.json, checkpoint/, adapter/}\n", out);
     }
-    if (!s && trainer_stop_requested())
+    if (!s && !done && trainer_stop_requested())
         printf("interrupted at step %ld: checkpoint saved; continue with ./train train --resume %s\n", tr.step, o->out ? o->out : "OUT");
-    else if (!s)
+    else if (!s && !done)
         printf("done: %ld steps, final loss %.4f, dev acc %.4f (best %.4f at step %ld)\n", tr.step, tr.last_loss,
                tr.last_eval.acc, tr.best_eval.acc, tr.best_step);
-    trainer_free(&tr);
+    if (have_tr) trainer_free(&tr);
     return s;
 }
 
@@ -340,18 +359,20 @@ int train_cli(int argc, char **argv) {
     Flag flags[TRAIN_OPTIONS_MAX_FLAGS];
     int nf, help;
     Error err;
+    train_ranks_begin();   /* first: the flag checks know R */
     Status s = parse_options(&o, flags, &nf, argc, argv, &help, &err);
     if (help) {
         flags_print_help(stdout, "usage: ./train train --model M --tokenizer T --task TASK --data DIR --out OUT [options]", flags, nf);
         return 0;
     }
-    if (!s) threads_init(o.threads);
+    if (!s) threads_init(train_ranks_threads(o.threads));
     Run r;
     memset(&r, 0, sizeof r);
     if (!s) s = run_load(&r, &o, &err);
-    if (!s) s = run_train(&r, &o, flags, nf, &err);
+    if (!s) s = run_train(&r, &o, flags, nf, &err);   /* takes part in the ranks' agreement */
+    else s = train_ranks_agree(s, &err);               /* failed before: still takes part */
     run_free(&r);
-    if (s) error_print(&err);
-    if (!s && trainer_stop_requested()) return 130;
-    return cli_exit_code(s);
+    if (s) return train_ranks_fail(&err, s);
+    if (trainer_stop_requested()) return 130;
+    return 0;
 }

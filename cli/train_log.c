@@ -1,6 +1,7 @@
 /* cli/train_log.c — metrics records and progress output (see train_log.h). */
 #include "cli/train_log.h"
 #include "data/json.h"
+#include "tensor/comm.h"
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -141,9 +142,12 @@ static void progress(const TrainLog *log, const Trainer *tr, double lr) {
         moe_summary_model(&tr->model->moe->stats, &ms);
         snprintf(load, sizeof load, " load %.2f aux %.3f", ms.load, tr->last_aux);
     }
-    fprintf(tty ? stderr : stdout, "%sepoch %d step %ld/%ld loss %.4f%s lr %.2e grad %.3f %.0f tok/s ETA %dm%02ds%s",
+    char ranks[48] = "";   /* data parallel: R, and the share of the step spent summing gradients */
+    if (comm_size() > 1)
+        snprintf(ranks, sizeof ranks, " on %d ranks (sum %.0f ms)", comm_size(), 1e3 * tr->last_comm_seconds);
+    fprintf(tty ? stderr : stdout, "%sepoch %d step %ld/%ld loss %.4f%s lr %.2e grad %.3f %.0f tok/s%s ETA %dm%02ds%s",
             tty ? "\r" : "", tr->epoch + 1, tr->step, tr->total_steps, tr->last_loss, load, lr, tr->last_grad_norm,
-            tr->tok_per_s, (int)eta / 60, (int)eta % 60, tty ? "   " : "\n");
+            tr->tok_per_s, ranks, (int)eta / 60, (int)eta % 60, tty ? "   " : "\n");
     fflush(tty ? stderr : stdout);
 }
 

@@ -131,6 +131,7 @@ void batch_config_default(BatchConfig *bc) {
     bc->batch_size = 8;
     bc->shuffle = 1;
     bc->pad_multiple = 1;
+    bc->n_shards = 1;
 }
 
 static int example_len(const TokenizedSet *ts, int i) { return (int)(ts->offset[i + 1] - ts->offset[i]) - 1; }
@@ -175,6 +176,8 @@ Status batch_iter_init(BatchIter *it, const TokenizedSet *ts, const BatchConfig 
     if (cfg->batch_size < 1 || cfg->pad_multiple < 1)
         return error_set(err, STATUS_INVALID, NULL, "batch_size %d and pad_multiple %d must be >= 1",
                          cfg->batch_size, cfg->pad_multiple);
+    if (cfg->n_shards > 1 && (cfg->shard < 0 || cfg->shard >= cfg->n_shards))
+        return error_set(err, STATUS_INVALID, NULL, "shard %d outside 0..%d", cfg->shard, cfg->n_shards - 1);
     it->ts = ts;
     it->cfg = *cfg;
     int max_l = 1;
@@ -218,6 +221,24 @@ static void fill_row(BatchIter *it, int b, int i, int T) {
     it->buf.index[b] = i;
 }
 
+/* targets of example i's row (fill_row's rule, without filling) */
+static int row_targets(const BatchIter *it, int i) {
+    int L = example_len(it->ts, i), first = it->cfg.loss_on_all ? 0 : it->ts->prompt_len[i] - 1;
+    return L > first ? L - first : 0;
+}
+
+/* a shard's stand-in when the batch has no rows for it: all pads, no targets (batch.h) */
+static void fill_empty_row(BatchIter *it, int T) {
+    for (int t = 0; t < T; t++) {
+        it->buf.input_ids[t] = it->cfg.pad_id;
+        it->buf.targets[t] = IGNORE_INDEX;
+    }
+    it->buf.lengths[0] = 0;
+    it->buf.answer_pos[0] = 0;
+    it->buf.label[0] = -1;
+    it->buf.index[0] = -1;
+}
+
 int batch_next(BatchIter *it, Batch *b) {
     int n = it->ts->n, bs = it->cfg.batch_size;
     int rows = n - it->pos < bs ? n - it->pos : bs;
@@ -225,16 +246,22 @@ int batch_next(BatchIter *it, Batch *b) {
         batch_iter_seek(it, it->epoch + 1, 0);
         return 0;
     }
-    int T = 1;
-    for (int r = 0; r < rows; r++) {
+    int T = 1, all_targets = 0;
+    for (int r = 0; r < rows; r++) {   /* T and the target count of the whole (global) batch */
         int l = example_len(it->ts, it->order[it->pos + r]);
         if (l > T) T = l;
+        all_targets += row_targets(it, it->order[it->pos + r]);
     }
     T = (T + it->cfg.pad_multiple - 1) / it->cfg.pad_multiple * it->cfg.pad_multiple;
-    it->buf.B = rows;
+    int R = it->cfg.n_shards > 1 ? it->cfg.n_shards : 1, s = R > 1 ? it->cfg.shard : 0;
+    int lo = (int)((long)rows * s / R), hi = (int)((long)rows * (s + 1) / R);   /* this shard's rows */
+    it->buf.B = hi > lo ? hi - lo : 1;
     it->buf.T = T;
     it->buf.n_targets = 0;
-    for (int r = 0; r < rows; r++) fill_row(it, r, it->order[it->pos + r], T);
+    it->buf.B_global = rows;
+    it->buf.n_targets_global = all_targets;
+    if (hi == lo) fill_empty_row(it, T);
+    for (int r = lo; r < hi; r++) fill_row(it, r - lo, it->order[it->pos + r], T);
     it->pos += rows;
     *b = it->buf;
     return 1;

@@ -20,7 +20,14 @@
    Order: epoch e's permutation depends only on (seed, e) (Fisher-Yates with
    rng_derive(seed, e)), so resuming needs (epoch, pos) only (batch_iter_seek). Length grouping
    stable-sorts windows of 50 batches by length, longest first. The iterator owns its buffers
-   (sized once at init): batch_next does no allocation. */
+   (sized once at init): batch_next does no allocation.
+   Shards (data-parallel training, n_shards = R ranks): every rank walks the SAME global order
+   and forms the same global batch (rows, and T = the longest of ALL its rows, as one process
+   pads it), then keeps only its rows [rows·s/R, rows·(s+1)/R): disjoint, in order, together
+   the whole batch. n_targets_global counts the targets of the whole batch (the loss divides by
+   it). A shard left empty by a short final batch (rows < R) gets one all-pad row (length 0,
+   no targets, label -1, index -1), which adds exactly nothing to the loss, the gradients or the
+   router statistics, so every rank still runs the same forward and backward. */
 #ifndef BATCH_H
 #define BATCH_H
 #include <stddef.h>
@@ -64,6 +71,7 @@ typedef struct {
     int pad_id;              /* 0 */
     int pad_multiple;        /* round T up to a multiple of this (1) */
     int loss_on_all;         /* targets on every token, not only the answer (0) */
+    int shard, n_shards;     /* keep shard `shard` of n_shards of every batch (0, 1 = all rows) */
 } BatchConfig;
 
 void batch_config_default(BatchConfig *bc);
@@ -77,6 +85,8 @@ typedef struct {
     int *label;              /* [B] */
     int *index;              /* [B] example index in the TokenizedSet */
     int n_targets;           /* targets != IGNORE_INDEX */
+    int B_global;            /* rows of the whole batch (== B without shards) */
+    int n_targets_global;    /* targets of the whole batch (== n_targets without shards) */
 } Batch;
 
 typedef struct {

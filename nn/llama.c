@@ -235,6 +235,8 @@ Tensor *llama_loss_padded(Tape *t, const LlamaModel *m, const int *ids, const in
     LossParts lp = { 0 };
     Tensor *hidden = llama_hidden_padded(t, m, ids, lengths, B, T, drop_rng);
     Tensor *loss = answer_ce(t, m, hidden, targets, B * T, &lp.n_counted);
+    if (m->loss_rows > 0 && m->loss_rows != lp.n_counted)   /* a shard: its share of the global mean */
+        loss = op_scale(t, loss, (real)((double)lp.n_counted / m->loss_rows));
     lp.ce = (double)loss->data[0];
     Tensor *aux = m->moe ? moe_aux_loss(t, m->moe) : NULL;
     if (aux) {

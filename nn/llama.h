@@ -38,6 +38,10 @@ typedef struct {
     LlamaLayer *layers;                     /* [L] */
     RopeTable rope;
     MoeState *moe;                          /* molora / adamoe only, else NULL */
+    int loss_rows;                          /* data-parallel shards (optim/trainer.c): > 0 = the
+                                               target rows of the GLOBAL batch, of which this
+                                               process holds some; the CE is then Σ_shard/loss_rows
+                                               (its shard's share of the global mean). 0: the mean */
 } LlamaModel;
 
 typedef struct {
@@ -77,7 +81,7 @@ Tensor *llama_logits(Tape *t, const LlamaModel *m, Tensor *hidden);
 Tensor *llama_loss(Tape *t, const LlamaModel *m, const int *ids, const int *targets, int B, int T,
                    Rng *drop_rng, int *n_counted);
 /* The trainer's loss over a right-padded batch (lengths as in llama_hidden_padded):
-   CE + aux_coef · Σ_layers aux (aux per the adapter's kind; none for plain LoRA). llama_loss = llama_loss_padded(lengths NULL, aux_coef = acfg.aux_coef).
+   CE (a shard's share when m->loss_rows > 0) + aux_coef · Σ_layers aux (aux per the adapter's kind; none for plain LoRA). llama_loss = llama_loss_padded(lengths NULL, aux_coef = acfg.aux_coef).
    parts (may be NULL) receives CE and aux separately. */
 Tensor *llama_loss_padded(Tape *t, const LlamaModel *m, const int *ids, const int *targets, const int *lengths,
                           int B, int T, double aux_coef, Rng *drop_rng, LossParts *parts);

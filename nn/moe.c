@@ -20,6 +20,7 @@
    gradient): the selection S, the pad mask, the row lists. So the task loss reaches the router
    only through W, the weights of the selected experts; the aux loss reaches it through p. */
 #include "nn/moe.h"
+#include "tensor/comm.h"
 #include "autograd/ops.h"
 #include "tensor/check.h"
 #include <math.h>
@@ -237,6 +238,7 @@ MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers) {
     s->stats.k_baseline = acfg->k_baseline > 0 ? acfg->k_baseline : 2.0;
     s->stats.mod = xcalloc((size_t)n_layers * MOE_MODULES, sizeof *s->stats.mod);
     s->stats_on = 1;
+    s->dp_sums = xcalloc((size_t)n_layers * (MOE_MAX_EXPERTS + 1) + 1, sizeof *s->dp_sums);
     return s;
 }
 
@@ -246,6 +248,7 @@ void moe_state_free(MoeState *s) {
     free(s->aux_per_layer);
     free(s->stats.mod);
     free(s->stats.layer_true);
+    free(s->dp_sums);
     free(s);
 }
 
@@ -255,6 +258,40 @@ void moe_forward_begin(MoeState *s, const unsigned char *row_mask, int n_rows) {
     memset(s->log, 0, (size_t)s->n_layers * MOE_MODULES * sizeof *s->log);
     s->row_mask = row_mask;
     s->mask_rows = n_rows;
+    s->dp_ready = 0;
+}
+
+/* The pooled (counts, rows) of `layer` in this forward: the rank's own, or with global_counts
+   the global batch's, summed over the ranks once per forward (all layers and the forward's
+   unmasked rows in one comm_sum_f64, the same call on every rank: the control flow up to here
+   depends on the configuration only). Returns the pooled rows T. */
+static double layer_counts(MoeState *s, int layer, double *counts) {
+    int stride = MOE_MAX_EXPERTS + 1;
+    if (s->global_counts && s->dp_ready) {
+        memcpy(counts, s->dp_sums + (size_t)layer * stride, MOE_MAX_EXPERTS * sizeof *counts);
+        return s->dp_sums[(size_t)layer * stride + MOE_MAX_EXPERTS];
+    }
+    memset(counts, 0, MOE_MAX_EXPERTS * sizeof *counts);
+    double T = 0;
+    const MoeRecord *rec = s->log + layer * MOE_MODULES;
+    for (int j = 0; j < MOE_MODULES; j++) {
+        if (!rec[j].p) continue;
+        T += rec[j].r->n_rows;
+        for (int i = 0; i < rec[j].r->E; i++) counts[i] += rec[j].r->count[i];
+    }
+    return T;
+}
+
+static void sum_counts_over_ranks(MoeState *s) {
+    if (!s->global_counts || s->dp_ready) return;
+    int stride = MOE_MAX_EXPERTS + 1;
+    for (int l = 0; l < s->n_layers; l++)
+        s->dp_sums[(size_t)l * stride + MOE_MAX_EXPERTS] = layer_counts(s, l, s->dp_sums + (size_t)l * stride);
+    double rows = 0;   /* the forward's unmasked rows: what each router's entropy averages over */
+    for (int r = 0; r < s->mask_rows; r++) rows += !s->row_mask || s->row_mask[r];
+    s->dp_sums[(size_t)s->n_layers * stride] = rows;
+    comm_sum_f64(s->dp_sums, (size_t)s->n_layers * stride + 1);
+    s->dp_ready = 1;
 }
 
 /* The load-balancing loss of one layer (AdaMoE Eq. 6 as the official exp_1 code computes it,
@@ -267,17 +304,13 @@ void moe_forward_begin(MoeState *s, const unsigned char *row_mask, int n_rows) {
    from the pooled counts; the sum is one op_router_aux per module. NULL if nothing was routed. */
 static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
     const AdapterConfig *a = &s->acfg;
-    int n = s->stats.layer_true[layer], m = s->stats.layer_null[layer], E = n + m;
-    double counts[MOE_MAX_EXPERTS] = { 0 }, coef[MOE_MAX_EXPERTS], T = 0;
-    const MoeRecord *rec = s->log + layer * MOE_MODULES;
-    for (int j = 0; j < MOE_MODULES; j++) {
-        if (!rec[j].p) continue;
-        T += rec[j].r->n_rows;
-        for (int i = 0; i < E; i++) counts[i] += rec[j].r->count[i];
-    }
+    int n = s->stats.layer_true[layer], m = s->stats.layer_null[layer];
+    double counts[MOE_MAX_EXPERTS], coef[MOE_MAX_EXPERTS];
+    double T = layer_counts(s, layer, counts);
     if (!(T > 0)) return NULL;
     aux_loss_coefs(counts, n, m, s->stats.layer_k[layer], T, a->aux == MOE_AUX_EQ6, coef);
     Tensor *sum = NULL;
+    const MoeRecord *rec = s->log + layer * MOE_MODULES;
     for (int j = 0; j < MOE_MODULES; j++) {
         if (!rec[j].p) continue;
         Tensor *l = op_router_aux(t, rec[j].p, coef, s->row_mask);
@@ -292,6 +325,7 @@ static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
 Tensor *moe_aux_loss(Tape *t, MoeState *s) {
     memset(s->aux_per_layer, 0, (size_t)s->n_layers * sizeof *s->aux_per_layer);
     if (s->acfg.aux == MOE_AUX_NONE) return NULL;
+    sum_counts_over_ranks(s);
     Tensor *total = NULL;
     for (int l = 0; l < s->n_layers; l++) {
         Tensor *la = layer_aux(t, s, l);
@@ -307,11 +341,18 @@ Tensor *moe_aux_loss(Tape *t, MoeState *s) {
    top-p needs fewer experts to reach its mass. NULL when entropy_coef is 0. */
 Tensor *moe_entropy_loss(Tape *t, MoeState *s) {
     if (!(s->acfg.entropy_coef > 0)) return NULL;
+    double share = 1;   /* a shard's share of the global mean: its rows / the global rows */
+    if (s->global_counts) {
+        sum_counts_over_ranks(s);
+        double rows = 0, all = s->dp_sums[(size_t)s->n_layers * (MOE_MAX_EXPERTS + 1)];
+        for (int r = 0; r < s->mask_rows; r++) rows += !s->row_mask || s->row_mask[r];
+        share = all > 0 ? rows / all : 0;
+    }
     Tensor *total = NULL;
     for (int i = 0; i < s->n_layers * MOE_MODULES; i++) {
         if (!s->log[i].p) continue;
         Tensor *h = op_router_entropy(t, s->log[i].p, s->row_mask);
         total = total ? op_add(t, total, h) : h;
     }
-    return total ? op_scale(t, total, (real)s->acfg.entropy_coef) : NULL;
+    return total ? op_scale(t, total, (real)(s->acfg.entropy_coef * share)) : NULL;
 }

@@ -40,7 +40,12 @@
    expert j: PREFIX.null_const.weight [out, m], zero-initialised; adds Σ_j w_j v_j).
    Shared experts (DeepSeek-MoE): n_shared LoRA experts on every token with weight 1
    (PREFIX.shared_A.{j}.weight, PREFIX.shared_B.{j}.weight); they are not in the Load, which
-   counts routed TRUE experts; %FLOPs saved = 1 - (Load + n_shared) / k_baseline. */
+   counts routed TRUE experts; %FLOPs saved = 1 - (Load + n_shared) / k_baseline.
+   Data-parallel runs (global_counts): the aux loss is a property of the GLOBAL batch, so each
+   rank's (counts, rows) per layer are summed over the ranks BEFORE the coefficients are formed;
+   a rank's aux is then Σ over ITS rows of coef_i p_ti (coef from the global counts and rows),
+   and the ranks' values and gradients add up to one process's. The entropy loss divides by the
+   global row count the same way. moe_aux_loss / moe_entropy_loss are then collective. */
 #ifndef MOE_H
 #define MOE_H
 #include "nn/param_store.h"
@@ -133,6 +138,12 @@ struct MoeState {
                                          1 = always the training rule, 2 = always the eval rule */
     int experts_off;                  /* measurement: routers, statistics and aux loss run, the routed
                                          LoRA experts are skipped (bench: the non-expert share) */
+    int global_counts;                /* data-parallel training (optim/trainer.c): the aux and entropy
+                                         losses use the counts of the GLOBAL batch, summed over the
+                                         ranks first (tensor/comm.h; collective) */
+    double *dp_sums;                  /* [n_layers*(MOE_MAX_EXPERTS+1) + 1] those sums: per layer the
+                                         pooled counts then the pooled rows; last, the forward's rows */
+    int dp_ready;                     /* dp_sums hold this forward's sums */
 };
 
 MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers);
@@ -147,6 +158,9 @@ Tensor *moe_aux_loss(Tape *t, MoeState *s);
 Tensor *moe_entropy_loss(Tape *t, MoeState *s);
 
 void moe_stats_reset(MoeStats *st);
+/* Sums every rank's statistics (tensor/comm.h; collective): afterwards each rank holds the
+   statistics of the global batch (every sum is raw, so pooling ranks is exact). */
+void moe_stats_sum_ranks(MoeStats *st);
 /* Adds one module's routing of one forward: p [N, E] probabilities, r its selection. */
 void moe_stats_accumulate(MoeStats *st, int layer, int module, const Tensor *p, const Routing *r);
 void moe_summary_module(const MoeStats *st, int layer, int module, MoeSummary *out);

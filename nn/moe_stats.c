@@ -19,6 +19,7 @@
    forwards is exact. Pads (masked rows) never reach here: route_select gives them no
    selection and n_rows skips them. */
 #include "nn/moe.h"
+#include "tensor/comm.h"
 #include "tensor/check.h"
 #include <math.h>
 #include <string.h>
@@ -26,6 +27,14 @@
 /* zeroes the sums of every (layer, module); the sizes stay */
 void moe_stats_reset(MoeStats *st) {
     memset(st->mod, 0, (size_t)st->n_layers * MOE_MODULES * sizeof *st->mod);
+}
+
+/* MoeModuleStats is doubles only, so the whole table is one block of sums. Data-parallel runs
+   call it at the end of every step and every evaluation: the records show the global batch's
+   Load, fractions and entropy, whatever the number of ranks. */
+_Static_assert(sizeof(MoeModuleStats) % sizeof(double) == 0, "MoeModuleStats must be doubles only");
+void moe_stats_sum_ranks(MoeStats *st) {
+    comm_sum_f64((double *)st->mod, (size_t)st->n_layers * MOE_MODULES * (sizeof *st->mod / sizeof(double)));
 }
 
 /* Adds one forward of one module: p [N, E] its router probabilities, r its selection. The

@@ -2,6 +2,7 @@
 #include "optim/evaluate.h"
 #include "autograd/ops.h"
 #include "tensor/check.h"
+#include "tensor/comm.h"
 #include <math.h>
 #include <string.h>
 
@@ -103,13 +104,13 @@ static void evaluate_multi(const LlamaModel *m, const TokenizedSet *ts, int posi
     tape_free(&t);
 }
 
-Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
-                        int batch_size, Arena *arena, EvalResult *out, Error *err) {
+/* evaluate_letters without the final means: out holds raw sums (n, correct, loss, counts) */
+static Status score_letters(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
+                            int batch_size, Arena *arena, EvalResult *out, Error *err) {
     memset(out, 0, sizeof *out);
     int letter[MC_MAX_CHOICES];
     if (!letter_layout(ts, letter)) {
         evaluate_multi(m, ts, positive_choice, limit, arena, out);
-        eval_finish(out, positive_choice);
         return STATUS_OK;
     }
     BatchConfig bc;
@@ -133,6 +134,52 @@ Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positiv
     }
     tape_free(&t);
     batch_iter_free(&it);
+    return STATUS_OK;
+}
+
+Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
+                        int batch_size, Arena *arena, EvalResult *out, Error *err) {
+    Status s = score_letters(m, ts, positive_choice, limit, batch_size, arena, out, err);
+    if (!s) eval_finish(out, positive_choice);
+    return s;
+}
+
+/* examples [lo, hi) of ts as a set of their own (pointers into ts: offset[] values index ts->ids,
+   so shifting the per-example arrays is enough) */
+static TokenizedSet set_slice(const TokenizedSet *ts, int lo, int hi) {
+    TokenizedSet v = *ts;
+    v.n = hi - lo;
+    v.offset += lo;
+    v.prompt_len += lo;
+    v.answer_len += lo;
+    v.label += lo;
+    v.n_choices += lo;
+    return v;
+}
+
+/* Rank r scores whole batches [nb·r/R, nb·(r+1)/R) of the nb batches one process would form
+   (same rows, same padding, so every prediction is the one-process prediction, even for
+   batch-dependent routing such as expert-choice); the raw sums are then added over the ranks. */
+Status evaluate_letters_ranks(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
+                              int batch_size, Arena *arena, EvalResult *out, Error *err) {
+    int n = limit > 0 && limit < ts->n ? limit : ts->n, R = comm_size(), r = comm_rank();
+    long nb = (n + batch_size - 1) / batch_size;
+    long lo = nb * r / R * batch_size, hi = nb * (r + 1) / R * batch_size;
+    lo = lo < n ? lo : n;
+    /* the slice ends where the set ends, and the limit cuts its last batch as evaluate_letters
+       cuts it (after padding to the whole batch) */
+    TokenizedSet part = set_slice(ts, (int)lo, (int)(hi < ts->n ? hi : ts->n));
+    Status s = lo < n && hi > lo ? score_letters(m, &part, positive_choice, (int)(n - lo), batch_size, arena, out, err)
+                       : (memset(out, 0, sizeof *out), STATUS_OK);
+    double v[8] = { s ? 1 : 0, out->n, out->correct, out->loss, (double)out->counts.tp, (double)out->counts.tn,
+                    (double)out->counts.fp, (double)out->counts.fn };
+    comm_sum_f64(v, 8);   /* every rank gets here, failed or not */
+    if (s) return s;
+    if (v[0] > 0) return error_set(err, STATUS_RUNTIME, NULL, "the evaluation failed on another rank");
+    out->n = (int)v[1];
+    out->correct = (int)v[2];
+    out->loss = v[3];
+    out->counts = (BinaryCounts){ .tp = (long)v[4], .tn = (long)v[5], .fp = (long)v[6], .fn = (long)v[7] };
     eval_finish(out, positive_choice);
     return STATUS_OK;
 }

@@ -1,5 +1,5 @@
 /* optim/evaluate.h — accuracy of a model on a tokenized multiple-choice set.
-   defines: EvalResult, evaluate_letters, evaluate_choices, eval_log_prob, eval_add, eval_finish
+   defines: EvalResult, evaluate_letters, evaluate_letters_ranks, evaluate_choices, eval_log_prob, eval_add, eval_finish
    Letter scoring (the default; REFERENCE.md §5.3): one forward pass per example up to its
    prompt; at the last prompt position the logits of the choice letters " A", " B", ... (first
    letter token, TokenizedSet.letter_ids) are compared, restricted to the example's choices;
@@ -26,6 +26,12 @@ typedef struct {
 /* limit > 0 scores only the first `limit` examples. Uses `arena` as scratch (reset inside). */
 Status evaluate_letters(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
                         int batch_size, Arena *arena, EvalResult *out, Error *err);
+/* The same in a data-parallel run (tensor/comm.h; collective): each rank scores a contiguous
+   run of the whole batches one process would form, then the sums are added over the ranks;
+   every rank returns the global result, equal to evaluate_letters' (the loss up to the order
+   of a double sum). One process: evaluate_letters. */
+Status evaluate_letters_ranks(const LlamaModel *m, const TokenizedSet *ts, int positive_choice, int limit,
+                              int batch_size, Arena *arena, EvalResult *out, Error *err);
 /* lm-eval-style per-choice log-likelihood (see evaluate_choice.c): acc in out->acc, acc_norm
    (length-normalised by characters) in *acc_norm. max_len <= 0: the model's context. */
 Status evaluate_choices(const LlamaModel *m, const Tokenizer *tk, const McDataset *ds, int limit, int max_len,

@@ -12,7 +12,17 @@
    checkpoint, so resuming reproduces an uninterrupted run bit for bit. With routed adapters the
    loss is CE + coef(step)·Σ_layers aux; router statistics (model->moe->stats) are reset at the
    start of every step and of every evaluation, so each record reports its own Load. Pad
-   positions are excluded from routing, statistics and the aux loss (llama_loss_padded lengths). */
+   positions are excluded from routing, statistics and the aux loss (llama_loss_padded lengths).
+   Data parallel (R ranks of tensor/comm.h, e.g. mpirun -np R with make MPI=1; trainer.c says
+   how): `batch` is the GLOBAL batch (batch/R rows per rank; trainer_init refuses a batch that
+   R does not divide, and LoRA dropout, stochastic and expert-choice routing, which need the
+   whole batch). Global on every rank, whatever R: the losses (last_loss, last_ce, last_aux),
+   the aux loss itself (formed from the router counts summed over the ranks), the gradient and
+   its norm, the update, the router statistics after each step and each evaluation (summed over
+   the ranks), the evaluation (sharded by whole batches, summed), tokens and tok_per_s. Per
+   rank: last_comm_seconds, the arena, the tape. Saving is the caller's choice: give ranks > 0
+   no out_dir (cli/train.c), so rank 0 alone writes. The checkpoint holds global state only
+   (the data position counts global rows), so a run may resume on a different R. */
 #ifndef TRAINER_H
 #define TRAINER_H
 #include "optim/adamw.h"
@@ -63,6 +73,7 @@ typedef struct Trainer {
     EvalResult last_eval, best_eval;
     long best_step;
     double seconds;            /* training time so far (excluding evals) */
+    double last_comm_seconds;  /* the last step's gradient sum over the ranks (0 for one process) */
     double tokens;             /* token positions processed (incl. padding) */
     int skipped;               /* steps skipped for a non-finite loss / gradient (in the checkpoint) */
 } Trainer;
