@@ -61,6 +61,7 @@ static void declare_layer(LlamaModel *m, int i) {
 
 void llama_declare_params(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *acfg, int frozen_bf16) {
     memset(&m->rope, 0, sizeof m->rope);
+    m->loss_rows = 0;   /* one process: the CE is the batch mean (the trainer sets it for shards) */
     m->cfg = *cfg;
     m->acfg = *acfg;
     param_store_init(&m->ps);
