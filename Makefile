@@ -35,6 +35,9 @@ all: train
 train: $(call obj,f32,$(APP_SRC) $(LIB_SRC))
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# AdamW's loop vectorises only when sqrtf sets no errno (its argument is never negative)
+build/f32/optim/adamw.o build/f64/optim/adamw.o: CFLAGS += -fno-math-errno
+
 build/f32/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@

@@ -1,8 +1,9 @@
 /* bench/bench.h — the benchmark bodies behind `./train bench` (cli/bench.c): throughput printed
    as a table or JSON lines.
-   defines: BenchOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step, bench_now,
-            bench_stories15m_config
+   defines: BenchOpts, BenchModeOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step,
+            bench_mode, bench_mode_names, bench_mode_flops, bench_now, bench_stories15m_config
    Usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]
+          ./train bench --mode M [--batch B --seq T --threads N --warmup W --steps S --loss-on answer|all]
    With no selection flag every benchmark runs. */
 #ifndef BENCH_H
 #define BENCH_H
@@ -24,6 +25,21 @@ double bench_peak_gflops_cpu(void);
 
 /* LoRA training step of a stories15M-shaped model at 1 and all threads (bench_step.c). */
 int bench_step(const BenchOpts *o);
+
+/* `./train bench --mode M` (bench_mode.c): one configuration timed as torch_llama.py does */
+typedef struct {
+    const char *mode;     /* full | lora | molora | adamoe | moe | moe_null */
+    int batch, seq, threads, warmup, steps;
+    int loss_answer;      /* --loss-on answer: the last 4 tokens of each row carry the loss */
+    int json;
+    int expert_time;      /* also time the steps with the routed experts off */
+} BenchModeOpts;
+int bench_mode(const BenchModeOpts *o);
+const char *bench_mode_names(void);
+/* torch_llama.py's step_flops: ntok = B·T, scored = rows under the loss, apt = true experts per
+   token; n_experts > 0 = MoE FFN (a->n_true + a->n_null routed) */
+double bench_mode_flops(const ModelConfig *c, const AdapterConfig *a, int n_experts, int T, double ntok,
+                        double scored, double apt);
 
 /* Monotonic wall-clock seconds. */
 double bench_now(void);

@@ -132,7 +132,8 @@ struct MoeState {
     int stochastic_rule;              /* stochastic routing: 0 = by the tape (no-grad → eval rule),
                                          1 = always the training rule, 2 = always the eval rule */
     int experts_off;                  /* measurement: routers, statistics and aux loss run, the routed
-                                         LoRA experts are skipped (bench: the non-expert share) */
+                                         experts (LoRA experts, MoE FFN experts) are skipped (bench:
+                                         the non-expert share) */
 };
 
 MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers);
