@@ -237,14 +237,18 @@ Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     Routing *r = arena_alloc(t->arena, sizeof *r);
     route_select(t->arena, p, f->n_true, f->top_k, mask, r);   /* top-k only: no other rules here */
     if (st) {
-        st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT] = (MoeRecord){ p, r, NULL };
+        st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT] = (MoeRecord){ p, r, NULL, 0, 0 };
         if (st->stats_on) moe_stats_accumulate(&st->stats, f->layer, MOE_FFN_SLOT, p, r);
     }
     Tensor *W = op_route_weights(t, z, r, f->all_selected);
     if (st) st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT].w = W;
     Tensor *y = tensor_2d(t->arena, N, f->dim, 0);
     memset(y->data, 0, (size_t)N * f->dim * sizeof(real));
-    if (!(st && st->experts_off)) y = add_experts(t, f, x2, W, r, y, drop_rng);   /* off: bench only */
+    if (!(st && st->experts_off)) {   /* off: bench only */
+        MoeExpertSpan sp = moe_expert_span_begin(st, t);
+        y = add_experts(t, f, x2, W, r, y, drop_rng);
+        if (st) moe_expert_span_end(st, t, sp, &st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT]);
+    }
     if (f->identity_nulls) {   /* y += (Σ selected null weights) · h; an FFN always has in == out */
         int *all = arena_alloc(t->arena, (size_t)N * sizeof(int));
         for (int i = 0; i < N; i++) all[i] = i;
