@@ -1,7 +1,7 @@
 /* bench/bench.h — the benchmark bodies behind `./train bench` (cli/bench.c): throughput printed
    as a table or JSON lines.
    defines: BenchOpts, BenchModeOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step,
-            bench_mode, bench_mode_names, bench_mode_flops, bench_now, bench_stories15m_config
+            bench_mode, bench_mode_names, bench_peak, bench_mode_flops, bench_now, bench_stories15m_config
    Usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]
           ./train bench --mode M [--batch B --seq T --threads N --warmup W --steps S --loss-on answer|all]
    With no selection flag every benchmark runs. */
@@ -17,6 +17,9 @@ typedef struct {
 
 /* FMA peak loop and GEMM shapes of a training step (bench_gemm.c). */
 int bench_gemm(const BenchOpts *o);
+
+/* `--peak`: the peak loop alone at 1 and all threads, and one core's in CPU time (bench_gemm.c). */
+int bench_peak(const BenchOpts *o);
 
 /* GFLOP/s of the fp32 FMA peak loop on every pool thread at once (bench_gemm.c). */
 double bench_peak_gflops(const BenchOpts *o);

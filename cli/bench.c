@@ -14,13 +14,14 @@ double bench_now(void) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ./train bench [--json] [--gemm] [--generate] [--step] [--threads N] [--quick]\n"
+    fprintf(f, "usage: ./train bench [--json] [--gemm] [--generate] [--step] [--peak] [--threads N] [--quick]\n"
                "       ./train bench --mode M [--batch B] [--seq T] [--threads N] [--warmup W] [--steps S]\n"
                "                     [--loss-on answer|all] [--expert-time] [--json]\n"
                "  --json       JSON lines only\n"
                "  --gemm       GEMM benchmarks only (default: every benchmark)\n"
                "  --generate   KV-cache generation tokens/s (stories15M-shaped random model)\n"
                "  --step       LoRA training step (stories15M shape) only\n"
+               "  --peak       the fp32 FMA peak loop only\n"
                "  --threads N  multi-thread rows use N threads (default: all CPUs)\n"
                "  --quick      fewer repetitions\n"
                "  --mode M     one training-step configuration timed as ../shared/tools/bench_torch/\n"
@@ -43,7 +44,7 @@ static int int_arg(const char *name, const char *v, int lo, int hi) {
     return (int)n;
 }
 
-typedef struct { BenchOpts o; BenchModeOpts m; int gemm, step, generate, selected, mode_flags; } BenchArgs;
+typedef struct { BenchOpts o; BenchModeOpts m; int gemm, step, generate, peak, selected, mode_flags; } BenchArgs;
 
 /* one option (and its value at argv[*i + 1]); 0 = ok, 1 = error, 2 = --help */
 static int parse_one(BenchArgs *b, int argc, char **argv, int *i) {
@@ -65,6 +66,7 @@ static int parse_one(BenchArgs *b, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--gemm")) b->gemm = b->selected = 1;
     else if (!strcmp(a, "--generate")) b->generate = b->selected = 1;
     else if (!strcmp(a, "--step")) b->step = b->selected = 1;
+    else if (!strcmp(a, "--peak")) b->peak = b->selected = 1;
     else if (!strcmp(a, "--expert-time")) b->m.expert_time = b->mode_flags = 1;
     else if (!strcmp(a, "--mode") && *i + 1 < argc) b->m.mode = argv[++*i];
     else if (!strcmp(a, "--loss-on") && *i + 1 < argc) {
@@ -95,7 +97,7 @@ int bench_main(int argc, char **argv) {
     if (b.m.mode) {
         if (b.selected) {
             fprintf(stderr, "error: bench: --mode runs one training step configuration; drop --gemm / --step / "
-                            "--generate\n");
+                            "--generate / --peak\n");
             return 1;
         }
         b.m.threads = b.o.threads;
@@ -111,5 +113,6 @@ int bench_main(int argc, char **argv) {
     if (!b.selected || b.gemm) rc |= bench_gemm(&b.o);
     if (!b.selected || b.generate) rc |= bench_generate(&b.o);
     if (!b.selected || b.step) rc |= bench_step(&b.o);
+    if (b.peak) rc |= bench_peak(&b.o);
     return rc;
 }
