@@ -197,7 +197,8 @@ static Tensor *add_experts(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const
         Tensor *xe = op_gather_rows(t, h, r->rows + off, n_e);
         Tensor *g = lora_linear_forward(t, &f->w1[e], xe, drop_rng);
         Tensor *u = lora_linear_forward(t, &f->w3[e], xe, drop_rng);
-        Tensor *d = lora_linear_forward(t, &f->w2[e], op_swiglu(t, g, u), drop_rng);
+        /* u is fresh and read by the SwiGLU alone (as the dense FFN's up projection): shared grad */
+        Tensor *d = lora_linear_forward(t, &f->w2[e], op_swiglu_shared_grad(t, g, u), drop_rng);
         y = op_scatter_add_rows_inplace(t, y, d, r->rows + off, op_gather_rows(t, Wf, r->flat + off, n_e));
     }
     return y;
