@@ -1,7 +1,7 @@
 /* bench/bench.h — the benchmark bodies behind `./train bench` (cli/bench.c): throughput printed
    as a table or JSON lines.
    defines: BenchOpts, BenchModeOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step,
-            bench_mode, bench_mode_names, bench_peak, bench_mode_flops, bench_now, bench_stories15m_config
+            bench_mode, bench_mode_names, bench_mode_setup, bench_peak, bench_mode_flops, bench_now, bench_stories15m_config
    Usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]
           ./train bench --mode M [--batch B --seq T --threads N --warmup W --steps S --loss-on answer|all]
    With no selection flag every benchmark runs. */
@@ -43,6 +43,9 @@ const char *bench_mode_names(void);
    token; n_experts > 0 = MoE FFN (a->n_true + a->n_null routed) */
 double bench_mode_flops(const ModelConfig *c, const AdapterConfig *a, int n_experts, int T, double ntok,
                         double scored, double apt);
+/* the model and adapter of mode `name` (0 when there is no such mode) */
+int bench_mode_setup(const char *name, ModelConfig *c, AdapterConfig *a);
+
 
 /* Monotonic wall-clock seconds. */
 double bench_now(void);

@@ -1,6 +1,6 @@
 /* bench/bench_mode.c — `./train bench --mode M`: one training-step configuration, timed and
    printed the way ../shared/tools/bench_torch/torch_llama.py does, so the two compare line by line.
-   defines: bench_mode, bench_mode_flops, bench_mode_names
+   defines: bench_mode, bench_mode_flops, bench_mode_names, bench_mode_setup, bench_mode_param_counts
    Model: the stories15M shape of bench_step.c (dim 288, 6 layers, 6 heads, hidden 768, vocab
    32000, tied embeddings), random weights. Modes (the script's docstring):
      full      every parameter trained
@@ -66,6 +66,25 @@ static const ModeDef *find_mode(const char *name) {
     return NULL;
 }
 
+int bench_mode_setup(const char *name, ModelConfig *c, AdapterConfig *a) {
+    const ModeDef *d = find_mode(name);
+    if (!d) return 0;
+    *c = bench_stories15m_config();
+    c->n_experts = d->n_experts;
+    c->experts_per_tok = d->n_experts ? 2 : 0;
+    *a = d->a;
+    return 1;
+}
+
+/* parameters as the script counts them (each tensor once, tied embedding once; no padding) */
+void bench_mode_param_counts(const ParamStore *ps, size_t *params, size_t *trainable) {
+    *params = *trainable = 0;
+    for (int i = 0; i < ps->n; i++) {
+        *params += ps->params[i]->numel;
+        if (ps->roles[i] == PARAM_TRAINABLE) *trainable += ps->params[i]->numel;
+    }
+}
+
 /* the script's step_flops (see the header): ntok = B·T tokens, scored = rows under the loss,
    apt = measured true experts per token (routed modes) */
 double bench_mode_flops(const ModelConfig *c, const AdapterConfig *a, int n_experts, int T, double ntok,
@@ -102,10 +121,10 @@ typedef struct {
 
 /* routers and gate2 N(0, 0.02²) as the script's nn.Linear under its init loop; LoRA B N(0, 0.02²) */
 static void mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
-    ModelConfig c = bench_stories15m_config();
-    c.n_experts = d->n_experts;
-    c.experts_per_tok = d->n_experts ? 2 : 0;
-    llama_declare(&s->m, &c, &d->a, 0);
+    ModelConfig c;
+    AdapterConfig a;
+    bench_mode_setup(d->name, &c, &a);
+    llama_declare(&s->m, &c, &a, 0);
     llama_init_base_random(&s->m, 1, 0.02);
     llama_init_adapter(&s->m, 1);
     Rng r = rng_derive(1, 7);
@@ -265,13 +284,14 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     double rss = (double)ru.ru_maxrss / 1024.0;
-    size_t params = ps->frozen_numel + ps->frozen16_numel + ps->train_numel;
+    size_t params, trainable;
+    bench_mode_param_counts(ps, &params, &trainable);
     if (!o->json) {
         printf("mode %s, batch %d x seq %d, loss on %s, %d threads, simd %s: %zu params (%zu trainable)\n"
                "  step %.1f ms median (min %.1f, max %.1f; CPU %.1f) = fwd %.1f + bwd %.1f + opt %.1f ms, "
                "%.0f tok/s\n  %.3f model GFLOP/step = %.1f GFLOP/s; true experts/token %.3f; peak RSS %.1f MB; "
                "loss %.6g; arena high-water %.1f MB\n", d->name, o->batch, o->seq, o->loss_answer ? "answer" : "all", o->threads,
-               gemm_simd_level(), params, ps->train_numel, r->med, r->min, r->max, r->cpu, r->fwd, r->bwd, r->opt,
+               gemm_simd_level(), params, trainable, r->med, r->min, r->max, r->cpu, r->fwd, r->bwd, r->opt,
                ntok / (r->med * 1e-3), fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, r->load, rss, r->loss,
                (double)s->arena.high_water / (1 << 20));
         if (o->expert_time && s->m.moe)
@@ -284,7 +304,7 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
            "\"bwd_ms\": %.3f, \"opt_ms\": %.3f, \"tok_per_s\": %.2f, \"true_experts_per_token\": %.4f, "
            "\"model_gflop_per_step\": %.4f, \"achieved_gflops\": %.3f, \"peak_rss_mb\": %.1f, "
            "\"final_loss\": %.6f, \"steps\": %d, \"warmup\": %d",
-           d->name, o->batch, o->seq, o->threads, params, ps->train_numel, r->med, r->min, r->max, r->fwd, r->bwd,
+           d->name, o->batch, o->seq, o->threads, params, trainable, r->med, r->min, r->max, r->fwd, r->bwd,
            r->opt, ntok / (r->med * 1e-3), r->load, fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, rss, r->loss,
            o->steps, o->warmup);
     if (o->expert_time)
