@@ -10,7 +10,8 @@
 # % of peak = achieved GFLOP/s / (threads x one core's FMA peak loop in CPU time), the hardware
 # ceiling even when other processes share the machine.
 # Environment: TRAIN (./train), TORCH_DIR, BENCH_STEPS (12), BENCH_WARMUP (3), BENCH_THREADS ("1 2"),
-# BENCH_MODES, BENCH_OUT (runs/bench-compare), README (README.md; "-" = do not edit it).
+# BENCH_MODES, BENCH_OUT (runs/bench-compare), README (README.md; "-" = do not edit it),
+# BENCH_RENDER_ONLY=1 (render the table again from the JSON lines already in BENCH_OUT).
 set -eu
 TRAIN=${TRAIN:-./train}
 TORCH_DIR=${TORCH_DIR:-../shared/tools/bench_torch}
@@ -23,8 +24,8 @@ README=${README:-README.md}
 PY=/usr/bin/python3
 
 mkdir -p "$OUT"
-: > "$OUT/ours.jsonl"
-: > "$OUT/torch.jsonl"
+render_only=${BENCH_RENDER_ONLY:-0}
+[ "$render_only" = 1 ] || { : > "$OUT/ours.jsonl"; : > "$OUT/torch.jsonl"; }
 torch_note=""
 if [ -f "$TORCH_DIR/torch_llama.py" ] && [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then
     have_torch=1
@@ -48,8 +49,14 @@ run_torch() {   # mode threads
     fi
 }
 
-"$TRAIN" bench --peak --json > "$OUT/peak.jsonl"
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$render_only" = 1 ]; then
+    load_before=$(cat "$OUT/load" 2>/dev/null || echo "?")
+    load_after=""
+    THREADS=""
+else
+    "$TRAIN" bench --peak --json > "$OUT/peak.jsonl"
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+fi
 for t in $THREADS; do
     for m in $MODES; do
         echo "bench-compare: $m, $t thread(s)" >&2
@@ -66,10 +73,14 @@ for t in $THREADS; do
             --loss-on answer --json >> "$OUT/ours.jsonl"
     done
 done
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$render_only" != 1 ]; then
+    load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo "$load_before -> $load_after" > "$OUT/load"
+    load_after=""
+fi
 
 awk -v note="$torch_note" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" \
-    -v ncpu="$(nproc)" -v load="$load_before -> $load_after" -v steps="$STEPS" -v warmup="$WARMUP" '
+    -v ncpu="$(nproc)" -v load="$load_before$load_after" -v steps="$STEPS" -v warmup="$WARMUP" '
 function get(line, key,    v) {
     if (!match(line, "\"" key "\": *(\"[^\"]*\"|[^,}]*)")) return ""
     v = substr(line, RSTART, RLENGTH); sub(/^[^:]*: */, "", v); gsub(/"/, "", v); return v
@@ -83,6 +94,10 @@ FILENAME ~ /peak/ { core = get($0, "cpu_gflops_per_core"); next }
     if (lo == "all") { if (!(get($0, "threads") in seen)) { seen[get($0, "threads")] = 1; th[++nth] = get($0, "threads") } }
 }
 function pct(line, t) { return core > 0 ? sprintf("%.0f", 100 * get(line, "achieved_gflops") / (t * core)) : "?" }
+function pct_cpu(line, t) {   # ours at 1 thread: the same FLOPs over the process CPU time of the step
+    if (t != 1 || get(line, "step_cpu_ms_median") == "" || core <= 0) return "-"
+    return sprintf("%.0f", 100 * get(line, "model_gflop_per_step") / (get(line, "step_cpu_ms_median") * 1e-3) / core)
+}
 function ms(line) { return sprintf("%.0f", get(line, "step_ms_median")) }
 function clockms(line, t) { return t == 1 ? get(line, "step_cpu_ms_median") : get(line, "step_ms_median") }
 function ratio_row(base, mode, lo, t,    b, a, load, er, sr, share, target) {
@@ -99,17 +114,17 @@ function ratio_row(base, mode, lo, t,    b, a, load, er, sr, share, target) {
 }
 END {
     nm = split("full lora molora adamoe moe moe_null", modes, " ")
-    printf "| mode | threads | ours ms | ours %% of peak | PyTorch ms | PyTorch %% of peak | speed-up | peak RSS ours / PyTorch (MB) |\n"
+    printf "| mode | threads | ours ms | ours %% of peak (in CPU time) | PyTorch ms | PyTorch %% of peak | speed-up | peak RSS ours / PyTorch (MB) |\n"
     printf "|---|---|---|---|---|---|---|---|\n"
     for (i = 1; i <= nth; i++) for (j = 1; j <= nm; j++) {
         t = th[i]; k = modes[j] SUBSEP t; o = O[k, "all"]
         if (o == "") continue
         p = T[k]
         if (p != "") {
-            printf "| %s | %d | %s | %s | %s | %s | %.2fx | %.0f / %.0f |\n", modes[j], t, ms(o), pct(o, t), ms(p),
+            printf "| %s | %d | %s | %s (%s) | %s | %s | %.2fx | %.0f / %.0f |\n", modes[j], t, ms(o), pct(o, t), pct_cpu(o, t), ms(p),
                 pct(p, t), get(p, "step_ms_median") / get(o, "step_ms_median"), get(o, "peak_rss_mb"), get(p, "peak_rss_mb")
         } else {
-            printf "| %s | %d | %s | %s | not run | | | %.0f / - |\n", modes[j], t, ms(o), pct(o, t), get(o, "peak_rss_mb")
+            printf "| %s | %d | %s | %s (%s) | not run | | | %.0f / - |\n", modes[j], t, ms(o), pct(o, t), pct_cpu(o, t), get(o, "peak_rss_mb")
         }
     }
     printf "\nRouted-expert time and whole step against the Load (ours; 1 thread: CPU time, 2 threads: wall clock;\n"
