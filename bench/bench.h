@@ -1,8 +1,10 @@
 /* bench/bench.h — the benchmark bodies behind `./train bench` (cli/bench.c): throughput printed
    as a table or JSON lines.
-   defines: BenchOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step, bench_dp, bench_now,
+   defines: BenchOpts, BenchModeOpts, bench_gemm, bench_peak_gflops, bench_peak_gflops_cpu, bench_step,
+            bench_dp, bench_mode, bench_mode_names, bench_mode_setup, bench_peak, bench_mode_flops, bench_now,
             bench_stories15m_config
    Usage: ./train bench [--json] [--gemm] [--step] [--threads N] [--quick]
+          ./train bench --mode M [--batch B --seq T --threads N --warmup W --steps S --loss-on answer|all]
    With no selection flag every benchmark runs. */
 #ifndef BENCH_H
 #define BENCH_H
@@ -17,6 +19,9 @@ typedef struct {
 /* FMA peak loop and GEMM shapes of a training step (bench_gemm.c). */
 int bench_gemm(const BenchOpts *o);
 
+/* `--peak`: the peak loop alone at 1 and all threads, and one core's in CPU time (bench_gemm.c). */
+int bench_peak(const BenchOpts *o);
+
 /* GFLOP/s of the fp32 FMA peak loop on every pool thread at once (bench_gemm.c). */
 double bench_peak_gflops(const BenchOpts *o);
 /* The same loop on the calling thread, timed in its CPU time (immune to other processes). */
@@ -27,6 +32,24 @@ int bench_step(const BenchOpts *o);
 
 /* The LoRA step split over the ranks of a data-parallel run (bench_dp.c; mpirun -np R). */
 int bench_dp(const BenchOpts *o);
+
+/* `./train bench --mode M` (bench_mode.c): one configuration timed as torch_llama.py does */
+typedef struct {
+    const char *mode;     /* full | lora | molora | adamoe | moe | moe_null */
+    int batch, seq, threads, warmup, steps;
+    int loss_answer;      /* --loss-on answer: the last 4 tokens of each row carry the loss */
+    int json;
+    int expert_time;      /* also time the steps with the routed experts off */
+} BenchModeOpts;
+int bench_mode(const BenchModeOpts *o);
+const char *bench_mode_names(void);
+/* torch_llama.py's step_flops: ntok = B·T, scored = rows under the loss, apt = true experts per
+   token; n_experts > 0 = MoE FFN (a->n_true + a->n_null routed) */
+double bench_mode_flops(const ModelConfig *c, const AdapterConfig *a, int n_experts, int T, double ntok,
+                        double scored, double apt);
+/* the model and adapter of mode `name` (0 when there is no such mode) */
+int bench_mode_setup(const char *name, ModelConfig *c, AdapterConfig *a);
+
 
 /* Monotonic wall-clock seconds. */
 double bench_now(void);

@@ -232,3 +232,22 @@ int bench_gemm(const BenchOpts *o) {
     threads_init(o->threads);
     return 0;
 }
+
+/* `./train bench --peak`: the peak loop alone, per thread count (1 and all), wall clock on every
+   thread at once and, per core, in the calling thread's CPU time (what an idle core gives) */
+int bench_peak(const BenchOpts *o) {
+    threads_init(o->threads);
+    int all = threads_count(), counts[2] = { 1, all };
+    double core = bench_peak_gflops_cpu();
+    for (int c = 0; c < (all > 1 ? 2 : 1); c++) {
+        threads_init(counts[c]);
+        double g = bench_peak_gflops(o);
+        if (o->json)
+            printf("{\"bench\":\"peak\",\"threads\":%d,\"gflops\":%.2f,\"cpu_gflops_per_core\":%.2f}\n", counts[c], g, core);
+        else
+            printf("fp32 FMA peak loop, %d thread%s: %.1f GFLOP/s (one core in CPU time: %.1f)\n", counts[c],
+                   counts[c] > 1 ? "s" : "", g, core);
+    }
+    threads_init(o->threads);
+    return 0;
+}

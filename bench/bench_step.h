@@ -1,7 +1,7 @@
 /* bench/bench_step.h — what bench_step.c shares with bench_step_moe.c (internal to bench/).
    defines: StepBench, OpTimes, BATCH, SEQ, MAX_OPS, step_bench_init_moe, step_bench_free,
             train_step, cpu_now, cmp_double, profile_step, op_times_min, print_breakdown,
-            prof_cpu_clock, profile_best, bench_step_moe */
+            prof_cpu_clock, profile_best, bench_step_moe, bench_mode_param_counts */
 #ifndef BENCH_STEP_H
 #define BENCH_STEP_H
 #include "bench/bench.h"
@@ -41,6 +41,10 @@ void op_times_min(OpTimes *best, const OpTimes *cur);
 void print_breakdown(const OpTimes *fw, const OpTimes *bw, int reps);
 /* per family the best of `reps` profiled steps (thread CPU time at nt == 1, else wall clock) */
 void profile_best(StepBench *s, int nt, int reps, OpTimes *fw, OpTimes *bw);
+
+/* parameter counts as torch_llama.py reports them: no alignment padding, the tied embedding
+   once (bench_mode.c) */
+void bench_mode_param_counts(const ParamStore *ps, size_t *params, size_t *trainable);
 
 /* Mo-LoRA / AdaMoE / MoE-FFN steps at nt threads (bench_step_moe.c) */
 void bench_step_moe(const BenchOpts *o, int nt);

@@ -29,10 +29,10 @@ static const MoeBenchCase MOE_CASES[N_CASES] = {
     { "adamoe", { .kind = ADAPTER_ADAMOE, .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0, .n_true = 4,
                   .n_null = 4, .top_k = 3, .aux = MOE_AUX_EQ6, .aux_coef = 1e-3, .k_baseline = 2 }, 0 },
     { "moe", { .kind = ADAPTER_FULL }, 8 },
-    { "moe_null", { .kind = ADAPTER_MOE_FFN, .targets = LORA_TARGET_GATE | LORA_TARGET_UP | LORA_TARGET_DOWN,
+    { "moe_gate2_lora", { .kind = ADAPTER_MOE_FFN, .targets = LORA_TARGET_GATE | LORA_TARGET_UP | LORA_TARGET_DOWN,
                     .rank = 8, .alpha = 16.0, .n_true = 8, .n_null = 8, .top_k = 3, .aux = MOE_AUX_EQ6,
                     .aux_coef = 1e-3, .k_baseline = 2, .gate2_init = MOE_GATE2_COPY }, 8 },
-    /* moe_null's like-for-like baseline: the same 8 experts, LoRA on them, the checkpoint's top-2 */
+    /* moe_gate2_lora's like-for-like baseline: the same 8 experts, LoRA on them, the checkpoint's top-2 */
     { "moe_lora", { .kind = ADAPTER_LORA, .targets = LORA_TARGET_GATE | LORA_TARGET_UP | LORA_TARGET_DOWN,
                     .rank = 8, .alpha = 16.0 }, 8 },
 };
@@ -140,7 +140,7 @@ static void report_ffn_ratio(const BenchOpts *o, int nt, const MoeTiming *base, 
     int use_cpu = nt == 1;
     double ratio = use_cpu ? ada->cpu / base->cpu : ada->ms / base->ms, half = ada->load / 2;
     if (o->json)
-        printf("{\"bench\":\"step_moe_ffn_ratio\",\"threads\":%d,\"clock\":\"%s\",\"moe_null_over_moe_lora\":%.4f,"
+        printf("{\"bench\":\"step_moe_ffn_ratio\",\"threads\":%d,\"clock\":\"%s\",\"moe_gate2_lora_over_moe_lora\":%.4f,"
                "\"load_over_2\":%.4f}\n", nt, use_cpu ? "cpu" : "wall", ratio, half);
     else
         printf("  MoE FFN: AdaMoE (8 + 8 null, top-3) / LoRA (top-2) step time %.3f (%s) at Load / 2 = %.3f\n",

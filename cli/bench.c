@@ -15,51 +15,112 @@ double bench_now(void) {
 }
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: ./train bench [--json] [--gemm] [--generate] [--step] [--dp] [--threads N] [--quick]\n"
+    fprintf(f, "usage: ./train bench [--json] [--gemm] [--generate] [--step] [--peak] [--dp] [--threads N] [--quick]\n"
+               "       ./train bench --mode M [--batch B] [--seq T] [--threads N] [--warmup W] [--steps S]\n"
+               "                     [--loss-on answer|all] [--expert-time] [--json]\n"
                "  --json       JSON lines only\n"
                "  --gemm       GEMM benchmarks only (default: every benchmark)\n"
                "  --generate   KV-cache generation tokens/s (stories15M-shaped random model)\n"
                "  --step       LoRA training step (stories15M shape) only\n"
-               "  --dp         that step split over data-parallel ranks (mpirun -np R; build with make MPI=1):\n"
+               "  --peak       the fp32 FMA peak loop only\n"
+               "  --dp         the LoRA step split over data-parallel ranks (mpirun -np R; build with make MPI=1):\n"
                "               tok/s and allreduce time per step (rank 0 prints)\n"
                "  --threads N  multi-thread rows use N threads (default: all CPUs)\n"
-               "  --quick      fewer repetitions\n");
+               "  --quick      fewer repetitions\n"
+               "  --mode M     one training-step configuration timed as ../shared/tools/bench_torch/\n"
+               "               torch_llama.py does, with its JSON keys: %s\n"
+               "  --batch B    rows per batch (default 8)      --seq T      tokens per row (default 128)\n"
+               "  --warmup W   untimed steps (default 3)       --steps S    timed steps (default 12)\n"
+               "  --loss-on    all (default) or answer (the last 4 tokens of each row carry the loss)\n"
+               "  --expert-time  also time steps with the routed experts skipped (routed modes)\n",
+            bench_mode_names());
+}
+
+/* an integer option value in lo..hi; -1 (after an error message) when it is not */
+static int int_arg(const char *name, const char *v, int lo, int hi) {
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < lo || n > hi) {
+        fprintf(stderr, "error: bench: %s expects an integer in %d..%d, got '%s'\n", name, lo, hi, v);
+        return -1;
+    }
+    return (int)n;
+}
+
+typedef struct { BenchOpts o; BenchModeOpts m; int gemm, step, generate, peak, dp, selected, mode_flags; } BenchArgs;
+
+/* one option (and its value at argv[*i + 1]); 0 = ok, 1 = error, 2 = --help */
+static int parse_one(BenchArgs *b, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    static const char *const ints[] = { "--threads", "--batch", "--seq", "--warmup", "--steps" };
+    static const int lo[] = { 1, 1, 1, 0, 1 }, hi[] = { 256, 4096, 4096, 1000, 1000 };
+    int *dst[] = { &b->o.threads, &b->m.batch, &b->m.seq, &b->m.warmup, &b->m.steps };
+    for (int k = 0; k < 5; k++) {
+        if (strcmp(a, ints[k])) continue;
+        if (*i + 1 >= argc) break;
+        int v = int_arg(a, argv[++*i], lo[k], hi[k]);
+        if (v < 0) return 1;
+        *dst[k] = v;
+        b->mode_flags |= k > 0;
+        return 0;
+    }
+    if (!strcmp(a, "--json")) b->o.json = 1;
+    else if (!strcmp(a, "--quick")) b->o.quick = 1;
+    else if (!strcmp(a, "--gemm")) b->gemm = b->selected = 1;
+    else if (!strcmp(a, "--generate")) b->generate = b->selected = 1;
+    else if (!strcmp(a, "--step")) b->step = b->selected = 1;
+    else if (!strcmp(a, "--peak")) b->peak = b->selected = 1;
+    else if (!strcmp(a, "--dp")) b->dp = b->selected = 1;
+    else if (!strcmp(a, "--expert-time")) b->m.expert_time = b->mode_flags = 1;
+    else if (!strcmp(a, "--mode") && *i + 1 < argc) b->m.mode = argv[++*i];
+    else if (!strcmp(a, "--loss-on") && *i + 1 < argc) {
+        const char *v = argv[++*i];
+        if (strcmp(v, "answer") && strcmp(v, "all")) {
+            fprintf(stderr, "error: bench: --loss-on expects 'answer' or 'all', got '%s'\n", v);
+            return 1;
+        }
+        b->m.loss_answer = !strcmp(v, "answer");
+        b->mode_flags = 1;
+    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        return 2;
+    } else {
+        fprintf(stderr, "error: bench: unknown option '%s'%s\n", a, *i + 1 >= argc ? " (or its value is missing)" : "");
+        usage(stderr);
+        return 1;
+    }
+    return 0;
 }
 
 int bench_main(int argc, char **argv) {
-    BenchOpts o = { 0, 0, 0 };
-    int want_gemm = 0, want_step = 0, want_generate = 0, want_dp = 0, selected = 0;
+    BenchArgs b = { .o = { 0, 0, 0 }, .m = { .batch = 8, .seq = 128, .warmup = 3, .steps = 12 } };
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) o.json = 1;
-        else if (!strcmp(argv[i], "--quick")) o.quick = 1;
-        else if (!strcmp(argv[i], "--gemm")) want_gemm = selected = 1;
-        else if (!strcmp(argv[i], "--generate")) want_generate = selected = 1;
-        else if (!strcmp(argv[i], "--step")) want_step = selected = 1;
-        else if (!strcmp(argv[i], "--dp")) want_dp = selected = 1;
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end || n < 1 || n > 256) {
-                fprintf(stderr, "error: bench: --threads expects an integer in 1..256, got '%s'\n", argv[i]);
-                return 1;
-            }
-            o.threads = (int)n;
-        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else {
-            fprintf(stderr, "error: bench: unknown option '%s'\n", argv[i]);
-            usage(stderr);
+        int rc = parse_one(&b, argc, argv, &i);
+        if (rc == 2) usage(stdout);
+        if (rc) return rc == 2 ? 0 : 1;
+    }
+    if (b.m.mode) {
+        if (b.selected) {
+            fprintf(stderr, "error: bench: --mode runs one training step configuration; drop --gemm / --step / "
+                            "--generate / --peak / --dp\n");
             return 1;
         }
+        b.m.threads = b.o.threads;
+        b.m.json = b.o.json;
+        return bench_mode(&b.m);
+    }
+    if (b.mode_flags) {
+        fprintf(stderr, "error: bench: --batch, --seq, --warmup, --steps, --loss-on and --expert-time need --mode "
+                        "(%s)\n", bench_mode_names());
+        return 1;
     }
     int rc = 0;
-    if (!selected || want_gemm) rc |= bench_gemm(&o);
-    if (!selected || want_generate) rc |= bench_generate(&o);
-    if (!selected || want_step) rc |= bench_step(&o);
-    if (want_dp) {   /* only on request: under mpirun it is the one benchmark the ranks share */
+    if (!b.selected || b.gemm) rc |= bench_gemm(&b.o);
+    if (!b.selected || b.generate) rc |= bench_generate(&b.o);
+    if (!b.selected || b.step) rc |= bench_step(&b.o);
+    if (b.peak) rc |= bench_peak(&b.o);
+    if (b.dp) {   /* only on request: under mpirun it is the one benchmark the ranks share */
         comm_init(NULL, NULL);
-        rc |= bench_dp(&o);
+        rc |= bench_dp(&b.o);
     }
     return rc;
 }

@@ -185,7 +185,7 @@ static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
     route_select_rule(t->arena, p, &spec, mask, r);          /* S: a constant, no tape entry */
     if (st) {
-        st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r, NULL };
+        st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r, NULL, 0, 0 };
         if (st->stats_on) moe_stats_accumulate(&st->stats, m->layer, m->module, p, r);
     }
     /* W from z, not from p: the op stays finite when a selected p underflows (route.c) */
@@ -193,7 +193,11 @@ static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     if (st) st->log[m->layer * MOE_MODULES + m->module].w = W;
     Tensor *xin = x2;                                        /* LoRA dropout: training only */
     if (m->dropout > 0 && drop_rng && !t->no_grad) xin = op_dropout(t, x2, m->dropout, drop_rng);
-    if (!(st && st->experts_off)) y2 = add_experts(t, m, xin, W, r, y2, y_owned ? y2 : NULL);
+    if (!(st && st->experts_off)) {
+        MoeExpertSpan sp = moe_expert_span_begin(st, t);
+        y2 = add_experts(t, m, xin, W, r, y2, y_owned ? y2 : NULL);
+        if (st) moe_expert_span_end(st, t, sp, &st->log[m->layer * MOE_MODULES + m->module]);
+    }
     if (m->identity_nulls) y2 = add_identity_nulls(t, m, x2, W, y2);
     y2 = add_shared_and_const(t, m, xin, W, y2);
     return tensor_view(t->arena, y2, y_base->ndim, y_base->shape);

@@ -3,7 +3,7 @@
    defines: MoeLinear, MoeModuleStats, MoeStats, MoeSummary, MoeState, MOE_MODULES,
             moe_linear_declare, moe_linear_init, moe_linear_forward, moe_linear_forward_into, moe_state_new, moe_state_free,
             moe_forward_begin, moe_aux_loss, moe_stats_reset, moe_stats_accumulate, moe_summary_module,
-            moe_summary_layer, moe_summary_model
+            moe_summary_layer, moe_summary_model, MoeExpertSpan, moe_expert_span_begin, moe_expert_span_end
    Semantics (ARCHITECTURE.md "AdaMoE semantics", REFERENCE.md §1; torch_ref.py `route`,
    `Forward.linear`, `aux_loss_from_probs`, `layer_stats` are the executable spec):
      y = x·Wᵀ + Σ_{e ∈ S_t, e < n} w_e · s · B_e A_e dropout(x)  (+ w_null·x for identity nulls)
@@ -122,8 +122,9 @@ typedef struct {
 } MoeSummary;
 
 /* one router's routing in the current forward: p [N, E] probabilities, r the selection, w [N, E]
-   the mixing weights as applied (op_route_weights; set once computed, NULL before) */
-typedef struct { Tensor *p; const Routing *r; Tensor *w; } MoeRecord;
+   the mixing weights as applied (op_route_weights; set once computed, NULL before);
+   [tape_begin, tape_end) the tape entries of its routed experts (empty when nothing recorded) */
+typedef struct { Tensor *p; const Routing *r; Tensor *w; int tape_begin, tape_end; } MoeRecord;
 
 struct MoeState {
     AdapterConfig acfg;
@@ -137,7 +138,11 @@ struct MoeState {
     int stochastic_rule;              /* stochastic routing: 0 = by the tape (no-grad → eval rule),
                                          1 = always the training rule, 2 = always the eval rule */
     int experts_off;                  /* measurement: routers, statistics and aux loss run, the routed
-                                         LoRA experts are skipped (bench: the non-expert share) */
+                                         experts (LoRA experts, MoE FFN experts) are skipped (bench:
+                                         the non-expert share) */
+    double (*expert_clock)(void);     /* measurement (bench): when set, expert_fwd_seconds sums this
+                                         clock over the routed experts' forward work */
+    double expert_fwd_seconds;
     int global_counts;                /* data-parallel training (optim/trainer.c): the aux and entropy
                                          losses use the counts of the GLOBAL batch, summed over the
                                          ranks first (tensor/comm.h; collective) */
@@ -145,6 +150,19 @@ struct MoeState {
                                          pooled counts then the pooled rows; last, the forward's rows */
     int dp_ready;                     /* dp_sums hold this forward's sums */
 };
+
+/* the routed experts' forward: timed by st->expert_clock when set, its tape span recorded */
+typedef struct { double t0; int n0; } MoeExpertSpan;
+static inline MoeExpertSpan moe_expert_span_begin(const MoeState *st, const Tape *t) {
+    MoeExpertSpan s = { st && st->expert_clock ? st->expert_clock() : 0, t->n };
+    return s;
+}
+static inline void moe_expert_span_end(MoeState *st, const Tape *t, MoeExpertSpan s, MoeRecord *rec) {
+    if (!st) return;
+    if (st->expert_clock) st->expert_fwd_seconds += st->expert_clock() - s.t0;
+    rec->tape_begin = s.n0;
+    rec->tape_end = t->n;
+}
 
 MoeState *moe_state_new(const AdapterConfig *acfg, int n_layers);
 void moe_state_free(MoeState *s);

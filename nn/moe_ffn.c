@@ -27,9 +27,15 @@
 /* A Mixtral model routes even without a moe-ffn adapter (its own router, top experts_per_tok,
    no nulls, no aux loss); the MoeState still records that routing for the statistics. The kind
    is set to adamoe only because moe_state_new reads n_null for that kind. */
+/* Full fine-tuning of a MoE model may also set top_k (> 0) with n_null, normalize and aux
+   (null experts with a trainable gate2, a load-balancing loss): moe_ffn_full_routed. */
+static int full_routed(const AdapterConfig *a) { return a->kind == ADAPTER_FULL && a->top_k > 0; }
+
 AdapterConfig moe_ffn_state_config(const AdapterConfig *acfg, int n_experts, int experts_per_tok) {
     AdapterConfig s = *acfg;
-    if (acfg->kind != ADAPTER_MOE_FFN) {
+    if (full_routed(acfg)) {
+        s.null_kind = MOE_NULL_ZERO;
+    } else if (acfg->kind != ADAPTER_MOE_FFN) {
         s.n_null = 0;
         s.top_k = experts_per_tok;
         s.normalize = MOE_NORM_TRUE_ONLY;
@@ -73,7 +79,7 @@ static void expert_linear(LoraLinear *l, ParamStore *ps, const char *prefix, Ten
    plain LoRA may still put adapters on the experts' w1 / w3 / w2 (targets gate / up / down). */
 static void declare_common(MoeFfn *f, ParamStore *ps, const char *pre, const char *const names[3], int n,
                            int top_k_base, Tensor *const w[3], const AdapterConfig *a) {
-    int moe = a->kind == ADAPTER_MOE_FFN;
+    int lora_moe = a->kind == ADAPTER_MOE_FFN, moe = lora_moe || full_routed(a);
     f->n_true = n;
     f->n_null = moe ? a->n_null : 0;
     f->top_k = moe ? a->top_k : top_k_base;
@@ -96,7 +102,7 @@ static void declare_common(MoeFfn *f, ParamStore *ps, const char *pre, const cha
         lin[0] = &f->w1[e], lin[1] = &f->w3[e], lin[2] = &f->w2[e];
         for (int j = 0; j < 3; j++) {
             int in = j == 2 ? f->hidden : f->dim, out = j == 2 ? f->dim : f->hidden;
-            int rank = (moe || a->kind == ADAPTER_LORA) && (a->targets & bits[j]) ? a->rank : 0;
+            int rank = (lora_moe || a->kind == ADAPTER_LORA) && (a->targets & bits[j]) ? a->rank : 0;
             snprintf(name, sizeof name, "%s.experts.%d.%s", pre, e, names[j]);
             expert_linear(lin[j], ps, name, w ? w[j] : NULL, in, out, rank, a);
         }
@@ -191,7 +197,8 @@ static Tensor *add_experts(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const
         Tensor *xe = op_gather_rows(t, h, r->rows + off, n_e);
         Tensor *g = lora_linear_forward(t, &f->w1[e], xe, drop_rng);
         Tensor *u = lora_linear_forward(t, &f->w3[e], xe, drop_rng);
-        Tensor *d = lora_linear_forward(t, &f->w2[e], op_swiglu(t, g, u), drop_rng);
+        /* u is fresh and read by the SwiGLU alone (as the dense FFN's up projection): shared grad */
+        Tensor *d = lora_linear_forward(t, &f->w2[e], op_swiglu_shared_grad(t, g, u), drop_rng);
         y = op_scatter_add_rows_inplace(t, y, d, r->rows + off, op_gather_rows(t, Wf, r->flat + off, n_e));
     }
     return y;
@@ -231,14 +238,18 @@ Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     Routing *r = arena_alloc(t->arena, sizeof *r);
     route_select(t->arena, p, f->n_true, f->top_k, mask, r);   /* top-k only: no other rules here */
     if (st) {
-        st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT] = (MoeRecord){ p, r, NULL };
+        st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT] = (MoeRecord){ p, r, NULL, 0, 0 };
         if (st->stats_on) moe_stats_accumulate(&st->stats, f->layer, MOE_FFN_SLOT, p, r);
     }
     Tensor *W = op_route_weights(t, z, r, f->all_selected);
     if (st) st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT].w = W;
     Tensor *y = tensor_2d(t->arena, N, f->dim, 0);
     memset(y->data, 0, (size_t)N * f->dim * sizeof(real));
-    y = add_experts(t, f, x2, W, r, y, drop_rng);
+    if (!(st && st->experts_off)) {   /* off: bench only */
+        MoeExpertSpan sp = moe_expert_span_begin(st, t);
+        y = add_experts(t, f, x2, W, r, y, drop_rng);
+        if (st) moe_expert_span_end(st, t, sp, &st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT]);
+    }
     if (f->identity_nulls) {   /* y += (Σ selected null weights) · h; an FFN always has in == out */
         int *all = arena_alloc(t->arena, (size_t)N * sizeof(int));
         for (int i = 0; i < N; i++) all[i] = i;

@@ -48,7 +48,10 @@ typedef struct {
 } MoeFfn;
 
 /* The MoeState settings of a model whose FFNs are MoE blocks: n_true = n experts, n_null = m,
-   top_k and aux from a moe-ffn adapter, else the base router (top-k = experts_per_tok, no aux). */
+   top_k and aux from a moe-ffn adapter, else the base router (top-k = experts_per_tok, no aux).
+   Full fine-tuning (kind full) with top_k > 0 routes as a moe-ffn adapter would (n_null zero
+   null experts behind a trainable gate2, normalize, aux / aux_coef) with every weight trained:
+   the benchmark's moe / moe_null modes (bench/bench_mode.c). */
 AdapterConfig moe_ffn_state_config(const AdapterConfig *acfg, int n_experts, int experts_per_tok);
 /* Mixtral block of layer i: declares gate, experts (+ LoRA per acfg targets gate/up/down) and,
    for a moe-ffn adapter with m > 0, gate2. top_k_base = the checkpoint's experts_per_tok. */

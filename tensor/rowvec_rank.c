@@ -4,7 +4,8 @@
    rowvec_dots: R dot products sharing the vector v, four rows at a time on 16-float vectors (the
    reduction does not auto-vectorise without -ffast-math); lanes are summed in a fixed order, so
    every result is the same whatever thread computes it. The double build (gradcheck) is plain.
-   rowvec_axpy_rows: y += Σ_k c_k M[k,:], four rows per pass over y (auto-vectorised). */
+   rowvec_axpy_rows: y += Σ_k c_k M[k,:], four rows per sum, eight per pass over y (auto-vectorised).
+   rowvec_outer_add_rows: eight rows of M in registers over all the terms. */
 #include "tensor/rowvec_rank.h"
 #include "tensor/vecmath.h"
 
@@ -61,6 +62,16 @@ void rowvec_dots(const real *M, int R, int n, const real *v, real *out) {
 
 VEC_CLONES void rowvec_axpy_rows(real *y, const real *M, int R, int n, const real *c) {
     int k = 0;
+    for (; k + 8 <= R; k += 8) {   /* two passes of four in one: the same sums, y read once */
+        const real *m0 = M + (size_t)k * n, *m1 = m0 + n, *m2 = m1 + n, *m3 = m2 + n;
+        const real *m4 = m3 + n, *m5 = m4 + n, *m6 = m5 + n, *m7 = m6 + n;
+        real c0 = c[k], c1 = c[k + 1], c2 = c[k + 2], c3 = c[k + 3];
+        real c4 = c[k + 4], c5 = c[k + 5], c6 = c[k + 6], c7 = c[k + 7];
+        for (int i = 0; i < n; i++) {
+            real t = y[i] + ((c0 * m0[i] + c1 * m1[i]) + (c2 * m2[i] + c3 * m3[i]));
+            y[i] = t + ((c4 * m4[i] + c5 * m5[i]) + (c6 * m6[i] + c7 * m7[i]));
+        }
+    }
     for (; k + 4 <= R; k += 4) {
         const real *m0 = M + (size_t)k * n, *m1 = m0 + n, *m2 = m1 + n, *m3 = m2 + n;
         real c0 = c[k], c1 = c[k + 1], c2 = c[k + 2], c3 = c[k + 3];
@@ -79,4 +90,50 @@ VEC_CLONES void rowvec_outer_add(real *M, int R, int ld, int lo, int hi, const r
         real ck = c[k], *m = M + (size_t)k * ld;
         for (int i = lo; i < hi; i++) m[i] += ck * v[i];
     }
+}
+
+/* 8 rows of M (row stride ld), columns [i, i + 16·NV): held in registers while the n terms are
+   added in ascending j, each as m += c·v (mul, then add: the rounding of rowvec_outer_add) */
+#define OUTER8_BLOCK(NV)                                                                          \
+    do {                                                                                          \
+        VmF16 acc[8][NV];                                                                         \
+        for (int k = 0; k < 8; k++)                                                               \
+            for (int u = 0; u < NV; u++) acc[k][u] = vm_load(M + (size_t)k * ld + i + 16 * u);    \
+        for (int j = 0; j < n; j++) {                                                             \
+            const float *v = V + (size_t)rows[j] * ldv + i, *cj = C + (size_t)j * ldc;           \
+            VmF16 vv[NV];                                                                         \
+            for (int u = 0; u < NV; u++) vv[u] = vm_load(v + 16 * u);                             \
+            for (int k = 0; k < 8; k++) {                                                         \
+                VmF16 ck = vm_splat(cj[k]);                                                       \
+                for (int u = 0; u < NV; u++) acc[k][u] += ck * vv[u];                             \
+            }                                                                                     \
+        }                                                                                         \
+        for (int k = 0; k < 8; k++)                                                               \
+            for (int u = 0; u < NV; u++) vm_store(M + (size_t)k * ld + i + 16 * u, &acc[k][u]);   \
+    } while (0)
+
+/* rows k0 .. k0+7 of rowvec_outer_add_rows, columns [lo, hi) */
+VEC_CLONES static void outer8_f32(float *M, int ld, int lo, int hi, const float *C, int ldc, int n,
+                                  const float *V, int ldv, const int *rows) {
+    int i = lo;
+    for (; i + 32 <= hi; i += 32) OUTER8_BLOCK(2);
+    for (; i + 16 <= hi; i += 16) OUTER8_BLOCK(1);
+    for (int j = 0; j < n && i < hi; j++)
+        for (int k = 0; k < 8; k++) {
+            float ck = C[(size_t)j * ldc + k], *m = M + (size_t)k * ld;
+            const float *v = V + (size_t)rows[j] * ldv;
+            for (int c = i; c < hi; c++) m[c] += ck * v[c];
+        }
+}
+
+void rowvec_outer_add_rows(real *M, int R, int ld, int lo, int hi, const real *C, int ldc, int n, const real *V,
+                           int ldv, const int *rows) {
+    int k0 = 0;
+    if (sizeof(real) == sizeof(float))
+        for (; k0 + 8 <= R; k0 += 8)
+            outer8_f32((float *)M + (size_t)k0 * ld, ld, lo, hi, (const float *)C + k0, ldc, n, (const float *)V,
+                       ldv, rows);
+    if (k0 == R) return;
+    for (int j = 0; j < n; j++)   /* the rest (and the double build): the plain update, term by term */
+        rowvec_outer_add(M + (size_t)k0 * ld, R - k0, ld, lo, hi, C + (size_t)j * ldc + k0, V + (size_t)rows[j] * ldv);
 }

@@ -23,6 +23,7 @@ typedef struct {
     real *h;                 /* [P, R]  A_e x of each assignment (saved) */
     real *bt;                /* [n_true, R, out]  Bᵀ_e */
     real *dh;                /* [P, R]  backward scratch */
+    real *wh;                /* [P, R]  backward scratch: s·W[t, e]·h of each assignment (for dB) */
     real *dbt;               /* [n_true, R, out]  backward scratch */
 } RlCtx;
 
@@ -63,6 +64,7 @@ static void bwd_rows(void *vc, long b, long e) {
                 c->W->grad[f] += c->s * acc;
             }
             for (int k = 0; k < c->R; k++) dh[k] = w * dhp[k];
+            for (int k = 0; k < c->R; k++) c->wh[(size_t)j * c->R + k] = w * h[k];
             if (c->x->grad) rowvec_axpy_rows(c->x->grad + (size_t)t * c->in, c->a[ex]->data, c->R, c->in, dh);
         }
     }
@@ -76,31 +78,30 @@ static void slice_of(int n, int s, int *lo, int *hi) {
 
 /* The expert-side gradients of routed_lora_backward, task = (expert e, column slice):
      dA_e[k, slice] += Σ_j dh_j,k x[row_j][slice]          (dh from bwd_rows)
-     dB_e[slice, k] += Σ_j s·W[row_j, e]·h_j,k dy[row_j][slice]
-   over e's assignments j in routing order; dB is summed in Bᵀ layout (dbt), then added. */
+     dB_e[slice, k] += Σ_j s·W[row_j, e]·h_j,k dy[row_j][slice]   (s·W·h = wh, from bwd_rows)
+   over e's assignments j in routing order (rowvec_outer_add_rows: all of them per register
+   block); dB is summed in Bᵀ layout (dbt), then added. */
 static void bwd_experts(void *vc, long b, long e) {
     const RlCtx *c = vc;
-    real coef[RL_MAX_RANK];
     for (long task = b; task < e; task++) {
         int ex = (int)(task % c->n_true), sl = (int)(task / c->n_true), lo, hi;   /* slice-major: every
                                                  thread's range covers every expert, whatever their loads */
-        int j0 = c->r->offset[ex], j1 = c->r->offset[ex + 1];
+        int j0 = c->r->offset[ex], n = c->r->offset[ex + 1] - j0;
+        const int *rows = c->r->rows + j0;
         Tensor *A = c->a[ex], *B = c->b[ex];
         if (A->grad) {
             slice_of(c->in, sl, &lo, &hi);
-            for (int j = j0; j < j1 && lo < hi; j++)
-                rowvec_outer_add(A->grad, c->R, c->in, lo, hi, c->dh + (size_t)j * c->R,
-                             c->x->data + (size_t)c->r->rows[j] * c->in);
+            if (lo < hi)
+                rowvec_outer_add_rows(A->grad, c->R, c->in, lo, hi, c->dh + (size_t)j0 * c->R, c->R, n, c->x->data,
+                                      c->in, rows);
         }
         if (!B->grad) continue;
         slice_of(c->out, sl, &lo, &hi);
         real *dbt = c->dbt + (size_t)ex * c->R * c->out;
         for (int k = 0; k < c->R; k++) memset(dbt + (size_t)k * c->out + lo, 0, (size_t)(hi - lo) * sizeof(real));
-        for (int j = j0; j < j1 && lo < hi; j++) {
-            real w = c->s * c->W->data[c->r->flat[j]];
-            for (int k = 0; k < c->R; k++) coef[k] = w * c->h[(size_t)j * c->R + k];
-            rowvec_outer_add(dbt, c->R, c->out, lo, hi, coef, c->y->grad + (size_t)c->r->rows[j] * c->out);
-        }
+        if (lo < hi)
+            rowvec_outer_add_rows(dbt, c->R, c->out, lo, hi, c->wh + (size_t)j0 * c->R, c->R, n, c->y->grad, c->out,
+                                  rows);
         for (int o = lo; o < hi; o++)
             for (int k = 0; k < c->R; k++) B->grad[(size_t)o * c->R + k] += dbt[(size_t)k * c->out + o];
     }
@@ -219,6 +220,7 @@ Tensor *op_routed_lora(Tape *t, Tensor *base, Tensor *x, Tensor *W, const Routin
         return y;
     }
     c->dh = arena_alloc(t->arena, (size_t)P * c->R * sizeof(real) + sizeof(real));
+    c->wh = arena_alloc(t->arena, (size_t)P * c->R * sizeof(real) + sizeof(real));
     c->dbt = arena_alloc(t->arena, nbt * sizeof(real) + sizeof(real));
     e->saved = c;
     return y;

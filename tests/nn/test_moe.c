@@ -143,7 +143,7 @@ START_TEST(test_aux_pools_modules)
         halves[h] = tensor_2d(&a, 2, 4, 1);
         memcpy(halves[h]->data, p->data + 8 * h, 8 * sizeof(real));
         route_select(&a, halves[h], 2, 2, NULL, &r[h]);
-        s->log[1 * MOE_MODULES + (h ? 6 : 0)] = (MoeRecord){ halves[h], &r[h], NULL };
+        s->log[1 * MOE_MODULES + (h ? 6 : 0)] = (MoeRecord){ halves[h], &r[h], NULL, 0, 0 };
     }
     Tensor *L = moe_aux_loss(&t, s);
     ck_assert_msg(fabs((double)L->data[0] - 1.075) < 1e-6, "pooled eq6 %.9f", (double)L->data[0]);

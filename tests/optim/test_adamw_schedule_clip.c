@@ -7,7 +7,11 @@
 #include "optim/adamw.h"
 #include "optim/schedule.h"
 #include "optim/clip.h"
+#include "tensor/rng.h"
+#include "tensor/threads.h"
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 START_TEST(test_adamw_two_steps)
 {
@@ -24,6 +28,51 @@ START_TEST(test_adamw_two_steps)
     ck_assert_double_eq_tol(p[0], 0.8714672987058463, 1e-6);
     ck_assert_int_eq(opt.step, 2);
     adamw_free(&opt);
+}
+END_TEST
+
+/* the textbook loop (adamw.h, one element at a time, decay by a branch) as the naive twin of the
+   vectorised, threaded adamw_step: the same bits at 1 and 2 threads, also when lr·wd > 1/2 */
+static void adamw_twin(real *p, real *m, real *v, const uint8_t *dk, const real *g, size_t n, long t, double lr,
+                       const AdamWConfig *c) {
+    double bc1 = 1.0 - pow(c->beta1, (double)t), bc2 = 1.0 - pow(c->beta2, (double)t);
+    real b1 = (real)c->beta1, b2 = (real)c->beta2, eps = (real)c->eps, ss = (real)(lr / bc1);
+    real isb = (real)(1.0 / sqrt(bc2)), decay = (real)(1.0 - lr * c->weight_decay);
+    for (size_t i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1 - b1) * g[i];
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        if (dk[i]) p[i] *= decay;
+        p[i] -= ss * m[i] / (real_sqrt(v[i]) * isb + eps);
+    }
+}
+
+START_TEST(test_adamw_twin_threads)
+{
+    enum { N = 50021 };
+    AdamWConfig cfg = { 0.9, 0.999, 1e-8, 0.01 };
+    real *p = malloc(3 * N * sizeof(real)), *g = malloc(N * sizeof(real)), *m = calloc(2 * N, sizeof(real));
+    uint8_t *dk = malloc(N);
+    Rng r = rng_derive(5, 1);
+    for (int nt = 1; nt <= 2; nt++) {
+        double lr = nt == 1 ? 1e-3 : 80.0;      /* 80 · 0.01 = 0.8: decay 0.2 < 1/2 */
+        threads_init(nt);
+        AdamW opt;
+        adamw_init(&opt, &cfg, N);
+        rng_fill_uniform(&r, p, N, -1, 1);
+        memcpy(p + N, p, N * sizeof(real));
+        memset(m, 0, 2 * N * sizeof(real));
+        for (int i = 0; i < N; i++) dk[i] = opt.decay[i] = (uint8_t)(rng_int(&r, 3) != 0);
+        for (long t = 1; t <= 3; t++) {
+            rng_fill_uniform(&r, g, N, -2, 2);
+            adamw_step(&opt, p, g, lr);
+            adamw_twin(p + N, m, m + N, dk, g, N, t, lr, &cfg);
+        }
+        ck_assert_int_eq(memcmp(p, p + N, N * sizeof(real)), 0);
+        ck_assert_int_eq(memcmp(opt.m, m, N * sizeof(real)), 0);
+        adamw_free(&opt);
+    }
+    threads_init(0);
+    free(p), free(g), free(m), free(dk);
 }
 END_TEST
 
@@ -78,6 +127,7 @@ Suite *optim_suite(void) {
     Suite *s = suite_create("optim");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_adamw_two_steps);
+    tcase_add_test(tc, test_adamw_twin_threads);
     tcase_add_test(tc, test_lr_schedules);
     tcase_add_test(tc, test_aux_schedules);
     tcase_add_test(tc, test_clip);

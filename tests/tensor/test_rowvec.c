@@ -11,6 +11,7 @@
 #include "tests/support/op_fixture.h"
 #include "autograd/ops.h"
 #include "tensor/rowvec.h"
+#include "tensor/rowvec_rank.h"
 #include "tensor/vecmath.h"
 #include "tensor/check.h"
 #include "tensor/gemm.h"
@@ -160,11 +161,45 @@ START_TEST(test_linear_ce_bitwise_unfused_twin)
 }
 END_TEST
 
+/* rowvec_outer_add_rows against its definition, n calls of rowvec_outer_add, bit for bit: ranks 8
+   (the register path), 16, 5 and 13 (the rest), column ranges with 32-, 16- and 1-wide parts;
+   and rank-8 rowvec_axpy_rows against two rank-4 calls */
+START_TEST(test_outer_add_rows_bitwise)
+{
+    enum { LD = 83, NV = 29, NROW = 40 };
+    static const int ranks[4] = { 8, 16, 5, 13 }, ranges[3][2] = { { 0, 83 }, { 3, 50 }, { 17, 31 } };
+    static real C[NROW * 16], V[NV * LD], M1[16 * LD], M2[16 * LD];
+    int rows[NROW];
+    Rng r = rng_derive(11, 3);
+    rng_fill_uniform(&r, C, NROW * 16, -1, 1);
+    rng_fill_uniform(&r, V, NV * LD, -1, 1);
+    for (int j = 0; j < NROW; j++) rows[j] = (int)rng_int(&r, NV);
+    for (int q = 0; q < 4; q++)
+        for (int g = 0; g < 3; g++) {
+            int R = ranks[q], lo = ranges[g][0], hi = ranges[g][1];
+            rng_fill_uniform(&r, M1, 16 * LD, -1, 1);
+            memcpy(M2, M1, sizeof M1);
+            rowvec_outer_add_rows(M1, R, LD, lo, hi, C, 16, NROW, V, LD, rows);
+            for (int j = 0; j < NROW; j++) rowvec_outer_add(M2, R, LD, lo, hi, C + j * 16, V + rows[j] * LD);
+            ck_assert_msg(!memcmp(M1, M2, sizeof M1), "rank %d, columns [%d, %d)", R, lo, hi);
+        }
+    /* rowvec_axpy_rows with rank 8 (one pass) is its two rank-4 passes, bit for bit */
+    static real y1[LD], y2[LD];
+    rng_fill_uniform(&r, y1, LD, -1, 1);
+    memcpy(y2, y1, sizeof y1);
+    rowvec_axpy_rows(y1, M1, 8, LD, C);
+    rowvec_axpy_rows(y2, M1, 4, LD, C);
+    rowvec_axpy_rows(y2, M1 + 4 * LD, 4, LD, C + 4);
+    ck_assert(!memcmp(y1, y2, sizeof y1));
+}
+END_TEST
+
 Suite *rowvec_suite(void) {
     Suite *s = suite_create("rowvec");
     TCase *tc = tcase_create("bitwise");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_rowvec_matches_vecmath_bitwise);
+    tcase_add_test(tc, test_outer_add_rows_bitwise);
     tcase_add_test(tc, test_linear_ce_bitwise_unfused_twin);
     suite_add_tcase(s, tc);
     return s;

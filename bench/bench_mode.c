@@ -1,0 +1,339 @@
+/* bench/bench_mode.c — `./train bench --mode M`: one training-step configuration, timed and
+   printed the way ../shared/tools/bench_torch/torch_llama.py does, so the two compare line by line.
+   defines: bench_mode, bench_mode_flops, bench_mode_names, bench_mode_setup, bench_mode_param_counts
+   Model: the stories15M shape of bench_step.c (dim 288, 6 layers, 6 heads, hidden 768, vocab
+   32000, tied embeddings), random weights. Modes (the script's docstring):
+     full      every parameter trained
+     lora      LoRA r = 8, alpha 16 on q, k, v, o, gate, up, down; base frozen
+     molora    each of those 7 linears: 4 LoRA experts (r = 8) + a linear router, top-2
+     adamoe    4 LoRA experts + 4 null experts, top-3, weights renormalised over the selected
+               true experts; null experts cost nothing
+     moe       the FFN is 8 SwiGLU experts (hidden 768), top-2, full training
+     moe_null  as moe plus 8 null experts, top-3 (renormalised over the selected true experts)
+   Every routed mode adds a Switch-style load-balancing loss (vanilla, coefficient 0.01). Routers
+   (and gate2, the null experts' router) start N(0, 0.02²) as the script's; LoRA B starts
+   N(0, 0.02²) instead of zero so every adapter gradient is non-trivial (the same FLOPs).
+   One step = zero_grad + llama_loss (forward; the fused LM head + CE also forms its backward
+   GEMMs here: fwd_ms holds them) + tape_backward (bwd_ms) + adamw_step and the arena / tape reset
+   (opt_ms). Every step draws fresh random ids and targets; --loss-on answer puts the loss on the
+   last 4 positions of each row (targets -100 elsewhere; the LM head runs on those rows only).
+   Model FLOPs (the script's step_flops): per token, trainable matmuls 3 x 2·in·out, frozen ones
+   2 x (forward + input gradient), attention 3 · 2·2·T·C per layer over the full T x T square,
+   routers 3 x 2·in·E, routed experts times the measured true experts per token; the classifier
+   term counts the scored rows (all of them with --loss-on all, as the script).
+   --expert-time: the routed experts' own time in every timed step (MoeState.expert_clock sums
+   their forward work; the backward runs entry by entry and times the entries their forward put
+   on the tape, MoeRecord.tape_begin/end): thread CPU time at 1 thread (robust on a shared
+   machine), wall clock otherwise; routers, the aux loss and the frozen base are not expert time.
+   Output: one JSON line with the script's keys in its order (--expert-time appends loss_on,
+   step_cpu_ms_median, expert_ms, expert_clock), or a short text block. */
+#include "bench/bench.h"
+#include "bench/bench_step.h"
+#include "tensor/gemm.h"
+#include "tensor/check.h"
+#include "tensor/threads.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#define MAX_STEPS 1000
+#define ANSWER_TOKENS 4
+
+typedef struct { const char *name; AdapterConfig a; int n_experts; } ModeDef;
+
+#define LORA8 .targets = LORA_TARGET_ALL, .rank = 8, .alpha = 16.0
+#define AUX01 .aux = MOE_AUX_VANILLA, .aux_coef = 0.01, .k_baseline = 2
+
+static const ModeDef MODES[] = {
+    { "full", { .kind = ADAPTER_FULL }, 0 },
+    { "lora", { .kind = ADAPTER_LORA, LORA8 }, 0 },
+    { "molora", { .kind = ADAPTER_MOLORA, LORA8, .n_true = 4, .top_k = 2, .normalize = MOE_NORM_TRUE_ONLY, AUX01 }, 0 },
+    { "adamoe", { .kind = ADAPTER_ADAMOE, LORA8, .n_true = 4, .n_null = 4, .top_k = 3,
+                  .normalize = MOE_NORM_TRUE_ONLY, AUX01 }, 0 },
+    { "moe", { .kind = ADAPTER_FULL, .n_true = 8, .top_k = 2, .normalize = MOE_NORM_TRUE_ONLY, AUX01 }, 8 },
+    { "moe_null", { .kind = ADAPTER_FULL, .n_true = 8, .n_null = 8, .top_k = 3, .normalize = MOE_NORM_TRUE_ONLY,
+                    AUX01 }, 8 },
+};
+#define N_MODES ((int)(sizeof MODES / sizeof MODES[0]))
+
+const char *bench_mode_names(void) { return "full|lora|molora|adamoe|moe|moe_null"; }
+
+static const ModeDef *find_mode(const char *name) {
+    for (int i = 0; i < N_MODES; i++)
+        if (!strcmp(MODES[i].name, name)) return &MODES[i];
+    return NULL;
+}
+
+int bench_mode_setup(const char *name, ModelConfig *c, AdapterConfig *a) {
+    const ModeDef *d = find_mode(name);
+    if (!d) return 0;
+    *c = bench_stories15m_config();
+    c->n_experts = d->n_experts;
+    c->experts_per_tok = d->n_experts ? 2 : 0;
+    *a = d->a;
+    return 1;
+}
+
+/* parameters as the script counts them (each tensor once, tied embedding once; no padding) */
+void bench_mode_param_counts(const ParamStore *ps, size_t *params, size_t *trainable) {
+    *params = *trainable = 0;
+    for (int i = 0; i < ps->n; i++) {
+        *params += ps->params[i]->numel;
+        if (ps->roles[i] == PARAM_TRAINABLE) *trainable += ps->params[i]->numel;
+    }
+}
+
+/* the script's step_flops (see the header): ntok = B·T tokens, scored = rows under the loss,
+   apt = measured true experts per token (routed modes) */
+double bench_mode_flops(const ModelConfig *c, const AdapterConfig *a, int n_experts, int T, double ntok,
+                        double scored, double apt) {
+    double d = c->dim, h = c->hidden_dim, V = c->vocab_size, L = c->n_layers, R = a->rank;
+    double qd = (double)c->n_heads * c->head_dim, kvd = (double)c->n_kv_heads * c->head_dim;
+    double io[7][2] = { { d, qd }, { d, kvd }, { d, kvd }, { qd, d }, { d, h }, { h, d }, { d, h } };
+    double mult = a->kind == ADAPTER_FULL ? 3 : 2, attn_proj = 0, lora = 0, router_in = 0;
+    for (int j = 0; j < 4; j++) attn_proj += io[j][0] * io[j][1];
+    for (int j = 0; j < 7; j++) {
+        lora += 3 * 2 * R * (io[j][0] + io[j][1]);
+        router_in += io[j][0];
+    }
+    double fl = 3 * (2 * 2 * (double)T * d) * L * ntok     /* attention core, full square */
+              + mult * 2 * attn_proj * L * ntok + mult * 2 * d * V * scored;
+    int ne = a->n_true + a->n_null;
+    if (n_experts > 0)
+        fl += 3 * 2 * d * ne * L * ntok + 3 * 2 * (3 * d * h) * L * ntok * apt;
+    else
+        fl += mult * 2 * (3 * d * h) * L * ntok;
+    if (a->kind == ADAPTER_LORA) fl += lora * L * ntok;
+    if (a->kind == ADAPTER_MOLORA || a->kind == ADAPTER_ADAMOE) fl += 3 * 2 * router_in * ne * L * ntok + lora * L * ntok * apt;
+    return fl;
+}
+
+typedef struct {
+    LlamaModel m;
+    AdamW opt;
+    Arena arena;
+    Tape tape;
+    Rng data;
+    int *ids, *targets, B, T, answer;
+} ModeRun;
+
+/* routers and gate2 N(0, 0.02²) as the script's nn.Linear under its init loop; LoRA B N(0, 0.02²) */
+static void mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
+    ModelConfig c;
+    AdapterConfig a;
+    bench_mode_setup(d->name, &c, &a);
+    llama_declare(&s->m, &c, &a, 0);
+    llama_init_base_random(&s->m, 1, 0.02);
+    llama_init_adapter(&s->m, 1);
+    Rng r = rng_derive(1, 7);
+    for (int i = 0; i < s->m.ps.n; i++) {
+        Tensor *p = s->m.ps.params[i];
+        if (strstr(p->name, "lora_B") || strstr(p->name, ".router.") || strstr(p->name, ".gate2."))
+            rng_fill_normal(&r, p->data, p->numel, 0, 0.02);
+    }
+    AdamWConfig oc = { 0.9, 0.999, 1e-8, 0.01 };
+    adamw_init(&s->opt, &oc, s->m.ps.train_numel);
+    arena_init(&s->arena, (size_t)64 << 20);
+    tape_init(&s->tape, &s->arena);
+    s->B = o->batch;
+    s->T = o->seq;
+    s->answer = o->loss_answer;
+    s->data = rng_derive(1, 8);
+    s->ids = xmalloc((size_t)s->B * s->T * sizeof(int));
+    s->targets = xmalloc((size_t)s->B * s->T * sizeof(int));
+}
+
+static void mode_free(ModeRun *s) {
+    tape_free(&s->tape);
+    arena_free(&s->arena);
+    adamw_free(&s->opt);
+    llama_free(&s->m);
+    free(s->ids);
+    free(s->targets);
+}
+
+/* fresh random ids and targets (targets -100 outside the last ANSWER_TOKENS of a row for answer) */
+static void draw_batch(ModeRun *s) {
+    int V = s->m.cfg.vocab_size;
+    for (int b = 0; b < s->B; b++)
+        for (int i = 0; i < s->T; i++) {
+            size_t k = (size_t)b * s->T + i;
+            s->ids[k] = (int)rng_int(&s->data, (uint64_t)V);
+            s->targets[k] = (int)rng_int(&s->data, (uint64_t)V);
+            if (s->answer && i < s->T - ANSWER_TOKENS) s->targets[k] = -100;
+        }
+}
+
+typedef struct { double step, fwd, bwd, opt, cpu, loss, expert; } StepTimes;
+
+/* the expert clock: this thread's CPU time at 1 thread (robust on a shared machine), else wall */
+static double thread_cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* tape_backward with the backward of the routed experts' tape entries (MoeRecord spans) timed */
+static double backward_timed(Tape *t, Tensor *loss, const MoeState *ms) {
+    unsigned char *expert = arena_alloc(t->arena, (size_t)t->n + 1);
+    memset(expert, 0, (size_t)t->n + 1);
+    for (int i = 0; i < ms->n_layers * MOE_MODULES; i++)
+        for (int j = ms->log[i].tape_begin; j < ms->log[i].tape_end && j < t->n; j++) expert[j] = 1;
+    loss->grad[0] += 1;
+    double sum = 0;
+    for (int i = t->n - 1; i >= 0; i--) {
+        const TapeEntry *e = &t->entries[i];
+        double c = expert[i] ? ms->expert_clock() : 0;
+        e->backward(e);
+        if (expert[i]) sum += ms->expert_clock() - c;
+    }
+    return sum;
+}
+
+static StepTimes timed_step(ModeRun *s) {
+    StepTimes r = { 0 };
+    MoeState *ms = s->m.moe;
+    draw_batch(s);
+    if (ms) {
+        ms->expert_fwd_seconds = 0;
+        memset(ms->log, 0, (size_t)ms->n_layers * MOE_MODULES * sizeof *ms->log);
+    }
+    double c0 = cpu_now(), t0 = bench_now();
+    Tensor *loss = llama_loss(&s->tape, &s->m, s->ids, s->targets, s->B, s->T, NULL, NULL);
+    r.loss = (double)loss->data[0];
+    double t1 = bench_now();
+    param_store_zero_grad(&s->m.ps);
+    double expert_bwd = 0;
+    if (ms && ms->expert_clock) expert_bwd = backward_timed(&s->tape, loss, ms);
+    else tape_backward(&s->tape, loss);
+    double t2 = bench_now();
+    adamw_step(&s->opt, s->m.ps.train, s->m.ps.train_grad, 1e-4);
+    arena_reset(&s->arena);
+    tape_reset(&s->tape);
+    double t3 = bench_now();
+    r.step = (t3 - t0) * 1e3;
+    r.fwd = (t1 - t0) * 1e3;
+    r.bwd = (t2 - t1) * 1e3;
+    r.opt = (t3 - t2) * 1e3;
+    r.cpu = (cpu_now() - c0) * 1e3;
+    if (ms) r.expert = (ms->expert_fwd_seconds + expert_bwd) * 1e3;
+    return r;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static double min_of(const double *v, int n) {
+    double m = v[0];
+    for (int i = 1; i < n; i++) m = v[i] < m ? v[i] : m;
+    return m;
+}
+
+static double max_of(const double *v, int n) {
+    double m = v[0];
+    for (int i = 1; i < n; i++) m = v[i] > m ? v[i] : m;
+    return m;
+}
+
+typedef struct {
+    double med, min, max, fwd, bwd, opt, cpu, loss, load;
+    double expert;           /* --expert-time: median routed-expert ms per step */
+    int expert_cpu_clock;    /* ... in thread CPU time (1 thread) or wall clock */
+} ModeResult;
+
+/* the timed steps after the warm-up; with expert_time the routed experts are timed in each */
+static void run_steps(ModeRun *s, const BenchModeOpts *o, ModeResult *res) {
+    static double st[MAX_STEPS], fw[MAX_STEPS], bw[MAX_STEPS], op[MAX_STEPS], cp[MAX_STEPS], ex[MAX_STEPS];
+    MoeState *ms = s->m.moe;
+    int use_cpu = threads_count() == 1;
+    if (ms && o->expert_time) ms->expert_clock = use_cpu ? thread_cpu_now : bench_now;
+    for (int i = 0; i < o->warmup; i++) timed_step(s);
+    if (ms) moe_stats_reset(&ms->stats);
+    for (int i = 0; i < o->steps; i++) {
+        StepTimes r = timed_step(s);
+        st[i] = r.step, fw[i] = r.fwd, bw[i] = r.bwd, op[i] = r.opt, cp[i] = r.cpu, ex[i] = r.expert;
+        res->loss = r.loss;
+    }
+    int n = o->steps;
+    res->min = min_of(st, n);
+    res->max = max_of(st, n);
+    res->med = median(st, n);
+    res->fwd = median(fw, n);
+    res->bwd = median(bw, n);
+    res->opt = median(op, n);
+    res->cpu = median(cp, n);
+    res->expert = median(ex, n);
+    res->expert_cpu_clock = use_cpu;
+    MoeSummary sum;
+    res->load = 0;
+    if (ms) {
+        moe_summary_model(&ms->stats, &sum);
+        res->load = sum.load;
+    }
+}
+
+static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef *d, const ModeResult *r) {
+    const ParamStore *ps = &s->m.ps;
+    double ntok = (double)o->batch * o->seq, scored = o->loss_answer ? (double)o->batch * ANSWER_TOKENS : ntok;
+    if (scored > ntok) scored = ntok;
+    double fl = bench_mode_flops(&s->m.cfg, &d->a, d->n_experts, o->seq, ntok, scored, r->load);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double rss = (double)ru.ru_maxrss / 1024.0;
+    size_t params, trainable;
+    bench_mode_param_counts(ps, &params, &trainable);
+    if (!o->json) {
+        printf("mode %s, batch %d x seq %d, loss on %s, %d threads, simd %s: %zu params (%zu trainable)\n"
+               "  step %.1f ms median (min %.1f, max %.1f; CPU %.1f) = fwd %.1f + bwd %.1f + opt %.1f ms, "
+               "%.0f tok/s\n  %.3f model GFLOP/step = %.1f GFLOP/s; true experts/token %.3f; peak RSS %.1f MB; "
+               "loss %.6g; arena high-water %.1f MB\n", d->name, o->batch, o->seq, o->loss_answer ? "answer" : "all", o->threads,
+               gemm_simd_level(), params, trainable, r->med, r->min, r->max, r->cpu, r->fwd, r->bwd, r->opt,
+               ntok / (r->med * 1e-3), fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, r->load, rss, r->loss,
+               (double)s->arena.high_water / (1 << 20));
+        if (o->expert_time && s->m.moe)
+            printf("  routed experts %.1f ms of the step (%s; their forward work + the backward of their "
+                   "tape entries)\n", r->expert, r->expert_cpu_clock ? "thread CPU time" : "wall clock");
+        return;
+    }
+    printf("{\"mode\": \"%s\", \"batch\": %d, \"seq\": %d, \"threads\": %d, \"params\": %zu, \"trainable\": %zu, "
+           "\"step_ms_median\": %.3f, \"step_ms_min\": %.3f, \"step_ms_max\": %.3f, \"fwd_ms\": %.3f, "
+           "\"bwd_ms\": %.3f, \"opt_ms\": %.3f, \"tok_per_s\": %.2f, \"true_experts_per_token\": %.4f, "
+           "\"model_gflop_per_step\": %.4f, \"achieved_gflops\": %.3f, \"peak_rss_mb\": %.1f, "
+           "\"final_loss\": %.6f, \"steps\": %d, \"warmup\": %d",
+           d->name, o->batch, o->seq, o->threads, params, trainable, r->med, r->min, r->max, r->fwd, r->bwd,
+           r->opt, ntok / (r->med * 1e-3), r->load, fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, rss, r->loss,
+           o->steps, o->warmup);
+    if (o->expert_time)
+        printf(", \"loss_on\": \"%s\", \"step_cpu_ms_median\": %.3f, \"expert_ms\": %.3f, \"expert_clock\": \"%s\"",
+               o->loss_answer ? "answer" : "all", r->cpu, r->expert, r->expert_cpu_clock ? "cpu" : "wall");
+    printf("}\n");
+}
+
+int bench_mode(const BenchModeOpts *o) {
+    const ModeDef *d = find_mode(o->mode);
+    if (!d) {
+        fprintf(stderr, "error: bench: --mode expects one of %s, got '%s'\n", bench_mode_names(), o->mode);
+        return 1;
+    }
+    if (o->steps < 1 || o->steps > MAX_STEPS || o->warmup < 0 || o->batch < 1 || o->seq < 1 ||
+        o->seq > bench_stories15m_config().max_seq_len) {
+        fprintf(stderr, "error: bench: need --steps in 1..%d, --warmup >= 0, --batch >= 1 and --seq in 1..%d\n",
+                MAX_STEPS, bench_stories15m_config().max_seq_len);
+        return 1;
+    }
+    threads_init(o->threads);
+    BenchModeOpts oo = *o;
+    oo.threads = threads_count();
+    ModeRun s;
+    mode_init(&s, d, &oo);
+    ModeResult r = { 0 };
+    run_steps(&s, &oo, &r);
+    print_result(&oo, &s, d, &r);
+    fflush(stdout);
+    mode_free(&s);
+    return 0;
+}
