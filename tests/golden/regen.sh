@@ -5,7 +5,7 @@
 # (shared/tools/torch_ref.py forward-backward) computes loss, logits summary and gradients.
 # Only args, tokens.json, out.json and grads.safetensors are kept; the test rebuilds the model
 # from args with the same C code (make_tiny_write) and compares its own forward-backward.
-# Usage (from anywhere): tests/golden/regen.sh [variants|families]   Needs /usr/bin/python3 with torch + numpy.
+# Usage (from anywhere): tests/golden/regen.sh [variants|families|export]   Needs /usr/bin/python3 with torch + numpy.
 # "variants" regenerates only the routing-variant fixtures (variant_*, see below), "families" only
 # the model-family fixtures (llama3_*, qwen2_*, family_torch_*).
 set -eu
@@ -133,6 +133,36 @@ if [ "${1:-}" = families ]; then
     exit 0
 fi
 
+# Export fixtures (tests/nn/test_export.c): ./train make-tiny builds a model + LoRA adapter from
+# NAME/args, ./train export merges them (HF, f32), and torch_ref.py forward-backward computes the
+# loss of the EXPORTED model alone (no adapter) on NAME/tokens.json; the test checks that C's
+# base + adapter and C's reload of its own export both give that loss. rsLoRA is covered here even
+# though torch_ref.py cannot read use_rslora: PyTorch only sees the merged weights.
+# export_fixture NAME TOKEN_SEED MAKE_TINY_ARGS...
+export_fixture() {
+    name=$1; tseed=$2; shift 2
+    dir=tests/golden/$name; work=$TMP/$name
+    rm -rf "$dir" "$work"; mkdir -p "$dir" "$work"
+    echo "$*" > "$dir/args"
+    ./train make-tiny --out "$work/model" --adapter-out "$work/adapter" "$@" >/dev/null
+    vocab=$(echo "$*" | sed -n 's/.*--vocab \([0-9]*\).*/\1/p')
+    TORCH_REF=$REF "$PY" "$ROOT/tests/golden/families_ref.py" tokens --vocab "$vocab" --batch 2 --len 16 \
+        --seed "$tseed" --out "$dir/tokens.json"
+    ./train export --model "$work/model" --adapter-dir "$work/adapter" --out "$work/merged" >/dev/null
+    "$PY" "$REF" forward-backward --model "$work/merged" --tokens "$dir/tokens.json" --json-out "$dir/out.json" >/dev/null
+    echo "$name: $(grep '"loss"' "$dir/out.json")"
+}
+export_fixtures() {
+    export_fixture export_hf_rslora 71 --format hf --dtype f32 --seed 71 --dim 48 --layers 2 --heads 4 \
+        --kv-heads 2 --hidden 96 --vocab 211 --rank 4 --alpha 8 --rslora --targets q,k,v,o,gate,up,down --nonzero-b
+    export_fixture export_llama2c_qv_down 72 --format llama2c --version 0 --seed 72 --dim 64 --layers 2 \
+        --heads 4 --kv-heads 2 --hidden 128 --vocab 300 --rank 8 --alpha 16 --targets q,v,down --nonzero-b
+}
+if [ "${1:-}" = export ]; then
+    export_fixtures
+    exit 0
+fi
+
 # fixture NAME TOKEN_SEED MAKE_TINY_ARGS...
 fixture() {
     name=$1; tseed=$2; shift 2
@@ -235,6 +265,7 @@ mixtral_c_fixture mixtral_c_moeffn_copy_m5k4 25 --format hf --arch mixtral --mod
 
 variant_fixtures
 family_fixtures
+export_fixtures
 
 echo "torch: $("$PY" -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)')"
 du -sh tests/golden
