@@ -113,6 +113,11 @@ void quant_encode(QuantMat *q, const float *src, size_t i0, size_t n) {
     else encode_int8(q, src, i0, n);
 }
 
+void quant_set_f32(QuantMat *q, const float *src) {
+    quant_encode(q, src, 0, q->numel);
+    quant_finish(q);
+}
+
 /* μ = mean of the block scales (double sum); per group d_g = max |a_b − μ| / 127 and
    scale_q[b] = round((a_b − μ) / d_g), all in float as the dequantisation reads them back */
 void quant_finish(QuantMat *q) {

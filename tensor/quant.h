@@ -1,6 +1,6 @@
 /* tensor/quant.h — 4-bit NormalFloat (NF4) and 8-bit storage of frozen weight matrices.
    defines: QuantKind, QuantMat, QUANT_NF4_CODE, QUANT_NF4_BLOCK, QUANT_DQ_GROUP, quant_bytes,
-            quant_bind, quant_encode, quant_finish, quant_dequant, quant_value
+            quant_bind, quant_encode, quant_finish, quant_set_f32, quant_dequant, quant_value
    A matrix W [rows, cols] (row-major, flat index i = r·cols + c) is stored as codes + scales:
      NF4   (Dettmers et al. 2023, "QLoRA", §3): per block of 64 consecutive values (flat index),
            absmax a_b = max |w|; each w/a_b is replaced by the nearest of the 16 NormalFloat-4 code
@@ -54,6 +54,8 @@ void quant_bind(QuantMat *q, QuantKind kind, int double_quant, int rows, int col
 void quant_encode(QuantMat *q, const float *src, size_t i0, size_t n);
 /* After every value is encoded: double quantisation of the NF4 scales (nothing otherwise). */
 void quant_finish(QuantMat *q);
+/* the whole matrix from f32 values: quant_encode of everything, then quant_finish */
+void quant_set_f32(QuantMat *q, const float *src);
 /* out[0..n) = the dequantised values at flat indices i0..i0+n (any range) */
 void quant_dequant(const QuantMat *q, size_t i0, size_t n, float *out);
 /* one dequantised value, straight from the definitions (the naive twin of quant_dequant) */
