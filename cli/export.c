@@ -1,14 +1,15 @@
 /* cli/export.c — `./train export`: merge what was trained into the base and write a checkpoint
    other tools load (PEFT's merge_and_unload, as a command).
      export --model M --adapter-dir D --out DIR [--format hf|llama2c] [--dtype f32|bf16|f16]
-            [--tokenizer T] [--adapter full] [--base-dtype f32|nf4|int8] [--threads N]
+            [--tokenizer T] [--adapter full] [--base-dtype f32|bf16|nf4|nf4-nodq|int8] [--threads N]
    LoRA (D holds adapter_config.json + adapter_model.safetensors): W' = W + s·B·A per adapted
    linear (s = α/r, rsLoRA α/√r: the adapter's own setting; nn/lora_merge.h), in f32.
    --adapter full: D is the run directory of a full fine-tuning run (D/checkpoint/state.safetensors,
    checked against the model) and its trained weights are written.
    Mo-LoRA / AdaMoE / moe-ffn adapters are refused (their mixture depends on the input), with a
    pointer to generate / eval, which use them as they are.
-   --base-dtype nf4|int8: the base is quantised as in a QLoRA run with that --base-dtype and
+   --base-dtype bf16|nf4|nf4-nodq|int8: the base is stored as in a (Q)LoRA run with that
+   --base-dtype (the quantised layer weights, and the bf16 embedding / LM head) and widened /
    dequantised before the merge, so the exported model is the one the adapter was trained against
    (a note says so); the file holds dequantised --dtype values, never 4/8-bit codes.
    Output: hf = DIR/config.json + DIR/model.safetensors (q/k rows in HF layout); llama2c =
@@ -33,7 +34,7 @@
 #include <sys/stat.h>
 
 #define USAGE "usage: ./train export --model M --adapter-dir D --out DIR [--format hf|llama2c] [--dtype f32|bf16|f16]\n" \
-              "       [--tokenizer T] [--adapter full] [--base-dtype f32|nf4|int8] [--threads N]"
+              "       [--tokenizer T] [--adapter full] [--base-dtype f32|bf16|nf4|nf4-nodq|int8] [--threads N]"
 
 typedef struct {
     const char *model, *tokenizer, *adapter_dir, *out, *format, *dtype, *adapter, *base_dtype;
@@ -136,6 +137,29 @@ static Status load_full(LlamaModel *m, const ExportOptions *o, Error *err) {
     return s;
 }
 
+/* The base as a run with --base-dtype held it: every frozen matrix stored as bf16 or NF4 / int8
+   there is replaced by its widened / dequantised values. Returns the matrices replaced. */
+static int as_trained(LlamaModel *m, const ExportOptions *o, int code, Error *err, Status *s) {
+    LlamaModel q;
+    AdapterConfig none = { .kind = ADAPTER_NONE };
+    if ((*s = model_load(&q, o->model, &none, code, err))) return 0;
+    int n = 0;
+    float *buf = NULL;
+    for (int i = 0; i < q.ps.n; i++) {
+        const Tensor *t = q.ps.params[i];
+        if (!t->quant && !t->bf16) continue;
+        Tensor *d = param_find(&m->ps, t->name);
+        CHECK(d && d->numel == t->numel, "export: %s differs between the two loads", t->name);
+        buf = xrealloc(buf, t->numel * sizeof *buf);
+        param_get_f32(t, buf);
+        param_set_f32(d, buf);
+        n++;
+    }
+    free(buf);
+    llama_free(&q);
+    return n;
+}
+
 /* a LoRA adapter: refuse the kinds that cannot merge before loading anything */
 static Status load_lora(LlamaModel *m, const ExportOptions *o, int *merged, Error *err) {
     AdapterConfig a;
@@ -143,6 +167,14 @@ static Status load_lora(LlamaModel *m, const ExportOptions *o, int *merged, Erro
     if (!s) s = lora_merge_check(&a, o->adapter_dir, err);
     if (!s) s = model_load(m, o->model, &a, 0, err);   /* f32 storage: the merge is exact in float */
     if (s) return s;
+    int code = 0;
+    if (strcmp(o->base_dtype, "f32") && !(s = base_dtype_code(o->base_dtype, NULL, 0, &code, err))) {
+        int n = as_trained(m, o, code, err, &s);
+        if (!s)
+            fprintf(stderr, "note: the base is stored as %s as in training and %s for export (%d matrices); the "
+                    "files hold %s values\n", o->base_dtype, code >= BASE_DTYPE_NF4 ? "dequantised" : "widened", n, o->dtype);
+    }
+    if (s) { llama_free(m); return s; }
     if ((s = adapter_load(m, o->adapter_dir, err))) { llama_free(m); return s; }
     *merged = lora_merge(m);
     return STATUS_OK;
@@ -160,8 +192,6 @@ static Status check_options(const ExportOptions *o, Error *err) {
     if (o->adapter && strcmp(o->adapter, "full"))
         return error_set(err, STATUS_INVALID, "leave --adapter out: the kind comes from D/adapter_config.json",
                          "--adapter takes only 'full' here (a full fine-tuning run), got '%s'", o->adapter);
-    if (strcmp(o->base_dtype, "f32") && strcmp(o->base_dtype, "nf4") && strcmp(o->base_dtype, "int8"))
-        return error_set(err, STATUS_INVALID, NULL, "--base-dtype must be f32, nf4 or int8, got '%s'", o->base_dtype);
     if (o->adapter && strcmp(o->base_dtype, "f32"))
         return error_set(err, STATUS_INVALID, NULL, "--base-dtype %s: a full fine-tuning run trains the weights themselves "
                          "(nothing is quantised)", o->base_dtype);
@@ -191,7 +221,7 @@ int export_cli(int argc, char **argv) {
         { "format", FLAG_STRING, &o.format, "hf (config.json + model.safetensors) | llama2c (model.bin, f32)", 0 },
         { "dtype", FLAG_STRING, &o.dtype, "hf weights: f32 | bf16 | f16", 0 },
         { "adapter", FLAG_STRING, &o.adapter, "full: --adapter-dir is a full fine-tuning run directory", 0 },
-        { "base-dtype", FLAG_STRING, &o.base_dtype, "f32 | nf4 | int8: the base the adapter was trained on (dequantised for export)", 0 },
+        { "base-dtype", FLAG_STRING, &o.base_dtype, "the base the adapter was trained on: f32 | bf16 | nf4 | nf4-nodq | int8 (dequantised for export)", 0 },
         { "threads", FLAG_INT, &o.threads, "worker threads (0: $MOETRAIN_THREADS or all CPUs)", 0 },
     };
     Flag f[MODEL_FLAGS_MAX + 6];

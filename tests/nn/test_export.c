@@ -118,6 +118,32 @@ START_TEST(test_export_logits) {
 }
 END_TEST
 
+/* export --base-dtype nf4: the exported model is the one trained on the NF4 base (its loss equals
+   base(nf4) + adapter's to 1e-5), not the f32 base + adapter (which differs by > 1e-4) */
+START_TEST(test_export_quantised_base) {
+    char *dir = tmp_dir_new(), mpath[1100], apath[1100], out[1100], tokens[256];
+    build("export_hf_rslora", dir, mpath, apath);
+    snprintf(out, sizeof out, "%s/merged", dir);
+    char *argv[] = { "export", "--model", mpath, "--adapter-dir", apath, "--out", out, "--base-dtype", "nf4", NULL };
+    ck_assert_int_eq(export_cli(9, argv), 0);
+    snprintf(tokens, sizeof tokens, GOLDEN "/export_hf_rslora/tokens.json");
+    LlamaModel m;
+    Error err;
+    ck_assert_msg(model_load_with_adapter(&m, mpath, apath, BASE_DTYPE_NF4, &err) == STATUS_OK, "%s", err.message);
+    TokenBatch tb = { 0 };
+    ParityResult r;
+    ck_assert_msg(token_batch_load(tokens, &m.cfg, &tb, &err) == STATUS_OK, "%s", err.message);
+    ck_assert_msg(parity_forward_backward(&m, &tb, &r, &err) == STATUS_OK, "%s", err.message);
+    token_batch_free(&tb);
+    llama_free(&m);
+    double merged = loss_of(out, NULL, tokens), f32 = loss_of(mpath, apath, tokens);
+    fprintf(stderr, "export --base-dtype nf4: %.9g, nf4 base + adapter %.9g, f32 base + adapter %.9g\n", merged, r.loss, f32);
+    ck_assert_msg(golden_rel_err(merged, r.loss) <= 1e-5, "%.9g vs %.9g", merged, r.loss);
+    ck_assert_msg(golden_rel_err(f32, r.loss) > 1e-4, "nf4 changes nothing");
+    free(dir);
+}
+END_TEST
+
 /* make-tiny args -> exit code of export; out must not exist afterwards */
 static int export_of(const char *const *args, int n, const char *format, const char *dir) {
     char mpath[1100], apath[1100], out[1100];
@@ -179,6 +205,7 @@ Suite *export_suite(void) {
     tcase_add_loop_test(tc, test_export_golden, 0, 2);
     tcase_add_loop_test(tc, test_export_logits, 0, 4);
     tcase_add_test(tc, test_export_refuses);
+    tcase_add_test(tc, test_export_quantised_base);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -131,12 +131,31 @@ START_TEST(test_quant_storage_size) {
 }
 END_TEST
 
+/* KV-cache decoding (nn/generate.c's quantised matvec) against the full forward (gemm_quant), on a
+   Mixtral model with NF4 attention and int8 experts and a dense one with NF4 everywhere */
+START_TEST(test_quant_decode_vs_full) {
+    ModelConfig cs[2] = { tiny_config(0), tiny_mixtral_config() };
+    static const int codes[2] = { BASE_DTYPE_NF4, BASE_DTYPE_NF4 + BASE_DTYPE_EXPERTS(BASE_DTYPE_INT8) };
+    AdapterConfig a = { .kind = ADAPTER_NONE };
+    int ids[12] = { 1, 5, 9, 3, 17, 22, 4, 8, 30, 2, 11, 6 };
+    for (int k = 0; k < 2; k++) {
+        LlamaModel m;
+        llama_declare(&m, &cs[k], &a, codes[k]);
+        llama_init_base_random(&m, 7, 0.3);
+        double d = decode_vs_full(&m, ids, 12);
+        ck_assert_msg(m.ps.frozen_q_bytes > 0 && d < 1e-4, "model %d: decode vs full %g", k, d);
+        llama_free(&m);
+    }
+}
+END_TEST
+
 Suite *golden_quant_suite(void) {
     Suite *s = suite_create("golden_quant");
     TCase *tc = tcase_create("quant");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_golden_quant, 0, N_FIXTURES);
     tcase_add_test(tc, test_quant_storage_size);
+    tcase_add_test(tc, test_quant_decode_vs_full);
     suite_add_tcase(s, tc);
     return s;
 }
