@@ -27,14 +27,15 @@ void gemm_pack_q(real *dst, int R, const QuantMat *q, size_t off, size_t sr, siz
                 for (int p = 0; p < len; p++) d[(size_t)(p0 + p) * R] = (real)tmp[p];
             }
         }
-    } else {
+    } else {   /* runs of a whole number of panels (RUN / R * R values) */
         for (int p = 0; p < kc; p++)
-            for (int r0 = 0; r0 < n; r0 += RUN) {
-                int len = n - r0 < RUN ? n - r0 : RUN;
+            for (int r0 = 0; r0 < n; r0 += RUN / R * R) {
+                int len = n - r0 < RUN / R * R ? n - r0 : RUN / R * R;
                 quant_dequant(q, off + (size_t)p * sk + (size_t)r0, (size_t)len, tmp);
-                for (int i = 0; i < len; i++) {
-                    int r = r0 + i;
-                    dst[(size_t)(r / R) * R * kc + (size_t)p * R + r % R] = (real)tmp[i];
+                for (int i = 0; i < len; i += R) {   /* R consecutive values: one panel's row p */
+                    real *d = dst + (size_t)((r0 + i) / R) * R * kc + (size_t)p * R;
+                    int m = len - i < R ? len - i : R;
+                    for (int j = 0; j < m; j++) d[j] = (real)tmp[i + j];
                 }
             }
     }
