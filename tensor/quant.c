@@ -82,6 +82,15 @@ static void encode_nf4(QuantMat *q, const float *src, size_t i0, size_t n) {
         for (size_t j = 0; j < len; j++) a = fmaxf(a, fabsf(x[j]));
         scales[b] = a;
         uint8_t *c = q->codes + (i0 + s) / 2;
+        if (len == QUANT_NF4_BLOCK && a > 0) {   /* the same division and comparisons, in loops the compiler vectorises */
+            float v[QUANT_NF4_BLOCK];
+            int k[QUANT_NF4_BLOCK] = { 0 };
+            for (int j = 0; j < QUANT_NF4_BLOCK; j++) v[j] = x[j] / a;
+            for (int m = 0; m < 15; m++)
+                for (int j = 0; j < QUANT_NF4_BLOCK; j++) k[j] += NF4_MID[m] < v[j];
+            for (int j = 0; j < QUANT_NF4_BLOCK / 2; j++) c[j] = (uint8_t)(k[2 * j] | k[2 * j + 1] << 4);
+            continue;
+        }
         for (size_t j = 0; j < len; j++) {
             int k = nf4_index(a > 0 ? x[j] / a : 0.0f);
             if (j % 2 == 0) c[j / 2] = (uint8_t)k;
