@@ -10,6 +10,7 @@
 #include "cli/forward_backward.h"
 #include "cli/generate.h"
 #include "cli/route.h"
+#include "cli/export.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,7 @@ static const Command COMMANDS[] = {
     { "bench", bench_main, "benchmarks: GEMM, training step, generation (--gemm --step --generate; --json)" },
     { "forward-backward", forward_backward_cli, "loss, logits summary and adapter gradients (torch_ref parity)" },
     { "route", route_cli, "true experts per token and layer of a molora/adamoe adapter (--text or --prompt-ids)" },
+    { "export", export_cli, "merge a LoRA adapter (or a full fine-tune) into the base: HF dir or llama2.c .bin" },
     { "make-tiny", make_tiny_cli, "write a tiny random model (+ LoRA adapter), deterministic in --seed" },
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))

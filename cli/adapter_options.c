@@ -217,14 +217,14 @@ Status adapter_options_parse(Flag *f, int n, int argc, char **argv, AdapterOptio
 }
 
 Status adapter_options_load_model(LlamaModel *m, const char *model_path, const char *adapter_dir,
-                                  const AdapterConfig *a, uint64_t seed, Error *err) {
+                                  const AdapterConfig *a, uint64_t seed, int base_dtype, Error *err) {
     if (a->kind == ADAPTER_FULL)
         return error_set(err, STATUS_INVALID, "use --adapter lora, molora, adamoe or moe-ffn (or none)",
                          "--adapter full is full fine-tuning: there is no adapter to load or build");
     if (adapter_dir && a->kind == ADAPTER_NONE)
         return error_set(err, STATUS_INVALID, "drop --adapter none to use the directory's adapter",
                          "--adapter none contradicts --adapter-dir %s", adapter_dir);
-    Status s = model_load(m, model_path, a, BASE_DTYPE_AUTO, err);   /* bf16 files stay bf16 */
+    Status s = model_load(m, model_path, a, base_dtype, err);   /* auto: bf16 files stay bf16 */
     if (s) return s;
     s = adapter_moe_check_layers(a, m->cfg.n_layers, err);
     if (!s && !adapter_dir && a->kind != ADAPTER_NONE) llama_init_adapter(m, seed);

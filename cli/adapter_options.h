@@ -67,9 +67,9 @@ Status adapter_options_parse(Flag *f, int n, int argc, char **argv, AdapterOptio
                              const char *const *adapter_dir, const char *const *config, int *help, Error *err);
 /* model_load with adapter a, then: none = the base model; adapter_dir = that directory's
    tensors (adapter_load: its layout must equal a's); otherwise a fresh adapter from seed
-   (llama_init_adapter: A random, B zero). Per-layer lists must match the model's layers. On
+   (llama_init_adapter: A random, B zero). base_dtype: the loaders' storage code (base_dtype_code). Per-layer lists must match the model's layers. On
    error nothing is left allocated. */
 Status adapter_options_load_model(LlamaModel *m, const char *model_path, const char *adapter_dir,
-                                  const AdapterConfig *a, uint64_t seed, Error *err);
+                                  const AdapterConfig *a, uint64_t seed, int base_dtype, Error *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include "cli/train.h"
 #include "cli/train_log.h"
 #include "cli/model_flags.h"
+#include "nn/checkpoint.h"
 #include "data/json.h"
 #include "data/task.h"
 #include "nn/adapter_io.h"
@@ -25,6 +26,7 @@
 
 typedef struct {
     const char *model, *tokenizer, *adapter_dir, *task, *data, *split, *score, *out, *config;
+    const char *base_dtype, *expert_dtype;
     int eval_limit, seq, batch, threads, seed;
     AdapterOptions ad;
     AdapterOptionsText ad_text;
@@ -56,8 +58,10 @@ static Status run_eval(const EvalOpts *o, Error *err) {
     TokenizedSet ts;
     int have_tk = 0, have_ds = 0, have_ts = 0;
     AdapterConfig acfg;
+    int dtype = BASE_DTYPE_AUTO;
     Status s = adapter_options_config(&o->ad, NULL, &acfg, err);
-    if (!s) s = adapter_options_load_model(&m, o->model, o->adapter_dir, &acfg, (uint64_t)(int64_t)o->seed, err);
+    if (!s) s = base_dtype_code(o->base_dtype, o->expert_dtype, 1, &dtype, err);
+    if (!s) s = adapter_options_load_model(&m, o->model, o->adapter_dir, &acfg, (uint64_t)(int64_t)o->seed, dtype, err);
     if (s) return s;
     char tkbuf[1024];
     const char *tkp = o->tokenizer;
@@ -103,7 +107,7 @@ static Status run_eval(const EvalOpts *o, Error *err) {
     return s;
 }
 
-#define EVAL_MAX_FLAGS (16 + ADAPTER_OPTIONS_N_FLAGS)
+#define EVAL_MAX_FLAGS (18 + ADAPTER_OPTIONS_N_FLAGS)
 
 static int eval_flags(EvalOpts *o, Flag *f) {
     Flag t[] = {
@@ -116,6 +120,8 @@ static int eval_flags(EvalOpts *o, Flag *f) {
         { "seq", FLAG_INT, &o->seq, "max tokens per example", 0 },
         { "batch", FLAG_INT, &o->batch, "batch size (letter scoring)", 0 },
         { "threads", FLAG_INT, &o->threads, "worker threads (0 = all CPUs)", 0 },
+        { "base-dtype", FLAG_STRING, &o->base_dtype, "auto | " BASE_DTYPE_HELP, 0 },
+        { "expert-dtype", FLAG_STRING, &o->expert_dtype, EXPERT_DTYPE_HELP, 0 },
         { "seed", FLAG_INT, &o->seed, "seed of a fresh adapter (--adapter without --adapter-dir), as train --seed", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
@@ -128,7 +134,7 @@ static int eval_flags(EvalOpts *o, Flag *f) {
 int eval_cli(int argc, char **argv) {
     EvalOpts o;
     memset(&o, 0, sizeof o);
-    o.split = "dev"; o.score = "letter"; o.seq = 256; o.batch = 16; o.seed = 42;
+    o.split = "dev"; o.score = "letter"; o.base_dtype = "auto"; o.seq = 256; o.batch = 16; o.seed = 42;
     adapter_options_default(&o.ad);
     o.ad.adapter = "none";   /* the base model unless --adapter-dir or --adapter says otherwise */
     Flag flags[EVAL_MAX_FLAGS];

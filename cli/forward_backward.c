@@ -40,6 +40,7 @@
 
 typedef struct {
     const char *model, *adapter_dir, *tokens, *json_out, *grads_out, *grads_dtype, *config;
+    const char *base_dtype, *expert_dtype;
     int threads, seed, nonzero_b;
     AdapterOptions ad;
     AdapterOptionsText ad_text;
@@ -182,8 +183,10 @@ static Status run(const FbOptions *o, Error *err) {
     AdapterConfig acfg;
     uint64_t seed = (uint64_t)(int64_t)o->seed;
     Status s = fb_adapter(o, &acfg, err);
+    int dtype = BASE_DTYPE_AUTO;
+    if (!s) s = base_dtype_code(o->base_dtype, o->expert_dtype, 1, &dtype, err);
     LlamaModel m;
-    if (!s) s = adapter_options_load_model(&m, o->model, o->adapter_dir, &acfg, seed, err);
+    if (!s) s = adapter_options_load_model(&m, o->model, o->adapter_dir, &acfg, seed, dtype, err);
     if (s) return s;
     if (o->nonzero_b && !o->adapter_dir && acfg.kind != ADAPTER_NONE) make_tiny_nonzero_b(&m, seed);
     else if (o->nonzero_b)   /* as torch_ref.py: the flag only shapes a fresh adapter */
@@ -202,7 +205,7 @@ static Status run(const FbOptions *o, Error *err) {
     return s;
 }
 
-#define FB_MAX_FLAGS (12 + ADAPTER_OPTIONS_N_FLAGS)
+#define FB_MAX_FLAGS (14 + ADAPTER_OPTIONS_N_FLAGS)
 
 static int fb_flags(FbOptions *o, Flag *f) {
     Flag t[] = {
@@ -211,6 +214,8 @@ static int fb_flags(FbOptions *o, Flag *f) {
         { "grads-out", FLAG_STRING, &o->grads_out, "write the adapter gradients (safetensors) here", 0 },
         { "grads-dtype", FLAG_STRING, &o->grads_dtype, "f32 | f64", 0 },
         { "threads", FLAG_INT, &o->threads, "worker threads (0: $MOETRAIN_THREADS or all CPUs)", 0 },
+        { "base-dtype", FLAG_STRING, &o->base_dtype, "auto | " BASE_DTYPE_HELP, 0 },
+        { "expert-dtype", FLAG_STRING, &o->expert_dtype, EXPERT_DTYPE_HELP, 0 },
         { "seed", FLAG_INT, &o->seed, "seed of a fresh adapter (no --adapter-dir), as make-tiny --seed", 0 },
         { "nonzero-b", FLAG_BOOL, &o->nonzero_b, "fresh adapter: B ~ N(0, 0.02) instead of zeros (ignored with --adapter-dir, as torch_ref.py)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with these options", 0 },
@@ -225,6 +230,7 @@ int forward_backward_cli(int argc, char **argv) {
     FbOptions o;
     memset(&o, 0, sizeof o);
     o.grads_dtype = "f32";
+    o.base_dtype = "auto";
     adapter_options_default(&o.ad);
     o.ad.adapter = "none";   /* as torch_ref.py: no adapter unless asked for (or --adapter-dir) */
     Flag f[FB_MAX_FLAGS];

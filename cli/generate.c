@@ -1,6 +1,6 @@
 /* cli/generate.c — the `./train generate` subcommand (a thin wrapper over generate.h).
      generate --model M [--tokenizer T] (--prompt TEXT | --prompt-ids 1,2,3) [--steps 64]
-              [--temperature 0] [--top-p 1] [--seed 42] [--stop-at-eos] [--threads N] [--base-dtype f32|bf16] [--json]
+              [--temperature 0] [--top-p 1] [--seed 42] [--stop-at-eos] [--threads N] [--base-dtype f32|bf16|nf4|int8] [--json]
    The model is a llama2.c .bin or an HF directory, Llama or Mixtral (model_load_with_adapter:
    optionally with --adapter-dir: LoRA, Mo-LoRA / AdaMoE, moe-ffn incl. upcycled). A text prompt
    is encoded with BOS (as llama2.c's run.c does) and needs --tokenizer.
@@ -31,7 +31,9 @@ typedef struct {
     const char *model, *tokenizer, *prompt, *prompt_ids, *config, *adapter_dir;
     int steps, seed, threads, json, stop_at_eos;
     double temperature, top_p;
-    const char *base_dtype;   /* f32 | bf16 storage of the frozen base weights */
+    const char *base_dtype;   /* f32 | bf16 | nf4 | nf4-nodq | int8 storage of the frozen base weights */
+    const char *expert_dtype; /* Mixtral experts' storage with a quantised base (NULL: as the base) */
+    int dtype_code;           /* base_dtype_code of the two */
 } GenOpts;
 
 /* streaming state: pieces are printed (or appended to `text`) as tokens arrive */
@@ -179,7 +181,8 @@ static int parse_opts(GenOpts *o, int argc, char **argv) {
         { "seed", FLAG_INT, &o->seed, "sampling seed", 0 },
         { "stop-at-eos", FLAG_BOOL, &o->stop_at_eos, "stop after the model's EOS token", 0 },
         { "threads", FLAG_INT, &o->threads, "worker threads (0 = $MOETRAIN_THREADS or all CPUs)", 0 },
-        { "base-dtype", FLAG_STRING, &o->base_dtype, "f32 | bf16 storage of the frozen base weights", 0 },
+        { "base-dtype", FLAG_STRING, &o->base_dtype, BASE_DTYPE_HELP, 0 },
+        { "expert-dtype", FLAG_STRING, &o->expert_dtype, EXPERT_DTYPE_HELP, 0 },
         { "json", FLAG_BOOL, &o->json, "print one JSON line instead of streaming text", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file of options (command line wins)", 0 },
     };
@@ -199,8 +202,8 @@ static int parse_opts(GenOpts *o, int argc, char **argv) {
                     : !o->prompt == !o->prompt_ids ? "give exactly one of --prompt and --prompt-ids"
                     : o->prompt && !o->tokenizer ? "--prompt needs --tokenizer (or use --prompt-ids)"
                     : o->steps < 0 ? "--steps must be >= 0"
-                    : o->threads < 0 ? "--threads must be >= 0"
-                    : strcmp(o->base_dtype, "f32") && strcmp(o->base_dtype, "bf16") ? "--base-dtype must be f32 or bf16" : NULL;
+                    : o->threads < 0 ? "--threads must be >= 0" : NULL;
+    if (!bad && base_dtype_code(o->base_dtype, o->expert_dtype, 0, &o->dtype_code, &err)) bad = err.message;
     if (bad) {
         fprintf(stderr, "error: generate: %s\n%s\n", bad, USAGE);
         return 1;
@@ -209,14 +212,14 @@ static int parse_opts(GenOpts *o, int argc, char **argv) {
 }
 
 int generate_cli(int argc, char **argv) {
-    GenOpts o = { NULL, NULL, NULL, NULL, NULL, NULL, 64, 42, 0, 0, 0, 0.0, 1.0, "f32" };
+    GenOpts o = { NULL, NULL, NULL, NULL, NULL, NULL, 64, 42, 0, 0, 0, 0.0, 1.0, "f32", NULL, 0 };
     int rc = parse_opts(&o, argc, argv);
     if (rc >= 0) return rc;
     if (o.threads > 0) threads_init(o.threads);
     LlamaModel m;
     Tokenizer tk;
     Error err = {0};
-    if (model_load_with_adapter(&m, o.model, o.adapter_dir, !strcmp(o.base_dtype, "bf16"), &err) != STATUS_OK) {
+    if (model_load_with_adapter(&m, o.model, o.adapter_dir, o.dtype_code, &err) != STATUS_OK) {
         error_print(&err);
         return 1;
     }

@@ -36,6 +36,8 @@ typedef struct {
     const char *data, *task, *split, *prompt_style;
     int json, limit, top, min_count, threads;
     char base_model[1024];
+    const char *base_dtype, *expert_dtype;   /* storage of the frozen base (cli/model_flags.h) */
+    int dtype_code;
 } RouteOpts;
 
 static int ids_parse(const char *list, int **out, int *n_out) {
@@ -108,6 +110,7 @@ static int parse_opts(RouteOpts *o, int argc, char **argv) {
     o->limit = 100;
     o->top = 12;
     o->min_count = 3;
+    o->base_dtype = "auto";
     Flag t[] = {
         { "text", FLAG_STRING, &o->text, "text to route (encoded with BOS)", 0 },
         { "prompt-ids", FLAG_STRING, &o->prompt_ids, "token ids, comma-separated", 0 },
@@ -122,6 +125,8 @@ static int parse_opts(RouteOpts *o, int argc, char **argv) {
         { "svg", FLAG_STRING, &o->svg, "write the heat map to this SVG file", 0 },
         { "json", FLAG_BOOL, &o->json, "one JSON line: per-token counts, experts and weights", 0 },
         { "threads", FLAG_INT, &o->threads, "worker threads (0 = all CPUs)", 0 },
+        { "base-dtype", FLAG_STRING, &o->base_dtype, "auto | " BASE_DTYPE_HELP, 0 },
+        { "expert-dtype", FLAG_STRING, &o->expert_dtype, EXPERT_DTYPE_HELP, 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
     Flag f[MODEL_FLAGS_MAX + sizeof t / sizeof t[0]];
@@ -129,6 +134,7 @@ static int parse_opts(RouteOpts *o, int argc, char **argv) {
     Error err;
     Status s = flags_parse(f, n, argc, argv, 1, &help, &err);
     if (!s && o->config) s = flags_load_config(f, n, o->config, &err);
+    if (!s) s = base_dtype_code(o->base_dtype, o->expert_dtype, 1, &o->dtype_code, &err);
     if (s) { error_print(&err); return 1; }
     if (help) {
         flags_print_help(stdout, "usage: ./train route [--model M] --adapter-dir D --tokenizer T (--text \"...\" | --prompt-ids 1,2,3 |\n"
@@ -220,7 +226,7 @@ int route_cli(int argc, char **argv) {
     if (o.threads > 0) threads_init(o.threads);
     LlamaModel m;
     Error err;
-    if (model_load_with_adapter(&m, o.model, o.adapter_dir, 0, &err) != STATUS_OK) { error_print(&err); return 1; }
+    if (model_load_with_adapter(&m, o.model, o.adapter_dir, o.dtype_code, &err) != STATUS_OK) { error_print(&err); return 1; }
     if (!m.moe) {
         fprintf(stderr, "error: %s has no routers (expected a molora / adamoe / moe-ffn adapter, or a Mixtral model)\n",
                 o.adapter_dir ? o.adapter_dir : o.model);

@@ -9,6 +9,7 @@
 #include "cli/report_svg.h"
 #include "cli/train_log.h"
 #include "cli/train_ranks.h"
+#include "cli/model_flags.h"
 #include "data/task.h"
 #include "data/token_cache.h"
 #include "nn/adapter_io.h"
@@ -73,8 +74,9 @@ static Status check_ranges(const TrainOptions *o, Error *err) {
     if (!(o->clip >= 0)) return error_set(err, STATUS_INVALID, NULL, "--clip must be >= 0 (0 = off), got %g", o->clip);
     if (strcmp(o->loss_on, "answer") && strcmp(o->loss_on, "all"))
         return error_set(err, STATUS_INVALID, NULL, "--loss-on must be answer or all, got '%s'", o->loss_on);
-    if (strcmp(o->base_dtype, "auto") && strcmp(o->base_dtype, "f32") && strcmp(o->base_dtype, "bf16"))
-        return error_set(err, STATUS_INVALID, NULL, "--base-dtype must be auto, f32 or bf16, got '%s'", o->base_dtype);
+    int code;
+    Status ds = base_dtype_code(o->base_dtype, o->expert_dtype, 1, &code, err);
+    if (ds) return ds;
     if (strcmp(o->score, "letter"))
         return error_set(err, STATUS_INVALID, "use ./train eval --score choice-loglik after training",
                          "training evaluates with --score letter only");
@@ -174,7 +176,10 @@ static void print_config(const TrainOptions *o, const LlamaModel *m, const Token
            c->n_layers, c->n_heads, c->n_kv_heads, c->hidden_dim, c->vocab_size, c->max_seq_len);
     size_t fz = param_store_count(&m->ps, PARAM_FROZEN), tn = param_store_count(&m->ps, PARAM_TRAINABLE);
     printf("  parameters: %zu frozen, %zu trainable (%.3f%%); memory ~%.1f MB for weights + optimizer\n", fz, tn,
-           100.0 * (double)tn / (double)(fz + tn), (double)(fz * (m->ps.frozen_bf16 ? 2 : sizeof(real)) + 4 * tn * sizeof(real)) / 1e6);
+           100.0 * (double)tn / (double)(fz + tn), (double)(param_store_bytes(&m->ps) + 2 * tn * sizeof(real)) / 1e6);
+    if (m->ps.frozen_quant)
+        printf("  frozen base: %s (%.1f MB of codes + scales; embedding, LM head and routers bf16)\n",
+               o->base_dtype, (double)m->ps.frozen_q_bytes / 1e6);
     printf("  data: %d train, %d dev examples; batch %d x accum %d, seq %d, epochs %d, lr %g (%s)\n", tr->n,
            dev ? dev->n : 0, o->batch, o->accum, o->seq, o->epochs, o->lr, o->schedule);
 }
@@ -236,7 +241,8 @@ static Status run_load(Run *r, TrainOptions *o, Error *err) {
     if (!s && o->max_memory && !memory_parse_size(o->max_memory, &budget.limit))
         s = error_set(err, STATUS_INVALID, "e.g. --max-memory 12G (k, M, G, T; > 0)", "--max-memory: '%s' is not a size",
                       o->max_memory);
-    int dtype = !strcmp(o->base_dtype, "auto") ? BASE_DTYPE_AUTO : !strcmp(o->base_dtype, "bf16");
+    int dtype = BASE_DTYPE_AUTO;
+    if (!s) s = base_dtype_code(o->base_dtype, o->expert_dtype, 1, &dtype, err);
     if (!s) s = model_load_budget(&r->model, o->model, &acfg, dtype, &budget, err);
     if (!s && (s = adapter_moe_check_layers(&acfg, r->model.cfg.n_layers, err))) llama_free(&r->model);
     if (s) return s;

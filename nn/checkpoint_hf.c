@@ -88,7 +88,8 @@ static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *di
         if (!st)
             return error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
                              "%s: tensor %s is missing (not in the weight map)", dir, t->name);
-        if (t->bf16) s = safetensors_read_bf16(st, t->name, t->shape, t->ndim, t->bf16, err);
+        if (t->quant) s = safetensors_read_quant(st, t->name, t->shape, t->ndim, t->quant, err);
+        else if (t->bf16) s = safetensors_read_bf16(st, t->name, t->shape, t->ndim, t->bf16, err);
         else s = safetensors_read_real(st, t->name, t->shape, t->ndim, t->data, err);
     }
     return s;
@@ -156,7 +157,7 @@ Status hf_load_budget(LlamaModel *m, const char *dir, const AdapterConfig *acfg,
     s = shards_open(ss, dir, err);
     if (!s) {
         int all_bf16 = 0;
-        llama_declare_params(m, &cfg, acfg, frozen_bf16 > 0);
+        llama_declare_params(m, &cfg, acfg, frozen_bf16 < 0 ? 0 : frozen_bf16);
         s = check_base_tensors(m, ss, dir, &all_bf16, err);
         if (!s) s = check_biases(m, ss, dir, err);
         if (!s && frozen_bf16 == BASE_DTYPE_AUTO) m->ps.frozen_bf16 = all_bf16;   /* bf16 files stay bf16 */

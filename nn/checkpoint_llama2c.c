@@ -13,6 +13,7 @@
 #include "nn/checkpoint.h"
 #include "tensor/check.h"
 #include "tensor/half.h"
+#include "tensor/quant.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -27,12 +28,14 @@
 /* bf16 storage rounds to nearest even (tensor/half.h); real storage converts exactly (float)
    or widens (double) */
 void param_set_f32(Tensor *t, const float *src) {
-    if (t->bf16) for (size_t i = 0; i < t->numel; i++) t->bf16[i] = f32_to_bf16(src[i]);
+    if (t->quant) quant_set_f32(t->quant, src);
+    else if (t->bf16) for (size_t i = 0; i < t->numel; i++) t->bf16[i] = f32_to_bf16(src[i]);
     else for (size_t i = 0; i < t->numel; i++) t->data[i] = (real)src[i];
 }
 
 void param_get_f32(const Tensor *t, float *dst) {
-    if (t->bf16) for (size_t i = 0; i < t->numel; i++) dst[i] = bf16_to_f32(t->bf16[i]);
+    if (t->quant) quant_dequant(t->quant, 0, t->numel, dst);
+    else if (t->bf16) for (size_t i = 0; i < t->numel; i++) dst[i] = bf16_to_f32(t->bf16[i]);
     else for (size_t i = 0; i < t->numel; i++) dst[i] = (float)t->data[i];
 }
 
@@ -185,7 +188,7 @@ Status llama2c_load_budget(LlamaModel *m, const char *path, const AdapterConfig 
                          cfg.vocab_size, cfg.tied ? "shared" : "unshared", want);
     FILE *f = fopen(path, "rb");
     if (!f) return error_set(err, STATUS_IO, NULL, "cannot open %s: %s", path, strerror(errno));
-    llama_declare_params(m, &cfg, acfg, frozen_bf16 > 0);   /* llama2.c files are f32: auto keeps f32 */
+    llama_declare_params(m, &cfg, acfg, frozen_bf16 < 0 ? 0 : frozen_bf16);   /* llama2.c files are f32: auto keeps f32 */
     s = memory_check(m, b, path, err);
     if (!s) s = llama_allocate(m, err);
     if (!s) s = load_groups(m, f, path, version, g, n, err);

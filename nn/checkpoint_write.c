@@ -170,7 +170,7 @@ Status hf_write_weights(const LlamaModel *m, const char *dir, SafeDtype dtype, E
             safetensors_writer_add(&w, t->name, SAFE_BF16, t->shape, t->ndim, t->bf16);
             continue;
         }
-        if (!permute && !t->bf16) {
+        if (!permute && !t->bf16 && !t->quant) {
             safetensors_writer_add_real(&w, t->name, dtype, t->shape, t->ndim, t->data);
             continue;
         }

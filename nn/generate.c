@@ -19,6 +19,7 @@
 #include "tensor/check.h"
 #include "tensor/threads.h"
 #include "tensor/half.h"
+#include "tensor/quant.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,7 @@ typedef struct {
     const uint16_t *w16;
     real *y;
     int in;
+    const QuantMat *wq;       /* NF4 / int8 storage, else NULL */
 } MatvecCtx;
 
 static real dot_real(const real *w, const real *x, int n) {
@@ -126,17 +128,30 @@ static real dot_bf16(const uint16_t *w, const real *x, int n) {
     return s;
 }
 
+/* row r of an NF4 / int8 W, dequantised 256 values at a time (tensor/quant.h) */
+static real dot_quant(const QuantMat *q, long r, const real *x, int n) {
+    float f[256];
+    real w[256], s = 0;
+    for (int i = 0; i < n; i += 256) {
+        int len = n - i < 256 ? n - i : 256;
+        quant_dequant(q, (size_t)r * (size_t)n + (size_t)i, (size_t)len, f);
+        for (int k = 0; k < len; k++) w[k] = (real)f[k];
+        s += dot_real(w, x + i, len);
+    }
+    return s;
+}
+
 static void matvec_rows(void *vc, long r0, long r1) {
     const MatvecCtx *c = vc;
     for (long r = r0; r < r1; r++)
-        c->y[r] = c->w16 ? dot_bf16(c->w16 + (size_t)r * c->in, c->x, c->in)
+        c->y[r] = c->wq ? dot_quant(c->wq, r, c->x, c->in) : c->w16 ? dot_bf16(c->w16 + (size_t)r * c->in, c->x, c->in)
                          : dot_real(c->w + (size_t)r * c->in, c->x, c->in);
 }
 
 /* y [out] = W x, W [out, in] as real or bf16 storage */
 static void matvec(const Tensor *w, const real *x, real *y) {
     int out = w->shape[0], in = w->shape[1];
-    MatvecCtx c = { w->data, x, w->bf16, y, in };
+    MatvecCtx c = { w->data, x, w->bf16, y, in, w->quant };
     if ((long)out * in < MATVEC_PARALLEL_MIN) matvec_rows(&c, 0, out);
     else parallel_for_chunks(out, 16, matvec_rows, &c);
 }

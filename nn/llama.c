@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tensor/half.h"
+#include "tensor/quant.h"
 
 static Tensor *declare_vec(ParamStore *ps, const char *name, int n, int trainable) {
     return param_declare(ps, name, trainable ? PARAM_TRAINABLE : PARAM_FROZEN, 1, (int[]){ n });
@@ -65,7 +66,7 @@ void llama_declare_params(LlamaModel *m, const ModelConfig *cfg, const AdapterCo
     m->cfg = *cfg;
     m->acfg = *acfg;
     param_store_init(&m->ps);
-    m->ps.frozen_bf16 = frozen_bf16;
+    param_store_set_base_dtype(&m->ps, frozen_bf16);   /* 0 f32, 1 bf16, nf4 / int8 codes (param_store.h) */
     int full = acfg->kind == ADAPTER_FULL;
     ParamRole role = full ? PARAM_TRAINABLE : PARAM_FROZEN;
     m->tok_emb = param_declare(&m->ps, "model.embed_tokens.weight", role, 2, (int[]){ cfg->vocab_size, cfg->dim });
@@ -134,7 +135,8 @@ static void init_base(LlamaModel *m, uint64_t seed, double std, int fan_in) {
             float k = (float)(1.0 / sqrt((double)t->shape[1]));
             for (size_t j = 0; j < t->numel; j++) buf[j] *= k;
         }
-        if (t->bf16) for (size_t j = 0; j < t->numel; j++) t->bf16[j] = f32_to_bf16(buf[j]);
+        if (t->quant) quant_set_f32(t->quant, buf);
+        else if (t->bf16) for (size_t j = 0; j < t->numel; j++) t->bf16[j] = f32_to_bf16(buf[j]);
         else for (size_t j = 0; j < t->numel; j++) t->data[j] = (real)buf[j];
     }
     free(buf);

@@ -11,16 +11,21 @@
    it; the Tensor structs themselves (and their names) are owned by the store.
    Frozen values get no gradient block at all (grad stays NULL: "no gradient flows here", the
    tape's signal); frozen matrices may be stored as bf16 (t->bf16 set, t->data NULL) to halve
-   the memory of a large base model. */
+   the memory of a large base model, or the layers' linear weights as NF4 / int8 (t->quant set:
+   QLoRA's frozen base, tensor/quant.h), about 1/7 or 1/4 of f32. */
 #include "nn/param_store.h"
 #include "tensor/check.h"
+#include "tensor/quant.h"
 #include <stdlib.h>
 #include <string.h>
 
 #define PARAM_ALIGN 16   /* values: 64 bytes of float (one cache line, an AVX-512 vector),
                             128 of double, 32 of bf16 */
 
-void param_store_init(ParamStore *ps) { memset(ps, 0, sizeof *ps); }
+void param_store_init(ParamStore *ps) {
+    memset(ps, 0, sizeof *ps);
+    ps->expert_store = -1;
+}
 
 /* a linear search by name: for loading and wiring, not for inner loops */
 Tensor *param_find(const ParamStore *ps, const char *name) {
@@ -71,21 +76,71 @@ static void *block_alloc(size_t count, size_t size) {
 /* n rounded up to a multiple of PARAM_ALIGN values: each view starts aligned */
 static size_t round_up(size_t n) { return (n + PARAM_ALIGN - 1) / PARAM_ALIGN * PARAM_ALIGN; }
 
+/* BASE_DTYPE code -> bf16 flag, quant kind (0 = none), double-quantised scales */
+static void decode_dtype(int code, int *bf16, int *q, int *dq) {
+    *bf16 = code == BASE_DTYPE_BF16;
+    *q = code == BASE_DTYPE_NF4 || code == BASE_DTYPE_NF4_NODQ ? QUANT_NF4 : code == BASE_DTYPE_INT8 ? QUANT_INT8 : 0;
+    *dq = code == BASE_DTYPE_NF4;
+}
+
+/* With a quantised base, the frozen matrices that are not quantised (embedding, LM head, router)
+   are bf16: QLoRA keeps them in 16 bits too. */
+void param_store_set_base_dtype(ParamStore *ps, int code) {
+    int bf16, q, dq;
+    decode_dtype(code < 0 ? 0 : code % 16, &bf16, &q, &dq);
+    ps->frozen_bf16 = bf16 || q;
+    ps->frozen_quant = q;
+    ps->frozen_dq = dq;
+    ps->expert_store = code >= 16 ? code / 16 - 1 : -1;
+}
+
+/* a frozen linear weight of a decoder layer (the Mixtral router gate excepted): what QLoRA quantises */
+static int is_layer_linear(const ParamStore *ps, int i) {
+    const char *name = ps->params[i]->name;
+    size_t len = strlen(name);
+    return ps->roles[i] == PARAM_FROZEN && ps->params[i]->ndim == 2 && !strncmp(name, "model.layers.", 13) &&
+           len > 7 && !strcmp(name + len - 7, ".weight") && !strstr(name, ".block_sparse_moe.gate.");
+}
+
+static int is_expert(const ParamStore *ps, int i) {
+    return ps->expert_store >= 0 && is_layer_linear(ps, i) && strstr(ps->params[i]->name, ".experts.") != NULL;
+}
+
+/* the quant kind of view i (0: not quantised) and whether its scales are double-quantised */
+static int quant_kind(const ParamStore *ps, int i, int *dq) {
+    int bf16, q;
+    *dq = 0;
+    if (is_expert(ps, i)) {
+        decode_dtype(ps->expert_store, &bf16, &q, dq);
+        return q;
+    }
+    *dq = ps->frozen_dq;
+    return is_layer_linear(ps, i) ? ps->frozen_quant : 0;
+}
+
 /* frozen_bf16 applies to frozen matrices only: norms and vectors stay in real precision */
 static int stored_as_bf16(const ParamStore *ps, int i) {
-    return ps->frozen_bf16 && ps->roles[i] == PARAM_FROZEN && ps->params[i]->ndim >= 2;
+    int dq;
+    if (ps->roles[i] != PARAM_FROZEN || ps->params[i]->ndim < 2 || quant_kind(ps, i, &dq)) return 0;
+    return is_expert(ps, i) ? ps->expert_store == BASE_DTYPE_BF16 : ps->frozen_bf16;
 }
 
 /* Block sizes in elements (frozen real, frozen bf16, trainable): one cursor per block, in
    declaration order, each view padded to PARAM_ALIGN; with set_offsets each view's offset in its
    block is recorded (pass 1 of the allocation). Pass 2 (param_store_try_allocate) allocates the
-   four blocks (even empty ones), zeroed, and points each view at its offset. Padding values stay
+   blocks (even empty ones), zeroed, and points each view at its offset. Padding values stay
    0 forever (no view covers them), so loops over a whole block (zero_grad, the optimizer) may
-   include them harmlessly. */
-/* block sizes in elements: frozen real, frozen bf16, trainable */
-static void block_sizes(const ParamStore *ps, size_t *nf, size_t *n16, size_t *nt, int set_offsets) {
-    *nf = *n16 = *nt = 0;
+   include them harmlessly. Quantised views take quant_bytes() (a multiple of 64) of the byte
+   block frozen_q (*nq bytes). */
+static void block_sizes(const ParamStore *ps, size_t *nf, size_t *n16, size_t *nt, size_t *nq, int set_offsets) {
+    *nf = *n16 = *nt = *nq = 0;
     for (int i = 0; i < ps->n; i++) {
+        int dq, q = quant_kind(ps, i, &dq);
+        if (q) {
+            if (set_offsets) ps->offsets[i] = *nq;
+            *nq += quant_bytes((QuantKind)q, dq, ps->params[i]->shape[0], ps->params[i]->shape[1]);
+            continue;
+        }
         size_t *cursor = stored_as_bf16(ps, i) ? n16 : ps->roles[i] == PARAM_FROZEN ? nf : nt;
         if (set_offsets) ps->offsets[i] = *cursor;
         *cursor += round_up(ps->params[i]->numel);
@@ -93,41 +148,54 @@ static void block_sizes(const ParamStore *ps, size_t *nf, size_t *n16, size_t *n
 }
 
 size_t param_store_bytes(const ParamStore *ps) {
-    size_t nf, n16, nt;
-    block_sizes(ps, &nf, &n16, &nt, 0);
-    return nf * sizeof(real) + n16 * sizeof(uint16_t) + 2 * nt * sizeof(real);
+    size_t nf, n16, nt, nq;
+    block_sizes(ps, &nf, &n16, &nt, &nq, 0);
+    return nf * sizeof(real) + n16 * sizeof(uint16_t) + 2 * nt * sizeof(real) + nq;
 }
 
-Status param_store_try_allocate(ParamStore *ps, Error *err) {
-    CHECK(!ps->allocated, "param_store_allocate called twice");
-    size_t nf, n16, nt;
-    block_sizes(ps, &nf, &n16, &nt, 1);
-    ps->frozen_numel = nf;
-    ps->frozen16_numel = n16;
-    ps->train_numel = nt;
-    ps->frozen = block_alloc(nf, sizeof(real));
-    ps->frozen16 = block_alloc(n16, sizeof(uint16_t));
-    ps->train = block_alloc(nt, sizeof(real));
-    ps->train_grad = block_alloc(nt, sizeof(real));
-    if (!ps->frozen || !ps->frozen16 || !ps->train || !ps->train_grad) {
-        free(ps->frozen); free(ps->frozen16); free(ps->train); free(ps->train_grad);
-        ps->frozen = ps->train = ps->train_grad = NULL;
-        ps->frozen16 = NULL;
-        return error_set(err, STATUS_RUNTIME,
-                         "free memory, store the frozen base as bf16 (--base-dtype bf16), or use a smaller model",
-                         "out of memory: the parameters need %.2f GB (%.2f GB frozen%s, %.2f GB trainable + gradients)",
-                         (double)param_store_bytes(ps) / 1e9, (double)(nf * sizeof(real) + n16 * 2) / 1e9,
-                         n16 ? " incl. bf16" : "", (double)(2 * nt * sizeof(real)) / 1e9);
-    }
+/* every view pointed into its block (quantised ones described by ps->quant[i]) */
+static void bind_views(ParamStore *ps) {
     for (int i = 0; i < ps->n; i++) {
         Tensor *t = ps->params[i];
-        if (stored_as_bf16(ps, i)) t->bf16 = ps->frozen16 + ps->offsets[i];
+        int dq, q = quant_kind(ps, i, &dq);
+        if (q) {
+            quant_bind(&ps->quant[i], (QuantKind)q, dq, t->shape[0], t->shape[1], ps->frozen_q + ps->offsets[i]);
+            t->quant = &ps->quant[i];
+        } else if (stored_as_bf16(ps, i)) t->bf16 = ps->frozen16 + ps->offsets[i];
         else if (ps->roles[i] == PARAM_FROZEN) t->data = ps->frozen + ps->offsets[i];
         else {
             t->data = ps->train + ps->offsets[i];
             t->grad = ps->train_grad + ps->offsets[i];
         }
     }
+}
+
+Status param_store_try_allocate(ParamStore *ps, Error *err) {
+    CHECK(!ps->allocated, "param_store_allocate called twice");
+    size_t nf, n16, nt, nq;
+    block_sizes(ps, &nf, &n16, &nt, &nq, 1);
+    ps->frozen_numel = nf;
+    ps->frozen16_numel = n16;
+    ps->train_numel = nt;
+    ps->frozen_q_bytes = nq;
+    ps->frozen = block_alloc(nf, sizeof(real));
+    ps->frozen16 = block_alloc(n16, sizeof(uint16_t));
+    ps->frozen_q = block_alloc(nq, 1);
+    ps->train = block_alloc(nt, sizeof(real));
+    ps->train_grad = block_alloc(nt, sizeof(real));
+    if (!ps->frozen || !ps->frozen16 || !ps->frozen_q || !ps->train || !ps->train_grad) {
+        free(ps->frozen); free(ps->frozen16); free(ps->frozen_q); free(ps->train); free(ps->train_grad);
+        ps->frozen = ps->train = ps->train_grad = NULL;
+        ps->frozen16 = NULL;
+        ps->frozen_q = NULL;
+        return error_set(err, STATUS_RUNTIME,
+                         "free memory, store the frozen base as bf16 / nf4 / int8 (--base-dtype), or use a smaller model",
+                         "out of memory: the parameters need %.2f GB (%.2f GB frozen%s, %.2f GB trainable + gradients)",
+                         (double)param_store_bytes(ps) / 1e9, (double)(nf * sizeof(real) + n16 * 2 + nq) / 1e9,
+                         nq ? " incl. quantised" : n16 ? " incl. bf16" : "", (double)(2 * nt * sizeof(real)) / 1e9);
+    }
+    ps->quant = xcalloc((size_t)(ps->n ? ps->n : 1), sizeof *ps->quant);
+    bind_views(ps);
     ps->allocated = 1;
     return STATUS_OK;
 }
@@ -168,6 +236,9 @@ void param_store_free(ParamStore *ps) {
     free(ps->offsets);
     free(ps->frozen);
     free(ps->frozen16);
+    free(ps->frozen_q);
+    for (int i = 0; ps->quant && i < ps->n; i++) free(ps->quant[i].pending);
+    free(ps->quant);
     free(ps->train);
     free(ps->train_grad);
     param_store_init(ps);

@@ -1,5 +1,5 @@
 /* nn/param_store.h — every parameter of a model: declare -> allocate -> bind.
-   defines: ParamRole, ParamStore, param_store_init, param_declare, param_store_allocate,
+   defines: ParamRole, ParamStore, BASE_DTYPE_*, param_store_set_base_dtype, param_store_init, param_declare, param_store_allocate,
             param_store_try_allocate, param_store_bytes, param_find, param_store_zero_grad, param_store_free, param_store_count
    Modules declare named views (name, role, shape); param_store_allocate() then lays them out in
    ONE block per role and points every view into it:
@@ -7,6 +7,11 @@
                  (ndim >= 2) are stored as bf16 in a separate block, halving memory
      trainable : one data block + one grad block with the same flat layout, so zeroing the
                  grads is one memset and the optimizer is one loop over `train_numel` values
+   With `frozen_quant` set (QUANT_NF4 / QUANT_INT8, param_store_set_base_dtype), the frozen linear
+     weights of the decoder layers ("model.layers.*.weight", matrices; the Mixtral router gate
+     excepted) are stored as NF4 / int8 codes + scales (tensor/quant.h) in a byte block of their
+     own, and the other frozen matrices (embedding, LM head, router) as bf16. `expert_store` may
+     give Mixtral expert weights (".experts.") another storage (--expert-dtype).
    Offsets are rounded up to 16 values (64 bytes of float, 32 of bf16; the blocks themselves are
    64-byte aligned), so every view starts vector-aligned.
    Names are the dotted names used in checkpoints and logs ("model.layers.3.self_attn.q_proj.weight"). */
@@ -23,12 +28,28 @@ typedef struct {
     size_t   *offsets;          /* offset in its block (values) */
     int       n, cap;
     int       frozen_bf16;      /* set before allocate: store frozen matrices as bf16 */
+    int       frozen_quant;     /* set before allocate: 0, QUANT_NF4 or QUANT_INT8 (see above) */
+    int       frozen_dq;        /* NF4 with double-quantised scales */
+    int       expert_store;     /* BASE_DTYPE_* of Mixtral expert weights, -1: as the others */
     int       allocated;
     real     *frozen;           /* block of frozen real values (norms, and matrices unless bf16) */
     uint16_t *frozen16;         /* block of frozen bf16 matrices (frozen_bf16 only) */
+    unsigned char *frozen_q;    /* block of NF4 / int8 codes and scales */
+    struct QuantMat *quant;     /* [n]: the quantised views (t->quant points here) */
     real     *train, *train_grad;
-    size_t    frozen_numel, frozen16_numel, train_numel;
+    size_t    frozen_numel, frozen16_numel, train_numel, frozen_q_bytes;
 } ParamStore;
+
+/* Storage of the frozen base, a code of the loaders' `frozen_bf16` argument (nn/checkpoint.h):
+   BASE_DTYPE_F32 0, BF16 1, NF4 2 (double-quantised scales, QLoRA's recipe), NF4_NODQ 3 (f32
+   scales), INT8 4; plus BASE_DTYPE_EXPERTS(x) for the Mixtral experts' own. */
+#define BASE_DTYPE_F32 0
+#define BASE_DTYPE_BF16 1
+#define BASE_DTYPE_NF4 2
+#define BASE_DTYPE_NF4_NODQ 3
+#define BASE_DTYPE_INT8 4
+#define BASE_DTYPE_EXPERTS(x) (16 * ((x) + 1))
+void    param_store_set_base_dtype(ParamStore *ps, int code);
 
 void    param_store_init(ParamStore *ps);
 /* Declares a view; the name is copied. Aborts (CHECK) on a duplicate name or after allocate. */

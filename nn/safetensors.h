@@ -1,7 +1,7 @@
 /* nn/safetensors.h — Hugging Face safetensors files: strict reader, float conversion, writer.
    defines: SafeDtype, SafeTensor, SafeTensors, safetensors_open, safetensors_close,
             safetensors_find, safetensors_at, safetensors_metadata, safetensors_read_f32,
-            safetensors_read_real, safetensors_read_bf16, safetensors_dtype_name, safetensors_dtype_size,
+            safetensors_read_real, safetensors_read_bf16, safetensors_read_quant, safetensors_dtype_name, safetensors_dtype_size,
             safetensors_dtype_parse, SafeTensorsWriter, safetensors_writer_init,
             safetensors_writer_add, safetensors_writer_add_f32, safetensors_writer_add_real,
             safetensors_writer_set_metadata, safetensors_write, safetensors_writer_free
@@ -77,6 +77,11 @@ Status safetensors_read_real(const SafeTensors *st, const char *name, const int 
    MADV_DONTNEED; reading again pages them back in), so loading a model holds it about once. */
 Status safetensors_read_bf16(const SafeTensors *st, const char *name, const int *expect_shape,
                              int expect_ndim, uint16_t *out, Error *err);
+
+/* The same into NF4 / int8 storage (tensor/quant.h), encoded chunk by chunk from f32. */
+struct QuantMat;
+Status safetensors_read_quant(const SafeTensors *st, const char *name, const int *expect_shape,
+                              int expect_ndim, struct QuantMat *q, Error *err);
 
 const char *safetensors_dtype_name(SafeDtype d);     /* "F32", "BF16", ... */
 size_t safetensors_dtype_size(SafeDtype d);          /* bytes per element */

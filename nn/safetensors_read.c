@@ -6,6 +6,7 @@
 #include "nn/safetensors.h"
 #include "tensor/check.h"
 #include "tensor/half.h"
+#include "tensor/quant.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,4 +124,27 @@ Status safetensors_read_real(const SafeTensors *st, const char *name, const int 
     Status s = find_checked(st, name, expect_shape, expect_ndim, &t, err);
     if (!s) read_chunked(t, NULL, out);
     return s;
+}
+
+/* NF4 / int8 storage (tensor/quant.h): converted to f32 and encoded chunk by chunk (whole NF4
+   blocks, whole int8 rows), so no f32 copy of the matrix exists; pages dropped as above */
+Status safetensors_read_quant(const SafeTensors *st, const char *name, const int *expect_shape,
+                              int expect_ndim, QuantMat *q, Error *err) {
+    const SafeTensor *t;
+    Status s = find_checked(st, name, expect_shape, expect_ndim, &t, err);
+    if (s) return s;
+    size_t esize = safetensors_dtype_size(t->dtype), C = (size_t)q->cols;
+    size_t chunk = q->kind == QUANT_INT8 ? (READ_CHUNK / C ? READ_CHUNK / C : 1) * C : READ_CHUNK;
+    float *buf = xmalloc(chunk * sizeof *buf);
+    for (size_t i0 = 0; i0 < t->numel; i0 += chunk) {
+        SafeTensor part = *t;
+        part.numel = t->numel - i0 < chunk ? t->numel - i0 : chunk;
+        part.data = t->data + i0 * esize;
+        convert(&part, buf, NULL);
+        quant_encode(q, buf, i0, part.numel);
+        drop_pages(part.data, part.numel * esize);
+    }
+    quant_finish(q);
+    free(buf);
+    return STATUS_OK;
 }

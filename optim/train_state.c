@@ -29,13 +29,13 @@ static const char *const KEYS[F_COUNT] = { "step", "data_epoch", "data_pos", "dr
                                            "layout", "skipped_nonfinite" };
 static const char *const TENSORS[3] = { "params", "adam_m", "adam_v" };
 
-/* What a checkpoint must agree with: this run's model, adapter and training data. */
-static void run_identity(const Trainer *tr, char v[F_COUNT][128]) {
-    const ModelConfig *c = &tr->model->cfg;
-    const ParamStore *ps = &tr->model->ps;
+/* What a checkpoint must agree with: the model's shape, adapter kind and trainable layout. */
+static void model_identity(const LlamaModel *m, char v[F_COUNT][128]) {
+    const ModelConfig *c = &m->cfg;
+    const ParamStore *ps = &m->ps;
     snprintf(v[F_MODEL], 128, "dim %d, layers %d, heads %d/%d, hidden %d, vocab %d", c->dim, c->n_layers, c->n_heads,
              c->n_kv_heads, c->hidden_dim, c->vocab_size);
-    snprintf(v[F_ADAPTER], 128, "%s", adapter_kind_name(tr->model->acfg.kind));
+    snprintf(v[F_ADAPTER], 128, "%s", adapter_kind_name(m->acfg.kind));
     uint64_t h = FNV64_INIT;
     for (int i = 0; i < ps->n; i++) {
         const Tensor *t = ps->params[i];
@@ -44,6 +44,11 @@ static void run_identity(const Trainer *tr, char v[F_COUNT][128]) {
         h = fnv1a64(t->shape, sizeof(int) * (size_t)t->ndim, h);
     }
     snprintf(v[F_LAYOUT], 128, "%016" PRIx64, h);
+}
+
+/* ... and this run's training data. */
+static void run_identity(const Trainer *tr, char v[F_COUNT][128]) {
+    model_identity(tr->model, v);
     const TokenizedSet *ts = tr->train;
     uint64_t d = fnv1a64(ts->ids, ts->n_ids * sizeof(int), FNV64_INIT);
     d = fnv1a64(ts->label, (size_t)ts->n * sizeof(int), d);
@@ -233,6 +238,40 @@ Status trainer_load_state(Trainer *tr, const char *dir, Error *err) {
         tr->epoch = (int)f.epoch;
         batch_iter_seek(&tr->it, (int)f.epoch, (int)f.pos);
     }
+    safetensors_close(&st);
+    return s;
+}
+
+/* `export --adapter full`: the trained values alone. The file must have been written for this
+   model, adapter kind and trainable layout (run data and seed do not matter here), its checksum
+   must hold and every value must be finite; only then are the values copied. */
+Status train_state_load_params(LlamaModel *m, const char *path, Error *err) {
+    SafeTensors st;
+    Status s = safetensors_open(&st, path, err);
+    if (s) return s;
+    Fields f;
+    memset(&f, 0, sizeof f);
+    char v[F_COUNT][128];
+    model_identity(m, v);
+    static const int idx[] = { F_MODEL, F_ADAPTER, F_LAYOUT };
+    static const char *const what[] = { "model", "adapter", "trainable layout" };
+    for (int i = 0; !s && i < 3; i++) {
+        const char *got = safetensors_metadata(&st, KEYS[idx[i]]);
+        if (!got || strcmp(got, v[idx[i]]))
+            s = error_set(err, STATUS_INVALID, "give the --model (and --adapter) the run was trained with",
+                          "%s was made with %s %s, this model has %s %s", path, what[i], got ? got : "(missing)",
+                          what[i], v[idx[i]]);
+    }
+    f.n = (long)m->ps.train_numel;
+    for (int i = 0; !s && i < 3; i++) {
+        const SafeTensor *t = f.t[i] = safetensors_find(&st, TENSORS[i]);
+        if (!t || t->dtype != real_dtype() || t->ndim != 1 || t->shape[0] != f.n)
+            s = error_set(err, STATUS_FORMAT, "export with the same build (float or double) that trained it",
+                          "%s: tensor %s missing or not [%ld] of the build's float type", path, TENSORS[i], f.n);
+    }
+    if (!s) s = verify_checksum(&st, &f, err);
+    if (!s) s = check_values(&st, &f, err);
+    if (!s) memcpy(m->ps.train, f.t[0]->data, (size_t)f.n * sizeof(real));
     safetensors_close(&st);
     return s;
 }

@@ -4,7 +4,7 @@
    the step hook to stop or abandon a run at a chosen step).
    defines: TrainConfig, train_config_default, Trainer, TrainAction, TrainHooks, trainer_init,
             trainer_run, trainer_free, trainer_request_stop, trainer_stop_requested, train_now,
-            trainer_save_state, trainer_load_state
+            trainer_save_state, trainer_load_state, train_state_load_params
    One optimizer step = `accum` micro-batches (effective batch = batch x accum); the step's loss
    is the mean of their losses, and their gradients are averaged. The arena is reset after
    every micro-batch: after the first step nothing is malloc'ed. Everything that decides the
@@ -111,5 +111,8 @@ double train_now(void);
 /* checkpoint of everything needed to resume (optim/train_state.c) */
 Status trainer_save_state(const Trainer *tr, const char *dir, Error *err);
 Status trainer_load_state(Trainer *tr, const char *dir, Error *err);
+/* Only the trained values of PATH (a checkpoint/state.safetensors) into m's trainable block, after
+   checking it was written for m's shape, adapter kind and trainable layout (`export --adapter full`). */
+Status train_state_load_params(LlamaModel *m, const char *path, Error *err);
 
 #endif

@@ -1,5 +1,5 @@
 /* tensor/gemm.c — the tiled, packed, multi-threaded GEMM (API in gemm.h).
-   defines: gemm, gemm_bf16, gemm_simd_level, gemm_force_level, gemm_level_supported
+   defines: gemm, gemm_bf16, gemm_quant, gemm_simd_level, gemm_force_level, gemm_level_supported
    BLIS-style blocking (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly Instantiating
    BLAS Functionality", 2015): for each NC-wide column block of C and each KC-deep slice of K,
    pack op(B) into NR-wide panels; for each MC-high row block, pack op(A) into MR-high panels and
@@ -16,6 +16,7 @@
 #include "tensor/gemm_kernels.h"
 #include "tensor/threads.h"
 #include "tensor/check.h"
+#include "tensor/quant.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,7 @@ typedef struct {
     const GemmKernelInfo *ki;
     int kc;              /* slice depth: equal slices of K, each <= KC_MAX */
     int split_n;         /* threads split columns (1) or rows (0) */
+    const struct QuantMat *Bq;   /* B as NF4 / int8 (gemm_quant), else NULL */
 } GemmJob;
 
 static void macro_kernel(const GemmJob *j, int mc, int nc, int kc, const real *ap,
@@ -155,8 +157,9 @@ static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch
         for (int pc = 0; pc < j->K; pc += j->kc) {
             int kc = j->K - pc < j->kc ? j->K - pc : j->kc;
             size_t boff = (size_t)jc * sb_n + (size_t)pc * sb_k;
-            gemm_pack(s->b, NR, j->B16 ? NULL : j->B + boff, j->B16 ? j->B16 + boff : NULL,
-                      sb_n, sb_k, nc, kc);
+            if (j->Bq) gemm_pack_q(s->b, NR, j->Bq, boff, sb_n, sb_k, nc, kc);
+            else gemm_pack(s->b, NR, j->B16 ? NULL : j->B + boff, j->B16 ? j->B16 + boff : NULL,
+                           sb_n, sb_k, nc, kc);
             real beta = pc == 0 ? j->beta : 1;
             for (int ic = m0; ic < m1; ic += MC_MAX) {
                 int mc = m1 - ic < MC_MAX ? m1 - ic : MC_MAX;
@@ -199,15 +202,15 @@ static void scale_c(int M, int N, real beta, real *C, size_t ldc) {
         for (int n = 0; n < N; n++) C[(size_t)i * ldc + n] = beta == 0 ? 0 : beta * C[(size_t)i * ldc + n];
 }
 
-static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A,
-                     int lda, const real *B, const uint16_t *B16, int ldb, real beta, real *C, int ldc) {
+static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                     const real *B, const uint16_t *B16, const struct QuantMat *Bq, int ldb, real beta, real *C, int ldc) {
     CHECK(M >= 0 && N >= 0 && K >= 0, "negative GEMM size M=%d N=%d K=%d", M, N, K);
     CHECK(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N,
           "GEMM leading dims too small: lda=%d ldb=%d ldc=%d for M=%d N=%d K=%d", lda, ldb, ldc, M, N, K);
     if (M == 0 || N == 0) return;
     if (K == 0) { scale_c(M, N, beta, C, (size_t)ldc); return; }
     GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, B, B16, (size_t)lda, (size_t)ldb,
-                  (size_t)ldc, C, current_kernel(), 0, 0 };
+                  (size_t)ldc, C, current_kernel(), 0, 0, Bq };
     int slices = (K + KC_MAX - 1) / KC_MAX;
     j.kc = (K + slices - 1) / slices;
     run_job(&j);
@@ -215,10 +218,17 @@ static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, 
 
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, B, NULL, ldb, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, B, NULL, NULL, ldb, beta, C, ldc);
 }
 
 void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, real alpha,
                const real *A, int lda, const uint16_t *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, ldb, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, NULL, ldb, beta, C, ldc);
+}
+
+void gemm_quant(int trans_a, int trans_b, int M, int N, int K, real alpha,
+                const real *A, int lda, const struct QuantMat *B, real beta, real *C, int ldc) {
+    CHECK(B->rows == (trans_b ? N : K) && B->cols == (trans_b ? K : N),
+          "gemm_quant: B is [%d, %d], op(B) must be [%d, %d] (trans_b %d)", B->rows, B->cols, K, N, trans_b);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, NULL, B, B->cols, beta, C, ldc);
 }

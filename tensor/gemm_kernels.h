@@ -2,7 +2,7 @@
    packing helpers, and the level override used by tests and benchmarks.
    defines: GemmKernel, GemmKernelInfo, GEMM_F32, gemm_force_level, gemm_level_supported,
             gemm_pack, gemm_kernel_scalar, gemm_kernel_avx512, gemm_kernel_avx2,
-            gemm_pack_t8_avx2
+            gemm_pack_t8_avx2, gemm_pack_q
    Micro-kernel contract: a is a packed MR x kc panel of op(A) stored k-major (a[p*MR + i]),
    b a packed kc x NR panel of op(B) (b[p*NR + j]), both zero-padded to full MR / NR and 64-byte
    aligned. The kernel forms ab[i][j] = sum_p a[p*MR+i] * b[p*NR+j] in ascending p with one
@@ -47,6 +47,10 @@ int gemm_level_supported(const char *level);
    ceil(n/R) zero-padded k-major panels at dst (see gemm_pack.c). */
 void gemm_pack(real *dst, int R, const real *src, const uint16_t *src16, size_t sr, size_t sk,
                int n, int kc);
+/* The same packing from an NF4 / int8 matrix (tensor/quant.h), element (r, p) at flat index
+   off + r*sr + p*sk, dequantised here (tensor/gemm_pack_q.c). */
+struct QuantMat;
+void gemm_pack_q(real *dst, int R, const struct QuantMat *q, size_t off, size_t sr, size_t sk, int n, int kc);
 
 #define GEMM_SCALAR_MR 4
 #define GEMM_SCALAR_NR 8

@@ -4,7 +4,9 @@
    A tensor never owns its memory: data and grad live in an Arena (activations) or in a
    ParamStore block (parameters). `grad == NULL` is THE signal that no gradient flows here.
    Frozen base weights may be stored as bf16 instead: then `bf16 != NULL` and `data == NULL`
-   (only ops that say so, e.g. op_linear, accept such tensors). */
+   (only ops that say so, e.g. op_linear, accept such tensors), or as NF4 / int8 codes + scales
+   (`quant != NULL`, data NULL; tensor/quant.h): op_linear and op_lora_linear read them through
+   gemm_quant. */
 #ifndef TENSOR_H
 #define TENSOR_H
 #include <stddef.h>
@@ -21,6 +23,7 @@ typedef struct {
     real    *data;
     real    *grad;                    /* NULL: no gradient flows here */
     uint16_t *bf16;                   /* bf16 storage for frozen weights, else NULL */
+    struct QuantMat *quant;           /* NF4 / int8 storage for frozen weights, else NULL */
     const char *name;                 /* "layers.3.attn.wq" for params; op name for activations */
 } Tensor;
 

@@ -16,6 +16,7 @@
 #include "tensor/check.h"
 #include "tensor/gemm.h"
 #include "tensor/half.h"
+#include "tensor/quant.h"
 
 typedef struct {
     real *h, *dh, *scratch;     /* [R, r], [R, r], max(R, out)·r */
@@ -44,7 +45,8 @@ static void lora_backward(const TapeEntry *e) {
     const real *dy = e->out->grad;
     int R = (int)tensor_rows(x), I = w->shape[1], O = w->shape[0], r = a->shape[0];
     if (R == 0) return;
-    if (x->grad && w->bf16 && !w->data) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w->bf16, I, (real)1, x->grad, I);
+    if (x->grad && w->quant) gemm_quant(0, 0, R, I, O, (real)1, dy, O, w->quant, (real)1, x->grad, I);
+    else if (x->grad && w->bf16 && !w->data) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w->bf16, I, (real)1, x->grad, I);
     else if (x->grad) gemm(0, 0, R, I, O, (real)1, dy, O, w->data, I, (real)1, x->grad, I);
     if (w->grad) gemm(1, 0, O, I, R, (real)1, dy, O, x->data, I, (real)1, w->grad, I);
     if (b->grad) prod(1, 0, O, r, R, sv->s, dy, O, sv->h, r, 1, b->grad, r, sv->scratch);
@@ -62,8 +64,8 @@ static void check_args(const Tensor *x, const Tensor *w, const Tensor *a, const 
           tensor_shape_str(x, sx, sizeof sx), tensor_shape_str(w, sw, sizeof sw),
           tensor_shape_str(a, sa, sizeof sa), tensor_shape_str(b, sb, sizeof sb));
     CHECK(x->data && a->data && b->data, "lora_linear: x, a and b must hold real data");
-    CHECK(w->data != NULL || (w->bf16 != NULL && w->grad == NULL),
-          "lora_linear: w must hold f32 data, or bf16 data and be frozen");
+    CHECK(w->data != NULL || ((w->bf16 != NULL || w->quant != NULL) && w->grad == NULL),
+          "lora_linear: w must hold f32 data, or bf16 / NF4 / int8 data and be frozen");
     CHECK(tensor_rows(x) <= (size_t)0x7fffffff, "lora_linear: too many rows");
 }
 
@@ -92,7 +94,8 @@ static Tensor *lora_op(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real
     ArenaMark m = arena_mark(t->arena);
     real *h = arena_alloc(t->arena, hn * sizeof(real)), *scratch = arena_alloc(t->arena, sn * sizeof(real));
     if (R > 0 && O > 0) {
-        if (w->bf16 && !w->data) gemm_bf16(0, 1, R, O, I, (real)1, x->data, I, w->bf16, I, (real)0, y->data, O);
+        if (w->quant) gemm_quant(0, 1, R, O, I, (real)1, x->data, I, w->quant, (real)0, y->data, O);
+        else if (w->bf16 && !w->data) gemm_bf16(0, 1, R, O, I, (real)1, x->data, I, w->bf16, I, (real)0, y->data, O);
         else gemm(0, 1, R, O, I, (real)1, x->data, I, w->data, I, (real)0, y->data, O);
         if (r > 0) {
             prod(0, 1, R, r, I, (real)1, x->data, I, a->data, I, 0, h, r, scratch);

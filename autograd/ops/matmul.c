@@ -14,6 +14,7 @@
 #include "tensor/check.h"
 #include "tensor/gemm.h"
 #include "tensor/half.h"
+#include "tensor/quant.h"
 
 /* ---- linear ---- */
 
@@ -35,11 +36,13 @@ void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const r
     }
 }
 
-/* Y [R, O] = X [R, I] · Wᵀ, W [O, I] as f32 or bf16; scratch holds O·R reals when is_narrow(R, O) */
-static void linear_forward(real *y, const real *x, const real *w, const uint16_t *w16,
+/* Y [R, O] = X [R, I] · Wᵀ, W [O, I] as f32, bf16 or NF4 / int8 (wq); scratch holds O·R reals
+   when is_narrow(R, O) */
+static void linear_forward(real *y, const real *x, const real *w, const uint16_t *w16, const QuantMat *wq,
                            int R, int I, int O, real *scratch) {
     if (R == 0 || O == 0) return;
-    if (w16) gemm_bf16(0, 1, R, O, I, (real)1, x, I, w16, I, (real)0, y, O);
+    if (wq) gemm_quant(0, 1, R, O, I, (real)1, x, I, wq, (real)0, y, O);
+    else if (w16) gemm_bf16(0, 1, R, O, I, (real)1, x, I, w16, I, (real)0, y, O);
     else if (is_narrow(R, O)) matmul_gemm_narrow(0, 1, R, O, I, (real)1, x, I, w, I, 0, y, O, scratch);
     else gemm(0, 1, R, O, I, (real)1, x, I, w, I, (real)0, y, O);
 }
@@ -50,9 +53,10 @@ static void linear_forward(real *y, const real *x, const real *w, const uint16_t
    (either may be NULL). gemm with beta 1 does the accumulation. scratch holds max(R, O)·I reals
    when I is narrow. */
 static void linear_backward(real *dx, real *dw, const real *dy, const real *x, const real *w,
-                            const uint16_t *w16, int R, int I, int O, real *scratch) {
+                            const uint16_t *w16, const QuantMat *wq, int R, int I, int O, real *scratch) {
     if (R == 0 || I == 0 || O == 0) return;
-    if (dx && w16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w16, I, (real)1, dx, I);
+    if (dx && wq) gemm_quant(0, 0, R, I, O, (real)1, dy, O, wq, (real)1, dx, I);
+    else if (dx && w16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w16, I, (real)1, dx, I);
     else if (dx && is_narrow(R, I)) matmul_gemm_narrow(0, 0, R, I, O, (real)1, dy, O, w, I, 1, dx, I, scratch);
     else if (dx) gemm(0, 0, R, I, O, (real)1, dy, O, w, I, (real)1, dx, I);
     if (dw && is_narrow(O, I)) matmul_gemm_narrow(1, 0, O, I, R, (real)1, dy, O, x, I, 1, dw, I, scratch);
@@ -62,7 +66,7 @@ static void linear_backward(real *dx, real *dw, const real *dy, const real *x, c
 /* y = x·wᵀ:  dx += dy·w,  dw += dyᵀ·x  (linear_backward; leading dims of x flattened to rows) */
 static void linear_backward_entry(const TapeEntry *e) {
     const Tensor *y = e->out, *x = e->in[0], *w = e->in[1];
-    linear_backward(x->grad, w->grad, y->grad, x->data, w->data, w->bf16,
+    linear_backward(x->grad, w->grad, y->grad, x->data, w->data, w->bf16, w->quant,
                     (int)tensor_rows(x), w->shape[1], w->shape[0], e->saved);
 }
 
@@ -72,8 +76,8 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
           "linear: x %s does not match w %s (want x [..., in], w [out, in])",
           tensor_shape_str(x, sx, sizeof sx), tensor_shape_str(w, sw, sizeof sw));
     CHECK(x->data != NULL, "linear: x must hold real data (not bf16)");
-    CHECK(w->data != NULL || w->bf16 != NULL, "linear: w %s has no data", w->name ? w->name : "?");
-    CHECK(w->data != NULL || w->grad == NULL, "linear: a bf16 w must be frozen (grad NULL)");
+    CHECK(w->data != NULL || w->bf16 != NULL || w->quant != NULL, "linear: w %s has no data", w->name ? w->name : "?");
+    CHECK(w->data != NULL || w->grad == NULL, "linear: a bf16 / quantised w must be frozen (grad NULL)");
     CHECK(tensor_rows(x) <= (size_t)0x7fffffff, "linear: too many rows");
     Tensor *in[2] = { x, w };
     int shape[TENSOR_MAX_DIMS];
@@ -83,7 +87,7 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
     int R = (int)tensor_rows(x), I = w->shape[1], O = w->shape[0];
     ArenaMark m = arena_mark(t->arena);
     real *scratch = is_narrow(R, O) ? arena_alloc(t->arena, (size_t)O * R * sizeof(real)) : NULL;
-    linear_forward(y->data, x->data, w->data, w->bf16, R, I, O, scratch);
+    linear_forward(y->data, x->data, w->data, w->bf16, w->quant, R, I, O, scratch);
     arena_rewind(t->arena, m);
     TapeEntry *e = tape_record(t, "linear", linear_backward_entry, y, 2, in);
     if (e && (is_narrow(R, I) || is_narrow(O, I)))

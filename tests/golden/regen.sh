@@ -5,7 +5,7 @@
 # (shared/tools/torch_ref.py forward-backward) computes loss, logits summary and gradients.
 # Only args, tokens.json, out.json and grads.safetensors are kept; the test rebuilds the model
 # from args with the same C code (make_tiny_write) and compares its own forward-backward.
-# Usage (from anywhere): tests/golden/regen.sh [variants|families]   Needs /usr/bin/python3 with torch + numpy.
+# Usage (from anywhere): tests/golden/regen.sh [variants|families|export|quant]   Needs /usr/bin/python3 with torch + numpy.
 # "variants" regenerates only the routing-variant fixtures (variant_*, see below), "families" only
 # the model-family fixtures (llama3_*, qwen2_*, family_torch_*).
 set -eu
@@ -133,6 +133,75 @@ if [ "${1:-}" = families ]; then
     exit 0
 fi
 
+# Export fixtures (tests/nn/test_export.c): ./train make-tiny builds a model + LoRA adapter from
+# NAME/args, ./train export merges them (HF, f32), and torch_ref.py forward-backward computes the
+# loss of the EXPORTED model alone (no adapter) on NAME/tokens.json; the test checks that C's
+# base + adapter and C's reload of its own export both give that loss. rsLoRA is covered here even
+# though torch_ref.py cannot read use_rslora: PyTorch only sees the merged weights.
+# export_fixture NAME TOKEN_SEED MAKE_TINY_ARGS...
+export_fixture() {
+    name=$1; tseed=$2; shift 2
+    dir=tests/golden/$name; work=$TMP/$name
+    rm -rf "$dir" "$work"; mkdir -p "$dir" "$work"
+    echo "$*" > "$dir/args"
+    ./train make-tiny --out "$work/model" --adapter-out "$work/adapter" "$@" >/dev/null
+    vocab=$(echo "$*" | sed -n 's/.*--vocab \([0-9]*\).*/\1/p')
+    TORCH_REF=$REF "$PY" "$ROOT/tests/golden/families_ref.py" tokens --vocab "$vocab" --batch 2 --len 16 \
+        --seed "$tseed" --out "$dir/tokens.json"
+    ./train export --model "$work/model" --adapter-dir "$work/adapter" --out "$work/merged" >/dev/null
+    "$PY" "$REF" forward-backward --model "$work/merged" --tokens "$dir/tokens.json" --json-out "$dir/out.json" >/dev/null
+    echo "$name: $(grep '"loss"' "$dir/out.json")"
+}
+export_fixtures() {
+    export_fixture export_hf_rslora 71 --format hf --dtype f32 --seed 71 --dim 48 --layers 2 --heads 4 \
+        --kv-heads 2 --hidden 96 --vocab 211 --rank 4 --alpha 8 --rslora --targets q,k,v,o,gate,up,down --nonzero-b
+    export_fixture export_llama2c_qv_down 72 --format llama2c --version 0 --seed 72 --dim 64 --layers 2 \
+        --heads 4 --kv-heads 2 --hidden 128 --vocab 300 --rank 8 --alpha 16 --targets q,v,down --nonzero-b
+}
+if [ "${1:-}" = export ]; then
+    export_fixtures
+    exit 0
+fi
+
+# Quantised-base fixtures (tests/nn/test_golden_quant.c): ./train make-tiny builds the model +
+# adapter from NAME/args; tests/golden/quant_ref.py (our own PyTorch reference of NF4 / int8 storage,
+# on top of torch_ref.py) quantises the base as NAME/base_args says and computes loss and adapter
+# gradients; the test rebuilds the model in C, loads it with the same --base-dtype and compares.
+# quant_fixture NAME TOKEN_SEED "BASE_ARGS" MAKE_TINY_ARGS...
+quant_fixture() {
+    name=$1; tseed=$2; bargs=$3; shift 3
+    dir=tests/golden/$name; work=$TMP/$name
+    rm -rf "$dir" "$work"; mkdir -p "$dir" "$work"
+    echo "$*" > "$dir/args"
+    echo "$bargs" > "$dir/base_args"
+    ./train make-tiny --out "$work/model" --adapter-out "$work/adapter" "$@" >/dev/null
+    vocab=$(echo "$*" | sed -n 's/.*--vocab \([0-9]*\).*/\1/p')
+    TORCH_REF=$REF "$PY" "$ROOT/tests/golden/families_ref.py" tokens --vocab "$vocab" --batch 2 --len 16 \
+        --seed "$tseed" --out "$dir/tokens.json"
+    TORCH_REF=$REF "$PY" "$ROOT/tests/golden/quant_ref.py" forward-backward --model "$work/model" \
+        --adapter-dir "$work/adapter" --tokens "$dir/tokens.json" $bargs --json-out "$dir/out.json" \
+        --grads-out "$dir/grads.safetensors" >/dev/null
+    echo "$name: $(grep '"loss"' "$dir/out.json")"
+}
+quant_fixtures() {
+    quant_fixture quant_nf4_hf_lora 81 "--base-dtype nf4" --format hf --dtype f32 --seed 81 --dim 64 \
+        --layers 2 --heads 4 --kv-heads 2 --hidden 96 --vocab 200 --rank 4 --alpha 8 \
+        --targets q,k,v,o,gate,up,down --nonzero-b
+    quant_fixture quant_nf4nodq_llama2c_adamoe 82 "--base-dtype nf4-nodq" --format llama2c --version 0 \
+        --seed 82 --dim 48 --layers 2 --heads 4 --kv-heads 2 --hidden 80 --vocab 150 --rank 4 --alpha 8 \
+        --targets q,v,o,down --nonzero-b --adapter adamoe --experts 3 --null 2 --top-k 2 --aux eq6 --aux-coef 0.05
+    quant_fixture quant_int8_hf_bf16_lora 83 "--base-dtype int8" --format hf --dtype bf16 --seed 83 --dim 32 \
+        --layers 2 --heads 4 --kv-heads 1 --hidden 64 --vocab 120 --tied --rank 8 --alpha 16 \
+        --targets q,k,v,o,gate,up,down --nonzero-b
+    quant_fixture quant_mixtral_nf4_experts_int8 84 "--base-dtype nf4 --expert-dtype int8" --format hf \
+        --arch mixtral --model-experts 4 --model-top-k 2 --seed 84 --dim 32 --layers 2 --heads 4 --kv-heads 2 \
+        --hidden 64 --vocab 100 --rank 2 --alpha 4 --targets q,v --nonzero-b
+}
+if [ "${1:-}" = quant ]; then
+    quant_fixtures
+    exit 0
+fi
+
 # fixture NAME TOKEN_SEED MAKE_TINY_ARGS...
 fixture() {
     name=$1; tseed=$2; shift 2
@@ -235,6 +304,8 @@ mixtral_c_fixture mixtral_c_moeffn_copy_m5k4 25 --format hf --arch mixtral --mod
 
 variant_fixtures
 family_fixtures
+export_fixtures
+quant_fixtures
 
 echo "torch: $("$PY" -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)')"
 du -sh tests/golden
