@@ -42,11 +42,14 @@ static int next_batch_epoch(const BatchIter *it) {
     return rows <= 0 || (it->cfg.drop_last && rows < it->cfg.batch_size) ? it->epoch + 1 : it->epoch;
 }
 
+static double progress_now(const Trainer *tr) {
+    return tr->total_steps > 0 ? (double)tr->step / (double)tr->total_steps : 0;
+}
+
 /* aux-loss coefficient of the current step */
 static double aux_coef_now(const Trainer *tr) {
     if (tr->cfg.aux_from_adapter) return tr->model->acfg.aux_coef;
-    double progress = tr->total_steps > 0 ? (double)tr->step / (double)tr->total_steps : 0;
-    return aux_schedule_at(&tr->cfg.aux, progress, next_batch_epoch(&tr->it));
+    return aux_schedule_at(&tr->cfg.aux, progress_now(tr), next_batch_epoch(&tr->it));
 }
 
 double train_now(void) {
@@ -187,7 +190,10 @@ static Status train_step(Trainer *tr, double *lr_used, Error *err) {
     param_store_zero_grad(ps);
     if (tr->model->moe) moe_stats_reset(&tr->model->moe->stats);
     tr->last_aux_coef = aux_coef_now(tr);
+    tr->last_top_k = topk_schedule_at(&tr->cfg.topk, progress_now(tr), next_batch_epoch(&tr->it));
+    if (tr->model->moe) tr->model->moe->k_now = tr->last_top_k;   /* this step only: evals use the adapter's k */
     Status s = step_grads(tr, &loss_sum, &ce_sum, &aux_sum, &tokens, err);
+    if (tr->model->moe) tr->model->moe->k_now = 0;
     if (s && (s != STATUS_RUNTIME || tr->skipped >= tr->cfg.skip_nonfinite)) return s;
     double lr = lr_schedule_at(&tr->sched, tr->step);
     if (s) {
