@@ -58,13 +58,16 @@ double train_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Weight decay only on matrices: not on norms (1-D) nor routers (names with "router"/"gate2"). */
+/* Weight decay only on matrices: not on norms (1-D) nor routers (names with "router"/"gate2"),
+   nor on routed LoRA experts frozen by --freeze-experts (they get no gradient: AdamW leaves them). */
 static void set_decay_mask(Trainer *tr) {
     const ParamStore *ps = &tr->model->ps;
+    int frozen_experts = tr->model->acfg.freeze_experts && tr->model->moe;
     for (int i = 0; i < ps->n; i++) {
         const Tensor *t = ps->params[i];
         if (!t->grad) continue;
-        int decay = t->ndim >= 2 && !strstr(t->name, "router") && !strstr(t->name, "gate2");
+        int decay = t->ndim >= 2 && !strstr(t->name, "router") && !strstr(t->name, "gate2") &&
+                    !(frozen_experts && strstr(t->name, ".lora_"));
         size_t off = (size_t)(t->data - ps->train);
         memset(tr->opt.decay + off, decay, t->numel);
     }
