@@ -10,6 +10,8 @@
 #include "cli/forward_backward.h"
 #include "cli/generate.h"
 #include "cli/route.h"
+#include "cli/merge_experts.h"
+#include "cli/compress_adapter.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -32,6 +34,8 @@ static const Command COMMANDS[] = {
     { "forward-backward", forward_backward_cli, "loss, logits summary and adapter gradients (torch_ref parity)" },
     { "route", route_cli, "true experts per token and layer of a molora/adamoe adapter (--text or --prompt-ids)" },
     { "make-tiny", make_tiny_cli, "write a tiny random model (+ LoRA adapter), deterministic in --seed" },
+    { "merge-experts", merge_experts_cli, "MC-SMoE: merge a molora/adamoe adapter's experts to --to N by routing statistics" },
+    { "compress-adapter", compress_adapter_cli, "ComPEFT: keep the largest --density of each LoRA tensor (--ternary)" },
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
