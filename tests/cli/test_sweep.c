@@ -134,6 +134,29 @@ START_TEST(test_sweep_ffn_family)
 }
 END_TEST
 
+/* expert e's A in the k2+xf+fz run = source e's A, bit for bit (frozen while training) */
+static void check_frozen_experts(const char *out, const char *la, const char *lb) {
+    char p[400];
+    for (int e = 0; e < 2; e++) {   /* expert e's A = source e's A, bit for bit (frozen while training) */
+        SafeTensors src, dst;
+        Error err;
+        float a[8 * 32], b[8 * 32];
+        char key[200];
+        snprintf(p, sizeof p, "%s/adapter/adapter_model.safetensors", e ? lb : la);
+        ck_assert_int_eq(safetensors_open(&src, p, &err), STATUS_OK);
+        snprintf(p, sizeof p, "%s/mc_jsonl_k2+xf+fz_s1/adapter/adapter_model.safetensors", out);
+        ck_assert_int_eq(safetensors_open(&dst, p, &err), STATUS_OK);
+        const char *mod = "base_model.model.model.layers.0.self_attn.q_proj";
+        snprintf(key, sizeof key, "%s.lora_A.weight", mod);
+        ck_assert_int_eq(safetensors_read_f32(&src, key, (int[]){ 8, 32 }, 2, a, &err), STATUS_OK);
+        snprintf(key, sizeof key, "%s.lora_A.%d.weight", mod, e);
+        ck_assert_int_eq(safetensors_read_f32(&dst, key, (int[]){ 8, 32 }, 2, b, &err), STATUS_OK);
+        ck_assert(!memcmp(a, b, sizeof a));
+        safetensors_close(&src);
+        safetensors_close(&dst);
+    }
+}
+
 /* the field's grid entries: sd1-2 (SMoE-Dropout: k 1 -> 2 while training, evaluated at top-2 of
    2 experts: Load exactly 2), k2+pg (pre-gating in the run's config and adapter), k2+xf+fz (the
    experts from two LoRA runs, frozen: the saved experts are the sources' A exactly); bad entries
@@ -172,28 +195,11 @@ START_TEST(test_sweep_field_entries)
     cfg = slurp(p);
     ck_assert_ptr_nonnull(strstr(cfg, "\"freeze_experts\": true"));
     free(cfg);
-    for (int e = 0; e < 2; e++) {   /* expert e's A = source e's A, bit for bit (frozen while training) */
-        SafeTensors src, dst;
-        Error err;
-        float a[8 * 32], b[8 * 32];
-        char key[200];
-        snprintf(p, sizeof p, "%s/adapter/adapter_model.safetensors", e ? lb : la);
-        ck_assert_int_eq(safetensors_open(&src, p, &err), STATUS_OK);
-        snprintf(p, sizeof p, "%s/mc_jsonl_k2+xf+fz_s1/adapter/adapter_model.safetensors", out);
-        ck_assert_int_eq(safetensors_open(&dst, p, &err), STATUS_OK);
-        const char *mod = "base_model.model.model.layers.0.self_attn.q_proj";
-        snprintf(key, sizeof key, "%s.lora_A.weight", mod);
-        ck_assert_int_eq(safetensors_read_f32(&src, key, (int[]){ 8, 32 }, 2, a, &err), STATUS_OK);
-        snprintf(key, sizeof key, "%s.lora_A.%d.weight", mod, e);
-        ck_assert_int_eq(safetensors_read_f32(&dst, key, (int[]){ 8, 32 }, 2, b, &err), STATUS_OK);
-        ck_assert(!memcmp(a, b, sizeof a));
-        safetensors_close(&src);
-        safetensors_close(&dst);
+    check_frozen_experts(out, la, lb);
+    for (int i = 0; i < 2; i++) {   /* an unknown modifier; +xf without --experts-from */
+        char *bad[] = { "sweep", "--task", "mc_jsonl", "--data", dir, "--grid", i ? "k2+xf" : "k2+zz", "--", "--model", model };
+        ck_assert_int_eq(sweep_cli((int)(sizeof bad / sizeof bad[0]), bad), 1);
     }
-    char *bad_grid[] = { "sweep", "--task", "mc_jsonl", "--data", dir, "--grid", "k2+zz", "--", "--model", model };
-    ck_assert_int_eq(sweep_cli((int)(sizeof bad_grid / sizeof bad_grid[0]), bad_grid), 1);
-    char *no_dirs[] = { "sweep", "--task", "mc_jsonl", "--data", dir, "--grid", "k2+xf", "--", "--model", model };
-    ck_assert_int_eq(sweep_cli((int)(sizeof no_dirs / sizeof no_dirs[0]), no_dirs), 1);
     free(csv);
     snprintf(p, sizeof p, "rm -rf '%s'", dir);
     ck_assert_int_eq(system(p), 0);
