@@ -11,6 +11,8 @@
 #include "cli/generate.h"
 #include "cli/route.h"
 #include "cli/export.h"
+#include "cli/merge_experts.h"
+#include "cli/compress_adapter.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +36,8 @@ static const Command COMMANDS[] = {
     { "route", route_cli, "true experts per token and layer of a molora/adamoe adapter (--text or --prompt-ids)" },
     { "export", export_cli, "merge a LoRA adapter (or a full fine-tune) into the base: HF dir or llama2.c .bin" },
     { "make-tiny", make_tiny_cli, "write a tiny random model (+ LoRA adapter), deterministic in --seed" },
+    { "merge-experts", merge_experts_cli, "MC-SMoE: merge a molora/adamoe adapter's experts to --to N by routing statistics" },
+    { "compress-adapter", compress_adapter_cli, "ComPEFT: keep the largest --density of each LoRA tensor (--ternary)" },
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 

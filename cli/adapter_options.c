@@ -18,6 +18,7 @@ void adapter_options_default(AdapterOptions *o) {
     o->aux_coef = 0.001; o->aux_coef_end = 0; o->k_baseline = 2;
     o->routing = "topk"; o->top_p = 0.4;
     o->gate2_init = "copy"; o->upcycle = 0;
+    o->router = "learned";
 }
 
 int adapter_options_flags(AdapterOptions *o, Flag *f) {
@@ -44,6 +45,9 @@ int adapter_options_flags(AdapterOptions *o, Flag *f) {
         { "alpha", FLAG_DOUBLE, &o->alpha, "LoRA alpha (scaling alpha/r)", 0 },
         { "rslora", FLAG_BOOL, &o->rslora, "rank-stabilised scaling alpha/sqrt(r)", 0 },
         { "dropout", FLAG_DOUBLE, &o->dropout, "LoRA dropout", 0 },
+        { "router", FLAG_STRING, &o->router, "learned | frozen-random (SMoE-Dropout, Chen et al. 2023: the random init stays; no aux loss)", 0 },
+        { "pregate", FLAG_BOOL, &o->pregate, "Pre-gated MoE (Hwang et al. 2024): layer l's routers read layer l-1's input (layer 0: its own)", 0 },
+        { "freeze-experts", FLAG_BOOL, &o->freeze_experts, "the routed LoRA experts are not trained (e.g. with --experts-from)", 0 },
         { "targets", FLAG_STRING, &o->targets, "adapted linears: q,k,v,o,gate,up,down or all (+ router: the Mixtral router; moe-ffn: also none = gate2 only)", 0 },
     };
     _Static_assert(sizeof t / sizeof t[0] == ADAPTER_OPTIONS_N_FLAGS, "ADAPTER_OPTIONS_N_FLAGS is the table's size");
@@ -110,6 +114,8 @@ static Status parse_names(const AdapterOptions *o, AdapterConfig *v, Error *err)
     if (!s) s = moe_aux_kind_parse(o->aux, &v->aux, err);
     if (!s) s = moe_gate2_init_parse(o->gate2_init, &v->gate2_init, err);
     if (!s) s = adapter_options_aux_coef0(o, &coef0, err);
+    if (!s && strcmp(o->router, "learned") && strcmp(o->router, "frozen-random") && strcmp(o->router, "frozen_random"))
+        s = error_set(err, STATUS_INVALID, NULL, "--router must be learned or frozen-random, got '%s'", o->router);
     return s;
 }
 
@@ -159,6 +165,10 @@ Status adapter_options_config(const AdapterOptions *o, const ModelConfig *c, Ada
     a->n_shared = o->shared_experts;
     a->aux_coef = o->aux_coef;
     a->k_baseline = o->k_baseline;
+    a->pregate = o->pregate;
+    a->freeze_experts = o->freeze_experts;
+    a->router_frozen = strcmp(o->router, "learned") != 0;
+    if (a->router_frozen) a->aux = MOE_AUX_NONE;   /* SMoE-Dropout: nothing to balance */
     if (c) s = adapter_moe_check_layers(a, c->n_layers, err);
     else s = adapter_moe_validate(a, err);
     return s || !c ? s : moe_ffn_check_model(c, a, "the model", err);
@@ -198,6 +208,9 @@ void adapter_options_from_config(AdapterOptions *o, const AdapterConfig *a, Adap
     if (a->k_baseline > 0) o->k_baseline = a->k_baseline;
     o->gate2_init = moe_gate2_init_name(a->gate2_init);
     o->upcycle = a->upcycle;
+    o->router = a->router_frozen ? "frozen-random" : "learned";
+    o->pregate = a->pregate;
+    o->freeze_experts = a->freeze_experts;
 }
 
 static Status parse_pass(Flag *f, int n, int argc, char **argv, const char *const *config, int *help, Error *err) {

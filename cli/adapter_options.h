@@ -7,6 +7,7 @@
      --routing topk|top-p|dense|stochastic|expert-choice --top-p --entropy-coef --shared-experts
      --aux eq6|vanilla|none --aux-coef C [--aux-schedule const|linear|epoch --aux-coef-end C2 |
      --aux-coefs c1,c2,...] --k-baseline 2 --gate2-init copy|zeros|random --upcycle n
+     --router learned|frozen-random (SMoE-Dropout; turns the aux loss off) --pregate --freeze-experts
    Commands that read an adapter directory (eval, forward-backward) take its adapter_config.json
    as the options' values and apply the command line and --config over them
    (adapter_options_parse): a given routing / aux option overrides the file's, and the expert
@@ -24,12 +25,14 @@
 #include "nn/model_config.h"
 #include "cli/flags.h"
 
-#define ADAPTER_OPTIONS_N_FLAGS 23
+#define ADAPTER_OPTIONS_N_FLAGS 26
 
 typedef struct {
     const char *adapter, *targets;
     const char *experts_s, *null_s, *top_k_s, *rank_s;   /* "4" or one value per layer "2,2,4,4" */
     const char *normalize, *null_kind, *routing, *aux, *aux_schedule, *aux_coefs, *gate2_init;
+    const char *router;                  /* learned | frozen-random (SMoE-Dropout) */
+    int pregate, freeze_experts;
     double alpha, dropout, top_p, entropy_coef, aux_coef, aux_coef_end, k_baseline;
     int rslora, shared_experts, upcycle;
     int experts, n_null, top_k, rank;    /* the lists' first values (set by adapter_options_lists) */

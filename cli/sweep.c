@@ -10,6 +10,10 @@
      --family ffn             the model's MoE FFN (a Mixtral checkpoint, or a dense model with
                               `-- --upcycle n`): --adapter moe-ffn --null M --top-k K (M = 0 for kK:
                               the FFN experts, top-K, with LoRA; M > 0 adds gate2's null experts)
+   The field around AdaMoE (--family lora): sdA-B = SMoE-Dropout (molora, --router frozen-random,
+   --top-k-schedule linear:A:B, evaluated at top-B; B = --experts evaluates with every expert);
+   any entry + modifiers: +pg (--pregate), +xf (--experts-from, the sweep's --experts-from list;
+   the experts are its directories), +fz (--freeze-experts): k2+xf, m5k4+pg, k2+xf+fz, sd1-4+pg.
    Options after `--` are passed to every train run unchanged (model, lr, epochs, ...). */
 #include "cli/sweep.h"
 #include "cli/sweep_svg.h"
@@ -25,19 +29,37 @@
 
 #define SWEEP_MAX 64
 
-typedef struct { char name[16]; int null, top_k; } GridCfg;
+typedef struct { char name[32]; int null, top_k, sd_k0, pregate, experts_from, freeze; } GridCfg;
 typedef struct { double acc, load; int ok; } RunResult;
+
+/* "+pg+xf" modifiers after the base entry; 0 on an unknown one */
+static int parse_modifiers(const char *m, GridCfg *c) {
+    while (*m == '+') {
+        if (!strncmp(m, "+pg", 3)) c->pregate = 1;
+        else if (!strncmp(m, "+xf", 3)) c->experts_from = 1;
+        else if (!strncmp(m, "+fz", 3)) c->freeze = 1;
+        else return 0;
+        m += 3;
+    }
+    return *m == 0;
+}
 
 static int parse_grid(const char *s, GridCfg *g, int *n) {
     *n = 0;
     while (*s && *n < SWEEP_MAX) {
         size_t len = strcspn(s, ",");
         GridCfg *c = &g[*n];
-        snprintf(c->name, sizeof c->name, "%.*s", (int)(len < 15 ? len : 15), s);
+        memset(c, 0, sizeof *c);
+        if (len >= sizeof c->name) return 0;
+        snprintf(c->name, sizeof c->name, "%.*s", (int)len, s);
+        char base[32];
+        snprintf(base, sizeof base, "%.*s", (int)strcspn(c->name, "+"), c->name);
         char tail;
-        if (sscanf(c->name, "k%d%c", &c->top_k, &tail) == 1) c->null = 0;
-        else if (sscanf(c->name, "m%dk%d%c", &c->null, &c->top_k, &tail) != 2) return 0;
-        if (c->top_k < 1 || c->null < 0) return 0;
+        if (sscanf(base, "k%d%c", &c->top_k, &tail) == 1) c->null = 0;
+        else if (sscanf(base, "sd%d-%d%c", &c->sd_k0, &c->top_k, &tail) == 2) c->null = 0;
+        else if (sscanf(base, "m%dk%d%c", &c->null, &c->top_k, &tail) != 2) return 0;
+        if (c->top_k < 1 || c->null < 0 || (c->sd_k0 < 1 && base[0] == 's') || !parse_modifiers(c->name + strlen(base), c))
+            return 0;
         (*n)++;
         s += len;
         if (*s == ',') s++;
@@ -67,19 +89,32 @@ static RunResult read_result(const char *dir) {
     return r;
 }
 
+/* the field's options of entry c (SMoE-Dropout schedule, modifiers) into argv at *argc */
+static void field_args(const GridCfg *c, const char *experts_from, char *sched, size_t cap, char **argv, int *argc) {
+    if (c->sd_k0) {
+        snprintf(sched, cap, "linear:%d:%d", c->sd_k0, c->top_k);
+        char *a[] = { "--router", "frozen-random", "--top-k-schedule", sched };
+        for (int i = 0; i < 4; i++) argv[(*argc)++] = a[i];
+    }
+    if (c->pregate) argv[(*argc)++] = "--pregate";
+    if (c->freeze) argv[(*argc)++] = "--freeze-experts";
+    if (c->experts_from) { argv[(*argc)++] = "--experts-from"; argv[(*argc)++] = (char *)experts_from; }
+}
+
 static int run_one(const char *task, const char *data, const GridCfg *c, int seed, int experts, int ffn,
-                   const char *dir, int extra_argc, char **extra) {
-    char seed_s[16], null_s[16], k_s[16], n_s[16];
+                   const char *dir, const char *experts_from, int extra_argc, char **extra) {
+    char seed_s[16], null_s[16], k_s[16], n_s[16], sched[48];
     snprintf(seed_s, sizeof seed_s, "%d", seed);
     snprintf(null_s, sizeof null_s, "%d", c->null);
     snprintf(k_s, sizeof k_s, "%d", c->top_k);
     snprintf(n_s, sizeof n_s, "%d", experts);
-    char *argv[64 + 32] = { "train", "--task", (char *)task, "--data", (char *)data, "--out", (char *)dir,
-                            "--seed", seed_s, "--adapter", ffn ? "moe-ffn" : c->null ? "adamoe" : "molora",
-                            "--top-k", k_s };
-    int argc = 13;
-    if (!ffn) { argv[argc++] = "--experts"; argv[argc++] = n_s; }
+    char *argv[64 + 40] = { "train", "--task", (char *)task, "--data", (char *)data, "--out", (char *)dir,
+                            "--seed", seed_s, "--adapter", ffn ? "moe-ffn" : c->null ? "adamoe" : "molora" };
+    int argc = 11;
+    if (!c->sd_k0) { argv[argc++] = "--top-k"; argv[argc++] = k_s; }   /* sd: --top-k-schedule sets it */
+    if (!ffn && !c->experts_from) { argv[argc++] = "--experts"; argv[argc++] = n_s; }
     if (c->null || ffn) { argv[argc++] = "--null"; argv[argc++] = null_s; }
+    field_args(c, experts_from, sched, sizeof sched, argv, &argc);
     for (int i = 0; i < extra_argc && argc < 90; i++) argv[argc++] = extra[i];
     printf("\n=== sweep: %s %s seed %d -> %s ===\n", task, c->name, seed, dir);
     fflush(stdout);
@@ -149,13 +184,13 @@ static int split_list(char *s, char **items, int max) {
 
 typedef struct {
     char *task_s, *data_s, *grid_s, *out;
-    const char *family;
+    const char *family, *experts_from;
     int seeds, experts, extra;   /* extra: argv index of the first train option (after --) */
 } SweepArgs;
 
 /* 0 = run, 1 = bad usage (message printed), 2 = --help printed */
 static int parse_args(int argc, char **argv, SweepArgs *a) {
-    *a = (SweepArgs){ NULL, NULL, "k1,k2,m5k4,m7k4", "runs/sweep", "lora", 1, 4, argc };
+    *a = (SweepArgs){ NULL, NULL, "k1,k2,m5k4,m7k4", "runs/sweep", "lora", NULL, 1, 4, argc };
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
         if (!strcmp(o, "--")) { a->extra = i + 1; break; }
@@ -164,7 +199,10 @@ static int parse_args(int argc, char **argv, SweepArgs *a) {
                    "       [--seeds 3] [--experts 4] [--family lora|ffn] [--out runs/sweep] -- [train options for every run]\n"
                    "  kK: top-K, no null experts; mMkK: M null experts, top-K over experts + nulls\n"
                    "  --family lora: LoRA experts on the adapted linears (kK molora, mMkK adamoe; --experts per linear)\n"
-                   "  --family ffn: the model's MoE FFN experts (Mixtral, or -- --upcycle n), --adapter moe-ffn\n");
+                   "  --family ffn: the model's MoE FFN experts (Mixtral, or -- --upcycle n), --adapter moe-ffn\n"
+                   "  sdA-B: SMoE-Dropout (frozen random router, top-k A -> B during training, evaluated at top-B)\n"
+                   "  modifiers: +pg pre-gating, +xf experts from --experts-from D1,D2,.. (LoRA adapters), +fz frozen experts\n"
+                   "  e.g. --grid k2,m5k4,sd1-4,m5k4+pg,k2+xf --experts-from runs/a/adapter,runs/b/adapter\n");
             return 2;
         }
         if (i + 1 >= argc) { fprintf(stderr, "error: sweep: %s needs a value\n", o); return 1; }
@@ -175,6 +213,7 @@ static int parse_args(int argc, char **argv, SweepArgs *a) {
         else if (!strcmp(o, "--seeds")) a->seeds = atoi(argv[++i]);
         else if (!strcmp(o, "--experts")) a->experts = atoi(argv[++i]);
         else if (!strcmp(o, "--family")) a->family = argv[++i];
+        else if (!strcmp(o, "--experts-from")) a->experts_from = argv[++i];
         else { fprintf(stderr, "error: sweep: unknown option %s (train options go after --)\n", o); return 1; }
     }
     if (!a->task_s || !a->data_s) { fprintf(stderr, "error: sweep: --task and --data are required\n"); return 1; }
@@ -201,9 +240,17 @@ int sweep_cli(int argc, char **argv) {
     int nt = split_list(tbuf, tasks, 8), nd = split_list(dbuf, datas, 8);
     if (nt != nd) { fprintf(stderr, "error: sweep: %d tasks but %d --data entries\n", nt, nd); return 1; }
     if (!parse_grid(a.grid_s, grid, &ng)) {
-        fprintf(stderr, "error: sweep: bad --grid '%s' (entries kK or mMkK, e.g. k2,m5k4)\n", a.grid_s);
+        fprintf(stderr, "error: sweep: bad --grid '%s' (entries kK, mMkK or sdA-B, each with optional +pg +xf +fz; "
+                "e.g. k2,m5k4,sd1-4,m5k4+pg)\n", a.grid_s);
         return 1;
     }
+    for (int c = 0; c < ng; c++)
+        if ((grid[c].experts_from && !a.experts_from) || (ffn && (grid[c].sd_k0 || grid[c].pregate || grid[c].experts_from ||
+                                                                  grid[c].freeze))) {
+            fprintf(stderr, "error: sweep: grid entry %s needs %s\n", grid[c].name,
+                    ffn ? "--family lora (the field's methods route LoRA experts)" : "--experts-from D1,D2,... (LoRA adapters)");
+            return 1;
+        }
     if (mkdir(a.out, 0755) != 0 && errno != EEXIST) { fprintf(stderr, "error: cannot create %s: %s\n", a.out, strerror(errno)); return 1; }
     RunResult *res = calloc((size_t)nt * ng * seeds, sizeof *res);
     int rc = 0;
@@ -211,11 +258,12 @@ int sweep_cli(int argc, char **argv) {
         for (int c = 0; c < ng && !rc; c++)
             for (int s = 0; s < seeds && !rc; s++) {
                 char dir[1024];
-                snprintf(dir, sizeof dir, "%.700s/%.64s_%.15s_s%d", a.out, tasks[t], grid[c].name, s + 1);
+                snprintf(dir, sizeof dir, "%.700s/%.64s_%.31s_s%d", a.out, tasks[t], grid[c].name, s + 1);
                 RunResult *r = &res[(t * ng + c) * seeds + s];
                 *r = read_result(dir);
                 if (r->ok) { printf("sweep: %s done already, skipped\n", dir); continue; }
-                rc = run_one(tasks[t], datas[t], &grid[c], s + 1, a.experts, ffn, dir, argc - a.extra, argv + a.extra);
+                rc = run_one(tasks[t], datas[t], &grid[c], s + 1, a.experts, ffn, dir, a.experts_from, argc - a.extra,
+                             argv + a.extra);
                 *r = read_result(dir);
             }
     SweepPoint *pts = calloc((size_t)nt * ng, sizeof *pts);

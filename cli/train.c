@@ -4,6 +4,7 @@
    (a checkpoint was saved; continue with --resume OUT). */
 #include "cli/train.h"
 #include "cli/train_options.h"
+#include "cli/train_field.h"
 #include "optim/trainer.h"
 #include "data/atomic_file.h"
 #include "cli/report_svg.h"
@@ -49,6 +50,7 @@ static Status parse_options(TrainOptions *o, Flag *flags, int *nf, int argc, cha
     if (!o->data && (!o->train_file) != (!o->dev_file))
         return error_set(err, STATUS_INVALID, NULL, "without --data, give both --train and --dev");
     if (!o->data && !o->train_file) return error_set(err, STATUS_INVALID, "e.g. --data ../shared/data/glue/RTE", "--data (or --train and --dev) is required");
+    if ((s = train_field_resolve(o, flags, *nf, err))) return s;   /* --top-k-schedule, --experts-from */
     return check_ranges(o, err);
 }
 
@@ -317,6 +319,7 @@ static Status run_setup(Run *r, const TrainOptions *o, const Flag *flags, int nf
     llama_init_adapter(&r->model, (uint64_t)o->seed);
     if (o->init_adapter && (s = adapter_load(&r->model, o->init_adapter, err))) return s;
     print_config(o, &r->model, &r->train, &r->dev);
+    if ((s = train_field_apply(&r->model, o, &tc, err))) return s;
     if ((s = trainer_init(tr, &r->model, &r->train, &r->dev, &tc, err))) return s;
     *have_tr = 1;
     if (!o->resume) return STATUS_OK;

@@ -140,7 +140,8 @@ static void progress(const TrainLog *log, const Trainer *tr, double lr) {
     if (tr->model->moe) {
         MoeSummary ms;
         moe_summary_model(&tr->model->moe->stats, &ms);
-        snprintf(load, sizeof load, " load %.2f aux %.3f", ms.load, tr->last_aux);
+        int n = snprintf(load, sizeof load, " load %.2f aux %.3f", ms.load, tr->last_aux);
+        if (tr->last_top_k > 0) snprintf(load + n, sizeof load - (size_t)n, " k %d", tr->last_top_k);
     }
     char ranks[48] = "";   /* data parallel: R, and the share of the step spent summing gradients */
     if (comm_size() > 1)
@@ -169,6 +170,7 @@ static TrainAction log_step(void *ctx, const Trainer *tr, double lr) {
     num(f, "lr", "%.9g", lr);
     num(f, "grad_norm", "%.9g", tr->last_grad_norm);
     if (tr->skipped > 0) fprintf(f, ",\"skipped_nonfinite\":%d", tr->skipped);
+    if (tr->last_top_k > 0) fprintf(f, ",\"top_k\":%d", tr->last_top_k);   /* --top-k-schedule */
     num(f, "tok_per_s", "%.1f", tr->tok_per_s);
     train_log_moe_fields(log->metrics, tr->model, 0);
     fprintf(log->metrics, "}\n");

@@ -17,6 +17,7 @@ void train_options_default(TrainOptions *o) {
     o->epochs = 1; o->batch = 8; o->accum = 1; o->seq = 0; o->seed = 42;
     o->lr = 3e-4; o->min_lr = 0; o->warmup = 0.03; o->weight_decay = 0; o->clip = 1.0;
     o->log_every = 10; o->eval_batch = 16;
+    o->eval_top_k = "final";
 }
 
 /* what to train on and where the results go */
@@ -63,6 +64,9 @@ static int training_flags(TrainOptions *o, Flag *f) {
         { "skip-nonfinite", FLAG_INT, &o->skip_nonfinite, "skip up to N steps with a non-finite loss or gradient instead of stopping", 0 },
         { "loss-on", FLAG_STRING, &o->loss_on, "answer | all (tokens that carry the loss)", 0 },
         { "group-by-length", FLAG_BOOL, &o->group_by_length, "batch examples of similar length (less padding)", 0 },
+        { "top-k-schedule", FLAG_STRING, &o->topk_schedule, "active experts per training step: linear:K0:K1 | epoch:k1,k2,... (SMoE-Dropout; evaluation uses --eval-top-k)", 0 },
+        { "eval-top-k", FLAG_STRING, &o->eval_top_k, "with --top-k-schedule, the adapter's top-k (evaluation, saved adapter): final | all | N", 0 },
+        { "experts-from", FLAG_STRING, &o->experts_from, "DIR1,DIR2,...: initialise LoRA expert e of every routed linear from PEFT LoRA adapter e (fresh router)", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with any of these options", 0 },
     };
     memcpy(f, t, sizeof t);

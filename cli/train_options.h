@@ -8,7 +8,7 @@
 #include "cli/flags.h"
 #include "cli/adapter_options.h"
 
-#define TRAIN_OPTIONS_MAX_FLAGS 64
+#define TRAIN_OPTIONS_MAX_FLAGS 80
 
 typedef struct {
     const char *model, *tokenizer, *task, *data, *train_file, *dev_file, *split, *out;
@@ -18,6 +18,8 @@ typedef struct {
     int epochs, max_steps, train_limit, eval_limit, batch, accum, seq, seed, threads;
     int log_every, eval_every, save_every, eval_batch, group_by_length, skip_nonfinite;
     double lr, min_lr, warmup, weight_decay, clip;
+    const char *topk_schedule, *eval_top_k, *experts_from;   /* cli/train_field.h */
+    char field_text[2][32];   /* resolved --experts / --top-k strings (train_field_resolve) */
 } TrainOptions;
 
 void train_options_default(TrainOptions *o);

@@ -67,6 +67,10 @@ void adapter_moe_write_json(FILE *f, const AdapterConfig *a) {
         }
     fprintf(f, "],\n    \"routing\": \"%s\",\n    \"top_p\": %.17g,\n    \"entropy_coef\": %.17g,\n"
                "    \"n_shared\": %d,\n", moe_routing_name(a->routing), a->top_p, a->entropy_coef, a->n_shared);
+    if (a->pregate || a->router_frozen || a->freeze_experts)   /* absent = off: older readers stay happy */
+        fprintf(f, "    \"pregate\": %s,\n    \"router\": \"%s\",\n    \"freeze_experts\": %s,\n",
+                a->pregate ? "true" : "false", a->router_frozen ? "frozen_random" : "learned",
+                a->freeze_experts ? "true" : "false");
     write_layer_lists(f, a);
     fprintf(f, "    \"aux\": {\n      \"kind\": \"%s\",\n      \"coef\": %.17g\n    }\n  }",
             moe_aux_kind_name(a->aux), a->aux_coef);
@@ -103,6 +107,22 @@ static Status parse_gate2(const char *s, int *o, Error *e) { MoeGate2Init v = MO
 
 static Status parse_routing(const char *s, int *o, Error *e) { MoeRouting v; Status st = moe_routing_parse(s, &v, e); *o = (int)v; return st; }
 
+/* the keys of the field around AdaMoE (absent = off): "pregate" and "freeze_experts" booleans,
+   "router": "learned" | "frozen_random" (SMoE-Dropout) */
+static Status read_field(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
+    const char *keys[2] = { "pregate", "freeze_experts" };
+    int *dst[2] = { &cfg->pregate, &cfg->freeze_experts };
+    for (int i = 0; i < 2; i++)
+        if (json_get(v, keys[i]) && !json_get_bool(v, keys[i], dst[i]))
+            return error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"%s\" must be true or false", path, keys[i]);
+    const char *router;
+    if (!json_get(v, "router")) return STATUS_OK;
+    if (!json_get_string(v, "router", &router) || (strcmp(router, "learned") && strcmp(router, "frozen_random")))
+        return error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"router\" must be \"learned\" or \"frozen_random\"", path);
+    cfg->router_frozen = !strcmp(router, "frozen_random");
+    return STATUS_OK;
+}
+
 /* the routing-variant keys (our own; absent = top-k, no shared experts) */
 static Status read_variant(const JsonValue *v, const char *path, AdapterConfig *cfg, Error *err) {
     int rt = (int)cfg->routing;
@@ -113,7 +133,7 @@ static Status read_variant(const JsonValue *v, const char *path, AdapterConfig *
         st = error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"top_p\" must be a number", path);
     if (!st && json_get(v, "entropy_coef") && !json_get_number(v, "entropy_coef", &cfg->entropy_coef))
         st = error_set(err, STATUS_FORMAT, NULL, "%s: \"moe\".\"entropy_coef\" must be a number", path);
-    return st;
+    return st ? st : read_field(v, path, cfg, err);
 }
 
 /* the optional per-layer arrays; all present ones must have the same length (entries >= 1, but

@@ -4,7 +4,8 @@
              "normalize": "true_only"|"all_selected", "null_kind": "zero"|"identity"|"constant",
              "targets": ["q_proj", ...], "aux": {"kind": "eq6"|"vanilla"|"none", "coef": c}}
    plus our own keys (absent = the defaults: top-k routing, no shared experts, no lists):
-   "routing", "top_p", "entropy_coef", "n_shared", per-layer "layer_n_true" / "layer_n_null" /
+   "routing", "top_p", "entropy_coef", "n_shared", "pregate" / "router" ("learned" |
+   "frozen_random") / "freeze_experts" (written only when one is on), per-layer "layer_n_true" / "layer_n_null" /
    "layer_top_k" / "layer_rank"; moe-ffn adapters: "type": "moe-ffn", "gate2_init", "upcycle".
    "targets" is written (as torch_ref.py does) but not read back: PEFT's target_modules decides.
    The tensors sit next to PEFT's: PREFIX.lora_A.{e}.weight [r, in], PREFIX.lora_B.{e}.weight

@@ -140,6 +140,9 @@ Status adapter_moe_validate(const AdapterConfig *a, Error *err) {
     if (a->n_shared < 0 || a->n_shared > MOE_MAX_EXPERTS)
         return error_set(err, STATUS_INVALID, NULL, "--shared-experts must be in 0..%d", MOE_MAX_EXPERTS);
     if (a->k_baseline < 0) return error_set(err, STATUS_INVALID, NULL, "--k-baseline must be > 0");
+    if (a->kind == ADAPTER_MOE_FFN && (a->pregate || a->router_frozen || a->freeze_experts))
+        return error_set(err, STATUS_INVALID, "use --adapter molora or adamoe",
+                         "--pregate, --router frozen-random and --freeze-experts are for molora / adamoe linears, not moe-ffn");
     return STATUS_OK;
 }
 

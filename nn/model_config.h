@@ -98,6 +98,10 @@ typedef struct {
     int n_layer_values;
     int layer_n_true[MOE_MAX_LAYERS], layer_n_null[MOE_MAX_LAYERS], layer_top_k[MOE_MAX_LAYERS],
         layer_rank[MOE_MAX_LAYERS];
+    /* the field around AdaMoE (molora / adamoe; nn/moe.h): */
+    int pregate;          /* Pre-gated MoE: a layer's routers read the previous layer's module input */
+    int router_frozen;    /* SMoE-Dropout: routers keep their random init (no gradient, no update) */
+    int freeze_experts;   /* the routed LoRA experts get no gradient (e.g. --experts-from adapters) */
 } AdapterConfig;
 
 const char *adapter_kind_name(AdapterKind k);

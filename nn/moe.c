@@ -84,6 +84,9 @@ void moe_linear_declare(MoeLinear *m, ParamStore *ps, const char *prefix, int in
     }
     if (cfg->null_kind == MOE_NULL_CONSTANT && m->n_null > 0)
         m->null_const = declare_named(ps, prefix, "null_const.weight", out, m->n_null);
+    m->pregate = cfg->pregate;
+    m->router_frozen = cfg->router_frozen;
+    m->freeze_experts = cfg->freeze_experts;
 }
 
 void moe_linear_free(MoeLinear *m) {
@@ -110,13 +113,39 @@ void moe_linear_init(MoeLinear *m, Rng *rng) {
     if (m->null_const) memset(m->null_const->data, 0, m->null_const->numel * sizeof(real));
 }
 
+/* a parameter's values without its gradient: frozen routers and experts (the ops skip NULL grads) */
+static Tensor *no_grad_view(Tape *t, const Tensor *p) {
+    Tensor *v = arena_alloc(t->arena, sizeof *v);
+    *v = *p;
+    v->grad = NULL;
+    return v;
+}
+
+/* Pre-gating: the router input of module m in this forward, x_{l-1} of the same module if the
+   previous layer ran it (else x2, its own: layer 0); x2 is then kept for the next layer. */
+static Tensor *router_input(MoeState *st, const MoeLinear *m, Tensor *x2) {
+    if (!m->pregate || !st) return x2;
+    Tensor *prev = st->pregate_in[m->module];
+    int j = m->module, ok = prev && st->pregate_layer[j] == m->layer - 1 && tensor_rows(prev) == tensor_rows(x2);
+    CHECK(!ok || tensor_cols(prev) == m->in, "pregate: module %d input %d wide, router %d", j, tensor_cols(prev), m->in);
+    st->pregate_in[j] = x2;
+    st->pregate_layer[j] = m->layer;
+    return ok ? prev : x2;
+}
+
 /* y2 [N, out] += Σ over true experts of their weighted LoRA outputs on the routed rows: one op
    (autograd/ops/routed_lora.h) whose cost follows the routing, nothing per expert on the tape.
    xin [N, in] (after dropout), W [N, E]. When y2 is the caller's own fresh tensor (base_owned),
    the experts are added into its storage: no [N, out] copy forward, no gradient add backward. */
 static Tensor *add_experts(Tape *t, const MoeLinear *m, Tensor *xin, Tensor *W, const Routing *r, Tensor *y2,
                            const Tensor *base_owned) {
-    return op_routed_lora(t, y2, xin, W, r, m->lora_a, m->lora_b, m->scaling, y2 == base_owned);
+    Tensor **a = m->lora_a, **b = m->lora_b;
+    if (m->freeze_experts) {   /* the same values through views without gradient */
+        a = arena_alloc(t->arena, 2 * (size_t)m->n_true * sizeof *a);
+        b = a + m->n_true;
+        for (int e = 0; e < m->n_true; e++) a[e] = no_grad_view(t, m->lora_a[e]), b[e] = no_grad_view(t, m->lora_b[e]);
+    }
+    return op_routed_lora(t, y2, xin, W, r, a, b, m->scaling, y2 == base_owned);
 }
 
 /* identity nulls (MoE++'s "copy" expert): y2 += (Σ_{selected nulls j} W[t, j]) · x_t on every row.
@@ -144,7 +173,9 @@ static Tensor *add_shared_and_const(Tape *t, const MoeLinear *m, Tensor *xin, Te
 /* The selection rule (spec) and the weight mode (ROUTE_W_*, the return value) of this forward.
    Stochastic (THOR) is the one rule that differs between training and evaluation. */
 static int route_rule(const MoeLinear *m, int training, RouteSpec *spec, Rng *rng) {
-    *spec = (RouteSpec){ .rule = ROUTE_TOPK, .n_true = m->n_true, .k = m->top_k, .top_p = m->top_p, .rng = rng };
+    int E = m->n_true + m->n_null, k_now = m->state ? m->state->k_now : 0;
+    int k = k_now > 0 ? (k_now < E ? k_now : E) : m->top_k;   /* --top-k-schedule */
+    *spec = (RouteSpec){ .rule = ROUTE_TOPK, .n_true = m->n_true, .k = k, .top_p = m->top_p, .rng = rng };
     switch ((MoeRouting)m->routing) {
     case MOE_ROUTING_TOP_P: spec->rule = ROUTE_TOP_P; return ROUTE_W_RAW;
     case MOE_ROUTING_DENSE: spec->rule = ROUTE_DENSE; return ROUTE_W_RAW;
@@ -173,7 +204,8 @@ static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     }
     Tensor *x2 = tensor_view(t->arena, x, 2, (int[]){ N, m->in });
     Tensor *y2 = tensor_view(t->arena, y_base, 2, (int[]){ N, m->out });
-    Tensor *z = op_linear(t, x2, m->router);                 /* [N, E] logits */
+    Tensor *router = m->router_frozen ? no_grad_view(t, m->router) : m->router;
+    Tensor *z = op_linear(t, router_input(st, m, x2), router);   /* [N, E] logits */
     Tensor *p = op_softmax(t, z);                            /* [N, E] over true + null */
     Routing *r = arena_alloc(t->arena, sizeof *r);           /* in the step arena */
     /* Without a caller's rng (gradient checks), the stochastic rule draws from a stream fixed
@@ -184,6 +216,7 @@ static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     int training = force ? force == 1 : !t->no_grad;   /* forced, else recording tape = training */
     int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
     route_select_rule(t->arena, p, &spec, mask, r);          /* S: a constant, no tape entry */
+    if (st && st->observe) st->observe(st->observe_ctx, m->layer, m->module, z, r);
     if (st) {
         st->log[m->layer * MOE_MODULES + m->module] = (MoeRecord){ p, r, NULL, 0, 0 };
         if (st->stats_on) moe_stats_accumulate(&st->stats, m->layer, m->module, p, r);
@@ -260,6 +293,7 @@ void moe_state_free(MoeState *s) {
    run this time (e.g. not targeted) cannot leave a stale record for the aux loss. */
 void moe_forward_begin(MoeState *s, const unsigned char *row_mask, int n_rows) {
     memset(s->log, 0, (size_t)s->n_layers * MOE_MODULES * sizeof *s->log);
+    memset(s->pregate_in, 0, sizeof s->pregate_in);
     s->row_mask = row_mask;
     s->mask_rows = n_rows;
     s->dp_ready = 0;
@@ -308,11 +342,12 @@ static void sum_counts_over_ranks(MoeState *s) {
    from the pooled counts; the sum is one op_router_aux per module. NULL if nothing was routed. */
 static Tensor *layer_aux(Tape *t, MoeState *s, int layer) {
     const AdapterConfig *a = &s->acfg;
-    int n = s->stats.layer_true[layer], m = s->stats.layer_null[layer];
+    int n = s->stats.layer_true[layer], m = s->stats.layer_null[layer], E = n + m;
     double counts[MOE_MAX_EXPERTS], coef[MOE_MAX_EXPERTS];
     double T = layer_counts(s, layer, counts);
     if (!(T > 0)) return NULL;
-    aux_loss_coefs(counts, n, m, s->stats.layer_k[layer], T, a->aux == MOE_AUX_EQ6, coef);
+    int k = s->k_now > 0 && s->k_now < E ? s->k_now : s->k_now > 0 ? E : s->stats.layer_k[layer];
+    aux_loss_coefs(counts, n, m, k, T, a->aux == MOE_AUX_EQ6, coef);
     Tensor *sum = NULL;
     const MoeRecord *rec = s->log + layer * MOE_MODULES;
     for (int j = 0; j < MOE_MODULES; j++) {

@@ -45,7 +45,21 @@
    rank's (counts, rows) per layer are summed over the ranks BEFORE the coefficients are formed;
    a rank's aux is then Σ over ITS rows of coef_i p_ti (coef from the global counts and rows),
    and the ranks' values and gradients add up to one process's. The entropy loss divides by the
-   global row count the same way. moe_aux_loss / moe_entropy_loss are then collective. */
+   global row count the same way. moe_aux_loss / moe_entropy_loss are then collective.
+   The field around AdaMoE (same code path; adapter_config.json keys in nn/adapter_moe.h):
+     pregate        Pre-gated MoE (Hwang et al. 2024): the router of module j in layer l >= 1 reads
+                    x_{l-1,j}, the input module j had in layer l-1 in this forward, instead of its
+                    own input (z = x_{l-1,j}·W_rᵀ; the experts still run on x_{l,j}), so a layer's
+                    experts are known one layer ahead. Layer 0 has no predecessor: it routes on its
+                    own input (the paper's first block keeps a conventional gate). The task loss
+                    reaches x_{l-1,j} through the routing weights (the gradient is exact).
+     router_frozen  SMoE-Dropout (Chen et al. 2023): the router keeps its random initialisation;
+                    it is used through a view without gradient, so it is never updated (routers
+                    get no weight decay either) and the aux loss has nothing to train (the CLI
+                    turns it off). The number of active experts grows with MoeState.k_now.
+     freeze_experts the routed LoRA experts are used without gradient (experts initialised from
+                    existing adapters, nn/adapter_experts.h); routers, shared experts and constant
+                    nulls still train. */
 #ifndef MOE_H
 #define MOE_H
 #include "nn/param_store.h"
@@ -73,6 +87,7 @@ typedef struct {
     Tensor **lora_b;         /* [n_true] tensors [out, R] */
     MoeState *state;         /* where its router records and statistics go */
     int layer, module;       /* its slot in the state */
+    int pregate, router_frozen, freeze_experts;   /* AdapterConfig's (header: "The field") */
 } MoeLinear;
 
 /* Declares router and expert banks under PREFIX (the base weight is declared by the caller). */
@@ -149,6 +164,14 @@ struct MoeState {
     double *dp_sums;                  /* [n_layers*(MOE_MAX_EXPERTS+1) + 1] those sums: per layer the
                                          pooled counts then the pooled rows; last, the forward's rows */
     int dp_ready;                     /* dp_sums hold this forward's sums */
+    int k_now;                        /* > 0: every top-k router uses min(k_now, E) for now (the
+                                         trainer's --top-k-schedule), else its layer's k */
+    Tensor *pregate_in[MOE_MODULES];  /* pre-gating: each module's input in the last layer that ran */
+    int pregate_layer[MOE_MODULES];   /* ... and that layer */
+    /* called after every routed linear selects (calibration, e.g. `merge-experts`): z [N, E] the
+       router logits, r the selection (r->mask: pads) */
+    void (*observe)(void *ctx, int layer, int module, const Tensor *z, const Routing *r);
+    void *observe_ctx;
 };
 
 /* the routed experts' forward: timed by st->expert_clock when set, its tape span recorded */

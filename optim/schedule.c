@@ -60,3 +60,52 @@ Status aux_schedule_parse_values(AuxSchedule *s, const char *list, Error *err) {
     if (!s->n_values) return error_set(err, STATUS_INVALID, NULL, "empty coefficient list");
     return STATUS_OK;
 }
+
+int topk_schedule_at(const TopKSchedule *s, double progress, int epoch) {
+    switch (s->kind) {
+    case TOPK_NONE: return 0;
+    case TOPK_LINEAR: {
+        int span = s->k1 >= s->k0 ? s->k1 - s->k0 : s->k0 - s->k1;
+        int i = (int)floor((span + 1) * (progress < 0 ? 0 : progress));
+        if (i > span) i = span;
+        return s->k1 >= s->k0 ? s->k0 + i : s->k0 - i;
+    }
+    case TOPK_EPOCH: return s->values[epoch < s->n_values ? (epoch < 0 ? 0 : epoch) : s->n_values - 1];
+    }
+    return 0;
+}
+
+int topk_schedule_final(const TopKSchedule *s) {
+    return s->kind == TOPK_LINEAR ? s->k1 : s->kind == TOPK_EPOCH ? s->values[s->n_values - 1] : 0;
+}
+
+/* one k >= 1 at *p, ending at a char of `ends`; *p moves past it */
+static int parse_k(const char **p, const char *ends) {
+    char *end;
+    long v = strtol(*p, &end, 10);
+    if (end == *p || v < 1 || v > 64 || !strchr(ends, *end)) return 0;
+    *p = end;
+    return (int)v;
+}
+
+Status topk_schedule_parse(const char *spec, TopKSchedule *out, Error *err) {
+    memset(out, 0, sizeof *out);
+    if (!spec || !*spec || !strcmp(spec, "none")) return STATUS_OK;
+    const char *hint = "e.g. --top-k-schedule linear:1:4 (k from 1 to 4 over the run) or epoch:1,2,4 (k per epoch)";
+    const char *p = spec + 7;
+    if (!strncmp(spec, "linear:", 7)) {
+        out->kind = TOPK_LINEAR;
+        if ((out->k0 = parse_k(&p, ":")) && *p == ':' && (p++, (out->k1 = parse_k(&p, "")))) return STATUS_OK;
+    } else if (!strncmp(spec, "epoch:", 6)) {
+        out->kind = TOPK_EPOCH;
+        for (p = spec + 6; out->n_values < AUX_MAX_EPOCH_VALUES;) {
+            int k = parse_k(&p, ",");
+            if (!k) break;
+            out->values[out->n_values++] = k;
+            if (!*p) return STATUS_OK;
+            p++;
+        }
+    }
+    out->kind = TOPK_NONE;
+    return error_set(err, STATUS_INVALID, hint, "--top-k-schedule: bad schedule '%s' (every k is an integer in 1..64)", spec);
+}

@@ -55,11 +55,14 @@ static int next_batch_epoch(const BatchIter *it) {
     return rows <= 0 || (it->cfg.drop_last && rows < it->cfg.batch_size) ? it->epoch + 1 : it->epoch;
 }
 
+static double progress_now(const Trainer *tr) {
+    return tr->total_steps > 0 ? (double)tr->step / (double)tr->total_steps : 0;
+}
+
 /* aux-loss coefficient of the current step */
 static double aux_coef_now(const Trainer *tr) {
     if (tr->cfg.aux_from_adapter) return tr->model->acfg.aux_coef;
-    double progress = tr->total_steps > 0 ? (double)tr->step / (double)tr->total_steps : 0;
-    return aux_schedule_at(&tr->cfg.aux, progress, next_batch_epoch(&tr->it));
+    return aux_schedule_at(&tr->cfg.aux, progress_now(tr), next_batch_epoch(&tr->it));
 }
 
 double train_now(void) {
@@ -68,13 +71,16 @@ double train_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Weight decay only on matrices: not on norms (1-D) nor routers (names with "router"/"gate2"). */
+/* Weight decay only on matrices: not on norms (1-D) nor routers (names with "router"/"gate2"),
+   nor on routed LoRA experts frozen by --freeze-experts (they get no gradient: AdamW leaves them). */
 static void set_decay_mask(Trainer *tr) {
     const ParamStore *ps = &tr->model->ps;
+    int frozen_experts = tr->model->acfg.freeze_experts && tr->model->moe;
     for (int i = 0; i < ps->n; i++) {
         const Tensor *t = ps->params[i];
         if (!t->grad) continue;
-        int decay = t->ndim >= 2 && !strstr(t->name, "router") && !strstr(t->name, "gate2");
+        int decay = t->ndim >= 2 && !strstr(t->name, "router") && !strstr(t->name, "gate2") &&
+                    !(frozen_experts && strstr(t->name, ".lora_"));
         size_t off = (size_t)(t->data - ps->train);
         memset(tr->opt.decay + off, decay, t->numel);
     }
@@ -240,7 +246,10 @@ static Status train_step(Trainer *tr, double *lr_used, Error *err) {
     param_store_zero_grad(ps);
     if (tr->model->moe) moe_stats_reset(&tr->model->moe->stats);
     tr->last_aux_coef = aux_coef_now(tr);
+    tr->last_top_k = topk_schedule_at(&tr->cfg.topk, progress_now(tr), next_batch_epoch(&tr->it));
+    if (tr->model->moe) tr->model->moe->k_now = tr->last_top_k;   /* this step only: evals use the adapter's k */
     Status s = step_grads(tr, &ss, err);
+    if (tr->model->moe) tr->model->moe->k_now = 0;
     if (tr->model->moe && comm_size() > 1) moe_stats_sum_ranks(&tr->model->moe->stats);   /* global Load */
     if (s && (s != STATUS_RUNTIME || tr->skipped >= tr->cfg.skip_nonfinite)) return s;
     double lr = lr_schedule_at(&tr->sched, tr->step);

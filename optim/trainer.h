@@ -52,6 +52,8 @@ typedef struct {
     AuxSchedule aux;           /* aux-loss coefficient over the run (molora / adamoe) */
     int aux_from_adapter;      /* 1 (default): constant = the adapter's aux_coef, ignore `aux` */
     int skip_nonfinite;        /* steps with a non-finite loss / gradient to skip before stopping (0) */
+    TopKSchedule topk;         /* routers' top-k per training step (SMoE-Dropout); evaluations use
+                                  the adapter's own top_k. TOPK_NONE (default): always the adapter's */
 } TrainConfig;
 
 void train_config_default(TrainConfig *c);
@@ -76,6 +78,7 @@ typedef struct Trainer {
     double last_comm_seconds;  /* the last step's gradient sum over the ranks (0 for one process) */
     double tokens;             /* token positions processed (incl. padding) */
     int skipped;               /* steps skipped for a non-finite loss / gradient (in the checkpoint) */
+    int last_top_k;            /* the scheduled top-k of the last step (0: no schedule) */
 } Trainer;
 
 /* What the step hook asks of the loop: go on; stop as if interrupted (no final evaluation, the

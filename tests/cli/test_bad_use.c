@@ -96,6 +96,14 @@ static const BadUse ROWS[] = {
     { "base-dtype", { "--base-dtype", "f8" }, "--base-dtype must be auto, f32, bf16, nf4, nf4-nodq or int8, got 'f8'" },
     { "expert-dtype without a quantised base", { "--expert-dtype", "bf16" }, "--expert-dtype needs a quantised base" },
     { "expert-dtype", { "--base-dtype", "nf4", "--expert-dtype", "fp8" }, "--expert-dtype must be f32, bf16, nf4, nf4-nodq or int8, got 'fp8'" },
+    { "bad top-k schedule", { "--adapter", "molora", "--top-k-schedule", "linear:0:2" }, "--top-k-schedule: bad schedule 'linear:0:2'" },
+    { "top-k and a schedule", { "--adapter", "molora", "--top-k", "2", "--top-k-schedule", "linear:1:2" }, "--top-k and --top-k-schedule both given" },
+    { "schedule without experts", { "--top-k-schedule", "linear:1:2" }, "--top-k-schedule needs routed LoRA experts" },
+    { "bad eval-top-k", { "--adapter", "molora", "--top-k-schedule", "epoch:1,2", "--eval-top-k", "x" }, "--eval-top-k: 'x' is not final, all or" },
+    { "router name", { "--adapter", "molora", "--router", "random" }, "--router must be learned or frozen-random, got 'random'" },
+    { "experts-from list", { "--adapter", "molora", "--experts-from", "a,,b" }, "--experts-from: 'a,,b' is not a comma list" },
+    { "experts-from missing", { "--adapter", "molora", "--experts-from", "/nonexistent/x,/nonexistent/y" }, "/nonexistent/x/adapter_config.json" },
+    { "experts-from on lora", { "--experts-from", "/nonexistent/x,/nonexistent/y" }, "--experts-from needs a molora or adamoe adapter" },
 };
 
 START_TEST(test_bad_use_table)

@@ -11,6 +11,8 @@
 #include "cli/eval.h"
 #include "cli/sweep.h"
 #include "cli/train.h"
+#include "cli/merge_experts.h"
+#include "cli/compress_adapter.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +23,7 @@ static const HelpCase CASES[] = {
     { "sweep", sweep_cli, "--grid" }, { "tokenize", tokenize_cli, "--tokenizer" },
     { "generate", generate_cli, "--prompt" }, { "forward-backward", forward_backward_cli, "--adapter-dir" },
     { "route", route_cli, "--adapter-dir" }, { "make-tiny", make_tiny_cli, "--out" },
+    { "merge-experts", merge_experts_cli, "--similarity" }, { "compress-adapter", compress_adapter_cli, "--ternary" },
 };
 
 START_TEST(test_every_command_has_help)

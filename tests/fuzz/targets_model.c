@@ -153,7 +153,7 @@ static void adapter_setup(const char *w) {
     Error err;
     ModelConfig c = tiny_config(0);
     AdapterConfig a = { .kind = ADAPTER_ADAMOE, .targets = LORA_TARGET_ALL, .rank = 2, .alpha = 4, .n_true = 2,
-                        .n_null = 2, .top_k = 2, .aux_coef = 0.01 };
+                        .n_null = 2, .top_k = 2, .aux_coef = 0.01, .pregate = 1 };   /* writes the field keys too */
     tiny_model(&m, &c, &a, 3, 0.05);
     if (llama2c_write(&m, fx_path(w, "model.bin"), 1, &err)) abort();
     mkdir(fx_path(w, "adapter"), 0755);

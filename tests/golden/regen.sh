@@ -59,6 +59,12 @@ variant_fixtures() {
         --routing expert-choice --shared-experts 1 --targets v,down --aux none --seed 7
     variant_fixture variant_stochastic_eval 48 "$V --seed 48" --adapter adamoe --experts 3 --null 1 --top-k 2 \
         --routing stochastic --null-kind constant --shared-experts 1 --targets q,up --aux eq6 --aux-coef 0.05 --seed 8
+    V3="--format hf --dim 8 --layers 3 --heads 2 --kv-heads 1 --hidden 16 --vocab 32"
+    variant_fixture variant_pregate_adamoe 49 "$V3 --seed 49" --adapter adamoe --experts 3 --null 2 --top-k 2 \
+        --pregate --targets q,k,v,o,gate,up,down --aux eq6 --aux-coef 0.05 --seed 9
+    variant_fixture variant_pregate_topp_layers 50 "$V3 --seed 50" --adapter molora --experts 2,3,2 --top-k 1,2,1 \
+        --rank 2,4,2 --routing top-p --top-p 0.6 --pregate --shared-experts 1 --targets q,o,down --aux vanilla \
+        --aux-coef 0.05 --seed 10
 }
 if [ "${1:-}" = variants ]; then
     variant_fixtures

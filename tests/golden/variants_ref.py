@@ -30,6 +30,11 @@ the semantics stated in nn/moe.h, not from our C code:
           assignments / all assignments (= c/(kT) for top-k), bypass = tokens with no true expert
   per-layer lists: n_true, n_null, top_k and rank may differ by layer (adapter keys
           "layer_n_true", "layer_n_null", "layer_top_k", "layer_rank" in the "moe" object).
+  pregate (Pre-gated MoE, Hwang et al. 2024; "pregate": true in the "moe" object): the router of
+          module j (q, k, v, o, gate, up, down) in layer L >= 1 is evaluated on the input that
+          module j had in layer L-1 of the same forward, p = softmax(x_{L-1,j} W_rᵀ), and selects
+          the experts that then run on x_{L,j}; layer 0 routes on its own input. The gradient
+          flows through x_{L-1,j} too (no detach).
 
 The reference runs in float64 (routers too); a float32 run must make the same selections, and
 every selection must keep a margin (`min_margin` in out.json, >= --min-margin) so that rounding
@@ -65,12 +70,13 @@ class Variant:
     """The adapter's routing configuration, with per-layer n, m, k, r."""
 
     def __init__(self, kind, targets, alpha, n, m, k, r, normalize, null_kind, routing, top_p,
-                 entropy_coef, n_shared, aux, aux_coef, per_layer):
+                 entropy_coef, n_shared, aux, aux_coef, per_layer, pregate=False):
         self.kind, self.targets, self.alpha = kind, targets, alpha
         self.n, self.m, self.k, self.r = n, (m if kind == "adamoe" else [0] * len(n)), k, r
         self.normalize, self.null_kind, self.routing = normalize, null_kind, routing.replace("-", "_")
         self.top_p, self.entropy_coef, self.n_shared = top_p, entropy_coef, n_shared
         self.aux, self.aux_coef, self.per_layer = aux, aux_coef, per_layer
+        self.pregate = bool(pregate)
         assert self.routing in ROUTINGS, routing
 
     def base_config(self):
@@ -87,6 +93,8 @@ class Variant:
         if self.per_layer:
             for key, vals in zip(LAYER_KEYS, (self.n, self.m, self.k, self.r)):
                 moe[key] = list(vals)
+        if self.pregate:
+            moe.update({"pregate": True, "router": "learned", "freeze_experts": False})
         moe["aux"] = moe.pop("aux")   # keep "aux" last, as the C writer does
         return d
 
@@ -101,7 +109,8 @@ class Variant:
                        layer("layer_top_k", moe["top_k"]), layer("layer_rank", d["r"]),
                        moe.get("normalize", "true_only"), moe.get("null_kind", "zero"), moe.get("routing", "topk"),
                        float(moe.get("top_p", 0.4)), float(moe.get("entropy_coef", 0.0)), int(moe.get("n_shared", 0)),
-                       moe["aux"]["kind"], float(moe["aux"]["coef"]), "layer_n_true" in moe)
+                       moe["aux"]["kind"], float(moe["aux"]["coef"]), "layer_n_true" in moe,
+                       bool(moe.get("pregate", False)))
 
 
 def key(site, what):
@@ -192,6 +201,7 @@ class VariantForward(tr.Forward):
         self.v = v
         self.margin = math.inf
         self.probs = []                                    # every router's p (entropy loss)
+        self.prev_in = {}                                  # pregate: module -> (layer, its input there)
 
     def linear(self, site, x):
         W = self.m.w[site + ".weight"]
@@ -201,7 +211,14 @@ class VariantForward(tr.Forward):
         a, v, L = self.a.p, self.v, tr.site_layer(site)
         n, m, s = v.n[L], v.m[L], v.alpha / v.r[L]
         x2 = x.reshape(-1, x.shape[-1])
-        p = torch.softmax(x2 @ a[key(site, "router")].t(), dim=-1)
+        xr = x2                                            # the router's input
+        if v.pregate:
+            module = site.rsplit(".", 1)[1]
+            prev = self.prev_in.get(module)
+            if prev is not None and prev[0] == L - 1:
+                xr = prev[1]
+            self.prev_in[module] = (L, x2)
+        p = torch.softmax(xr @ a[key(site, "router")].t(), dim=-1)
         sel, margin = select(p, v, L)
         self.margin = min(self.margin, margin)
         self.log.record(L, p, sel, n, m, v.k[L])
@@ -281,7 +298,7 @@ def cmd_init_adapter(args):
     lists = [per_layer(x) for x in (args.experts, args.null, args.top_k, args.rank)]
     v = Variant(args.adapter, targets, args.alpha, *lists, args.normalize.replace("-", "_"), args.null_kind,
                 args.routing, args.top_p, args.entropy_coef, args.shared_experts, args.aux, args.aux_coef,
-                any("," in str(x) for x in (args.experts, args.null, args.top_k, args.rank)))
+                any("," in str(x) for x in (args.experts, args.null, args.top_k, args.rank)), args.pregate)
     params = init_adapter(model, v, args.seed)
     os.makedirs(args.out, exist_ok=True)
     tr.write_safetensors(os.path.join(args.out, "adapter_model.safetensors"),
@@ -352,6 +369,7 @@ def main():
     p.add_argument("--top-p", type=float, default=0.4)
     p.add_argument("--entropy-coef", type=float, default=0.0)
     p.add_argument("--shared-experts", type=int, default=0)
+    p.add_argument("--pregate", action="store_true")
     p.add_argument("--aux", default="eq6", choices=["eq6", "vanilla", "none"])
     p.add_argument("--aux-coef", type=float, default=0.001)
     p.add_argument("--seed", type=int, default=0)

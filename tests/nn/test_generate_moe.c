@@ -86,8 +86,10 @@ static AdapterConfig routed_cfg(int variant) {
         a.null_kind = MOE_NULL_IDENTITY;
     } else if (variant == 2) {
         a.routing = MOE_ROUTING_TOP_P; a.top_p = 0.5; a.n_shared = 1; a.null_kind = MOE_NULL_CONSTANT;
-    } else {
+    } else if (variant == 3) {
         a.routing = MOE_ROUTING_STOCHASTIC;
+    } else {
+        a.pregate = 1;   /* layer 1's routers read layer 0's inputs: the decode step must keep them */
     }
     return a;
 }
@@ -145,8 +147,8 @@ END_TEST
 
 START_TEST(test_routed_adapters_match_full_forward)
 {
-    static const char *const names[4] = { "upcycled m4k3", "adamoe identity nulls", "adamoe top-p + shared + constant",
-                                          "molora stochastic" };
+    static const char *const names[5] = { "upcycled m4k3", "adamoe identity nulls", "adamoe top-p + shared + constant",
+                                          "molora stochastic", "adamoe pre-gated" };
     LlamaModel m;
     build_dense_routed(&m, _i);
     if (_i == 0) ck_assert_ptr_nonnull(m.layers[0].ffn);
@@ -286,7 +288,7 @@ Suite *generate_moe_suite(void) {
     TCase *tc = tcase_create("routed");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_mixtral_matches_full_forward, 0, 4);
-    tcase_add_loop_test(tc, test_routed_adapters_match_full_forward, 0, 4);
+    tcase_add_loop_test(tc, test_routed_adapters_match_full_forward, 0, 5);
     tcase_add_test(tc, test_generate_leaves_router_state);
     tcase_add_test(tc, test_expert_choice_refused);
     tcase_add_test(tc, test_cli_mixtral_and_upcycled);

@@ -1,7 +1,7 @@
 /* tests/nn/test_moe_grad.c — gradient checks (double build) of the routed-LoRA modules through the
    op harness (tests/support/gradcheck.h): a Mo-LoRA linear, AdaMoE linears with both normalisations and
    both null kinds, and the whole tiny Llama with molora / adamoe adapters (Eq. 6 / vanilla aux
-   loss on, padded and unpadded). Top-k is a constant for autograd, so every example is drawn
+   loss on, padded and unpadded), and the field's pre-gating, frozen router and frozen experts. Top-k is a constant for autograd, so every example is drawn
    until each router row has a margin >= 1e-3 between its k-th and (k+1)-th probability, measured
    as log(p_(k) / p_(k+1)) = the logit gap (central differences use h = 1e-5, which moves a logit
    by ~1e-4 at most here: the selection cannot flip); the AdaMoE
@@ -231,7 +231,44 @@ static void molora_model(Arena *a, Rng *rng, OpExample *ex) {
     model_example(rng, ex, &acfg, 0, MODEL_NAMES, 4);
 }
 
+/* the field around AdaMoE: pre-gating (layer 1 routes on layer 0's
+   module inputs, so the gradient also reaches them through the routing weights); a frozen random
+   router (SMoE-Dropout: checked through the experts and the routing's input path, the router
+   itself gets no gradient by design); frozen experts (checked through the routers) */
+static const char *const LORA_NAMES[] = { "model.layers.1.self_attn.q_proj.lora_A.1.weight",
+    "model.layers.0.mlp.down_proj.lora_B.0.weight", "model.layers.0.self_attn.v_proj.lora_A.0.weight",
+    "model.layers.1.mlp.up_proj.lora_B.1.weight" };
+static const char *const ROUTER_NAMES[] = { "model.layers.0.self_attn.q_proj.router.weight",
+    "model.layers.1.mlp.down_proj.router.weight", "model.layers.1.self_attn.o_proj.router.weight" };
+
+static void adamoe_pregate_model(Arena *a, Rng *rng, OpExample *ex) {
+    (void)a;
+    AdapterConfig acfg = { .kind = ADAPTER_ADAMOE, .targets = LORA_TARGET_ALL, .rank = 2, .alpha = 4.0 };
+    adapter_moe_defaults(&acfg);
+    acfg.n_true = 2; acfg.n_null = 2; acfg.top_k = 2; acfg.aux_coef = 0.3; acfg.pregate = 1;
+    model_example(rng, ex, &acfg, 1, MODEL_NAMES, 4);
+}
+
+static void molora_frozen_router_model(Arena *a, Rng *rng, OpExample *ex) {
+    (void)a;
+    AdapterConfig acfg = { .kind = ADAPTER_MOLORA, .targets = LORA_TARGET_ALL, .rank = 2, .alpha = 4.0 };
+    adapter_moe_defaults(&acfg);
+    acfg.n_true = 3; acfg.top_k = 2; acfg.aux = MOE_AUX_NONE; acfg.router_frozen = 1;
+    model_example(rng, ex, &acfg, 0, LORA_NAMES, 4);
+}
+
+static void adamoe_frozen_experts_model(Arena *a, Rng *rng, OpExample *ex) {
+    (void)a;
+    AdapterConfig acfg = { .kind = ADAPTER_ADAMOE, .targets = LORA_TARGET_ALL, .rank = 2, .alpha = 4.0 };
+    adapter_moe_defaults(&acfg);
+    acfg.n_true = 2; acfg.n_null = 1; acfg.top_k = 2; acfg.aux_coef = 0.3; acfg.freeze_experts = 1;
+    model_example(rng, ex, &acfg, 0, ROUTER_NAMES, 3);
+}
+
 static const OpCase MODULES[] = {
+    { "llama_adamoe_pregate_padded", adamoe_pregate_model, model_apply, model_cleanup },
+    { "llama_molora_frozen_random_router", molora_frozen_router_model, model_apply, model_cleanup },
+    { "llama_adamoe_frozen_experts", adamoe_frozen_experts_model, model_apply, model_cleanup },
     { "moe_linear_molora_k2", lin0, lin_apply, lin_cleanup },
     { "moe_linear_adamoe_true_only_zero", lin1, lin_apply, lin_cleanup },
     { "moe_linear_adamoe_all_selected_zero", lin2, lin_apply, lin_cleanup },
