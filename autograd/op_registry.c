@@ -41,7 +41,7 @@ const OpInfo *const ALL_OPS[] = {
     /* losses */
     &OP_CROSS_ENTROPY, &OP_LINEAR_CROSS_ENTROPY, &OP_ROUTER_AUX, &OP_ROUTER_ENTROPY,
     /* routing */
-    &OP_ROUTE_WEIGHTS, &OP_ROUTED_LORA,
+    &OP_ROUTE_WEIGHTS, &OP_ROUTED_LORA, &OP_ROUTED_FFN,
     /* biases (Qwen2, attention_bias) */
     &OP_ADD_BIAS_INPLACE,
 };
