@@ -22,7 +22,11 @@
    contract (which buffer it shares, what the caller must guarantee) and its own cases (frozen
    inputs), and twin_of makes the relation checkable (it must name a registered op that is not a
    twin itself). routed_lora's in-place form is a flag of the same function, so it is a case
-   ("inplace") of routed_lora, not an op. */
+   ("inplace") of routed_lora, not an op.
+   Fused chains. routed_ffn is bitwise a CHAIN of registered ops (the MoE FFN's per-expert
+   gather_rows, linear, linear, swiglu_shared_grad, linear, scatter_add_rows_inplace) in one tape
+   entry that keeps less for the backward; twin_of names one op, so it is NULL there, and the tie
+   to the chain is tests/autograd/test_routed_ffn.c. */
 #include "autograd/ops.h"
 
 const OpInfo *const ALL_OPS[] = {
@@ -41,7 +45,7 @@ const OpInfo *const ALL_OPS[] = {
     /* losses */
     &OP_CROSS_ENTROPY, &OP_LINEAR_CROSS_ENTROPY, &OP_ROUTER_AUX, &OP_ROUTER_ENTROPY,
     /* routing */
-    &OP_ROUTE_WEIGHTS, &OP_ROUTED_LORA,
+    &OP_ROUTE_WEIGHTS, &OP_ROUTED_LORA, &OP_ROUTED_FFN,
     /* biases (Qwen2, attention_bias) */
     &OP_ADD_BIAS_INPLACE,
 };

@@ -19,5 +19,6 @@
 #include "autograd/ops/aux_loss.h"
 #include "autograd/ops/concat_rows.h"
 #include "autograd/ops/routed_lora.h"
+#include "autograd/ops/routed_ffn.h"
 #include "autograd/ops/bias.h"
 #endif

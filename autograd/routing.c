@@ -1,6 +1,7 @@
 /* autograd/routing.c — the Routing record and top-k selection (see routing.h). */
 #include "autograd/routing.h"
 #include "tensor/check.h"
+#include "tensor/threads.h"
 #include <string.h>
 
 /* Inserts (e, v) into the descending list top[0..*n) of capacity k; an equal value stays
@@ -15,22 +16,36 @@ static void topk_insert(int *top, const real *p, int *n, int k, int e) {
     if (*n < k) (*n)++;
 }
 
-static void select_rows(const Tensor *p, const unsigned char *mask, Routing *r) {
+/* rows [b, e) of the top-k: every row writes its own sel / n_true_sel entries only */
+typedef struct { const Tensor *p; const unsigned char *mask; Routing *r; } SelectJob;
+
+static void select_task(void *vj, long b, long e) {
+    const SelectJob *j = vj;
+    Routing *r = j->r;
     int E = r->E, k = r->k;
-    for (int row = 0; row < r->N; row++) {
+    for (long row = b; row < e; row++) {
         int *top = r->sel + (size_t)row * k;
         r->n_true_sel[row] = 0;
-        if (mask && !mask[row]) {
+        if (j->mask && !j->mask[row]) {
             for (int s = 0; s < k; s++) top[s] = -1;
             continue;
         }
-        const real *pr = p->data + (size_t)row * E;
+        const real *pr = j->p->data + (size_t)row * E;
         int n = 0;
-        for (int e = 0; e < E; e++) topk_insert(top, pr, &n, k, e);
-        for (int s = 0; s < k; s++) {
-            r->count[top[s]]++;
-            r->n_true_sel[row] += top[s] < r->n_true;
-        }
+        for (int q = 0; q < E; q++) topk_insert(top, pr, &n, k, q);
+        for (int s = 0; s < k; s++) r->n_true_sel[row] += top[s] < r->n_true;
+    }
+}
+
+/* The per-row top-k runs on the pool over fixed row ranges (rows are independent); the integer
+   counts are then summed in one serial pass, so nothing depends on the thread count. */
+static void select_rows(const Tensor *p, const unsigned char *mask, Routing *r) {
+    SelectJob j = { p, mask, r };
+    parallel_for_chunks(r->N, 64, select_task, &j);
+    for (int row = 0; row < r->N; row++) {
+        if (mask && !mask[row]) continue;
+        const int *top = r->sel + (size_t)row * r->k;
+        for (int s = 0; s < r->k; s++) r->count[top[s]]++;
         r->n_rows++;
     }
 }

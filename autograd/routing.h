@@ -4,7 +4,8 @@
    expert choice, ...) are nn/route_rules.h; they fill the same record.
    defines: MOE_ROUTE_MAX_E, Routing, route_select, routing_alloc, routing_group
    Experts 0..n_true-1 are true experts, n_true..E-1 are null experts. The selection is a constant
-   for autograd: nothing here records a tape entry. */
+   for autograd: nothing here records a tape entry. The per-row top-k runs on the thread pool over
+   fixed row ranges; counts and the grouping are serial (the same record for any thread count). */
 #ifndef AUTOGRAD_ROUTING_H
 #define AUTOGRAD_ROUTING_H
 #include "tensor/arena.h"

@@ -23,10 +23,15 @@
    term counts the scored rows (all of them with --loss-on all, as the script).
    --expert-time: the routed experts' own time in every timed step (MoeState.expert_clock sums
    their forward work; the backward runs entry by entry and times the entries their forward put
-   on the tape, MoeRecord.tape_begin/end): thread CPU time at 1 thread (robust on a shared
-   machine), wall clock otherwise; routers, the aux loss and the frozen base are not expert time.
+   on the tape, MoeRecord.tape_begin/end): thread CPU time at 1 thread, and at more threads the
+   pool's critical-path CPU time (tensor/threads.h threads_critical_seconds: every parallel region
+   counted as its longest part in thread CPU time), both robust on a shared machine; routers, the
+   aux loss and the frozen base are not expert time. At more threads --expert-time also gives the
+   whole step in critical-path time (step_critical_ms_median) and the parts' imbalance
+   (imbalance_ms: Σ over regions of the longest part minus the mean part).
    Output: one JSON line with the script's keys in its order (--expert-time appends loss_on,
-   step_cpu_ms_median, expert_ms, expert_clock), or a short text block. */
+   step_cpu_ms_median, expert_ms, expert_clock and, above 1 thread, step_critical_ms_median,
+   imbalance_ms), or a short text block. */
 #include "bench/bench.h"
 #include "bench/bench_step.h"
 #include "nn/checkpoint.h"
@@ -203,7 +208,7 @@ static void draw_batch(ModeRun *s) {
         }
 }
 
-typedef struct { double step, fwd, bwd, opt, cpu, loss, expert; } StepTimes;
+typedef struct { double step, fwd, bwd, opt, cpu, loss, expert, crit, imb; } StepTimes;
 
 /* the expert clock: this thread's CPU time at 1 thread (robust on a shared machine), else wall */
 static double thread_cpu_now(void) {
@@ -237,7 +242,7 @@ static StepTimes timed_step(ModeRun *s) {
         ms->expert_fwd_seconds = 0;
         memset(ms->log, 0, (size_t)ms->n_layers * MOE_MODULES * sizeof *ms->log);
     }
-    double c0 = cpu_now(), t0 = bench_now();
+    double c0 = cpu_now(), t0 = bench_now(), k0 = threads_critical_seconds(), i0 = threads_imbalance_seconds();
     Tensor *loss = llama_loss(&s->tape, &s->m, s->ids, s->targets, s->B, s->T, NULL, NULL);
     r.loss = (double)loss->data[0];
     double t1 = bench_now();
@@ -255,6 +260,8 @@ static StepTimes timed_step(ModeRun *s) {
     r.bwd = (t2 - t1) * 1e3;
     r.opt = (t3 - t2) * 1e3;
     r.cpu = (cpu_now() - c0) * 1e3;
+    r.crit = (threads_critical_seconds() - k0) * 1e3;
+    r.imb = (threads_imbalance_seconds() - i0) * 1e3;
     if (ms) r.expert = (ms->expert_fwd_seconds + expert_bwd) * 1e3;
     return r;
 }
@@ -279,20 +286,24 @@ static double max_of(const double *v, int n) {
 typedef struct {
     double med, min, max, fwd, bwd, opt, cpu, loss, load;
     double expert;           /* --expert-time: median routed-expert ms per step */
-    int expert_cpu_clock;    /* ... in thread CPU time (1 thread) or wall clock */
+    int expert_cpu_clock;    /* ... in thread CPU time (1 thread) or critical-path CPU time */
+    double crit, imb;        /* --expert-time above 1 thread: step in critical-path ms, imbalance ms */
 } ModeResult;
 
 /* the timed steps after the warm-up; with expert_time the routed experts are timed in each */
 static void run_steps(ModeRun *s, const BenchModeOpts *o, ModeResult *res) {
     static double st[MAX_STEPS], fw[MAX_STEPS], bw[MAX_STEPS], op[MAX_STEPS], cp[MAX_STEPS], ex[MAX_STEPS];
+    static double kr[MAX_STEPS], ib[MAX_STEPS];
     MoeState *ms = s->m.moe;
     int use_cpu = threads_count() == 1;
-    if (ms && o->expert_time) ms->expert_clock = use_cpu ? thread_cpu_now : bench_now;
+    if (o->expert_time && !use_cpu) threads_set_accounting(1);
+    if (ms && o->expert_time) ms->expert_clock = use_cpu ? thread_cpu_now : threads_critical_seconds;
     for (int i = 0; i < o->warmup; i++) timed_step(s);
     if (ms) moe_stats_reset(&ms->stats);
     for (int i = 0; i < o->steps; i++) {
         StepTimes r = timed_step(s);
         st[i] = r.step, fw[i] = r.fwd, bw[i] = r.bwd, op[i] = r.opt, cp[i] = r.cpu, ex[i] = r.expert;
+        kr[i] = r.crit, ib[i] = r.imb;
         res->loss = r.loss;
     }
     int n = o->steps;
@@ -304,6 +315,9 @@ static void run_steps(ModeRun *s, const BenchModeOpts *o, ModeResult *res) {
     res->opt = median(op, n);
     res->cpu = median(cp, n);
     res->expert = median(ex, n);
+    res->crit = median(kr, n);
+    res->imb = median(ib, n);
+    threads_set_accounting(0);
     res->expert_cpu_clock = use_cpu;
     MoeSummary sum;
     res->load = 0;
@@ -336,7 +350,7 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
                    param_store_base_name(ps), s->estimate / 1e6, rss);
         if (o->expert_time && s->m.moe)
             printf("  routed experts %.1f ms of the step (%s; their forward work + the backward of their "
-                   "tape entries)\n", r->expert, r->expert_cpu_clock ? "thread CPU time" : "wall clock");
+                   "tape entries)\n", r->expert, r->expert_cpu_clock ? "thread CPU time" : "critical-path CPU time");
         return;
     }
     printf("{\"mode\": \"%s\", \"batch\": %d, \"seq\": %d, \"threads\": %d, \"params\": %zu, \"trainable\": %zu, "
@@ -352,7 +366,9 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
                s->estimate / 1e6);
     if (o->expert_time)
         printf(", \"loss_on\": \"%s\", \"step_cpu_ms_median\": %.3f, \"expert_ms\": %.3f, \"expert_clock\": \"%s\"",
-               o->loss_answer ? "answer" : "all", r->cpu, r->expert, r->expert_cpu_clock ? "cpu" : "wall");
+               o->loss_answer ? "answer" : "all", r->cpu, r->expert, r->expert_cpu_clock ? "cpu" : "critical");
+    if (o->expert_time && !r->expert_cpu_clock)
+        printf(", \"step_critical_ms_median\": %.3f, \"imbalance_ms\": %.3f", r->crit, r->imb);
     printf("}\n");
 }
 

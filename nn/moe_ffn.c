@@ -10,9 +10,11 @@
      w_e = gather(W, row·E + e) [n_e, 1],  y[rows_e] += w_e · d_e.
    This is "route by gathering rows": each expert runs dense GEMMs on its own contiguous rows,
    never a per-token mat-vec. An expert nobody chose, and every null expert, runs nothing: the
-   expert FLOPs per token are Load times one expert's. Unlike the Mo-LoRA linear (one fused op),
-   each expert's ops go on the tape separately: a handful of experts, each a big GEMM, so the
-   per-expert entries cost little.
+   expert FLOPs per token are Load times one expert's. Plain experts (no LoRA, no bias: full
+   training, frozen Mixtral experts) run as ONE op, autograd/ops/routed_ffn.h, bitwise the chain
+   below but keeping only g, u and d per routed row (the moe / moe_null benchmark modes: peak RSS
+   1178 / 1141 -> 996 / 988 MB with the smaller LM-head chunk); experts with LoRA keep the chain
+   of per-expert ops on the tape (gather, w1, w3, swiglu, w2, scatter).
    The routing record goes to the model's MoeState like a routed linear's, so the Eq. 6 aux loss
    and the Load statistics of nn/moe.c apply unchanged. */
 #include "nn/moe_ffn.h"
@@ -188,8 +190,8 @@ void moe_ffn_init(MoeFfn *f, Rng *rng) {
 /* y [N, C] += Σ over true experts of their weighted SwiGLU outputs on the routed rows. y is the
    block's own fresh accumulator that nothing else reads, so every expert is added in place (one
    shared gradient buffer, no [N, C] copy per expert forward nor gradient add backward). */
-static Tensor *add_experts(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const Routing *r, Tensor *y,
-                           Rng *drop_rng) {
+static Tensor *add_experts_chain(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const Routing *r, Tensor *y,
+                                 Rng *drop_rng) {
     Tensor *Wf = tensor_view(t->arena, W, 2, (int[]){ r->N * r->E, 1 });
     for (int e = 0; e < f->n_true; e++) {
         int off = r->offset[e], n_e = r->offset[e + 1] - off;
@@ -202,6 +204,31 @@ static Tensor *add_experts(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const
         y = op_scatter_add_rows_inplace(t, y, d, r->rows + off, op_gather_rows(t, Wf, r->flat + off, n_e));
     }
     return y;
+}
+
+/* the experts are plain linears (no LoRA, no bias): the fused op applies */
+static int experts_plain(const MoeFfn *f) {
+    for (int e = 0; e < f->n_true; e++) {
+        const LoraLinear *l[3] = { &f->w1[e], &f->w3[e], &f->w2[e] };
+        for (int k = 0; k < 3; k++)
+            if (l[k]->lora_a || l[k]->bias || l[k]->moe) return 0;
+    }
+    return 1;
+}
+
+/* The routed experts' output [N, C]: plain experts (full training, frozen experts) in one op
+   (autograd/ops/routed_ffn.h: bitwise the chain's values and gradients, with 2F + C saved reals
+   per routed row instead of 4C + 5F), experts with LoRA through the chain. */
+static Tensor *add_experts(Tape *t, const MoeFfn *f, Tensor *h, Tensor *W, const Routing *r, Rng *drop_rng) {
+    if (!experts_plain(f)) {
+        Tensor *y = tensor_2d(t->arena, r->N, f->dim, 0);
+        memset(y->data, 0, (size_t)r->N * f->dim * sizeof(real));
+        return add_experts_chain(t, f, h, W, r, y, drop_rng);
+    }
+    Tensor **w = arena_alloc(t->arena, 3 * (size_t)(f->n_true ? f->n_true : 1) * sizeof *w);
+    for (int e = 0; e < f->n_true; e++) w[e] = f->w1[e].weight, w[f->n_true + e] = f->w3[e].weight,
+                                        w[2 * f->n_true + e] = f->w2[e].weight;
+    return op_routed_ffn(t, h, W, r, w, w + f->n_true, w + 2 * f->n_true);
 }
 
 /* z = x·gateᵀ (+ s·(drop(x)·Aᵀ)·Bᵀ), then | x·gate2ᵀ. The LoRA term is three separate ops, not
@@ -220,8 +247,9 @@ Tensor *moe_ffn_router_logits(Tape *t, const MoeFfn *f, Tensor *x, Rng *drop_rng
     return z;
 }
 
-/* The equations of the file header. y starts as a fresh zero [N, C] that only this block writes,
-   so the experts accumulate into it in place; pads (masked rows) select no expert and get 0. */
+/* The equations of the file header. y is a fresh [N, C] (the experts' sum) that only this block
+   writes, so identity nulls accumulate into it in place; pads (masked rows) select no expert and
+   get 0. */
 Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     int N = (int)tensor_rows(h), E = f->n_true + f->n_null;
     MoeState *st = f->state;
@@ -243,12 +271,14 @@ Tensor *moe_ffn_forward(Tape *t, const MoeFfn *f, Tensor *h, Rng *drop_rng) {
     }
     Tensor *W = op_route_weights(t, z, r, f->all_selected);
     if (st) st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT].w = W;
-    Tensor *y = tensor_2d(t->arena, N, f->dim, 0);
-    memset(y->data, 0, (size_t)N * f->dim * sizeof(real));
+    Tensor *y;
     if (!(st && st->experts_off)) {   /* off: bench only */
         MoeExpertSpan sp = moe_expert_span_begin(st, t);
-        y = add_experts(t, f, x2, W, r, y, drop_rng);
+        y = add_experts(t, f, x2, W, r, drop_rng);
         if (st) moe_expert_span_end(st, t, sp, &st->log[f->layer * MOE_MODULES + MOE_FFN_SLOT]);
+    } else {
+        y = tensor_2d(t->arena, N, f->dim, 0);
+        memset(y->data, 0, (size_t)N * f->dim * sizeof(real));
     }
     if (f->identity_nulls) {   /* y += (Σ selected null weights) · h; an FFN always has in == out */
         int *all = arena_alloc(t->arena, (size_t)N * sizeof(int));

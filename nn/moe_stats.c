@@ -21,7 +21,9 @@
 #include "nn/moe.h"
 #include "tensor/comm.h"
 #include "tensor/check.h"
+#include "tensor/threads.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* zeroes the sums of every (layer, module); the sizes stay */
@@ -40,17 +42,43 @@ void moe_stats_sum_ranks(MoeStats *st) {
 /* Adds one forward of one module: p [N, E] its router probabilities, r its selection. The
    entropy is computed here from p (in double, 0·log 0 = 0); everything else is already counted
    in r. */
+/* the router entropy -Σ_i p_i log p_i of rows [b, e) of fixed blocks of STATS_BLOCK rows: each
+   block's rows summed in order into its own slot (pads skipped) */
+#define STATS_BLOCK 64
+typedef struct { const Tensor *p; const Routing *r; double *block_h; } EntropyJob;
+
+static void entropy_task(void *vj, long b, long e) {
+    const EntropyJob *j = vj;
+    const Routing *r = j->r;
+    for (long blk = b; blk < e; blk++) {
+        double hs = 0.0;
+        long r1 = (blk + 1) * STATS_BLOCK < r->N ? (blk + 1) * STATS_BLOCK : r->N;
+        for (long row = blk * STATS_BLOCK; row < r1; row++) {
+            if (r->mask && !r->mask[row]) continue;   /* pad */
+            const real *pr = j->p->data + (size_t)row * r->E;
+            double h = 0.0;
+            for (int i = 0; i < r->E; i++)
+                if (pr[i] > 0) h -= (double)pr[i] * log((double)pr[i]);
+            hs += h;
+        }
+        j->block_h[blk] = hs;
+    }
+}
+
+/* The entropy runs on the pool in blocks of STATS_BLOCK rows whose sums are then added in block
+   order (the same value for any thread count); the integer tallies are serial. */
 void moe_stats_accumulate(MoeStats *st, int layer, int module, const Tensor *p, const Routing *r) {
     CHECK(layer >= 0 && layer < st->n_layers && module >= 0 && module < MOE_MODULES, "moe stats slot %d/%d", layer, module);
     CHECK(r->E <= MOE_MAX_EXPERTS, "moe stats: %d experts > %d", r->E, MOE_MAX_EXPERTS);
     MoeModuleStats *ms = &st->mod[layer * MOE_MODULES + module];
+    long blocks = ((long)r->N + STATS_BLOCK - 1) / STATS_BLOCK;
+    double local[64], *block_h = blocks <= 64 ? local : xmalloc((size_t)blocks * sizeof *block_h);
+    EntropyJob j = { p, r, block_h };
+    parallel_for(blocks, entropy_task, &j);
+    for (long b = 0; b < blocks; b++) ms->entropy_sum += block_h[b];
+    if (block_h != local) free(block_h);
     for (int row = 0; row < r->N; row++) {
         if (r->mask && !r->mask[row]) continue;   /* pad */
-        const real *pr = p->data + (size_t)row * r->E;
-        double h = 0.0;
-        for (int i = 0; i < r->E; i++)
-            if (pr[i] > 0) h -= (double)pr[i] * log((double)pr[i]);
-        ms->entropy_sum += h;
         ms->true_sum += r->n_true_sel[row];
         ms->bypass += r->n_true_sel[row] == 0;
         ms->true_hist[r->n_true_sel[row]] += 1;

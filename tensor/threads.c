@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #define THREADS_MAX 256
@@ -23,6 +24,10 @@ typedef struct {
     ParallelFn fn;
     void *ctx;
     long n_items, grain;
+    const int *cum;                       /* parallel_for_weighted's running work, else NULL */
+    int accounting;                       /* time every part (threads_set_accounting) */
+    double part_cpu[THREADS_MAX];         /* thread CPU seconds of each part of the current job */
+    double excess, imbalance;             /* caller's region time beyond the longest part; Σ max - mean */
 } Pool;
 
 static Pool pool = { .n = 0, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
@@ -37,10 +42,59 @@ static void part_range(long n, long grain, int parts, int i, long *b, long *e) {
     if (*b > n) *b = n;
 }
 
+static double thread_cpu(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* first item t in [0, n] with cum[t] >= w (cum nondecreasing): binary search */
+static long first_at(const int *cum, long n, long w) {
+    long lo = 0, hi = n;
+    while (lo < hi) {
+        long mid = lo + (hi - lo) / 2;
+        if (cum[mid] >= w) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+void weighted_part_range(long n, const int *cum, int parts, int i, long *b, long *e) {
+    long total = cum[n];
+    if (total <= 0) {
+        part_range(n, 1, parts, i, b, e);
+        return;
+    }
+    *b = i == 0 ? 0 : first_at(cum, n, (total * i + parts - 1) / parts);
+    *e = i == parts - 1 ? n : first_at(cum, n, (total * (i + 1) + parts - 1) / parts);
+}
+
 static void run_part(int i) {
     long b, e;
-    part_range(pool.n_items, pool.grain, pool.n, i, &b, &e);
+    if (pool.cum) weighted_part_range(pool.n_items, pool.cum, pool.n, i, &b, &e);
+    else part_range(pool.n_items, pool.grain, pool.n, i, &b, &e);
+    double c0 = pool.accounting ? thread_cpu() : 0;
     if (b < e) pool.fn(pool.ctx, b, e);
+    if (pool.accounting) pool.part_cpu[i] = thread_cpu() - c0;
+}
+
+void threads_set_accounting(int on) {
+    pool.accounting = on;
+    pool.excess = pool.imbalance = 0;
+}
+
+double threads_critical_seconds(void) { return thread_cpu() - pool.excess; }
+double threads_imbalance_seconds(void) { return pool.imbalance; }
+
+/* after a region: its caller-side time beyond the longest part, and max - mean of the parts */
+static void account_region(double c0) {
+    double mx = 0, sum = 0;
+    for (int i = 0; i < pool.n; i++) {
+        mx = pool.part_cpu[i] > mx ? pool.part_cpu[i] : mx;
+        sum += pool.part_cpu[i];
+    }
+    pool.excess += thread_cpu() - c0 - mx;
+    pool.imbalance += mx - sum / pool.n;
 }
 
 static void *worker_main(void *arg) {
@@ -98,11 +152,10 @@ int threads_count(void) {
     return pool.n;
 }
 
-void parallel_for_chunks(long n, long grain, ParallelFn fn, void *ctx) {
-    if (n <= 0) return;
-    if (grain < 1) grain = 1;
-    int nt = threads_count();
-    if (nt == 1 || in_worker || n <= grain) { fn(ctx, 0, n); return; }
+static void run_job(long n, long grain, const int *cum, ParallelFn fn, void *ctx) {
+    int nt = pool.n;
+    double c0 = pool.accounting ? thread_cpu() : 0;
+    pool.cum = cum;
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n_items = n;
@@ -116,6 +169,22 @@ void parallel_for_chunks(long n, long grain, ParallelFn fn, void *ctx) {
     run_part(0);
     in_worker = 0;
     while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) { /* spin: parts are short */ }
+    if (pool.accounting) account_region(c0);
+}
+
+void parallel_for_chunks(long n, long grain, ParallelFn fn, void *ctx) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    int nt = threads_count();
+    if (nt == 1 || in_worker || n <= grain) { fn(ctx, 0, n); return; }
+    run_job(n, grain, NULL, fn, ctx);
+}
+
+void parallel_for_weighted(long n, const int *cum, ParallelFn fn, void *ctx) {
+    if (n <= 0) return;
+    int nt = threads_count();
+    if (nt == 1 || in_worker || n == 1) { fn(ctx, 0, n); return; }
+    run_job(n, 1, cum, fn, ctx);
 }
 
 void parallel_for(long n, ParallelFn fn, void *ctx) { parallel_for_chunks(n, 1, fn, ctx); }

@@ -19,7 +19,10 @@
 #include "tensor/threads.h"
 #include "tensor/vecmath.h"
 
-#define SOFTMAX_PARALLEL_MIN ((size_t)1 << 15)   /* elements; below this a serial loop is faster */
+/* elements; below this a serial loop is faster. Low enough that a router's [N, E] softmax (1024
+   rows x 8..16 experts) runs on the pool: serial, it is a cost that does not shrink with threads
+   and grows with E, i.e. with AdaMoE's null experts */
+#define SOFTMAX_PARALLEL_MIN ((size_t)1 << 13)
 
 /* ---- kernels on raw pointers ---- */
 

@@ -38,7 +38,7 @@ void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const r
 
 /* Y [R, O] = X [R, I] · Wᵀ, W [O, I] as f32, bf16 or NF4 / int8 (wq); scratch holds O·R reals
    when is_narrow(R, O) */
-static void linear_forward(real *y, const real *x, const real *w, const uint16_t *w16, const QuantMat *wq,
+void matmul_linear_forward(real *y, const real *x, const real *w, const uint16_t *w16, const QuantMat *wq,
                            int R, int I, int O, real *scratch) {
     if (R == 0 || O == 0) return;
     if (wq) gemm_quant(0, 1, R, O, I, (real)1, x, I, wq, (real)0, y, O);
@@ -52,7 +52,7 @@ static void linear_forward(real *y, const real *x, const real *w, const uint16_t
      ∂Y[r][o]/∂W[o][i] = X[r][i]  ⇒  dW[o][i] += Σ_r dY[r][o] X[r][i],  i.e. dW += dYᵀ · X  [O, I]
    (either may be NULL). gemm with beta 1 does the accumulation. scratch holds max(R, O)·I reals
    when I is narrow. */
-static void linear_backward(real *dx, real *dw, const real *dy, const real *x, const real *w,
+void matmul_linear_backward(real *dx, real *dw, const real *dy, const real *x, const real *w,
                             const uint16_t *w16, const QuantMat *wq, int R, int I, int O, real *scratch) {
     if (R == 0 || I == 0 || O == 0) return;
     if (dx && wq) gemm_quant(0, 0, R, I, O, (real)1, dy, O, wq, (real)1, dx, I);
@@ -66,7 +66,7 @@ static void linear_backward(real *dx, real *dw, const real *dy, const real *x, c
 /* y = x·wᵀ:  dx += dy·w,  dw += dyᵀ·x  (linear_backward; leading dims of x flattened to rows) */
 static void linear_backward_entry(const TapeEntry *e) {
     const Tensor *y = e->out, *x = e->in[0], *w = e->in[1];
-    linear_backward(x->grad, w->grad, y->grad, x->data, w->data, w->bf16, w->quant,
+    matmul_linear_backward(x->grad, w->grad, y->grad, x->data, w->data, w->bf16, w->quant,
                     (int)tensor_rows(x), w->shape[1], w->shape[0], e->saved);
 }
 
@@ -87,12 +87,18 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
     int R = (int)tensor_rows(x), I = w->shape[1], O = w->shape[0];
     ArenaMark m = arena_mark(t->arena);
     real *scratch = is_narrow(R, O) ? arena_alloc(t->arena, (size_t)O * R * sizeof(real)) : NULL;
-    linear_forward(y->data, x->data, w->data, w->bf16, w->quant, R, I, O, scratch);
+    matmul_linear_forward(y->data, x->data, w->data, w->bf16, w->quant, R, I, O, scratch);
     arena_rewind(t->arena, m);
     TapeEntry *e = tape_record(t, "linear", linear_backward_entry, y, 2, in);
     if (e && (is_narrow(R, I) || is_narrow(O, I)))
         e->saved = arena_alloc(t->arena, (size_t)(R > O ? R : O) * I * sizeof(real));
     return y;
+}
+
+size_t matmul_linear_scratch(int R, int I, int O) {
+    size_t f = is_narrow(R, O) ? (size_t)O * R : 0;
+    size_t b = is_narrow(R, I) || is_narrow(O, I) ? (size_t)(R > O ? R : O) * I : 0;
+    return f > b ? f : b;
 }
 
 /* ---- matmul ---- */

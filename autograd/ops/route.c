@@ -14,6 +14,7 @@
    row_sum_cols: x [..., C] → y [rows, 1], y[r] = Σ_{j∈[start, start+len)} x[r][j]. */
 #include "autograd/ops/route.h"
 #include "tensor/check.h"
+#include "tensor/threads.h"
 #include <math.h>
 #include <string.h>
 
@@ -41,22 +42,33 @@ static double row_denominator(const Routing *r, const double *p, const int *top,
     return s > 0 ? s : 1.0;
 }
 
-static void route_weights_forward(real *W, const real *z, const Routing *r, int all_selected) {
+/* the route-weight jobs run over fixed row ranges on the pool (rows are independent) */
+typedef struct { real *out; const real *dW, *z; const Routing *r; int all_selected; } RwJob;
+#define RW_GRAIN 64   /* rows per pool task */
+
+static void rw_forward_task(void *vj, long b, long e) {
+    const RwJob *j = vj;
+    const Routing *r = j->r;
     double p[MOE_ROUTE_MAX_E];
-    memset(W, 0, (size_t)r->N * r->E * sizeof(real));
-    for (int row = 0; row < r->N; row++) {
+    for (long row = b; row < e; row++) {
         const int *top = r->sel + (size_t)row * r->k;
         if (top[0] < 0) continue;
-        row_softmax(p, z + (size_t)row * r->E, r->E);
-        real *wr = W + (size_t)row * r->E;
-        double s = row_denominator(r, p, top, all_selected);
-        for (int j = 0; j < r->k; j++) {
-            int e = top[j];
-            if (e < 0) continue;
-            if (all_selected == ROUTE_W_UNIFORM) wr[e] = e < r->n_true ? (real)(1.0 / r->n_true_sel[row]) : 0;
-            else wr[e] = (real)(normalised(r, e, all_selected) ? p[e] / s : p[e]);
+        row_softmax(p, j->z + (size_t)row * r->E, r->E);
+        real *wr = j->out + (size_t)row * r->E;
+        double s = row_denominator(r, p, top, j->all_selected);
+        for (int q = 0; q < r->k; q++) {
+            int x = top[q];
+            if (x < 0) continue;
+            if (j->all_selected == ROUTE_W_UNIFORM) wr[x] = x < r->n_true ? (real)(1.0 / r->n_true_sel[row]) : 0;
+            else wr[x] = (real)(normalised(r, x, j->all_selected) ? p[x] / s : p[x]);
         }
     }
+}
+
+static void route_weights_forward(real *W, const real *z, const Routing *r, int all_selected) {
+    memset(W, 0, (size_t)r->N * r->E * sizeof(real));
+    RwJob j = { W, NULL, z, r, all_selected };
+    parallel_for_chunks(r->N, RW_GRAIN, rw_forward_task, &j);
 }
 
 /* One row, g = dW (the selection is a constant). First to p. For l ∈ N_r, every W_e with
@@ -71,26 +83,35 @@ static void route_weights_forward(real *W, const real *z, const Routing *r, int 
    l ∈ N_r and q_j = p_j g_j for raw entries, both bounded when s underflows (see the header).
    Unselected j have q_j = 0 but still get −p_j Q: through the softmax, every logit moves
    every p, selected or not. Masked rows (no selection) get nothing. */
-static void route_weights_backward(real *dz, const real *dW, const real *z, const Routing *r, int all_selected) {
+static void rw_backward_task(void *vj, long b, long e) {
+    const RwJob *jb = vj;
+    const Routing *r = jb->r;
+    const real *dW = jb->dW;
+    int all_selected = jb->all_selected;
     double p[MOE_ROUTE_MAX_E], q[MOE_ROUTE_MAX_E];
-    for (int row = 0; row < r->N; row++) {
+    for (long row = b; row < e; row++) {
         const int *top = r->sel + (size_t)row * r->k;
         if (top[0] < 0) continue;
         size_t off = (size_t)row * r->E;
-        row_softmax(p, z + off, r->E);
+        row_softmax(p, jb->z + off, r->E);
         double s = row_denominator(r, p, top, all_selected), dot = 0.0, Q = 0.0;
         for (int j = 0; j < r->k; j++)
             if (top[j] >= 0 && normalised(r, top[j], all_selected)) dot += p[top[j]] / s * (double)dW[off + top[j]];
         memset(q, 0, (size_t)r->E * sizeof(double));
         for (int j = 0; j < r->k; j++) {
-            int e = top[j];
-            if (e < 0) continue;
-            double g = (double)dW[off + e];
-            q[e] = normalised(r, e, all_selected) ? p[e] / s * (g - dot) : p[e] * g;
-            Q += q[e];
+            int x = top[j];
+            if (x < 0) continue;
+            double g = (double)dW[off + x];
+            q[x] = normalised(r, x, all_selected) ? p[x] / s * (g - dot) : p[x] * g;
+            Q += q[x];
         }
-        for (int j = 0; j < r->E; j++) dz[off + j] += (real)(q[j] - p[j] * Q);
+        for (int j = 0; j < r->E; j++) jb->out[off + j] += (real)(q[j] - p[j] * Q);
     }
+}
+
+static void route_weights_backward(real *dz, const real *dW, const real *z, const Routing *r, int all_selected) {
+    RwJob j = { dz, dW, z, r, all_selected };
+    parallel_for_chunks(r->N, RW_GRAIN, rw_backward_task, &j);
 }
 
 /* dz += the route-weight gradient of every unmasked row (route_weights_backward), from z and

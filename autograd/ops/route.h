@@ -3,7 +3,8 @@
    top-k; nn/route_rules.h: the other rules).
    defines: op_route_weights, op_row_sum_cols, ROUTE_W_*, OP_ROUTE_WEIGHTS, OP_ROW_SUM_COLS
    Experts 0..n_true-1 are true experts, n_true..E-1 are null experts. op_route_weights() is
-   differentiable in the router logits z; the selection is a constant. */
+   differentiable in the router logits z; the selection is a constant. Forward and backward run
+   on the thread pool over fixed row ranges (every row is its own output). */
 #ifndef OPS_ROUTE_H
 #define OPS_ROUTE_H
 #include "autograd/op.h"

@@ -124,7 +124,7 @@ static void routed_lora_backward(const TapeEntry *e) {
         size_t n = c->y->numel;
         for (size_t i = 0; i < n; i++) c->base->grad[i] += c->y->grad[i];
     }
-    parallel_for(c->r->N, bwd_rows, c);
+    parallel_for_weighted(c->r->N, c->row_start, bwd_rows, c);
     parallel_for((long)c->n_true * RL_SLICES, bwd_experts, c);
 }
 
@@ -212,7 +212,7 @@ Tensor *op_routed_lora(Tape *t, Tensor *base, Tensor *x, Tensor *W, const Routin
     c->h = arena_alloc(t->arena, (size_t)P * c->R * sizeof(real) + sizeof(real));
     c->bt = arena_alloc(t->arena, nbt * sizeof(real) + sizeof(real));
     transpose_b(c);
-    parallel_for(r->N, fwd_rows, c);
+    parallel_for_weighted(r->N, c->row_start, fwd_rows, c);
     Tensor *in[3] = { x, W, base };
     TapeEntry *e = wants ? tape_record(t, "routed_lora", routed_lora_backward, y, inplace ? 2 : 3, in) : NULL;
     if (!e) {

@@ -8,7 +8,9 @@
    and null experts cost nothing, no [rows, in] / [rows, out] copy is made, nothing per expert
    goes on the tape. Saved for the backward: h = A_e x per assignment [P, R] and Bᵀ_e.
    Gradients flow to base, x, W and every A_e, B_e (derivation in routed_lora.c).
-   Parallel over rows (a row's assignments in ascending expert order) for y, dx, dW; over
+   Parallel over rows (a row's assignments in ascending expert order) for y, dx, dW, the rows cut
+   into ranges of equal ASSIGNMENT counts (parallel_for_weighted: AdaMoE rows have 0..k true
+   experts, so equal row counts would not be equal work); over
    (expert, column slice) for dA, dB, each summing its assignments in routing order, so results
    do not depend on the thread count.
    inplace = 1: base is the caller's fresh tensor that nothing else reads (the frozen linear's
