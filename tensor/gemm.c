@@ -1,5 +1,5 @@
 /* tensor/gemm.c — the tiled, packed, multi-threaded GEMM (API in gemm.h).
-   defines: gemm, gemm_bf16, gemm_quant, gemm_simd_level, gemm_force_level, gemm_level_supported
+   defines: gemm, gemm_bf16, gemm_quant, gemm_plus, gemm_simd_level, gemm_force_level, gemm_level_supported
    BLIS-style blocking (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly Instantiating
    BLAS Functionality", 2015): for each NC-wide column block of C and each KC-deep slice of K,
    pack op(B) into NR-wide panels; for each MC-high row block, pack op(A) into MR-high panels and
@@ -7,6 +7,9 @@
    Micro-kernel level: AVX-512 (8x48) > AVX2+FMA (6x16) > scalar (4x8), picked at run time with
    __builtin_cpu_supports; $MOETRAIN_SIMD=scalar|avx2|avx512 or gemm_force_level() lowers it.
    The -DREAL=double build always uses the scalar kernel.
+   gemm_plus appends a second product of depth K2 (e.g. LoRA's rank side) to the last K slice:
+   its rows are packed right after that slice's in the same panels, so the micro-kernel sums
+   both in one pass and C is read and written once.
    Threads: C is cut into disjoint row or column ranges (whichever balances better and packs
    less), each thread packs what it needs into its own scratch buffers. K slices depend only on
    K and each element is summed by the same kernel arithmetic in ascending k, so the result is
@@ -128,6 +131,7 @@ typedef struct {
     int kc;              /* slice depth: equal slices of K, each <= KC_MAX */
     int split_n;         /* threads split columns (1) or rows (0) */
     const struct QuantMat *Bq;   /* B as NF4 / int8 (gemm_quant), else NULL */
+    GemmExtra x;         /* gemm_plus's second product (x.K == 0: none), appended to the last slice */
 } GemmJob;
 
 static void macro_kernel(const GemmJob *j, int mc, int nc, int kc, const real *ap,
@@ -144,27 +148,47 @@ static void macro_kernel(const GemmJob *j, int mc, int nc, int kc, const real *a
     }
 }
 
-static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch *s) {
-    const int MR = j->ki->mr, NR = j->ki->nr;
-    /* op(A)(i, p) = A[i*sa_i + p*sa_k]; op(B)(p, n) = B[n*sb_n + p*sb_k] */
-    size_t sa_i = j->trans_a ? 1 : j->lda, sa_k = j->trans_a ? j->lda : 1;
+/* Packs op(B)'s columns [jc, jc + nc) for the K slice [pc, pc + kc) into NR panels of depth
+   kt = kc + kx (the extra product's kx rows of K, when this is the last slice, follow kc). */
+static void pack_b(const GemmJob *j, real *dst, int jc, int nc, int pc, int kc, int kx, int kt) {
+    const int NR = j->ki->nr;
     size_t sb_n = j->trans_b ? j->ldb : 1, sb_k = j->trans_b ? 1 : j->ldb;
-    int nc_max = n1 - n0 < NC_MAX ? n1 - n0 : NC_MAX;
-    s->a = grow(s->a, &s->cap_a, (size_t)MC_MAX * j->kc);
-    s->b = grow(s->b, &s->cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * j->kc);
+    size_t boff = (size_t)jc * sb_n + (size_t)pc * sb_k, ps = (size_t)NR * kt;
+    if (j->Bq) gemm_pack_q(dst, NR, j->Bq, boff, sb_n, sb_k, nc, kc, ps);
+    else gemm_pack(dst, NR, j->B16 ? NULL : j->B + boff, j->B16 ? j->B16 + boff : NULL, sb_n, sb_k, nc, kc, ps);
+    if (kx) {
+        size_t xn = j->trans_b ? (size_t)j->x.ldb : 1, xk = j->trans_b ? 1 : (size_t)j->x.ldb;
+        gemm_pack(dst + (size_t)kc * NR, NR, j->x.B + (size_t)jc * xn, NULL, xn, xk, nc, kx, ps);
+    }
+}
+
+/* The same for op(A)'s rows [ic, ic + mc) into MR panels. */
+static void pack_a(const GemmJob *j, real *dst, int ic, int mc, int pc, int kc, int kx, int kt) {
+    const int MR = j->ki->mr;
+    size_t sa_i = j->trans_a ? 1 : j->lda, sa_k = j->trans_a ? j->lda : 1, ps = (size_t)MR * kt;
+    gemm_pack(dst, MR, j->A + (size_t)ic * sa_i + (size_t)pc * sa_k, NULL, sa_i, sa_k, mc, kc, ps);
+    if (kx) {
+        size_t xi = j->trans_a ? 1 : (size_t)j->x.lda, xk = j->trans_a ? (size_t)j->x.lda : 1;
+        gemm_pack(dst + (size_t)kc * MR, MR, j->x.A + (size_t)ic * xi, NULL, xi, xk, mc, kx, ps);
+    }
+}
+
+static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch *s) {
+    const int NR = j->ki->nr;
+    int nc_max = n1 - n0 < NC_MAX ? n1 - n0 : NC_MAX, kt_max = j->kc + j->x.K;
+    s->a = grow(s->a, &s->cap_a, (size_t)MC_MAX * kt_max);
+    s->b = grow(s->b, &s->cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * kt_max);
     for (int jc = n0; jc < n1; jc += NC_MAX) {
         int nc = n1 - jc < NC_MAX ? n1 - jc : NC_MAX;
         for (int pc = 0; pc < j->K; pc += j->kc) {
             int kc = j->K - pc < j->kc ? j->K - pc : j->kc;
-            size_t boff = (size_t)jc * sb_n + (size_t)pc * sb_k;
-            if (j->Bq) gemm_pack_q(s->b, NR, j->Bq, boff, sb_n, sb_k, nc, kc);
-            else gemm_pack(s->b, NR, j->B16 ? NULL : j->B + boff, j->B16 ? j->B16 + boff : NULL,
-                           sb_n, sb_k, nc, kc);
+            int kx = pc + kc >= j->K ? j->x.K : 0, kt = kc + kx;
+            pack_b(j, s->b, jc, nc, pc, kc, kx, kt);
             real beta = pc == 0 ? j->beta : 1;
             for (int ic = m0; ic < m1; ic += MC_MAX) {
                 int mc = m1 - ic < MC_MAX ? m1 - ic : MC_MAX;
-                gemm_pack(s->a, MR, j->A + (size_t)ic * sa_i + (size_t)pc * sa_k, NULL, sa_i, sa_k, mc, kc);
-                macro_kernel(j, mc, nc, kc, s->a, s->b, j->C + (size_t)ic * j->ldc + jc, beta);
+                pack_a(j, s->a, ic, mc, pc, kc, kx, kt);
+                macro_kernel(j, mc, nc, kt, s->a, s->b, j->C + (size_t)ic * j->ldc + jc, beta);
             }
         }
     }
@@ -203,14 +227,26 @@ static void scale_c(int M, int N, real beta, real *C, size_t ldc) {
 }
 
 static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
-                     const real *B, const uint16_t *B16, const struct QuantMat *Bq, int ldb, real beta, real *C, int ldc) {
+                     const real *B, const uint16_t *B16, const struct QuantMat *Bq, int ldb,
+                     const GemmExtra *extra, real beta, real *C, int ldc) {
     CHECK(M >= 0 && N >= 0 && K >= 0, "negative GEMM size M=%d N=%d K=%d", M, N, K);
     CHECK(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N,
           "GEMM leading dims too small: lda=%d ldb=%d ldc=%d for M=%d N=%d K=%d", lda, ldb, ldc, M, N, K);
+    GemmExtra x = { NULL, 0, NULL, 0, 0 };
+    if (extra && extra->K > 0) {
+        x = *extra;
+        CHECK(x.A && x.B && x.lda >= (trans_a ? M : x.K) && x.ldb >= (trans_b ? x.K : N),
+              "gemm_plus: second product's leading dims too small: lda=%d ldb=%d for M=%d N=%d K=%d",
+              x.lda, x.ldb, M, N, x.K);
+    }
     if (M == 0 || N == 0) return;
-    if (K == 0) { scale_c(M, N, beta, C, (size_t)ldc); return; }
+    if (K == 0 && x.K == 0) { scale_c(M, N, beta, C, (size_t)ldc); return; }
+    if (K == 0) {     /* only the second product: it becomes the first */
+        A = x.A, lda = x.lda, B = x.B, B16 = NULL, Bq = NULL, ldb = x.ldb, K = x.K;
+        x.K = 0;
+    }
     GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, B, B16, (size_t)lda, (size_t)ldb,
-                  (size_t)ldc, C, current_kernel(), 0, 0, Bq };
+                  (size_t)ldc, C, current_kernel(), 0, 0, Bq, x };
     int slices = (K + KC_MAX - 1) / KC_MAX;
     j.kc = (K + slices - 1) / slices;
     run_job(&j);
@@ -218,17 +254,32 @@ static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, 
 
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, B, NULL, NULL, ldb, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, B, NULL, NULL, ldb, NULL, beta, C, ldc);
 }
 
 void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, real alpha,
                const real *A, int lda, const uint16_t *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, NULL, ldb, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, NULL, ldb, NULL, beta, C, ldc);
 }
 
 void gemm_quant(int trans_a, int trans_b, int M, int N, int K, real alpha,
                 const real *A, int lda, const struct QuantMat *B, real beta, real *C, int ldc) {
     CHECK(B->rows == (trans_b ? N : K) && B->cols == (trans_b ? K : N),
           "gemm_quant: B is [%d, %d], op(B) must be [%d, %d] (trans_b %d)", B->rows, B->cols, K, N, trans_b);
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, NULL, B, B->cols, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, NULL, B, B->cols, NULL, beta, C, ldc);
+}
+
+void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+               GemmB b, const GemmExtra *extra, real beta, real *C, int ldc) {
+    int n_b = (b.f32 != NULL) + (b.bf16 != NULL) + (b.quant != NULL);
+    CHECK(n_b == 1 || (n_b == 0 && K == 0), "gemm_plus: B must be exactly one of f32, bf16, quantised");
+    int ldb = b.ld;
+    if (b.quant) {
+        CHECK(b.quant->rows == (trans_b ? N : K) && b.quant->cols == (trans_b ? K : N),
+              "gemm_plus: quantised B is [%d, %d], op(B) must be [%d, %d] (trans_b %d)", b.quant->rows,
+              b.quant->cols, K, N, trans_b);
+        ldb = b.quant->cols;
+    }
+    if (n_b == 0) ldb = trans_b ? K : N;
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, b.f32, b.bf16, b.quant, ldb, extra, beta, C, ldc);
 }

@@ -44,13 +44,14 @@ int gemm_force_level(const char *level);
 int gemm_level_supported(const char *level);
 
 /* Packs n rows (element (r, p) at src[r*sr + p*sk], or src16 if non-NULL: bf16) by kc into
-   ceil(n/R) zero-padded k-major panels at dst (see gemm_pack.c). */
+   ceil(n/R) zero-padded k-major panels at dst, panel i at dst + i*ps (ps >= R*kc; see gemm_pack.c). */
 void gemm_pack(real *dst, int R, const real *src, const uint16_t *src16, size_t sr, size_t sk,
-               int n, int kc);
+               int n, int kc, size_t ps);
 /* The same packing from an NF4 / int8 matrix (tensor/quant.h), element (r, p) at flat index
    off + r*sr + p*sk, dequantised here (tensor/gemm_pack_q.c). */
 struct QuantMat;
-void gemm_pack_q(real *dst, int R, const struct QuantMat *q, size_t off, size_t sr, size_t sk, int n, int kc);
+void gemm_pack_q(real *dst, int R, const struct QuantMat *q, size_t off, size_t sr, size_t sk, int n, int kc,
+                 size_t ps);
 
 #define GEMM_SCALAR_MR 4
 #define GEMM_SCALAR_NR 8
