@@ -36,6 +36,9 @@
 #endif
 #define NC_MAX 3072     /* columns of op(B) packed at once (multiple of every NR) */
 #define SERIAL_WORK (1L << 19)   /* below this many multiply-adds, one thread */
+#ifndef DIRECT_B_MAX_M
+#define DIRECT_B_MAX_M 16        /* rows of C up to which a segmented sweep reads B in place */
+#endif
 
 /* ---- micro-kernel selection ---- */
 
@@ -178,56 +181,77 @@ static void pack_a(const GemmJob *j, real *dst, int ic, int mc, int pc, int kc, 
     }
 }
 
-/* Full MR-row panels of A read in place (GemmSeg; the segmented kernel does the FMAs of the
-   packed one, so no bit changes): the extra product's kx columns of those rows, packed, at ax
-   (panel stride MR*kx); a partial last panel packed whole (kt deep) at at. */
-static void macro_direct(const GemmJob *j, int ic, int mc, int nc, int pc, int kc, int kx, const real *ax,
-                         const real *at, const real *bp, real *c, real beta) {
-    const int MR = j->ki->mr, NR = j->ki->nr, kt = kc + kx, mfull = mc / MR * MR;
+/* The segmented sweep (levels with GemmKernelInfo.seg): full MR-row panels of A and, when B is
+   f32 and not transposed, full NR-column panels of B are read in place through GemmSeg
+   strides; the segmented kernel does the packed kernel's FMAs, so no bit changes. Packed: the
+   partial last panels (kt deep, at `at` and in bpk) and the extra product's kx columns of A's
+   full panels (at ax, panel stride MR*kx). */
+typedef struct { int ic, mc, jc, nc, pc, kc, kx; const real *ax, *at, *bpk; } SegBlock;
+
+static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c, real beta) {
+    const int MR = j->ki->mr, NR = j->ki->nr, kt = k->kc + k->kx;
+    const int mfull = k->mc / MR * MR, nfull = direct_b ? k->nc / NR * NR : 0;
     size_t sa_i = j->trans_a ? 1 : j->lda, sa_k = j->trans_a ? j->lda : 1;
-    const real *a0 = j->A + (size_t)ic * sa_i + (size_t)pc * sa_k;
-    for (int jr = 0; jr < nc; jr += NR) {
-        int nv = nc - jr < NR ? nc - jr : NR;
-        const real *b = bp + (size_t)jr * kt;
-        for (int ir = 0; ir < mfull; ir += MR) {
-            GemmSeg sg[2] = { { a0 + (size_t)ir * sa_i, sa_i, sa_k, b, (size_t)NR, kc },
-                              { ax + (size_t)ir * kx, 1, (size_t)MR, b + (size_t)kc * NR, (size_t)NR, kx } };
-            j->ki->seg(sg, kx ? 2 : 1, c + (size_t)ir * j->ldc + jr, j->ldc, j->alpha, beta, MR, nv);
+    const real *a0 = j->A + (size_t)k->ic * sa_i + (size_t)k->pc * sa_k;
+    for (int jr = 0; jr < k->nc; jr += NR) {
+        int nv = k->nc - jr < NR ? k->nc - jr : NR;
+        GemmSeg sg[2];
+        if (jr < nfull) {
+            sg[0].b = j->B + (size_t)k->pc * j->ldb + k->jc + jr, sg[0].bp = j->ldb;
+            sg[1].b = k->kx ? j->x.B + k->jc + jr : NULL, sg[1].bp = (size_t)j->x.ldb;
+        } else {
+            sg[0].b = k->bpk + (size_t)(jr - nfull) * kt, sg[0].bp = (size_t)NR;
+            sg[1].b = sg[0].b + (size_t)k->kc * NR, sg[1].bp = (size_t)NR;
         }
-        if (mfull < mc)
-            j->ki->fn(kt, at, b, c + (size_t)mfull * j->ldc + jr, j->ldc, j->alpha, beta, mc - mfull, nv);
+        sg[0].k = k->kc, sg[1].k = k->kx;
+        for (int ir = 0; ir < k->mc; ir += MR) {
+            int mv = k->mc - ir < MR ? k->mc - ir : MR;
+            if (ir < mfull) {
+                sg[0].a = a0 + (size_t)ir * sa_i, sg[0].ai = sa_i, sg[0].ap = sa_k;
+                sg[1].a = k->ax + (size_t)ir * k->kx;
+            } else {
+                sg[0].a = k->at, sg[0].ai = 1, sg[0].ap = (size_t)MR;
+                sg[1].a = k->at + (size_t)k->kc * MR;
+            }
+            sg[1].ai = 1, sg[1].ap = (size_t)MR;
+            j->ki->seg(sg, k->kx ? 2 : 1, c + (size_t)ir * j->ldc + jr, j->ldc, j->alpha, beta, mv, nv);
+        }
     }
 }
 
 static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch *s) {
     const int NR = j->ki->nr, MR = j->ki->mr;
     int nc_max = n1 - n0 < NC_MAX ? n1 - n0 : NC_MAX, kt_max = j->kc + j->x.K;
-    int direct = j->ki->seg != NULL;
+    /* B in place only when few rows of A reuse it (packing a panel used once is pure cost;
+       measured slower for tall A, whose many sweeps over a panel prefer it packed) */
+    int seg = j->ki->seg != NULL;
+    int direct_b = seg && !j->trans_b && j->B && !j->B16 && !j->Bq && m1 - m0 <= DIRECT_B_MAX_M;
     s->a = grow(s->a, &s->cap_a, (size_t)MC_MAX * kt_max);
     s->b = grow(s->b, &s->cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * kt_max);
     for (int jc = n0; jc < n1; jc += NC_MAX) {
         int nc = n1 - jc < NC_MAX ? n1 - jc : NC_MAX;
+        int nfull = direct_b ? nc / NR * NR : 0;
         for (int pc = 0; pc < j->K; pc += j->kc) {
             int kc = j->K - pc < j->kc ? j->K - pc : j->kc;
             int kx = pc + kc >= j->K ? j->x.K : 0, kt = kc + kx;
-            pack_b(j, s->b, jc, nc, pc, kc, kx, kt);
+            if (nfull < nc) pack_b(j, s->b, jc + nfull, nc - nfull, pc, kc, kx, kt);
             real beta = pc == 0 ? j->beta : 1;
             for (int ic = m0; ic < m1; ic += MC_MAX) {
                 int mc = m1 - ic < MC_MAX ? m1 - ic : MC_MAX;
                 real *c = j->C + (size_t)ic * j->ldc + jc;
-                if (!direct) {
+                if (!seg) {
                     pack_a(j, s->a, ic, mc, pc, kc, kx, kt);
                     macro_kernel(j, mc, nc, kt, s->a, s->b, c, beta);
                     continue;
                 }
                 int mfull = mc / MR * MR;
-                real *ax = s->a, *at = s->a + (size_t)mfull * kx;
+                SegBlock k = { ic, mc, jc, nc, pc, kc, kx, s->a, s->a + (size_t)mfull * kx, s->b };
                 if (kx) {
                     size_t xi = j->trans_a ? 1 : (size_t)j->x.lda, xk = j->trans_a ? (size_t)j->x.lda : 1;
-                    gemm_pack(ax, MR, j->x.A + (size_t)ic * xi, NULL, xi, xk, mfull, kx, (size_t)MR * kx);
+                    gemm_pack(s->a, MR, j->x.A + (size_t)ic * xi, NULL, xi, xk, mfull, kx, (size_t)MR * kx);
                 }
-                if (mfull < mc) pack_a(j, at, ic + mfull, mc - mfull, pc, kc, kx, kt);
-                macro_direct(j, ic, mc, nc, pc, kc, kx, ax, at, s->b, c, beta);
+                if (mfull < mc) pack_a(j, s->a + (size_t)mfull * kx, ic + mfull, mc - mfull, pc, kc, kx, kt);
+                macro_seg(j, &k, direct_b, c, beta);
             }
         }
     }
