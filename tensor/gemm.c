@@ -267,9 +267,9 @@ static void gemm_task(void *ctx, long begin, long end) {
 
 /* ---- threading: choose the split with the lower estimated per-thread cost ---- */
 
-static double split_cost(long units, int tile, long other, long K, int nt) {
+static double split_cost(long units, int tile, long other, long K, int nt, double pack_own, double pack_other) {
     long per = (units + nt - 1) / nt * tile;           /* rows (or columns) of the busiest thread */
-    return (double)per * other * K / 32.0 + (double)K * (other + per);   /* FMAs/32 + packing */
+    return (double)per * other * K / 32.0 + (double)K * (pack_other * other + pack_own * per);   /* FMAs/32 + packing */
 }
 
 static void run_job(GemmJob *j) {
@@ -278,7 +278,8 @@ static void run_job(GemmJob *j) {
     int MR = j->ki->mr, NR = j->ki->nr;
     long um = (j->M + MR - 1) / MR, un = (j->N + NR - 1) / NR;
     long m_pad = um * MR, n_pad = un * NR;
-    j->split_n = split_cost(un, NR, m_pad, j->K, nt) < split_cost(um, MR, n_pad, j->K, nt);
+    double pa = j->ki->seg ? 0.0 : 1.0;     /* a segmented sweep reads A in place: no A copies */
+    j->split_n = split_cost(un, NR, m_pad, j->K, nt, 1.0, pa) < split_cost(um, MR, n_pad, j->K, nt, pa, 1.0);
     if (nt == 1) gemm_task(j, 0, j->split_n ? j->N : j->M);
     else if (j->split_n) parallel_for_chunks(j->N, NR, gemm_task, j);
     else parallel_for_chunks(j->M, MR, gemm_task, j);
