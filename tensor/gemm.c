@@ -1,5 +1,5 @@
 /* tensor/gemm.c — the tiled, packed, multi-threaded GEMM (API in gemm.h).
-   defines: gemm, gemm_bf16, gemm_quant, gemm_simd_level, gemm_force_level, gemm_level_supported
+   defines: gemm, gemm_bf16, gemm_quant, gemm_plus, gemm_simd_level, gemm_force_level, gemm_level_supported
    BLIS-style blocking (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly Instantiating
    BLAS Functionality", 2015): for each NC-wide column block of C and each KC-deep slice of K,
    pack op(B) into NR-wide panels; for each MC-high row block, pack op(A) into MR-high panels and
@@ -7,6 +7,13 @@
    Micro-kernel level: AVX-512 (8x48) > AVX2+FMA (6x16) > scalar (4x8), picked at run time with
    __builtin_cpu_supports; $MOETRAIN_SIMD=scalar|avx2|avx512 or gemm_force_level() lowers it.
    The -DREAL=double build always uses the scalar kernel.
+   Levels with a segmented kernel (AVX-512) read full MR-row panels of A in place instead of
+   packing them (the same FMAs, no bit changes): A's MR rows are 8 streams the hardware
+   prefetcher follows, and a step no longer copies every activation before multiplying it
+   (measured faster even for the LM head's G, rows 128 KB apart).
+   gemm_plus appends a second product of depth K2 (e.g. LoRA's rank side) to the last K slice:
+   its rows are packed right after that slice's in the same panels, so the micro-kernel sums
+   both in one pass and C is read and written once.
    Threads: C is cut into disjoint row or column ranges (whichever balances better and packs
    less), each thread packs what it needs into its own scratch buffers. K slices depend only on
    K and each element is summed by the same kernel arithmetic in ascending k, so the result is
@@ -29,13 +36,17 @@
 #endif
 #define NC_MAX 3072     /* columns of op(B) packed at once (multiple of every NR) */
 #define SERIAL_WORK (1L << 19)   /* below this many multiply-adds, one thread */
+#ifndef DIRECT_B_MAX_M
+#define DIRECT_B_MAX_M 16        /* rows of C up to which a segmented sweep reads B in place */
+#endif
 
 /* ---- micro-kernel selection ---- */
 
-static const GemmKernelInfo kernel_scalar = { "scalar", GEMM_SCALAR_MR, GEMM_SCALAR_NR, gemm_kernel_scalar };
+static const GemmKernelInfo kernel_scalar = { "scalar", GEMM_SCALAR_MR, GEMM_SCALAR_NR, gemm_kernel_scalar, NULL };
 #if defined(__x86_64__) && GEMM_F32
-static const GemmKernelInfo kernel_avx512 = { "avx512", GEMM_AVX512_MR, GEMM_AVX512_NR, gemm_kernel_avx512 };
-static const GemmKernelInfo kernel_avx2 = { "avx2", GEMM_AVX2_MR, GEMM_AVX2_NR, gemm_kernel_avx2 };
+static const GemmKernelInfo kernel_avx512 = { "avx512", GEMM_AVX512_MR, GEMM_AVX512_NR, gemm_kernel_avx512,
+                                              gemm_kernel_avx512_seg };
+static const GemmKernelInfo kernel_avx2 = { "avx2", GEMM_AVX2_MR, GEMM_AVX2_NR, gemm_kernel_avx2, NULL };
 #endif
 static const GemmKernelInfo *active_kernel;
 
@@ -128,6 +139,7 @@ typedef struct {
     int kc;              /* slice depth: equal slices of K, each <= KC_MAX */
     int split_n;         /* threads split columns (1) or rows (0) */
     const struct QuantMat *Bq;   /* B as NF4 / int8 (gemm_quant), else NULL */
+    GemmExtra x;         /* gemm_plus's second product (x.K == 0: none), appended to the last slice */
 } GemmJob;
 
 static void macro_kernel(const GemmJob *j, int mc, int nc, int kc, const real *ap,
@@ -144,27 +156,102 @@ static void macro_kernel(const GemmJob *j, int mc, int nc, int kc, const real *a
     }
 }
 
-static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch *s) {
-    const int MR = j->ki->mr, NR = j->ki->nr;
-    /* op(A)(i, p) = A[i*sa_i + p*sa_k]; op(B)(p, n) = B[n*sb_n + p*sb_k] */
-    size_t sa_i = j->trans_a ? 1 : j->lda, sa_k = j->trans_a ? j->lda : 1;
+/* Packs op(B)'s columns [jc, jc + nc) for the K slice [pc, pc + kc) into NR panels of depth
+   kt = kc + kx (the extra product's kx rows of K, when this is the last slice, follow kc). */
+static void pack_b(const GemmJob *j, real *dst, int jc, int nc, int pc, int kc, int kx, int kt) {
+    const int NR = j->ki->nr;
     size_t sb_n = j->trans_b ? j->ldb : 1, sb_k = j->trans_b ? 1 : j->ldb;
-    int nc_max = n1 - n0 < NC_MAX ? n1 - n0 : NC_MAX;
-    s->a = grow(s->a, &s->cap_a, (size_t)MC_MAX * j->kc);
-    s->b = grow(s->b, &s->cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * j->kc);
+    size_t boff = (size_t)jc * sb_n + (size_t)pc * sb_k, ps = (size_t)NR * kt;
+    if (j->Bq) gemm_pack_q(dst, NR, j->Bq, boff, sb_n, sb_k, nc, kc, ps);
+    else gemm_pack(dst, NR, j->B16 ? NULL : j->B + boff, j->B16 ? j->B16 + boff : NULL, sb_n, sb_k, nc, kc, ps);
+    if (kx) {
+        size_t xn = j->trans_b ? (size_t)j->x.ldb : 1, xk = j->trans_b ? 1 : (size_t)j->x.ldb;
+        gemm_pack(dst + (size_t)kc * NR, NR, j->x.B + (size_t)jc * xn, NULL, xn, xk, nc, kx, ps);
+    }
+}
+
+/* The same for op(A)'s rows [ic, ic + mc) into MR panels. */
+static void pack_a(const GemmJob *j, real *dst, int ic, int mc, int pc, int kc, int kx, int kt) {
+    const int MR = j->ki->mr;
+    size_t sa_i = j->trans_a ? 1 : j->lda, sa_k = j->trans_a ? j->lda : 1, ps = (size_t)MR * kt;
+    gemm_pack(dst, MR, j->A + (size_t)ic * sa_i + (size_t)pc * sa_k, NULL, sa_i, sa_k, mc, kc, ps);
+    if (kx) {
+        size_t xi = j->trans_a ? 1 : (size_t)j->x.lda, xk = j->trans_a ? (size_t)j->x.lda : 1;
+        gemm_pack(dst + (size_t)kc * MR, MR, j->x.A + (size_t)ic * xi, NULL, xi, xk, mc, kx, ps);
+    }
+}
+
+/* The segmented sweep (levels with GemmKernelInfo.seg): full MR-row panels of A and, when B is
+   f32 and not transposed, full NR-column panels of B are read in place through GemmSeg
+   strides; the segmented kernel does the packed kernel's FMAs, so no bit changes. Packed: the
+   partial last panels (kt deep, at `at` and in bpk) and the extra product's kx columns of A's
+   full panels (at ax, panel stride MR*kx). */
+typedef struct { int ic, mc, jc, nc, pc, kc, kx; const real *ax, *at, *bpk; } SegBlock;
+
+static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c, real beta) {
+    const int MR = j->ki->mr, NR = j->ki->nr, kt = k->kc + k->kx;
+    const int mfull = k->mc / MR * MR, nfull = direct_b ? k->nc / NR * NR : 0;
+    size_t sa_i = j->trans_a ? 1 : j->lda, sa_k = j->trans_a ? j->lda : 1;
+    const real *a0 = j->A + (size_t)k->ic * sa_i + (size_t)k->pc * sa_k;
+    for (int jr = 0; jr < k->nc; jr += NR) {
+        int nv = k->nc - jr < NR ? k->nc - jr : NR;
+        GemmSeg sg[2];
+        if (jr < nfull) {
+            sg[0].b = j->B + (size_t)k->pc * j->ldb + k->jc + jr, sg[0].bp = j->ldb;
+            sg[1].b = k->kx ? j->x.B + k->jc + jr : NULL, sg[1].bp = (size_t)j->x.ldb;
+        } else {
+            sg[0].b = k->bpk + (size_t)(jr - nfull) * kt, sg[0].bp = (size_t)NR;
+            sg[1].b = sg[0].b + (size_t)k->kc * NR, sg[1].bp = (size_t)NR;
+        }
+        sg[0].k = k->kc, sg[1].k = k->kx;
+        for (int ir = 0; ir < k->mc; ir += MR) {
+            int mv = k->mc - ir < MR ? k->mc - ir : MR;
+            if (ir < mfull) {
+                sg[0].a = a0 + (size_t)ir * sa_i, sg[0].ai = sa_i, sg[0].ap = sa_k;
+                sg[1].a = k->ax + (size_t)ir * k->kx;
+            } else {
+                sg[0].a = k->at, sg[0].ai = 1, sg[0].ap = (size_t)MR;
+                sg[1].a = k->at + (size_t)k->kc * MR;
+            }
+            sg[1].ai = 1, sg[1].ap = (size_t)MR;
+            j->ki->seg(sg, k->kx ? 2 : 1, c + (size_t)ir * j->ldc + jr, j->ldc, j->alpha, beta, mv, nv);
+        }
+    }
+}
+
+static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch *s) {
+    const int NR = j->ki->nr, MR = j->ki->mr;
+    int nc_max = n1 - n0 < NC_MAX ? n1 - n0 : NC_MAX, kt_max = j->kc + j->x.K;
+    /* B in place only when few rows of A reuse it (packing a panel used once is pure cost;
+       measured slower for tall A, whose many sweeps over a panel prefer it packed) */
+    int seg = j->ki->seg != NULL;
+    int direct_b = seg && !j->trans_b && j->B && !j->B16 && !j->Bq && m1 - m0 <= DIRECT_B_MAX_M;
+    s->a = grow(s->a, &s->cap_a, (size_t)MC_MAX * kt_max);
+    s->b = grow(s->b, &s->cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * kt_max);
     for (int jc = n0; jc < n1; jc += NC_MAX) {
         int nc = n1 - jc < NC_MAX ? n1 - jc : NC_MAX;
+        int nfull = direct_b ? nc / NR * NR : 0;
         for (int pc = 0; pc < j->K; pc += j->kc) {
             int kc = j->K - pc < j->kc ? j->K - pc : j->kc;
-            size_t boff = (size_t)jc * sb_n + (size_t)pc * sb_k;
-            if (j->Bq) gemm_pack_q(s->b, NR, j->Bq, boff, sb_n, sb_k, nc, kc);
-            else gemm_pack(s->b, NR, j->B16 ? NULL : j->B + boff, j->B16 ? j->B16 + boff : NULL,
-                           sb_n, sb_k, nc, kc);
+            int kx = pc + kc >= j->K ? j->x.K : 0, kt = kc + kx;
+            if (nfull < nc) pack_b(j, s->b, jc + nfull, nc - nfull, pc, kc, kx, kt);
             real beta = pc == 0 ? j->beta : 1;
             for (int ic = m0; ic < m1; ic += MC_MAX) {
                 int mc = m1 - ic < MC_MAX ? m1 - ic : MC_MAX;
-                gemm_pack(s->a, MR, j->A + (size_t)ic * sa_i + (size_t)pc * sa_k, NULL, sa_i, sa_k, mc, kc);
-                macro_kernel(j, mc, nc, kc, s->a, s->b, j->C + (size_t)ic * j->ldc + jc, beta);
+                real *c = j->C + (size_t)ic * j->ldc + jc;
+                if (!seg) {
+                    pack_a(j, s->a, ic, mc, pc, kc, kx, kt);
+                    macro_kernel(j, mc, nc, kt, s->a, s->b, c, beta);
+                    continue;
+                }
+                int mfull = mc / MR * MR;
+                SegBlock k = { ic, mc, jc, nc, pc, kc, kx, s->a, s->a + (size_t)mfull * kx, s->b };
+                if (kx) {
+                    size_t xi = j->trans_a ? 1 : (size_t)j->x.lda, xk = j->trans_a ? (size_t)j->x.lda : 1;
+                    gemm_pack(s->a, MR, j->x.A + (size_t)ic * xi, NULL, xi, xk, mfull, kx, (size_t)MR * kx);
+                }
+                if (mfull < mc) pack_a(j, s->a + (size_t)mfull * kx, ic + mfull, mc - mfull, pc, kc, kx, kt);
+                macro_seg(j, &k, direct_b, c, beta);
             }
         }
     }
@@ -180,9 +267,9 @@ static void gemm_task(void *ctx, long begin, long end) {
 
 /* ---- threading: choose the split with the lower estimated per-thread cost ---- */
 
-static double split_cost(long units, int tile, long other, long K, int nt) {
+static double split_cost(long units, int tile, long other, long K, int nt, double pack_own, double pack_other) {
     long per = (units + nt - 1) / nt * tile;           /* rows (or columns) of the busiest thread */
-    return (double)per * other * K / 32.0 + (double)K * (other + per);   /* FMAs/32 + packing */
+    return (double)per * other * K / 32.0 + (double)K * (pack_other * other + pack_own * per);   /* FMAs/32 + packing */
 }
 
 static void run_job(GemmJob *j) {
@@ -191,7 +278,8 @@ static void run_job(GemmJob *j) {
     int MR = j->ki->mr, NR = j->ki->nr;
     long um = (j->M + MR - 1) / MR, un = (j->N + NR - 1) / NR;
     long m_pad = um * MR, n_pad = un * NR;
-    j->split_n = split_cost(un, NR, m_pad, j->K, nt) < split_cost(um, MR, n_pad, j->K, nt);
+    double pa = j->ki->seg ? 0.0 : 1.0;     /* a segmented sweep reads A in place: no A copies */
+    j->split_n = split_cost(un, NR, m_pad, j->K, nt, 1.0, pa) < split_cost(um, MR, n_pad, j->K, nt, pa, 1.0);
     if (nt == 1) gemm_task(j, 0, j->split_n ? j->N : j->M);
     else if (j->split_n) parallel_for_chunks(j->N, NR, gemm_task, j);
     else parallel_for_chunks(j->M, MR, gemm_task, j);
@@ -203,14 +291,26 @@ static void scale_c(int M, int N, real beta, real *C, size_t ldc) {
 }
 
 static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
-                     const real *B, const uint16_t *B16, const struct QuantMat *Bq, int ldb, real beta, real *C, int ldc) {
+                     const real *B, const uint16_t *B16, const struct QuantMat *Bq, int ldb,
+                     const GemmExtra *extra, real beta, real *C, int ldc) {
     CHECK(M >= 0 && N >= 0 && K >= 0, "negative GEMM size M=%d N=%d K=%d", M, N, K);
     CHECK(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N,
           "GEMM leading dims too small: lda=%d ldb=%d ldc=%d for M=%d N=%d K=%d", lda, ldb, ldc, M, N, K);
+    GemmExtra x = { NULL, 0, NULL, 0, 0 };
+    if (extra && extra->K > 0) {
+        x = *extra;
+        CHECK(x.A && x.B && x.lda >= (trans_a ? M : x.K) && x.ldb >= (trans_b ? x.K : N),
+              "gemm_plus: second product's leading dims too small: lda=%d ldb=%d for M=%d N=%d K=%d",
+              x.lda, x.ldb, M, N, x.K);
+    }
     if (M == 0 || N == 0) return;
-    if (K == 0) { scale_c(M, N, beta, C, (size_t)ldc); return; }
+    if (K == 0 && x.K == 0) { scale_c(M, N, beta, C, (size_t)ldc); return; }
+    if (K == 0) {     /* only the second product: it becomes the first */
+        A = x.A, lda = x.lda, B = x.B, B16 = NULL, Bq = NULL, ldb = x.ldb, K = x.K;
+        x.K = 0;
+    }
     GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, B, B16, (size_t)lda, (size_t)ldb,
-                  (size_t)ldc, C, current_kernel(), 0, 0, Bq };
+                  (size_t)ldc, C, current_kernel(), 0, 0, Bq, x };
     int slices = (K + KC_MAX - 1) / KC_MAX;
     j.kc = (K + slices - 1) / slices;
     run_job(&j);
@@ -218,17 +318,32 @@ static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, 
 
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, B, NULL, NULL, ldb, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, B, NULL, NULL, ldb, NULL, beta, C, ldc);
 }
 
 void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, real alpha,
                const real *A, int lda, const uint16_t *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, NULL, ldb, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, NULL, ldb, NULL, beta, C, ldc);
 }
 
 void gemm_quant(int trans_a, int trans_b, int M, int N, int K, real alpha,
                 const real *A, int lda, const struct QuantMat *B, real beta, real *C, int ldc) {
     CHECK(B->rows == (trans_b ? N : K) && B->cols == (trans_b ? K : N),
           "gemm_quant: B is [%d, %d], op(B) must be [%d, %d] (trans_b %d)", B->rows, B->cols, K, N, trans_b);
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, NULL, B, B->cols, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, NULL, B, B->cols, NULL, beta, C, ldc);
+}
+
+void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+               GemmB b, const GemmExtra *extra, real beta, real *C, int ldc) {
+    int n_b = (b.f32 != NULL) + (b.bf16 != NULL) + (b.quant != NULL);
+    CHECK(n_b == 1 || (n_b == 0 && K == 0), "gemm_plus: B must be exactly one of f32, bf16, quantised");
+    int ldb = b.ld;
+    if (b.quant) {
+        CHECK(b.quant->rows == (trans_b ? N : K) && b.quant->cols == (trans_b ? K : N),
+              "gemm_plus: quantised B is [%d, %d], op(B) must be [%d, %d] (trans_b %d)", b.quant->rows,
+              b.quant->cols, K, N, trans_b);
+        ldb = b.quant->cols;
+    }
+    if (n_b == 0) ldb = trans_b ? K : N;
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, b.f32, b.bf16, b.quant, ldb, extra, beta, C, ldc);
 }

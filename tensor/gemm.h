@@ -1,5 +1,6 @@
 /* tensor/gemm.h — the one matrix multiply of the project.
-   defines: gemm, gemm_bf16, gemm_quant, gemm_naive, gemm_bf16_naive, gemm_simd_level
+   defines: gemm, gemm_bf16, gemm_quant, gemm_plus, GemmExtra, GemmB, gemm_naive, gemm_bf16_naive,
+            gemm_plus_naive, gemm_simd_level
    Computes C = beta*C + alpha * op(A) * op(B), row-major, with leading dimensions:
      op(A) is M x K: A is M x K (lda >= K) or, if trans_a, K x M (lda >= M)
      op(B) is K x N: B is K x N (ldb >= N) or, if trans_b, N x K (ldb >= K)
@@ -14,6 +15,8 @@
 #include <stdint.h>
 #include "tensor/real.h"
 
+struct QuantMat;
+
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc);
 void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, real alpha,
@@ -21,9 +24,21 @@ void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, real alpha,
 
 /* B as an NF4 / int8 matrix (tensor/quant.h; ldb = its cols), dequantised panel by panel while
    packing: no f32 copy of the whole matrix exists. */
-struct QuantMat;
 void gemm_quant(int trans_a, int trans_b, int M, int N, int K, real alpha,
                 const real *A, int lda, const struct QuantMat *B, real beta, real *C, int ldc);
+
+/* C = beta*C + alpha*(op(A)*op(B) + op(A2)*op(B2)), op(A2) M x K2 and op(B2) K2 x N with the same
+   transposes (f32 only): the second product is packed after the first's last K slice, so the
+   micro-kernel sums both in one pass over C (a narrow K2 such as a LoRA rank costs K2 more
+   kernel steps instead of a GEMM of its own). B is one of f32 / bf16 / quantised (GemmB). Each
+   element is summed in ascending k over the first product, then the second: bitwise identical
+   for any thread count. extra NULL or extra->K == 0: the plain product. */
+typedef struct GemmExtra { const real *A; int lda; const real *B; int ldb; int K; } GemmExtra;
+typedef struct GemmB { const real *f32; const uint16_t *bf16; const struct QuantMat *quant; int ld; } GemmB;
+void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+               GemmB b, const GemmExtra *extra, real beta, real *C, int ldc);
+void gemm_plus_naive(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
+                     GemmB b, const GemmExtra *extra, real beta, real *C, int ldc);
 
 void gemm_naive(int trans_a, int trans_b, int M, int N, int K, real alpha,
                 const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc);

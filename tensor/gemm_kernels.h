@@ -1,7 +1,8 @@
 /* tensor/gemm_kernels.h — internals of the tiled GEMM (tensor/gemm.c): micro-kernel protocol,
    packing helpers, and the level override used by tests and benchmarks.
-   defines: GemmKernel, GemmKernelInfo, GEMM_F32, gemm_force_level, gemm_level_supported,
-            gemm_pack, gemm_kernel_scalar, gemm_kernel_avx512, gemm_kernel_avx2,
+   defines: GemmKernel, GemmSeg, GemmKernelSeg, GemmKernelInfo, GEMM_F32, gemm_force_level, gemm_level_supported,
+            gemm_pack, gemm_kernel_scalar, gemm_kernel_avx512, gemm_kernel_avx512_seg,
+            gemm_kernel_avx2,
             gemm_pack_t8_avx2, gemm_pack_q
    Micro-kernel contract: a is a packed MR x kc panel of op(A) stored k-major (a[p*MR + i]),
    b a packed kc x NR panel of op(B) (b[p*NR + j]), both zero-padded to full MR / NR and 64-byte
@@ -31,10 +32,19 @@
 typedef void (*GemmKernel)(int kc, const real *a, const real *b, real *c, size_t ldc,
                            real alpha, real beta, int mv, int nv);
 
+/* A micro-kernel input read in place: element (i, p) of the MR x k A panel at a[i*ai + p*ap],
+   row p of the k x NR B panel at b + p*bp (all MR rows and NR columns must be readable). A
+   segmented kernel sums its segments one after the other in ascending p, with the very same
+   FMAs as the packed kernel over their concatenation, so reading A unpacked changes no bit. */
+typedef struct { const real *a; size_t ai, ap; const real *b; size_t bp; int k; } GemmSeg;
+typedef void (*GemmKernelSeg)(const GemmSeg *seg, int nseg, real *c, size_t ldc, real alpha, real beta,
+                              int mv, int nv);
+
 typedef struct {
     const char *level;   /* "avx512", "avx2", "scalar" */
     int mr, nr;          /* micro-tile */
     GemmKernel fn;
+    GemmKernelSeg seg;   /* the segmented twin of fn, or NULL (this level always packs A) */
 } GemmKernelInfo;
 
 /* Forces the micro-kernel level ("scalar", "avx2", "avx512"); NULL or "" restores the default
@@ -44,13 +54,14 @@ int gemm_force_level(const char *level);
 int gemm_level_supported(const char *level);
 
 /* Packs n rows (element (r, p) at src[r*sr + p*sk], or src16 if non-NULL: bf16) by kc into
-   ceil(n/R) zero-padded k-major panels at dst (see gemm_pack.c). */
+   ceil(n/R) zero-padded k-major panels at dst, panel i at dst + i*ps (ps >= R*kc; see gemm_pack.c). */
 void gemm_pack(real *dst, int R, const real *src, const uint16_t *src16, size_t sr, size_t sk,
-               int n, int kc);
+               int n, int kc, size_t ps);
 /* The same packing from an NF4 / int8 matrix (tensor/quant.h), element (r, p) at flat index
    off + r*sr + p*sk, dequantised here (tensor/gemm_pack_q.c). */
 struct QuantMat;
-void gemm_pack_q(real *dst, int R, const struct QuantMat *q, size_t off, size_t sr, size_t sk, int n, int kc);
+void gemm_pack_q(real *dst, int R, const struct QuantMat *q, size_t off, size_t sr, size_t sk, int n, int kc,
+                 size_t ps);
 
 #define GEMM_SCALAR_MR 4
 #define GEMM_SCALAR_NR 8
@@ -64,6 +75,8 @@ void gemm_kernel_scalar(int kc, const real *a, const real *b, real *c, size_t ld
 #define GEMM_AVX2_NR 16
 void gemm_kernel_avx512(int kc, const float *a, const float *b, float *c, size_t ldc,
                         float alpha, float beta, int mv, int nv);
+void gemm_kernel_avx512_seg(const GemmSeg *seg, int nseg, float *c, size_t ldc, float alpha, float beta,
+                            int mv, int nv);
 void gemm_kernel_avx2(int kc, const float *a, const float *b, float *c, size_t ldc,
                       float alpha, float beta, int mv, int nv);
 /* Packs rows x kc (rows % 8 == 0) of a matrix whose rows are contiguous along k (row stride

@@ -1,6 +1,7 @@
 /* tensor/gemm_kernels_x86.c — the x86-64 SIMD micro-kernels of the tiled GEMM (contract in
    gemm_kernels.h) and a transposing pack helper.
    defines: gemm_kernel_avx512 (8 x 48 tile: 24 zmm accumulators, 3 B vectors, 1 broadcast),
+            gemm_kernel_avx512_seg (its twin reading A through strides),
             gemm_kernel_avx2 (6 x 16 tile: 12 ymm accumulators), gemm_pack_t8_avx2
    Each function carries its own target attribute, so the file builds without -mavx flags and
    gemm.c calls a kernel only after __builtin_cpu_supports says the CPU has it. The edge of a
@@ -65,6 +66,56 @@ TGT512 void gemm_kernel_avx512(int kc, const float *a, const float *b, float *c,
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     __mmask16 m0 = mask16(nv), m1 = mask16(nv - 16), m2 = mask16(nv - 32);
     /* written out row by row (constant indices) so the accumulators never leave registers */
+#define STORE_ROW(i)                                                              \
+    if (i < mv) {                                                                 \
+        float *row = c + (size_t)(i) * ldc;                                       \
+        store16(row, acc[i][0], va, vb, beta, m0);                                \
+        store16(row + 16, acc[i][1], va, vb, beta, m1);                           \
+        store16(row + 32, acc[i][2], va, vb, beta, m2);                           \
+    }
+    REP8(STORE_ROW)
+#undef STORE_ROW
+}
+
+/* gemm_kernel_avx512 with A (and B) read through GemmSeg strides: the same FMAs in the same
+   order, so the result equals the packed kernel's bit for bit (gemm.c reads full MR-row panels
+   of A in place instead of packing them). */
+TGT512 void gemm_kernel_avx512_seg(const GemmSeg *seg, int nseg, float *c, size_t ldc, float alpha,
+                                   float beta, int mv, int nv) {
+    enum { MR = GEMM_AVX512_MR };
+    __m512 acc[MR][3];
+#define ZERO_ROW(i) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
+    REP8(ZERO_ROW)
+#undef ZERO_ROW
+#define PREFETCH_ROW(i)                                                           \
+    if (i < mv) {                                                                 \
+        _mm_prefetch((const char *)(c + (size_t)(i) * ldc), _MM_HINT_T0);         \
+        _mm_prefetch((const char *)(c + (size_t)(i) * ldc + 16), _MM_HINT_T0);    \
+        _mm_prefetch((const char *)(c + (size_t)(i) * ldc + 32), _MM_HINT_T0);    \
+        _mm_prefetch((const char *)(c + (size_t)(i) * ldc + 47), _MM_HINT_T0);    \
+    }
+    REP8(PREFETCH_ROW)
+#undef PREFETCH_ROW
+    for (int s = 0; s < nseg; s++) {
+        const float *a = seg[s].a, *b = seg[s].b;
+        const size_t ai = seg[s].ai, ap = seg[s].ap, bp = seg[s].bp;
+        for (int p = 0; p < seg[s].k; p++) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32);
+#define FMA_ROW(i)                                                                \
+            {                                                                     \
+                __m512 av = _mm512_set1_ps(a[(i) * ai]);                          \
+                acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);                   \
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);                   \
+                acc[i][2] = _mm512_fmadd_ps(av, b2, acc[i][2]);                   \
+            }
+            REP8(FMA_ROW)
+#undef FMA_ROW
+            a += ap;
+            b += bp;
+        }
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    __mmask16 m0 = mask16(nv), m1 = mask16(nv - 16), m2 = mask16(nv - 32);
 #define STORE_ROW(i)                                                              \
     if (i < mv) {                                                                 \
         float *row = c + (size_t)(i) * ldc;                                       \

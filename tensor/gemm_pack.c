@@ -2,7 +2,8 @@
    defines: gemm_pack, gemm_kernel_scalar
    A block of n "rows" (the M side of op(A) or the N side of op(B)) by kc is stored as
    ceil(n/R) panels of kc x R values, k-major (dst[p*R + r]), the tail panel zero-padded, so the
-   micro-kernel streams both operands contiguously (BLIS's packed layout). Element (r, p) of the
+   micro-kernel streams both operands contiguously (BLIS's packed layout). Panels start ps reals
+   apart (ps >= kc*R): gemm_plus packs a second product's K rows right after the first's. Element (r, p) of the
    source is src[r*sr + p*sk]: sk == 1 is a transposing pack (rows contiguous along k, done
    with 8x8 AVX2 transposes when available), sr == 1 a plain copy. bf16 sources (src16) are
    widened to f32 here, so every micro-kernel sees plain floats. */
@@ -64,7 +65,7 @@ static void pack_panel16(real *dst, int R, const uint16_t *src, size_t sr, size_
 #define PREFETCH_ROWS 8
 
 /* Copy mode (sr == 1): walk k outermost so each source row is read once, contiguously. */
-static void pack_copy(real *dst, int R, const real *src, int n, size_t sk, int kc) {
+static void pack_copy(real *dst, int R, const real *src, int n, size_t sk, int kc, size_t ps) {
     int full = n / R * R, tail = n - full;
     for (int p = 0; p < kc; p++) {
         const real *s = src + (size_t)p * sk;
@@ -73,12 +74,12 @@ static void pack_copy(real *dst, int R, const real *src, int n, size_t sk, int k
             for (int r = 0; r < n; r += 64 / (int)sizeof(real))
                 __builtin_prefetch(s + (size_t)PREFETCH_ROWS * sk + r);
         for (int r0 = 0; r0 < full; r0 += R) {
-            real *dd = d + (size_t)r0 * kc;
+            real *dd = d + (size_t)(r0 / R) * ps;
             const real *ss = s + r0;
             for (int r = 0; r < R; r++) dd[r] = ss[r];     /* R is 4..48: a call to memcpy costs more */
         }
         if (tail) {
-            real *dt = d + (size_t)full * kc;
+            real *dt = d + (size_t)(full / R) * ps;
             for (int r = 0; r < tail; r++) dt[r] = s[full + r];
             for (int r = tail; r < R; r++) dt[r] = 0;
         }
@@ -86,11 +87,11 @@ static void pack_copy(real *dst, int R, const real *src, int n, size_t sk, int k
 }
 
 void gemm_pack(real *dst, int R, const real *src, const uint16_t *src16, size_t sr, size_t sk,
-               int n, int kc) {
-    if (!src16 && sr == 1) { pack_copy(dst, R, src, n, sk, kc); return; }
+               int n, int kc, size_t ps) {
+    if (!src16 && sr == 1) { pack_copy(dst, R, src, n, sk, kc, ps); return; }
     for (int r0 = 0; r0 < n; r0 += R) {
         int rv = n - r0 < R ? n - r0 : R;
-        real *d = dst + (size_t)r0 * kc;
+        real *d = dst + (size_t)(r0 / R) * ps;
         if (src16) pack_panel16(d, R, src16 + (size_t)r0 * sr, sr, sk, rv, kc);
         else pack_panel(d, R, src + (size_t)r0 * sr, sr, sk, rv, kc);
     }

@@ -14,10 +14,12 @@
    Saved: Z, S, N. Threads: rows of a chunk run in parallel (disjoint outputs), GEMMs split C
    into disjoint blocks, the loss sum is serial: results do not depend on the thread count.
    Where the time goes (1024 rows, C 288, V 32000, frozen w, 1 thread, ~170 ms): the two GEMMs
-   ~150 ms (~95 % of the FMA peak in the micro-kernel), their packing ~19 ms (w for each chunk
-   and product; G for G·W, read back from memory since a chunk's logits exceed the caches), the
-   row pass ~8 ms. Packing w once ahead of all chunks was measured no faster: the micro-kernel
-   then streams the packed w from memory itself, which costs about what the packing did. */
+   ~150 ms (~95 % of the FMA peak in the micro-kernel), packing w ~7 ms (for each chunk and
+   product; G and X are read in place by the AVX-512 kernel, tensor/gemm.c), the row pass
+   ~8 ms (max, exp and sum; the max pass reads the logits back from memory since a chunk's
+   logits exceed the caches). Packing w once ahead of all chunks was measured no faster: the
+   micro-kernel then streams the packed w from memory itself, which costs about what the
+   packing did. */
 #include "autograd/ops/linear_ce.h"
 #include "autograd/ops/cross_entropy.h"
 #include "tensor/rowvec.h"

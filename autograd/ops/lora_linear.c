@@ -1,6 +1,6 @@
 /* autograd/ops/lora_linear.c — frozen linear + LoRA adapter, fused (see lora_linear.h).
    x viewed as X [R, in], W [out, in], A [r, in], B [out, r], scale s:
-     H = X·Aᵀ [R, r],   Y = X·Wᵀ + s·H·Bᵀ [R, out]   (the second GEMM accumulates, beta 1)
+     H = X·Aᵀ [R, r],   Y = X·Wᵀ + (s·H)·Bᵀ [R, out]   (one gemm_plus: both products, one pass)
    Saved: H, and scratch for the backward. Backward: derivation above lora_backward.
    op_lora_linear_residual (the speed twin) adds a residual afterwards, Y = (X·Wᵀ + s·H·Bᵀ) + res
    (rounded as op_add_inplace on the plain output), and Y's gradient buffer IS res's: the backward reads dY
@@ -38,22 +38,31 @@ static void prod(int ta, int tb, int M, int N, int K, real alpha, const real *A,
      ∂Y[r][o]/∂H[r][k] = s B[o][k]  ⇒  dH  = s·dY·B          [R, r]     (a scratch, not a grad)
      ∂H[r][k]/∂A[k][i] = X[r][i]    ⇒  dA += dHᵀ·X           [r, in]
      X reaches Y directly and through H:  dX += dY·W + dH·A   [R, in]  (W read as f32 or bf16)
+   Forward Y and backward dX are each one gemm_plus: the rank-r product rides along in the
+   frozen product's last K slice instead of a second pass over the [R, out] / [R, in] output.
    For the residual twin Y also has + res, whose gradient dY is already in res's buffer. */
+static GemmB base_of(const Tensor *w) {
+    GemmB g = { NULL, NULL, NULL, w->shape[1] };
+    if (w->quant) g.quant = w->quant;
+    else if (w->bf16 && !w->data) g.bf16 = w->bf16;
+    else g.f32 = w->data;
+    return g;
+}
+
 static void lora_backward(const TapeEntry *e) {
     const LoraSaved *sv = e->saved;
     const Tensor *x = e->in[0], *w = e->in[1], *a = e->in[2], *b = e->in[3];
     const real *dy = e->out->grad;
     int R = (int)tensor_rows(x), I = w->shape[1], O = w->shape[0], r = a->shape[0];
     if (R == 0) return;
-    if (x->grad && w->quant) gemm_quant(0, 0, R, I, O, (real)1, dy, O, w->quant, (real)1, x->grad, I);
-    else if (x->grad && w->bf16 && !w->data) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w->bf16, I, (real)1, x->grad, I);
-    else if (x->grad) gemm(0, 0, R, I, O, (real)1, dy, O, w->data, I, (real)1, x->grad, I);
     if (w->grad) gemm(1, 0, O, I, R, (real)1, dy, O, x->data, I, (real)1, w->grad, I);
     if (b->grad) prod(1, 0, O, r, R, sv->s, dy, O, sv->h, r, 1, b->grad, r, sv->scratch);
     if (!a->grad && !x->grad) return;
     prod(0, 0, R, r, O, sv->s, dy, O, b->data, r, 0, sv->dh, r, sv->scratch);
     if (a->grad) gemm(1, 0, r, I, R, (real)1, sv->dh, r, x->data, I, (real)1, a->grad, I);
-    if (x->grad) gemm(0, 0, R, I, r, (real)1, sv->dh, r, a->data, I, (real)1, x->grad, I);
+    /* dX += dY·W + dH·A: one GEMM, the rank-r product appended to W's K (gemm_plus) */
+    GemmExtra ext = { sv->dh, r, a->data, I, r };
+    if (x->grad) gemm_plus(0, 0, R, I, O, (real)1, dy, O, base_of(w), &ext, (real)1, x->grad, I);
 }
 
 static void check_args(const Tensor *x, const Tensor *w, const Tensor *a, const Tensor *b) {
@@ -94,13 +103,13 @@ static Tensor *lora_op(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real
     ArenaMark m = arena_mark(t->arena);
     real *h = arena_alloc(t->arena, hn * sizeof(real)), *scratch = arena_alloc(t->arena, sn * sizeof(real));
     if (R > 0 && O > 0) {
-        if (w->quant) gemm_quant(0, 1, R, O, I, (real)1, x->data, I, w->quant, (real)0, y->data, O);
-        else if (w->bf16 && !w->data) gemm_bf16(0, 1, R, O, I, (real)1, x->data, I, w->bf16, I, (real)0, y->data, O);
-        else gemm(0, 1, R, O, I, (real)1, x->data, I, w->data, I, (real)0, y->data, O);
+        /* Y = X·Wᵀ + (s·H)·Bᵀ in one GEMM: s·H [R, r] (in scratch) appended to X's K (gemm_plus) */
+        GemmExtra ext = { scratch, r, b->data, r, r };
         if (r > 0) {
             prod(0, 1, R, r, I, (real)1, x->data, I, a->data, I, 0, h, r, scratch);
-            gemm(0, 1, R, O, r, s, h, r, b->data, r, (real)1, y->data, O);
+            for (size_t i = 0; i < (size_t)R * r; i++) scratch[i] = s * h[i];
         }
+        gemm_plus(0, 1, R, O, I, (real)1, x->data, I, base_of(w), &ext, (real)0, y->data, O);
     }
     if (res)
         for (size_t i = 0; i < y->numel; i++) y->data[i] += res->data[i];
