@@ -41,7 +41,7 @@ static double row_denominator(const Routing *r, const double *p, const int *top,
     return s > 0 ? s : 1.0;
 }
 
-static void route_weights_forward(real *W, const real *z, const Routing *r, int all_selected) {
+void route_weights_rows(real *W, const real *z, const Routing *r, int all_selected) {
     double p[MOE_ROUTE_MAX_E];
     memset(W, 0, (size_t)r->N * r->E * sizeof(real));
     for (int row = 0; row < r->N; row++) {
@@ -108,7 +108,7 @@ Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected)
     CHECK(r->E <= MOE_ROUTE_MAX_E, "route_weights: %d experts > %d", r->E, MOE_ROUTE_MAX_E);
     int uniform = all_selected == ROUTE_W_UNIFORM;   /* a constant: nothing to record */
     Tensor *W = tape_output(t, 2, z->shape, !uniform && tape_wants_grad(t, 1, &z), "route_weights");
-    route_weights_forward(W->data, z->data, r, all_selected);
+    route_weights_rows(W->data, z->data, r, all_selected);
     if (uniform) return W;
     TapeEntry *e = tape_record(t, "route_weights", route_weights_backward_entry, W, 1, &z);
     if (e) {
