@@ -42,7 +42,8 @@ static AdapterConfig variant_adapter(int v) {
     if (v == 5) a.pregate = 1;
     if (v == 7) {
         a.n_null = 2;
-        a.targets = LORA_TARGET_Q | LORA_TARGET_GATE | LORA_TARGET_UP | LORA_TARGET_DOWN | LORA_TARGET_ROUTER;
+        a.targets = LORA_TARGET_GATE | LORA_TARGET_UP | LORA_TARGET_DOWN | LORA_TARGET_ROUTER;   /* experts only:
+                                                 the decode buffers must fit their rank */
     }
     if (v == 8) { a.upcycle = a.n_true = 4; a.targets = LORA_TARGET_Q | LORA_TARGET_GATE | LORA_TARGET_DOWN; }
     if (v >= 7) a.gate2_init = MOE_GATE2_RANDOM;
