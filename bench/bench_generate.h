@@ -4,7 +4,8 @@
 #define BENCH_GENERATE_H
 #include "bench/bench.h"
 
-/* Greedy generation on a random stories15M-shaped model, 1 thread and all threads. */
+/* Greedy generation on random stories15M-shaped models (dense, lora, molora, adamoe, moe),
+   1 thread and all threads. */
 int bench_generate(const BenchOpts *o);
 
 #endif

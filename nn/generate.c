@@ -4,35 +4,32 @@
    (a·σ(a))·b with σ evaluated without exponentiating a positive number. Only the summation
    order of the linears (GEMV below vs the blocked gemm) and of attention differs, so the cached
    logits equal the full forward's up to float rounding.
-   Routed modules (Mixtral / upcycled MoE FFN blocks, Mo-LoRA / AdaMoE linears) are not
-   re-implemented here: they run their own forward (moe_ffn_forward, moe_linear_forward_into) on
-   the step's row as a [1, ·] tensor, on a no-grad tape over s->arena, so training, evaluation and
-   generation share one implementation of routing and experts. Their routing is per token
-   (top-k, top-p, dense, stochastic's evaluation rule), so a row routes alone exactly as it does
-   inside the full sequence; expert-choice routing is not (experts pick among the sequence's
-   tokens) and llama_generate rejects it. */
-#include "nn/generate.h"
-#include "autograd/ops/activation.h"
+   Routed modules (Mixtral / upcycled MoE FFN blocks, Mo-LoRA / AdaMoE linears) run on row
+   kernels in nn/generate_routed.c, which routes through the training code's selection. Their
+   routing is per token (top-k, top-p, dense, stochastic's evaluation rule), so a row routes
+   alone exactly as it does inside the full sequence; expert-choice routing is not (experts pick
+   among the sequence's tokens) and llama_generate rejects it. */
+#include "nn/generate_rows.h"
 #include "autograd/ops/attention.h"
 #include "autograd/ops/rope.h"
-#include "autograd/ops/route.h"
 #include "tensor/check.h"
-#include "tensor/threads.h"
 #include "tensor/half.h"
-#include "tensor/quant.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static int imax(int a, int b) { return a > b ? a : b; }
 
-/* the largest LoRA rank over every linear of the model (0 without an adapter) */
+/* the largest LoRA rank over every linear of the model, MoE FFN experts included (0 without
+   an adapter) */
 static int max_rank(const LlamaModel *m) {
     int r = 0;
     for (int i = 0; i < m->cfg.n_layers; i++) {
         const LlamaLayer *l = &m->layers[i];
         const LoraLinear *lin[7] = { &l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down };
         for (int j = 0; j < 7; j++) r = imax(r, lin[j]->rank);
+        for (int e = 0; l->ffn && e < l->ffn->n_true; e++)
+            r = imax(r, imax(l->ffn->w1[e].rank, imax(l->ffn->w3[e].rank, l->ffn->w2[e].rank)));
     }
     return r;
 }
@@ -72,11 +69,11 @@ void decode_state_init(DecodeState *s, const LlamaModel *m, int cap) {
     s->logits = alloc_reals((size_t)c->vocab_size);
     s->scores = alloc_reals((size_t)c->n_heads * cap);
     s->routed = m->moe != NULL;
+    s->count_routes = 0;
+    s->rt = NULL;
     if (s->routed) {
         CHECK(!noncausal_router(m), "decode_state_init: expert-choice routing cannot decode token by token");
-        arena_init(&s->arena, 1 << 16);
-        tape_init(&s->tape, &s->arena);
-        tape_set_no_grad(&s->tape, 1);
+        s->rt = decode_routed_new(m);
     }
 }
 
@@ -84,123 +81,19 @@ void decode_state_free(DecodeState *s) {
     real *bufs[] = { s->k_cache, s->v_cache, s->x, s->xb, s->q, s->att, s->out, s->ff_gate,
                      s->ff_up, s->lora_h, s->lora_d, s->logits, s->scores };
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
-    if (s->routed) {
-        tape_free(&s->tape);
-        arena_free(&s->arena);
-    }
+    if (s->rt) decode_routed_free(s->rt);
     memset(s, 0, sizeof *s);
 }
 
-/* ---- y = W x for one row: a GEMV ----
-   gemm with M = 1 would re-pack all of W on every call (70% of the time of a decode step), so
-   the decode path has its own kernel: one dot product per output row, 8 independent partial
-   sums (vectorisable without reassociation) combined in a fixed order. Rows are split over the
-   thread pool for large W; each row is computed the same way by whichever thread owns it, so
-   the result does not depend on the thread count. */
-
-#define MATVEC_PARALLEL_MIN (1L << 16)   /* multiply-adds; below this one thread is faster */
-
-typedef struct {
-    const real *w, *x;
-    const uint16_t *w16;
-    real *y;
-    int in;
-    const QuantMat *wq;       /* NF4 / int8 storage, else NULL */
-} MatvecCtx;
-
-static real dot_real(const real *w, const real *x, int n) {
-    real acc[8] = { 0 };
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += w[i + k] * x[i + k];
-    real s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++) s += w[i] * x[i];
-    return s;
-}
-
-static real dot_bf16(const uint16_t *w, const real *x, int n) {
-    real acc[8] = { 0 };
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += (real)bf16_to_f32(w[i + k]) * x[i + k];
-    real s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (; i < n; i++) s += (real)bf16_to_f32(w[i]) * x[i];
-    return s;
-}
-
-/* row r of an NF4 / int8 W, dequantised 256 values at a time (tensor/quant.h) */
-static real dot_quant(const QuantMat *q, long r, const real *x, int n) {
-    float f[256];
-    real w[256], s = 0;
-    for (int i = 0; i < n; i += 256) {
-        int len = n - i < 256 ? n - i : 256;
-        quant_dequant(q, (size_t)r * (size_t)n + (size_t)i, (size_t)len, f);
-        for (int k = 0; k < len; k++) w[k] = (real)f[k];
-        s += dot_real(w, x + i, len);
-    }
-    return s;
-}
-
-static void matvec_rows(void *vc, long r0, long r1) {
-    const MatvecCtx *c = vc;
-    for (long r = r0; r < r1; r++)
-        c->y[r] = c->wq ? dot_quant(c->wq, r, c->x, c->in) : c->w16 ? dot_bf16(c->w16 + (size_t)r * c->in, c->x, c->in)
-                         : dot_real(c->w + (size_t)r * c->in, c->x, c->in);
-}
-
-/* y [out] = W x, W [out, in] as real or bf16 storage */
-static void matvec(const Tensor *w, const real *x, real *y) {
-    int out = w->shape[0], in = w->shape[1];
-    MatvecCtx c = { w->data, x, w->bf16, y, in, w->quant };
-    if ((long)out * in < MATVEC_PARALLEL_MIN) matvec_rows(&c, 0, out);
-    else parallel_for_chunks(out, 16, matvec_rows, &c);
-}
-
-/* ---- routed modules on one row (see the header comment) ---- */
-
-/* a [1, n] copy of x in the step arena */
-static Tensor *row_tensor(DecodeState *s, const real *x, int n) {
-    Tensor *t = tensor_2d(&s->arena, 1, n, 0);
-    memcpy(t->data, x, (size_t)n * sizeof(real));
-    return t;
-}
-
-/* y [out] (= W x on entry) += the Mo-LoRA / AdaMoE experts of x [in], as lora_linear_forward */
-static void moe_linear_row(DecodeState *s, const MoeLinear *ml, const real *x, real *y) {
-    Tensor *yb = row_tensor(s, y, ml->out);
-    Tensor *r = moe_linear_forward_into(&s->tape, ml, row_tensor(s, x, ml->in), yb, NULL);
-    memcpy(y, r->data, (size_t)ml->out * sizeof(real));
-}
-
-
-/* Around the layers of one step: router statistics off (generating is not evaluating) and a
-   fresh one-row router log; afterwards the log is cleared (its records pointed into the arena)
-   and the arena reset. Returns the previous stats_on. */
-static int routed_begin(DecodeState *s) {
-    MoeState *st = s->m->moe;
-    int stats_on = st->stats_on;
-    st->stats_on = 0;
-    moe_forward_begin(st, NULL, 1);
-    return stats_on;
-}
-
-static void routed_end(DecodeState *s, int stats_on) {
-    MoeState *st = s->m->moe;
-    moe_forward_begin(st, NULL, 0);
-    st->stats_on = stats_on;
-    tape_reset(&s->tape);
-    arena_reset(&s->arena);
-}
-
 /* y = W x (+ b) + s·B(A x) (lora_linear_forward on one row; dropout is off at inference) */
-static void linear_apply(DecodeState *s, const LoraLinear *l, const real *x, real *y) {
-    matvec(l->weight, x, y);
+void decode_linear(DecodeState *s, const LoraLinear *l, const real *x, real *y) {
+    decode_matvec(l->weight, x, y);
     if (l->bias)
         for (int i = 0; i < l->out; i++) y[i] = y[i] + l->bias->data[i];
-    if (l->moe) moe_linear_row(s, l->moe, x, y);
+    if (l->moe) decode_moe_linear(s, l->moe, x, y);
     if (!l->lora_a) return;
-    matvec(l->lora_a, x, s->lora_h);
-    matvec(l->lora_b, s->lora_h, s->lora_d);
+    decode_matvec(l->lora_a, x, s->lora_h);
+    decode_matvec(l->lora_b, s->lora_h, s->lora_d);
     for (int i = 0; i < l->out; i++) y[i] = y[i] + l->scaling * s->lora_d[i];
 }
 
@@ -210,41 +103,14 @@ static real sigmoid(real a) {
     return e / ((real)1 + e);
 }
 
-/* out [C] = down(silu(gate(h)) * up(h)) through linear_apply (the dense FFN and every MoE expert) */
-static void swiglu_row(DecodeState *s, const LoraLinear *gate, const LoraLinear *up, const LoraLinear *down,
-                       const real *h, real *out) {
+/* out [C] = down(silu(gate(h)) * up(h)) through decode_linear (the dense FFN and every MoE expert) */
+void decode_swiglu(DecodeState *s, const LoraLinear *gate, const LoraLinear *up, const LoraLinear *down,
+                   const real *h, real *out) {
     CHECK(gate->out <= s->m->cfg.hidden_dim, "decode: FFN hidden %d > the buffers' %d", gate->out, s->m->cfg.hidden_dim);
-    linear_apply(s, gate, h, s->ff_gate);
-    linear_apply(s, up, h, s->ff_up);
+    decode_linear(s, gate, h, s->ff_gate);
+    decode_linear(s, up, h, s->ff_up);
     for (int i = 0; i < gate->out; i++) s->ff_gate[i] = s->ff_gate[i] * sigmoid(s->ff_gate[i]) * s->ff_up[i];
-    linear_apply(s, down, s->ff_gate, out);
-}
-
-/* out [C] = the MoE FFN block of the normed row h [C] (the caller adds the residual). The routing
-   is the block's own code (router logits incl. LoRA and gate2, route_select, op_route_weights on a
-   one-row tape); each selected true expert's SwiGLU then runs through linear_apply's matvecs, in
-   ascending expert order as moe_ffn_forward adds them, rather than through GEMMs that would pack
-   every expert weight for a single row. */
-static void moe_ffn_row(DecodeState *s, const MoeFfn *f, const real *h, real *out) {
-    Tensor *z = moe_ffn_router_logits(&s->tape, f, row_tensor(s, h, f->dim), NULL);
-    Routing *r = arena_alloc(&s->arena, sizeof *r);
-    route_select(&s->arena, op_softmax(&s->tape, z), f->n_true, f->top_k, NULL, r);
-    const real *W = op_route_weights(&s->tape, z, r, f->all_selected)->data;
-    real *d = arena_alloc(&s->arena, (size_t)f->dim * sizeof(real));
-    unsigned char chosen[MOE_MAX_EXPERTS] = { 0 };
-    for (int q = 0; q < r->k; q++)
-        if (r->sel[q] >= 0) chosen[r->sel[q]] = 1;
-    memset(out, 0, (size_t)f->dim * sizeof(real));
-    for (int e = 0; e < f->n_true; e++) {
-        if (!chosen[e]) continue;
-        swiglu_row(s, &f->w1[e], &f->w3[e], &f->w2[e], h, d);
-        for (int c = 0; c < f->dim; c++) out[c] += W[e] * d[c];
-    }
-    if (f->identity_nulls) {
-        real wn = 0;
-        for (int j = f->n_true; j < f->n_true + f->n_null; j++) wn += W[j];
-        for (int c = 0; c < f->dim; c++) out[c] += wn * h[c];
-    }
+    decode_linear(s, down, s->ff_gate, out);
 }
 
 /* y = (x · rsqrt(mean(x²) + eps)) · w, as op_rmsnorm */
@@ -273,18 +139,18 @@ static void layer_step(DecodeState *s, int li, int pos) {
     real *k_row = kc + (size_t)pos * kvd, *v_row = vc + (size_t)pos * kvd;
 
     rmsnorm_row(s->xb, s->x, l->attn_norm->data, C, eps);
-    linear_apply(s, &l->q, s->xb, s->q);
-    linear_apply(s, &l->k, s->xb, k_row);
-    linear_apply(s, &l->v, s->xb, v_row);
+    decode_linear(s, &l->q, s->xb, s->q);
+    decode_linear(s, &l->k, s->xb, k_row);
+    decode_linear(s, &l->v, s->xb, v_row);
     rope_apply_inplace(s->q, 1, H, D, &m->rope, pos, mode);
     rope_apply_inplace(k_row, 1, KV, D, &m->rope, pos, mode);
     attention_decode_step(s->att, s->q, kc, vc, pos, H, KV, D, s->scores);
-    linear_apply(s, &l->o, s->att, s->out);
+    decode_linear(s, &l->o, s->att, s->out);
     add_inplace(s->x, s->out, C);
 
     rmsnorm_row(s->xb, s->x, l->ffn_norm->data, C, eps);
-    if (l->ffn) moe_ffn_row(s, l->ffn, s->xb, s->out);
-    else swiglu_row(s, &l->gate, &l->up, &l->down, s->xb, s->out);
+    if (l->ffn) decode_moe_ffn(s, l->ffn, s->xb, s->out);
+    else decode_swiglu(s, &l->gate, &l->up, &l->down, s->xb, s->out);
     add_inplace(s->x, s->out, C);
 }
 
@@ -298,16 +164,11 @@ const real *decode_step(DecodeState *s, int id, int pos, int want_logits) {
     if (emb->bf16)
         for (int i = 0; i < C; i++) s->x[i] = (real)bf16_to_f32(emb->bf16[(size_t)id * C + i]);
     else memcpy(s->x, emb->data + (size_t)id * C, (size_t)C * sizeof(real));
-    if (s->routed) {
-        int stats_on = routed_begin(s);
-        for (int li = 0; li < c->n_layers; li++) layer_step(s, li, pos);
-        routed_end(s, stats_on);
-    } else {
-        for (int li = 0; li < c->n_layers; li++) layer_step(s, li, pos);
-    }
+    if (s->rt) decode_routed_begin(s);
+    for (int li = 0; li < c->n_layers; li++) layer_step(s, li, pos);
     if (!want_logits) return NULL;
     rmsnorm_row(s->xb, s->x, m->final_norm->data, C, (real)c->norm_eps);
-    matvec(m->lm_head, s->xb, s->logits);
+    decode_matvec(m->lm_head, s->xb, s->logits);
     return s->logits;
 }
 

@@ -11,16 +11,20 @@
        h = rmsnorm(x)·w_post;  x = x + down(silu(gate(h)) * up(h))
      logits = lm_head · rmsnorm(x)·w_final
    MoE FFN blocks (Mixtral, upcycled: layer.ffn) replace the SwiGLU line by the block's routing
-   (moe_ffn_router_logits, route_select, op_route_weights) on the [1, C] row and each selected true
-   expert's SwiGLU through the GEMVs below (weighted, in ascending expert order, + identity nulls);
-   Mo-LoRA / AdaMoE linears add moe_linear_forward_into's experts to W x; both on a no-grad tape
-   (see generate.c); router statistics are not accumulated while decoding and the
-   router log is empty after each step. Expert-choice routing (non-causal) cannot decode.
+   and each selected true expert's SwiGLU (weighted, in ascending expert order, + identity nulls);
+   Mo-LoRA / AdaMoE linears add their experts to W x. Both run on plain row kernels, no tape
+   (nn/generate_routed.c): router logits as GEMVs, op_softmax's row kernel, the training code's
+   selection (route_select / route_select_rule with moe_route_spec's rule) and weights
+   (route_weights_rows), then each selected LoRA expert as A x and Bᵀ rows, as op_routed_lora
+   computes them. Router statistics are not accumulated while decoding (unless count_routes) and
+   the router log is empty after each step. Expert-choice routing (non-causal) cannot decode.
    Linears: y = W x (a row-parallel GEMV over real or bf16 storage) (+ b where the model has a
    bias: Qwen2 q/k/v, Llama attention_bias) + s·B(A x) with a LoRA adapter. RoPE reads the model's
    table, so Llama 3 rope_scaling applies here as in training.
    Every buffer is allocated once by decode_state_init: no allocation per token (routed models:
-   the arena's blocks are kept and reused).
+   the routing records go to an arena whose blocks are kept and reused). Routed models keep a
+   transposed copy of every LoRA expert's B, so the adapter must not change while a DecodeState
+   is alive.
    Sampling (sampler_next): temperature 0 = greedy argmax (ties -> lowest id); else
    p = softmax(logits / temperature) in double, restricted to the nucleus when top_p < 1 (the
    smallest set of most probable tokens whose mass reaches top_p; Holtzman et al. 2020,
@@ -28,11 +32,12 @@
 #ifndef GENERATE_H
 #define GENERATE_H
 #include "nn/llama.h"
-#include "autograd/tape.h"
 #include "tensor/rng.h"
 #include "tensor/status.h"
 
 #define GENERATE_RNG_STREAM 5   /* rng_derive(seed, 5) drives sampling */
+
+typedef struct DecodeRouted DecodeRouted;   /* nn/generate_routed.c */
 
 typedef struct {
     const LlamaModel *m;
@@ -40,8 +45,9 @@ typedef struct {
     real *k_cache, *v_cache;    /* [L, cap, KV*D] */
     real *x, *xb, *q, *att, *out, *ff_gate, *ff_up, *lora_h, *lora_d, *logits, *scores;
     int routed;                 /* the model has routers (m->moe): MoE FFN blocks or MoE linears */
-    Arena arena;                /* routed only: the modules' no-grad tape and its arena, */
-    Tape tape;                  /* reset after every step */
+    int count_routes;           /* 1: every routed row is counted into m->moe->stats as a forward
+                                   counts it (Load while decoding); default 0 */
+    DecodeRouted *rt;           /* routed only: the routed modules' scratch */
 } DecodeState;
 
 /* Allocates the caches for positions 0..cap-1 (cap <= max_seq_len) and the scratch. */

@@ -170,9 +170,15 @@ static Tensor *add_shared_and_const(Tape *t, const MoeLinear *m, Tensor *xin, Te
     return y2;
 }
 
+/* Without a caller's rng (gradient checks), the stochastic rule draws from a stream fixed per
+   (layer, module), so two forwards route identically. */
+Rng moe_route_rng(const MoeLinear *m) {
+    return rng_derive(0x5eedULL + (uint64_t)(m->layer * MOE_MODULES + m->module), 17);
+}
+
 /* The selection rule (spec) and the weight mode (ROUTE_W_*, the return value) of this forward.
    Stochastic (THOR) is the one rule that differs between training and evaluation. */
-static int route_rule(const MoeLinear *m, int training, RouteSpec *spec, Rng *rng) {
+int moe_route_spec(const MoeLinear *m, int training, RouteSpec *spec, Rng *rng) {
     int E = m->n_true + m->n_null, k_now = m->state ? m->state->k_now : 0;
     int k = k_now > 0 ? (k_now < E ? k_now : E) : m->top_k;   /* --top-k-schedule */
     *spec = (RouteSpec){ .rule = ROUTE_TOPK, .n_true = m->n_true, .k = k, .top_p = m->top_p, .rng = rng };
@@ -208,13 +214,11 @@ static Tensor *linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_
     Tensor *z = op_linear(t, router_input(st, m, x2), router);   /* [N, E] logits */
     Tensor *p = op_softmax(t, z);                            /* [N, E] over true + null */
     Routing *r = arena_alloc(t->arena, sizeof *r);           /* in the step arena */
-    /* Without a caller's rng (gradient checks), the stochastic rule draws from a stream fixed
-       per (layer, module), so two forwards route identically. */
-    Rng fixed = rng_derive(0x5eedULL + (uint64_t)(m->layer * MOE_MODULES + m->module), 17);
+    Rng fixed = moe_route_rng(m);
     RouteSpec spec;
     int force = st ? st->stochastic_rule : 0;
     int training = force ? force == 1 : !t->no_grad;   /* forced, else recording tape = training */
-    int mode = route_rule(m, training, &spec, drop_rng ? drop_rng : &fixed);
+    int mode = moe_route_spec(m, training, &spec, drop_rng ? drop_rng : &fixed);
     route_select_rule(t->arena, p, &spec, mask, r);          /* S: a constant, no tape entry */
     if (st && st->observe) st->observe(st->observe_ctx, m->layer, m->module, z, r);
     if (st) {

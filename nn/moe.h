@@ -1,7 +1,8 @@
 /* nn/moe.h — a mixture of LoRA experts on a frozen linear layer (Mo-LoRA, MoLA-style) and its
    AdaMoE form with null experts; the per-forward router log, the Eq. 6 loss and router statistics.
    defines: MoeLinear, MoeModuleStats, MoeStats, MoeSummary, MoeState, MOE_MODULES,
-            moe_linear_declare, moe_linear_init, moe_linear_forward, moe_linear_forward_into, moe_state_new, moe_state_free,
+            moe_linear_declare, moe_linear_init, moe_linear_forward, moe_linear_forward_into, moe_route_spec,
+            moe_route_rng, moe_state_new, moe_state_free,
             moe_forward_begin, moe_aux_loss, moe_stats_reset, moe_stats_accumulate, moe_summary_module,
             moe_summary_layer, moe_summary_model, MoeExpertSpan, moe_expert_span_begin, moe_expert_span_end
    Semantics (ARCHITECTURE.md "AdaMoE semantics", REFERENCE.md §1; torch_ref.py `route`,
@@ -103,6 +104,14 @@ Tensor *moe_linear_forward(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y_bas
    caller's fresh tensor that nothing else reads (no [N, out] copy forward nor gradient add
    backward); returns y (a view of it). */
 Tensor *moe_linear_forward_into(Tape *t, const MoeLinear *m, Tensor *x, Tensor *y, Rng *drop_rng);
+/* The routing of m in one forward: the selection rule into *spec (k after the state's k_now,
+   top_p, rng for the stochastic training rule) and the weight mode (ROUTE_W_*) as the return
+   value; training picks the stochastic rule's training form. The forward above and the decode
+   step (nn/generate_routed.c) both route through it. */
+int moe_route_spec(const MoeLinear *m, int training, RouteSpec *spec, Rng *rng);
+/* the stream the stochastic training rule draws from when the caller gives no rng (fixed per
+   (layer, module), so two forwards route identically) */
+Rng moe_route_rng(const MoeLinear *m);
 
 /* Router statistics of one module, summed over every forward since the last reset. */
 typedef struct {

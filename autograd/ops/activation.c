@@ -104,7 +104,7 @@ VEC_CLONES static void swiglu_backward_shared(void *vj, long i0, long i1) {
         for (long i = i0; i < i1; i++) g[i] = g[i] * a[i] * vm_sigmoid(a[i]);
 }
 
-static void softmax_row_forward(real *y, const real *x, int C) {
+void softmax_row(real *y, const real *x, int C) {
     real m = x[0];
     for (int j = 1; j < C; j++) m = x[j] > m ? x[j] : m;
     double s = 0.0;
@@ -203,7 +203,7 @@ typedef struct { real *out; const real *dy, *y; const real *x; int C; } SoftmaxJ
 static void softmax_forward_rows(void *ctx, long begin, long end) {
     const SoftmaxJob *j = ctx;
     for (long r = begin; r < end; r++)
-        softmax_row_forward(j->out + (size_t)r * j->C, j->x + (size_t)r * j->C, j->C);
+        softmax_row(j->out + (size_t)r * j->C, j->x + (size_t)r * j->C, j->C);
 }
 
 /* dx_i += y_i (dy_i − Σ_j y_j dy_j) for each row in [begin, end) (softmax_row_backward) */

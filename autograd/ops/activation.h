@@ -1,5 +1,5 @@
 /* autograd/ops/activation.h — smooth activations and softmax.
-   defines: op_silu, op_swiglu, op_swiglu_shared_grad, op_softmax, OP_SILU, OP_SWIGLU,
+   defines: op_silu, op_swiglu, op_swiglu_shared_grad, op_softmax, softmax_row, OP_SILU, OP_SWIGLU,
             OP_SWIGLU_SHARED_GRAD, OP_SOFTMAX */
 #ifndef OPS_ACTIVATION_H
 #define OPS_ACTIVATION_H
@@ -15,6 +15,9 @@ Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b);  /* silu(a)·b, a and b same s
    test_swiglu_shared_grad_matches_swiglu); its backward writes db over dy in the shared buffer. */
 Tensor *op_swiglu_shared_grad(Tape *t, Tensor *a, Tensor *b);
 Tensor *op_softmax(Tape *t, Tensor *x);            /* softmax over the last dim, any shape */
+/* y [C] = softmax(x [C]): op_softmax's forward on one row, no tape (the decode step's routers
+   use it so that they see the very probabilities training computes from the same logits) */
+void softmax_row(real *y, const real *x, int C);
 
 extern const OpInfo OP_SILU, OP_SWIGLU, OP_SWIGLU_SHARED_GRAD, OP_SOFTMAX;
 

@@ -65,7 +65,7 @@ static void rw_forward_task(void *vj, long b, long e) {
     }
 }
 
-static void route_weights_forward(real *W, const real *z, const Routing *r, int all_selected) {
+void route_weights_rows(real *W, const real *z, const Routing *r, int all_selected) {
     memset(W, 0, (size_t)r->N * r->E * sizeof(real));
     RwJob j = { W, NULL, z, r, all_selected };
     parallel_for_chunks(r->N, RW_GRAIN, rw_forward_task, &j);
@@ -129,7 +129,7 @@ Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected)
     CHECK(r->E <= MOE_ROUTE_MAX_E, "route_weights: %d experts > %d", r->E, MOE_ROUTE_MAX_E);
     int uniform = all_selected == ROUTE_W_UNIFORM;   /* a constant: nothing to record */
     Tensor *W = tape_output(t, 2, z->shape, !uniform && tape_wants_grad(t, 1, &z), "route_weights");
-    route_weights_forward(W->data, z->data, r, all_selected);
+    route_weights_rows(W->data, z->data, r, all_selected);
     if (uniform) return W;
     TapeEntry *e = tape_record(t, "route_weights", route_weights_backward_entry, W, 1, &z);
     if (e) {

@@ -1,7 +1,7 @@
 /* autograd/ops/route.h — the mixing weights of a token-level router (Mo-LoRA / AdaMoE;
    ARCHITECTURE.md "AdaMoE semantics", REFERENCE.md §1.1), given a selection (autograd/routing.h:
    top-k; nn/route_rules.h: the other rules).
-   defines: op_route_weights, op_row_sum_cols, ROUTE_W_*, OP_ROUTE_WEIGHTS, OP_ROW_SUM_COLS
+   defines: op_route_weights, route_weights_rows, op_row_sum_cols, ROUTE_W_*, OP_ROUTE_WEIGHTS, OP_ROW_SUM_COLS
    Experts 0..n_true-1 are true experts, n_true..E-1 are null experts. op_route_weights() is
    differentiable in the router logits z; the selection is a constant. Forward and backward run
    on the thread pool over fixed row ranges (every row is its own output). */
@@ -25,6 +25,9 @@
    all_selected is one of ROUTE_W_* (0 / 1 keep their old meaning). */
 enum { ROUTE_W_TRUE_ONLY = 0, ROUTE_W_ALL_SELECTED = 1, ROUTE_W_RAW = 2, ROUTE_W_UNIFORM = 3 };
 Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected);
+/* op_route_weights's forward on raw arrays, no tape: W [r->N, r->E] from z [r->N, r->E] (the
+   decode step's routers, nn/generate_routed.c) */
+void route_weights_rows(real *W, const real *z, const Routing *r, int all_selected);
 
 
 
