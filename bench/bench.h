@@ -40,6 +40,7 @@ typedef struct {
     int loss_answer;      /* --loss-on answer: the last 4 tokens of each row carry the loss */
     int json;
     int expert_time;      /* also time the steps with the routed experts off */
+    int recompute;        /* activation recompute per decoder layer (nn/recompute.h) */
 } BenchModeOpts;
 int bench_mode(const BenchModeOpts *o);
 const char *bench_mode_names(void);

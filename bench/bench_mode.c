@@ -29,6 +29,7 @@
    step_cpu_ms_median, expert_ms, expert_clock), or a short text block. */
 #include "bench/bench.h"
 #include "bench/bench_step.h"
+#include "nn/model_memory.h"
 #include "tensor/gemm.h"
 #include "tensor/check.h"
 #include "tensor/threads.h"
@@ -117,6 +118,7 @@ typedef struct {
     Tape tape;
     Rng data;
     int *ids, *targets, B, T, answer;
+    MemEstimate estimate;   /* nn/model_memory.h, for the peak RSS */
 } ModeRun;
 
 /* routers and gate2 N(0, 0.02²) as the script's nn.Linear under its init loop; LoRA B N(0, 0.02²) */
@@ -125,6 +127,9 @@ static void mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
     AdapterConfig a;
     bench_mode_setup(d->name, &c, &a);
     llama_declare(&s->m, &c, &a, 0);
+    s->m.recompute = o->recompute;
+    MemBudget mb = { .batch = o->batch, .seq = o->seq };
+    memory_estimate_mode(&s->m, &mb, o->recompute, &s->estimate);
     llama_init_base_random(&s->m, 1, 0.02);
     llama_init_adapter(&s->m, 1);
     Rng r = rng_derive(1, 7);
@@ -290,10 +295,11 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
         printf("mode %s, batch %d x seq %d, loss on %s, %d threads, simd %s: %zu params (%zu trainable)\n"
                "  step %.1f ms median (min %.1f, max %.1f; CPU %.1f) = fwd %.1f + bwd %.1f + opt %.1f ms, "
                "%.0f tok/s\n  %.3f model GFLOP/step = %.1f GFLOP/s; true experts/token %.3f; peak RSS %.1f MB; "
-               "loss %.6g; arena high-water %.1f MB\n", d->name, o->batch, o->seq, o->loss_answer ? "answer" : "all", o->threads,
+               "loss %.6g; arena high-water %.1f MB\n  recompute %s; memory estimate %.1f MB (activations %.1f MB)\n", d->name, o->batch, o->seq, o->loss_answer ? "answer" : "all", o->threads,
                gemm_simd_level(), params, trainable, r->med, r->min, r->max, r->cpu, r->fwd, r->bwd, r->opt,
                ntok / (r->med * 1e-3), fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, r->load, rss, r->loss,
-               (double)s->arena.high_water / (1 << 20));
+               (double)s->arena.high_water / (1 << 20), o->recompute ? "on" : "off", s->estimate.total / 1e6,
+               s->estimate.activations / 1e6);
         if (o->expert_time && s->m.moe)
             printf("  routed experts %.1f ms of the step (%s; their forward work + the backward of their "
                    "tape entries)\n", r->expert, r->expert_cpu_clock ? "thread CPU time" : "wall clock");
@@ -310,7 +316,8 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
     if (o->expert_time)
         printf(", \"loss_on\": \"%s\", \"step_cpu_ms_median\": %.3f, \"expert_ms\": %.3f, \"expert_clock\": \"%s\"",
                o->loss_answer ? "answer" : "all", r->cpu, r->expert, r->expert_cpu_clock ? "cpu" : "wall");
-    printf("}\n");
+    if (o->recompute) printf(", \"recompute\": true");
+    printf(", \"memory_estimate_mb\": %.1f}\n", s->estimate.total / 1e6);
 }
 
 int bench_mode(const BenchModeOpts *o) {
@@ -323,6 +330,11 @@ int bench_mode(const BenchModeOpts *o) {
         o->seq > bench_stories15m_config().max_seq_len) {
         fprintf(stderr, "error: bench: need --steps in 1..%d, --warmup >= 0, --batch >= 1 and --seq in 1..%d\n",
                 MAX_STEPS, bench_stories15m_config().max_seq_len);
+        return 1;
+    }
+    if (o->recompute && o->expert_time) {
+        fprintf(stderr, "error: bench: --expert-time times the routed experts' own tape entries, which --recompute on "
+                        "replays inside each layer's hook: use one or the other\n");
         return 1;
     }
     threads_init(o->threads);

@@ -161,3 +161,18 @@ Tensor *llama_layers_recompute(Tape *t, const LlamaModel *m, Tensor *x, int B, i
     for (int i = 0; i < m->cfg.n_layers; i++) x = checkpoint_layer(t, m, i, x, B, T, drop_rng, G);
     return x;
 }
+
+/* No gradient, so nothing is read after a layer but its output: two [N, C] buffers taken in
+   turn, the arena rewound after every layer (recompute.h). */
+Tensor *llama_layers_no_grad(Tape *t, const LlamaModel *m, Tensor *x, int B, int T, Rng *drop_rng) {
+    CHECK(t->no_grad && !m->moe, "llama_layers_no_grad: for a no-grad forward without routers");
+    Tensor *buf[2] = { tensor_new(t->arena, x->ndim, x->shape, 0), tensor_new(t->arena, x->ndim, x->shape, 0) };
+    for (int i = 0; i < m->cfg.n_layers; i++) {
+        ArenaMark mark = arena_mark(t->arena);
+        Tensor *y = llama_layer_forward(t, m, i, x, B, T, drop_rng);
+        memcpy(buf[i % 2]->data, y->data, y->numel * sizeof(real));
+        arena_rewind(t->arena, mark);
+        x = buf[i % 2];
+    }
+    return x;
+}

@@ -1,6 +1,6 @@
 /* nn/recompute.h — activation recompute per decoder layer (gradient checkpointing; Chen et al.
    2016, "Training Deep Nets with Sublinear Memory Cost").
-   defines: llama_layers_recompute
+   defines: llama_layers_recompute, llama_layers_no_grad
    Without it a training forward keeps every op's output, gradient buffer and saved data of all
    L layers until the backward: about L x (30 [N, C]-sized buffers + the attention probabilities)
    for N = B·T rows. With LlamaModel.recompute set, llama_hidden_padded runs the decoder stack
@@ -24,6 +24,11 @@
    and gradient equals the run without recompute bit for bit (tests/nn/test_recompute.c).
    Peak activation memory: L x [N, C] (+ router p) kept, plus one layer's full set during the
    forward and during its backward (nn/model_memory.h estimates both).
+   A no-grad forward (evaluation, scoring) of a model without routers needs no hooks at all: each
+   layer's output is copied out and the arena rewound (llama_layers_no_grad), so evaluating a
+   1.1B model at 4 x 256 tokens holds two [N, C] buffers and one layer instead of 22 layers'
+   outputs (2.7 GB). With routers the router log (MoeState.log: `route`, tests) must outlive the
+   forward, so it runs as before.
    Pre-gating (AdapterConfig.pregate) routes layer l on layer l-1's module inputs, which live
    inside layer l-1: refused (the CLI says so before loading). */
 #ifndef RECOMPUTE_H
@@ -33,5 +38,8 @@
 /* x [B*T, C] the embedding output -> the last layer's output [B*T, C] (before the final norm),
    the layers recorded as hooks (header). For a recording tape only. */
 Tensor *llama_layers_recompute(Tape *t, const LlamaModel *m, Tensor *x, int B, int T, Rng *drop_rng);
+
+/* the same stack in a no-grad forward of a model without routers: only the stream survives */
+Tensor *llama_layers_no_grad(Tape *t, const LlamaModel *m, Tensor *x, int B, int T, Rng *drop_rng);
 
 #endif

@@ -6,7 +6,8 @@
    gradient), Mo-LoRA, AdaMoE 4 + 4 null top-3, AdaMoE with frozen-random routers, stochastic and
    top-p routing with the entropy loss, and a Mixtral-style MoE FFN (moe-ffn adapter with gate2
    nulls), on a right-padded batch, at 1 and 2 threads; and the arena's high-water mark (the bytes
-   the step holds at its peak) drops. */
+   the step holds at its peak) drops, and a no-grad forward of a dense model peaks the same with 8
+   layers as with 2 (each layer's arena rewound, nn/recompute.h llama_layers_no_grad). */
 #include "tests/support/suites.h"
 #include "tests/support/model_fixtures.h"
 #include "nn/recompute.h"
@@ -111,12 +112,12 @@ START_TEST(test_recompute_is_bitwise_identical)
 }
 END_TEST
 
-/* 8 layers at N = 27 rows: without recompute the arena holds every layer's activations at the
+/* 16 layers at N = 27 rows: without recompute the arena holds every layer's activations at the
    end of the forward; with it, the kept streams plus one layer. */
 START_TEST(test_recompute_lowers_the_peak)
 {
     Case k = CASES[4];   /* adamoe: kept router p as well */
-    k.layers = 8;
+    k.layers = 16;
     LlamaModel m;
     build(&m, &k);
     StepOut off, on;
@@ -131,12 +132,41 @@ START_TEST(test_recompute_lowers_the_peak)
 }
 END_TEST
 
+/* a no-grad forward of a dense model holds one layer at a time: 8 layers peak like 2 */
+static size_t no_grad_peak(int layers) {
+    Case k = CASES[0];
+    k.layers = layers;
+    LlamaModel m;
+    build(&m, &k);
+    int ids[B * T];
+    for (int i = 0; i < B * T; i++) ids[i] = (i * 13 + 7) % m.cfg.vocab_size;
+    Arena a;
+    arena_init(&a, 1 << 12);
+    Tape t;
+    tape_init(&t, &a);
+    tape_set_no_grad(&t, 1);
+    llama_hidden(&t, &m, ids, B, T, NULL);
+    size_t hw = a.high_water;
+    tape_free(&t);
+    arena_free(&a);
+    llama_free(&m);
+    return hw;
+}
+
+START_TEST(test_no_grad_forward_holds_one_layer)
+{
+    size_t two = no_grad_peak(2), eight = no_grad_peak(8);
+    ck_assert_msg(eight <= two + two / 10, "no-grad arena peak %zu bytes with 8 layers, %zu with 2", eight, two);
+}
+END_TEST
+
 Suite *recompute_suite(void) {
     Suite *s = suite_create("recompute");
     TCase *tc = tcase_create("recompute");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_recompute_is_bitwise_identical, 0, (int)(sizeof CASES / sizeof CASES[0]));
     tcase_add_test(tc, test_recompute_lowers_the_peak);
+    tcase_add_test(tc, test_no_grad_forward_holds_one_layer);
     suite_add_tcase(s, tc);
     return s;
 }
