@@ -2,10 +2,13 @@
    step arena's measured high-water mark (every byte the ops allocate, tensor/arena.h), with
    recompute and without, for LoRA (all linears; q, v only; with dropout), full fine-tuning,
    Mo-LoRA, AdaMoE 4 + 4 null top-3 and a Mixtral-style MoE FFN: within 10 % each. The model is
-   small enough for one 64 MB arena block, so the mark counts allocations only. */
+   small enough for one 64 MB arena block, so the mark counts allocations only. And the
+   --recompute auto decision of memory_check (nn/model_memory.h). */
 #include "tests/support/suites.h"
 #include "tests/support/model_fixtures.h"
 #include "nn/memory_acts.h"
+#include "nn/model_memory.h"
+#include <string.h>
 #include "tensor/threads.h"
 #include <math.h>
 #include <stdio.h>
@@ -71,11 +74,54 @@ START_TEST(test_estimate_follows_the_arena)
 }
 END_TEST
 
+/* --recompute auto: on exactly when the estimate without it exceeds the limit and with it fits;
+   on / off as asked; a limit below both refused naming the activations; on + pre-gating refused */
+START_TEST(test_auto_recompute_decision)
+{
+    ModelConfig c = tiny_config(0);
+    c.n_layers = 6;
+    AdapterConfig a = { .kind = ADAPTER_LORA, .targets = LORA_TARGET_ALL, .rank = 4, .alpha = 8 };
+    LlamaModel m;
+    llama_declare_params(&m, &c, &a, 0);
+    MemPlan p;
+    MemBudget b = { .batch = 8, .seq = 16, .plan = &p };
+    MemEstimate off, on;
+    memory_estimate_mode(&m, &b, 0, &off);
+    memory_estimate_mode(&m, &b, 1, &on);
+    ck_assert_msg(on.total < off.total && on.params == off.params, "%g vs %g", on.total, off.total);
+    Error err;
+    b.limit = off.total * 1.01;
+    ck_assert_int_eq(memory_check(&m, &b, "m", &err), STATUS_OK);
+    ck_assert_msg(!p.recompute && strstr(p.why, "auto: the estimate without it") && strstr(p.why, "fits"), "%s", p.why);
+    b.limit = (off.total + on.total) / 2;
+    ck_assert_int_eq(memory_check(&m, &b, "m", &err), STATUS_OK);
+    ck_assert_msg(p.recompute && strstr(p.why, "exceeds --max-memory") && p.chosen.total == on.total, "%s", p.why);
+    b.recompute = MEM_RECOMPUTE_OFF;
+    ck_assert_int_eq(memory_check(&m, &b, "m", &err), STATUS_INVALID);
+    ck_assert_msg(strstr(err.message, "with recompute off") && strstr(err.hint, "--recompute auto or on"), "%s | %s",
+                  err.message, err.hint);
+    b.recompute = MEM_RECOMPUTE_AUTO;
+    b.limit = on.total * 0.99;
+    ck_assert_int_eq(memory_check(&m, &b, "m", &err), STATUS_INVALID);
+    ck_assert_msg(strstr(err.message, "activations") && strstr(err.message, "with recompute on"), "%s", err.message);
+    m.acfg.pregate = 1;   /* pre-gating: auto cannot turn it on, on is refused */
+    b.limit = (off.total + on.total) / 2;
+    ck_assert_int_eq(memory_check(&m, &b, "m", &err), STATUS_INVALID);
+    ck_assert_msg(strstr(p.why, "--pregate rules recompute out"), "%s", p.why);
+    b.recompute = MEM_RECOMPUTE_ON;
+    b.limit = -1;
+    ck_assert_int_eq(memory_check(&m, &b, "m", &err), STATUS_INVALID);
+    ck_assert_msg(strstr(err.message, "cannot be combined with --pregate"), "%s", err.message);
+    llama_free(&m);
+}
+END_TEST
+
 Suite *memory_acts_suite(void) {
     Suite *s = suite_create("memory_acts");
     TCase *tc = tcase_create("arena");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_estimate_follows_the_arena, 0, (int)(sizeof CASES / sizeof CASES[0]));
+    tcase_add_test(tc, test_auto_recompute_decision);
     suite_add_tcase(s, tc);
     return s;
 }
