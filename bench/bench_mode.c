@@ -29,6 +29,7 @@
    step_cpu_ms_median, expert_ms, expert_clock), or a short text block. */
 #include "bench/bench.h"
 #include "bench/bench_step.h"
+#include "nn/checkpoint.h"
 #include "nn/model_memory.h"
 #include "tensor/gemm.h"
 #include "tensor/check.h"
@@ -118,19 +119,51 @@ typedef struct {
     Tape tape;
     Rng data;
     int *ids, *targets, B, T, answer;
-    MemEstimate estimate;   /* nn/model_memory.h, for the peak RSS */
+    MemEstimate estimate;     /* nn/model_memory.h: the start-up estimate, against the peak RSS */
 } ModeRun;
 
+/* --model: the checkpoint with the mode's adapter, refused before loading when the start-up
+   estimate (nn/model_memory.h: parameters, AdamW moments, activations of B x T) exceeds the RAM
+   available; s->estimate keeps the estimate for the report */
+static int mode_load(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
+    if (d->n_experts) {
+        fprintf(stderr, "error: bench: --model works with --mode full, lora, molora or adamoe (moe / moe_null build "
+                        "their own MoE FFN on the stories15M shape)\n");
+        return 1;
+    }
+    Error err;
+    MemBudget b = { .limit = 0, .batch = o->batch, .seq = o->seq, .limit_name = "--max-memory",
+                    .recompute = o->recompute ? MEM_RECOMPUTE_ON : MEM_RECOMPUTE_OFF };
+    AdapterConfig a = d->a;
+    Status st = model_load_budget(&s->m, o->model, &a, o->base_dtype, &b, &err);
+    if (!st && o->seq > s->m.cfg.max_seq_len) {
+        st = error_set(&err, STATUS_INVALID, NULL, "bench: --seq %d exceeds the model's context %d", o->seq,
+                       s->m.cfg.max_seq_len);
+        llama_free(&s->m);
+    }
+    if (st) {
+        fprintf(stderr, "error: %s%s%s\n", err.message, err.hint[0] ? "\n  hint: " : "", err.hint);
+        return 1;
+    }
+    memory_estimate(&s->m, &b, &s->estimate);
+    return 0;
+}
+
 /* routers and gate2 N(0, 0.02²) as the script's nn.Linear under its init loop; LoRA B N(0, 0.02²) */
-static void mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
+static int mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
     ModelConfig c;
     AdapterConfig a;
     bench_mode_setup(d->name, &c, &a);
-    llama_declare(&s->m, &c, &a, 0);
+    s->estimate = (MemEstimate){ 0 };
+    if (o->model) {
+        if (mode_load(s, d, o)) return 1;
+    } else {
+        llama_declare(&s->m, &c, &a, 0);
+        MemBudget mb = { .batch = o->batch, .seq = o->seq };
+        memory_estimate_mode(&s->m, &mb, o->recompute, &s->estimate);
+        llama_init_base_random(&s->m, 1, 0.02);
+    }
     s->m.recompute = o->recompute;
-    MemBudget mb = { .batch = o->batch, .seq = o->seq };
-    memory_estimate_mode(&s->m, &mb, o->recompute, &s->estimate);
-    llama_init_base_random(&s->m, 1, 0.02);
     llama_init_adapter(&s->m, 1);
     Rng r = rng_derive(1, 7);
     for (int i = 0; i < s->m.ps.n; i++) {
@@ -148,6 +181,7 @@ static void mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
     s->data = rng_derive(1, 8);
     s->ids = xmalloc((size_t)s->B * s->T * sizeof(int));
     s->targets = xmalloc((size_t)s->B * s->T * sizeof(int));
+    return 0;
 }
 
 static void mode_free(ModeRun *s) {
@@ -300,6 +334,9 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
                ntok / (r->med * 1e-3), fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, r->load, rss, r->loss,
                (double)s->arena.high_water / (1 << 20), o->recompute ? "on" : "off", s->estimate.total / 1e6,
                s->estimate.activations / 1e6);
+        if (o->model)
+            printf("  %s, frozen base in %s: start-up estimate %.1f MB against the peak RSS %.1f MB\n", o->model,
+                   param_store_base_name(ps), s->estimate.total / 1e6, rss);
         if (o->expert_time && s->m.moe)
             printf("  routed experts %.1f ms of the step (%s; their forward work + the backward of their "
                    "tape entries)\n", r->expert, r->expert_cpu_clock ? "thread CPU time" : "wall clock");
@@ -313,11 +350,13 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
            d->name, o->batch, o->seq, o->threads, params, trainable, r->med, r->min, r->max, r->fwd, r->bwd,
            r->opt, ntok / (r->med * 1e-3), r->load, fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, rss, r->loss,
            o->steps, o->warmup);
+    if (o->model) printf(", \"model\": \"%s\", \"base_dtype\": \"%s\"", o->model, param_store_base_name(ps));
+    printf(", \"estimate_mb\": %.1f", s->estimate.total / 1e6);
     if (o->expert_time)
         printf(", \"loss_on\": \"%s\", \"step_cpu_ms_median\": %.3f, \"expert_ms\": %.3f, \"expert_clock\": \"%s\"",
                o->loss_answer ? "answer" : "all", r->cpu, r->expert, r->expert_cpu_clock ? "cpu" : "wall");
     if (o->recompute) printf(", \"recompute\": true");
-    printf(", \"memory_estimate_mb\": %.1f}\n", s->estimate.total / 1e6);
+    printf("}\n");
 }
 
 int bench_mode(const BenchModeOpts *o) {
@@ -327,7 +366,7 @@ int bench_mode(const BenchModeOpts *o) {
         return 1;
     }
     if (o->steps < 1 || o->steps > MAX_STEPS || o->warmup < 0 || o->batch < 1 || o->seq < 1 ||
-        o->seq > bench_stories15m_config().max_seq_len) {
+        (!o->model && o->seq > bench_stories15m_config().max_seq_len)) {
         fprintf(stderr, "error: bench: need --steps in 1..%d, --warmup >= 0, --batch >= 1 and --seq in 1..%d\n",
                 MAX_STEPS, bench_stories15m_config().max_seq_len);
         return 1;
@@ -341,7 +380,7 @@ int bench_mode(const BenchModeOpts *o) {
     BenchModeOpts oo = *o;
     oo.threads = threads_count();
     ModeRun s;
-    mode_init(&s, d, &oo);
+    if (mode_init(&s, d, &oo)) return 1;
     ModeResult r = { 0 };
     run_steps(&s, &oo, &r);
     print_result(&oo, &s, d, &r);

@@ -2,6 +2,8 @@
 #include "cli/bench.h"
 #include "bench/bench.h"
 #include "bench/bench_generate.h"
+#include "cli/model_flags.h"
+#include "nn/checkpoint.h"
 #include "tensor/comm.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@ static void usage(FILE *f) {
     fprintf(f, "usage: ./train bench [--json] [--gemm] [--generate] [--step] [--peak] [--dp] [--threads N] [--quick]\n"
                "       ./train bench --mode M [--batch B] [--seq T] [--threads N] [--warmup W] [--steps S]\n"
                "                     [--loss-on answer|all] [--expert-time] [--recompute on|off] [--json]\n"
+               "                     [--model M --base-dtype D]\n"
                "  --json       JSON lines only\n"
                "  --gemm       GEMM benchmarks only (default: every benchmark)\n"
                "  --generate   KV-cache generation tokens/s (stories15M-shaped random model)\n"
@@ -34,7 +37,11 @@ static void usage(FILE *f) {
                "  --loss-on    all (default) or answer (the last 4 tokens of each row carry the loss)\n"
                "  --expert-time  also time steps with the routed experts skipped (routed modes)\n"
                "  --recompute  on: re-run each decoder layer's forward in the backward (activation recompute;\n"
-               "               default off); the output adds recompute and the start-up memory estimate\n",
+               "               default off); the output adds recompute and the start-up memory estimate\n"
+
+               "  --model M    a checkpoint of any size (HF directory or .bin) instead of the stories15M shape\n"
+               "               (full|lora|molora|adamoe); prints the start-up memory estimate next to the peak RSS\n"
+               "  --base-dtype auto (default) | f32 | bf16 | nf4 | nf4-nodq | int8: the frozen base's storage\n",
             bench_mode_names());
 }
 
@@ -84,6 +91,15 @@ static int parse_one(BenchArgs *b, int argc, char **argv, int *i) {
         b->m.recompute = !strcmp(v, "on");
         b->mode_flags = 1;
     }
+    else if (!strcmp(a, "--model") && *i + 1 < argc) b->m.model = argv[++*i], b->mode_flags = 1;
+    else if (!strcmp(a, "--base-dtype") && *i + 1 < argc) {
+        Error err;
+        if (base_dtype_code(argv[++*i], NULL, 1, &b->m.base_dtype, &err)) {
+            fprintf(stderr, "error: bench: %s\n", err.message);
+            return 1;
+        }
+        b->mode_flags = 1;
+    }
     else if (!strcmp(a, "--loss-on") && *i + 1 < argc) {
         const char *v = argv[++*i];
         if (strcmp(v, "answer") && strcmp(v, "all")) {
@@ -103,7 +119,7 @@ static int parse_one(BenchArgs *b, int argc, char **argv, int *i) {
 }
 
 int bench_main(int argc, char **argv) {
-    BenchArgs b = { .o = { 0, 0, 0 }, .m = { .batch = 8, .seq = 128, .warmup = 3, .steps = 12 } };
+    BenchArgs b = { .o = { 0, 0, 0 }, .m = { .batch = 8, .seq = 128, .warmup = 3, .steps = 12, .base_dtype = BASE_DTYPE_AUTO } };
     for (int i = 1; i < argc; i++) {
         int rc = parse_one(&b, argc, argv, &i);
         if (rc == 2) usage(stdout);
@@ -120,7 +136,7 @@ int bench_main(int argc, char **argv) {
         return bench_mode(&b.m);
     }
     if (b.mode_flags) {
-        fprintf(stderr, "error: bench: --batch, --seq, --warmup, --steps, --loss-on, --expert-time and --recompute need --mode "
+        fprintf(stderr, "error: bench: --batch, --seq, --warmup, --steps, --loss-on, --expert-time, --recompute, --model and --base-dtype need --mode "
                         "(%s)\n", bench_mode_names());
         return 1;
     }

@@ -17,8 +17,10 @@
    --attention-bias (llama q/k/v/o biases), --rope-scaling llama3 --rope-factor F --rope-low L
    --rope-high H --rope-orig O, --rope-theta, --norm-eps, --head-dim. --like DIR makes a random
    model of DIR/config.json's exact shape and keys (the file is copied as is): e.g. a real
-   Llama-3.2-1B config. With --dtype bf16 the frozen base is held as bf16 and streamed to the
-   file, so a 1B model needs about 2 bytes per weight. */
+   Llama-3.2-1B config. Without --adapter-out, an HF model is never held in memory: it is written
+   tensor by tensor in the file's dtype (nn/base_init.h hf_write_random), the same bytes as the
+   in-memory path, so a Llama-3-8B shape needs a few MB (and about 3 minutes on 2 cores); with
+   --adapter-out (or llama2c) it is built in memory, bf16 storage for --dtype bf16. */
 #ifndef MAKE_TINY_H
 #define MAKE_TINY_H
 #include "cli/adapter_options.h"

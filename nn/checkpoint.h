@@ -1,7 +1,7 @@
 /* nn/checkpoint.h — base-model checkpoints: llama2.c .bin (read + write) and the helpers they
    share with the Hugging Face loader.
    defines: param_set_f32, param_get_f32, llama2c_read_config, llama2c_load, llama2c_write,
-            hf_read_config, hf_load, hf_write, hf_write_weights, hf_copy_config, model_load,
+            hf_read_config, hf_load, hf_write, hf_write_weights, hf_write_config, hf_copy_config, model_load,
             rope_permute_rows, BASE_DTYPE_AUTO, model_load_budget, hf_load_budget, llama2c_load_budget
    llama2.c format (karpathy/llama2.c; REFERENCE.md §4.1):
      v0 (legacy): 7 x int32 {dim, hidden, layers, heads, kv_heads, vocab, seq_len}; vocab < 0
@@ -46,6 +46,8 @@ Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *er
    written as BF16 is copied as is: no copy of the model is held in memory (Meta q/k rows, which
    must be permuted, excepted). */
 Status hf_write_weights(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err);
+/* config.json only (torch_dtype from dtype), the keys hf_write writes. */
+Status hf_write_config(const ModelConfig *c, const char *dir, SafeDtype dtype, Error *err);
 /* Copies src_dir/config.json byte for byte to dst_dir/config.json (atomic). */
 Status hf_copy_config(const char *src_dir, const char *dst_dir, Error *err);
 /* A directory is read as HF, a file as llama2.c. Before anything is allocated, the file's

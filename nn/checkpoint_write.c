@@ -135,7 +135,8 @@ static void write_family(FILE *f, const ModelConfig *c) {
     else fprintf(f, "  \"rope_scaling\": null,\n");
 }
 
-static Status write_hf_config(const ModelConfig *c, const char *dir, const char *dtype_name, Error *err) {
+Status hf_write_config(const ModelConfig *c, const char *dir, SafeDtype dtype, Error *err) {
+    const char *dtype_name = dtype == SAFE_BF16 ? "bfloat16" : dtype == SAFE_F16 ? "float16" : "float32";
     char path[1024];
     snprintf(path, sizeof path, "%s/config.json", dir);
     AtomicFile af;
@@ -190,7 +191,7 @@ Status hf_write_weights(const LlamaModel *m, const char *dir, SafeDtype dtype, E
 
 Status hf_write(const LlamaModel *m, const char *dir, SafeDtype dtype, Error *err) {
     Status s = hf_write_weights(m, dir, dtype, err);
-    if (!s) s = write_hf_config(&m->cfg, dir, dtype == SAFE_BF16 ? "bfloat16" : dtype == SAFE_F16 ? "float16" : "float32", err);
+    if (!s) s = hf_write_config(&m->cfg, dir, dtype, err);
     return s;
 }
 

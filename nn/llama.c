@@ -119,35 +119,6 @@ void llama_init_adapter(LlamaModel *m, uint64_t seed) {
     }
 }
 
-/* norms 1 + 0.1 N(0,1), biases 0.5 N(0,1), matrices std·N(0,1), times 1/sqrt(in) (in float)
-   when fan_in and the matrix is not the embedding table; rounded once to the storage */
-static void init_base(LlamaModel *m, uint64_t seed, double std, int fan_in) {
-    Rng rng = rng_derive(seed, 2);
-    float *buf = NULL;
-    size_t cap = 0;
-    for (int i = 0; i < m->ps.n; i++) {
-        Tensor *t = m->ps.params[i];
-        if (strstr(t->name, ".lora_") || strstr(t->name, ".router.") || strstr(t->name, ".gate2.")) continue;
-        if (t->numel > cap) { free(buf); cap = t->numel; buf = xmalloc(cap * sizeof *buf); }
-        size_t len = strlen(t->name);
-        int is_bias = len > 5 && !strcmp(t->name + len - 5, ".bias"), is_norm = t->ndim == 1 && !is_bias;
-        for (size_t j = 0; j < t->numel; j++)
-            buf[j] = (float)(is_norm ? 1.0 + 0.1 * rng_normal(&rng) : (is_bias ? 0.5 : std) * rng_normal(&rng));
-        if (fan_in && t->ndim == 2 && t != m->tok_emb) {
-            float k = (float)(1.0 / sqrt((double)t->shape[1]));
-            for (size_t j = 0; j < t->numel; j++) buf[j] *= k;
-        }
-        if (t->quant) quant_set_f32(t->quant, buf);
-        else if (t->bf16) for (size_t j = 0; j < t->numel; j++) t->bf16[j] = f32_to_bf16(buf[j]);
-        else for (size_t j = 0; j < t->numel; j++) t->data[j] = (real)buf[j];
-    }
-    free(buf);
-}
-
-void llama_init_base_random(LlamaModel *m, uint64_t seed, double std) { init_base(m, seed, std, 0); }
-
-void llama_init_base_fan_in(LlamaModel *m, uint64_t seed) { init_base(m, seed, 1.0, 1); }
-
 /* One decoder layer (llama.h): x [N, C] -> x' [N, C]. The q / k projections, the up projection and the two
    residual branches are fresh tensors read by one op only, so RoPE works in place, the SwiGLU
    shares the up projection's gradient buffer and the residual adds go into the branch outputs

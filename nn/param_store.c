@@ -243,3 +243,9 @@ void param_store_free(ParamStore *ps) {
     free(ps->train_grad);
     param_store_init(ps);
 }
+
+const char *param_store_base_name(const ParamStore *ps) {
+    if (ps->frozen_quant == QUANT_NF4) return ps->frozen_dq ? "nf4" : "nf4-nodq";
+    if (ps->frozen_quant == QUANT_INT8) return "int8";
+    return ps->frozen_bf16 ? "bf16" : sizeof(real) == 8 ? "f64" : "f32";
+}

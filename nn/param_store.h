@@ -1,6 +1,7 @@
 /* nn/param_store.h — every parameter of a model: declare -> allocate -> bind.
    defines: ParamRole, ParamStore, BASE_DTYPE_*, param_store_set_base_dtype, param_store_init, param_declare, param_store_allocate,
-            param_store_try_allocate, param_store_bytes, param_find, param_store_zero_grad, param_store_free, param_store_count
+            param_store_try_allocate, param_store_bytes, param_find, param_store_zero_grad, param_store_free, param_store_count,
+            param_store_base_name
    Modules declare named views (name, role, shape); param_store_allocate() then lays them out in
    ONE block per role and points every view into it:
      frozen    : data only, no grad (the base checkpoint); with `frozen_bf16` set, matrices
@@ -65,5 +66,7 @@ ParamRole param_role(const ParamStore *ps, const Tensor *t);
 void    param_store_zero_grad(ParamStore *ps);
 size_t  param_store_count(const ParamStore *ps, ParamRole role);      /* values, without padding */
 void    param_store_free(ParamStore *ps);
+/* the frozen base's storage for messages: "f32" (f64 in the double build), "bf16", "nf4", "nf4-nodq", "int8" */
+const char *param_store_base_name(const ParamStore *ps);
 
 #endif

@@ -4,6 +4,7 @@
             safetensors_read_real, safetensors_read_bf16, safetensors_read_quant, safetensors_dtype_name, safetensors_dtype_size,
             safetensors_dtype_parse, SafeTensorsWriter, safetensors_writer_init,
             safetensors_writer_add, safetensors_writer_add_f32, safetensors_writer_add_real,
+            safetensors_writer_add_gen,
             safetensors_writer_set_metadata, safetensors_write, safetensors_writer_free
    Format (REFERENCE.md §4.3): u64 little-endian header length N; N bytes of JSON
    {"__metadata__": {str: str}, NAME: {"dtype", "shape", "data_offsets": [begin, end)}};
@@ -88,7 +89,10 @@ size_t safetensors_dtype_size(SafeDtype d);          /* bytes per element */
 int    safetensors_dtype_parse(const char *name, SafeDtype *out);   /* 1 if known */
 
 /* ---- writer ---- */
-typedef enum { SAFE_SRC_RAW, SAFE_SRC_F32, SAFE_SRC_F64 } SafeSource;
+typedef enum { SAFE_SRC_RAW, SAFE_SRC_F32, SAFE_SRC_F64, SAFE_SRC_GEN } SafeSource;
+/* A generated source: writes elements [i0, i0 + n) of the tensor as floats into out (n <= 4096),
+   called in ascending i0 order while the file is written (nothing of the tensor is ever held). */
+typedef void (*SafeGenFn)(void *ctx, size_t i0, size_t n, float *out);
 
 typedef struct {
     char *name;
@@ -98,6 +102,7 @@ typedef struct {
     int64_t shape[SAFE_MAX_DIMS];
     size_t numel;
     const void *data;                /* borrowed: must stay valid until safetensors_write */
+    SafeGenFn gen;                   /* SAFE_SRC_GEN: the generator, called with data as ctx */
 } SafeWriterEntry;
 
 typedef struct {
@@ -116,6 +121,10 @@ void safetensors_writer_add_f32(SafeTensorsWriter *w, const char *name, SafeDtyp
                                 const int *shape, int ndim, const float *data);
 void safetensors_writer_add_real(SafeTensorsWriter *w, const char *name, SafeDtype as,
                                  const int *shape, int ndim, const real *data);
+/* Floats made on demand by gen(ctx, ...) while the file is written, converted to `as` like the
+   above: a tensor of any size written through a 16 KB buffer (ctx borrowed like data). */
+void safetensors_writer_add_gen(SafeTensorsWriter *w, const char *name, SafeDtype as,
+                                const int *shape, int ndim, SafeGenFn gen, void *ctx);
 void safetensors_writer_set_metadata(SafeTensorsWriter *w, const char *key, const char *value);
 Status safetensors_write(const SafeTensorsWriter *w, const char *path, Error *err);
 void safetensors_writer_free(SafeTensorsWriter *w);

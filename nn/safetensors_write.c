@@ -85,6 +85,15 @@ void safetensors_writer_add_real(SafeTensorsWriter *w, const char *name, SafeDty
     add_entry(w, name, as, REAL_IS_DOUBLE ? SAFE_SRC_F64 : SAFE_SRC_F32, shape, ndim, data);
 }
 
+void safetensors_writer_add_gen(SafeTensorsWriter *w, const char *name, SafeDtype as,
+                                const int *shape, int ndim, SafeGenFn gen, void *ctx) {
+    check_float_target(name, as);
+    CHECK(gen != NULL, "tensor %s: no generator", name);
+    add_entry(w, name, as, SAFE_SRC_GEN, shape, ndim, w);   /* data: any non-NULL, replaced by ctx */
+    w->entries[w->count - 1].data = ctx;
+    w->entries[w->count - 1].gen = gen;
+}
+
 /* Sets key -> value in "__metadata__" (strings only, as the format demands); a key set again is
    replaced in place, so the order of first insertion is kept in the file. */
 void safetensors_writer_set_metadata(SafeTensorsWriter *w, const char *key, const char *value) {
@@ -162,12 +171,15 @@ static char *build_header(const SafeTensorsWriter *w, const SafeWriterEntry **or
 static int write_converted(FILE *f, const SafeWriterEntry *e) {
     enum { CHUNK = 4096 };
     unsigned char buf[CHUNK * 8];
+    float gen[CHUNK];
     size_t esize = safetensors_dtype_size(e->dtype);
     for (size_t i0 = 0; i0 < e->numel; i0 += CHUNK) {
         size_t n = e->numel - i0 < CHUNK ? e->numel - i0 : CHUNK;
+        if (e->src == SAFE_SRC_GEN) e->gen((void *)e->data, i0, n, gen);
         for (size_t k = 0; k < n; k++) {
             size_t i = i0 + k;
-            double x = e->src == SAFE_SRC_F64 ? ((const double *)e->data)[i] : ((const float *)e->data)[i];
+            double x = e->src == SAFE_SRC_GEN ? gen[k]
+                     : e->src == SAFE_SRC_F64 ? ((const double *)e->data)[i] : ((const float *)e->data)[i];
             float xf = (float)x;
             uint16_t h;
             switch (e->dtype) {

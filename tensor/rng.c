@@ -36,6 +36,10 @@ uint64_t rng_u64(Rng *r) {
     return result;
 }
 
+void rng_skip(Rng *r, uint64_t n) {
+    while (n--) rng_u64(r);
+}
+
 uint32_t rng_u32(Rng *r) { return (uint32_t)(rng_u64(r) >> 32); }
 
 double rng_uniform(Rng *r) { return (double)(rng_u64(r) >> 11) * 0x1.0p-53; }

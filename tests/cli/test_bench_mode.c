@@ -1,12 +1,17 @@
 /* tests/cli/test_bench_mode.c — `./train bench --mode M` against ../shared/tools/bench_torch/
    torch_llama.py: its parameter counts and its model GFLOP per step (step_flops), as the script
    printed them for batch 8 x seq 128 (PyTorch 1.13, this project's machine; the routed modes with
-   the script's measured true experts per token), and bad options refused with exit 1. */
+   the script's measured true experts per token), bad options refused with exit 1, and --model. */
 #include "tests/support/suites.h"
 #include "bench/bench.h"
 #include "bench/bench_step.h"
 #include "cli/bench.h"
 #include "nn/llama.h"
+#include "nn/base_init.h"
+#include "tests/support/helpers.h"
+#include "tests/support/model_fixtures.h"
+#include <stdlib.h>
+#include <string.h>
 
 typedef struct { const char *mode; size_t params, trainable; double apt, gflop; } ScriptRow;
 
@@ -50,11 +55,45 @@ START_TEST(test_bench_mode_bad_options)
 }
 END_TEST
 
+/* --model: a checkpoint's own shape and storage; the JSON line names them and the estimate; a
+   MoE-FFN mode, an unknown storage and a missing model are refused with exit 1 */
+START_TEST(test_bench_mode_model)
+{
+    char *dir = tmp_dir_new();
+    ModelConfig c = tiny_config(0);
+    c.rope_half = 1;
+    c.max_seq_len = 32;
+    AdapterConfig none = { .kind = ADAPTER_NONE };
+    LlamaModel m;
+    Error err;
+    llama_declare_params(&m, &c, &none, 0);
+    ck_assert_int_eq(hf_write_random(&m, 3, dir, SAFE_BF16, 1, NULL, &err), STATUS_OK);
+    llama_free(&m);
+    char *run[] = { "bench", "--mode", "adamoe", "--model", dir, "--batch", "2", "--seq", "16", "--warmup", "0",
+                    "--steps", "1", "--json", "--threads", "1", NULL }, *out = NULL;
+    ck_assert_int_eq(run_cli_captured(bench_main, run, &out), 0);
+    ck_assert_msg(strstr(out, "\"mode\": \"adamoe\"") && strstr(out, "\"base_dtype\": \"bf16\"") &&
+                  strstr(out, "\"estimate_mb\": ") && strstr(out, "\"seq\": 16"), "%s", out);
+    free(out);
+    char *moe[] = { "bench", "--mode", "moe", "--model", dir }, *dt[] = { "bench", "--mode", "lora", "--model", dir, "--base-dtype", "q3" };
+    char *seq[] = { "bench", "--mode", "lora", "--model", dir, "--seq", "64" }, *miss[] = { "bench", "--mode", "lora", "--model", "/nonexistent/m" };
+    ck_assert_int_eq(bench_main(5, moe), 1);
+    ck_assert_int_eq(bench_main(7, dt), 1);
+    ck_assert_int_eq(bench_main(7, seq), 1);   /* longer than the model's context */
+    ck_assert_int_eq(bench_main(5, miss), 1);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(dir);
+}
+END_TEST
+
 Suite *bench_mode_suite(void) {
     Suite *s = suite_create("bench_mode");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_bench_mode_matches_script, 0, (int)(sizeof ROWS / sizeof ROWS[0]));
     tcase_add_test(tc, test_bench_mode_bad_options);
+    tcase_add_test(tc, test_bench_mode_model);
     suite_add_tcase(s, tc);
     return s;
 }
