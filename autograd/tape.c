@@ -40,9 +40,7 @@ Tensor *tape_output_inplace(Tape *t, Tensor *base, int with_grad, const char *na
     return out;
 }
 
-TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int n_in, Tensor *const *in) {
-    if (t->no_grad || out->grad == NULL) return NULL;
-    CHECK(n_in >= 0 && n_in <= TAPE_MAX_IN, "op %s has %d inputs (max %d)", op, n_in, TAPE_MAX_IN);
+static TapeEntry *push(Tape *t, const char *op, BackwardFn bw, Tensor *out) {
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 256;
         t->entries = xrealloc(t->entries, (size_t)t->cap * sizeof *t->entries);
@@ -52,17 +50,34 @@ TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int 
     e->op = op;
     e->backward = bw;
     e->out = out;
+    return e;
+}
+
+TapeEntry *tape_record_hook(Tape *t, const char *op, BackwardFn bw, Tensor *out, void *saved) {
+    if (t->no_grad) return NULL;
+    TapeEntry *e = push(t, op, bw, out);
+    e->saved = saved;
+    return e;
+}
+
+TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int n_in, Tensor *const *in) {
+    if (t->no_grad || out->grad == NULL) return NULL;
+    CHECK(n_in >= 0 && n_in <= TAPE_MAX_IN, "op %s has %d inputs (max %d)", op, n_in, TAPE_MAX_IN);
+    TapeEntry *e = push(t, op, bw, out);
     e->n_in = n_in;
     for (int i = 0; i < n_in; i++) e->in[i] = in[i];
     return e;
 }
 
-void tape_backward_seeded(Tape *t) {
-    for (int i = t->n - 1; i >= 0; i--) {
+/* &t->entries[i] is taken afresh each time: a hook (tape_record_hook) may move the array */
+void tape_backward_range(Tape *t, int begin, int end) {
+    for (int i = end - 1; i >= begin; i--) {
         const TapeEntry *e = &t->entries[i];
         e->backward(e);
     }
 }
+
+void tape_backward_seeded(Tape *t) { tape_backward_range(t, 0, t->n); }
 
 void tape_backward(Tape *t, Tensor *loss) {
     CHECK(loss->numel == 1, "loss must be a scalar, got %zu elements", loss->numel);

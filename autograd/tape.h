@@ -1,7 +1,7 @@
 /* autograd/tape.h — the reverse-mode autodiff tape (symbol-to-number).
    defines: Tape, TapeEntry, BackwardFn, tape_init, tape_free, tape_reset, tape_wants_grad,
             tape_output, tape_output_inplace, tape_record, tape_backward, tape_backward_seeded,
-            tape_set_no_grad
+            tape_set_no_grad, tape_record_hook, tape_backward_range
    Ops record an entry while the forward runs; tape_backward() replays the entries in reverse.
    Recording order is already a topological order, so no graph sort is needed. Every backward
    ACCUMULATES (+=) into input grads and skips inputs whose grad is NULL. In no-grad mode
@@ -52,9 +52,18 @@ Tensor *tape_output_inplace(Tape *t, Tensor *base, int with_grad, const char *na
    so the op can attach `saved`. */
 TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int n_in, Tensor *const *in);
 
+/* Records an entry that is not an op's differentiable output but a step of the backward itself
+   (nn/recompute.h: a decoder layer to re-run and back-propagate), whatever out->grad is; out
+   (may be NULL) is what reports name, saved the hook's data. NULL in no-grad mode. The hook may
+   record entries past t->n while it runs (the entry array may move: it must read e->saved
+   first and the entry no more) as long as it leaves t->n as it found it. */
+TapeEntry *tape_record_hook(Tape *t, const char *op, BackwardFn bw, Tensor *out, void *saved);
+
 /* Seeds d loss / d loss = 1 (loss must be a scalar with a grad) and replays the tape. */
 void tape_backward(Tape *t, Tensor *loss);
 /* Replays the tape with output grads already seeded by the caller. */
 void tape_backward_seeded(Tape *t);
+/* Replays entries [begin, end) in reverse (output grads seeded by the caller). */
+void tape_backward_range(Tape *t, int begin, int end);
 
 #endif

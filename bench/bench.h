@@ -40,6 +40,7 @@ typedef struct {
     int loss_answer;      /* --loss-on answer: the last 4 tokens of each row carry the loss */
     int json;
     int expert_time;      /* also time the steps with the routed experts off */
+    int recompute;        /* activation recompute per decoder layer (nn/recompute.h) */
     const char *model;    /* NULL: the stories15M shape; else a checkpoint (HF dir or .bin) of any size */
     int base_dtype;       /* its frozen base storage (BASE_DTYPE_*, nn/param_store.h) */
 } BenchModeOpts;

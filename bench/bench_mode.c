@@ -124,7 +124,7 @@ typedef struct {
     Tape tape;
     Rng data;
     int *ids, *targets, B, T, answer;
-    double estimate;          /* --model: the start-up memory estimate (bytes) */
+    MemEstimate estimate;     /* nn/model_memory.h: the start-up estimate, against the peak RSS */
 } ModeRun;
 
 /* --model: the checkpoint with the mode's adapter, refused before loading when the start-up
@@ -137,7 +137,8 @@ static int mode_load(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
         return 1;
     }
     Error err;
-    MemBudget b = { .limit = 0, .batch = o->batch, .seq = o->seq, .limit_name = "--max-memory" };
+    MemBudget b = { .limit = 0, .batch = o->batch, .seq = o->seq, .limit_name = "--max-memory",
+                    .recompute = o->recompute ? MEM_RECOMPUTE_ON : MEM_RECOMPUTE_OFF };
     AdapterConfig a = d->a;
     Status st = model_load_budget(&s->m, o->model, &a, o->base_dtype, &b, &err);
     if (!st && o->seq > s->m.cfg.max_seq_len) {
@@ -149,9 +150,7 @@ static int mode_load(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
         fprintf(stderr, "error: %s%s%s\n", err.message, err.hint[0] ? "\n  hint: " : "", err.hint);
         return 1;
     }
-    MemEstimate e;
-    memory_estimate(&s->m, &b, &e);
-    s->estimate = e.total;
+    memory_estimate(&s->m, &b, &s->estimate);
     return 0;
 }
 
@@ -160,13 +159,16 @@ static int mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
     ModelConfig c;
     AdapterConfig a;
     bench_mode_setup(d->name, &c, &a);
-    s->estimate = 0;
+    s->estimate = (MemEstimate){ 0 };
     if (o->model) {
         if (mode_load(s, d, o)) return 1;
     } else {
         llama_declare(&s->m, &c, &a, 0);
+        MemBudget mb = { .batch = o->batch, .seq = o->seq };
+        memory_estimate_mode(&s->m, &mb, o->recompute, &s->estimate);
         llama_init_base_random(&s->m, 1, 0.02);
     }
+    s->m.recompute = o->recompute;
     llama_init_adapter(&s->m, 1);
     Rng r = rng_derive(1, 7);
     for (int i = 0; i < s->m.ps.n; i++) {
@@ -341,13 +343,14 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
         printf("mode %s, batch %d x seq %d, loss on %s, %d threads, simd %s: %zu params (%zu trainable)\n"
                "  step %.1f ms median (min %.1f, max %.1f; CPU %.1f) = fwd %.1f + bwd %.1f + opt %.1f ms, "
                "%.0f tok/s\n  %.3f model GFLOP/step = %.1f GFLOP/s; true experts/token %.3f; peak RSS %.1f MB; "
-               "loss %.6g; arena high-water %.1f MB\n", d->name, o->batch, o->seq, o->loss_answer ? "answer" : "all", o->threads,
+               "loss %.6g; arena high-water %.1f MB\n  recompute %s; memory estimate %.1f MB (activations %.1f MB)\n", d->name, o->batch, o->seq, o->loss_answer ? "answer" : "all", o->threads,
                gemm_simd_level(), params, trainable, r->med, r->min, r->max, r->cpu, r->fwd, r->bwd, r->opt,
                ntok / (r->med * 1e-3), fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, r->load, rss, r->loss,
-               (double)s->arena.high_water / (1 << 20));
+               (double)s->arena.high_water / (1 << 20), o->recompute ? "on" : "off", s->estimate.total / 1e6,
+               s->estimate.activations / 1e6);
         if (o->model)
             printf("  %s, frozen base in %s: start-up estimate %.1f MB against the peak RSS %.1f MB\n", o->model,
-                   param_store_base_name(ps), s->estimate / 1e6, rss);
+                   param_store_base_name(ps), s->estimate.total / 1e6, rss);
         if (o->expert_time && s->m.moe)
             printf("  routed experts %.1f ms of the step (%s; their forward work + the backward of their "
                    "tape entries)\n", r->expert, r->expert_cpu_clock ? "thread CPU time" : "critical-path CPU time");
@@ -361,14 +364,14 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
            d->name, o->batch, o->seq, o->threads, params, trainable, r->med, r->min, r->max, r->fwd, r->bwd,
            r->opt, ntok / (r->med * 1e-3), r->load, fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, rss, r->loss,
            o->steps, o->warmup);
-    if (o->model)
-        printf(", \"model\": \"%s\", \"base_dtype\": \"%s\", \"estimate_mb\": %.1f", o->model, param_store_base_name(ps),
-               s->estimate / 1e6);
+    if (o->model) printf(", \"model\": \"%s\", \"base_dtype\": \"%s\"", o->model, param_store_base_name(ps));
+    printf(", \"estimate_mb\": %.1f", s->estimate.total / 1e6);
     if (o->expert_time)
         printf(", \"loss_on\": \"%s\", \"step_cpu_ms_median\": %.3f, \"expert_ms\": %.3f, \"expert_clock\": \"%s\"",
                o->loss_answer ? "answer" : "all", r->cpu, r->expert, r->expert_cpu_clock ? "cpu" : "critical");
     if (o->expert_time && !r->expert_cpu_clock)
         printf(", \"step_critical_ms_median\": %.3f, \"imbalance_ms\": %.3f", r->crit, r->imb);
+    if (o->recompute) printf(", \"recompute\": true");
     printf("}\n");
 }
 
@@ -382,6 +385,11 @@ int bench_mode(const BenchModeOpts *o) {
         (!o->model && o->seq > bench_stories15m_config().max_seq_len)) {
         fprintf(stderr, "error: bench: need --steps in 1..%d, --warmup >= 0, --batch >= 1 and --seq in 1..%d\n",
                 MAX_STEPS, bench_stories15m_config().max_seq_len);
+        return 1;
+    }
+    if (o->recompute && o->expert_time) {
+        fprintf(stderr, "error: bench: --expert-time times the routed experts' own tape entries, which --recompute on "
+                        "replays inside each layer's hook: use one or the other\n");
         return 1;
     }
     threads_init(o->threads);

@@ -19,7 +19,8 @@ double bench_now(void) {
 static void usage(FILE *f) {
     fprintf(f, "usage: ./train bench [--json] [--gemm] [--generate] [--step] [--peak] [--dp] [--threads N] [--quick]\n"
                "       ./train bench --mode M [--batch B] [--seq T] [--threads N] [--warmup W] [--steps S]\n"
-               "                     [--loss-on answer|all] [--expert-time] [--json] [--model M --base-dtype D]\n"
+               "                     [--loss-on answer|all] [--expert-time] [--recompute on|off] [--json]\n"
+               "                     [--model M --base-dtype D]\n"
                "  --json       JSON lines only\n"
                "  --gemm       GEMM benchmarks only (default: every benchmark)\n"
                "  --generate   KV-cache generation tokens/s (stories15M-shaped random models: dense, lora,\n"
@@ -36,6 +37,9 @@ static void usage(FILE *f) {
                "  --warmup W   untimed steps (default 3)       --steps S    timed steps (default 12)\n"
                "  --loss-on    all (default) or answer (the last 4 tokens of each row carry the loss)\n"
                "  --expert-time  also time steps with the routed experts skipped (routed modes)\n"
+               "  --recompute  on: re-run each decoder layer's forward in the backward (activation recompute;\n"
+               "               default off); the output adds recompute and the start-up memory estimate\n"
+
                "  --model M    a checkpoint of any size (HF directory or .bin) instead of the stories15M shape\n"
                "               (full|lora|molora|adamoe); prints the start-up memory estimate next to the peak RSS\n"
                "  --base-dtype auto (default) | f32 | bf16 | nf4 | nf4-nodq | int8: the frozen base's storage\n",
@@ -79,6 +83,15 @@ static int parse_one(BenchArgs *b, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--dp")) b->dp = b->selected = 1;
     else if (!strcmp(a, "--expert-time")) b->m.expert_time = b->mode_flags = 1;
     else if (!strcmp(a, "--mode") && *i + 1 < argc) b->m.mode = argv[++*i];
+    else if (!strcmp(a, "--recompute") && *i + 1 < argc) {
+        const char *v = argv[++*i];
+        if (strcmp(v, "on") && strcmp(v, "off")) {
+            fprintf(stderr, "error: bench: --recompute expects 'on' or 'off', got '%s'\n", v);
+            return 1;
+        }
+        b->m.recompute = !strcmp(v, "on");
+        b->mode_flags = 1;
+    }
     else if (!strcmp(a, "--model") && *i + 1 < argc) b->m.model = argv[++*i], b->mode_flags = 1;
     else if (!strcmp(a, "--base-dtype") && *i + 1 < argc) {
         Error err;
@@ -124,7 +137,7 @@ int bench_main(int argc, char **argv) {
         return bench_mode(&b.m);
     }
     if (b.mode_flags) {
-        fprintf(stderr, "error: bench: --batch, --seq, --warmup, --steps, --loss-on, --expert-time, --model and --base-dtype need --mode "
+        fprintf(stderr, "error: bench: --batch, --seq, --warmup, --steps, --loss-on, --expert-time, --recompute, --model and --base-dtype need --mode "
                         "(%s)\n", bench_mode_names());
         return 1;
     }

@@ -16,6 +16,7 @@
    file keys. The model is read as llama2.c .bin (file) or HF directory; weights stay f32
    (bf16 files are widened), and the arithmetic is `real` (float; double in the f64 build). */
 #include "cli/forward_backward.h"
+#include "cli/recompute_option.h"
 #include "cli/errors.h"
 #include "nn/adapter_io.h"
 #include "nn/adapter_moe.h"
@@ -40,7 +41,7 @@
 
 typedef struct {
     const char *model, *adapter_dir, *tokens, *json_out, *grads_out, *grads_dtype, *config;
-    const char *base_dtype, *expert_dtype;
+    const char *base_dtype, *expert_dtype, *recompute;
     int threads, seed, nonzero_b;
     AdapterOptions ad;
     AdapterOptionsText ad_text;
@@ -191,9 +192,15 @@ static Status run(const FbOptions *o, Error *err) {
     if (o->nonzero_b && !o->adapter_dir && acfg.kind != ADAPTER_NONE) make_tiny_nonzero_b(&m, seed);
     else if (o->nonzero_b)   /* as torch_ref.py: the flag only shapes a fresh adapter */
         fprintf(stderr, "note: --nonzero-b ignored: %s\n", o->adapter_dir ? "the adapter comes from --adapter-dir" : "no adapter");
+    MemRecompute rc = MEM_RECOMPUTE_AUTO;   /* auto: off (forward-backward makes no memory estimate) */
+    s = recompute_option_parse(o->recompute, &rc, err);
+    if (!s && rc == MEM_RECOMPUTE_ON && m.acfg.pregate)
+        s = error_set(err, STATUS_INVALID, "drop --pregate or --recompute on", "--recompute on cannot be combined with "
+                      "--pregate: pre-gating routes each layer on the previous layer's inputs, which recompute does not keep");
+    m.recompute = rc == MEM_RECOMPUTE_ON;
     TokenBatch tb = { 0 };
     ForwardBackwardResult r;
-    s = token_batch_load(o->tokens, &m.cfg, &tb, err);
+    if (!s) s = token_batch_load(o->tokens, &m.cfg, &tb, err);
     if (!s) s = forward_backward_run(&m, &tb, &r, err);
     if (!s && o->grads_out) s = forward_backward_write_grads(&m, o->grads_out, gd, err);
     if (!s && o->json_out) s = write_json_file(o->json_out, &r, &m, o->model, err);
@@ -218,6 +225,7 @@ static int fb_flags(FbOptions *o, Flag *f) {
         { "expert-dtype", FLAG_STRING, &o->expert_dtype, EXPERT_DTYPE_HELP, 0 },
         { "seed", FLAG_INT, &o->seed, "seed of a fresh adapter (no --adapter-dir), as make-tiny --seed", 0 },
         { "nonzero-b", FLAG_BOOL, &o->nonzero_b, "fresh adapter: B ~ N(0, 0.02) instead of zeros (ignored with --adapter-dir, as torch_ref.py)", 0 },
+        { "recompute", FLAG_STRING, &o->recompute, "auto (= off here) | on | off: re-run each decoder layer's forward in the backward instead of keeping its activations", 0 },
         { "config", FLAG_STRING, &o->config, "JSON file with these options", 0 },
     };
     int n = model_flags(f, &o->model, NULL, &o->adapter_dir, t, (int)(sizeof t / sizeof t[0]));
@@ -231,6 +239,7 @@ int forward_backward_cli(int argc, char **argv) {
     memset(&o, 0, sizeof o);
     o.grads_dtype = "f32";
     o.base_dtype = "auto";
+    o.recompute = "auto";
     adapter_options_default(&o.ad);
     o.ad.adapter = "none";   /* as torch_ref.py: no adapter unless asked for (or --adapter-dir) */
     Flag f[FB_MAX_FLAGS];

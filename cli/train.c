@@ -3,6 +3,7 @@
    1 bad input or configuration, 2 runtime failure (e.g. a non-finite loss), 130 interrupted
    (a checkpoint was saved; continue with --resume OUT). */
 #include "cli/train.h"
+#include "cli/recompute_option.h"
 #include "cli/train_options.h"
 #include "cli/train_field.h"
 #include "optim/trainer.h"
@@ -202,6 +203,7 @@ typedef struct {
     McDataset train_ds, dev_ds;
     TokenizedSet train, dev;
     int have_model, have_tk, have_train, have_dev;
+    MemPlan plan;                 /* the memory estimate and the --recompute decision */
 } Run;
 
 static void run_free(Run *r) {
@@ -239,7 +241,8 @@ static Status run_load(Run *r, TrainOptions *o, Error *err) {
         s = adapter_read_config(o->init_adapter, &acfg, err);
         if (!s) printf("starting from adapter %s (rank %d, alpha %g)\n", o->init_adapter, acfg.rank, acfg.alpha);
     }
-    MemBudget budget = { .limit = 0, .batch = o->batch, .seq = o->seq, .limit_name = "--max-memory" };
+    MemBudget budget = { .limit = 0, .batch = o->batch, .seq = o->seq, .limit_name = "--max-memory", .plan = &r->plan };
+    if (!s) s = recompute_option_parse(o->recompute, &budget.recompute, err);
     if (!s && o->max_memory && !memory_parse_size(o->max_memory, &budget.limit))
         s = error_set(err, STATUS_INVALID, "e.g. --max-memory 12G (k, M, G, T; > 0)", "--max-memory: '%s' is not a size",
                       o->max_memory);
@@ -249,6 +252,7 @@ static Status run_load(Run *r, TrainOptions *o, Error *err) {
     if (!s && (s = adapter_moe_check_layers(&acfg, r->model.cfg.n_layers, err))) llama_free(&r->model);
     if (s) return s;
     r->have_model = 1;
+    r->model.recompute = r->plan.recompute;
     if ((s = check_identity_nulls(&r->model, err))) return s;
     int ctx = r->model.cfg.max_seq_len;
     if (o->seq > ctx)
@@ -319,6 +323,7 @@ static Status run_setup(Run *r, const TrainOptions *o, const Flag *flags, int nf
     llama_init_adapter(&r->model, (uint64_t)o->seed);
     if (o->init_adapter && (s = adapter_load(&r->model, o->init_adapter, err))) return s;
     print_config(o, &r->model, &r->train, &r->dev);
+    recompute_option_print(&r->plan);
     if ((s = train_field_apply(&r->model, o, &tc, err))) return s;
     if ((s = trainer_init(tr, &r->model, &r->train, &r->dev, &tc, err))) return s;
     *have_tr = 1;

@@ -1,5 +1,6 @@
 /* cli/train_options.c — defaults and the flag table (see train_options.h). */
 #include "cli/train_options.h"
+#include "cli/recompute_option.h"
 #include "cli/model_flags.h"
 #include "tensor/check.h"
 #include "data/json.h"
@@ -14,6 +15,7 @@ void train_options_default(TrainOptions *o) {
     o->score = "letter";
     o->base_dtype = "auto";
     o->loss_on = "answer";
+    o->recompute = "auto";
     o->epochs = 1; o->batch = 8; o->accum = 1; o->seq = 0; o->seed = 42;
     o->lr = 3e-4; o->min_lr = 0; o->warmup = 0.03; o->weight_decay = 0; o->clip = 1.0;
     o->log_every = 10; o->eval_batch = 16;
@@ -61,6 +63,7 @@ static int training_flags(TrainOptions *o, Flag *f) {
         { "base-dtype", FLAG_STRING, &o->base_dtype, "auto | f32 | bf16 | nf4 | nf4-nodq | int8 storage of the frozen base (auto: bf16 when the checkpoint is bf16; nf4 = QLoRA's 4-bit NormalFloat)", 0 },
         { "expert-dtype", FLAG_STRING, &o->expert_dtype, EXPERT_DTYPE_HELP, 0 },
         { "max-memory", FLAG_STRING, &o->max_memory, "refuse to start when the estimate exceeds this (e.g. 12G, 800M; default: available RAM)", 0 },
+        { "recompute", FLAG_STRING, &o->recompute, RECOMPUTE_HELP, 0 },
         { "skip-nonfinite", FLAG_INT, &o->skip_nonfinite, "skip up to N steps with a non-finite loss or gradient instead of stopping", 0 },
         { "loss-on", FLAG_STRING, &o->loss_on, "answer | all (tokens that carry the loss)", 0 },
         { "group-by-length", FLAG_BOOL, &o->group_by_length, "batch examples of similar length (less padding)", 0 },

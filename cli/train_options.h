@@ -13,7 +13,7 @@
 typedef struct {
     const char *model, *tokenizer, *task, *data, *train_file, *dev_file, *split, *out;
     const char *schedule, *resume, *init_adapter, *adapter_dir, *config, *score;
-    const char *base_dtype, *expert_dtype, *loss_on, *max_memory;
+    const char *base_dtype, *expert_dtype, *loss_on, *max_memory, *recompute;
     AdapterOptions ad;        /* --adapter, --experts, --routing, --aux-schedule, --rank, ... */
     int epochs, max_steps, train_limit, eval_limit, batch, accum, seq, seed, threads;
     int log_every, eval_every, save_every, eval_batch, group_by_length, skip_nonfinite;

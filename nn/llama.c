@@ -1,5 +1,6 @@
 /* nn/llama.c — Llama model assembly (see llama.h). Forward only: backward is the tape's. */
 #include "nn/llama.h"
+#include "nn/recompute.h"
 #include "autograd/ops.h"
 #include "tensor/check.h"
 #include <math.h>
@@ -63,6 +64,7 @@ static void declare_layer(LlamaModel *m, int i) {
 void llama_declare_params(LlamaModel *m, const ModelConfig *cfg, const AdapterConfig *acfg, int frozen_bf16) {
     memset(&m->rope, 0, sizeof m->rope);
     m->loss_rows = 0;   /* one process: the CE is the batch mean (the trainer sets it for shards) */
+    m->recompute = 0;   /* every layer's activations kept for the backward (the caller may turn it on) */
     m->cfg = *cfg;
     m->acfg = *acfg;
     param_store_init(&m->ps);
@@ -117,16 +119,16 @@ void llama_init_adapter(LlamaModel *m, uint64_t seed) {
     }
 }
 
-/* One decoder layer: x [N, C] -> x' [N, C]. The q / k projections, the up projection and the two
+/* One decoder layer (llama.h): x [N, C] -> x' [N, C]. The q / k projections, the up projection and the two
    residual branches are fresh tensors read by one op only, so RoPE works in place, the SwiGLU
    shares the up projection's gradient buffer and the residual adds go into the branch outputs
    (autograd/tape.h tape_output_inplace). The residual stream x is read by its norm first and
    by the residual add last, so the o / down projections with a plain LoRA share x's gradient
    buffer (op_lora_linear_residual): one gradient buffer for the whole stream. The same values,
    about 45 % less activation memory per layer. */
-static Tensor *layer_forward(Tape *t, const LlamaModel *m, const LlamaLayer *l, Tensor *x, int B, int T,
-                             Rng *drop_rng) {
+Tensor *llama_layer_forward(Tape *t, const LlamaModel *m, int i, Tensor *x, int B, int T, Rng *drop_rng) {
     const ModelConfig *c = &m->cfg;
+    const LlamaLayer *l = &m->layers[i];
     RopeMode mode = c->rope_half ? ROPE_HALF : ROPE_INTERLEAVED;
     Tensor *h = op_rmsnorm(t, x, l->attn_norm, (real)c->norm_eps);
     Tensor *q = lora_linear_forward(t, &l->q, h, drop_rng);
@@ -166,7 +168,10 @@ Tensor *llama_hidden_padded(Tape *t, const LlamaModel *m, const int *ids, const 
     CHECK(T >= 1 && T <= c->max_seq_len, "sequence length %d outside 1..%d", T, c->max_seq_len);
     if (m->moe) moe_forward_begin(m->moe, pad_mask(t, lengths, B, T), B * T);
     Tensor *x = op_embedding(t, m->tok_emb, ids, B * T);
-    for (int i = 0; i < c->n_layers; i++) x = layer_forward(t, m, &m->layers[i], x, B, T, drop_rng);
+    if (m->recompute && !t->no_grad) x = llama_layers_recompute(t, m, x, B, T, drop_rng);   /* nn/recompute.h */
+    else if (t->no_grad && !m->moe) x = llama_layers_no_grad(t, m, x, B, T, drop_rng);
+    else
+        for (int i = 0; i < c->n_layers; i++) x = llama_layer_forward(t, m, i, x, B, T, drop_rng);
     return op_rmsnorm(t, x, m->final_norm, (real)c->norm_eps);
 }
 

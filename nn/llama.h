@@ -1,7 +1,8 @@
 /* nn/llama.h — a Llama-style decoder (Touvron et al. 2023) assembled from modules.
    defines: LlamaLayer, LlamaModel, LossParts, llama_declare, llama_declare_params, llama_allocate,
             llama_init_adapter, llama_hidden, llama_hidden_padded, llama_logits, llama_loss,
-            llama_loss_padded, llama_free, llama_init_base_random, llama_init_base_fan_in
+            llama_loss_padded, llama_free, llama_init_base_random, llama_init_base_fan_in,
+            llama_layer_forward
    Per layer, with x [N = B*T, C]:
      h = rmsnorm(x)·w_in;  q,k,v = lora(h);  q,k = rope(q,k);  a = causal_gqa_attention(q,k,v)
      x = x + o(a);  h = rmsnorm(x)·w_post;  x = x + down(silu(gate(h)) * up(h))
@@ -42,6 +43,9 @@ typedef struct {
                                                target rows of the GLOBAL batch, of which this
                                                process holds some; the CE is then Σ_shard/loss_rows
                                                (its shard's share of the global mean). 0: the mean */
+    int recompute;                          /* 1: a recording forward keeps only each decoder layer's
+                                               input and re-runs the layer in the backward
+                                               (nn/recompute.h); 0 (default): every activation kept */
 } LlamaModel;
 
 typedef struct {
@@ -74,6 +78,8 @@ Tensor *llama_hidden(Tape *t, const LlamaModel *m, const int *ids, int B, int T,
    router statistics nor in the aux loss (moe.h). Without routers lengths change nothing. */
 Tensor *llama_hidden_padded(Tape *t, const LlamaModel *m, const int *ids, const int *lengths, int B, int T,
                             Rng *drop_rng);
+/* Decoder layer i alone: x [B*T, C] (the residual stream) -> the next stream [B*T, C]. */
+Tensor *llama_layer_forward(Tape *t, const LlamaModel *m, int i, Tensor *x, int B, int T, Rng *drop_rng);
 /* hidden [N, C] -> logits [N, V] */
 Tensor *llama_logits(Tape *t, const LlamaModel *m, Tensor *hidden);
 /* Mean cross-entropy over targets != -100 ([B*T]); the LM head runs only on those rows.

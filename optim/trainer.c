@@ -160,6 +160,7 @@ static const char *entry_module(const Tape *t, int i) {
 static void first_non_finite(const Tape *t, char *buf, size_t n) {
     for (int i = 0; i < t->n; i++) {
         const Tensor *o = t->entries[i].out;
+        if (!o || !o->data) continue;   /* a hook entry (tape_record_hook) without an output */
         for (size_t j = 0; j < o->numel; j++)
             if (!isfinite(o->data[j])) {
                 snprintf(buf, n, "op '%s' in %s", t->entries[i].op, entry_module(t, i));

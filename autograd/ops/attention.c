@@ -236,6 +236,11 @@ Tensor *op_causal_attention(Tape *t, Tensor *q, Tensor *k, Tensor *v) {
     return y;
 }
 
+size_t op_causal_attention_saved(int B, int T, int H, int KV, int threads) {
+    long slots = (long)B * KV < threads ? (long)B * KV : threads;
+    return (size_t)B * H * p_pair_size(T) + (size_t)slots * ATTN_ROW_BLOCK * T;
+}
+
 /* ---- examples for the gradient check ---- */
 
 static void attn_example_shape(Arena *a, Rng *rng, OpExample *ex, int B, int T, int H, int KV, int D) {

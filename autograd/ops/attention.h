@@ -1,5 +1,5 @@
 /* autograd/ops/attention.h — fused causal self-attention with grouped-query heads (GQA).
-   defines: op_causal_attention, attention_decode_step, ATTN_ROW_BLOCK, OP_CAUSAL_ATTENTION
+   defines: op_causal_attention, op_causal_attention_saved, attention_decode_step, ATTN_ROW_BLOCK, OP_CAUSAL_ATTENTION
    q [B, T, H, D], k and v [B, T, KV, D], H % KV == 0; query head h reads kv head h / (H/KV)
    (torch_ref: k.repeat_interleave(H // KV, dim=2)). y [B, T, H, D] (heads not merged).
    y[b,i,h] = sum_{j<=i} softmax_j(q[b,i,h]·k[b,j,g] / sqrt(D)) v[b,j,g].
@@ -15,6 +15,9 @@
 #define ATTN_ROW_BLOCK 64   /* query rows per block: the causal mask skips the blocks' upper parts */
 
 Tensor *op_causal_attention(Tape *t, Tensor *q, Tensor *k, Tensor *v);
+/* reals a recorded call keeps in the arena besides its output: the packed P of the B·H pairs and
+   the backward scratch of min(threads, B·KV) slots (the memory estimate, nn/model_memory.h) */
+size_t op_causal_attention_saved(int B, int T, int H, int KV, int threads);
 
 /* No-tape attention of ONE new position `pos` against a KV cache (generation):
    q [H, D] (already rotated), k_cache / v_cache [>= pos+1, KV, D] holding positions 0..pos

@@ -93,6 +93,8 @@ static const BadUse ROWS[] = {
     { "skip-nonfinite < 0", { "--skip-nonfinite", "-1" }, "--skip-nonfinite must be >= 0, got -1" },
     { "max-memory not a size", { "--max-memory", "lots" }, "--max-memory: 'lots' is not a size" },
     { "max-memory too small", { "--max-memory", "1k" }, "but --max-memory 0.00 GB" },
+    { "recompute not a mode", { "--recompute", "sometimes" }, "--recompute must be auto, on or off, got 'sometimes'" },
+    { "recompute with pre-gating", { "--adapter", "adamoe", "--pregate", "--recompute", "on" }, "--recompute on cannot be combined with --pregate" },
     { "base-dtype", { "--base-dtype", "f8" }, "--base-dtype must be auto, f32, bf16, nf4, nf4-nodq or int8, got 'f8'" },
     { "expert-dtype without a quantised base", { "--expert-dtype", "bf16" }, "--expert-dtype needs a quantised base" },
     { "expert-dtype", { "--base-dtype", "nf4", "--expert-dtype", "fp8" }, "--expert-dtype must be f32, bf16, nf4, nf4-nodq or int8, got 'fp8'" },

@@ -212,7 +212,7 @@ START_TEST(test_checker_catches_drift)
         { "<!-- file: autograd/ops/gelu.c -->", "<!-- file: autograd/ops/gelu.c -->", "<!-- nothing -->",
           "gelu.c differs from the file" },
         /* an excerpt edited */
-        { "<!-- excerpt: autograd/tape.c -->", "t->n - 1", "t->n", "excerpt of autograd/tape.c is not in the file" },
+        { "<!-- excerpt: autograd/tape.c -->", "t->n++", "t->n", "excerpt of autograd/tape.c is not in the file" },
         /* a marker without its block */
         { "<!-- excerpt: autograd/tape.c -->", "```c\n", "\n", "not followed by a ``` block" },
     };
