@@ -170,28 +170,6 @@ static Tensor *add_shared_and_const(Tape *t, const MoeLinear *m, Tensor *xin, Te
     return y2;
 }
 
-/* Without a caller's rng (gradient checks), the stochastic rule draws from a stream fixed per
-   (layer, module), so two forwards route identically. */
-Rng moe_route_rng(const MoeLinear *m) {
-    return rng_derive(0x5eedULL + (uint64_t)(m->layer * MOE_MODULES + m->module), 17);
-}
-
-/* The selection rule (spec) and the weight mode (ROUTE_W_*, the return value) of this forward.
-   Stochastic (THOR) is the one rule that differs between training and evaluation. */
-int moe_route_spec(const MoeLinear *m, int training, RouteSpec *spec, Rng *rng) {
-    int E = m->n_true + m->n_null, k_now = m->state ? m->state->k_now : 0;
-    int k = k_now > 0 ? (k_now < E ? k_now : E) : m->top_k;   /* --top-k-schedule */
-    *spec = (RouteSpec){ .rule = ROUTE_TOPK, .n_true = m->n_true, .k = k, .top_p = m->top_p, .rng = rng };
-    switch ((MoeRouting)m->routing) {
-    case MOE_ROUTING_TOP_P: spec->rule = ROUTE_TOP_P; return ROUTE_W_RAW;
-    case MOE_ROUTING_DENSE: spec->rule = ROUTE_DENSE; return ROUTE_W_RAW;
-    case MOE_ROUTING_EXPERT_CHOICE: spec->rule = ROUTE_EXPERT_CHOICE; return ROUTE_W_RAW;
-    case MOE_ROUTING_STOCHASTIC: spec->rule = training ? ROUTE_RANDOM : ROUTE_ALL_TRUE; return ROUTE_W_UNIFORM;
-    case MOE_ROUTING_TOPK: break;
-    }
-    return m->all_selected ? ROUTE_W_ALL_SELECTED : ROUTE_W_TRUE_ONLY;
-}
-
 /* moe_linear_forward (y_owned = 0) and moe_linear_forward_into (y_owned = 1): the equations
    of the file header, in order. x [..., in] and y_base [..., out] are viewed as [N, in] and
    [N, out]; the result keeps y_base's shape. The routing of this forward is logged in the

@@ -6,12 +6,14 @@
    TRUE experts per row. Masked rows select nothing.
    The selection is a constant for autograd: nothing here touches the tape. What a rule decides
    is only WHICH experts a row uses; how much each counts (renormalised, raw p, uniform) is the
-   weight mode of op_route_weights (route.h), chosen next to the rule in nn/moe.c.
+   weight mode of op_route_weights (route.h), chosen next to the rule by moe_route_spec (the end
+   of this file, for nn/moe.c's training forward and nn/generate_routed.c's decoding).
    Slots: top-p, dense, all-true and expert-choice give a row a variable number of experts (at
    most E), so they get k = E slots; random uses exactly one. routing_group() then builds the
    per-expert row lists the routed ops run on, exactly as for top-k.
  */
 #include "nn/route_rules.h"
+#include "nn/moe.h"
 #include "tensor/check.h"
 #include <math.h>
 #include <string.h>
@@ -127,4 +129,28 @@ void route_select_rule(Arena *a, const Tensor *p, const RouteSpec *spec, const u
         for (int row = 0; row < N; row++)
             if (!row_masked(mask, row)) fill_row_rule(p, spec, r, row);
     routing_group(a, r);
+}
+
+/* ---- a Mo-LoRA / AdaMoE linear's rule (nn/moe.h), shared by training and decoding ---- */
+
+/* Without a caller's rng (gradient checks), the stochastic rule draws from a stream fixed per
+   (layer, module), so two forwards route identically. */
+Rng moe_route_rng(const MoeLinear *m) {
+    return rng_derive(0x5eedULL + (uint64_t)(m->layer * MOE_MODULES + m->module), 17);
+}
+
+/* The selection rule (spec) and the weight mode (ROUTE_W_*, the return value) of this forward.
+   Stochastic (THOR) is the one rule that differs between training and evaluation. */
+int moe_route_spec(const MoeLinear *m, int training, RouteSpec *spec, Rng *rng) {
+    int E = m->n_true + m->n_null, k_now = m->state ? m->state->k_now : 0;
+    int k = k_now > 0 ? (k_now < E ? k_now : E) : m->top_k;   /* --top-k-schedule */
+    *spec = (RouteSpec){ .rule = ROUTE_TOPK, .n_true = m->n_true, .k = k, .top_p = m->top_p, .rng = rng };
+    switch ((MoeRouting)m->routing) {
+    case MOE_ROUTING_TOP_P: spec->rule = ROUTE_TOP_P; return ROUTE_W_RAW;
+    case MOE_ROUTING_DENSE: spec->rule = ROUTE_DENSE; return ROUTE_W_RAW;
+    case MOE_ROUTING_EXPERT_CHOICE: spec->rule = ROUTE_EXPERT_CHOICE; return ROUTE_W_RAW;
+    case MOE_ROUTING_STOCHASTIC: spec->rule = training ? ROUTE_RANDOM : ROUTE_ALL_TRUE; return ROUTE_W_UNIFORM;
+    case MOE_ROUTING_TOPK: break;
+    }
+    return m->all_selected ? ROUTE_W_ALL_SELECTED : ROUTE_W_TRUE_ONLY;
 }
