@@ -47,6 +47,8 @@
 
 #define MAX_STEPS 1000
 #define ANSWER_TOKENS 4
+/* peak_rss_mb is the script's ru_maxrss / 1024, i.e. MiB: the estimate is printed in the same unit */
+#define MIB 1048576.0
 
 typedef struct { const char *name; AdapterConfig a; int n_experts; } ModeDef;
 
@@ -312,11 +314,11 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
                "loss %.6g; arena high-water %.1f MB\n  recompute %s; memory estimate %.1f MB (activations %.1f MB)\n", d->name, o->batch, o->seq, o->loss_answer ? "answer" : "all", o->threads,
                gemm_simd_level(), params, trainable, r->med, r->min, r->max, r->cpu, r->fwd, r->bwd, r->opt,
                ntok / (r->med * 1e-3), fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, r->load, rss, r->loss,
-               (double)s->arena.high_water / (1 << 20), o->recompute ? "on" : "off", s->estimate.total / 1e6,
-               s->estimate.activations / 1e6);
+               (double)s->arena.high_water / (1 << 20), o->recompute ? "on" : "off", s->estimate.total / MIB,
+               s->estimate.activations / MIB);
         if (o->model)
             printf("  %s, frozen base in %s: start-up estimate %.1f MB against the peak RSS %.1f MB\n", o->model,
-                   param_store_base_name(ps), s->estimate.total / 1e6, rss);
+                   param_store_base_name(ps), s->estimate.total / MIB, rss);
         if (o->expert_time && s->m.moe)
             printf("  routed experts %.1f ms of the step (%s; their forward work + the backward of their "
                    "tape entries)\n", r->expert, r->expert_cpu_clock ? "thread CPU time" : "critical-path CPU time");
@@ -331,7 +333,7 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
            r->opt, ntok / (r->med * 1e-3), r->load, fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, rss, r->loss,
            o->steps, o->warmup);
     if (o->model) printf(", \"model\": \"%s\", \"base_dtype\": \"%s\"", o->model, param_store_base_name(ps));
-    printf(", \"estimate_mb\": %.1f", s->estimate.total / 1e6);
+    printf(", \"estimate_mb\": %.1f", s->estimate.total / MIB);
     if (o->expert_time)
         printf(", \"loss_on\": \"%s\", \"step_cpu_ms_median\": %.3f, \"expert_ms\": %.3f, \"expert_clock\": \"%s\"",
                o->loss_answer ? "answer" : "all", r->cpu, r->expert, r->expert_cpu_clock ? "cpu" : "critical");
