@@ -45,6 +45,18 @@ Tensor *tensor_view(Arena *a, const Tensor *t, int ndim, const int *shape) {
     return v;
 }
 
+Tensor *tensor_rows_view(Arena *a, const Tensor *t, int row0, int rows) {
+    CHECK(t->ndim == 2 && t->data && row0 >= 0 && rows >= 0 && row0 + rows <= t->shape[0],
+          "rows [%d, %d) of a %d-d tensor with %d rows", row0, row0 + rows, t->ndim, t->shape[0]);
+    Tensor *v = arena_alloc(a, sizeof *v);
+    *v = *t;
+    v->shape[0] = rows;
+    v->numel = (size_t)rows * t->shape[1];
+    v->data += (size_t)row0 * t->shape[1];
+    if (v->grad) v->grad += (size_t)row0 * t->shape[1];
+    return v;
+}
+
 size_t tensor_rows(const Tensor *t) { return t->numel / (size_t)(t->shape[t->ndim - 1] ? t->shape[t->ndim - 1] : 1); }
 int tensor_cols(const Tensor *t) { return t->shape[t->ndim - 1]; }
 

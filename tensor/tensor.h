@@ -1,5 +1,5 @@
 /* tensor/tensor.h — an n-d array view (contiguous, row-major, up to 4 dims).
-   defines: Tensor, tensor_new, tensor_1d/2d/3d, tensor_view, tensor_rows, tensor_cols,
+   defines: Tensor, tensor_new, tensor_1d/2d/3d, tensor_view, tensor_rows_view, tensor_rows, tensor_cols,
             tensor_same_shape, tensor_shape_str, tensor_fill, tensor_zero_grad
    A tensor never owns its memory: data and grad live in an Arena (activations) or in a
    ParamStore block (parameters). `grad == NULL` is THE signal that no gradient flows here.
@@ -35,6 +35,8 @@ Tensor *tensor_2d(Arena *a, int n0, int n1, int with_grad);
 Tensor *tensor_3d(Arena *a, int n0, int n1, int n2, int with_grad);
 /* A new header over the same data/grad with another shape of equal numel (a reshape). */
 Tensor *tensor_view(Arena *a, const Tensor *t, int ndim, const int *shape);
+/* Rows [row0, row0 + rows) of a real 2-d tensor, data and grad (an expert's slice of a stack). */
+Tensor *tensor_rows_view(Arena *a, const Tensor *t, int row0, int rows);
 
 size_t tensor_rows(const Tensor *t);      /* product of all dims but the last */
 int    tensor_cols(const Tensor *t);      /* the last dim */

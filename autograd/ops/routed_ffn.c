@@ -258,24 +258,14 @@ static void rf_example_common(Arena *ar, Rng *rng, OpExample *ex, int w_grad) {
 static void rf_example(Arena *a, Rng *rng, OpExample *ex) { rf_example_common(a, rng, ex, 1); }
 static void rf_example_frozen(Arena *a, Rng *rng, OpExample *ex) { rf_example_common(a, rng, ex, 0); }
 
-static Tensor *rows_view(Arena *a, Tensor *stack, int row0, int rows) {
-    Tensor *v = arena_alloc(a, sizeof *v);
-    *v = *stack;
-    v->shape[0] = rows;
-    v->numel = (size_t)rows * stack->shape[1];
-    v->data += (size_t)row0 * stack->shape[1];
-    if (v->grad) v->grad += (size_t)row0 * stack->shape[1];
-    return v;
-}
-
 static Tensor *rf_apply(Tape *t, const OpExample *ex) {
     Routing *r = arena_alloc(t->arena, sizeof *r);
     route_select(t->arena, ex->aux, EX_T, EX_K, NULL, r);
     Tensor *w1[EX_T], *w3[EX_T], *w2[EX_T];
     for (int e = 0; e < EX_T; e++) {
-        w1[e] = rows_view(t->arena, ex->in[2], 2 * e * EX_F, EX_F);
-        w3[e] = rows_view(t->arena, ex->in[2], (2 * e + 1) * EX_F, EX_F);
-        w2[e] = rows_view(t->arena, ex->in[3], e * EX_C, EX_C);
+        w1[e] = tensor_rows_view(t->arena, ex->in[2], 2 * e * EX_F, EX_F);
+        w3[e] = tensor_rows_view(t->arena, ex->in[2], (2 * e + 1) * EX_F, EX_F);
+        w2[e] = tensor_rows_view(t->arena, ex->in[3], e * EX_C, EX_C);
     }
     return op_routed_ffn(t, ex->in[0], ex->in[1], r, w1, w3, w2);
 }

@@ -256,24 +256,14 @@ static void rl_example_common(Arena *ar, Rng *rng, OpExample *ex, int inplace) {
 static void rl_example(Arena *a, Rng *rng, OpExample *ex) { rl_example_common(a, rng, ex, 0); }
 static void rl_example_inplace(Arena *a, Rng *rng, OpExample *ex) { rl_example_common(a, rng, ex, 1); }
 
-static Tensor *rows_view(Arena *a, Tensor *stack, int row0, int rows) {
-    Tensor *v = arena_alloc(a, sizeof *v);
-    *v = *stack;
-    v->shape[0] = rows;
-    v->numel = (size_t)rows * stack->shape[1];
-    v->data += (size_t)row0 * stack->shape[1];
-    if (v->grad) v->grad += (size_t)row0 * stack->shape[1];
-    return v;
-}
-
 static Tensor *rl_apply(Tape *t, const OpExample *ex) {
     const RlExample *re = ex->aux;
     Routing *r = arena_alloc(t->arena, sizeof *r);
     route_select(t->arena, re->p, EX_T, EX_K, NULL, r);
     Tensor *a[EX_T], *b[EX_T];
     for (int e = 0; e < EX_T; e++) {
-        a[e] = rows_view(t->arena, ex->in[2], e * EX_R, EX_R);
-        b[e] = rows_view(t->arena, ex->in[3], e * EX_OUT, EX_OUT);
+        a[e] = tensor_rows_view(t->arena, ex->in[2], e * EX_R, EX_R);
+        b[e] = tensor_rows_view(t->arena, ex->in[3], e * EX_OUT, EX_OUT);
     }
     Tensor *base = op_linear(t, ex->in[0], re->v);
     return op_routed_lora(t, base, ex->in[0], ex->in[1], r, a, b, (real)1.5, re->inplace);
