@@ -9,6 +9,7 @@
 #ifndef BENCH_H
 #define BENCH_H
 #include "nn/model_config.h"
+#include "tensor/status.h"
 
 typedef struct {
     int json;       /* JSON lines only */
@@ -44,7 +45,8 @@ typedef struct {
     const char *model;    /* NULL: the stories15M shape; else a checkpoint (HF dir or .bin) of any size */
     int base_dtype;       /* its frozen base storage (BASE_DTYPE_*, nn/param_store.h) */
 } BenchModeOpts;
-int bench_mode(const BenchModeOpts *o);
+/* a bad option or model is a Status (the command prints it); results go to stdout */
+Status bench_mode(const BenchModeOpts *o, Error *err);
 const char *bench_mode_names(void);
 /* torch_llama.py's step_flops: ntok = B·T, scored = rows under the loss, apt = true experts per
    token; n_experts > 0 = MoE FFN (a->n_true + a->n_null routed) */

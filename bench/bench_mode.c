@@ -98,38 +98,33 @@ typedef struct {
 /* --model: the checkpoint with the mode's adapter, refused before loading when the start-up
    estimate (nn/model_memory.h: parameters, AdamW moments, activations of B x T) exceeds the RAM
    available; s->estimate keeps the estimate for the report */
-static int mode_load(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
-    if (d->n_experts) {
-        fprintf(stderr, "error: bench: --model works with --mode full, lora, molora or adamoe (moe / moe_null build "
-                        "their own MoE FFN on the stories15M shape)\n");
-        return 1;
-    }
-    Error err;
+static Status mode_load(ModeRun *s, const ModeDef *d, const BenchModeOpts *o, Error *err) {
+    if (d->n_experts)
+        return error_set(err, STATUS_INVALID, NULL, "bench: --model works with --mode full, lora, molora or adamoe "
+                         "(moe / moe_null build their own MoE FFN on the stories15M shape)");
     MemBudget b = { .limit = 0, .batch = o->batch, .seq = o->seq, .limit_name = "--max-memory",
                     .recompute = o->recompute ? MEM_RECOMPUTE_ON : MEM_RECOMPUTE_OFF };
     AdapterConfig a = d->a;
-    Status st = model_load_budget(&s->m, o->model, &a, o->base_dtype, &b, &err);
+    Status st = model_load_budget(&s->m, o->model, &a, o->base_dtype, &b, err);
     if (!st && o->seq > s->m.cfg.max_seq_len) {
-        st = error_set(&err, STATUS_INVALID, NULL, "bench: --seq %d exceeds the model's context %d", o->seq,
+        st = error_set(err, STATUS_INVALID, NULL, "bench: --seq %d exceeds the model's context %d", o->seq,
                        s->m.cfg.max_seq_len);
         llama_free(&s->m);
     }
-    if (st) {
-        fprintf(stderr, "error: %s%s%s\n", err.message, err.hint[0] ? "\n  hint: " : "", err.hint);
-        return 1;
-    }
+    if (st) return st;
     memory_estimate(&s->m, &b, &s->estimate);
-    return 0;
+    return STATUS_OK;
 }
 
 /* routers and gate2 N(0, 0.02²) as the script's nn.Linear under its init loop; LoRA B N(0, 0.02²) */
-static int mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
+static Status mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o, Error *err) {
     ModelConfig c;
     AdapterConfig a;
     bench_mode_setup(d->name, &c, &a);
     s->estimate = (MemEstimate){ 0 };
     if (o->model) {
-        if (mode_load(s, d, o)) return 1;
+        Status st = mode_load(s, d, o, err);
+        if (st) return st;
     } else {
         llama_declare(&s->m, &c, &a, 0);
         MemBudget mb = { .batch = o->batch, .seq = o->seq };
@@ -154,7 +149,7 @@ static int mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o) {
     s->data = rng_derive(1, 8);
     s->ids = xmalloc((size_t)s->B * s->T * sizeof(int));
     s->targets = xmalloc((size_t)s->B * s->T * sizeof(int));
-    return 0;
+    return STATUS_OK;
 }
 
 static void mode_free(ModeRun *s) {
@@ -343,32 +338,26 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
     printf("}\n");
 }
 
-int bench_mode(const BenchModeOpts *o) {
+Status bench_mode(const BenchModeOpts *o, Error *err) {
     const ModeDef *d = find_mode(o->mode);
-    if (!d) {
-        fprintf(stderr, "error: bench: --mode expects one of %s, got '%s'\n", bench_mode_names(), o->mode);
-        return 1;
-    }
+    if (!d) return error_set(err, STATUS_INVALID, NULL, "bench: --mode expects one of %s, got '%s'", bench_mode_names(), o->mode);
     if (o->steps < 1 || o->steps > MAX_STEPS || o->warmup < 0 || o->batch < 1 || o->seq < 1 ||
-        (!o->model && o->seq > bench_stories15m_config().max_seq_len)) {
-        fprintf(stderr, "error: bench: need --steps in 1..%d, --warmup >= 0, --batch >= 1 and --seq in 1..%d\n",
-                MAX_STEPS, bench_stories15m_config().max_seq_len);
-        return 1;
-    }
-    if (o->recompute && o->expert_time) {
-        fprintf(stderr, "error: bench: --expert-time times the routed experts' own tape entries, which --recompute on "
-                        "replays inside each layer's hook: use one or the other\n");
-        return 1;
-    }
+        (!o->model && o->seq > bench_stories15m_config().max_seq_len))
+        return error_set(err, STATUS_INVALID, NULL, "bench: need --steps in 1..%d, --warmup >= 0, --batch >= 1 and --seq in 1..%d",
+                         MAX_STEPS, bench_stories15m_config().max_seq_len);
+    if (o->recompute && o->expert_time)
+        return error_set(err, STATUS_INVALID, NULL, "bench: --expert-time times the routed experts' own tape entries, "
+                         "which --recompute on replays inside each layer's hook: use one or the other");
     threads_init(o->threads);
     BenchModeOpts oo = *o;
     oo.threads = threads_count();
     ModeRun s;
-    if (mode_init(&s, d, &oo)) return 1;
+    Status st = mode_init(&s, d, &oo, err);
+    if (st) return st;
     ModeResult r = { 0 };
     run_steps(&s, &oo, &r);
     print_result(&oo, &s, d, &r);
     fflush(stdout);
     mode_free(&s);
-    return 0;
+    return STATUS_OK;
 }

@@ -1,5 +1,6 @@
 /* cli/bench.c — option parsing and dispatch of `./train bench` (see bench.h). */
 #include "cli/bench.h"
+#include "cli/errors.h"
 #include "bench/bench.h"
 #include "bench/bench_generate.h"
 #include "cli/model_flags.h"
@@ -134,7 +135,10 @@ int bench_main(int argc, char **argv) {
         }
         b.m.threads = b.o.threads;
         b.m.json = b.o.json;
-        return bench_mode(&b.m);
+        Error err;
+        if (!bench_mode(&b.m, &err)) return 0;
+        error_print(&err);
+        return 1;
     }
     if (b.mode_flags) {
         fprintf(stderr, "error: bench: --batch, --seq, --warmup, --steps, --loss-on, --expert-time, --recompute, --model and --base-dtype need --mode "
