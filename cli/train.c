@@ -180,6 +180,9 @@ static void print_config(const TrainOptions *o, const LlamaModel *m, const Token
     size_t fz = param_store_count(&m->ps, PARAM_FROZEN), tn = param_store_count(&m->ps, PARAM_TRAINABLE);
     printf("  parameters: %zu frozen, %zu trainable (%.3f%%); memory ~%.1f MB for weights + optimizer\n", fz, tn,
            100.0 * (double)tn / (double)(fz + tn), (double)(param_store_bytes(&m->ps) + 2 * tn * sizeof(real)) / 1e6);
+    if (m->ps.mapped_numel)
+        printf("  frozen base: %.1f MB of bf16 matrices mapped from the checkpoint file, not copied\n",
+               (double)m->ps.mapped_numel * 2 / 1e6);
     if (m->ps.frozen_quant)
         printf("  frozen base: %s (%.1f MB of codes + scales; embedding, LM head and routers bf16)\n",
                o->base_dtype, (double)m->ps.frozen_q_bytes / 1e6);

@@ -10,6 +10,7 @@
 #include "nn/adapter_moe.h"
 #include "data/json.h"
 #include "tensor/check.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,11 +89,41 @@ static Status load_base_params(LlamaModel *m, const ShardSet *ss, const char *di
         if (!st)
             return error_set(err, STATUS_FORMAT, "the checkpoint does not match its config.json",
                              "%s: tensor %s is missing (not in the weight map)", dir, t->name);
-        if (t->quant) s = safetensors_read_quant(st, t->name, t->shape, t->ndim, t->quant, err);
+        if (m->ps.mapped[i]) t->bf16 = (uint16_t *)(uintptr_t)safetensors_find(st, t->name)->data;
+        else if (t->quant) s = safetensors_read_quant(st, t->name, t->shape, t->ndim, t->quant, err);
         else if (t->bf16) s = safetensors_read_bf16(st, t->name, t->shape, t->ndim, t->bf16, err);
         else s = safetensors_read_real(st, t->name, t->shape, t->ndim, t->data, err);
     }
     return s;
+}
+
+/* Frozen bf16 views whose file tensor is BF16 (and 2-byte aligned, as writers that pad the
+   header to 8 bytes make it) point into the file's mapping instead of being copied (param_store.h:
+   "Memory-mapped views"). Before allocate. */
+static void mark_mapped_views(LlamaModel *m, const ShardSet *ss) {
+    for (int i = 0; i < m->ps.n; i++) {
+        Tensor *p = m->ps.params[i];
+        if (m->ps.roles[i] != PARAM_FROZEN || adapter_is_param_name(p->name)) continue;
+        const SafeTensors *st = shards_lookup(ss, p->name);
+        const SafeTensor *t = st ? safetensors_find(st, p->name) : NULL;
+        if (t && t->dtype == SAFE_BF16 && (uintptr_t)t->data % 2 == 0) param_store_map_view(&m->ps, p);
+    }
+}
+
+/* After loading: every shard a mapped view points into is handed to the store. */
+static void adopt_mapped_shards(LlamaModel *m, ShardSet *ss) {
+    for (int j = 0; j < ss->n; j++) {
+        const unsigned char *lo = ss->files[j].map, *hi = lo + ss->files[j].file_size;
+        int used = 0;
+        for (int i = 0; i < m->ps.n && !used; i++)
+            used = m->ps.mapped[i] && (const unsigned char *)m->ps.params[i]->bf16 >= lo &&
+                   (const unsigned char *)m->ps.params[i]->bf16 < hi;
+        if (!used) continue;
+        void *addr;
+        size_t len;
+        safetensors_detach_map(&ss->files[j], &addr, &len);
+        param_store_adopt_map(&m->ps, addr, len);
+    }
 }
 
 /* every "*.bias" tensor of the files must be one the model declared */
@@ -162,8 +193,10 @@ Status hf_load_budget(LlamaModel *m, const char *dir, const AdapterConfig *acfg,
         if (!s) s = check_biases(m, ss, dir, err);
         if (!s && frozen_bf16 == BASE_DTYPE_AUTO) m->ps.frozen_bf16 = all_bf16;   /* bf16 files stay bf16 */
         if (!s) s = memory_check(m, b, dir, err);
+        if (!s) mark_mapped_views(m, ss);
         if (!s) s = llama_allocate(m, err);
         if (!s) s = load_base_params(m, ss, dir, err);
+        if (!s) adopt_mapped_shards(m, ss);
         if (s) llama_free(m);
     }
     shards_close(ss);

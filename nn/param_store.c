@@ -18,6 +18,7 @@
 #include "tensor/quant.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define PARAM_ALIGN 16   /* values: 64 bytes of float (one cache line, an AVX-512 vector),
                             128 of double, 32 of bf16 */
@@ -45,7 +46,9 @@ Tensor *param_declare(ParamStore *ps, const char *name, ParamRole role, int ndim
         ps->params = xrealloc(ps->params, (size_t)ps->cap * sizeof *ps->params);
         ps->roles = xrealloc(ps->roles, (size_t)ps->cap * sizeof *ps->roles);
         ps->offsets = xrealloc(ps->offsets, (size_t)ps->cap * sizeof *ps->offsets);
+        ps->mapped = xrealloc(ps->mapped, (size_t)ps->cap * sizeof *ps->mapped);
     }
+    ps->mapped[ps->n] = 0;
     Tensor *t = xcalloc(1, sizeof *t);
     t->ndim = ndim;
     t->numel = 1;
@@ -141,6 +144,7 @@ static void block_sizes(const ParamStore *ps, size_t *nf, size_t *n16, size_t *n
             *nq += quant_bytes((QuantKind)q, dq, ps->params[i]->shape[0], ps->params[i]->shape[1]);
             continue;
         }
+        if (ps->mapped[i]) continue;   /* no block space: points into a file mapping */
         size_t *cursor = stored_as_bf16(ps, i) ? n16 : ps->roles[i] == PARAM_FROZEN ? nf : nt;
         if (set_offsets) ps->offsets[i] = *cursor;
         *cursor += round_up(ps->params[i]->numel);
@@ -150,7 +154,25 @@ static void block_sizes(const ParamStore *ps, size_t *nf, size_t *n16, size_t *n
 size_t param_store_bytes(const ParamStore *ps) {
     size_t nf, n16, nt, nq;
     block_sizes(ps, &nf, &n16, &nt, &nq, 0);
-    return nf * sizeof(real) + n16 * sizeof(uint16_t) + 2 * nt * sizeof(real) + nq;
+    return nf * sizeof(real) + (n16 + ps->mapped_numel) * sizeof(uint16_t) + 2 * nt * sizeof(real) + nq;
+}
+
+int param_store_map_view(ParamStore *ps, Tensor *t) {
+    CHECK(!ps->allocated, "param_store_map_view(%s) after allocate", t->name);
+    for (int i = 0; i < ps->n; i++) {
+        if (ps->params[i] != t) continue;
+        if (!stored_as_bf16(ps, i)) return 0;
+        if (!ps->mapped[i]) ps->mapped_numel += t->numel;
+        ps->mapped[i] = 1;
+        return 1;
+    }
+    CHECK(0, "tensor %s is not in this ParamStore", t->name ? t->name : "?");
+}
+
+void param_store_adopt_map(ParamStore *ps, void *addr, size_t len) {
+    ps->maps = xrealloc(ps->maps, (size_t)(ps->n_maps + 1) * sizeof *ps->maps);
+    ps->maps[ps->n_maps].addr = addr;
+    ps->maps[ps->n_maps++].len = len;
 }
 
 /* every view pointed into its block (quantised ones described by ps->quant[i]) */
@@ -161,7 +183,8 @@ static void bind_views(ParamStore *ps) {
         if (q) {
             quant_bind(&ps->quant[i], (QuantKind)q, dq, t->shape[0], t->shape[1], ps->frozen_q + ps->offsets[i]);
             t->quant = &ps->quant[i];
-        } else if (stored_as_bf16(ps, i)) t->bf16 = ps->frozen16 + ps->offsets[i];
+        } else if (ps->mapped[i]) t->bf16 = NULL;   /* set by the loader */
+        else if (stored_as_bf16(ps, i)) t->bf16 = ps->frozen16 + ps->offsets[i];
         else if (ps->roles[i] == PARAM_FROZEN) t->data = ps->frozen + ps->offsets[i];
         else {
             t->data = ps->train + ps->offsets[i];
@@ -234,6 +257,9 @@ void param_store_free(ParamStore *ps) {
     free(ps->params);
     free(ps->roles);
     free(ps->offsets);
+    free(ps->mapped);
+    for (int i = 0; i < ps->n_maps; i++) munmap(ps->maps[i].addr, ps->maps[i].len);
+    free(ps->maps);
     free(ps->frozen);
     free(ps->frozen16);
     free(ps->frozen_q);

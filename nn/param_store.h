@@ -1,7 +1,7 @@
 /* nn/param_store.h — every parameter of a model: declare -> allocate -> bind.
    defines: ParamRole, ParamStore, BASE_DTYPE_*, param_store_set_base_dtype, param_store_init, param_declare, param_store_allocate,
             param_store_try_allocate, param_store_bytes, param_find, param_store_zero_grad, param_store_free, param_store_count,
-            param_store_base_name
+            param_store_base_name, param_store_map_view, param_store_adopt_map
    Modules declare named views (name, role, shape); param_store_allocate() then lays them out in
    ONE block per role and points every view into it:
      frozen    : data only, no grad (the base checkpoint); with `frozen_bf16` set, matrices
@@ -15,6 +15,13 @@
      give Mixtral expert weights (".experts.") another storage (--expert-dtype).
    Offsets are rounded up to 16 values (64 bytes of float, 32 of bf16; the blocks themselves are
    64-byte aligned), so every view starts vector-aligned.
+   Memory-mapped views: a frozen bf16 matrix whose checkpoint tensor is already BF16 can point
+   straight into the file's mapping instead of into `frozen16` (param_store_map_view before
+   allocate: no block space; the loader sets t->bf16 after allocate and hands the mapping over
+   with param_store_adopt_map, unmapped by param_store_free). The pages are the page cache's:
+   loading reads nothing, the kernel can drop them under memory pressure (they are clean), and
+   processes on one host share them. Their bytes still count in param_store_bytes (they are
+   resident once a step has touched them).
    Names are the dotted names used in checkpoints and logs ("model.layers.3.self_attn.q_proj.weight"). */
 #ifndef PARAM_STORE_H
 #define PARAM_STORE_H
@@ -33,6 +40,10 @@ typedef struct {
     int       frozen_dq;        /* NF4 with double-quantised scales */
     int       expert_store;     /* BASE_DTYPE_* of Mixtral expert weights, -1: as the others */
     int       allocated;
+    unsigned char *mapped;      /* [n]: 1 = bf16 view into a file mapping (param_store_map_view) */
+    struct ParamMap { void *addr; size_t len; } *maps;   /* adopted mappings, unmapped at free */
+    int       n_maps;
+    size_t    mapped_numel;     /* values of the mapped views */
     real     *frozen;           /* block of frozen real values (norms, and matrices unless bf16) */
     uint16_t *frozen16;         /* block of frozen bf16 matrices (frozen_bf16 only) */
     unsigned char *frozen_q;    /* block of NF4 / int8 codes and scales */
@@ -59,6 +70,11 @@ Tensor *param_declare(ParamStore *ps, const char *name, ParamRole role, int ndim
 void    param_store_allocate(ParamStore *ps);
 /* The same, but a failed allocation is STATUS_RUNTIME with the sizes and what to change. */
 Status  param_store_try_allocate(ParamStore *ps, Error *err);
+/* Before allocate: view t (frozen, stored as bf16) will point into a file mapping; 0 if t is not
+   stored as bf16 (then it keeps its block space). */
+int     param_store_map_view(ParamStore *ps, Tensor *t);
+/* After allocate: the store owns [addr, addr + len) (a mmap) and munmaps it in param_store_free. */
+void    param_store_adopt_map(ParamStore *ps, void *addr, size_t len);
 /* bytes the blocks take (values, bf16 storage, trainable gradients); valid before allocating */
 size_t  param_store_bytes(const ParamStore *ps);
 Tensor *param_find(const ParamStore *ps, const char *name);          /* NULL if absent */

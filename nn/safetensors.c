@@ -279,6 +279,13 @@ void safetensors_close(SafeTensors *st) {
     st->count = 0;
 }
 
+void safetensors_detach_map(SafeTensors *st, void **addr, size_t *len) {
+    *addr = st->map;
+    *len = st->file_size;
+    if (st->map) mprotect(st->map, st->file_size, PROT_READ | PROT_WRITE);
+    st->map = NULL;
+}
+
 /* binary search: the table is sorted by name (strcmp order) */
 const SafeTensor *safetensors_find(const SafeTensors *st, const char *name) {
     size_t lo = 0, hi = st->count;

@@ -1,5 +1,5 @@
 /* nn/safetensors.h — Hugging Face safetensors files: strict reader, float conversion, writer.
-   defines: SafeDtype, SafeTensor, SafeTensors, safetensors_open, safetensors_close,
+   defines: SafeDtype, SafeTensor, SafeTensors, safetensors_open, safetensors_close, safetensors_detach_map,
             safetensors_find, safetensors_at, safetensors_metadata, safetensors_read_f32,
             safetensors_read_real, safetensors_read_bf16, safetensors_read_quant, safetensors_dtype_name, safetensors_dtype_size,
             safetensors_dtype_parse, SafeTensorsWriter, safetensors_writer_init,
@@ -61,6 +61,10 @@ typedef struct {
 
 Status safetensors_open(SafeTensors *st, const char *path, Error *err);
 void   safetensors_close(SafeTensors *st);
+/* Hands the file's mapping to the caller (who munmaps *addr, *len): tensor data pointers stay
+   valid after safetensors_close. The mapping becomes copy-on-write writable (MAP_PRIVATE: a write
+   changes this process's copy of the page, never the file). */
+void   safetensors_detach_map(SafeTensors *st, void **addr, size_t *len);
 const SafeTensor *safetensors_find(const SafeTensors *st, const char *name);   /* NULL if absent */
 const SafeTensor *safetensors_at(const SafeTensors *st, size_t i);            /* i < count */
 const char *safetensors_metadata(const SafeTensors *st, const char *key);     /* NULL if absent */

@@ -81,6 +81,13 @@ double decode_vs_full(const LlamaModel *m, const int *ids, int T) {
     return worst;
 }
 
+void tmp_dir_remove(char *d) {
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    CHECK(system(cmd) == 0, "cannot remove %s", d);
+    free(d);
+}
+
 char *tmp_dir_new(void) {
     char *d = xmalloc(64);
     snprintf(d, 64, "/tmp/moetrain_test_XXXXXX");
