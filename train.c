@@ -13,6 +13,7 @@
 #include "cli/export.h"
 #include "cli/merge_experts.h"
 #include "cli/compress_adapter.h"
+#include "cli/signals.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -57,6 +58,7 @@ static int wants_training(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
+    signals_install();
     if (argc > 1 && argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))
         return wants_training(argc, argv) ? train_cli(argc, argv) : demo_run(argc, argv);
     if (argc > 1) {

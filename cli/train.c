@@ -350,9 +350,9 @@ static Status run_train(Run *r, const TrainOptions *o, const Flag *flags, int nf
     if (!s && !done) {
         TrainLog log = { .out_dir = out, .log_every = o->log_every, .quiet = comm_rank() > 0 };
         TrainHooks hooks = train_log_hooks(&log);
-        signal(SIGINT, on_sigint);
+        void (*before)(int) = signal(SIGINT, on_sigint);
         s = trainer_run(&tr, &hooks, err);
-        signal(SIGINT, SIG_DFL);
+        signal(SIGINT, before);
         train_log_close(&log);
     }
     if (!s && !done && out) {

@@ -3,6 +3,7 @@
 #include "tensor/check.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,7 +20,35 @@ void atomic_file_set_fault_hook(AtomicFaultHook hook, void *ctx) {
 
 static int fault(const char *path, AtomicStage stage) { return fault_hook ? fault_hook(fault_ctx, path, stage) : 0; }
 
+/* Temp files in flight, for atomic_file_unlink_pending. A slot is filled before it is marked
+   used and unmarked before it is reused, so a handler never reads a half-written name. Writes
+   beyond PENDING_SLOTS at once (none here: at most two) are simply not tracked. */
+#define PENDING_SLOTS 8
+static char pending_path[PENDING_SLOTS][1024];
+static volatile sig_atomic_t pending_used[PENDING_SLOTS];
+
+static void pending_add(const char *tmp) {
+    if (strlen(tmp) >= sizeof pending_path[0]) return;
+    for (int i = 0; i < PENDING_SLOTS; i++)
+        if (!pending_used[i]) {
+            memcpy(pending_path[i], tmp, strlen(tmp) + 1);
+            pending_used[i] = 1;
+            return;
+        }
+}
+
+static void pending_remove(const char *tmp) {
+    for (int i = 0; tmp && i < PENDING_SLOTS; i++)
+        if (pending_used[i] && !strcmp(pending_path[i], tmp)) pending_used[i] = 0;
+}
+
+void atomic_file_unlink_pending(void) {
+    for (int i = 0; i < PENDING_SLOTS; i++)
+        if (pending_used[i]) unlink(pending_path[i]);
+}
+
 static void af_release(AtomicFile *af) {
+    pending_remove(af->tmp_path);
     free(af->path);
     free(af->tmp_path);
     af->path = af->tmp_path = NULL;
@@ -42,6 +71,7 @@ Status atomic_write_begin(AtomicFile *af, const char *path, Error *err) {
         return STATUS_IO;
     }
     fchmod(fd, 0644);
+    pending_add(af->tmp_path);
     int injected = fault(path, ATOMIC_BEGUN);
     if (injected) {
         close(fd);

@@ -2,12 +2,15 @@
    contents, never a torn one (checkpoints, safetensors, JSON written by the trainer).
    defines: AtomicFile, atomic_write_begin, atomic_write_commit, atomic_write_abort, dirs_make,
             dirs_make_parent, dir_probe_write, AtomicStage, AtomicFaultHook,
-            atomic_file_set_fault_hook
+            atomic_file_set_fault_hook, atomic_file_unlink_pending
    Protocol: begin creates PATH.tmp.XXXXXX (mkstemp) in the same directory as PATH (so the
    final rename stays within one filesystem) and hands out a FILE* to write; commit checks the
    stream for errors, fflush + fsync + fclose, renames over PATH and fsyncs the directory;
    abort closes and removes the temp file. If commit fails the temp file is removed and PATH
-   is untouched. New files get mode 0644. */
+   is untouched. New files get mode 0644.
+   A process killed between begin and commit would leave PATH.tmp.XXXXXX behind (PATH itself is
+   never torn): the temp names in flight are kept in a small table, and
+   atomic_file_unlink_pending removes them from a signal handler (cli/signals.c). */
 #ifndef ATOMIC_FILE_H
 #define ATOMIC_FILE_H
 #include <stdio.h>
@@ -25,6 +28,9 @@ typedef struct {
 typedef enum { ATOMIC_BEGUN, ATOMIC_WRITTEN, ATOMIC_RENAMED } AtomicStage;
 typedef int (*AtomicFaultHook)(void *ctx, const char *path, AtomicStage stage);
 void atomic_file_set_fault_hook(AtomicFaultHook hook, void *ctx);
+
+/* Unlinks every temp file between begin and commit/abort; async-signal-safe (unlink only). */
+void   atomic_file_unlink_pending(void);
 
 Status atomic_write_begin(AtomicFile *af, const char *path, Error *err);
 Status atomic_write_commit(AtomicFile *af, Error *err);
