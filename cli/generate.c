@@ -123,7 +123,16 @@ static void print_ids(const int *ids, int n) {
     putchar(']');
 }
 
-static void print_json(const int *prompt, int n_prompt, const int *ids, int n, const Sink *s) {
+/* Load over the decoded tokens (the prompt and every generated token but the last, which is
+   never fed back): mean true experts per token, as training reports it; < 0 when not routed */
+static double generation_load(const LlamaModel *m) {
+    if (!m->moe) return -1;
+    MoeSummary sum;
+    moe_summary_model(&m->moe->stats, &sum);
+    return sum.tokens > 0 ? sum.load : -1;
+}
+
+static void print_json(const int *prompt, int n_prompt, const int *ids, int n, const Sink *s, double load) {
     printf("{\"prompt_ids\":");
     print_ids(prompt, n_prompt);
     printf(",\"ids\":");
@@ -131,6 +140,7 @@ static void print_json(const int *prompt, int n_prompt, const int *ids, int n, c
     printf(",\"text\":");
     if (s->tk) json_write_string(stdout, s->text ? s->text : "", s->len);
     else printf("null");
+    if (load >= 0) printf(",\"load\":%.6f", load);
     printf("}\n");
 }
 
@@ -143,7 +153,8 @@ static void echo_prompt(Sink *s, const int *prompt, int n_prompt) {
 
 /* generation proper, once the model, tokenizer and prompt are ready */
 static int run(const GenOpts *o, const LlamaModel *m, const Tokenizer *tk, const int *prompt, int n_prompt) {
-    GenerateConfig gc = { o->steps, o->temperature, o->top_p, (uint64_t)(int64_t)o->seed, o->stop_at_eos };
+    GenerateConfig gc = { o->steps, o->temperature, o->top_p, (uint64_t)(int64_t)o->seed, o->stop_at_eos, m->moe != NULL };
+    if (m->moe) moe_stats_reset(&m->moe->stats);
     Sink s = { tk, !o->json, NULL, 0, NULL, 0, 0, 0 };
     s.piece_cap = tk ? (size_t)tk->max_token_length + 8 : 0;
     s.piece = tk ? xmalloc(s.piece_cap) : NULL;
@@ -154,12 +165,14 @@ static int run(const GenOpts *o, const LlamaModel *m, const Tokenizer *tk, const
     Status st = llama_generate(m, prompt, n_prompt, &gc, on_token, &s, ids, &n, &err);
     double dt = now_s() - t0;
     if (st != STATUS_OK) error_print(&err);
-    else if (o->json) print_json(prompt, n_prompt, ids, n, &s);
+    else if (o->json) print_json(prompt, n_prompt, ids, n, &s, generation_load(m));
     else {
         putchar('\n');
         fflush(stdout);
-        fprintf(stderr, "%d tokens in %.3f s: %.1f tokens/s (prompt %d tokens, threads %d)\n", n, dt,
+        fprintf(stderr, "%d tokens in %.3f s: %.1f tokens/s (prompt %d tokens, threads %d)", n, dt,
                 dt > 0 ? n / dt : 0.0, n_prompt, threads_count());
+        if (generation_load(m) >= 0) fprintf(stderr, "; Load %.3f true experts per token", generation_load(m));
+        fputc('\n', stderr);
     }
     free(ids);
     free(s.piece);

@@ -175,7 +175,7 @@ const real *decode_step(DecodeState *s, int id, int pos, int want_logits) {
 /* ---- the generation loop ---- */
 
 GenerateConfig generate_config_default(void) {
-    GenerateConfig g = { 64, 0.0, 1.0, 42, 0 };
+    GenerateConfig g = { 64, 0.0, 1.0, 42, 0, 0 };
     return g;
 }
 
@@ -215,6 +215,7 @@ Status llama_generate(const LlamaModel *m, const int *prompt, int n_prompt, cons
     DecodeState s;
     Sampler smp;
     decode_state_init(&s, m, n_prompt + gc->steps);
+    s.count_routes = gc->count_routes;
     sampler_init(&smp, m->cfg.vocab_size);
     Rng rng = rng_derive(gc->seed, GENERATE_RNG_STREAM);
     for (int pos = 0; pos < n_prompt - 1; pos++) decode_step(&s, prompt[pos], pos, 0);

@@ -79,6 +79,8 @@ typedef struct {
     double top_p;               /* nucleus mass in (0, 1]; 1 = off */
     uint64_t seed;              /* sampling: rng_derive(seed, GENERATE_RNG_STREAM) */
     int stop_at_eos;            /* stop after producing an EOS id of the model (model_is_eos; kept in the output) */
+    int count_routes;           /* routed models: count every decoded row into m->moe->stats
+                                   (DecodeState.count_routes), e.g. for the Load of a generation */
 } GenerateConfig;
 
 GenerateConfig generate_config_default(void);   /* 64 steps, greedy, top_p 1, seed 42 */

@@ -163,7 +163,7 @@ END_TEST
 
 static void gen_ids(const LlamaModel *m, double temp, double top_p, uint64_t seed, int *out) {
     const int prompt[2] = { 1, 7 };
-    GenerateConfig gc = { 14, temp, top_p, seed, 0 };
+    GenerateConfig gc = { 14, temp, top_p, seed, 0, 0 };
     int n = 0;
     Error err;
     ck_assert_int_eq(llama_generate(m, prompt, 2, &gc, NULL, NULL, out, &n, &err), STATUS_OK);
