@@ -12,6 +12,7 @@ static int forward_add(const LlamaModel *m, const Tokenizer *tk, const int *ids,
     Tape t;
     tape_init(&t, a);
     tape_set_no_grad(&t, 1);
+    if (m->moe) m->moe->keep_log = 1;   /* route_view_add reads every record whole */
     llama_hidden(&t, m, ids, 1, n, NULL);
     route_view_add(v, m, tk, ids, n);
     tape_free(&t);

@@ -169,7 +169,8 @@ Tensor *llama_hidden_padded(Tape *t, const LlamaModel *m, const int *ids, const 
     if (m->moe) moe_forward_begin(m->moe, pad_mask(t, lengths, B, T), B * T);
     Tensor *x = op_embedding(t, m->tok_emb, ids, B * T);
     if (m->recompute && !t->no_grad) x = llama_layers_recompute(t, m, x, B, T, drop_rng);   /* nn/recompute.h */
-    else if (t->no_grad && !m->moe) x = llama_layers_no_grad(t, m, x, B, T, drop_rng);
+    else if (t->no_grad && (!m->moe || (!m->moe->keep_log && !m->acfg.pregate)))
+        x = llama_layers_no_grad(t, m, x, B, T, drop_rng);
     else
         for (int i = 0; i < c->n_layers; i++) x = llama_layer_forward(t, m, i, x, B, T, drop_rng);
     return op_rmsnorm(t, x, m->final_norm, (real)c->norm_eps);

@@ -159,6 +159,10 @@ struct MoeState {
     double *aux_per_layer;            /* [n_layers], set by moe_aux_loss */
     MoeStats stats;
     int stats_on;                     /* accumulate statistics (default 1) */
+    int keep_log;                     /* 1: a no-grad forward keeps every record whole (`route` reads
+                                         the selections and weights afterwards); 0 (default): each
+                                         layer is rewound and only p and the counts of its records
+                                         survive, enough for the aux / entropy losses (recompute.h) */
     int stochastic_rule;              /* stochastic routing: 0 = by the tape (no-grad → eval rule),
                                          1 = always the training rule, 2 = always the eval rule */
     int experts_off;                  /* measurement: routers, statistics and aux loss run, the routed

@@ -28,12 +28,12 @@ static int slot_experts(const LlamaLayer *l, int slot) {
 
 /* before the layer runs (so that the rewind keeps them): p [N, E] with a zero gradient and a
    Routing holding counts [E] only, per router of the layer */
-static void keep_alloc(Arena *a, const LlamaLayer *l, int N, MoeRecord *rec) {
+static void keep_alloc(Arena *a, const LlamaLayer *l, int N, MoeRecord *rec, int with_grad) {
     for (int j = 0; j < MOE_MODULES; j++) {
         int E = slot_experts(l, j);
         rec[j] = (MoeRecord){ 0 };
         if (!E) continue;
-        rec[j].p = tensor_2d(a, N, E, 1);
+        rec[j].p = tensor_2d(a, N, E, with_grad);
         Routing *r = arena_alloc_zero(a, sizeof *r);
         r->count = arena_alloc(a, (size_t)E * sizeof(int));
         rec[j].r = r;
@@ -133,7 +133,7 @@ static Tensor *checkpoint_layer(Tape *t, const LlamaModel *m, int i, Tensor *x, 
     if (drop_rng) c->rng = *drop_rng, c->has_rng = 1;
     c->y = tensor_new(t->arena, x->ndim, x->shape, 0);
     c->y->name = "decoder_layer";
-    keep_alloc(t->arena, &m->layers[i], (int)tensor_rows(x), c->rec);
+    keep_alloc(t->arena, &m->layers[i], (int)tensor_rows(x), c->rec, 1);
     ArenaMark mark = arena_mark(t->arena);
     int n0 = t->n;
     Tensor *y = llama_layer_forward(t, m, i, x, B, T, drop_rng);
@@ -162,15 +162,21 @@ Tensor *llama_layers_recompute(Tape *t, const LlamaModel *m, Tensor *x, int B, i
     return x;
 }
 
-/* No gradient, so nothing is read after a layer but its output: two [N, C] buffers taken in
-   turn, the arena rewound after every layer (recompute.h). */
+/* No gradient, so nothing is read after a layer but its output and, with routers, the p and
+   counts of its records (the aux / entropy losses, after the stack): two [N, C] buffers taken in
+   turn, the records' copies made before the layer, the arena rewound after every layer
+   (recompute.h). */
 Tensor *llama_layers_no_grad(Tape *t, const LlamaModel *m, Tensor *x, int B, int T, Rng *drop_rng) {
-    CHECK(t->no_grad && !m->moe, "llama_layers_no_grad: for a no-grad forward without routers");
+    CHECK(t->no_grad && (!m->moe || (!m->moe->keep_log && !m->acfg.pregate)),
+          "llama_layers_no_grad: for a no-grad forward whose router log need not stay whole");
     Tensor *buf[2] = { tensor_new(t->arena, x->ndim, x->shape, 0), tensor_new(t->arena, x->ndim, x->shape, 0) };
     for (int i = 0; i < m->cfg.n_layers; i++) {
+        MoeRecord rec[MOE_MODULES];
+        if (m->moe) keep_alloc(t->arena, &m->layers[i], (int)tensor_rows(x), rec, 0);
         ArenaMark mark = arena_mark(t->arena);
         Tensor *y = llama_layer_forward(t, m, i, x, B, T, drop_rng);
         memcpy(buf[i % 2]->data, y->data, y->numel * sizeof(real));
+        if (m->moe) keep_copy(m->moe, i, rec);
         arena_rewind(t->arena, mark);
         x = buf[i % 2];
     }

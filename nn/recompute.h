@@ -27,8 +27,10 @@
    A no-grad forward (evaluation, scoring) of a model without routers needs no hooks at all: each
    layer's output is copied out and the arena rewound (llama_layers_no_grad), so evaluating a
    1.1B model at 4 x 256 tokens holds two [N, C] buffers and one layer instead of 22 layers'
-   outputs (2.7 GB). With routers the router log (MoeState.log: `route`, tests) must outlive the
-   forward, so it runs as before.
+   outputs (2.7 GB). With routers, each router's p [N, E] and counts are copied out as in step 2
+   (the aux / entropy losses read them after the stack) and the rest of its record is rewound;
+   `route`, which reads every token's selection and weights afterwards, sets MoeState.keep_log
+   and runs the stack as a plain forward.
    Pre-gating (AdapterConfig.pregate) routes layer l on layer l-1's module inputs, which live
    inside layer l-1: refused (the CLI says so before loading). */
 #ifndef RECOMPUTE_H
@@ -39,7 +41,8 @@
    the layers recorded as hooks (header). For a recording tape only. */
 Tensor *llama_layers_recompute(Tape *t, const LlamaModel *m, Tensor *x, int B, int T, Rng *drop_rng);
 
-/* the same stack in a no-grad forward of a model without routers: only the stream survives */
+/* the same stack in a no-grad forward (MoeState.keep_log unset, no pre-gating): only the stream
+   and the routers' p and counts survive */
 Tensor *llama_layers_no_grad(Tape *t, const LlamaModel *m, Tensor *x, int B, int T, Rng *drop_rng);
 
 #endif

@@ -85,6 +85,7 @@ static void router_example(Rng *rng, OpExample *ex, const AdapterConfig *acfg, c
     for (int attempt = 0; attempt < 50 && !ok; attempt++) {
         if (attempt) llama_free(&rc->m);
         tiny_model(&rc->m, &c, acfg, rng_u64(rng), 0.3);   /* every lora_B (the router's too) nonzero */
+        rc->m.moe->keep_log = 1;   /* every forward's selections are read after it (probe, router_apply) */
         for (int i = 0; i < ROWS; i++) {
             rc->ids[i] = (int)rng_int(rng, (uint64_t)c.vocab_size);
             rc->targets[i] = i % 3 == 0 ? -100 : (int)rng_int(rng, (uint64_t)c.vocab_size);

@@ -146,7 +146,9 @@ static double model_margin(ModelCase *mc) {
     Tape t;
     tape_init(&t, &a);
     tape_set_no_grad(&t, 1);
+    mc->m.moe->keep_log = 1;   /* the selections are read below */
     llama_hidden_padded(&t, &mc->m, mc->ids, mc->padded ? mc->lengths : NULL, 2, 6, NULL);
+    mc->m.moe->keep_log = 0;
     double worst = 1.0;
     for (int i = 0; i < mc->m.cfg.n_layers * MOE_MODULES; i++) {
         const MoeRecord *rec = &mc->m.moe->log[i];

@@ -6,8 +6,9 @@
    gradient), Mo-LoRA, AdaMoE 4 + 4 null top-3, AdaMoE with frozen-random routers, stochastic and
    top-p routing with the entropy loss, and a Mixtral-style MoE FFN (moe-ffn adapter with gate2
    nulls), on a right-padded batch, at 1 and 2 threads; and the arena's high-water mark (the bytes
-   the step holds at its peak) drops, and a no-grad forward of a dense model peaks the same with 8
-   layers as with 2 (each layer's arena rewound, nn/recompute.h llama_layers_no_grad). */
+   the step holds at its peak) drops; a no-grad forward (dense, AdaMoE, MoE FFN) peaks the same
+   with 8 layers as with 2 (each layer's arena rewound, nn/recompute.h llama_layers_no_grad) unless
+   MoeState.keep_log asks for every record, and its loss, aux loss and Load do not depend on it. */
 #include "tests/support/suites.h"
 #include "tests/support/model_fixtures.h"
 #include "nn/recompute.h"
@@ -132,16 +133,16 @@ START_TEST(test_recompute_lowers_the_peak)
 }
 END_TEST
 
-/* a no-grad forward of a dense model holds one layer at a time: 8 layers peak like 2 */
-static size_t no_grad_peak(int layers) {
-    Case k = CASES[0];
+/* The arena peak of a no-grad forward of case k with `layers` layers (keep_log as given). */
+static size_t no_grad_peak(Case k, int layers, int keep_log) {
     k.layers = layers;
     LlamaModel m;
     build(&m, &k);
+    if (m.moe) m.moe->keep_log = keep_log;
     int ids[B * T];
     for (int i = 0; i < B * T; i++) ids[i] = (i * 13 + 7) % m.cfg.vocab_size;
     Arena a;
-    arena_init(&a, 1 << 12);
+    arena_init(&a, 1 << 22);   /* one block: the high-water mark is the bytes in use, no skipped block ends */
     Tape t;
     tape_init(&t, &a);
     tape_set_no_grad(&t, 1);
@@ -153,10 +154,58 @@ static size_t no_grad_peak(int layers) {
     return hw;
 }
 
+/* a no-grad forward holds one layer at a time: 8 layers peak like 2 (+ the routers' kept p and
+   counts); with keep_log (route) every layer stays, which the same measure sees */
 START_TEST(test_no_grad_forward_holds_one_layer)
 {
-    size_t two = no_grad_peak(2), eight = no_grad_peak(8);
-    ck_assert_msg(eight <= two + two / 10, "no-grad arena peak %zu bytes with 8 layers, %zu with 2", eight, two);
+    const int pick[3] = { 0, 4, 8 };   /* lora, adamoe 4+4 top-3, mixtral moe-ffn */
+    for (int j = 0; j < 3; j++) {
+        const Case *k = &CASES[pick[j]];
+        size_t two = no_grad_peak(*k, 2, 0), eight = no_grad_peak(*k, 8, 0);
+        if (k->kind == ADAPTER_LORA) {
+            ck_assert_msg(eight <= two + two / 10, "%s: no-grad arena peak %zu bytes with 8 layers, %zu with 2",
+                          k->name, eight, two);
+            continue;
+        }
+        /* per extra layer, the kept p [N, E] and counts must be a small part of what a layer holds */
+        size_t whole = no_grad_peak(*k, 8, 1), whole2 = no_grad_peak(*k, 2, 1);
+        ck_assert_msg((eight - two) * 5 < whole - whole2, "%s: no-grad arena peak %zu bytes with 8 layers, %zu with 2 "
+                      "(%zu and %zu with every record kept)", k->name, eight, two, whole, whole2);
+    }
+}
+END_TEST
+
+/* loss, CE, aux and Load of a no-grad forward: the same bits whether the records stay whole */
+START_TEST(test_no_grad_routed_forward_same_loss)
+{
+    const Case *k = &CASES[_i];
+    if (k->kind == ADAPTER_LORA || k->kind == ADAPTER_FULL) return;
+    double got[2][4];
+    for (int keep = 0; keep < 2; keep++) {
+        LlamaModel m;
+        build(&m, k);
+        m.moe->keep_log = keep;
+        moe_stats_reset(&m.moe->stats);
+        int ids[B * T], tg[B * T], len[B] = { T, T - 3, T - 5 };
+        for (int i = 0; i < B * T; i++) ids[i] = (i * 13 + 7) % m.cfg.vocab_size, tg[i] = (i * 5 + 3) % m.cfg.vocab_size;
+        Arena a;
+        arena_init(&a, 1 << 12);
+        Tape t;
+        tape_init(&t, &a);
+        tape_set_no_grad(&t, 1);
+        Rng rng = rng_derive(77, 3);
+        LossParts lp;
+        Tensor *loss = llama_loss_padded(&t, &m, ids, tg, len, B, T, m.acfg.aux_coef, &rng, &lp);
+        MoeSummary s;
+        moe_summary_model(&m.moe->stats, &s);
+        got[keep][0] = (double)loss->data[0], got[keep][1] = lp.ce, got[keep][2] = lp.aux, got[keep][3] = s.load;
+        tape_free(&t);
+        arena_free(&a);
+        llama_free(&m);
+    }
+    ck_assert_msg(!memcmp(got[0], got[1], sizeof got[0]), "%s: loss %.17g / %.17g, aux %.17g / %.17g", k->name,
+                  got[0][0], got[1][0], got[0][2], got[1][2]);
+    ck_assert_msg(got[0][2] > 0 && got[0][3] > 0, "%s: no aux loss or Load", k->name);
 }
 END_TEST
 
@@ -167,6 +216,7 @@ Suite *recompute_suite(void) {
     tcase_add_loop_test(tc, test_recompute_is_bitwise_identical, 0, (int)(sizeof CASES / sizeof CASES[0]));
     tcase_add_test(tc, test_recompute_lowers_the_peak);
     tcase_add_test(tc, test_no_grad_forward_holds_one_layer);
+    tcase_add_loop_test(tc, test_no_grad_routed_forward_same_loss, 0, (int)(sizeof CASES / sizeof CASES[0]));
     suite_add_tcase(s, tc);
     return s;
 }
