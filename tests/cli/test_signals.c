@@ -5,22 +5,12 @@
 #include "tests/support/model_fixtures.h"
 #include "cli/signals.h"
 #include "data/atomic_file.h"
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int entries(const char *dir) {
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
 
 /* a child that starts writing dir/out.bin, writes 1 MB, then gets `sig`; its wait status */
 static int killed_mid_write(const char *dir, int install, int sig) {
@@ -53,13 +43,13 @@ START_TEST(test_killed_write_leaves_no_temp_file)
         int st = killed_mid_write(dir, 1, sigs[k]);
         ck_assert(WIFSIGNALED(st));
         ck_assert_int_eq(WTERMSIG(st), sigs[k]);
-        ck_assert_int_eq(entries(dir), 0);
+        ck_assert_int_eq(dir_count_entries(dir), 0);
         tmp_dir_remove(dir);
     }
     char *dir = tmp_dir_new();
     int st = killed_mid_write(dir, 0, SIGTERM);
     ck_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM);
-    ck_assert_int_eq(entries(dir), 1);   /* out.bin.tmp.XXXXXX, and out.bin never appeared */
+    ck_assert_int_eq(dir_count_entries(dir), 1);   /* out.bin.tmp.XXXXXX, and out.bin never appeared */
     tmp_dir_remove(dir);
 }
 END_TEST

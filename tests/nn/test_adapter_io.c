@@ -8,7 +8,6 @@
 #include "cli/make_tiny.h"
 #include "nn/safetensors.h"
 #include "data/json.h"
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,15 +238,6 @@ START_TEST(test_config_errors)
 }
 END_TEST
 
-static int count_entries(const char *dir) {
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-    closedir(d);
-    return n;
-}
-
 START_TEST(test_failed_save_leaves_nothing)
 {
     LlamaModel m;
@@ -258,7 +248,7 @@ START_TEST(test_failed_save_leaves_nothing)
     write_text(path, "x");
     ck_assert_int_eq(adapter_save(&m, path, NULL, &err), STATUS_IO);
     ck_assert_ptr_nonnull(strstr(err.message, "not a directory"));
-    ck_assert_int_eq(count_entries(dir), 1);
+    ck_assert_int_eq(dir_count_entries(dir), 1);
     snprintf(path, sizeof path, "%s/file/sub", dir);           /* a component is a file */
     ck_assert_int_eq(adapter_save(&m, path, NULL, &err), STATUS_IO);
     char ad[160];                                              /* rename onto a directory fails */
@@ -267,12 +257,12 @@ START_TEST(test_failed_save_leaves_nothing)
     ck_assert_int_eq(mkdir(ad, 0755), 0);
     ck_assert_int_eq(mkdir(path, 0755), 0);
     ck_assert_int_ne(adapter_save(&m, ad, NULL, &err), STATUS_OK);
-    ck_assert_int_eq(count_entries(ad), 2);                    /* safetensors + the directory, no temp */
+    ck_assert_int_eq(dir_count_entries(ad), 2);                    /* safetensors + the directory, no temp */
     if (geteuid() != 0) {                                      /* root ignores permissions */
         snprintf(ad, sizeof ad, "%s/ro", dir);
         mkdir(ad, 0555);
         ck_assert_int_eq(adapter_save(&m, ad, NULL, &err), STATUS_IO);
-        ck_assert_int_eq(count_entries(ad), 0);
+        ck_assert_int_eq(dir_count_entries(ad), 0);
     }
     AdapterConfig full = { .kind = ADAPTER_FULL };
     LlamaModel mf;

@@ -2,6 +2,7 @@
 #include "tests/support/model_fixtures.h"
 #include "nn/generate.h"
 #include "tensor/check.h"
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +80,15 @@ double decode_vs_full(const LlamaModel *m, const int *ids, int T) {
     decode_state_free(&s);
     free(full);
     return worst;
+}
+
+int dir_count_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    CHECK(d != NULL, "cannot open directory %s", dir);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
 }
 
 void tmp_dir_remove(char *d) {

@@ -1,6 +1,6 @@
 /* tests/support/model_fixtures.h — tiny random Llama models for tests (GQA, head_dim 6, untied or tied).
    defines: tiny_config, tiny_mixtral_config, tiny_model, tiny_logits, greedy_by_full_forward,
-            decode_vs_full, tmp_dir_new, tmp_dir_remove, file_truncate */
+            decode_vs_full, tmp_dir_new, tmp_dir_remove, dir_count_entries, file_truncate */
 #ifndef MODEL_FIXTURES_H
 #define MODEL_FIXTURES_H
 #include "nn/llama.h"
@@ -22,6 +22,8 @@ double decode_vs_full(const LlamaModel *m, const int *ids, int T);
 char *tmp_dir_new(void);
 /* rm -rf d, then frees the string */
 void tmp_dir_remove(char *d);
+/* entries of a directory other than . and .. */
+int dir_count_entries(const char *dir);
 void file_truncate(const char *path, long size);
 
 #endif
