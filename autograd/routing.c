@@ -22,16 +22,26 @@ static void topk_insert(int *top, const real *p, int *n, int k, int e) {
    the ranks are 0 .. E-1 once each and top[rank_e] = e for rank_e < k is exactly the list
    topk_insert builds. Returns 0 (nothing written) for a row with a NaN or more than 64 experts:
    the insertion handles those. */
+static inline __attribute__((always_inline)) void rank_place(int *top, const real *p, int E, int k) {
+    int rank[64];
+    for (int e = 0; e < E; e++) rank[e] = 0;
+    for (int q = 0; q < E; q++) {   /* every rank at once: the inner loop runs across e */
+        real v = p[q];
+        for (int e = 0; e < E; e++) rank[e] += (v > p[e]) | ((v == p[e]) & (q < e));
+    }
+    for (int e = 0; e < E; e++)
+        if (rank[e] < k) top[rank[e]] = e;
+}
 static int select_by_rank(int *top, const real *p, int E, int k) {
     if (E > 64) return 0;
     int nan = 0;
     for (int e = 0; e < E; e++) nan |= p[e] != p[e];
     if (nan) return 0;
-    for (int e = 0; e < E; e++) {
-        real v = p[e];
-        int rank = 0;
-        for (int q = 0; q < E; q++) rank += (p[q] > v) | ((p[q] == v) & (q < e));
-        if (rank < k) top[rank] = e;
+    switch (E) {   /* the usual sizes with E a constant: the compares unroll and vectorise */
+    case 4: rank_place(top, p, 4, k); break;
+    case 8: rank_place(top, p, 8, k); break;
+    case 16: rank_place(top, p, 16, k); break;
+    default: rank_place(top, p, E, k);
     }
     return 1;
 }

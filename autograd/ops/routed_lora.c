@@ -121,8 +121,10 @@ static void bwd_experts(void *vc, long b, long e) {
         if (lo < hi)
             rowvec_outer_add_rows(dbt, c->R, c->out, lo, hi, c->wh + (size_t)j0 * c->R, c->R, n, c->y->grad, c->out,
                                   rows);
-        for (int o = lo; o < hi; o++)
-            for (int k = 0; k < c->R; k++) B->grad[(size_t)o * c->R + k] += dbt[(size_t)k * c->out + o];
+        for (int k = 0; k < c->R; k++) {   /* dB_e[o][k] += dbt[k][o]: contiguous reads, stores at stride R */
+            const real *d = dbt + (size_t)k * c->out;
+            for (int o = lo; o < hi; o++) B->grad[(size_t)o * c->R + k] += d[o];
+        }
     }
 }
 
@@ -190,12 +192,16 @@ static void index_assignments(Arena *ar, RlCtx *c) {
     for (int j = 0; j < c->P; j++) c->by_row[fill[r->rows[j]]++] = j;
 }
 
-static void transpose_b(RlCtx *c) {
-    for (int e = 0; e < c->n_true; e++) {
+/* Bᵀ of experts [b, e) (a pool task per expert: at 2 threads a serial copy is critical path) */
+static void transpose_b_task(void *vc, long b, long e1) {
+    RlCtx *c = vc;
+    for (long e = b; e < e1; e++) {
         const real *B = c->b[e]->data;
         real *bt = c->bt + (size_t)e * c->R * c->out;
-        for (int o = 0; o < c->out; o++)
-            for (int k = 0; k < c->R; k++) bt[(size_t)k * c->out + o] = B[(size_t)o * c->R + k];
+        for (int k = 0; k < c->R; k++) {   /* row k of Bᵀ: contiguous stores, reads at stride R */
+            real *d = bt + (size_t)k * c->out;
+            for (int o = 0; o < c->out; o++) d[o] = B[(size_t)o * c->R + k];
+        }
     }
 }
 
@@ -230,7 +236,7 @@ Tensor *op_routed_lora(Tape *t, Tensor *base, Tensor *x, Tensor *W, const Routin
     size_t nbt = (size_t)c->n_true * c->R * c->out;
     c->h = arena_alloc(t->arena, (size_t)P * c->R * sizeof(real) + sizeof(real));
     c->bt = arena_alloc(t->arena, nbt * sizeof(real) + sizeof(real));
-    transpose_b(c);
+    parallel_for(c->n_true, transpose_b_task, c);
     parallel_for_weighted(r->N, c->row_start, fwd_rows, c);
     Tensor *in[3] = { x, W, base };
     TapeEntry *e = wants ? tape_record(t, "routed_lora", routed_lora_backward, y, inplace ? 2 : 3, in) : NULL;

@@ -225,7 +225,7 @@ START_TEST(test_option_parsing)
 END_TEST
 
 /* route_select against a selection-sort twin: slot s takes the largest p not yet taken, the lower
-   index on ties (p drawn from 4 levels, so most rows tie), E 2..12, every k; a row with a NaN
+   index on ties (p drawn from 4 levels, so most rows tie), E 2..16, every k; a row with a NaN
    still selects k distinct experts in range */
 START_TEST(test_topk_matches_selection_sort)
 {
@@ -233,7 +233,7 @@ START_TEST(test_topk_matches_selection_sort)
     arena_init(&a, 1 << 20);
     Rng rng = rng_derive(77, 3);
     enum { ROWS = 50 };
-    for (int E = 2; E <= 12; E++)
+    for (int E = 2; E <= 16; E++)
         for (int k = 1; k <= E; k++) {
             ArenaMark m = arena_mark(&a);
             Tensor *p = tensor_2d(&a, ROWS, E, 0);
