@@ -29,8 +29,9 @@ static inline __attribute__((always_inline)) void rank_place(int *top, const rea
         real v = p[q];
         for (int e = 0; e < E; e++) rank[e] += (v > p[e]) | ((v == p[e]) & (q < e));
     }
-    for (int e = 0; e < E; e++)
-        if (rank[e] < k) top[rank[e]] = e;
+    int order[64];   /* the ranks are 0 .. E-1 once each: place every expert, keep the first k */
+    for (int e = 0; e < E; e++) order[rank[e]] = e;
+    for (int s = 0; s < k; s++) top[s] = order[s];
 }
 static int select_by_rank(int *top, const real *p, int E, int k) {
     if (E > 64) return 0;
