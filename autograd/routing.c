@@ -16,6 +16,37 @@ static void topk_insert(int *top, const real *p, int *n, int k, int e) {
     if (*n < k) (*n)++;
 }
 
+/* The same selection without branches on the values (the insertion's compares mispredict on
+   random p): expert e's place in the order "larger p first, ties to the lower index" is
+   rank_e = #{j : p_j > p_e} + #{j < e : p_j = p_e}; that order is total when no p is NaN, so
+   the ranks are 0 .. E-1 once each and top[rank_e] = e for rank_e < k is exactly the list
+   topk_insert builds. Returns 0 (nothing written) for a row with a NaN or more than 64 experts:
+   the insertion handles those. */
+static inline __attribute__((always_inline)) void rank_place(int *top, const real *p, int E, int k) {
+    int rank[64];
+    for (int e = 0; e < E; e++) rank[e] = 0;
+    for (int q = 0; q < E; q++) {   /* every rank at once: the inner loop runs across e */
+        real v = p[q];
+        for (int e = 0; e < E; e++) rank[e] += (v > p[e]) | ((v == p[e]) & (q < e));
+    }
+    int order[64];   /* the ranks are 0 .. E-1 once each: place every expert, keep the first k */
+    for (int e = 0; e < E; e++) order[rank[e]] = e;
+    for (int s = 0; s < k; s++) top[s] = order[s];
+}
+static int select_by_rank(int *top, const real *p, int E, int k) {
+    if (E > 64) return 0;
+    int nan = 0;
+    for (int e = 0; e < E; e++) nan |= p[e] != p[e];
+    if (nan) return 0;
+    switch (E) {   /* the usual sizes with E a constant: the compares unroll and vectorise */
+    case 4: rank_place(top, p, 4, k); break;
+    case 8: rank_place(top, p, 8, k); break;
+    case 16: rank_place(top, p, 16, k); break;
+    default: rank_place(top, p, E, k);
+    }
+    return 1;
+}
+
 /* rows [b, e) of the top-k: every row writes its own sel / n_true_sel entries only */
 typedef struct { const Tensor *p; const unsigned char *mask; Routing *r; } SelectJob;
 
@@ -31,8 +62,10 @@ static void select_task(void *vj, long b, long e) {
             continue;
         }
         const real *pr = j->p->data + (size_t)row * E;
-        int n = 0;
-        for (int q = 0; q < E; q++) topk_insert(top, pr, &n, k, q);
+        if (!select_by_rank(top, pr, E, k)) {
+            int n = 0;
+            for (int q = 0; q < E; q++) topk_insert(top, pr, &n, k, q);
+        }
         for (int s = 0; s < k; s++) r->n_true_sel[row] += top[s] < r->n_true;
     }
 }

@@ -32,6 +32,9 @@ static double routing_b(double R, double E, double n, double k, double P) {
     return al(sizeof(Routing)) + ints(R * k) + ints(R) + ints(E) + ints(2 * n + 1) + 2 * ints(P);
 }
 
+/* op_route_weights, recorded: each row's double p [R, E], kept for its backward */
+static double route_p_b(double R, double E, int g) { return g ? al((R * E + 1) * sizeof(double)) : 0; }
+
 /* routed (row, true expert) assignments of R rows: the balanced top-k (the aux loss's aim) */
 static double assignments(const MoeLinear *m, double R) {
     double n = m->n_true, E = m->n_true + m->n_null;
@@ -45,7 +48,8 @@ static double assignments(const MoeLinear *m, double R) {
 static double routed_b(const MoeLinear *m, double R, int gx, int drop) {
     double I = m->in, O = m->out, E = m->n_true + m->n_null, n = m->n_true, r = m->rank, P = assignments(m, R);
     int gz = gx || !m->router_frozen;
-    double b = op_linear_b(R, I, E, gz) + ten(R * E, gz) + routing_b(R, E, n, m->top_k, P) + ten(R * E, gz) + al(64);
+    double b = op_linear_b(R, I, E, gz) + ten(R * E, gz) + routing_b(R, E, n, m->top_k, P) + ten(R * E, gz) + al(64) +
+               route_p_b(R, E, gz);
     if (drop) b += ten(R * I, 1) + al(R * I * RS) + al(64);
     if (P > 0)
         b += al(256) + 2 * al(n * 8) + 2 * ints(P) + 2 * ints(R + 1) + 3 * al(P * r * RS) + 2 * al(n * r * O * RS) +
@@ -91,7 +95,7 @@ static double moe_ffn_b(const MoeFfn *f, double N, int gx, int full) {
         b += (rl->dropout > 0 ? ten(N * C, 1) + al(N * C * RS) : 0) + op_linear_b(N, C, rl->rank, 1) +
              op_linear_b(N, rl->rank, n, 1) + ten(N * n, 1);
     if (f->gate2) b += op_linear_b(N, C, m, 1) + ten(N * E, 1);
-    b += ten(N * E, gz) + routing_b(N, E, n, f->top_k, P) + ten(N * E, gz) + al(64) + ten(N * C, 0);
+    b += ten(N * E, gz) + routing_b(N, E, n, f->top_k, P) + ten(N * E, gz) + al(64) + route_p_b(N, E, gz) + ten(N * C, 0);
     if (P > 0) {
         int g1 = 0, g3 = 0, g2 = 0;
         b += ten(P * C, gx) + al(64) + ints(P);                               /* gathered rows */

@@ -5,7 +5,8 @@
    reduction does not auto-vectorise without -ffast-math); lanes are summed in a fixed order, so
    every result is the same whatever thread computes it. The double build (gradcheck) is plain.
    rowvec_axpy_rows: y += Σ_k c_k M[k,:], four rows per sum, eight per pass over y (auto-vectorised).
-   rowvec_outer_add_rows: eight rows of M in registers over all the terms. */
+   rowvec_outer_add_rows: eight rows of M in registers over all the terms, the gathered rows of V
+   prefetched a few terms ahead. */
 #include "tensor/rowvec_rank.h"
 #include "tensor/vecmath.h"
 
@@ -100,6 +101,9 @@ VEC_CLONES void rowvec_outer_add(real *M, int R, int ld, int lo, int hi, const r
         for (int k = 0; k < 8; k++)                                                               \
             for (int u = 0; u < NV; u++) acc[k][u] = vm_load(M + (size_t)k * ld + i + 16 * u);    \
         for (int j = 0; j < n; j++) {                                                             \
+            if (j + OUTER_PF < n)                                                                 \
+                for (int u = 0; u < NV; u++)                                                      \
+                    __builtin_prefetch(V + (size_t)rows[j + OUTER_PF] * ldv + i + 16 * u, 0, 3);  \
             const float *v = V + (size_t)rows[j] * ldv + i, *cj = C + (size_t)j * ldc;           \
             VmF16 vv[NV];                                                                         \
             for (int u = 0; u < NV; u++) vv[u] = vm_load(v + 16 * u);                             \
@@ -113,6 +117,9 @@ VEC_CLONES void rowvec_outer_add(real *M, int R, int ld, int lo, int hi, const r
     } while (0)
 
 /* rows k0 .. k0+7 of rowvec_outer_add_rows, columns [lo, hi) */
+/* the rows of V are gathered (an expert's routed rows), so the kernel asks for the columns of
+   the row OUTER_PF terms ahead itself */
+#define OUTER_PF 6
 VEC_CLONES static void outer8_f32(float *M, int ld, int lo, int hi, const float *C, int ldc, int n,
                                   const float *V, int ldv, const int *rows) {
     int i = lo;

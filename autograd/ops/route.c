@@ -1,8 +1,8 @@
 /* autograd/ops/route.c — the differentiable mixing weights of a router (the selection, a
    constant, is autograd/routing.c), plus a per-row column sum (see route.h).
 
-   route_weights: logits z [N, E] → W [N, E], with p = softmax(z) per row (recomputed inside, in
-   double). Per row, with N_r = the normalisation set (true-only: the selected TRUE experts T;
+   route_weights: logits z [N, E] → W [N, E], with p = softmax(z) per row (computed inside, in
+   double; a recorded forward keeps it for the backward). Per row, with N_r = the normalisation set (true-only: the selected TRUE experts T;
    all-selected: every selected expert S) and s = Σ_{j∈N_r} p_j:
      W_e = p_e / s for e ∈ N_r,   W_j = p_j for selected nulls under true-only (official code)
    Backward: to p, then through the softmax to z (derivation above route_weights_backward).
@@ -20,7 +20,7 @@
 
 /* ---- route_weights ---- */
 
-typedef struct { const Routing *r; int all_selected; } RouteSaved;
+typedef struct { const Routing *r; int all_selected; double *p; } RouteSaved;   /* p [N, E]: see op_route_weights */
 
 /* in the normalisation set of its row? (e is a selected expert) */
 static int normalised(const Routing *r, int e, int mode) {
@@ -43,16 +43,17 @@ static double row_denominator(const Routing *r, const double *p, const int *top,
 }
 
 /* the route-weight jobs run over fixed row ranges on the pool (rows are independent) */
-typedef struct { real *out; const real *dW, *z; const Routing *r; int all_selected; } RwJob;
+typedef struct { real *out; const real *dW, *z; const Routing *r; int all_selected; double *pc; } RwJob;
 #define RW_GRAIN 64   /* rows per pool task */
 
 static void rw_forward_task(void *vj, long b, long e) {
     const RwJob *j = vj;
     const Routing *r = j->r;
-    double p[MOE_ROUTE_MAX_E];
+    double local[MOE_ROUTE_MAX_E];
     for (long row = b; row < e; row++) {
         const int *top = r->sel + (size_t)row * r->k;
         if (top[0] < 0) continue;
+        double *p = j->pc ? j->pc + (size_t)row * r->E : local;   /* kept for the backward */
         row_softmax(p, j->z + (size_t)row * r->E, r->E);
         real *wr = j->out + (size_t)row * r->E;
         double s = row_denominator(r, p, top, j->all_selected);
@@ -65,10 +66,13 @@ static void rw_forward_task(void *vj, long b, long e) {
     }
 }
 
-void route_weights_rows(real *W, const real *z, const Routing *r, int all_selected) {
+static void weights_rows(real *W, const real *z, const Routing *r, int all_selected, double *pc) {
     memset(W, 0, (size_t)r->N * r->E * sizeof(real));
-    RwJob j = { W, NULL, z, r, all_selected };
+    RwJob j = { W, NULL, z, r, all_selected, pc };
     parallel_for_chunks(r->N, RW_GRAIN, rw_forward_task, &j);
+}
+void route_weights_rows(real *W, const real *z, const Routing *r, int all_selected) {
+    weights_rows(W, z, r, all_selected, NULL);
 }
 
 /* One row, g = dW (the selection is a constant). First to p. For l ∈ N_r, every W_e with
@@ -88,12 +92,14 @@ static void rw_backward_task(void *vj, long b, long e) {
     const Routing *r = jb->r;
     const real *dW = jb->dW;
     int all_selected = jb->all_selected;
-    double p[MOE_ROUTE_MAX_E], q[MOE_ROUTE_MAX_E];
+    double local[MOE_ROUTE_MAX_E], q[MOE_ROUTE_MAX_E];
     for (long row = b; row < e; row++) {
         const int *top = r->sel + (size_t)row * r->k;
         if (top[0] < 0) continue;
         size_t off = (size_t)row * r->E;
-        row_softmax(p, jb->z + off, r->E);
+        const double *p = jb->pc;   /* the forward's p of this row, else recomputed (the same bits) */
+        if (p) p += off;
+        else row_softmax(local, jb->z + off, r->E), p = local;
         double s = row_denominator(r, p, top, all_selected), dot = 0.0, Q = 0.0;
         for (int j = 0; j < r->k; j++)
             if (top[j] >= 0 && normalised(r, top[j], all_selected)) dot += p[top[j]] / s * (double)dW[off + top[j]];
@@ -109,8 +115,9 @@ static void rw_backward_task(void *vj, long b, long e) {
     }
 }
 
-static void route_weights_backward(real *dz, const real *dW, const real *z, const Routing *r, int all_selected) {
-    RwJob j = { dz, dW, z, r, all_selected };
+static void route_weights_backward(real *dz, const real *dW, const real *z, const Routing *r, int all_selected,
+                                   double *pc) {
+    RwJob j = { dz, dW, z, r, all_selected, pc };
     parallel_for_chunks(r->N, RW_GRAIN, rw_backward_task, &j);
 }
 
@@ -119,7 +126,7 @@ static void route_weights_backward(real *dz, const real *dW, const real *z, cons
 static void route_weights_backward_entry(const TapeEntry *e) {
     const RouteSaved *sv = e->saved;
     const Tensor *z = e->in[0];
-    if (z->grad) route_weights_backward(z->grad, e->out->grad, z->data, sv->r, sv->all_selected);
+    if (z->grad) route_weights_backward(z->grad, e->out->grad, z->data, sv->r, sv->all_selected, sv->p);
 }
 
 Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected) {
@@ -128,15 +135,23 @@ Tensor *op_route_weights(Tape *t, Tensor *z, const Routing *r, int all_selected)
           "route_weights: z %s does not match the routing [%d, %d]", tensor_shape_str(z, sz, sizeof sz), r->N, r->E);
     CHECK(r->E <= MOE_ROUTE_MAX_E, "route_weights: %d experts > %d", r->E, MOE_ROUTE_MAX_E);
     int uniform = all_selected == ROUTE_W_UNIFORM;   /* a constant: nothing to record */
-    Tensor *W = tape_output(t, 2, z->shape, !uniform && tape_wants_grad(t, 1, &z), "route_weights");
-    route_weights_rows(W->data, z->data, r, all_selected);
+    int rec = !uniform && tape_wants_grad(t, 1, &z);
+    Tensor *W = tape_output(t, 2, z->shape, rec, "route_weights");
+    /* recorded: the forward keeps each row's double p [N, E] (8·E bytes a row) and the backward
+       reads it instead of taking E exps again */
+    ArenaMark m = arena_mark(t->arena);
+    double *pc = rec ? arena_alloc(t->arena, ((size_t)r->N * r->E + 1) * sizeof(double)) : NULL;
+    weights_rows(W->data, z->data, r, all_selected, pc);
     if (uniform) return W;
     TapeEntry *e = tape_record(t, "route_weights", route_weights_backward_entry, W, 1, &z);
     if (e) {
         RouteSaved *sv = arena_alloc(t->arena, sizeof *sv);
         sv->r = r;
         sv->all_selected = all_selected;
+        sv->p = pc;
         e->saved = sv;
+    } else if (pc) {
+        arena_rewind(t->arena, m);
     }
     return W;
 }

@@ -224,6 +224,47 @@ START_TEST(test_option_parsing)
 }
 END_TEST
 
+/* route_select against a selection-sort twin: slot s takes the largest p not yet taken, the lower
+   index on ties (p drawn from 4 levels, so most rows tie), E 2..16, every k; a row with a NaN
+   still selects k distinct experts in range */
+START_TEST(test_topk_matches_selection_sort)
+{
+    Arena a;
+    arena_init(&a, 1 << 20);
+    Rng rng = rng_derive(77, 3);
+    enum { ROWS = 50 };
+    for (int E = 2; E <= 16; E++)
+        for (int k = 1; k <= E; k++) {
+            ArenaMark m = arena_mark(&a);
+            Tensor *p = tensor_2d(&a, ROWS, E, 0);
+            for (int i = 0; i < ROWS * E; i++) p->data[i] = (real)(rng_uniform(&rng) < 0.5 ? 0.25 * (double)rng_int(&rng, 4) : rng_uniform(&rng));
+            p->data[(ROWS - 1) * E + E / 2] = (real)NAN;
+            Routing r;
+            route_select(&a, p, E, k, NULL, &r);
+            for (int row = 0; row < ROWS; row++) {
+                const real *pr = p->data + (size_t)row * E;
+                const int *top = r.sel + (size_t)row * k;
+                int taken[16] = { 0 };
+                for (int s = 0; s < k; s++) {
+                    ck_assert(top[s] >= 0 && top[s] < E && !taken[top[s]]);
+                    taken[top[s]] = 1;
+                }
+                if (row == ROWS - 1) continue;   /* the NaN row: valid, order unspecified */
+                memset(taken, 0, sizeof taken);
+                for (int s = 0; s < k; s++) {
+                    int best = -1;
+                    for (int e = 0; e < E; e++)
+                        if (!taken[e] && (best < 0 || pr[e] > pr[best])) best = e;
+                    taken[best] = 1;
+                    ck_assert_msg(top[s] == best, "E %d k %d row %d slot %d: %d, want %d", E, k, row, s, top[s], best);
+                }
+            }
+            arena_rewind(&a, m);
+        }
+    arena_free(&a);
+}
+END_TEST
+
 Suite *moe_suite(void) {
     Suite *s = suite_create("moe");
     TCase *tc = tcase_create("routing");
@@ -232,6 +273,7 @@ Suite *moe_suite(void) {
     tcase_add_test(tc, test_aux_pools_modules);
     tcase_add_test(tc, test_stats_hand_routing);
     tcase_add_test(tc, test_option_parsing);
+    tcase_add_test(tc, test_topk_matches_selection_sort);
     suite_add_tcase(s, tc);
     return s;
 }
