@@ -3,32 +3,12 @@
 #include "tensor/check.h"
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #define ARENA_ALIGN 64
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/* Blocks of 8 MB and more are 2 MB aligned and asked to be backed by transparent huge pages
-   (Linux, THP in "madvise" mode as on Debian): a training step reads its [N, ·] activations
-   and the LM head's [rows, V] logits in long strided sweeps, which with 4 KB pages cost a TLB
-   walk every few rows (lora step at 1 thread: ~1 % of its CPU time, bench --mode). Advisory:
-   without THP the block is an ordinary allocation. */
-static void *big_alloc(size_t size, size_t align) {
-    if (size < 4 * HUGE_PAGE) return aligned_alloc(align, (size + align - 1) / align * align);
-    size_t bytes = (size + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    void *p = aligned_alloc(HUGE_PAGE, bytes);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (p) (void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    return p;
-}
-
 static ArenaBlock *block_new(Arena *a, size_t size) {
     ArenaBlock *b = xmalloc(sizeof *b);
-    b->data = big_alloc(size, ARENA_ALIGN);
+    b->data = aligned_alloc(ARENA_ALIGN, (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN);
     CHECK(b->data != NULL, "out of memory allocating an arena block of %zu bytes", size);
     b->size = size;
     b->used = 0;
