@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -193,3 +194,10 @@ void parallel_for_weighted(long n, const int *cum, ParallelFn fn, void *ctx) {
 }
 
 void parallel_for(long n, ParallelFn fn, void *ctx) { parallel_for_chunks(n, 1, fn, ctx); }
+
+static void zero_range(void *ctx, long begin, long end) { memset((char *)ctx + begin, 0, (size_t)(end - begin)); }
+
+void parallel_memzero(void *p, size_t bytes) {
+    if (bytes >= PARALLEL_ZERO_BYTES) parallel_for_chunks((long)bytes, 1L << 16, zero_range, p);
+    else memset(p, 0, bytes);
+}
