@@ -170,7 +170,8 @@ void memory_activations(const LlamaModel *m, int B, int T, int recompute, int th
     a->tail = rmsnorm_b(N, C, 1) + 2 * ints(N) + ten(1, 1) + al(64) + al(N * C * RS) + (full ? al(V * C * RS) : 0) +
               routers * 4 * hdr();
     double rows = fmin(N, fmax(1, floor((double)LINEAR_CE_CHUNK_ELEMS / V)));
-    a->transient = al(rows * V * RS) + al(N * 8);
+    /* the logits chunk, the row losses, and wᵀ's panels packed once (V rounded up to a panel) */
+    a->transient = al(rows * V * RS) + al(N * 8) + al(ceil(V / 48) * 48 * C * RS);
     a->peak = recompute ? a->head + a->kept + a->tail + fmax(a->layer_max, a->transient)
                         : a->head + a->layers + a->tail + a->transient;
 }

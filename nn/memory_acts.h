@@ -16,7 +16,8 @@
                  assignments (the balance the aux loss aims at). A MoE FFN: router, then per
                  assignment the gathered row [C], w1 / w3 / SwiGLU [F] and w2 [C] (+ grads).
      head / tail the embedding output [N, C]; the final norm, the fused LM head + CE's saved
-                 dL/dx [N, C] (its logits exist one chunk of LINEAR_CE_CHUNK_ELEMS at a time: the
+                 dL/dx [N, C] (its logits exist one chunk of LINEAR_CE_CHUNK_ELEMS at a time, next to
+                 wᵀ packed once for all chunks [V, C]: the
                  transient term); the loss is taken on all N rows (an upper bound for answer-only
                  loss).
    Without recompute the peak is head + Σ layers + tail + the CE chunk (everything is alive at
@@ -33,7 +34,7 @@ typedef struct {
     double kept;        /* Σ over layers of what recompute keeps (output copy, router p, the hook) + G */
     double head;        /* embedding output, ids, pad mask */
     double tail;        /* final norm, loss: alive through the backward */
-    double transient;   /* the CE's logits chunk, at the end of the forward only */
+    double transient;   /* the CE's logits chunk and packed wᵀ, at the end of the forward only */
     double peak;        /* the arena's high-water mark in the chosen mode */
 } MemActs;
 

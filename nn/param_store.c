@@ -16,6 +16,7 @@
 #include "nn/param_store.h"
 #include "tensor/check.h"
 #include "tensor/quant.h"
+#include "tensor/threads.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -237,7 +238,7 @@ ParamRole param_role(const ParamStore *ps, const Tensor *t) {
 }
 
 void param_store_zero_grad(ParamStore *ps) {
-    if (ps->train_grad) memset(ps->train_grad, 0, (ps->train_numel ? ps->train_numel : 1) * sizeof(real));
+    if (ps->train_grad) parallel_memzero(ps->train_grad, (ps->train_numel ? ps->train_numel : 1) * sizeof(real));
 }
 
 /* the parameter count of a role (bf16-stored frozen matrices included), padding excluded */

@@ -1,5 +1,6 @@
 /* tensor/gemm.c — the tiled, packed, multi-threaded GEMM (API in gemm.h).
-   defines: gemm, gemm_bf16, gemm_quant, gemm_plus, gemm_simd_level, gemm_force_level, gemm_level_supported
+   defines: gemm, gemm_bf16, gemm_quant, gemm_plus, gemm_packed, gemm_simd_level, gemm_force_level,
+            gemm_level_supported, gemm_active_nr
    BLIS-style blocking (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly Instantiating
    BLAS Functionality", 2015): for each NC-wide column block of C and each KC-deep slice of K,
    pack op(B) into NR-wide panels; for each MC-high row block, pack op(A) into MR-high panels and
@@ -11,6 +12,7 @@
    packing them (the same FMAs, no bit changes): A's MR rows are 8 streams the hardware
    prefetcher follows, and a step no longer copies every activation before multiplying it
    (measured faster even for the LM head's G, rows 128 KB apart).
+   gemm_packed takes op(B) packed once (gemm_packed.c) and skips the B packing.
    gemm_plus appends a second product of depth K2 (e.g. LoRA's rank side) to the last K slice:
    its rows are packed right after that slice's in the same panels, so the micro-kernel sums
    both in one pass and C is read and written once.
@@ -35,6 +37,9 @@
 #define MC_MAX 96       /* rows of op(A) packed at once (multiple of every MR) */
 #endif
 #define NC_MAX 3072     /* columns of op(B) packed at once (multiple of every NR) */
+#define NC_PRE 480      /* columns per block of a B packed once (multiple of every NR) */
+#define A_PRE_REALS (128 << 10)  /* a segmented sweep over a B packed once: rows of A per block
+                                    such that the block (read in place) holds <= 512 KB of L2 */
 #define SERIAL_WORK (1L << 19)   /* below this many multiply-adds, one thread */
 #ifndef DIRECT_B_MAX_M
 #define DIRECT_B_MAX_M 16        /* rows of C up to which a segmented sweep reads B in place */
@@ -90,6 +95,8 @@ int gemm_force_level(const char *level) {
 
 const char *gemm_simd_level(void) { return current_kernel()->level; }
 
+int gemm_active_nr(void) { return current_kernel()->nr; }
+
 /* ---- scratch buffers: a global free list, grown on demand, never freed ---- */
 
 typedef struct Scratch {
@@ -139,18 +146,19 @@ typedef struct {
     int kc;              /* slice depth: equal slices of K, each <= KC_MAX */
     int split_n;         /* threads split columns (1) or rows (0) */
     const struct QuantMat *Bq;   /* B as NF4 / int8 (gemm_quant), else NULL */
+    const real *Bp;      /* op(B) packed once (gemm_packed): panel p at Bp + p*K*NR, else NULL */
     GemmExtra x;         /* gemm_plus's second product (x.K == 0: none), appended to the last slice */
 } GemmJob;
 
 static void macro_kernel(const GemmJob *j, int mc, int nc, int kc, const real *ap,
-                         const real *bp, real *c, real beta) {
+                         const real *bp, size_t bps, real *c, real beta) {
     const int MR = j->ki->mr, NR = j->ki->nr;
     GemmKernel fn = j->ki->fn;
     for (int jr = 0; jr < nc; jr += NR) {
         int nv = nc - jr < NR ? nc - jr : NR;
         for (int ir = 0; ir < mc; ir += MR) {
             int mv = mc - ir < MR ? mc - ir : MR;
-            fn(kc, ap + (size_t)ir * kc, bp + (size_t)jr * kc, c + (size_t)ir * j->ldc + jr, j->ldc,
+            fn(kc, ap + (size_t)ir * kc, bp + (size_t)(jr / NR) * bps, c + (size_t)ir * j->ldc + jr, j->ldc,
                j->alpha, beta, mv, nv);
         }
     }
@@ -186,10 +194,17 @@ static void pack_a(const GemmJob *j, real *dst, int ic, int mc, int pc, int kc, 
    strides; the segmented kernel does the packed kernel's FMAs, so no bit changes. Packed: the
    partial last panels (kt deep, at `at` and in bpk) and the extra product's kx columns of A's
    full panels (at ax, panel stride MR*kx). */
-typedef struct { int ic, mc, jc, nc, pc, kc, kx; const real *ax, *at, *bpk; } SegBlock;
+typedef struct { int ic, mc, jc, nc, pc, kc, kx; const real *ax, *at, *bpk; size_t bps; } SegBlock;
+
+/* A B packed once comes from memory, not from the cache a fresh pack leaves it in: each of the
+   `tiles` sweeps over a panel fetches its share of the next panel (n reals at p) into L2. */
+static void prefetch_share(const real *p, size_t n, int tile, int tiles) {
+    size_t lines = n * sizeof(real) / 64, l0 = lines * tile / tiles, l1 = lines * (tile + 1) / tiles;
+    for (size_t l = l0; l < l1; l++) __builtin_prefetch((const char *)p + l * 64, 0, 2);
+}
 
 static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c, real beta) {
-    const int MR = j->ki->mr, NR = j->ki->nr, kt = k->kc + k->kx;
+    const int MR = j->ki->mr, NR = j->ki->nr;
     const int mfull = k->mc / MR * MR, nfull = direct_b ? k->nc / NR * NR : 0;
     size_t sa_i = j->trans_a ? 1 : j->lda, sa_k = j->trans_a ? j->lda : 1;
     const real *a0 = j->A + (size_t)k->ic * sa_i + (size_t)k->pc * sa_k;
@@ -200,7 +215,7 @@ static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c
             sg[0].b = j->B + (size_t)k->pc * j->ldb + k->jc + jr, sg[0].bp = j->ldb;
             sg[1].b = k->kx ? j->x.B + k->jc + jr : NULL, sg[1].bp = (size_t)j->x.ldb;
         } else {
-            sg[0].b = k->bpk + (size_t)(jr - nfull) * kt, sg[0].bp = (size_t)NR;
+            sg[0].b = k->bpk + (size_t)((jr - nfull) / NR) * k->bps, sg[0].bp = (size_t)NR;
             sg[1].b = sg[0].b + (size_t)k->kc * NR, sg[1].bp = (size_t)NR;
         }
         sg[0].k = k->kc, sg[1].k = k->kx;
@@ -214,6 +229,8 @@ static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c
                 sg[1].a = k->at + (size_t)k->kc * MR;
             }
             sg[1].ai = 1, sg[1].ap = (size_t)MR;
+            if (j->Bp && k->jc + jr + NR < j->N) prefetch_share(sg[0].b + k->bps, (size_t)k->kc * NR, ir / MR,
+                                                             (k->mc + MR - 1) / MR);
             j->ki->seg(sg, k->kx ? 2 : 1, c + (size_t)ir * j->ldc + jr, j->ldc, j->alpha, beta, mv, nv);
         }
     }
@@ -225,27 +242,35 @@ static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch
     /* B in place only when few rows of A reuse it (packing a panel used once is pure cost;
        measured slower for tall A, whose many sweeps over a panel prefer it packed) */
     int seg = j->ki->seg != NULL;
-    int direct_b = seg && !j->trans_b && j->B && !j->B16 && !j->Bq && m1 - m0 <= DIRECT_B_MAX_M;
+    int direct_b = seg && !j->trans_b && j->B && !j->B16 && !j->Bq && !j->Bp && m1 - m0 <= DIRECT_B_MAX_M;
     s->a = grow(s->a, &s->cap_a, (size_t)MC_MAX * kt_max);
     s->b = grow(s->b, &s->cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * kt_max);
-    for (int jc = n0; jc < n1; jc += NC_MAX) {
-        int nc = n1 - jc < NC_MAX ? n1 - jc : NC_MAX;
+    /* a B packed once: blocks of NC_PRE columns, all of A's rows that fit A_PRE_REALS per sweep
+       (each panel, fetched from memory once, serves every row tile; A stays in L2) */
+    int ncb = j->Bp ? NC_PRE : NC_MAX, mcb = MC_MAX;
+    if (j->Bp && seg) mcb = (A_PRE_REALS / j->kc / MR > 1 ? A_PRE_REALS / j->kc / MR : 1) * MR;
+    for (int jc = n0; jc < n1; jc += ncb) {
+        int nc = n1 - jc < ncb ? n1 - jc : ncb;
         int nfull = direct_b ? nc / NR * NR : 0;
         for (int pc = 0; pc < j->K; pc += j->kc) {
             int kc = j->K - pc < j->kc ? j->K - pc : j->kc;
             int kx = pc + kc >= j->K ? j->x.K : 0, kt = kc + kx;
-            if (nfull < nc) pack_b(j, s->b, jc + nfull, nc - nfull, pc, kc, kx, kt);
+            /* B's panels for this block: packed now (stride NR*kt), or packed once (stride NR*K) */
+            const real *bpk = s->b;
+            size_t bps = (size_t)NR * kt;
+            if (j->Bp) bpk = j->Bp + (size_t)(jc / NR) * NR * j->K + (size_t)pc * NR, bps = (size_t)NR * j->K;
+            else if (nfull < nc) pack_b(j, s->b, jc + nfull, nc - nfull, pc, kc, kx, kt);
             real beta = pc == 0 ? j->beta : 1;
-            for (int ic = m0; ic < m1; ic += MC_MAX) {
-                int mc = m1 - ic < MC_MAX ? m1 - ic : MC_MAX;
+            for (int ic = m0; ic < m1; ic += mcb) {
+                int mc = m1 - ic < mcb ? m1 - ic : mcb;
                 real *c = j->C + (size_t)ic * j->ldc + jc;
                 if (!seg) {
                     pack_a(j, s->a, ic, mc, pc, kc, kx, kt);
-                    macro_kernel(j, mc, nc, kt, s->a, s->b, c, beta);
+                    macro_kernel(j, mc, nc, kt, s->a, bpk, bps, c, beta);
                     continue;
                 }
                 int mfull = mc / MR * MR;
-                SegBlock k = { ic, mc, jc, nc, pc, kc, kx, s->a, s->a + (size_t)mfull * kx, s->b };
+                SegBlock k = { ic, mc, jc, nc, pc, kc, kx, s->a, s->a + (size_t)mfull * kx, bpk, bps };
                 if (kx) {
                     size_t xi = j->trans_a ? 1 : (size_t)j->x.lda, xk = j->trans_a ? (size_t)j->x.lda : 1;
                     gemm_pack(s->a, MR, j->x.A + (size_t)ic * xi, NULL, xi, xk, mfull, kx, (size_t)MR * kx);
@@ -310,7 +335,7 @@ static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, 
         x.K = 0;
     }
     GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, B, B16, (size_t)lda, (size_t)ldb,
-                  (size_t)ldc, C, current_kernel(), 0, 0, Bq, x };
+                  (size_t)ldc, C, current_kernel(), 0, 0, Bq, NULL, x };
     int slices = (K + KC_MAX - 1) / KC_MAX;
     j.kc = (K + slices - 1) / slices;
     run_job(&j);
@@ -346,4 +371,20 @@ void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const 
     }
     if (n_b == 0) ldb = trans_b ? K : N;
     gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, b.f32, b.bf16, b.quant, ldb, extra, beta, C, ldc);
+}
+
+/* ---- op(B) packed once, multiplied many times (gemm_packed in gemm.h) ---- */
+
+void gemm_packed(int trans_a, int M, int N, int K, real alpha, const real *A, int lda, const GemmPackedB *pb,
+                 real beta, real *C, int ldc) {
+    CHECK(pb && pb->N == N && pb->K == K && pb->nr == current_kernel()->nr,
+          "gemm_packed: B was packed as [K=%d, N=%d] for NR %d, used as [K=%d, N=%d] with NR %d",
+          pb ? pb->K : 0, pb ? pb->N : 0, pb ? pb->nr : 0, K, N, current_kernel()->nr);
+    CHECK(M >= 0 && lda >= (trans_a ? M : K) && ldc >= N, "gemm_packed: bad sizes M=%d lda=%d ldc=%d", M, lda, ldc);
+    if (M == 0 || N == 0) return;
+    GemmJob j = { trans_a, 0, M, N, K, alpha, beta, A, NULL, NULL, (size_t)lda, (size_t)N, (size_t)ldc, C,
+                  current_kernel(), 0, 0, NULL, pb->data, { NULL, 0, NULL, 0, 0 } };
+    int slices = (K + KC_MAX - 1) / KC_MAX;
+    j.kc = (K + slices - 1) / slices;
+    run_job(&j);
 }

@@ -1,6 +1,7 @@
 /* tensor/gemm.h — the one matrix multiply of the project.
    defines: gemm, gemm_bf16, gemm_quant, gemm_plus, GemmExtra, GemmB, gemm_naive, gemm_bf16_naive,
-            gemm_plus_naive, gemm_simd_level
+            gemm_plus_naive, gemm_simd_level, GemmPackedB, gemm_packed_b_reals, gemm_pack_b_once,
+            gemm_packed
    Computes C = beta*C + alpha * op(A) * op(B), row-major, with leading dimensions:
      op(A) is M x K: A is M x K (lda >= K) or, if trans_a, K x M (lda >= M)
      op(B) is K x N: B is K x N (ldb >= N) or, if trans_b, N x K (ldb >= K)
@@ -12,6 +13,7 @@
    identical for any thread count. */
 #ifndef GEMM_H
 #define GEMM_H
+#include <stddef.h>
 #include <stdint.h>
 #include "tensor/real.h"
 
@@ -37,6 +39,19 @@ typedef struct GemmExtra { const real *A; int lda; const real *B; int ldb; int K
 typedef struct GemmB { const real *f32; const uint16_t *bf16; const struct QuantMat *quant; int ld; } GemmB;
 void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                GemmB b, const GemmExtra *extra, real beta, real *C, int ldc);
+/* op(B) [K, N] packed ONCE into the active micro-kernel's NR-wide panels (k-major, zero-padded
+   tail; panel p at data + p·NR·K), then multiplied by any number of A's: what gemm would pack
+   for every call, e.g. the LM head's frozen [V, C] weight used by every row chunk. The product
+   is gemm's, bit for bit (the same kernel reads the same values in the same order; only the
+   packing is not repeated). dst, 64-byte aligned, holds gemm_packed_b_reals(N, K) reals; B is f32 or bf16 (the
+   other NULL); the packing runs on the thread pool. A pack is valid for the micro-kernel level
+   active when it was made (gemm_packed checks). */
+typedef struct GemmPackedB { real *data; int N, K, nr; } GemmPackedB;
+size_t gemm_packed_b_reals(int N, int K);
+GemmPackedB gemm_pack_b_once(int trans_b, int N, int K, const real *B, const uint16_t *B16, int ldb, real *dst);
+void gemm_packed(int trans_a, int M, int N, int K, real alpha, const real *A, int lda, const GemmPackedB *pb,
+                 real beta, real *C, int ldc);
+
 void gemm_plus_naive(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                      GemmB b, const GemmExtra *extra, real beta, real *C, int ldc);
 

@@ -51,6 +51,7 @@ typedef struct {
    (best level of this CPU, or $MOETRAIN_SIMD if set). Returns 0 if the CPU lacks that level
    (nothing changes), 1 on success. Not thread-safe: call between GEMMs. */
 int gemm_force_level(const char *level);
+int gemm_active_nr(void);      /* NR of the active micro-kernel (the panel width of a packed B) */
 int gemm_level_supported(const char *level);
 
 /* Packs n rows (element (r, p) at src[r*sr + p*sk], or src16 if non-NULL: bf16) by kc into

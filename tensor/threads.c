@@ -4,8 +4,10 @@
 #include "tensor/threads.h"
 #include "tensor/check.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +18,12 @@
    us), Mo-LoRA / AdaMoE decoding at 2 threads ran at 0.79 of dense speed, with 200000 at 0.91
    (medians of 3 interleaved `bench --generate` runs); training steps were unchanged. */
 #define SPIN_ITERS 200000
+/* A shared machine: with more runnable threads than CPUs, a pure spin can hold the CPU that
+   the thread it waits for needs. The caller polls WAIT_SPINS times (~20-50 us) before yielding
+   on every poll; a waiting worker yields every YIELD_EVERY polls. An idle machine never yields
+   a part that is on time; sched_yield returns at once when nothing else wants the CPU. */
+#define WAIT_SPINS 20000
+#define YIELD_EVERY 16384
 
 typedef struct {
     pthread_t tid[THREADS_MAX];
@@ -109,7 +117,10 @@ static void *worker_main(void *arg) {
     for (;;) {
         int spins = 0;
         while (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen && !atomic_load(&pool.stop)) {
-            if (++spins < SPIN_ITERS) continue;
+            if (++spins < SPIN_ITERS) {
+                if (spins % YIELD_EVERY == 0) sched_yield();     /* let a descheduled caller run */
+                continue;
+            }
             pthread_mutex_lock(&pool.mu);
             while (atomic_load(&pool.generation) == seen && !atomic_load(&pool.stop))
                 pthread_cond_wait(&pool.cv, &pool.mu);
@@ -173,7 +184,10 @@ static void run_job(long n, long grain, const int *cum, ParallelFn fn, void *ctx
     in_worker = 1;
     run_part(0);
     in_worker = 0;
-    while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) { /* spin: parts are short */ }
+    /* spin: parts are short; but past WAIT_SPINS polls a worker is likely descheduled (other
+       processes on the CPUs) and may be waiting for THIS CPU: yield it on every poll from then on */
+    for (long spins = 0; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; spins++)
+        if (spins >= WAIT_SPINS) sched_yield();
     if (pool.accounting) account_region(c0);
 }
 
@@ -193,3 +207,10 @@ void parallel_for_weighted(long n, const int *cum, ParallelFn fn, void *ctx) {
 }
 
 void parallel_for(long n, ParallelFn fn, void *ctx) { parallel_for_chunks(n, 1, fn, ctx); }
+
+static void zero_range(void *ctx, long begin, long end) { memset((char *)ctx + begin, 0, (size_t)(end - begin)); }
+
+void parallel_memzero(void *p, size_t bytes) {
+    if (bytes >= PARALLEL_ZERO_BYTES) parallel_for_chunks((long)bytes, 1L << 16, zero_range, p);
+    else memset(p, 0, bytes);
+}

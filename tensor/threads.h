@@ -1,7 +1,7 @@
 /* tensor/threads.h — a small persistent pthreads pool with a deterministic parallel_for.
    defines: ParallelFn, threads_init, threads_count, threads_shutdown, parallel_for,
-            parallel_for_chunks, parallel_for_weighted, weighted_part_range, threads_set_accounting,
-            threads_critical_seconds, threads_imbalance_seconds
+            parallel_for_chunks, parallel_for_weighted, weighted_part_range, parallel_memzero,
+            threads_set_accounting, threads_critical_seconds, threads_imbalance_seconds
    Work [0, n) is cut into fixed contiguous ranges, one per thread, that depend only on n and
    the thread count; callers give each range disjoint outputs and never reduce floats across
    ranges, so results are bitwise identical for any thread count. The calling thread takes part.
@@ -9,6 +9,7 @@
    Thread count: threads_init(n) with n > 0, else $MOETRAIN_THREADS, else the number of CPUs. */
 #ifndef THREADS_H
 #define THREADS_H
+#include <stddef.h>
 
 typedef void (*ParallelFn)(void *ctx, long begin, long end);
 
@@ -26,6 +27,11 @@ void parallel_for_chunks(long n, long grain, ParallelFn fn, void *ctx);
    of routed experts (cum = a routing's row_start). The ranges still depend only on cum and the
    thread count, are contiguous and disjoint, and cover [0, n). With total 0, as parallel_for. */
 void parallel_for_weighted(long n, const int *cum, ParallelFn fn, void *ctx);
+
+/* memset(p, 0, bytes), on the pool from PARALLEL_ZERO_BYTES on (disjoint 64 KB-aligned ranges;
+   serial inside a worker): the per-step gradient buffers, whose zeroing is otherwise serial. */
+#define PARALLEL_ZERO_BYTES ((size_t)1 << 20)
+void parallel_memzero(void *p, size_t bytes);
 void weighted_part_range(long n, const int *cum, int parts, int i, long *b, long *e);
 
 /* Measurement (bench --expert-time at several threads). With accounting on, every part of a

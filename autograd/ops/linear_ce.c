@@ -13,13 +13,17 @@
    [n, V] logits or logit gradients are ever stored (torch_ref: cross_entropy(x @ w.T, t)).
    Saved: Z, S, N. Threads: rows of a chunk run in parallel (disjoint outputs), GEMMs split C
    into disjoint blocks, the loss sum is serial: results do not depend on the thread count.
-   Where the time goes (1024 rows, C 288, V 32000, frozen w, 1 thread, ~170 ms): the two GEMMs
-   ~150 ms (~95 % of the FMA peak in the micro-kernel), packing w ~7 ms (for each chunk and
-   product; G and X are read in place by the AVX-512 kernel, tensor/gemm.c), the row pass
-   ~8 ms (max, exp and sum; the max pass reads the logits back from memory since a chunk's
-   logits exceed the caches). Packing w once ahead of all chunks was measured no faster: the
-   micro-kernel then streams the packed w from memory itself, which costs about what the
-   packing did. */
+   Where the time goes (1024 rows, C 288, V 32000, frozen w, 1 thread, ~165 ms): the two GEMMs
+   ~150 ms (~95 % of the FMA peak in the micro-kernel), the row pass ~8 ms (max, exp and sum;
+   the max pass reads the logits back from memory since a chunk's logits exceed the caches).
+   L = X·wᵀ needs w's transposed panels: they are packed ONCE per call for all chunks
+   (gemm_pack_b_once, [V, C] reals in the arena while the op runs), and gemm_packed sweeps each
+   panel, fetched from memory with a software prefetch, over all of a chunk's rows. Measured
+   on this product alone (4 chunks of 262 rows, 1 thread): 81 -> 74 ms with the one pack
+   included (it costs ~2.5 ms; repacking per chunk cost ~10). The same bits: the kernel reads
+   the same values in the same order. Z = G·w packs w per chunk as before (packing it once
+   too was measured ~2 % faster for another [V, C] of memory: not taken). G and X are read in
+   place by the AVX-512 kernel (tensor/gemm.c). */
 #include "autograd/ops/linear_ce.h"
 #include "autograd/ops/cross_entropy.h"
 #include "tensor/rowvec.h"
@@ -134,10 +138,15 @@ Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int
     ArenaMark m = arena_mark(t->arena);
     real *L = arena_alloc(t->arena, (size_t)rows * V * sizeof(real));
     double *row_loss = arena_alloc(t->arena, (size_t)(n > 0 ? n : 1) * sizeof(double));
+    GemmPackedB wt = { NULL, 0, 0, 0 };     /* wᵀ's panels for L = X·wᵀ, packed once for all chunks */
+    if (n > 0 && C > 0)
+        wt = gemm_pack_b_once(1, V, C, w->data, w->data ? NULL : w->bf16, C,
+                              arena_alloc(t->arena, gemm_packed_b_reals(V, C) * sizeof(real)));
     for (int r0 = 0; r0 < n; r0 += rows) {
         int nr = n - r0 < rows ? n - r0 : rows;
         const real *xc = x->data + (size_t)r0 * C;
-        gemm_w(1, nr, V, C, xc, C, w, 0, L, V);
+        if (C > 0) gemm_packed(0, nr, V, C, (real)1, xc, C, &wt, 0, L, V);
+        else gemm_w(1, nr, V, C, xc, C, w, 0, L, V);
         LceRows job = { L, targets + r0, row_loss + r0, V, sv != NULL };
         parallel_for_chunks(nr, 4, lce_rows, &job);
         if (sv && sv->z) gemm_w(0, nr, C, V, L, V, w, 0, sv->z + (size_t)r0 * C, C);

@@ -7,6 +7,7 @@
 #include "tests/support/suites.h"
 #include "tensor/threads.h"
 #include "tensor/rng.h"
+#include <stdlib.h>
 #include <string.h>
 
 enum { MAXN = 300 };
@@ -91,12 +92,38 @@ START_TEST(test_critical_clock)
 }
 END_TEST
 
+/* parallel_memzero zeroes exactly [p, p + bytes) for sizes on both sides of the parallel
+   threshold and odd byte counts, at 1..3 threads: the guard bytes around it stay untouched. */
+START_TEST(test_parallel_memzero_exact)
+{
+    const size_t sizes[] = { 0, 1, 4095, PARALLEL_ZERO_BYTES - 1, PARALLEL_ZERO_BYTES, 3 * PARALLEL_ZERO_BYTES + 777 };
+    const size_t guard = 64;
+    for (int t = 1; t <= 3; t++) {
+        threads_init(t);
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            size_t n = sizes[s];
+            unsigned char *buf = malloc(n + 2 * guard);
+            memset(buf, 0xA5, n + 2 * guard);
+            parallel_memzero(buf + guard, n);
+            size_t bad = n + 2 * guard;     /* the first byte that is wrong, if any */
+            for (size_t i = 0; i < n + 2 * guard && bad == n + 2 * guard; i++)
+                if (buf[i] != (i >= guard && i < guard + n ? 0 : 0xA5)) bad = i;
+            ck_assert_msg(bad == n + 2 * guard, "%d threads, %zu bytes: byte %zu (guard %zu) is %u", t, n, bad,
+                          guard, bad < n + 2 * guard ? buf[bad] : 0);
+            free(buf);
+        }
+    }
+    threads_init(0);
+}
+END_TEST
+
 Suite *threads_suite(void) {
     Suite *s = suite_create("threads");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_weighted_ranges_cover_once);
     tcase_add_test(tc, test_weighted_visits_once);
     tcase_add_test(tc, test_critical_clock);
+    tcase_add_test(tc, test_parallel_memzero_exact);
     suite_add_tcase(s, tc);
     return s;
 }
