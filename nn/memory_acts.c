@@ -171,7 +171,8 @@ void memory_activations(const LlamaModel *m, int B, int T, int recompute, int th
               routers * 4 * hdr();
     double rows = fmin(N, fmax(1, floor((double)LINEAR_CE_CHUNK_ELEMS / V)));
     /* the logits chunk, the row losses, and wᵀ's panels packed once (V rounded up to a panel) */
-    a->transient = al(rows * V * RS) + al(N * 8) + al(ceil(V / 48) * 48 * C * RS);
+    a->transient = al(rows * V * RS) + al(N * 8) +
+                   (linear_ce_packs_once((int)N, (int)rows, (int)V, (int)C) ? al(ceil(V / 48) * 48 * C * RS) : 0);
     a->peak = recompute ? a->head + a->kept + a->tail + fmax(a->layer_max, a->transient)
                         : a->head + a->layers + a->tail + a->transient;
 }

@@ -16,8 +16,9 @@
    Where the time goes (1024 rows, C 288, V 32000, frozen w, 1 thread, ~165 ms): the two GEMMs
    ~150 ms (~95 % of the FMA peak in the micro-kernel), the row pass ~8 ms (max, exp and sum;
    the max pass reads the logits back from memory since a chunk's logits exceed the caches).
-   L = X·wᵀ needs w's transposed panels: they are packed ONCE per call for all chunks
-   (gemm_pack_b_once, [V, C] reals in the arena while the op runs), and gemm_packed sweeps each
+   L = X·wᵀ needs w's transposed panels: with several chunks (and at most 64 MB of them,
+   linear_ce_packs_once) they are packed ONCE per call for all chunks (gemm_pack_b_once, [V, C]
+   reals in the arena while the op runs), and gemm_packed sweeps each
    panel, fetched from memory with a software prefetch, over all of a chunk's rows. Measured
    on this product alone (4 chunks of 262 rows, 1 thread): 81 -> 74 ms with the one pack
    included (it costs ~2.5 ms; repacking per chunk cost ~10). The same bits: the kernel reads
@@ -122,6 +123,10 @@ static void gemm_w(int tb, int M, int N, int K, const real *A, int lda, const Te
     else gemm_bf16(0, tb, M, N, K, (real)1, A, lda, w->bf16, ldw, beta, C, ldc);
 }
 
+int linear_ce_packs_once(int n, int rows_per_chunk, int V, int C) {
+    return n > rows_per_chunk && C > 0 && gemm_packed_b_reals(V, C) * sizeof(real) <= LINEAR_CE_PACK_ONCE_BYTES;
+}
+
 Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int *targets, int n,
                                         int rows_per_chunk) {
     int counted = check_args(x, w, targets, n), V = w->shape[0], C = w->shape[1];
@@ -139,13 +144,14 @@ Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int
     real *L = arena_alloc(t->arena, (size_t)rows * V * sizeof(real));
     double *row_loss = arena_alloc(t->arena, (size_t)(n > 0 ? n : 1) * sizeof(double));
     GemmPackedB wt = { NULL, 0, 0, 0 };     /* wᵀ's panels for L = X·wᵀ, packed once for all chunks */
-    if (n > 0 && C > 0)
+    int once = linear_ce_packs_once(n, rows, V, C);
+    if (once)
         wt = gemm_pack_b_once(1, V, C, w->data, w->data ? NULL : w->bf16, C,
                               arena_alloc(t->arena, gemm_packed_b_reals(V, C) * sizeof(real)));
     for (int r0 = 0; r0 < n; r0 += rows) {
         int nr = n - r0 < rows ? n - r0 : rows;
         const real *xc = x->data + (size_t)r0 * C;
-        if (C > 0) gemm_packed(0, nr, V, C, (real)1, xc, C, &wt, 0, L, V);
+        if (once) gemm_packed(0, nr, V, C, (real)1, xc, C, &wt, 0, L, V);
         else gemm_w(1, nr, V, C, xc, C, w, 0, L, V);
         LceRows job = { L, targets + r0, row_loss + r0, V, sv != NULL };
         parallel_for_chunks(nr, 4, lce_rows, &job);

@@ -1,6 +1,6 @@
 /* autograd/ops/linear_ce.h — the LM head and the cross-entropy in one op, without keeping logits.
    defines: op_linear_cross_entropy, op_linear_cross_entropy_chunked, OP_LINEAR_CROSS_ENTROPY,
-            LINEAR_CE_CHUNK_ELEMS
+            LINEAR_CE_CHUNK_ELEMS, LINEAR_CE_PACK_ONCE_BYTES, linear_ce_packs_once
    x [n, C], w [V, C] (f32, or bf16 when frozen), targets [n] in [0, V) or CE_IGNORE_INDEX.
    y [1] = mean over counted rows of lse(z_i) − z_i[t_i], z = x·wᵀ: the same value as
    op_cross_entropy(op_linear(x, w)), 0 when no row counts. The [n, V] logits exist only one chunk
@@ -15,6 +15,11 @@
    often and cost more (stories15M shape, 1024 rows, 1 thread, lora step in CPU time: 16 M
    reals 349 ms, 8 M 358 ms, 4 M 374 ms; peak RSS 340, 308, 292 MB) */
 #define LINEAR_CE_CHUNK_ELEMS ((size_t)8 << 20)
+/* wᵀ is packed once for all chunks only when there are several chunks to share it and its packed
+   [V, C] reals take at most this much (64 MB: a 7B/8B model's LM head would take 0.5-2 GB, and at
+   batch 1 x 256 it runs one chunk anyway); otherwise the GEMM packs per cache block as usual */
+#define LINEAR_CE_PACK_ONCE_BYTES ((size_t)64 << 20)
+int linear_ce_packs_once(int n, int rows_per_chunk, int V, int C);
 
 Tensor *op_linear_cross_entropy(Tape *t, Tensor *x, Tensor *w, const int *targets, int n);
 /* the same with an explicit chunk height (tests; the gradient-check cases of
