@@ -95,3 +95,12 @@ void run_cli_expect_error(CliFn fn, char *const *head, char *const *extra, const
     ck_assert_msg(rc == 1, "%s: exit %d, want 1 (stderr: %s)", head[0], rc, msg);
     ck_assert_msg(strstr(msg, want) != NULL, "%s: error '%s' does not mention '%s'", head[0], msg, want);
 }
+
+real xorshift_unit(uint64_t *state) {
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return (real)((double)(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}

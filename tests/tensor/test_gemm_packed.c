@@ -8,6 +8,7 @@
    chunks); 1..3 threads give the same bits. Tolerance as test_gemm.c:
    |c - ref| <= tol * (|alpha| sum_k |a||b| + |beta c0|), tol 1e-5 (float) / 1e-12 (double). */
 #include "tests/support/suites.h"
+#include "tests/support/helpers.h"
 #include "tensor/gemm.h"
 #include "tensor/gemm_kernels.h"
 #include "tensor/half.h"
@@ -21,12 +22,7 @@ static const char *const LEVELS[] = { "scalar", "avx2", "avx512" };
 #define N_LEVELS 3
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static real rnd(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (real)((double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
+static real rnd(void) { return xorshift_unit(&rng_state); }
 
 /* a pack's destination: 64-byte aligned (the packed kernels load panels aligned) */
 static real *pack_dst(int N, int K) {

@@ -7,6 +7,7 @@
    threads. Tolerance per element as test_gemm.c:
    |c - ref| <= tol * (|alpha| (sum_k |a||b| + sum_k |a2||b2|) + |beta c0|). */
 #include "tests/support/suites.h"
+#include "tests/support/helpers.h"
 #include "tensor/gemm.h"
 #include "tensor/gemm_kernels.h"
 #include "tensor/half.h"
@@ -22,12 +23,7 @@ static const char *const LEVELS[] = { "scalar", "avx2", "avx512" };
 #define PAD_SENTINEL ((real)-12345.0)
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static real rnd(void) {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (real)((double)(rng_state >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
+static real rnd(void) { return xorshift_unit(&rng_state); }
 
 static real *rnd_array(size_t n) {
     real *p = malloc((n ? n : 1) * sizeof(real));
