@@ -171,7 +171,8 @@ static int run(const GenOpts *o, const LlamaModel *m, const Tokenizer *tk, const
         fflush(stdout);
         fprintf(stderr, "%d tokens in %.3f s: %.1f tokens/s (prompt %d tokens, threads %d)", n, dt,
                 dt > 0 ? n / dt : 0.0, n_prompt, threads_count());
-        if (generation_load(m) >= 0) fprintf(stderr, "; Load %.3f true experts per token", generation_load(m));
+        double load = generation_load(m);
+        if (load >= 0) fprintf(stderr, "; Load %.3f true experts per token", load);
         fputc('\n', stderr);
     }
     free(ids);

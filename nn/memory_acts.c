@@ -5,6 +5,7 @@
 #include "autograd/ops/attention.h"
 #include "autograd/ops/linear_ce.h"
 #include "autograd/ops/matmul.h"
+#include "tensor/gemm.h"
 #include <math.h>
 
 #define RS ((double)sizeof(real))
@@ -172,7 +173,7 @@ void memory_activations(const LlamaModel *m, int B, int T, int recompute, int th
     double rows = fmin(N, fmax(1, floor((double)LINEAR_CE_CHUNK_ELEMS / V)));
     /* the logits chunk, the row losses, and wᵀ's panels packed once (V rounded up to a panel) */
     a->transient = al(rows * V * RS) + al(N * 8) +
-                   (linear_ce_packs_once((int)N, (int)rows, (int)V, (int)C) ? al(ceil(V / 48) * 48 * C * RS) : 0);
+                   (linear_ce_packs_once((int)N, (int)rows, (int)V, (int)C) ? al((double)gemm_packed_b_reals((int)V, (int)C) * RS) : 0);
     a->peak = recompute ? a->head + a->kept + a->tail + fmax(a->layer_max, a->transient)
                         : a->head + a->layers + a->tail + a->transient;
 }

@@ -297,7 +297,10 @@ static double split_cost(long units, int tile, long other, long K, int nt, doubl
     return (double)per * other * K / 32.0 + (double)K * (pack_other * other + pack_own * per);   /* FMAs/32 + packing */
 }
 
+/* K is cut into equal slices of at most KC_MAX (j->kc), then the job is split over the threads */
 static void run_job(GemmJob *j) {
+    int slices = (j->K + KC_MAX - 1) / KC_MAX;
+    j->kc = (j->K + slices - 1) / slices;
     long work = (long)j->M * j->N * j->K;
     int nt = work < SERIAL_WORK ? 1 : threads_count();
     int MR = j->ki->mr, NR = j->ki->nr;
@@ -336,8 +339,6 @@ static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, 
     }
     GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, B, B16, (size_t)lda, (size_t)ldb,
                   (size_t)ldc, C, current_kernel(), 0, 0, Bq, NULL, x };
-    int slices = (K + KC_MAX - 1) / KC_MAX;
-    j.kc = (K + slices - 1) / slices;
     run_job(&j);
 }
 
@@ -384,7 +385,5 @@ void gemm_packed(int trans_a, int M, int N, int K, real alpha, const real *A, in
     if (M == 0 || N == 0) return;
     GemmJob j = { trans_a, 0, M, N, K, alpha, beta, A, NULL, NULL, (size_t)lda, (size_t)N, (size_t)ldc, C,
                   current_kernel(), 0, 0, NULL, pb->data, { NULL, 0, NULL, 0, 0 } };
-    int slices = (K + KC_MAX - 1) / KC_MAX;
-    j.kc = (K + slices - 1) / slices;
     run_job(&j);
 }
