@@ -83,19 +83,23 @@ static void select_rows(const Tensor *p, const unsigned char *mask, Routing *r) 
     }
 }
 
-/* Counting sort of the (row, true expert) pairs by expert, rows ascending within an expert. */
+/* Counting sort of the (row, true expert) pairs by expert, rows ascending within an expert.
+   Without a branch on the slot's expert (null or empty slots are about half of AdaMoE's and
+   come in no pattern the predictor learns): such a slot is written to one spare entry past the
+   end (fill[nt], never advanced) and the others advance their expert's fill by one. */
 static void group_by_expert(Routing *r) {
     int nt = r->n_true;
     r->offset[0] = 0;
     for (int e = 0; e < nt; e++) r->offset[e + 1] = r->offset[e] + r->count[e];
-    int *fill = r->offset + nt + 1;   /* scratch [nt] placed after offset (allocated together) */
-    memcpy(fill, r->offset, (size_t)nt * sizeof(int));
+    int *fill = r->offset + nt + 1;   /* scratch [nt + 1] placed after offset (allocated together) */
+    memcpy(fill, r->offset, (size_t)(nt + 1) * sizeof(int));   /* fill[nt] = the spare entry */
     for (int row = 0; row < r->N; row++)
         for (int s = 0; s < r->k; s++) {
             int e = r->sel[(size_t)row * r->k + s];
-            if (e < 0 || e >= nt) continue;
-            r->rows[fill[e]] = row;
-            r->flat[fill[e]++] = row * r->E + e;
+            int ok = (unsigned)e < (unsigned)nt, x = ok ? e : nt, pos = fill[x];
+            r->rows[pos] = row;
+            r->flat[pos] = row * r->E + x;
+            fill[x] = pos + ok;
         }
 }
 
@@ -110,14 +114,14 @@ void routing_alloc(Arena *a, int N, int E, int n_true, int slots, const unsigned
     for (size_t i = 0; i < nk; i++) r->sel[i] = -1;
     r->n_true_sel = arena_alloc_zero(a, (size_t)(N ? N : 1) * sizeof(int));
     r->count = arena_alloc_zero(a, (size_t)E * sizeof(int));
-    r->offset = arena_alloc(a, (size_t)(2 * n_true + 1) * sizeof(int));
+    r->offset = arena_alloc(a, (size_t)(2 * n_true + 2) * sizeof(int));   /* + the fill scratch */
 }
 
 void routing_group(Arena *a, Routing *r) {
     size_t n_assign = 0;
     for (int e = 0; e < r->n_true; e++) n_assign += (size_t)r->count[e];
-    r->rows = arena_alloc(a, (n_assign ? n_assign : 1) * sizeof(int));
-    r->flat = arena_alloc(a, (n_assign ? n_assign : 1) * sizeof(int));
+    r->rows = arena_alloc(a, (n_assign + 1) * sizeof(int));   /* + the spare entry of group_by_expert */
+    r->flat = arena_alloc(a, (n_assign + 1) * sizeof(int));
     group_by_expert(r);
 }
 

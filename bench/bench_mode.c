@@ -139,6 +139,7 @@ static Status mode_init(ModeRun *s, const ModeDef *d, const BenchModeOpts *o, Er
         if (strstr(p->name, "lora_B") || strstr(p->name, ".router.") || strstr(p->name, ".gate2."))
             rng_fill_normal(&r, p->data, p->numel, 0, 0.02);
     }
+    param_store_enable_packs(&s->m.ps, MEM_PACK_CACHE_BYTES);   /* as the trainer: frozen panels kept */
     AdamWConfig oc = { 0.9, 0.999, 1e-8, 0.01 };
     adamw_init(&s->opt, &oc, s->m.ps.train_numel);
     arena_init(&s->arena, (size_t)64 << 20);

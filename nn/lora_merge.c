@@ -1,5 +1,6 @@
 /* nn/lora_merge.c — W += s·B·A for every plain LoRA pair (see lora_merge.h). */
 #include "nn/lora_merge.h"
+#include "tensor/pack_cache.h"
 #include "tensor/check.h"
 #include "tensor/gemm.h"
 #include <math.h>
@@ -48,6 +49,7 @@ int lora_merge(LlamaModel *m) {
         CHECK(W->data != NULL, "lora_merge: %s must be held in real storage", wname);
         int r = A->shape[0], in = A->shape[1], out = B->shape[0];
         CHECK(B->shape[1] == r && W->shape[0] == out && W->shape[1] == in, "lora_merge: %s shapes", wname);
+        pack_slot_release(W->pack);    /* W changes: panels kept for the run would be stale */
         double s = m->acfg.rslora ? m->acfg.alpha / sqrt((double)r) : m->acfg.alpha / r;
         gemm(0, 0, out, in, r, (real)s, B->data, r, A->data, in, (real)1, W->data, in);
         memset(B->data, 0, B->numel * sizeof(real));

@@ -30,7 +30,7 @@ static double op_lora_b(double R, double O, double r, int shared) {
 
 /* route_select / routing_alloc: sel [R·k], n_true_sel [R], count [E], offset, rows and flat [P] */
 static double routing_b(double R, double E, double n, double k, double P) {
-    return al(sizeof(Routing)) + ints(R * k) + ints(R) + ints(E) + ints(2 * n + 1) + 2 * ints(P);
+    return al(sizeof(Routing)) + ints(R * k) + ints(R) + ints(E) + ints(2 * n + 2) + 2 * ints(P + 1);
 }
 
 /* op_route_weights, recorded: each row's double p [R, E], kept for its backward */

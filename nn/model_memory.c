@@ -2,11 +2,28 @@
 #include "nn/model_memory.h"
 #include "nn/memory_acts.h"
 #include "tensor/comm.h"
+#include "tensor/gemm.h"
 #include "tensor/threads.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* the panels training keeps (MEM_PACK_CACHE_BYTES at most): both orientations of every frozen
+   matrix a GEMM multiplies, which are f32 unless the base is bf16 / quantised (the untied
+   embedding is only looked up) */
+static double pack_bytes(const LlamaModel *m) {
+    const ParamStore *ps = &m->ps;
+    if (ps->frozen_bf16 || ps->frozen_quant || !gemm_takes_packed()) return 0;
+    double bytes = 0;
+    for (int i = 0; i < ps->n; i++) {
+        const Tensor *t = ps->params[i];
+        if (ps->roles[i] != PARAM_FROZEN || t->ndim != 2 || (t == m->tok_emb && t != m->lm_head)) continue;
+        bytes += (double)(gemm_packed_b_reals(t->shape[0], t->shape[1]) + gemm_packed_b_reals(t->shape[1], t->shape[0])) *
+                 sizeof(real) + 128;
+    }
+    return bytes < (double)MEM_PACK_CACHE_BYTES ? bytes : (double)MEM_PACK_CACHE_BYTES;
+}
 
 void memory_estimate_mode(const LlamaModel *m, const MemBudget *b, int recompute, MemEstimate *e) {
     const ModelConfig *c = &m->cfg;
@@ -21,7 +38,7 @@ void memory_estimate_mode(const LlamaModel *m, const MemBudget *b, int recompute
         MemActs a;
         memory_activations(m, B, T, recompute, threads_count(), &a);
         e->activations = a.peak;
-        e->runtime = MEM_RUNTIME_BYTES + threads_count() * MEM_GEMM_SCRATCH_BYTES;
+        e->runtime = MEM_RUNTIME_BYTES + threads_count() * MEM_GEMM_SCRATCH_BYTES + pack_bytes(m);
     }
     e->total = e->params + e->optimizer + e->activations + e->runtime;
 }

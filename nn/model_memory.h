@@ -20,6 +20,9 @@
 
 #define MEM_RUNTIME_BYTES 24e6                      /* the process besides its big blocks */
 #define MEM_GEMM_SCRATCH_BYTES (7e6 * sizeof(real) / 4)   /* per thread: packed KC x NC + MC x KC */
+/* what training keeps of frozen f32 matrices' GEMM panels at most (tensor/pack_cache.h; the
+   trainer and bench enable it): ~120 MB for a stories15M-shaped LoRA run, a bf16 / NF4 base none */
+#define MEM_PACK_CACHE_BYTES ((size_t)256 << 20)
 
 typedef enum { MEM_RECOMPUTE_AUTO, MEM_RECOMPUTE_OFF, MEM_RECOMPUTE_ON } MemRecompute;
 

@@ -15,6 +15,7 @@
    QLoRA's frozen base, tensor/quant.h), about 1/7 or 1/4 of f32. */
 #include "nn/param_store.h"
 #include "tensor/check.h"
+#include "tensor/pack_cache.h"
 #include "tensor/quant.h"
 #include "tensor/threads.h"
 #include <stdlib.h>
@@ -250,7 +251,48 @@ size_t param_store_count(const ParamStore *ps, ParamRole role) {
 }
 
 /* frees the blocks, every view and its name; the store is left empty and reusable */
+/* ---- GEMM panels of frozen f32 matrices kept for the run (tensor/pack_cache.h) ---- */
+
+static int packable(const ParamStore *ps, int i) {
+    const Tensor *t = ps->params[i];
+    return ps->roles[i] == PARAM_FROZEN && t->ndim == 2 && t->data && !t->bf16 && !t->quant;
+}
+
+size_t param_store_pack_bytes(const ParamStore *ps) {
+    size_t bytes = 0;
+    for (int i = 0; i < ps->n; i++)
+        if (packable(ps, i))
+            bytes += (gemm_packed_b_reals(ps->params[i]->shape[0], ps->params[i]->shape[1]) +
+                      gemm_packed_b_reals(ps->params[i]->shape[1], ps->params[i]->shape[0])) * sizeof(real) + 128;
+    return bytes;
+}
+
+void param_store_disable_packs(ParamStore *ps) {
+    for (int i = 0; ps->pack_slots && i < ps->n; i++) {
+        pack_slot_release(&ps->pack_slots[i]);
+        if (ps->params[i]->pack == &ps->pack_slots[i]) ps->params[i]->pack = NULL;
+    }
+    free(ps->pack_slots);
+    free(ps->pack_cache);
+    ps->pack_slots = NULL;
+    ps->pack_cache = NULL;
+}
+
+void param_store_enable_packs(ParamStore *ps, size_t cap_bytes) {
+    param_store_disable_packs(ps);
+    if (cap_bytes == 0 || ps->n == 0) return;
+    ps->pack_cache = xcalloc(1, sizeof *ps->pack_cache);
+    pack_cache_init(ps->pack_cache, cap_bytes);
+    ps->pack_slots = xcalloc((size_t)ps->n, sizeof *ps->pack_slots);
+    for (int i = 0; i < ps->n; i++)
+        if (packable(ps, i)) {
+            ps->pack_slots[i].cache = ps->pack_cache;
+            ps->params[i]->pack = &ps->pack_slots[i];
+        }
+}
+
 void param_store_free(ParamStore *ps) {
+    param_store_disable_packs(ps);
     for (int i = 0; i < ps->n; i++) {
         free((char *)ps->params[i]->name);
         free(ps->params[i]);

@@ -1,7 +1,8 @@
 /* nn/param_store.h — every parameter of a model: declare -> allocate -> bind.
    defines: ParamRole, ParamStore, BASE_DTYPE_*, param_store_set_base_dtype, param_store_init, param_declare, param_store_allocate,
             param_store_try_allocate, param_store_bytes, param_find, param_store_zero_grad, param_store_free, param_store_count,
-            param_store_base_name, param_store_map_view, param_store_adopt_map
+            param_store_base_name, param_store_map_view, param_store_adopt_map,
+            param_store_enable_packs, param_store_disable_packs, param_store_pack_bytes
    Modules declare named views (name, role, shape); param_store_allocate() then lays them out in
    ONE block per role and points every view into it:
      frozen    : data only, no grad (the base checkpoint); with `frozen_bf16` set, matrices
@@ -50,6 +51,8 @@ typedef struct {
     struct QuantMat *quant;     /* [n]: the quantised views (t->quant points here) */
     real     *train, *train_grad;
     size_t    frozen_numel, frozen16_numel, train_numel, frozen_q_bytes;
+    struct PackCache *pack_cache;   /* param_store_enable_packs: the budget of the slots below */
+    struct PackSlot *pack_slots;    /* [n]: slot i is params[i]'s when that one can be packed */
 } ParamStore;
 
 /* Storage of the frozen base, a code of the loaders' `frozen_bf16` argument (nn/checkpoint.h):
@@ -82,6 +85,14 @@ ParamRole param_role(const ParamStore *ps, const Tensor *t);
 void    param_store_zero_grad(ParamStore *ps);
 size_t  param_store_count(const ParamStore *ps, ParamRole role);      /* values, without padding */
 void    param_store_free(ParamStore *ps);
+/* Gives every frozen f32 matrix a PackSlot (tensor/pack_cache.h): its GEMM panels are then kept
+   from the first product that uses them, up to cap_bytes for the whole store (see
+   param_store_pack_bytes); again with another cap: the packs made so far are dropped first.
+   cap 0 or param_store_disable_packs: none (the slots go, and with them every pack). */
+void    param_store_enable_packs(ParamStore *ps, size_t cap_bytes);
+void    param_store_disable_packs(ParamStore *ps);
+/* bytes the packs of the frozen f32 matrices would take if all were packed both ways */
+size_t  param_store_pack_bytes(const ParamStore *ps);
 /* the frozen base's storage for messages: "f32" (f64 in the double build), "bf16", "nf4", "nf4-nodq", "int8" */
 const char *param_store_base_name(const ParamStore *ps);
 

@@ -11,6 +11,7 @@
 #include "optim/clip.h"
 #include "autograd/ops.h"
 #include "data/token_cache.h"
+#include "nn/model_memory.h"
 #include "tensor/check.h"
 #include "tensor/comm.h"
 #include <math.h>
@@ -120,6 +121,7 @@ Status trainer_init(Trainer *tr, LlamaModel *m, const TokenizedSet *train, const
     if (train->n == 0) return error_set(err, STATUS_INVALID, NULL, "the training set is empty");
     Status s = check_ranks(m, cfg, comm_size(), err);
     if (s) return s;
+    param_store_enable_packs(&m->ps, MEM_PACK_CACHE_BYTES);   /* frozen panels kept while training */
     BatchConfig bc;
     batch_config_default(&bc);
     bc.batch_size = cfg->batch;
@@ -347,6 +349,7 @@ Status trainer_run(Trainer *tr, const TrainHooks *hooks, Error *err) {
 }
 
 void trainer_free(Trainer *tr) {
+    if (tr->model) param_store_disable_packs(&tr->model->ps);
     if (tr->model) tr->model->loss_rows = 0;   /* the model goes back to one-process losses */
     if (tr->model && tr->model->moe) tr->model->moe->global_counts = 0;
     adamw_free(&tr->opt);

@@ -1,18 +1,17 @@
 /* tensor/gemm.c — the tiled, packed, multi-threaded GEMM (API in gemm.h).
-   defines: gemm, gemm_bf16, gemm_quant, gemm_plus, gemm_packed, gemm_simd_level, gemm_force_level,
-            gemm_level_supported, gemm_active_nr
+   defines: gemm, gemm_bf16, gemm_quant, gemm_plus, gemm_packed (the level's choice: gemm_level.c)
    BLIS-style blocking (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly Instantiating
    BLAS Functionality", 2015): for each NC-wide column block of C and each KC-deep slice of K,
    pack op(B) into NR-wide panels; for each MC-high row block, pack op(A) into MR-high panels and
    sweep the register-tiled micro-kernel (gemm_kernels.h) over the MR x NR tiles.
-   Micro-kernel level: AVX-512 (8x48) > AVX2+FMA (6x16) > scalar (4x8), picked at run time with
-   __builtin_cpu_supports; $MOETRAIN_SIMD=scalar|avx2|avx512 or gemm_force_level() lowers it.
-   The -DREAL=double build always uses the scalar kernel.
+   Micro-kernel level: AVX-512 (8x48) > AVX2+FMA (6x16) > scalar (4x8) (gemm_level.c).
    Levels with a segmented kernel (AVX-512) read full MR-row panels of A in place instead of
    packing them (the same FMAs, no bit changes): A's MR rows are 8 streams the hardware
    prefetcher follows, and a step no longer copies every activation before multiplying it
    (measured faster even for the LM head's G, rows 128 KB apart).
-   gemm_packed takes op(B) packed once (gemm_packed.c) and skips the B packing.
+   gemm_packed takes op(B) packed once (gemm_packed.c) and skips the B packing; so does gemm_plus
+   with a kept pack (GemmB.packed: a frozen weight's panels, tensor/pack_cache.h), whose extra
+   product then gets B panels of its own.
    gemm_plus appends a second product of depth K2 (e.g. LoRA's rank side) to the last K slice:
    its rows are packed right after that slice's in the same panels, so the micro-kernel sums
    both in one pass and C is read and written once.
@@ -44,58 +43,6 @@
 #ifndef DIRECT_B_MAX_M
 #define DIRECT_B_MAX_M 16        /* rows of C up to which a segmented sweep reads B in place */
 #endif
-
-/* ---- micro-kernel selection ---- */
-
-static const GemmKernelInfo kernel_scalar = { "scalar", GEMM_SCALAR_MR, GEMM_SCALAR_NR, gemm_kernel_scalar, NULL };
-#if defined(__x86_64__) && GEMM_F32
-static const GemmKernelInfo kernel_avx512 = { "avx512", GEMM_AVX512_MR, GEMM_AVX512_NR, gemm_kernel_avx512,
-                                              gemm_kernel_avx512_seg };
-static const GemmKernelInfo kernel_avx2 = { "avx2", GEMM_AVX2_MR, GEMM_AVX2_NR, gemm_kernel_avx2, NULL };
-#endif
-static const GemmKernelInfo *active_kernel;
-
-static const GemmKernelInfo *kernel_for(const char *level) {
-#if defined(__x86_64__) && GEMM_F32
-    __builtin_cpu_init();
-    if (!strcmp(level, "avx512")) return __builtin_cpu_supports("avx512f") ? &kernel_avx512 : NULL;
-    if (!strcmp(level, "avx2"))
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? &kernel_avx2 : NULL;
-#endif
-    return !strcmp(level, "scalar") ? &kernel_scalar : NULL;
-}
-
-static const GemmKernelInfo *default_kernel(void) {
-    const char *env = getenv("MOETRAIN_SIMD");
-    const GemmKernelInfo *k = env && *env ? kernel_for(env) : NULL;
-    if (k) return k;
-    static const char *const order[] = { "avx512", "avx2", "scalar" };
-    for (int i = 0; i < 3; i++)
-        if ((k = kernel_for(order[i])) != NULL) return k;
-    return &kernel_scalar;
-}
-
-static const GemmKernelInfo *current_kernel(void) {
-    if (!active_kernel) active_kernel = default_kernel();
-    return active_kernel;
-}
-
-int gemm_level_supported(const char *level) { return level && kernel_for(level) != NULL; }
-
-int gemm_force_level(const char *level) {
-    if (!level || !*level) {
-        active_kernel = default_kernel();
-        return 1;
-    }
-    const GemmKernelInfo *k = kernel_for(level);
-    if (!k) return 0;
-    active_kernel = k;
-    return 1;
-}
-
-const char *gemm_simd_level(void) { return current_kernel()->level; }
-
-int gemm_active_nr(void) { return current_kernel()->nr; }
 
 /* ---- scratch buffers: a global free list, grown on demand, never freed ---- */
 
@@ -193,8 +140,9 @@ static void pack_a(const GemmJob *j, real *dst, int ic, int mc, int pc, int kc, 
    f32 and not transposed, full NR-column panels of B are read in place through GemmSeg
    strides; the segmented kernel does the packed kernel's FMAs, so no bit changes. Packed: the
    partial last panels (kt deep, at `at` and in bpk) and the extra product's kx columns of A's
-   full panels (at ax, panel stride MR*kx). */
-typedef struct { int ic, mc, jc, nc, pc, kc, kx; const real *ax, *at, *bpk; size_t bps; } SegBlock;
+   full panels (at ax, panel stride MR*kx). With a B packed once, the extra product's B has panels
+   of its own (bx, stride NR*kx); otherwise its kx rows follow the slice's in bpk. */
+typedef struct { int ic, mc, jc, nc, pc, kc, kx; const real *ax, *at, *bpk; size_t bps; const real *bx; } SegBlock;
 
 /* A B packed once comes from memory, not from the cache a fresh pack leaves it in: each of the
    `tiles` sweeps over a panel fetches its share of the next panel (n reals at p) into L2. */
@@ -216,7 +164,8 @@ static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c
             sg[1].b = k->kx ? j->x.B + k->jc + jr : NULL, sg[1].bp = (size_t)j->x.ldb;
         } else {
             sg[0].b = k->bpk + (size_t)((jr - nfull) / NR) * k->bps, sg[0].bp = (size_t)NR;
-            sg[1].b = sg[0].b + (size_t)k->kc * NR, sg[1].bp = (size_t)NR;
+            sg[1].b = k->bx ? k->bx + (size_t)((jr - nfull) / NR) * NR * k->kx : sg[0].b + (size_t)k->kc * NR;
+            sg[1].bp = (size_t)NR;
         }
         sg[0].k = k->kc, sg[1].k = k->kx;
         for (int ir = 0; ir < k->mc; ir += MR) {
@@ -258,8 +207,15 @@ static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch
             /* B's panels for this block: packed now (stride NR*kt), or packed once (stride NR*K) */
             const real *bpk = s->b;
             size_t bps = (size_t)NR * kt;
-            if (j->Bp) bpk = j->Bp + (size_t)(jc / NR) * NR * j->K + (size_t)pc * NR, bps = (size_t)NR * j->K;
-            else if (nfull < nc) pack_b(j, s->b, jc + nfull, nc - nfull, pc, kc, kx, kt);
+            const real *bx = NULL;
+            if (j->Bp) {
+                bpk = j->Bp + (size_t)(jc / NR) * NR * j->K + (size_t)pc * NR, bps = (size_t)NR * j->K;
+                if (kx) {    /* the extra product's B, packed now into panels of its own */
+                    size_t xn = j->trans_b ? (size_t)j->x.ldb : 1, xk = j->trans_b ? 1 : (size_t)j->x.ldb;
+                    gemm_pack(s->b, NR, j->x.B + (size_t)jc * xn, NULL, xn, xk, nc, kx, (size_t)NR * kx);
+                    bx = s->b;
+                }
+            } else if (nfull < nc) pack_b(j, s->b, jc + nfull, nc - nfull, pc, kc, kx, kt);
             real beta = pc == 0 ? j->beta : 1;
             for (int ic = m0; ic < m1; ic += mcb) {
                 int mc = m1 - ic < mcb ? m1 - ic : mcb;
@@ -270,7 +226,7 @@ static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch
                     continue;
                 }
                 int mfull = mc / MR * MR;
-                SegBlock k = { ic, mc, jc, nc, pc, kc, kx, s->a, s->a + (size_t)mfull * kx, bpk, bps };
+                SegBlock k = { ic, mc, jc, nc, pc, kc, kx, s->a, s->a + (size_t)mfull * kx, bpk, bps, bx };
                 if (kx) {
                     size_t xi = j->trans_a ? 1 : (size_t)j->x.lda, xk = j->trans_a ? (size_t)j->x.lda : 1;
                     gemm_pack(s->a, MR, j->x.A + (size_t)ic * xi, NULL, xi, xk, mfull, kx, (size_t)MR * kx);
@@ -307,7 +263,8 @@ static void run_job(GemmJob *j) {
     long um = (j->M + MR - 1) / MR, un = (j->N + NR - 1) / NR;
     long m_pad = um * MR, n_pad = un * NR;
     double pa = j->ki->seg ? 0.0 : 1.0;     /* a segmented sweep reads A in place: no A copies */
-    j->split_n = split_cost(un, NR, m_pad, j->K, nt, 1.0, pa) < split_cost(um, MR, n_pad, j->K, nt, pa, 1.0);
+    double pb = j->Bp ? 0.0 : 1.0;          /* nor B copies when B was packed once */
+    j->split_n = split_cost(un, NR, m_pad, j->K, nt, pb, pa) < split_cost(um, MR, n_pad, j->K, nt, pa, pb);
     if (nt == 1) gemm_task(j, 0, j->split_n ? j->N : j->M);
     else if (j->split_n) parallel_for_chunks(j->N, NR, gemm_task, j);
     else parallel_for_chunks(j->M, MR, gemm_task, j);
@@ -318,9 +275,16 @@ static void scale_c(int M, int N, real beta, real *C, size_t ldc) {
         for (int n = 0; n < N; n++) C[(size_t)i * ldc + n] = beta == 0 ? 0 : beta * C[(size_t)i * ldc + n];
 }
 
-static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
-                     const real *B, const uint16_t *B16, const struct QuantMat *Bq, int ldb,
+/* b.packed is used when it fits this call: packed for the active kernel, op(B) [K, N] exactly,
+   and no extra product unless the level reads panels through segments (it then packs the
+   extra's B on its own, gemm_block) */
+static const GemmPackedB *packed_fits(const GemmPackedB *pb, const GemmKernelInfo *ki, int N, int K, int xk) {
+    return pb && pb->data && pb->nr == ki->nr && pb->N == N && pb->K == K && (xk == 0 || ki->seg) ? pb : NULL;
+}
+
+static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda, GemmB b,
                      const GemmExtra *extra, real beta, real *C, int ldc) {
+    int ldb = b.ld;
     CHECK(M >= 0 && N >= 0 && K >= 0, "negative GEMM size M=%d N=%d K=%d", M, N, K);
     CHECK(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N,
           "GEMM leading dims too small: lda=%d ldb=%d ldc=%d for M=%d N=%d K=%d", lda, ldb, ldc, M, N, K);
@@ -334,56 +298,58 @@ static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, 
     if (M == 0 || N == 0) return;
     if (K == 0 && x.K == 0) { scale_c(M, N, beta, C, (size_t)ldc); return; }
     if (K == 0) {     /* only the second product: it becomes the first */
-        A = x.A, lda = x.lda, B = x.B, B16 = NULL, Bq = NULL, ldb = x.ldb, K = x.K;
+        A = x.A, lda = x.lda, ldb = x.ldb, K = x.K;
+        b = (GemmB){ x.B, NULL, NULL, x.ldb, NULL };
         x.K = 0;
     }
-    GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, B, B16, (size_t)lda, (size_t)ldb,
-                  (size_t)ldc, C, current_kernel(), 0, 0, Bq, NULL, x };
+    const GemmKernelInfo *ki = gemm_current_kernel();
+    const GemmPackedB *pb = packed_fits(b.packed, ki, N, K, x.K);
+    GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, pb ? NULL : b.f32, pb ? NULL : b.bf16, (size_t)lda,
+                  (size_t)ldb, (size_t)ldc, C, ki, 0, 0, pb ? NULL : b.quant, pb ? pb->data : NULL, x };
     run_job(&j);
 }
 
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, B, NULL, NULL, ldb, NULL, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ B, NULL, NULL, ldb, NULL }, NULL, beta, C, ldc);
 }
 
 void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, real alpha,
                const real *A, int lda, const uint16_t *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, B, NULL, ldb, NULL, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, B, NULL, ldb, NULL }, NULL, beta, C, ldc);
 }
 
 void gemm_quant(int trans_a, int trans_b, int M, int N, int K, real alpha,
                 const real *A, int lda, const struct QuantMat *B, real beta, real *C, int ldc) {
     CHECK(B->rows == (trans_b ? N : K) && B->cols == (trans_b ? K : N),
           "gemm_quant: B is [%d, %d], op(B) must be [%d, %d] (trans_b %d)", B->rows, B->cols, K, N, trans_b);
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, NULL, NULL, B, B->cols, NULL, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, B, B->cols, NULL }, NULL, beta, C, ldc);
 }
 
 void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                GemmB b, const GemmExtra *extra, real beta, real *C, int ldc) {
     int n_b = (b.f32 != NULL) + (b.bf16 != NULL) + (b.quant != NULL);
     CHECK(n_b == 1 || (n_b == 0 && K == 0), "gemm_plus: B must be exactly one of f32, bf16, quantised");
-    int ldb = b.ld;
     if (b.quant) {
         CHECK(b.quant->rows == (trans_b ? N : K) && b.quant->cols == (trans_b ? K : N),
               "gemm_plus: quantised B is [%d, %d], op(B) must be [%d, %d] (trans_b %d)", b.quant->rows,
               b.quant->cols, K, N, trans_b);
-        ldb = b.quant->cols;
+        b.ld = b.quant->cols;
     }
-    if (n_b == 0) ldb = trans_b ? K : N;
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, b.f32, b.bf16, b.quant, ldb, extra, beta, C, ldc);
+    if (n_b == 0) b.ld = trans_b ? K : N;
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, b, extra, beta, C, ldc);
 }
 
 /* ---- op(B) packed once, multiplied many times (gemm_packed in gemm.h) ---- */
 
 void gemm_packed(int trans_a, int M, int N, int K, real alpha, const real *A, int lda, const GemmPackedB *pb,
                  real beta, real *C, int ldc) {
-    CHECK(pb && pb->N == N && pb->K == K && pb->nr == current_kernel()->nr,
+    CHECK(pb && pb->N == N && pb->K == K && pb->nr == gemm_current_kernel()->nr,
           "gemm_packed: B was packed as [K=%d, N=%d] for NR %d, used as [K=%d, N=%d] with NR %d",
-          pb ? pb->K : 0, pb ? pb->N : 0, pb ? pb->nr : 0, K, N, current_kernel()->nr);
+          pb ? pb->K : 0, pb ? pb->N : 0, pb ? pb->nr : 0, K, N, gemm_current_kernel()->nr);
     CHECK(M >= 0 && lda >= (trans_a ? M : K) && ldc >= N, "gemm_packed: bad sizes M=%d lda=%d ldc=%d", M, lda, ldc);
     if (M == 0 || N == 0) return;
     GemmJob j = { trans_a, 0, M, N, K, alpha, beta, A, NULL, NULL, (size_t)lda, (size_t)N, (size_t)ldc, C,
-                  current_kernel(), 0, 0, NULL, pb->data, { NULL, 0, NULL, 0, 0 } };
+                  gemm_current_kernel(), 0, 0, NULL, pb->data, { NULL, 0, NULL, 0, 0 } };
     run_job(&j);
 }

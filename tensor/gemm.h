@@ -1,7 +1,7 @@
 /* tensor/gemm.h — the one matrix multiply of the project.
    defines: gemm, gemm_bf16, gemm_quant, gemm_plus, GemmExtra, GemmB, gemm_naive, gemm_bf16_naive,
             gemm_plus_naive, gemm_simd_level, GemmPackedB, gemm_packed_b_reals, gemm_pack_b_once,
-            gemm_packed
+            gemm_packed, gemm_takes_packed
    Computes C = beta*C + alpha * op(A) * op(B), row-major, with leading dimensions:
      op(A) is M x K: A is M x K (lda >= K) or, if trans_a, K x M (lda >= M)
      op(B) is K x N: B is K x N (ldb >= N) or, if trans_b, N x K (ldb >= K)
@@ -36,7 +36,13 @@ void gemm_quant(int trans_a, int trans_b, int M, int N, int K, real alpha,
    element is summed in ascending k over the first product, then the second: bitwise identical
    for any thread count. extra NULL or extra->K == 0: the plain product. */
 typedef struct GemmExtra { const real *A; int lda; const real *B; int ldb; int K; } GemmExtra;
-typedef struct GemmB { const real *f32; const uint16_t *bf16; const struct QuantMat *quant; int ld; } GemmB;
+typedef struct GemmPackedB { real *data; int N, K, nr; } GemmPackedB;
+/* packed (optional): op(B) already packed (gemm_pack_b_once, e.g. a frozen weight's panels kept
+   for the run, tensor/pack_cache.h); used instead of f32 / bf16 / quant when it was packed for the
+   active kernel as exactly this [K, N] (and, with an extra product, the level reads segments):
+   otherwise ignored. The same product bit for bit, without packing B. */
+typedef struct GemmB { const real *f32; const uint16_t *bf16; const struct QuantMat *quant; int ld;
+                       const GemmPackedB *packed; } GemmB;
 void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                GemmB b, const GemmExtra *extra, real beta, real *C, int ldc);
 /* op(B) [K, N] packed ONCE into the active micro-kernel's NR-wide panels (k-major, zero-padded
@@ -46,7 +52,6 @@ void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const 
    packing is not repeated). dst, 64-byte aligned, holds gemm_packed_b_reals(N, K) reals; B is f32 or bf16 (the
    other NULL); the packing runs on the thread pool. A pack is valid for the micro-kernel level
    active when it was made (gemm_packed checks). */
-typedef struct GemmPackedB { real *data; int N, K, nr; } GemmPackedB;
 size_t gemm_packed_b_reals(int N, int K);
 GemmPackedB gemm_pack_b_once(int trans_b, int N, int K, const real *B, const uint16_t *B16, int ldb, real *dst);
 void gemm_packed(int trans_a, int M, int N, int K, real alpha, const real *A, int lda, const GemmPackedB *pb,
@@ -62,5 +67,8 @@ void gemm_bf16_naive(int trans_a, int trans_b, int M, int N, int K, real alpha,
 
 /* "avx512", "avx2", or "scalar": the micro-kernel chosen at run time for this CPU. */
 const char *gemm_simd_level(void);
+/* 1 when the active level takes GemmB.packed with an extra product too (it reads panels through
+   segments: AVX-512), so a kept pack serves every product of a weight (tensor/pack_cache.h) */
+int gemm_takes_packed(void);
 
 #endif

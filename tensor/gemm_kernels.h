@@ -1,6 +1,6 @@
 /* tensor/gemm_kernels.h — internals of the tiled GEMM (tensor/gemm.c): micro-kernel protocol,
    packing helpers, and the level override used by tests and benchmarks.
-   defines: GemmKernel, GemmSeg, GemmKernelSeg, GemmKernelInfo, GEMM_F32, gemm_force_level, gemm_level_supported,
+   defines: GemmKernel, GemmSeg, GemmKernelSeg, GemmKernelInfo, GEMM_F32, gemm_force_level, gemm_current_kernel, gemm_level_supported,
             gemm_pack, gemm_kernel_scalar, gemm_kernel_avx512, gemm_kernel_avx512_seg,
             gemm_kernel_avx2,
             gemm_pack_t8_avx2, gemm_pack_q
@@ -51,6 +51,7 @@ typedef struct {
    (best level of this CPU, or $MOETRAIN_SIMD if set). Returns 0 if the CPU lacks that level
    (nothing changes), 1 on success. Not thread-safe: call between GEMMs. */
 int gemm_force_level(const char *level);
+const GemmKernelInfo *gemm_current_kernel(void);   /* the active level (gemm_level.c) */
 int gemm_active_nr(void);      /* NR of the active micro-kernel (the panel width of a packed B) */
 int gemm_level_supported(const char *level);
 

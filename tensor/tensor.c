@@ -33,6 +33,7 @@ Tensor *tensor_view(Arena *a, const Tensor *t, int ndim, const int *shape) {
     CHECK(ndim >= 1 && ndim <= TENSOR_MAX_DIMS, "ndim %d out of range", ndim);
     Tensor *v = arena_alloc(a, sizeof *v);
     *v = *t;
+    v->pack = NULL;
     v->ndim = ndim;
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
@@ -50,6 +51,7 @@ Tensor *tensor_rows_view(Arena *a, const Tensor *t, int row0, int rows) {
           "rows [%d, %d) of a %d-d tensor with %d rows", row0, row0 + rows, t->ndim, t->shape[0]);
     Tensor *v = arena_alloc(a, sizeof *v);
     *v = *t;
+    v->pack = NULL;
     v->shape[0] = rows;
     v->numel = (size_t)rows * t->shape[1];
     v->data += (size_t)row0 * t->shape[1];

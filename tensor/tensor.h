@@ -6,7 +6,7 @@
    Frozen base weights may be stored as bf16 instead: then `bf16 != NULL` and `data == NULL`
    (only ops that say so, e.g. op_linear, accept such tensors), or as NF4 / int8 codes + scales
    (`quant != NULL`, data NULL; tensor/quant.h): op_linear and op_lora_linear read them through
-   gemm_quant. */
+   gemm_quant. A frozen f32 parameter matrix may carry a PackSlot (tensor/pack_cache.h). */
 #ifndef TENSOR_H
 #define TENSOR_H
 #include <stddef.h>
@@ -25,6 +25,8 @@ typedef struct {
     uint16_t *bf16;                   /* bf16 storage for frozen weights, else NULL */
     struct QuantMat *quant;           /* NF4 / int8 storage for frozen weights, else NULL */
     const char *name;                 /* "layers.3.attn.wq" for params; op name for activations */
+    struct PackSlot *pack;            /* frozen f32 matrix: its GEMM panels kept for the run
+                                         (tensor/pack_cache.h), else NULL; views drop it */
 } Tensor;
 
 /* Allocates the Tensor struct and its data from the arena. Data is uninitialised;

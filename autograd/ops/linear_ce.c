@@ -23,14 +23,16 @@
    on this product alone (4 chunks of 262 rows, 1 thread): 81 -> 74 ms with the one pack
    included (it costs ~2.5 ms; repacking per chunk cost ~10). The same bits: the kernel reads
    the same values in the same order. Z = G·w packs w per chunk as before (packing it once
-   too was measured ~2 % faster for another [V, C] of memory: not taken). G and X are read in
-   place by the AVX-512 kernel (tensor/gemm.c). */
+   too was measured ~2 % faster for another [V, C] of memory: not taken). A frozen w whose store
+   keeps packs (tensor/pack_cache.h) gives both products its kept panels instead: no packing at
+   all. G and X are read in place by the AVX-512 kernel (tensor/gemm.c). */
 #include "autograd/ops/linear_ce.h"
 #include "autograd/ops/cross_entropy.h"
 #include "tensor/rowvec.h"
 #include "tensor/vecmath.h"
 #include "tensor/check.h"
 #include "tensor/gemm.h"
+#include "tensor/pack_cache.h"
 #include "tensor/threads.h"
 #include <string.h>
 
@@ -115,12 +117,12 @@ static int check_args(const Tensor *x, const Tensor *w, const int *targets, int 
     return counted;
 }
 
-/* A [rows, N] (ld lda) times w, or wᵀ: the f32 or bf16 storage of w, beta 0 or 1 */
+/* A [rows, N] (ld lda) times w, or wᵀ: w's kept panels (frozen, pack_cache.h), else its f32 or
+   bf16 storage, beta 0 or 1 */
 static void gemm_w(int tb, int M, int N, int K, const real *A, int lda, const Tensor *w, real beta,
                    real *C, int ldc) {
-    int ldw = w->shape[1];
-    if (w->data) gemm(0, tb, M, N, K, (real)1, A, lda, w->data, ldw, beta, C, ldc);
-    else gemm_bf16(0, tb, M, N, K, (real)1, A, lda, w->bf16, ldw, beta, C, ldc);
+    GemmB b = { w->data, w->data ? NULL : w->bf16, NULL, w->shape[1], w->data && !w->grad ? pack_get(w, tb) : NULL };
+    gemm_plus(0, tb, M, N, K, (real)1, A, lda, b, NULL, beta, C, ldc);
 }
 
 int linear_ce_packs_once(int n, int rows_per_chunk, int V, int C) {
@@ -144,7 +146,7 @@ Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int
     real *L = arena_alloc(t->arena, (size_t)rows * V * sizeof(real));
     double *row_loss = arena_alloc(t->arena, (size_t)(n > 0 ? n : 1) * sizeof(double));
     GemmPackedB wt = { NULL, 0, 0, 0 };     /* wᵀ's panels for L = X·wᵀ, packed once for all chunks */
-    int once = linear_ce_packs_once(n, rows, V, C);
+    int once = !(w->data && !w->grad && pack_get(w, 1)) && linear_ce_packs_once(n, rows, V, C);
     if (once)
         wt = gemm_pack_b_once(1, V, C, w->data, w->data ? NULL : w->bf16, C,
                               arena_alloc(t->arena, gemm_packed_b_reals(V, C) * sizeof(real)));

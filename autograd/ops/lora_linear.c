@@ -16,6 +16,7 @@
 #include "tensor/check.h"
 #include "tensor/gemm.h"
 #include "tensor/half.h"
+#include "tensor/pack_cache.h"
 #include "tensor/quant.h"
 #include "tensor/threads.h"
 
@@ -42,11 +43,11 @@ static void prod(int ta, int tb, int M, int N, int K, real alpha, const real *A,
    Forward Y and backward dX are each one gemm_plus: the rank-r product rides along in the
    frozen product's last K slice instead of a second pass over the [R, out] / [R, in] output.
    For the residual twin Y also has + res, whose gradient dY is already in res's buffer. */
-static GemmB base_of(const Tensor *w) {
-    GemmB g = { NULL, NULL, NULL, w->shape[1] };
+static GemmB base_of(const Tensor *w, int trans_b) {
+    GemmB g = { NULL, NULL, NULL, w->shape[1], NULL };
     if (w->quant) g.quant = w->quant;
     else if (w->bf16 && !w->data) g.bf16 = w->bf16;
-    else g.f32 = w->data;
+    else g.f32 = w->data, g.packed = w->grad ? NULL : pack_get(w, trans_b);   /* kept panels (pack_cache.h) */
     return g;
 }
 
@@ -63,7 +64,7 @@ static void lora_backward(const TapeEntry *e) {
     if (a->grad) gemm(1, 0, r, I, R, (real)1, sv->dh, r, x->data, I, (real)1, a->grad, I);
     /* dX += dY·W + dH·A: one GEMM, the rank-r product appended to W's K (gemm_plus) */
     GemmExtra ext = { sv->dh, r, a->data, I, r };
-    if (x->grad) gemm_plus(0, 0, R, I, O, (real)1, dy, O, base_of(w), &ext, (real)1, x->grad, I);
+    if (x->grad) gemm_plus(0, 0, R, I, O, (real)1, dy, O, base_of(w, 0), &ext, (real)1, x->grad, I);
 }
 
 static void check_args(const Tensor *x, const Tensor *w, const Tensor *a, const Tensor *b) {
@@ -117,7 +118,7 @@ static Tensor *lora_op(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real
             prod(0, 1, R, r, I, (real)1, x->data, I, a->data, I, 0, h, r, scratch);
             for (size_t i = 0; i < (size_t)R * r; i++) scratch[i] = s * h[i];
         }
-        gemm_plus(0, 1, R, O, I, (real)1, x->data, I, base_of(w), &ext, (real)0, y->data, O);
+        gemm_plus(0, 1, R, O, I, (real)1, x->data, I, base_of(w, 1), &ext, (real)0, y->data, O);
     }
     if (res) {     /* y += res over element ranges on the pool (the same adds, any split) */
         AddJob aj = { y->data, res->data };

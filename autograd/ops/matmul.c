@@ -14,6 +14,7 @@
 #include "tensor/check.h"
 #include "tensor/gemm.h"
 #include "tensor/half.h"
+#include "tensor/pack_cache.h"
 #include "tensor/quant.h"
 
 /* ---- linear ---- */
@@ -36,15 +37,15 @@ void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const r
     }
 }
 
-/* Y [R, O] = X [R, I] · Wᵀ, W [O, I] as f32, bf16 or NF4 / int8 (wq); scratch holds O·R reals
-   when is_narrow(R, O) */
-void matmul_linear_forward(real *y, const real *x, const real *w, const uint16_t *w16, const QuantMat *wq,
-                           int R, int I, int O, real *scratch) {
+/* Y [R, O] = X [R, I] · Wᵀ, W [O, I] as f32 (or its kept panels), bf16 or NF4 / int8; scratch
+   holds O·R reals when is_narrow(R, O) */
+void matmul_linear_forward(real *y, const real *x, const Tensor *w, int R, real *scratch) {
+    int I = w->shape[1], O = w->shape[0];
     if (R == 0 || O == 0) return;
-    if (wq) gemm_quant(0, 1, R, O, I, (real)1, x, I, wq, (real)0, y, O);
-    else if (w16) gemm_bf16(0, 1, R, O, I, (real)1, x, I, w16, I, (real)0, y, O);
-    else if (is_narrow(R, O)) matmul_gemm_narrow(0, 1, R, O, I, (real)1, x, I, w, I, 0, y, O, scratch);
-    else gemm(0, 1, R, O, I, (real)1, x, I, w, I, (real)0, y, O);
+    if (w->quant) gemm_quant(0, 1, R, O, I, (real)1, x, I, w->quant, (real)0, y, O);
+    else if (w->bf16) gemm_bf16(0, 1, R, O, I, (real)1, x, I, w->bf16, I, (real)0, y, O);
+    else if (is_narrow(R, O)) matmul_gemm_narrow(0, 1, R, O, I, (real)1, x, I, w->data, I, 0, y, O, scratch);
+    else gemm_plus(0, 1, R, O, I, (real)1, x, I, (GemmB){ w->data, NULL, NULL, I, pack_get(w, 1) }, NULL, (real)0, y, O);
 }
 
 /* From Y[r][o] = Σ_i X[r][i] W[o][i]:
@@ -52,13 +53,14 @@ void matmul_linear_forward(real *y, const real *x, const real *w, const uint16_t
      ∂Y[r][o]/∂W[o][i] = X[r][i]  ⇒  dW[o][i] += Σ_r dY[r][o] X[r][i],  i.e. dW += dYᵀ · X  [O, I]
    (either may be NULL). gemm with beta 1 does the accumulation. scratch holds max(R, O)·I reals
    when I is narrow. */
-void matmul_linear_backward(real *dx, real *dw, const real *dy, const real *x, const real *w,
-                            const uint16_t *w16, const QuantMat *wq, int R, int I, int O, real *scratch) {
+void matmul_linear_backward(real *dx, real *dw, const real *dy, const real *x, const Tensor *w, int R,
+                            real *scratch) {
+    int I = w->shape[1], O = w->shape[0];
     if (R == 0 || I == 0 || O == 0) return;
-    if (dx && wq) gemm_quant(0, 0, R, I, O, (real)1, dy, O, wq, (real)1, dx, I);
-    else if (dx && w16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w16, I, (real)1, dx, I);
-    else if (dx && is_narrow(R, I)) matmul_gemm_narrow(0, 0, R, I, O, (real)1, dy, O, w, I, 1, dx, I, scratch);
-    else if (dx) gemm(0, 0, R, I, O, (real)1, dy, O, w, I, (real)1, dx, I);
+    if (dx && w->quant) gemm_quant(0, 0, R, I, O, (real)1, dy, O, w->quant, (real)1, dx, I);
+    else if (dx && w->bf16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w->bf16, I, (real)1, dx, I);
+    else if (dx && is_narrow(R, I)) matmul_gemm_narrow(0, 0, R, I, O, (real)1, dy, O, w->data, I, 1, dx, I, scratch);
+    else if (dx) gemm_plus(0, 0, R, I, O, (real)1, dy, O, (GemmB){ w->data, NULL, NULL, I, pack_get(w, 0) }, NULL, (real)1, dx, I);
     if (dw && is_narrow(O, I)) matmul_gemm_narrow(1, 0, O, I, R, (real)1, dy, O, x, I, 1, dw, I, scratch);
     else if (dw) gemm(1, 0, O, I, R, (real)1, dy, O, x, I, (real)1, dw, I);
 }
@@ -66,8 +68,7 @@ void matmul_linear_backward(real *dx, real *dw, const real *dy, const real *x, c
 /* y = x·wᵀ:  dx += dy·w,  dw += dyᵀ·x  (linear_backward; leading dims of x flattened to rows) */
 static void linear_backward_entry(const TapeEntry *e) {
     const Tensor *y = e->out, *x = e->in[0], *w = e->in[1];
-    matmul_linear_backward(x->grad, w->grad, y->grad, x->data, w->data, w->bf16, w->quant,
-                    (int)tensor_rows(x), w->shape[1], w->shape[0], e->saved);
+    matmul_linear_backward(x->grad, w->grad, y->grad, x->data, w, (int)tensor_rows(x), e->saved);
 }
 
 Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
@@ -87,7 +88,7 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
     int R = (int)tensor_rows(x), I = w->shape[1], O = w->shape[0];
     ArenaMark m = arena_mark(t->arena);
     real *scratch = is_narrow(R, O) ? arena_alloc(t->arena, (size_t)O * R * sizeof(real)) : NULL;
-    matmul_linear_forward(y->data, x->data, w->data, w->bf16, w->quant, R, I, O, scratch);
+    matmul_linear_forward(y->data, x->data, w, R, scratch);
     arena_rewind(t->arena, m);
     TapeEntry *e = tape_record(t, "linear", linear_backward_entry, y, 2, in);
     if (e && (is_narrow(R, I) || is_narrow(O, I)))

@@ -92,10 +92,10 @@ static void ew_parallel(ParallelFn fn, EwJob *j, long n) { parallel_for_chunks(n
 
 /* op_linear's product with w's storage (f32, bf16 or quantised): y [n, O] = x [n, I]·wᵀ */
 static void lin_fwd(real *y, const real *x, const Tensor *w, int n, real *scratch) {
-    matmul_linear_forward(y, x, w->data, w->bf16, w->quant, n, w->shape[1], w->shape[0], scratch);
+    matmul_linear_forward(y, x, w, n, scratch);
 }
 static void lin_bwd(real *dx, const real *dy, const real *x, const Tensor *w, int n, real *scratch) {
-    matmul_linear_backward(dx, w->grad, dy, x, w->data, w->bf16, w->quant, n, w->shape[1], w->shape[0], scratch);
+    matmul_linear_backward(dx, w->grad, dy, x, w, n, scratch);
 }
 
 /* expert e's forward on its n rows: x = gather(h), g = w1 x, u = w3 x, s = silu(g)·u,
