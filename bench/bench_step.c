@@ -26,6 +26,7 @@
 #include "bench/bench_step.h"
 #include "autograd/ops.h"
 #include "nn/llama.h"
+#include "nn/model_memory.h"
 #include "optim/adamw.h"
 #include "tensor/check.h"
 #include "tensor/gemm.h"
@@ -57,6 +58,7 @@ void step_bench_init_moe(StepBench *s, const AdapterConfig *a, int n_experts) {
     for (int i = 0; i < s->m.ps.n; i++)
         if (strstr(s->m.ps.params[i]->name, "lora_B"))
             rng_fill_normal(&r, s->m.ps.params[i]->data, s->m.ps.params[i]->numel, 0, 0.02);
+    param_store_enable_packs(&s->m.ps, MEM_PACK_CACHE_BYTES);   /* as the trainer: frozen panels kept */
     AdamWConfig oc = { 0.9, 0.999, 1e-8, 0.01 };
     adamw_init(&s->opt, &oc, s->m.ps.train_numel);
     arena_init(&s->arena, (size_t)64 << 20);

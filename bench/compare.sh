@@ -9,8 +9,11 @@
 # otherwise its columns say "not run" and a note says why.
 # % of peak = achieved GFLOP/s / (threads x one core's FMA peak loop in CPU time), the hardware
 # ceiling even when other processes share the machine.
+# Ours runs BENCH_REPEAT times (3) per configuration, the repetitions one after the other over all
+# modes; the table takes the run of median step time of each (a single run moves by +-3-5 % on a
+# shared 2-vCPU machine, as much as the Load limits' margins). PyTorch runs once.
 # Environment: TRAIN (./train), TORCH_DIR, BENCH_STEPS (12), BENCH_WARMUP (3), BENCH_THREADS ("1 2"),
-# BENCH_MODES, BENCH_OUT (runs/bench-compare), README (README.md; "-" = do not edit it),
+# BENCH_REPEAT (3), BENCH_MODES, BENCH_OUT (runs/bench-compare), README (README.md; "-" = do not edit it),
 # BENCH_RENDER_ONLY=1 (render the table again from the JSON lines already in BENCH_OUT).
 set -eu
 TRAIN=${TRAIN:-./train}
@@ -18,6 +21,7 @@ TORCH_DIR=${TORCH_DIR:-../shared/tools/bench_torch}
 STEPS=${BENCH_STEPS:-12}
 WARMUP=${BENCH_WARMUP:-3}
 THREADS=${BENCH_THREADS:-"1 2"}
+REPEAT=${BENCH_REPEAT:-3}
 MODES=${BENCH_MODES:-"full lora molora adamoe moe moe_null"}
 OUT=${BENCH_OUT:-runs/bench-compare}
 README=${README:-README.md}
@@ -58,19 +62,21 @@ else
     load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 fi
 for t in $THREADS; do
-    for m in $MODES; do
-        echo "bench-compare: $m, $t thread(s)" >&2
-        "$TRAIN" bench --mode "$m" --threads "$t" --warmup "$WARMUP" --steps "$STEPS" --expert-time --json \
-            >> "$OUT/ours.jsonl"
-        if [ "$have_torch" = 1 ]; then
-            run_torch "$m" "$t" 2>> "$OUT/torch.err" | tail -n 1 >> "$OUT/torch.jsonl" ||
-                echo "bench-compare: PyTorch $m at $t thread(s) failed (see $OUT/torch.err)" >&2
-        fi
-    done
-    for m in $MODES; do
-        case $m in molora|adamoe|moe|moe_null) ;; *) continue ;; esac
-        "$TRAIN" bench --mode "$m" --threads "$t" --warmup "$WARMUP" --steps "$STEPS" --expert-time \
-            --loss-on answer --json >> "$OUT/ours.jsonl"
+    for r in $(seq "$REPEAT"); do
+        for m in $MODES; do
+            echo "bench-compare: $m, $t thread(s), run $r of $REPEAT" >&2
+            "$TRAIN" bench --mode "$m" --threads "$t" --warmup "$WARMUP" --steps "$STEPS" --expert-time --json \
+                >> "$OUT/ours.jsonl"
+            if [ "$have_torch" = 1 ] && [ "$r" = 1 ]; then
+                run_torch "$m" "$t" 2>> "$OUT/torch.err" | tail -n 1 >> "$OUT/torch.jsonl" ||
+                    echo "bench-compare: PyTorch $m at $t thread(s) failed (see $OUT/torch.err)" >&2
+            fi
+        done
+        for m in $MODES; do
+            case $m in molora|adamoe|moe|moe_null) ;; *) continue ;; esac
+            "$TRAIN" bench --mode "$m" --threads "$t" --warmup "$WARMUP" --steps "$STEPS" --expert-time \
+                --loss-on answer --json >> "$OUT/ours.jsonl"
+        done
     done
 done
 if [ "$render_only" != 1 ]; then
@@ -80,7 +86,7 @@ if [ "$render_only" != 1 ]; then
 fi
 
 awk -v note="$torch_note" -v cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" \
-    -v ncpu="$(nproc)" -v load="$load_before$load_after" -v steps="$STEPS" -v warmup="$WARMUP" '
+    -v ncpu="$(nproc)" -v load="$load_before$load_after" -v steps="$STEPS" -v warmup="$WARMUP" -v repeat="$REPEAT" '
 function get(line, key,    v) {
     if (!match(line, "\"" key "\": *(\"[^\"]*\"|[^,}]*)")) return ""
     v = substr(line, RSTART, RLENGTH); sub(/^[^:]*: */, "", v); gsub(/"/, "", v); return v
@@ -90,7 +96,7 @@ FILENAME ~ /peak/ { core = get($0, "cpu_gflops_per_core"); next }
     k = get($0, "mode") SUBSEP get($0, "threads")
     if (FILENAME ~ /torch/) { T[k] = $0; next }
     lo = get($0, "loss_on"); if (lo == "") lo = "all"
-    O[k, lo] = $0
+    R[k, lo, ++nr[k, lo]] = $0    # every repetition; O[k, lo] = the one of median step time (END)
     if (lo == "all") { if (!(get($0, "threads") in seen)) { seen[get($0, "threads")] = 1; th[++nth] = get($0, "threads") } }
 }
 function pct(line, t) { return core > 0 ? sprintf("%.0f", 100 * get(line, "achieved_gflops") / (t * core)) : "?" }
@@ -116,7 +122,20 @@ function ratio_row(base, mode, lo, t,    b, a, load, er, sr, share, target, wr) 
         1.05 * load / 2, er, (er <= 1.05 * load / 2 ? "met" : "NOT met"), 100 * share, target, sr,
         (sr <= target ? "met" : "NOT met"), wr
 }
+function median_runs(    key, n, i, j, tmp, parts) {
+    for (key in nr) {
+        n = nr[key]
+        for (i = 1; i <= n; i++) idx[i] = i
+        for (i = 2; i <= n; i++)   # insertion sort of the runs by step time
+            for (j = i; j > 1 && get(R[key, idx[j]], "step_ms_median") + 0 < get(R[key, idx[j - 1]], "step_ms_median") + 0; j--) {
+                tmp = idx[j]; idx[j] = idx[j - 1]; idx[j - 1] = tmp
+            }
+        split(key, parts, SUBSEP)
+        O[parts[1], parts[2], parts[3]] = R[key, idx[int((n + 1) / 2)]]
+    }
+}
 END {
+    median_runs()
     nm = split("full lora molora adamoe moe moe_null", modes, " ")
     printf "| mode | threads | ours ms | ours %% of peak (in CPU time) | PyTorch ms | PyTorch %% of peak | speed-up | peak RSS ours / PyTorch (MB) |\n"
     printf "|---|---|---|---|---|---|---|---|\n"
@@ -141,7 +160,8 @@ END {
         ratio_row("molora", "adamoe", lo, th[i]); ratio_row("moe", "moe_null", lo, th[i])
     }
     printf "\nMeasured by `make bench-compare` (%s, %d vCPU; FMA peak loop %.0f GFLOP/s per core in CPU time;\n", cpu, ncpu, core
-    printf "stories15M shape, batch 8 x 128, median of %d steps after %d warm-up steps; load average %s).\n", steps, warmup, load
+    printf "stories15M shape, batch 8 x 128, median of %d steps after %d warm-up steps; ours: the run of median step time\n", steps, warmup
+    printf "of %d per configuration; load average %s).\n", repeat, load
     if (note != "") printf "%s\n", note
 }' "$OUT/peak.jsonl" "$OUT/ours.jsonl" "$OUT/torch.jsonl" > "$OUT/speed.md"
 cat "$OUT/speed.md"
