@@ -254,6 +254,7 @@ typedef struct {
     double expert;           /* --expert-time: median routed-expert ms per step */
     int expert_cpu_clock;    /* ... in thread CPU time (1 thread) or critical-path CPU time */
     double crit, imb;        /* --expert-time above 1 thread: step in critical-path ms, imbalance ms */
+    double peak;             /* one core's FMA peak loop in CPU time, the better of just before and after */
 } ModeResult;
 
 /* the timed steps after the warm-up; with expert_time the routed experts are timed in each */
@@ -266,12 +267,15 @@ static void run_steps(ModeRun *s, const BenchModeOpts *o, ModeResult *res) {
     if (ms && o->expert_time) ms->expert_clock = use_cpu ? thread_cpu_now : threads_critical_seconds;
     for (int i = 0; i < o->warmup; i++) timed_step(s);
     if (ms) moe_stats_reset(&ms->stats);
+    res->peak = bench_peak_gflops_cpu();   /* the clock this machine gives now: % of peak of THESE steps */
     for (int i = 0; i < o->steps; i++) {
         StepTimes r = timed_step(s);
         st[i] = r.step, fw[i] = r.fwd, bw[i] = r.bwd, op[i] = r.opt, cp[i] = r.cpu, ex[i] = r.expert;
         kr[i] = r.crit, ib[i] = r.imb;
         res->loss = r.loss;
     }
+    double after = bench_peak_gflops_cpu();
+    if (after > res->peak) res->peak = after;
     int n = o->steps;
     res->min = min_of(st, n);
     res->max = max_of(st, n);
@@ -329,7 +333,7 @@ static void print_result(const BenchModeOpts *o, const ModeRun *s, const ModeDef
            r->opt, ntok / (r->med * 1e-3), r->load, fl * 1e-9, fl / (r->med * 1e-3) * 1e-9, rss, r->loss,
            o->steps, o->warmup);
     if (o->model) printf(", \"model\": \"%s\", \"base_dtype\": \"%s\"", o->model, param_store_base_name(ps));
-    printf(", \"estimate_mb\": %.1f", s->estimate.total / MIB);
+    printf(", \"estimate_mb\": %.1f, \"peak_cpu_gflops_per_core\": %.2f", s->estimate.total / MIB, r->peak);
     if (o->expert_time)
         printf(", \"loss_on\": \"%s\", \"step_cpu_ms_median\": %.3f, \"expert_ms\": %.3f, \"expert_clock\": \"%s\"",
                o->loss_answer ? "answer" : "all", r->cpu, r->expert, r->expert_cpu_clock ? "cpu" : "critical");

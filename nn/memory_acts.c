@@ -2,6 +2,7 @@
    allocations (autograd/ops/ files) and returns bytes; `g` flags say whether a gradient flows (the op
    then records an entry, zero-fills a gradient buffer and keeps its saved data). */
 #include "nn/memory_acts.h"
+#include "nn/model_memory.h"
 #include "autograd/ops/attention.h"
 #include "autograd/ops/linear_ce.h"
 #include "autograd/ops/matmul.h"
@@ -171,9 +172,12 @@ void memory_activations(const LlamaModel *m, int B, int T, int recompute, int th
     a->tail = rmsnorm_b(N, C, 1) + 2 * ints(N) + ten(1, 1) + al(64) + al(N * C * RS) + (full ? al(V * C * RS) : 0) +
               routers * 4 * hdr();
     double rows = fmin(N, fmax(1, floor((double)LINEAR_CE_CHUNK_ELEMS / V)));
-    /* the logits chunk, the row losses, and wᵀ's panels packed once (V rounded up to a panel) */
+    /* the logits chunk, the row losses, and wᵀ's panels packed once (V rounded up to a panel)
+       unless training keeps them (memory_pack_bytes, counted with the runtime) */
+    int kept;
+    memory_pack_bytes(m, &kept);
     a->transient = al(rows * V * RS) + al(N * 8) +
-                   (linear_ce_packs_once((int)N, (int)rows, (int)V, (int)C) ? al((double)gemm_packed_b_reals((int)V, (int)C) * RS) : 0);
+                   (!kept && linear_ce_packs_once((int)N, (int)rows, (int)V, (int)C) ? al((double)gemm_packed_b_reals((int)V, (int)C) * RS) : 0);
     a->peak = recompute ? a->head + a->kept + a->tail + fmax(a->layer_max, a->transient)
                         : a->head + a->layers + a->tail + a->transient;
 }

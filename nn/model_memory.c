@@ -11,17 +11,22 @@
 
 /* the panels training keeps (MEM_PACK_CACHE_BYTES at most): both orientations of every frozen
    matrix a GEMM multiplies, which are f32 unless the base is bf16 / quantised (the untied
-   embedding is only looked up) */
-static double pack_bytes(const LlamaModel *m) {
+   embedding is only looked up). All of them fit the cap, or the first ones used do: the LM head,
+   used last, is then taken as not kept. */
+double memory_pack_bytes(const LlamaModel *m, int *lm_head_kept) {
     const ParamStore *ps = &m->ps;
+    if (lm_head_kept) *lm_head_kept = 0;
     if (ps->frozen_bf16 || ps->frozen_quant || !gemm_takes_packed()) return 0;
     double bytes = 0;
+    int lm_frozen = 0;
     for (int i = 0; i < ps->n; i++) {
         const Tensor *t = ps->params[i];
         if (ps->roles[i] != PARAM_FROZEN || t->ndim != 2 || (t == m->tok_emb && t != m->lm_head)) continue;
+        lm_frozen |= t == m->lm_head;
         bytes += (double)(gemm_packed_b_reals(t->shape[0], t->shape[1]) + gemm_packed_b_reals(t->shape[1], t->shape[0])) *
                  sizeof(real) + 128;
     }
+    if (lm_head_kept) *lm_head_kept = lm_frozen && bytes <= (double)MEM_PACK_CACHE_BYTES;
     return bytes < (double)MEM_PACK_CACHE_BYTES ? bytes : (double)MEM_PACK_CACHE_BYTES;
 }
 
@@ -38,7 +43,7 @@ void memory_estimate_mode(const LlamaModel *m, const MemBudget *b, int recompute
         MemActs a;
         memory_activations(m, B, T, recompute, threads_count(), &a);
         e->activations = a.peak;
-        e->runtime = MEM_RUNTIME_BYTES + threads_count() * MEM_GEMM_SCRATCH_BYTES + pack_bytes(m);
+        e->runtime = MEM_RUNTIME_BYTES + threads_count() * MEM_GEMM_SCRATCH_BYTES + memory_pack_bytes(m, NULL);
     }
     e->total = e->params + e->optimizer + e->activations + e->runtime;
 }

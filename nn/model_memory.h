@@ -1,6 +1,6 @@
 /* nn/model_memory.h — how much memory a run will take, checked before anything big is allocated.
    defines: MemRecompute, MemBudget, MemEstimate, MemPlan, memory_estimate, memory_estimate_mode,
-            memory_available, memory_check, memory_parse_size, MEM_RUNTIME_BYTES,
+            memory_available, memory_check, memory_parse_size, memory_pack_bytes, MEM_RUNTIME_BYTES,
             MEM_GEMM_SCRATCH_BYTES
    The estimate is made from a model whose parameters are declared but not yet allocated
    (llama_declare_params): the parameter blocks exactly (param_store_bytes: frozen, trainable
@@ -52,6 +52,9 @@ double memory_available(void);
 /* STATUS_INVALID when the estimate exceeds the limit (in AUTO: with recompute too): the estimate's
    parts and what to change; also when recompute is ON with pre-gating (nn/recompute.h). */
 Status memory_check(const LlamaModel *declared, const MemBudget *b, const char *source, Error *err);
+/* bytes of GEMM panels training keeps (tensor/pack_cache.h; at most MEM_PACK_CACHE_BYTES);
+   *lm_head_kept (may be NULL): the LM head's are among them (then its op packs nothing itself) */
+double memory_pack_bytes(const LlamaModel *declared, int *lm_head_kept);
 /* "12G", "800M", "64k", "1.5G", plain bytes; 1 if valid (> 0) */
 int memory_parse_size(const char *s, double *bytes);
 
