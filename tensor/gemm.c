@@ -192,12 +192,13 @@ static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch
        measured slower for tall A, whose many sweeps over a panel prefer it packed) */
     int seg = j->ki->seg != NULL;
     int direct_b = seg && !j->trans_b && j->B && !j->B16 && !j->Bq && !j->Bp && m1 - m0 <= DIRECT_B_MAX_M;
-    s->a = grow(s->a, &s->cap_a, (size_t)MC_MAX * kt_max);
-    s->b = grow(s->b, &s->cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * kt_max);
     /* a B packed once: blocks of NC_PRE columns, all of A's rows that fit A_PRE_REALS per sweep
        (each panel, fetched from memory once, serves every row tile; A stays in L2) */
     int ncb = j->Bp ? NC_PRE : NC_MAX, mcb = MC_MAX;
     if (j->Bp && seg) mcb = (A_PRE_REALS / j->kc / MR > 1 ? A_PRE_REALS / j->kc / MR : 1) * MR;
+    /* A's scratch: MC_MAX rows kt deep, or an extra product's kx columns of all mcb rows */
+    s->a = grow(s->a, &s->cap_a, (size_t)(mcb > MC_MAX ? mcb : MC_MAX) * kt_max);
+    s->b = grow(s->b, &s->cap_b, (size_t)((nc_max + NR - 1) / NR * NR) * kt_max);
     for (int jc = n0; jc < n1; jc += ncb) {
         int nc = n1 - jc < ncb ? n1 - jc : ncb;
         int nfull = direct_b ? nc / NR * NR : 0;
