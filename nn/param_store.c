@@ -258,15 +258,6 @@ static int packable(const ParamStore *ps, int i) {
     return ps->roles[i] == PARAM_FROZEN && t->ndim == 2 && t->data && !t->bf16 && !t->quant;
 }
 
-size_t param_store_pack_bytes(const ParamStore *ps) {
-    size_t bytes = 0;
-    for (int i = 0; i < ps->n; i++)
-        if (packable(ps, i))
-            bytes += (gemm_packed_b_reals(ps->params[i]->shape[0], ps->params[i]->shape[1]) +
-                      gemm_packed_b_reals(ps->params[i]->shape[1], ps->params[i]->shape[0])) * sizeof(real) + 128;
-    return bytes;
-}
-
 void param_store_disable_packs(ParamStore *ps) {
     for (int i = 0; ps->pack_slots && i < ps->n; i++) {
         pack_slot_release(&ps->pack_slots[i]);

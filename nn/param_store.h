@@ -2,7 +2,7 @@
    defines: ParamRole, ParamStore, BASE_DTYPE_*, param_store_set_base_dtype, param_store_init, param_declare, param_store_allocate,
             param_store_try_allocate, param_store_bytes, param_find, param_store_zero_grad, param_store_free, param_store_count,
             param_store_base_name, param_store_map_view, param_store_adopt_map,
-            param_store_enable_packs, param_store_disable_packs, param_store_pack_bytes
+            param_store_enable_packs, param_store_disable_packs
    Modules declare named views (name, role, shape); param_store_allocate() then lays them out in
    ONE block per role and points every view into it:
      frozen    : data only, no grad (the base checkpoint); with `frozen_bf16` set, matrices
@@ -86,13 +86,12 @@ void    param_store_zero_grad(ParamStore *ps);
 size_t  param_store_count(const ParamStore *ps, ParamRole role);      /* values, without padding */
 void    param_store_free(ParamStore *ps);
 /* Gives every frozen f32 matrix a PackSlot (tensor/pack_cache.h): its GEMM panels are then kept
-   from the first product that uses them, up to cap_bytes for the whole store (see
-   param_store_pack_bytes); again with another cap: the packs made so far are dropped first.
+   from the first product that uses them, up to cap_bytes for the whole store (what that takes:
+   memory_pack_bytes, nn/model_memory.h); again with another cap: the packs made so far are
+   dropped first.
    cap 0 or param_store_disable_packs: none (the slots go, and with them every pack). */
 void    param_store_enable_packs(ParamStore *ps, size_t cap_bytes);
 void    param_store_disable_packs(ParamStore *ps);
-/* bytes the packs of the frozen f32 matrices would take if all were packed both ways */
-size_t  param_store_pack_bytes(const ParamStore *ps);
 /* the frozen base's storage for messages: "f32" (f64 in the double build), "bf16", "nf4", "nf4-nodq", "int8" */
 const char *param_store_base_name(const ParamStore *ps);
 
