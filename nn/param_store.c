@@ -250,7 +250,6 @@ size_t param_store_count(const ParamStore *ps, ParamRole role) {
     return n;
 }
 
-/* frees the blocks, every view and its name; the store is left empty and reusable */
 /* ---- GEMM panels of frozen f32 matrices kept for the run (tensor/pack_cache.h) ---- */
 
 static int packable(const ParamStore *ps, int i) {
@@ -282,6 +281,7 @@ void param_store_enable_packs(ParamStore *ps, size_t cap_bytes) {
         }
 }
 
+/* frees the blocks, every view and its name; the store is left empty and reusable */
 void param_store_free(ParamStore *ps) {
     param_store_disable_packs(ps);
     for (int i = 0; i < ps->n; i++) {

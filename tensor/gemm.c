@@ -349,8 +349,5 @@ void gemm_packed(int trans_a, int M, int N, int K, real alpha, const real *A, in
           "gemm_packed: B was packed as [K=%d, N=%d] for NR %d, used as [K=%d, N=%d] with NR %d",
           pb ? pb->K : 0, pb ? pb->N : 0, pb ? pb->nr : 0, K, N, gemm_current_kernel()->nr);
     CHECK(M >= 0 && lda >= (trans_a ? M : K) && ldc >= N, "gemm_packed: bad sizes M=%d lda=%d ldc=%d", M, lda, ldc);
-    if (M == 0 || N == 0) return;
-    GemmJob j = { trans_a, 0, M, N, K, alpha, beta, A, NULL, NULL, (size_t)lda, (size_t)N, (size_t)ldc, C,
-                  gemm_current_kernel(), 0, 0, NULL, pb->data, { NULL, 0, NULL, 0, 0 } };
-    run_job(&j);
+    gemm_any(trans_a, 0, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, NULL, N, pb }, NULL, beta, C, ldc);
 }

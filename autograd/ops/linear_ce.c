@@ -121,7 +121,7 @@ static int check_args(const Tensor *x, const Tensor *w, const int *targets, int 
    bf16 storage, beta 0 or 1 */
 static void gemm_w(int tb, int M, int N, int K, const real *A, int lda, const Tensor *w, real beta,
                    real *C, int ldc) {
-    GemmB b = { w->data, w->data ? NULL : w->bf16, NULL, w->shape[1], w->data && !w->grad ? pack_get(w, tb) : NULL };
+    GemmB b = { w->data, w->data ? NULL : w->bf16, NULL, w->shape[1], pack_get(w, tb) };
     gemm_plus(0, tb, M, N, K, (real)1, A, lda, b, NULL, beta, C, ldc);
 }
 
@@ -145,15 +145,18 @@ Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int
     ArenaMark m = arena_mark(t->arena);
     real *L = arena_alloc(t->arena, (size_t)rows * V * sizeof(real));
     double *row_loss = arena_alloc(t->arena, (size_t)(n > 0 ? n : 1) * sizeof(double));
-    GemmPackedB wt = { NULL, 0, 0, 0 };     /* wᵀ's panels for L = X·wᵀ, packed once for all chunks */
-    int once = !(w->data && !w->grad && pack_get(w, 1)) && linear_ce_packs_once(n, rows, V, C);
-    if (once)
-        wt = gemm_pack_b_once(1, V, C, w->data, w->data ? NULL : w->bf16, C,
-                              arena_alloc(t->arena, gemm_packed_b_reals(V, C) * sizeof(real)));
+    /* wᵀ's panels for L = X·wᵀ: kept for the run, else packed once for all chunks, else per call */
+    const GemmPackedB *wt = pack_get(w, 1);
+    GemmPackedB once;
+    if (!wt && linear_ce_packs_once(n, rows, V, C)) {
+        once = gemm_pack_b_once(1, V, C, w->data, w->data ? NULL : w->bf16, C,
+                                arena_alloc(t->arena, gemm_packed_b_reals(V, C) * sizeof(real)));
+        wt = &once;
+    }
     for (int r0 = 0; r0 < n; r0 += rows) {
         int nr = n - r0 < rows ? n - r0 : rows;
         const real *xc = x->data + (size_t)r0 * C;
-        if (once) gemm_packed(0, nr, V, C, (real)1, xc, C, &wt, 0, L, V);
+        if (wt) gemm_packed(0, nr, V, C, (real)1, xc, C, wt, 0, L, V);
         else gemm_w(1, nr, V, C, xc, C, w, 0, L, V);
         LceRows job = { L, targets + r0, row_loss + r0, V, sv != NULL };
         parallel_for_chunks(nr, 4, lce_rows, &job);

@@ -47,7 +47,7 @@ static GemmB base_of(const Tensor *w, int trans_b) {
     GemmB g = { NULL, NULL, NULL, w->shape[1], NULL };
     if (w->quant) g.quant = w->quant;
     else if (w->bf16 && !w->data) g.bf16 = w->bf16;
-    else g.f32 = w->data, g.packed = w->grad ? NULL : pack_get(w, trans_b);   /* kept panels (pack_cache.h) */
+    else g.f32 = w->data, g.packed = pack_get(w, trans_b);   /* kept panels of a frozen w (pack_cache.h) */
     return g;
 }
 
