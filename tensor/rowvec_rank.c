@@ -1,9 +1,11 @@
 /* tensor/rowvec_rank.c — the rank-R row kernels of rowvec_rank.h (used by op_routed_lora).
    Sizes are small (R = LoRA rank, n = in or out of one linear), the matrices sit in L1/L2, so a
    plain vectorised loop beats packing a GEMM for each few-row expert batch.
-   rowvec_dots: R dot products sharing the vector v, four rows at a time on 16-float vectors (the
-   reduction does not auto-vectorise without -ffast-math); lanes are summed in a fixed order, so
-   every result is the same whatever thread computes it. The double build (gradcheck) is plain.
+   rowvec_dots: R dot products sharing the vector v, eight rows per pass on 16-float vectors, their
+   lanes summed by one fixed tree (vm_lane_sums8: 7 shuffled vector adds where summing each row's
+   16 lanes one by one took 120 dependent scalar adds, half of the call at rank 8); the rest four
+   or one at a time. Every result is the same whatever thread computes it. The double build
+   (gradcheck) is plain.
    rowvec_axpy_rows: y += Σ_k c_k M[k,:], four rows per sum, eight per pass over y (auto-vectorised).
    rowvec_outer_add_rows: eight rows of M in registers over all the terms, the gathered rows of V
    prefetched a few terms ahead. */
@@ -18,6 +20,18 @@ static inline float lane_sum(VmF16 v) {
 
 VEC_CLONES static void dots_f32(const float *M, int R, int n, const float *v, float *out) {
     int full = n / 16 * 16, k = 0;
+    for (; k + 8 <= R; k += 8) {   /* eight rows per pass over v, summed by one lane tree */
+        const float *m = M + (size_t)k * n;
+        VmF16 acc[8];
+        for (int r = 0; r < 8; r++) acc[r] = (VmF16){ 0 };
+        for (int i = 0; i < full; i += 16) {
+            VmF16 vv = vm_load(v + i);
+            for (int r = 0; r < 8; r++) acc[r] += vm_load(m + (size_t)r * n + i) * vv;
+        }
+        vm_lane_sums8(acc, out + k);
+        for (int r = 0; r < 8; r++)
+            for (int i = full; i < n; i++) out[k + r] += m[(size_t)r * n + i] * v[i];
+    }
     for (; k + 4 <= R; k += 4) {
         const float *m0 = M + (size_t)k * n, *m1 = m0 + n, *m2 = m1 + n, *m3 = m2 + n;
         VmF16 a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };

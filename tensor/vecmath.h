@@ -1,7 +1,7 @@
 /* tensor/vecmath.h — an exp the compiler can vectorise, and a multi-versioning attribute.
    defines: VEC_CLONES, VM_EXP_HORNER, vm_expf, vm_exp, vm_sigmoid, VmF16, VmI16, VmD16, vm_load, vm_store,
             vm_splat, vm_select, vm_max16, vm_expf16, vm_row_max, vm_row_exp_sum, vm_row_sum_exp,
-            vm_row_lse, vm_row_dot
+            vm_row_lse, vm_row_dot, vm_lane_sums16, vm_lane_sums8
    vm_expf(x) for float x: exp(x) = 2^k · e^r with k = round(x / ln 2) and r = x − k·ln 2
    (ln 2 split in two parts so k·ln2_hi is exact, Cody & Waite 1980), |r| <= ln2/2, and e^r by its
    Taylor series to degree 7 (truncation error r^8/8! < 5.3e-9, below float rounding), evaluated
@@ -190,6 +190,41 @@ VM_INLINE double vm_row_dot(const real *a, const real *b, int n) {
     }
     for (int j = full; j < n; j++) s += (double)(a[j] * b[j]);
     return s;
+}
+
+/* Sixteen horizontal sums at once: lane i of the result is the sum of a[i]'s 16 lanes, by a fixed
+   tree (halves, then quarters, eighths, pairs: 15 vector adds in all instead of 240 scalar ones),
+   so a result depends only on a[i]. */
+#define VM_HALVES(a, b, ...) (__builtin_shufflevector(a, b, __VA_ARGS__))
+VM_INLINE VmF16 vm_lane_sums16(const VmF16 *a) {
+    VmF16 t[8], u[4], v[2];
+    for (int p = 0; p < 8; p++)   /* lanes 0-7: a[2p]'s halves summed, 8-15: a[2p+1]'s */
+        t[p] = VM_HALVES(a[2 * p], a[2 * p + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+               VM_HALVES(a[2 * p], a[2 * p + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    for (int q = 0; q < 4; q++)   /* lanes 4j .. 4j+3: a[4q + j] */
+        u[q] = VM_HALVES(t[2 * q], t[2 * q + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+               VM_HALVES(t[2 * q], t[2 * q + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    for (int h = 0; h < 2; h++)   /* lanes 2i, 2i+1: a[8h + i] */
+        v[h] = VM_HALVES(u[2 * h], u[2 * h + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+               VM_HALVES(u[2 * h], u[2 * h + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+    return VM_HALVES(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+           VM_HALVES(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+}
+
+/* Eight at once, the same tree on a[0..7]: s[i] = the sum of a[i]'s lanes for i < 8 */
+VM_INLINE void vm_lane_sums8(const VmF16 *a, float *s) {
+    VmF16 t[4], u[2], v, w;
+    for (int p = 0; p < 4; p++)
+        t[p] = VM_HALVES(a[2 * p], a[2 * p + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+               VM_HALVES(a[2 * p], a[2 * p + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    for (int q = 0; q < 2; q++)
+        u[q] = VM_HALVES(t[2 * q], t[2 * q + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+               VM_HALVES(t[2 * q], t[2 * q + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    v = VM_HALVES(u[0], u[1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
+        VM_HALVES(u[0], u[1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
+    w = VM_HALVES(v, v, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14) +
+        VM_HALVES(v, v, 1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
+    for (int i = 0; i < 8; i++) s[i] = w[i];
 }
 
 #endif

@@ -8,8 +8,9 @@
    long as res gets no gradient from an op recorded after this one: then, when this backward
    runs, the buffer holds exactly dY, and res's earlier readers add theirs afterwards. A
    decoder's residual stream so keeps one gradient buffer for all of its [N, C] states.
-   Products with the rank r as their output width (H, dH, dB) go through matmul_gemm_narrow.
-   Every product is a deterministic GEMM: results do not depend on the thread count. */
+   Products with the rank r as their output width (H, dH, dB) go through matmul_gemm_narrow
+   (tensor/gemm_narrow.h).
+   Every product is deterministic: results do not depend on the thread count. */
 #include "autograd/ops/lora_linear.h"
 #include "autograd/ops/matmul.h"
 #include "autograd/ops/elementwise.h"

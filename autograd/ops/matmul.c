@@ -13,16 +13,16 @@
 #include "autograd/ops/matmul.h"
 #include "tensor/check.h"
 #include "tensor/gemm.h"
+#include "tensor/gemm_narrow.h"
 #include "tensor/half.h"
 #include "tensor/pack_cache.h"
 #include "tensor/quant.h"
 
 /* ---- linear ---- */
 
-/* A product whose C is narrow (N < NARROW_N columns, e.g. the rank-8 side of LoRA) but tall
-   wastes most of the GEMM micro-kernel's column tile; computing Cᵀ = op(B)ᵀ·op(A)ᵀ instead puts
-   the narrow side on the kernel's rows, where one tile covers it. */
-#define NARROW_N 16
+/* A product whose C is narrow (N < NARROW_N columns, e.g. the rank-8 side of LoRA or a router's
+   experts) but tall: tensor/gemm_narrow.h, which reads the batch in place instead of packing it. */
+#define NARROW_N GEMM_NARROW_MAX
 #define NARROW_MIN_M 64
 
 int matmul_is_narrow(int M, int N) { return N < NARROW_N && M >= NARROW_MIN_M; }
@@ -30,11 +30,7 @@ int matmul_is_narrow(int M, int N) { return N < NARROW_N && M >= NARROW_MIN_M; }
 
 void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
                         const real *B, int ldb, int beta, real *C, int ldc, real *scratch) {
-    gemm(!tb, !ta, N, M, K, alpha, B, ldb, A, lda, (real)0, scratch, M);
-    for (int i = 0; i < M; i++) {
-        real *c = C + (size_t)i * ldc;
-        for (int n = 0; n < N; n++) c[n] = (beta ? c[n] : (real)0) + scratch[(size_t)n * M + i];
-    }
+    gemm_narrow(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, scratch);
 }
 
 /* Y [R, O] = X [R, I] · Wᵀ, W [O, I] as f32 (or its kept panels), bf16 or NF4 / int8; scratch

@@ -1,6 +1,6 @@
 /* autograd/ops/matmul.h — matrix products.
-   defines: op_linear, op_matmul, matmul_is_narrow, matmul_gemm_narrow, matmul_linear_forward,
-            matmul_linear_backward, matmul_linear_scratch, OP_LINEAR, OP_MATMUL */
+   defines: op_linear, op_matmul, matmul_is_narrow, matmul_gemm_narrow,
+            matmul_linear_forward, matmul_linear_backward, matmul_linear_scratch, OP_LINEAR, OP_MATMUL */
 #ifndef OPS_MATMUL_H
 #define OPS_MATMUL_H
 #include "autograd/op.h"
@@ -13,9 +13,9 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *w);
 Tensor *op_matmul(Tape *t, Tensor *a, Tensor *b, int trans_a, int trans_b);
 
 /* Helpers shared with lora_linear.c. A product whose C [M, N] is narrow (matmul_is_narrow: fewer
-   than 16 columns, at least 64 rows) wastes most of the GEMM micro-kernel's column tile, so
-   matmul_gemm_narrow computes Cᵀ = alpha·op(B)ᵀ·op(A)ᵀ into scratch [N, M] (the narrow side then
-   sits on the kernel's rows) and writes C = that (beta 0) or C += that (beta 1). */
+   than 16 columns, at least 64 rows) would waste most of the GEMM micro-kernel's column tile and
+   pack a whole batch for it: matmul_gemm_narrow runs it on tensor/gemm_narrow.h instead, C = that
+   (beta 0) or C += that (beta 1), with scratch [N, M]. */
 int  matmul_is_narrow(int M, int N);
 void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const real *A, int lda,
                         const real *B, int ldb, int beta, real *C, int ldc, real *scratch);

@@ -15,6 +15,7 @@
 #include "autograd/ops/route.h"
 #include "tensor/check.h"
 #include "tensor/threads.h"
+#include "tensor/vecmath.h"
 #include <math.h>
 #include <string.h>
 
@@ -27,11 +28,20 @@ static int normalised(const Routing *r, int e, int mode) {
     return mode == ROUTE_W_ALL_SELECTED || (mode == ROUTE_W_TRUE_ONLY && e < r->n_true);
 }
 
+/* e^d for d <= 0: in the float build vecmath.h's vm_expf (inline, float accuracy, which is all a
+   float router's weights keep) down to d = -87, below which it would flush to 0, and libm's
+   double exp there (p ~ 1e-38 .. 1e-300 stays nonzero: the reason p is double); libm's exp in
+   the double build */
+static double exp_nonpositive(double d) {
+    if (sizeof(real) == sizeof(float) && d > -87.0) return (double)vm_expf((float)d);
+    return exp(d);
+}
+
 /* p = softmax(z) of one row, in double (no underflow for any float logit gap) */
 static void row_softmax(double *p, const real *z, int E) {
     double mx = (double)z[0], sum = 0.0;
     for (int j = 1; j < E; j++) mx = (double)z[j] > mx ? (double)z[j] : mx;
-    for (int j = 0; j < E; j++) { p[j] = exp((double)z[j] - mx); sum += p[j]; }
+    for (int j = 0; j < E; j++) { p[j] = exp_nonpositive((double)z[j] - mx); sum += p[j]; }
     for (int j = 0; j < E; j++) p[j] /= sum;
 }
 
@@ -46,22 +56,57 @@ static double row_denominator(const Routing *r, const double *p, const int *top,
 typedef struct { real *out; const real *dW, *z; const Routing *r; int all_selected; double *pc; } RwJob;
 #define RW_GRAIN 64   /* rows per pool task */
 
+/* e[i] = vm_expf(d[i]): one loop the compiler vectorises (the same bits as the scalar form) */
+VEC_CLONES static void expf_block(float *e, const float *d, int n) {
+    for (int i = 0; i < n; i++) e[i] = vm_expf(d[i]);
+}
+
+/* row_softmax of rows [r0, r1) (at most RW_GRAIN), bit for bit, into p (row stride E): the
+   exponentials of the whole block in one vectorised pass */
+static void block_softmax(double *p, const real *z, int E, long r0, long r1) {
+    float d[RW_GRAIN * MOE_ROUTE_MAX_E], ex[RW_GRAIN * MOE_ROUTE_MAX_E];
+    double mx[RW_GRAIN];
+    int n = (int)(r1 - r0) * E;
+    for (long row = r0; row < r1; row++) {
+        const real *zr = z + (size_t)row * E;
+        double m = (double)zr[0];
+        for (int c = 1; c < E; c++) m = (double)zr[c] > m ? (double)zr[c] : m;
+        mx[row - r0] = m;
+        for (int c = 0; c < E; c++) d[(row - r0) * E + c] = (float)((double)zr[c] - m);
+    }
+    expf_block(ex, d, n);
+    for (long row = r0; row < r1; row++) {
+        const real *zr = z + (size_t)row * E;
+        double *pr = p + (row - r0) * E, sum = 0.0;
+        for (int c = 0; c < E; c++) {
+            double dd = (double)zr[c] - mx[row - r0];
+            pr[c] = sizeof(real) == sizeof(float) && dd > -87.0 ? (double)ex[(row - r0) * E + c] : exp(dd);
+            sum += pr[c];
+        }
+        for (int c = 0; c < E; c++) pr[c] /= sum;
+    }
+}
+
 static void rw_forward_task(void *vj, long b, long e) {
     const RwJob *j = vj;
     const Routing *r = j->r;
-    double local[MOE_ROUTE_MAX_E];
-    for (long row = b; row < e; row++) {
-        const int *top = r->sel + (size_t)row * r->k;
-        if (top[0] < 0) continue;
-        double *p = j->pc ? j->pc + (size_t)row * r->E : local;   /* kept for the backward */
-        row_softmax(p, j->z + (size_t)row * r->E, r->E);
-        real *wr = j->out + (size_t)row * r->E;
-        double s = row_denominator(r, p, top, j->all_selected);
-        for (int q = 0; q < r->k; q++) {
-            int x = top[q];
-            if (x < 0) continue;
-            if (j->all_selected == ROUTE_W_UNIFORM) wr[x] = x < r->n_true ? (real)(1.0 / r->n_true_sel[row]) : 0;
-            else wr[x] = (real)(normalised(r, x, j->all_selected) ? p[x] / s : p[x]);
+    double local[RW_GRAIN * MOE_ROUTE_MAX_E];
+    for (long r0 = b; r0 < e; r0 += RW_GRAIN) {
+        long r1 = e - r0 < RW_GRAIN ? e : r0 + RW_GRAIN;
+        double *pb = j->pc ? j->pc + (size_t)r0 * r->E : local;   /* kept for the backward */
+        block_softmax(pb, j->z, r->E, r0, r1);
+        for (long row = r0; row < r1; row++) {
+            const int *top = r->sel + (size_t)row * r->k;
+            if (top[0] < 0) continue;
+            const double *p = pb + (row - r0) * r->E;
+            real *wr = j->out + (size_t)row * r->E;
+            double s = row_denominator(r, p, top, j->all_selected);
+            for (int q = 0; q < r->k; q++) {
+                int x = top[q];
+                if (x < 0) continue;
+                if (j->all_selected == ROUTE_W_UNIFORM) wr[x] = x < r->n_true ? (real)(1.0 / r->n_true_sel[row]) : 0;
+                else wr[x] = (real)(normalised(r, x, j->all_selected) ? p[x] / s : p[x]);
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 /* tests/autograd/test_routed_lora_op.c — op_routed_lora at realistic sizes (the vector paths of its kernels:
-   in/out not multiples of 16, a rank that is not a multiple of 4) against a naive double twin,
+   in/out not multiples of 16, a rank that is not a multiple of 4, several row blocks) against a
+   naive double twin,
    forward and every gradient; and bitwise the same results at 1, 2 and 3 threads. */
 #include "tests/support/suites.h"
 #include "autograd/ops.h"
@@ -8,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { N = 97, IN = 40, OUT = 37, R = 5, NT = 3, NN = 2, E = NT + NN, K = 2 };
+/* N spans several of the row passes' 128-row blocks (and 2 or 3 threads start ranges inside one);
+   R = 13 runs rowvec_dots' eight-row tree, its four-row group and a single row */
+enum { N = 333, IN = 40, OUT = 37, R = 13, NT = 3, NN = 2, E = NT + NN, K = 2 };
 
 typedef struct {
     Arena a;
