@@ -16,7 +16,7 @@
                  assignments (the balance the aux loss aims at). A MoE FFN: router, then per
                  assignment the gathered row [C], w1 / w3 / SwiGLU [F] and w2 [C] (+ grads).
      head / tail the embedding output [N, C]; the final norm, the fused LM head + CE's saved
-                 dL/dx [N, C] (its logits exist one chunk of LINEAR_CE_CHUNK_ELEMS at a time, next to
+                 dL/dx [N, C] (its logits exist one chunk of linear_ce_chunk_elems at a time, next to
                  wᵀ packed once for all chunks [V, C]: the
                  transient term); the loss is taken on all N rows (an upper bound for answer-only
                  loss).

@@ -1,6 +1,7 @@
 /* autograd/ops/linear_ce.h — the LM head and the cross-entropy in one op, without keeping logits.
    defines: op_linear_cross_entropy, op_linear_cross_entropy_chunked, OP_LINEAR_CROSS_ENTROPY,
-            LINEAR_CE_CHUNK_ELEMS, LINEAR_CE_PACK_ONCE_BYTES, linear_ce_packs_once
+            LINEAR_CE_CHUNK_ELEMS, LINEAR_CE_CHUNK_ELEMS_DW, linear_ce_chunk_elems,
+            LINEAR_CE_PACK_ONCE_BYTES, linear_ce_packs_once
    x [n, C], w [V, C] (f32, or bf16 when frozen), targets [n] in [0, V) or CE_IGNORE_INDEX.
    y [1] = mean over counted rows of lse(z_i) − z_i[t_i], z = x·wᵀ: the same value as
    op_cross_entropy(op_linear(x, w)), 0 when no row counts. The [n, V] logits exist only one chunk
@@ -15,6 +16,12 @@
    often and cost more (stories15M shape, 1024 rows, 1 thread, lora step in CPU time: 16 M
    reals 349 ms, 8 M 358 ms, 4 M 374 ms; peak RSS 340, 308, 292 MB) */
 #define LINEAR_CE_CHUNK_ELEMS ((size_t)8 << 20)
+/* ... and when w is trained: every chunk adds its Gᵀ·X into the whole [V, C] gradient sum S, a
+   pass over S (37 MB at V 32000, C 288) per chunk, so fewer, taller chunks save that traffic
+   (stories15M shape, `bench --mode full`, 1024 rows in 1 chunk instead of 4: 73.7 -> 76 % of the
+   peak at 2 threads, 78.6 -> 79.4 % at 1; peak RSS 571 -> 634 MB, PyTorch's 1127) */
+#define LINEAR_CE_CHUNK_ELEMS_DW ((size_t)32 << 20)
+size_t linear_ce_chunk_elems(int w_trained);
 /* wᵀ is packed once for all chunks only when there are several chunks to share it and its packed
    [V, C] reals take at most this much (64 MB: a 7B/8B model's LM head would take 0.5-2 GB, and at
    batch 1 x 256 it runs one chunk anyway); otherwise the GEMM packs per cache block as usual */
