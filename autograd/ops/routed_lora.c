@@ -32,7 +32,10 @@ typedef struct {
    from row to row, and the block's rows of x, y (dy, dx) come from L3 once and from L2 for the
    next experts. Each row still gets its experts' terms in ascending expert order, as the by-row
    order gave them: the same bits. The rows of the next assignment are asked for ahead of use;
-   the hardware prefetcher alone does not follow a gathered sweep. */
+   the hardware prefetcher alone does not follow a gathered sweep. (Asking for the next block's
+   rows too, in one burst at the block's start or a few lines per assignment, measured no gain.)
+   Blocks of 64 / 128 / 256 rows: 128 (its rows' x and y, ~0.5 MB at in 288 / out 768, stay in
+   L2 with the experts' matrices). */
 #define RL_BLOCK 128
 
 static void rl_prefetch(const real *p, int n, int write) {
@@ -40,20 +43,6 @@ static void rl_prefetch(const real *p, int n, int write) {
         for (int i = 0; i < n; i += 64 / (int)sizeof(real)) __builtin_prefetch(p + i, 1, 3);
     else
         for (int i = 0; i < n; i += 64 / (int)sizeof(real)) __builtin_prefetch(p + i, 0, 3);
-}
-
-/* rows [b0, b1) that have an assignment: u (and v) rows asked into L2, for the block after the one
-   being computed (a stream of whole rows, where the sweeps gather them one by one) */
-static void prefetch_block(const int *row_start, long b0, long b1, const real *u, int nu, const real *v, int nv,
-                           int write) {
-    for (long t = b0; t < b1; t++) {
-        if (row_start[t + 1] == row_start[t]) continue;
-        for (int i = 0; i < nu; i += 64 / (int)sizeof(real)) __builtin_prefetch(u + (size_t)t * nu + i, 0, 2);
-        if (v && write)
-            for (int i = 0; i < nv; i += 64 / (int)sizeof(real)) __builtin_prefetch(v + (size_t)t * nv + i, 1, 2);
-        else if (v)
-            for (int i = 0; i < nv; i += 64 / (int)sizeof(real)) __builtin_prefetch(v + (size_t)t * nv + i, 0, 2);
-    }
 }
 
 /* cur[e] = the first assignment of expert e whose row is >= row (rows ascend within an expert) */
@@ -77,8 +66,7 @@ static void fwd_rows(void *vc, long b, long e1) {
     int cur[MOE_ROUTE_MAX_E];
     first_assignments(r, b, cur);
     for (long b0 = b; b0 < e1; b0 += RL_BLOCK) {
-        long b1 = e1 - b0 < RL_BLOCK ? e1 : b0 + RL_BLOCK, b2 = e1 - b1 < RL_BLOCK ? e1 : b1 + RL_BLOCK;
-        prefetch_block(c->row_start, b1, b2, c->x->data, c->in, c->y->data, c->out, 1);
+        long b1 = e1 - b0 < RL_BLOCK ? e1 : b0 + RL_BLOCK;
         for (int ex = 0; ex < c->n_true; ex++) {
             const real *A = c->a[ex]->data, *Bt = c->bt + (size_t)ex * c->R * c->out;
             int j = cur[ex], end = r->offset[ex + 1];
@@ -109,8 +97,7 @@ static void bwd_rows(void *vc, long b, long e1) {
     const real *W = c->W->data, *dy = c->y->grad;
     first_assignments(r, b, cur);
     for (long b0 = b; b0 < e1; b0 += RL_BLOCK) {
-        long b1 = e1 - b0 < RL_BLOCK ? e1 : b0 + RL_BLOCK, b2 = e1 - b1 < RL_BLOCK ? e1 : b1 + RL_BLOCK;
-        prefetch_block(c->row_start, b1, b2, dy, c->out, c->x->grad, c->in, 1);
+        long b1 = e1 - b0 < RL_BLOCK ? e1 : b0 + RL_BLOCK;
         for (int ex = 0; ex < c->n_true; ex++) {
             const real *A = c->a[ex]->data, *Bt = c->bt + (size_t)ex * c->R * c->out;
             int j = cur[ex], end = r->offset[ex + 1];
