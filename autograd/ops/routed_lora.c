@@ -58,71 +58,66 @@ static void first_assignments(const Routing *r, long row, int *cur) {
     }
 }
 
-/* y[t] += s·W[t, e]·B_e (A_e x[t]) for every assignment (t, e) with t in [b, e1) */
-static void fwd_rows(void *vc, long b, long e1) {
-    const RlCtx *c = vc;
+/* Runs fn on every assignment (t, e) with t in [b, e1): blocks of RL_BLOCK rows, inside a block
+   expert by expert, each expert's assignments in row order; next = the row of that expert's next
+   assignment in the block (-1: none), for the prefetch. scratch: RL_MAX_RANK reals for fn. */
+typedef void (*AssignFn)(const RlCtx *c, int ex, int j, int next, real *scratch);
+
+static void sweep(const RlCtx *c, long b, long e1, AssignFn fn) {
     const Routing *r = c->r;
-    real coef[RL_MAX_RANK];
+    real scratch[RL_MAX_RANK];
     int cur[MOE_ROUTE_MAX_E];
     first_assignments(r, b, cur);
     for (long b0 = b; b0 < e1; b0 += RL_BLOCK) {
         long b1 = e1 - b0 < RL_BLOCK ? e1 : b0 + RL_BLOCK;
         for (int ex = 0; ex < c->n_true; ex++) {
-            const real *A = c->a[ex]->data, *Bt = c->bt + (size_t)ex * c->R * c->out;
             int j = cur[ex], end = r->offset[ex + 1];
-            for (; j < end && r->rows[j] < b1; j++) {
-                int t = r->rows[j];
-                if (j + 1 < end && r->rows[j + 1] < b1) {
-                    rl_prefetch(c->x->data + (size_t)r->rows[j + 1] * c->in, c->in, 0);
-                    rl_prefetch(c->y->data + (size_t)r->rows[j + 1] * c->out, c->out, 1);
-                }
-                real *h = c->h + (size_t)j * c->R, w = c->s * c->W->data[r->flat[j]];
-                rowvec_dots(A, c->R, c->in, c->x->data + (size_t)t * c->in, h);
-                for (int k = 0; k < c->R; k++) coef[k] = w * h[k];
-                rowvec_axpy_rows(c->y->data + (size_t)t * c->out, Bt, c->R, c->out, coef);
-            }
+            for (; j < end && r->rows[j] < b1; j++)
+                fn(c, ex, j, j + 1 < end && r->rows[j + 1] < b1 ? r->rows[j + 1] : -1, scratch);
             cur[ex] = j;
         }
     }
 }
 
-/* The row-side gradients of routed_lora_backward, per assignment (t, e), w = s·W[t, e]:
-   dh' = B_eᵀ dy[t],  dW[t, e] += s Σ_k dh'_k h_k,  dh = w·dh' (kept for dA),  wh = w·h (kept for
-   dB),  dx[t] += Σ_k dh_k A_e[k,:]; rows of [b, e1), each row's experts in ascending order. */
-static void bwd_rows(void *vc, long b, long e1) {
-    const RlCtx *c = vc;
-    const Routing *r = c->r;
-    real dhp[RL_MAX_RANK];
-    int cur[MOE_ROUTE_MAX_E];
-    const real *W = c->W->data, *dy = c->y->grad;
-    first_assignments(r, b, cur);
-    for (long b0 = b; b0 < e1; b0 += RL_BLOCK) {
-        long b1 = e1 - b0 < RL_BLOCK ? e1 : b0 + RL_BLOCK;
-        for (int ex = 0; ex < c->n_true; ex++) {
-            const real *A = c->a[ex]->data, *Bt = c->bt + (size_t)ex * c->R * c->out;
-            int j = cur[ex], end = r->offset[ex + 1];
-            for (; j < end && r->rows[j] < b1; j++) {
-                int t = r->rows[j], f = r->flat[j];
-                if (j + 1 < end && r->rows[j + 1] < b1) {
-                    rl_prefetch(dy + (size_t)r->rows[j + 1] * c->out, c->out, 0);
-                    if (c->x->grad) rl_prefetch(c->x->grad + (size_t)r->rows[j + 1] * c->in, c->in, 1);
-                }
-                const real *h = c->h + (size_t)j * c->R;
-                real *dh = c->dh + (size_t)j * c->R, w = c->s * W[f];
-                rowvec_dots(Bt, c->R, c->out, dy + (size_t)t * c->out, dhp);
-                if (c->W->grad) {
-                    real acc = 0;
-                    for (int k = 0; k < c->R; k++) acc += dhp[k] * h[k];
-                    c->W->grad[f] += c->s * acc;
-                }
-                for (int k = 0; k < c->R; k++) dh[k] = w * dhp[k];
-                for (int k = 0; k < c->R; k++) c->wh[(size_t)j * c->R + k] = w * h[k];
-                if (c->x->grad) rowvec_axpy_rows(c->x->grad + (size_t)t * c->in, A, c->R, c->in, dh);
-            }
-            cur[ex] = j;
-        }
+/* y[t] += s·W[t, e]·B_e (A_e x[t]) for assignment j = (t, e) */
+static void fwd_assignment(const RlCtx *c, int ex, int j, int next, real *coef) {
+    int t = c->r->rows[j];
+    if (next >= 0) {
+        rl_prefetch(c->x->data + (size_t)next * c->in, c->in, 0);
+        rl_prefetch(c->y->data + (size_t)next * c->out, c->out, 1);
     }
+    real *h = c->h + (size_t)j * c->R, w = c->s * c->W->data[c->r->flat[j]];
+    rowvec_dots(c->a[ex]->data, c->R, c->in, c->x->data + (size_t)t * c->in, h);
+    for (int k = 0; k < c->R; k++) coef[k] = w * h[k];
+    rowvec_axpy_rows(c->y->data + (size_t)t * c->out, c->bt + (size_t)ex * c->R * c->out, c->R, c->out, coef);
 }
+
+static void fwd_rows(void *vc, long b, long e1) { sweep(vc, b, e1, fwd_assignment); }
+
+/* The row-side gradients of routed_lora_backward, per assignment j = (t, e), w = s·W[t, e]:
+   dh' = B_eᵀ dy[t],  dW[t, e] += s Σ_k dh'_k h_k,  dh = w·dh' (kept for dA),  wh = w·h (kept for
+   dB),  dx[t] += Σ_k dh_k A_e[k,:]; each row's experts in ascending order (sweep). */
+static void bwd_assignment(const RlCtx *c, int ex, int j, int next, real *dhp) {
+    int t = c->r->rows[j], f = c->r->flat[j];
+    const real *dy = c->y->grad;
+    if (next >= 0) {
+        rl_prefetch(dy + (size_t)next * c->out, c->out, 0);
+        if (c->x->grad) rl_prefetch(c->x->grad + (size_t)next * c->in, c->in, 1);
+    }
+    const real *h = c->h + (size_t)j * c->R;
+    real *dh = c->dh + (size_t)j * c->R, w = c->s * c->W->data[f];
+    rowvec_dots(c->bt + (size_t)ex * c->R * c->out, c->R, c->out, dy + (size_t)t * c->out, dhp);
+    if (c->W->grad) {
+        real acc = 0;
+        for (int k = 0; k < c->R; k++) acc += dhp[k] * h[k];
+        c->W->grad[f] += c->s * acc;
+    }
+    for (int k = 0; k < c->R; k++) dh[k] = w * dhp[k];
+    for (int k = 0; k < c->R; k++) c->wh[(size_t)j * c->R + k] = w * h[k];
+    if (c->x->grad) rowvec_axpy_rows(c->x->grad + (size_t)t * c->in, c->a[ex]->data, c->R, c->in, dh);
+}
+
+static void bwd_rows(void *vc, long b, long e1) { sweep(vc, b, e1, bwd_assignment); }
 
 /* columns [lo, hi) of slice s: near-equal, boundaries on multiples of 16 (whole vectors) */
 static void slice_of(int n, int s, int *lo, int *hi) {
