@@ -5,6 +5,7 @@
    one elementwise pass; the derivations sit above the backward functions. */
 #include "autograd/ops/elementwise.h"
 #include "tensor/check.h"
+#include "tensor/threads.h"
 
 /* ---- kernels on raw pointers ---- */
 
@@ -22,9 +23,22 @@ static void mul_backward(real *da, const real *dy, const real *b, size_t n) {
     for (size_t i = 0; i < n; i++) da[i] += dy[i] * b[i];
 }
 
-static void axpy(real *y, real s, const real *x, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] += s * x[i];
+typedef struct { real *y; const real *x; real s; } AxpyJob;
+
+static void axpy_range(void *vj, long i0, long i1) {
+    const AxpyJob *j = vj;
+    for (long i = i0; i < i1; i++) j->y[i] += j->s * j->x[i];
 }
+
+/* y += s·x; on the pool from EW_PARALLEL_MIN elements (each element on its own: the same bits
+   for any split). A residual stream's [N, C] add was a serial pass at 2 threads. */
+#define EW_PARALLEL_MIN ((size_t)1 << 15)
+void ew_axpy(real *y, real s, const real *x, size_t n) {
+    AxpyJob j = { y, x, s };
+    if (n >= EW_PARALLEL_MIN) parallel_for_chunks((long)n, 4096, axpy_range, &j);
+    else axpy_range(&j, 0, (long)n);
+}
+#define axpy ew_axpy
 
 /* ---- add ---- */
 
@@ -66,7 +80,7 @@ Tensor *op_add_inplace(Tape *t, Tensor *acc, Tensor *b) {
     check_same("add_inplace", acc, b);
     Tensor *in[2] = { acc, b };
     Tensor *y = tape_output_inplace(t, acc, tape_wants_grad(t, 2, in), "add_inplace");
-    for (size_t i = 0; i < y->numel; i++) y->data[i] += b->data[i];
+    ew_axpy(y->data, (real)1, b->data, y->numel);   /* acc + 1·b = acc + b exactly */
     tape_record(t, "add_inplace", add_inplace_backward, y, 1, &b);
     return y;
 }

@@ -1,5 +1,5 @@
 /* autograd/ops/elementwise.h — same-shape elementwise ops.
-   defines: op_add, op_add_inplace, op_mul, op_scale, OP_ADD, OP_ADD_INPLACE, OP_MUL, OP_SCALE */
+   defines: op_add, op_add_inplace, op_mul, op_scale, ew_axpy, OP_ADD, OP_ADD_INPLACE, OP_MUL, OP_SCALE */
 #ifndef OPS_ELEMENTWISE_H
 #define OPS_ELEMENTWISE_H
 #include "autograd/op.h"
@@ -15,6 +15,9 @@ Tensor *op_add(Tape *t, Tensor *a, Tensor *b);     /* a + b, same shape */
 Tensor *op_add_inplace(Tape *t, Tensor *acc, Tensor *b);
 Tensor *op_mul(Tape *t, Tensor *a, Tensor *b);     /* a * b, same shape */
 Tensor *op_scale(Tape *t, Tensor *a, real s);      /* s * a */
+/* y[i] += s·x[i] for i < n, on the thread pool when n is large (the same bits for any thread
+   count); the fused ops' residual and gradient adds use it too */
+void ew_axpy(real *y, real s, const real *x, size_t n);
 
 extern const OpInfo OP_ADD, OP_ADD_INPLACE, OP_MUL, OP_SCALE;
 

@@ -27,6 +27,7 @@
    keeps packs (tensor/pack_cache.h) gives both products its kept panels instead: no packing at
    all. G and X are read in place by the AVX-512 kernel (tensor/gemm.c). */
 #include "autograd/ops/linear_ce.h"
+#include "autograd/ops/elementwise.h"
 #include "autograd/ops/cross_entropy.h"
 #include "tensor/rowvec.h"
 #include "tensor/vecmath.h"
@@ -67,17 +68,6 @@ VEC_CLONES static void lce_rows(void *vc, long i0, long i1) {
 }
 
 typedef struct {
-    real *y;
-    const real *x;
-    real s;
-} AxpyJob;
-
-static void axpy_range(void *vj, long i0, long i1) {
-    const AxpyJob *j = vj;
-    for (long i = i0; i < i1; i++) j->y[i] += j->s * j->x[i];
-}
-
-typedef struct {
     real *z, *s;          /* G·W [n, C] and Gᵀ·X [V, C], NULL when not needed */
     int n_counted;
 } LceSaved;
@@ -94,9 +84,8 @@ static void lce_backward(const TapeEntry *e) {
     Tensor *x = e->in[0], *w = e->in[1];
     if (sv->n_counted == 0) return;
     real g = (real)((double)e->out->grad[0] / sv->n_counted);
-    AxpyJob jx = { x->grad, sv->z, g }, jw = { w->grad, sv->s, g };
-    if (x->grad) parallel_for_chunks((long)x->numel, 8192, axpy_range, &jx);
-    if (w->grad) parallel_for_chunks((long)w->numel, 8192, axpy_range, &jw);
+    if (x->grad) ew_axpy(x->grad, g, sv->z, x->numel);
+    if (w->grad) ew_axpy(w->grad, g, sv->s, w->numel);
 }
 
 static int check_args(const Tensor *x, const Tensor *w, const int *targets, int n) {

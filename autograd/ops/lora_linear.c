@@ -95,13 +95,6 @@ static Tensor *make_output(Tape *t, Tensor *x, Tensor *w, Tensor *const *in, Ten
     return y;
 }
 
-typedef struct { real *y; const real *x; } AddJob;
-
-static void add_range(void *ctx, long i0, long i1) {
-    const AddJob *j = ctx;
-    for (long i = i0; i < i1; i++) j->y[i] += j->x[i];
-}
-
 static Tensor *lora_op(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real s, Tensor *res) {
     check_args(x, w, a, b);
     Tensor *in[4] = { x, w, a, b };
@@ -121,10 +114,7 @@ static Tensor *lora_op(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real
         }
         gemm_plus(0, 1, R, O, I, (real)1, x->data, I, base_of(w, 1), &ext, (real)0, y->data, O);
     }
-    if (res) {     /* y += res over element ranges on the pool (the same adds, any split) */
-        AddJob aj = { y->data, res->data };
-        parallel_for_chunks((long)y->numel, 4096, add_range, &aj);
-    }
+    if (res) ew_axpy(y->data, (real)1, res->data, y->numel);   /* y + 1·res = y + res exactly */
     TapeEntry *e = tape_record(t, name, lora_backward, y, 4, in);
     if (!e) {
         arena_rewind(t->arena, m);

@@ -2,6 +2,7 @@
    Layout: assignment j (0 <= j < P) is the routing's j-th (row, expert) pair, grouped by expert
    (r->rows / r->flat order, rows ascending within an expert); row_start counts them per row. */
 #include "autograd/ops/routed_lora.h"
+#include "autograd/ops/elementwise.h"
 #include "tensor/rowvec_rank.h"
 #include "tensor/check.h"
 #include "tensor/threads.h"
@@ -171,10 +172,7 @@ static void bwd_experts(void *vc, long b, long e) {
    assignments (dA_e, dB_e) per expert and column slice (bwd_experts), after bwd_rows. */
 static void routed_lora_backward(const TapeEntry *e) {
     RlCtx *c = e->saved;
-    if (!c->inplace && c->base->grad) {
-        size_t n = c->y->numel;
-        for (size_t i = 0; i < n; i++) c->base->grad[i] += c->y->grad[i];
-    }
+    if (!c->inplace && c->base->grad) ew_axpy(c->base->grad, (real)1, c->y->grad, c->y->numel);
     parallel_for_weighted(c->r->N, c->row_start, bwd_rows, c);
     parallel_for((long)c->n_true * RL_SLICES, bwd_experts, c);
 }

@@ -8,12 +8,13 @@
    finite differences in test_gradcheck_every_op (tests/autograd/test_tape_gradcheck.c). */
 #include "tests/support/suites.h"
 #include "autograd/ops.h"
+#include "tensor/threads.h"
 #include <string.h>
 
 typedef struct { Arena a; Tape t; Rng rng; } Ctx;
 
 static void ctx_init(Ctx *c) {
-    arena_init(&c->a, 1 << 20);
+    arena_init(&c->a, 1 << 23);
     tape_init(&c->t, &c->a);
     rng_seed(&c->rng, 7);
 }
@@ -68,8 +69,10 @@ START_TEST(test_add_inplace_matches_add)
 {
     Ctx c;
     ctx_init(&c);
-    int shape[2] = { 4, 9 };
-    for (int acc_grad = 0; acc_grad < 2; acc_grad++) {
+    /* the second shape (38700 elements) takes ew_axpy's pool path, at 2 threads */
+    for (int run = 0; run < 4; run++) {
+        int acc_grad = run % 2, big = run / 2, shape[2] = { big ? 300 : 4, big ? 129 : 9 };
+        threads_init(big ? 2 : 1);
         Tensor *x1 = rand_t(&c, 2, shape, 1), *br1 = rand_t(&c, 2, shape, acc_grad);
         Tensor *x2 = copy_t(&c, x1, 1), *br2 = copy_t(&c, br1, acc_grad);
         real *br2_data = br2->data;
@@ -83,6 +86,7 @@ START_TEST(test_add_inplace_matches_add)
         if (acc_grad) assert_equal(br1->grad, br2->grad, br1->numel, "add dbranch");
         tape_reset(&c.t);
     }
+    threads_init(1);
     ctx_free(&c);
 }
 END_TEST
