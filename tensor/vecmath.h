@@ -192,38 +192,40 @@ VM_INLINE double vm_row_dot(const real *a, const real *b, int n) {
     return s;
 }
 
-/* Sixteen horizontal sums at once: lane i of the result is the sum of a[i]'s 16 lanes, by a fixed
-   tree (halves, then quarters, eighths, pairs: 15 vector adds in all instead of 240 scalar ones),
-   so a result depends only on a[i]. */
+/* Horizontal sums by a fixed tree. Each stage adds the two halves of every group of lanes of
+   a and of b, and packs the results side by side: a group of 16 lanes becomes 8 (VM_SUM_HALVES),
+   then 4, 2, 1. */
 #define VM_HALVES(a, b, ...) (__builtin_shufflevector(a, b, __VA_ARGS__))
+#define VM_SUM_HALVES(a, b)                                                                      \
+    (VM_HALVES(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +                   \
+     VM_HALVES(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+#define VM_SUM_QUARTERS(a, b)                                                                    \
+    (VM_HALVES(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +                 \
+     VM_HALVES(a, b, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31))
+#define VM_SUM_EIGHTHS(a, b)                                                                     \
+    (VM_HALVES(a, b, 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +                 \
+     VM_HALVES(a, b, 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31))
+#define VM_SUM_PAIRS(a, b)                                                                       \
+    (VM_HALVES(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +                \
+     VM_HALVES(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31))
+
+/* Sixteen horizontal sums at once: lane i of the result is the sum of a[i]'s 16 lanes (15 vector
+   adds in all instead of 240 scalar ones), so a result depends only on a[i]. */
 VM_INLINE VmF16 vm_lane_sums16(const VmF16 *a) {
     VmF16 t[8], u[4], v[2];
-    for (int p = 0; p < 8; p++)   /* lanes 0-7: a[2p]'s halves summed, 8-15: a[2p+1]'s */
-        t[p] = VM_HALVES(a[2 * p], a[2 * p + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-               VM_HALVES(a[2 * p], a[2 * p + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-    for (int q = 0; q < 4; q++)   /* lanes 4j .. 4j+3: a[4q + j] */
-        u[q] = VM_HALVES(t[2 * q], t[2 * q + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
-               VM_HALVES(t[2 * q], t[2 * q + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-    for (int h = 0; h < 2; h++)   /* lanes 2i, 2i+1: a[8h + i] */
-        v[h] = VM_HALVES(u[2 * h], u[2 * h + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
-               VM_HALVES(u[2 * h], u[2 * h + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
-    return VM_HALVES(v[0], v[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
-           VM_HALVES(v[0], v[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int p = 0; p < 8; p++) t[p] = VM_SUM_HALVES(a[2 * p], a[2 * p + 1]);     /* 8 lanes each of a[2p], a[2p+1] */
+    for (int q = 0; q < 4; q++) u[q] = VM_SUM_QUARTERS(t[2 * q], t[2 * q + 1]);   /* lanes 4j..4j+3: a[4q + j] */
+    for (int h = 0; h < 2; h++) v[h] = VM_SUM_EIGHTHS(u[2 * h], u[2 * h + 1]);    /* lanes 2i, 2i+1: a[8h + i] */
+    return VM_SUM_PAIRS(v[0], v[1]);
 }
 
 /* Eight at once, the same tree on a[0..7]: s[i] = the sum of a[i]'s lanes for i < 8 */
 VM_INLINE void vm_lane_sums8(const VmF16 *a, float *s) {
     VmF16 t[4], u[2], v, w;
-    for (int p = 0; p < 4; p++)
-        t[p] = VM_HALVES(a[2 * p], a[2 * p + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
-               VM_HALVES(a[2 * p], a[2 * p + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
-    for (int q = 0; q < 2; q++)
-        u[q] = VM_HALVES(t[2 * q], t[2 * q + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
-               VM_HALVES(t[2 * q], t[2 * q + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
-    v = VM_HALVES(u[0], u[1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) +
-        VM_HALVES(u[0], u[1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31);
-    w = VM_HALVES(v, v, 0, 2, 4, 6, 8, 10, 12, 14, 0, 2, 4, 6, 8, 10, 12, 14) +
-        VM_HALVES(v, v, 1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15);
+    for (int p = 0; p < 4; p++) t[p] = VM_SUM_HALVES(a[2 * p], a[2 * p + 1]);
+    for (int q = 0; q < 2; q++) u[q] = VM_SUM_QUARTERS(t[2 * q], t[2 * q + 1]);
+    v = VM_SUM_EIGHTHS(u[0], u[1]);
+    w = VM_SUM_PAIRS(v, v);   /* lanes 0-7 (and again 8-15) */
     for (int i = 0; i < 8; i++) s[i] = w[i];
 }
 

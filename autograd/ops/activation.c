@@ -102,16 +102,31 @@ VEC_CLONES static void swiglu_backward_shared(void *vj, long i0, long i1) {
         for (long i = i0; i < i1; i++) g[i] = g[i] * a[i] * vm_sigmoid(a[i]);
 }
 
-/* exp is vecmath.h's vm_exp (inline, no libm call: a router's rows are short, 4-16 entries, and
-   the call was most of their cost; libm's exp in the double build) */
-void softmax_row(real *y, const real *x, int C) {
+/* softmax in three passes: y = x − max (shift_row), y = exp(y) (exp_inplace: vecmath.h's vm_exp,
+   inline, in one loop the compiler vectorises, the same bits as its scalar form; libm's exp in
+   the double build), then y / Σ y with the sum in double (normalise_row). A router's rows are
+   short (4-16 entries): libm's call per entry was most of their cost. */
+static void shift_row(real *y, const real *x, int C) {
     real m = x[0];
     for (int j = 1; j < C; j++) m = x[j] > m ? x[j] : m;
-    for (int j = 0; j < C; j++) y[j] = vm_exp(x[j] - m);
+    for (int j = 0; j < C; j++) y[j] = x[j] - m;
+}
+
+VEC_CLONES static void exp_inplace(real *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = vm_exp(y[i]);
+}
+
+static void normalise_row(real *y, int C) {
     double s = 0.0;
     for (int j = 0; j < C; j++) s += (double)y[j];
     double inv = 1.0 / s;
     for (int j = 0; j < C; j++) y[j] = (real)((double)y[j] * inv);
+}
+
+void softmax_row(real *y, const real *x, int C) {
+    shift_row(y, x, C);
+    exp_inplace(y, (size_t)C);
+    normalise_row(y, C);
 }
 
 /* One row of y = softmax(x). With y_j = e^{x_j} / Σ_k e^{x_k} the Jacobian is
@@ -198,14 +213,8 @@ Tensor *op_swiglu_shared_grad(Tape *t, Tensor *a, Tensor *b) {
 
 typedef struct { real *out; const real *dy, *y; const real *x; int C; } SoftmaxJob;
 
-/* y[i] = vm_exp(y[i]) over a flat range: one loop the compiler vectorises (vm_exp's vector and
-   scalar forms give the same bits, vecmath.h) */
-VEC_CLONES static void exp_inplace(real *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = vm_exp(y[i]);
-}
-
-/* softmax_row on each row, bit for bit; short rows (a router's 4-16 experts) as three passes
-   over the whole range, the exponentials in one vectorised pass instead of a short loop a row */
+/* softmax_row on each row, bit for bit; short rows (a router's 4-16 experts) pass by pass over
+   the whole range, the exponentials in one call instead of one a row */
 static void softmax_forward_rows(void *ctx, long begin, long end) {
     const SoftmaxJob *j = ctx;
     int C = j->C;
@@ -213,20 +222,9 @@ static void softmax_forward_rows(void *ctx, long begin, long end) {
         for (long r = begin; r < end; r++) softmax_row(j->out + (size_t)r * C, j->x + (size_t)r * C, C);
         return;
     }
-    for (long r = begin; r < end; r++) {   /* y = x − max of its row */
-        const real *x = j->x + (size_t)r * C;
-        real *y = j->out + (size_t)r * C, m = x[0];
-        for (int c = 1; c < C; c++) m = x[c] > m ? x[c] : m;
-        for (int c = 0; c < C; c++) y[c] = x[c] - m;
-    }
+    for (long r = begin; r < end; r++) shift_row(j->out + (size_t)r * C, j->x + (size_t)r * C, C);
     exp_inplace(j->out + (size_t)begin * C, (size_t)(end - begin) * C);
-    for (long r = begin; r < end; r++) {   /* the row's sum in double, then the scale: softmax_row's */
-        real *y = j->out + (size_t)r * C;
-        double sum = 0.0;
-        for (int c = 0; c < C; c++) sum += (double)y[c];
-        double inv = 1.0 / sum;
-        for (int c = 0; c < C; c++) y[c] = (real)((double)y[c] * inv);
-    }
+    for (long r = begin; r < end; r++) normalise_row(j->out + (size_t)r * C, C);
 }
 
 /* dx_i += y_i (dy_i − Σ_j y_j dy_j) for each row in [begin, end) (softmax_row_backward) */

@@ -28,23 +28,6 @@ static int normalised(const Routing *r, int e, int mode) {
     return mode == ROUTE_W_ALL_SELECTED || (mode == ROUTE_W_TRUE_ONLY && e < r->n_true);
 }
 
-/* e^d for d <= 0: in the float build vecmath.h's vm_expf (inline, float accuracy, which is all a
-   float router's weights keep) down to d = -87, below which it would flush to 0, and libm's
-   double exp there (p ~ 1e-38 .. 1e-300 stays nonzero: the reason p is double); libm's exp in
-   the double build */
-static double exp_nonpositive(double d) {
-    if (sizeof(real) == sizeof(float) && d > -87.0) return (double)vm_expf((float)d);
-    return exp(d);
-}
-
-/* p = softmax(z) of one row, in double (no underflow for any float logit gap) */
-static void row_softmax(double *p, const real *z, int E) {
-    double mx = (double)z[0], sum = 0.0;
-    for (int j = 1; j < E; j++) mx = (double)z[j] > mx ? (double)z[j] : mx;
-    for (int j = 0; j < E; j++) { p[j] = exp_nonpositive((double)z[j] - mx); sum += p[j]; }
-    for (int j = 0; j < E; j++) p[j] /= sum;
-}
-
 static double row_denominator(const Routing *r, const double *p, const int *top, int all_selected) {
     double s = 0.0;
     for (int j = 0; j < r->k; j++)
@@ -56,15 +39,18 @@ static double row_denominator(const Routing *r, const double *p, const int *top,
 typedef struct { real *out; const real *dW, *z; const Routing *r; int all_selected; double *pc; } RwJob;
 #define RW_GRAIN 64   /* rows per pool task */
 
-/* e[i] = vm_expf(d[i]): one loop the compiler vectorises (the same bits as the scalar form) */
-VEC_CLONES static void expf_block(float *e, const float *d, int n) {
-    for (int i = 0; i < n; i++) e[i] = vm_expf(d[i]);
+/* d[i] = vm_expf(d[i]): one loop the compiler vectorises (the same bits as the scalar form) */
+VEC_CLONES static void expf_inplace(float *d, int n) {
+    for (int i = 0; i < n; i++) d[i] = vm_expf(d[i]);
 }
 
-/* row_softmax of rows [r0, r1) (at most RW_GRAIN), bit for bit, into p (row stride E): the
-   exponentials of the whole block in one vectorised pass */
+/* p = softmax(z) of rows [r0, r1) (at most RW_GRAIN) into p (row stride E), in double (no
+   underflow for any float logit gap). The exponentials of the whole block in one vectorised
+   pass: in the float build vecmath.h's vm_expf (float accuracy, which is all a float router's
+   weights keep) down to e^-87, below which it would flush to 0, and libm's double exp there
+   (p ~ 1e-38 .. 1e-300 stays nonzero: the reason p is double); libm's exp in the double build */
 static void block_softmax(double *p, const real *z, int E, long r0, long r1) {
-    float d[RW_GRAIN * MOE_ROUTE_MAX_E], ex[RW_GRAIN * MOE_ROUTE_MAX_E];
+    float d[RW_GRAIN * MOE_ROUTE_MAX_E];   /* z − max, then its exp */
     double mx[RW_GRAIN];
     int n = (int)(r1 - r0) * E;
     for (long row = r0; row < r1; row++) {
@@ -74,18 +60,21 @@ static void block_softmax(double *p, const real *z, int E, long r0, long r1) {
         mx[row - r0] = m;
         for (int c = 0; c < E; c++) d[(row - r0) * E + c] = (float)((double)zr[c] - m);
     }
-    expf_block(ex, d, n);
+    expf_inplace(d, n);
     for (long row = r0; row < r1; row++) {
         const real *zr = z + (size_t)row * E;
         double *pr = p + (row - r0) * E, sum = 0.0;
         for (int c = 0; c < E; c++) {
             double dd = (double)zr[c] - mx[row - r0];
-            pr[c] = sizeof(real) == sizeof(float) && dd > -87.0 ? (double)ex[(row - r0) * E + c] : exp(dd);
+            pr[c] = sizeof(real) == sizeof(float) && dd > -87.0 ? (double)d[(row - r0) * E + c] : exp(dd);
             sum += pr[c];
         }
         for (int c = 0; c < E; c++) pr[c] /= sum;
     }
 }
+
+/* the same for one row (the backward's recompute): the same bits as the forward's block */
+static void row_softmax(double *p, const real *z, int E) { block_softmax(p, z, E, 0, 1); }
 
 static void rw_forward_task(void *vj, long b, long e) {
     const RwJob *j = vj;
