@@ -27,7 +27,7 @@ static int list_models(char names[][64]) {
     DIR *d = opendir(CONFIGS);
     int n = 0;
     for (struct dirent *e; d && (e = readdir(d)) && n < MAX_MODELS;)
-        if (e->d_name[0] != '.' && strlen(e->d_name) < 64) snprintf(names[n++], 64, "%s", e->d_name);
+        if (e->d_name[0] != '.' && strlen(e->d_name) < 64) memcpy(names[n++], e->d_name, strlen(e->d_name) + 1);
     if (d) closedir(d);
     qsort(names, (size_t)n, 64, (int (*)(const void *, const void *))strcmp);
     return n;
