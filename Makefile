@@ -69,7 +69,7 @@ build/f64/%.o: %.c
 	$(CC) $(CFLAGS) -DREAL=double -MMD -MP -c $< -o $@
 build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -I. $(WARN) -O1 -g -Ibuild/gen -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP -c $< -o $@
+	$(CC) -std=c11 -D_GNU_SOURCE -DMOETRAIN_GRAD_POISON -I. $(WARN) -O1 -g -Ibuild/gen -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -MMD -MP -c $< -o $@
 
 # Check is the one test dependency: install it (Debian) when pkg-config cannot find it.
 check-deps:

@@ -26,8 +26,26 @@ int tape_wants_grad(const Tape *t, int n, Tensor *const *in) {
     return 0;
 }
 
+#ifdef MOETRAIN_GRAD_POISON
+#define POISON 1
+#else
+#define POISON REAL_IS_DOUBLE
+#endif
+
+/* an unset gradient buffer (tape.h, tensor.h): NaN-filled in the checking builds */
+static void make_unset(Tape *t, Tensor *out) {
+    out->grad = arena_alloc(t->arena, out->numel * sizeof(real));
+    out->grad_unset = arena_alloc(t->arena, 1);
+    *out->grad_unset = 1;
+    if (POISON)
+        for (size_t i = 0; i < out->numel; i++) out->grad[i] = (real)NAN;
+}
+
 Tensor *tape_output(Tape *t, int ndim, const int *shape, int with_grad, const char *name) {
-    Tensor *out = tensor_new(t->arena, ndim, shape, with_grad && !t->no_grad);
+    int unset = with_grad && !t->no_grad;
+    Tensor *out = tensor_new(t->arena, ndim, shape, 0);
+    if (unset && (POISON || out->numel >= TAPE_UNSET_MIN)) make_unset(t, out);
+    else if (unset) out->grad = arena_alloc_zero(t->arena, out->numel * sizeof(real));
     out->name = name;
     return out;
 }
@@ -70,11 +88,15 @@ TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int 
 }
 
 /* &t->entries[i] is taken afresh each time: a hook (tape_record_hook) may move the array */
+void tape_backward_entry(const TapeEntry *e) {
+    if (e->out) tensor_grad_ready(e->out);
+    for (int k = 0; k < e->n_in; k++)
+        if (e->in[k] && !(e->claims >> k & 1u)) tensor_grad_ready(e->in[k]);
+    e->backward(e);
+}
+
 void tape_backward_range(Tape *t, int begin, int end) {
-    for (int i = end - 1; i >= begin; i--) {
-        const TapeEntry *e = &t->entries[i];
-        e->backward(e);
-    }
+    for (int i = end - 1; i >= begin; i--) tape_backward_entry(&t->entries[i]);
 }
 
 void tape_backward_seeded(Tape *t) { tape_backward_range(t, 0, t->n); }
@@ -82,6 +104,6 @@ void tape_backward_seeded(Tape *t) { tape_backward_range(t, 0, t->n); }
 void tape_backward(Tape *t, Tensor *loss) {
     CHECK(loss->numel == 1, "loss must be a scalar, got %zu elements", loss->numel);
     CHECK(loss->grad != NULL, "loss has no grad: nothing trainable reached it (or no-grad mode)");
-    loss->grad[0] += (real)1;
+    tensor_grad_ready(loss)[0] += (real)1;
     tape_backward_seeded(t);
 }

@@ -1,10 +1,16 @@
 /* autograd/tape.h — the reverse-mode autodiff tape (symbol-to-number).
    defines: Tape, TapeEntry, BackwardFn, tape_init, tape_free, tape_reset, tape_wants_grad,
             tape_output, tape_output_inplace, tape_record, tape_backward, tape_backward_seeded,
-            tape_set_no_grad, tape_record_hook, tape_backward_range
+            tape_set_no_grad, tape_record_hook, tape_backward_range, tape_backward_entry
    Ops record an entry while the forward runs; tape_backward() replays the entries in reverse.
    Recording order is already a topological order, so no graph sort is needed. Every backward
-   ACCUMULATES (+=) into input grads and skips inputs whose grad is NULL. In no-grad mode
+   ACCUMULATES (+=) into input grads and skips inputs whose grad is NULL.
+   Unset gradients (tensor.h): a large output's gradient buffer is not zero-filled when it is
+   made (a step's [N, C] / [N, F] buffers were ~80 MB of stores for the stories15M shape). The
+   replay makes an entry's output gradient and its inputs' real (zero-filled if still unset)
+   before calling its backward, except the inputs in the entry's `claims` mask: that backward
+   claims their buffers itself (tensor_grad_claim) and, when it gets one that was unset, writes
+   it instead of adding (a GEMM with beta 0): the same values, one pass over memory fewer. In no-grad mode
    (eval, generation) nothing is recorded and outputs get no grad buffer.
    The entry array grows by doubling (a malloc only while it grows: after the first training
    step it has reached its size); everything else lives in the step arena. */
@@ -13,6 +19,11 @@
 #include "tensor/tensor.h"
 
 #define TAPE_MAX_IN 4
+/* gradients of at least this many elements start unset (tensor.h); smaller ones, losses and
+   router statistics among them, are zero-filled at once. The checking builds (-DREAL=double,
+   the sanitizer's) unset every one and fill it with NaN, so a reader that skips the protocol
+   fails their tests. */
+#define TAPE_UNSET_MIN 16384
 
 typedef struct TapeEntry TapeEntry;
 typedef void (*BackwardFn)(const TapeEntry *e);
@@ -23,6 +34,7 @@ struct TapeEntry {
     Tensor *out;
     Tensor *in[TAPE_MAX_IN];
     int n_in;
+    unsigned claims;             /* bit i: the backward claims in[i]'s gradient itself (above) */
     void *saved;                 /* op-specific data (arena-allocated), e.g. saved statistics */
 };
 
@@ -40,7 +52,8 @@ void tape_set_no_grad(Tape *t, int no_grad);
 
 /* 1 if recording is on and at least one of the n inputs has a grad buffer */
 int tape_wants_grad(const Tape *t, int n, Tensor *const *in);
-/* A fresh output tensor from the tape's arena (grad zero-filled iff with_grad) */
+/* A fresh output tensor from the tape's arena (a gradient buffer iff with_grad: zero-filled, or
+   unset when it has at least TAPE_UNSET_MIN elements) */
 Tensor *tape_output(Tape *t, int ndim, const int *shape, int with_grad, const char *name);
 /* In-place ops: a view of `base` with base's data AND gradient buffer (a fresh zero-filled
    gradient when base has none and with_grad). The op then overwrites base's values, and its
@@ -63,6 +76,9 @@ TapeEntry *tape_record_hook(Tape *t, const char *op, BackwardFn bw, Tensor *out,
 void tape_backward(Tape *t, Tensor *loss);
 /* Replays the tape with output grads already seeded by the caller. */
 void tape_backward_seeded(Tape *t);
+/* One entry's backward, its gradients made real first (the unset protocol above); what the
+   replays below call for each entry, and what a profiler timing entries one by one calls. */
+void tape_backward_entry(const TapeEntry *e);
 /* Replays entries [begin, end) in reverse (output grads seeded by the caller). */
 void tape_backward_range(Tape *t, int begin, int end);
 

@@ -189,12 +189,12 @@ static double backward_timed(Tape *t, Tensor *loss, const MoeState *ms) {
     memset(expert, 0, (size_t)t->n + 1);
     for (int i = 0; i < ms->n_layers * MOE_MODULES; i++)
         for (int j = ms->log[i].tape_begin; j < ms->log[i].tape_end && j < t->n; j++) expert[j] = 1;
-    loss->grad[0] += 1;
+    tensor_grad_ready(loss)[0] += 1;
     double sum = 0;
     for (int i = t->n - 1; i >= 0; i--) {
         const TapeEntry *e = &t->entries[i];
         double c = expert[i] ? ms->expert_clock() : 0;
-        e->backward(e);
+        tape_backward_entry(e);
         if (expert[i]) sum += ms->expert_clock() - c;
     }
     return sum;

@@ -159,11 +159,11 @@ void profile_step(StepBench *s, OpTimes *fw, OpTimes *bw) {
     op_times_add(fw, "zero_grad (params)", (t1 - t0) * 1e3);
     op_times_add(fw, "layers (fwd)", (t2 - t1) * 1e3);
     op_times_add(fw, "lm_head+CE (fwd+bwd)", (t3 - t2) * 1e3);
-    loss->grad[0] += 1;
+    tensor_grad_ready(loss)[0] += 1;
     for (int i = t->n - 1; i >= 0; i--) {
         const TapeEntry *e = &t->entries[i];
         double a = prof_now();
-        e->backward(e);
+        tape_backward_entry(e);
         op_times_add(bw, e->op, (prof_now() - a) * 1e3);
     }
     t0 = prof_now();

@@ -74,6 +74,7 @@ static void routers_seed(MoeState *st, const Checkpoint *c, int restore) {
               "recompute: layer %d slot %d routed differently when replayed", c->layer, j);
         if (k->p->grad) {
             CHECK(live->p->grad != NULL, "recompute: layer %d slot %d lost its router gradient", c->layer, j);
+            tensor_grad_claim(live->p);   /* written whole by the copy (autograd/tape.h) */
             memcpy(live->p->grad, k->p->grad, k->p->numel * sizeof(real));
         }
     }
@@ -114,6 +115,7 @@ static void layer_backward(const TapeEntry *e) {
     CHECK(y->numel == c->y->numel && !memcmp(y->data, c->y->data, bytes) && !y->grad == !c->y->grad,
           "recompute: layer %d replayed to other values (a non-deterministic op?)", c->layer);
     if (y->grad && y->grad != c->y->grad) {   /* its own buffer: dL/dy into it, G restarts for dL/dx */
+        tensor_grad_claim(y);                 /* written whole by the copy */
         memcpy(y->grad, c->y->grad, bytes);
         memset(c->y->grad, 0, bytes);
     }
@@ -157,7 +159,7 @@ Tensor *llama_layers_recompute(Tape *t, const LlamaModel *m, Tensor *x, int B, i
     CHECK(!m->acfg.pregate, "recompute: pre-gating routes each layer on the previous layer's module inputs, "
                             "which recompute does not keep");
     size_t bytes = x->numel * sizeof(real);
-    real *G = x->grad ? x->grad : arena_alloc_zero(t->arena, bytes);
+    real *G = x->grad ? tensor_grad_ready(x) : arena_alloc_zero(t->arena, bytes);
     for (int i = 0; i < m->cfg.n_layers; i++) x = checkpoint_layer(t, m, i, x, B, T, drop_rng, G);
     return x;
 }

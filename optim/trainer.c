@@ -209,7 +209,7 @@ static void micro_step(Trainer *tr, StepSums *ss) {
         if (!ss->bad) first_non_finite(&tr->tape, ss->where, sizeof ss->where);
         ss->bad = 1;
     } else {
-        loss->grad[0] = (real)(1.0 / tr->cfg.accum);
+        tensor_grad_ready(loss)[0] = (real)(1.0 / tr->cfg.accum);
         tape_backward_seeded(&tr->tape);
     }
     tape_reset(&tr->tape);

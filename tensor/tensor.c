@@ -1,6 +1,7 @@
 /* tensor/tensor.c — Tensor constructors and shape helpers. */
 #include "tensor/tensor.h"
 #include "tensor/check.h"
+#include "tensor/threads.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -55,7 +56,8 @@ Tensor *tensor_rows_view(Arena *a, const Tensor *t, int row0, int rows) {
     v->shape[0] = rows;
     v->numel = (size_t)rows * t->shape[1];
     v->data += (size_t)row0 * t->shape[1];
-    if (v->grad) v->grad += (size_t)row0 * t->shape[1];
+    if (v->grad) v->grad = tensor_grad_ready(t) + (size_t)row0 * t->shape[1];
+    v->grad_unset = NULL;   /* a slice cannot stand for the whole buffer's flag: made real above */
     return v;
 }
 
@@ -83,4 +85,24 @@ void tensor_fill(Tensor *t, real v) {
 
 void tensor_zero_grad(Tensor *t) {
     if (t->grad) memset(t->grad, 0, t->numel * sizeof(real));
+    if (t->grad_unset) *t->grad_unset = 0;
+}
+
+real *tensor_grad_ready(const Tensor *t) {
+    if (t->grad && t->grad_unset && *t->grad_unset) {
+        parallel_memzero(t->grad, t->numel * sizeof(real));
+        *t->grad_unset = 0;
+    }
+    return t->grad;
+}
+
+int tensor_grad_claim(const Tensor *t) {
+    if (!t->grad || !t->grad_unset || !*t->grad_unset) return 0;
+    *t->grad_unset = 0;
+    return 1;
+}
+
+void tensor_share_grad(Tensor *dst, const Tensor *src) {
+    dst->grad = src->grad;
+    dst->grad_unset = src->grad_unset;
 }

@@ -1,6 +1,7 @@
 /* tensor/tensor.h — an n-d array view (contiguous, row-major, up to 4 dims).
    defines: Tensor, tensor_new, tensor_1d/2d/3d, tensor_view, tensor_rows_view, tensor_rows, tensor_cols,
-            tensor_same_shape, tensor_shape_str, tensor_fill, tensor_zero_grad
+            tensor_same_shape, tensor_shape_str, tensor_fill, tensor_zero_grad, tensor_grad_ready,
+            tensor_grad_claim, tensor_share_grad
    A tensor never owns its memory: data and grad live in an Arena (activations) or in a
    ParamStore block (parameters). `grad == NULL` is THE signal that no gradient flows here.
    Frozen base weights may be stored as bf16 instead: then `bf16 != NULL` and `data == NULL`
@@ -27,6 +28,7 @@ typedef struct {
     const char *name;                 /* "layers.3.attn.wq" for params; op name for activations */
     struct PackSlot *pack;            /* frozen f32 matrix: its GEMM panels kept for the run
                                          (tensor/pack_cache.h), else NULL; views drop it */
+    unsigned char *grad_unset;        /* NULL, or the buffer's shared flag: 1 = not written yet */
 } Tensor;
 
 /* Allocates the Tensor struct and its data from the arena. Data is uninitialised;
@@ -47,5 +49,13 @@ int    tensor_same_shape(const Tensor *a, const Tensor *b);
 const char *tensor_shape_str(const Tensor *t, char *buf, size_t n);
 void   tensor_fill(Tensor *t, real v);
 void   tensor_zero_grad(Tensor *t);
+/* The gradient buffer made real: zero-filled now if it was unset. Returns t->grad. */
+real  *tensor_grad_ready(const Tensor *t);
+/* 1 if the buffer was unset (the caller now writes EVERY element: e.g. a GEMM with beta 0), else
+   0 (the caller adds into it); the buffer counts as written from here on. Also the beta a
+   writer passes: beta = 1 - tensor_grad_claim(t). */
+int    tensor_grad_claim(const Tensor *t);
+/* dst takes src's gradient buffer and its flag (an op whose output's gradient IS an input's) */
+void   tensor_share_grad(Tensor *dst, const Tensor *src);
 
 #endif

@@ -78,7 +78,7 @@ VEC_CLONES static void swiglu_backward(void *vj, long i0, long i1) {
 typedef struct {
     real *da, *g;
     const real *a, *b;
-    int write_db;
+    int write_db, da_unset;   /* da_unset: da holds garbage standing for zeros (claimed, tape.h) */
 } SharedJob;
 
 /* The swiglu derivatives (swiglu_backward), with dy read from the shared buffer g:
@@ -93,11 +93,12 @@ VEC_CLONES static void swiglu_backward_shared(void *vj, long i0, long i1) {
     if (j->da && j->write_db)
         for (long i = i0; i < i1; i++) {
             real s = vm_sigmoid(a[i]), dy = g[i];
-            j->da[i] += dy * b[i] * silu_grad(a[i], s);
+            j->da[i] = (j->da_unset ? 0 : j->da[i]) + dy * b[i] * silu_grad(a[i], s);
             g[i] = dy * a[i] * s;
         }
     else if (j->da)
-        for (long i = i0; i < i1; i++) j->da[i] += g[i] * b[i] * silu_grad(a[i], vm_sigmoid(a[i]));
+        for (long i = i0; i < i1; i++)
+            j->da[i] = (j->da_unset ? 0 : j->da[i]) + g[i] * b[i] * silu_grad(a[i], vm_sigmoid(a[i]));
     else if (j->write_db)
         for (long i = i0; i < i1; i++) g[i] = g[i] * a[i] * vm_sigmoid(a[i]);
 }
@@ -190,10 +191,10 @@ Tensor *op_swiglu(Tape *t, Tensor *a, Tensor *b) {
 }
 
 /* the swiglu gradients, db written over dy in the shared buffer (swiglu_backward_shared);
-   y->grad is b->grad when b has one, else y's own buffer */
+   y->grad is b->grad when b has one, else y's own buffer. The entry claims a's gradient. */
 static void swiglu_shared_backward_entry(const TapeEntry *e) {
     const Tensor *a = e->in[0], *b = e->in[1], *y = e->out;
-    SharedJob j = { a->grad, y->grad, a->data, b->data, b->grad != NULL };
+    SharedJob j = { a->grad, y->grad, a->data, b->data, b->grad != NULL, tensor_grad_claim(a) };
     parallel_for_chunks((long)a->numel, EW_GRAIN, swiglu_backward_shared, &j);
 }
 
@@ -203,9 +204,10 @@ Tensor *op_swiglu_shared_grad(Tape *t, Tensor *a, Tensor *b) {
     Tensor *in[2] = { a, b };
     int wants = tape_wants_grad(t, 2, in);
     Tensor *y = tape_output(t, a->ndim, a->shape, wants && !b->grad, "swiglu_shared_grad");
-    if (wants && b->grad) y->grad = b->grad;
+    if (wants && b->grad) tensor_share_grad(y, b);
     swiglu_fill(y, a, b);
-    tape_record(t, "swiglu_shared_grad", swiglu_shared_backward_entry, y, 2, in);
+    TapeEntry *e = tape_record(t, "swiglu_shared_grad", swiglu_shared_backward_entry, y, 2, in);
+    if (e) e->claims = 1u;   /* a's gradient: swiglu_shared_backward_entry */
     return y;
 }
 

@@ -63,9 +63,11 @@ static void lora_backward(const TapeEntry *e) {
     if (!a->grad && !x->grad) return;
     prod(0, 0, R, r, O, sv->s, dy, O, b->data, r, 0, sv->dh, r, sv->scratch);
     if (a->grad) gemm(1, 0, r, I, R, (real)1, sv->dh, r, x->data, I, (real)1, a->grad, I);
-    /* dX += dY·W + dH·A: one GEMM, the rank-r product appended to W's K (gemm_plus) */
+    /* dX += dY·W + dH·A: one GEMM, the rank-r product appended to W's K (gemm_plus); written
+       (beta 0) when x's gradient buffer was unset (claimed, autograd/tape.h): every element is */
     GemmExtra ext = { sv->dh, r, a->data, I, r };
-    if (x->grad) gemm_plus(0, 0, R, I, O, (real)1, dy, O, base_of(w, 0), &ext, (real)1, x->grad, I);
+    real dx_beta = tensor_grad_claim(x) ? 0 : 1;
+    if (x->grad) gemm_plus(0, 0, R, I, O, (real)1, dy, O, base_of(w, 0), &ext, dx_beta, x->grad, I);
 }
 
 static void check_args(const Tensor *x, const Tensor *w, const Tensor *a, const Tensor *b) {
@@ -91,7 +93,7 @@ static Tensor *make_output(Tape *t, Tensor *x, Tensor *w, Tensor *const *in, Ten
     Tensor *y = tape_output(t, x->ndim, shape, wants && !(res && res->grad), name);
     CHECK(!res || (tensor_same_shape(y, res) && res->data), "%s: res %s must be real data shaped as y %s",
           name, res ? tensor_shape_str(res, sr, sizeof sr) : "", tensor_shape_str(y, sy, sizeof sy));
-    if (wants && res && res->grad) y->grad = res->grad;
+    if (wants && res && res->grad) tensor_share_grad(y, res);
     return y;
 }
 
@@ -116,6 +118,7 @@ static Tensor *lora_op(Tape *t, Tensor *x, Tensor *w, Tensor *a, Tensor *b, real
     }
     if (res) ew_axpy(y->data, (real)1, res->data, y->numel);   /* y + 1·res = y + res exactly */
     TapeEntry *e = tape_record(t, name, lora_backward, y, 4, in);
+    if (e) e->claims = 1u;   /* x's gradient: lora_backward */
     if (!e) {
         arena_rewind(t->arena, m);
         return y;

@@ -47,24 +47,27 @@ void matmul_linear_forward(real *y, const real *x, const Tensor *w, int R, real 
 /* From Y[r][o] = Σ_i X[r][i] W[o][i]:
      ∂Y[r][o]/∂X[r][i] = W[o][i]  ⇒  dX[r][i] += Σ_o dY[r][o] W[o][i],  i.e. dX += dY · W   [R, I]
      ∂Y[r][o]/∂W[o][i] = X[r][i]  ⇒  dW[o][i] += Σ_r dY[r][o] X[r][i],  i.e. dW += dYᵀ · X  [O, I]
-   (either may be NULL). gemm with beta 1 does the accumulation. scratch holds max(R, O)·I reals
-   when I is narrow. */
-void matmul_linear_backward(real *dx, real *dw, const real *dy, const real *x, const Tensor *w, int R,
-                            real *scratch) {
+   (either may be NULL). gemm with beta 1 does the accumulation; dx_beta 0 writes dX instead (a
+   claimed unset buffer, autograd/tape.h). scratch holds max(R, O)·I reals when I is narrow. */
+void matmul_linear_backward(real *dx, real dx_beta, real *dw, const real *dy, const real *x, const Tensor *w,
+                            int R, real *scratch) {
     int I = w->shape[1], O = w->shape[0];
     if (R == 0 || I == 0 || O == 0) return;
-    if (dx && w->quant) gemm_quant(0, 0, R, I, O, (real)1, dy, O, w->quant, (real)1, dx, I);
-    else if (dx && w->bf16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w->bf16, I, (real)1, dx, I);
-    else if (dx && is_narrow(R, I)) matmul_gemm_narrow(0, 0, R, I, O, (real)1, dy, O, w->data, I, 1, dx, I, scratch);
-    else if (dx) gemm_plus(0, 0, R, I, O, (real)1, dy, O, (GemmB){ w->data, NULL, NULL, I, pack_get(w, 0) }, NULL, (real)1, dx, I);
+    real b = dx_beta;
+    if (dx && w->quant) gemm_quant(0, 0, R, I, O, (real)1, dy, O, w->quant, b, dx, I);
+    else if (dx && w->bf16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w->bf16, I, b, dx, I);
+    else if (dx && is_narrow(R, I)) matmul_gemm_narrow(0, 0, R, I, O, (real)1, dy, O, w->data, I, b != 0, dx, I, scratch);
+    else if (dx) gemm_plus(0, 0, R, I, O, (real)1, dy, O, (GemmB){ w->data, NULL, NULL, I, pack_get(w, 0) }, NULL, b, dx, I);
     if (dw && is_narrow(O, I)) matmul_gemm_narrow(1, 0, O, I, R, (real)1, dy, O, x, I, 1, dw, I, scratch);
     else if (dw) gemm(1, 0, O, I, R, (real)1, dy, O, x, I, (real)1, dw, I);
 }
 
-/* y = x·wᵀ:  dx += dy·w,  dw += dyᵀ·x  (linear_backward; leading dims of x flattened to rows) */
+/* y = x·wᵀ:  dx += dy·w,  dw += dyᵀ·x  (linear_backward; leading dims of x flattened to rows). The
+   entry claims x's gradient (it writes all of dX when w has rows; with none it leaves dX alone). */
 static void linear_backward_entry(const TapeEntry *e) {
     const Tensor *y = e->out, *x = e->in[0], *w = e->in[1];
-    matmul_linear_backward(x->grad, w->grad, y->grad, x->data, w, (int)tensor_rows(x), e->saved);
+    real dx_beta = w->shape[0] > 0 && tensor_grad_claim(x) ? 0 : 1;
+    matmul_linear_backward(x->grad, dx_beta, w->grad, y->grad, x->data, w, (int)tensor_rows(x), e->saved);
 }
 
 Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
@@ -87,6 +90,7 @@ Tensor *op_linear(Tape *t, Tensor *x, Tensor *w) {
     matmul_linear_forward(y->data, x->data, w, R, scratch);
     arena_rewind(t->arena, m);
     TapeEntry *e = tape_record(t, "linear", linear_backward_entry, y, 2, in);
+    if (e) e->claims = 1u;   /* x's gradient: linear_backward_entry */
     if (e && (is_narrow(R, I) || is_narrow(O, I)))
         e->saved = arena_alloc(t->arena, (size_t)(R > O ? R : O) * I * sizeof(real));
     return y;

@@ -23,10 +23,11 @@ void matmul_gemm_narrow(int ta, int tb, int M, int N, int K, real alpha, const r
 /* The raw products of op_linear, for fused ops that run many linears inside one tape entry
    (routed_ffn.c): Y [R, O] = X [R, I]·Wᵀ with W [O, I] stored as f32, bf16 or quantised (its kept
    GEMM panels when it has them, tensor/pack_cache.h); its backward dX += dY·W, dW += dYᵀ·X
-   (either NULL), both bit for bit op_linear's. scratch holds matmul_linear_scratch(R, I, O)
-   reals (0 for all but narrow products). */
+   (either NULL; dx_beta 0 writes dX instead of adding), both bit for bit op_linear's. scratch
+   holds matmul_linear_scratch(R, I, O) reals (0 for all but narrow products). */
 void matmul_linear_forward(real *y, const real *x, const Tensor *w, int R, real *scratch);
-void matmul_linear_backward(real *dx, real *dw, const real *dy, const real *x, const Tensor *w, int R, real *scratch);
+void matmul_linear_backward(real *dx, real dx_beta, real *dw, const real *dy, const real *x, const Tensor *w, int R,
+                            real *scratch);
 size_t matmul_linear_scratch(int R, int I, int O);
 
 extern const OpInfo OP_LINEAR, OP_MATMUL;   /* cases: plain, frozen_w, bf16_w; nn, nt, tn, tt */

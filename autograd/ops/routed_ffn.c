@@ -95,7 +95,7 @@ static void lin_fwd(real *y, const real *x, const Tensor *w, int n, real *scratc
     matmul_linear_forward(y, x, w, n, scratch);
 }
 static void lin_bwd(real *dx, const real *dy, const real *x, const Tensor *w, int n, real *scratch) {
-    matmul_linear_backward(dx, w->grad, dy, x, w, n, scratch);
+    matmul_linear_backward(dx, (real)1, w->grad, dy, x, w, n, scratch);
 }
 
 /* expert e's forward on its n rows: x = gather(h), g = w1 x, u = w3 x, s = silu(g)·u,

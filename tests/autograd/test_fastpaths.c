@@ -77,7 +77,7 @@ START_TEST(test_linear_narrow_paths)
         int R = shapes[s][0], I = shapes[s][1], O = shapes[s][2];
         Tensor *x = rand2(&f, R, I, 1, -1, 1), *w = rand2(&f, O, I, 1, -1, 1);
         Tensor *y = op_linear(&f.t, x, w);
-        rng_fill_uniform(&f.rng, y->grad, y->numel, -1, 1);
+        rng_fill_uniform(&f.rng, tensor_grad_ready(y), y->numel, -1, 1);
         double *want = xmalloc(sizeof(double) * ((size_t)R * O + (size_t)R * I + (size_t)O * I));
         double *wdx = want + (size_t)R * O, *wdw = wdx + (size_t)R * I;
         naive_linear(x, w, y->grad, want, wdx, wdw);
@@ -98,7 +98,7 @@ START_TEST(test_swiglu_large_matches_formula)
     int R = 64, C = 700;                 /* 44800 elements: several pool chunks */
     Tensor *a = rand2(&f, R, C, 1, -12, 12), *b = rand2(&f, R, C, 1, -2, 2);
     Tensor *y = op_swiglu(&f.t, a, b);
-    rng_fill_uniform(&f.rng, y->grad, y->numel, -1, 1);
+    rng_fill_uniform(&f.rng, tensor_grad_ready(y), y->numel, -1, 1);
     tape_backward_seeded(&f.t);
     size_t n = a->numel;
     double *want = xmalloc(3 * n * sizeof(double)), *wda = want + n, *wdb = wda + n;
@@ -123,7 +123,7 @@ static void lce_reference(Fx *f, Tensor *x, Tensor *w, const int *tg, int n, rea
     memcpy(xr->data, x->data, x->numel * sizeof(real));
     for (size_t i = 0; i < w->numel; i++) wr->data[i] = w->data ? w->data[i] : (real)bf16_to_f32(w->bf16[i]);
     Tensor *l = op_cross_entropy(&f->t, op_linear(&f->t, xr, wr), tg, n);
-    l->grad[0] = dy;
+    tensor_grad_ready(l)[0] = dy;
     tape_backward_seeded(&f->t);
     tape_reset(&f->t);
     *loss = l->data[0];
@@ -145,7 +145,7 @@ static void check_lce(int n, int C, int V, int chunk, int bf16, uint64_t seed) {
     double *want = xmalloc(sizeof(double) * (x->numel + w->numel)), loss;
     lce_reference(&f, x, w, tg, n, (real)0.75, &loss, want, want + x->numel);
     Tensor *l = op_linear_cross_entropy_chunked(&f.t, x, w, tg, n, chunk);
-    l->grad[0] = (real)0.75;
+    tensor_grad_ready(l)[0] = (real)0.75;
     tape_backward_seeded(&f.t);
     double tl = REAL_IS_DOUBLE ? 1e-11 : 2e-5;
     ck_assert_msg(fabs((double)l->data[0] - loss) <= tl * (1 + fabs(loss)), "V %d chunk %d: loss %.9g vs %.9g",
@@ -192,8 +192,8 @@ START_TEST(test_lora_linear_matches_unfused)
         memcpy(b2->data, b->data, b->numel * sizeof(real));
         Tensor *y = op_lora_linear(&f.t, x, w, a, b, (real)0.625);
         Tensor *y2 = op_add_scaled(&f.t, op_linear(&f.t, x2, wr), op_linear(&f.t, op_linear(&f.t, x2, a2), b2), (real)0.625);
-        rng_fill_uniform(&f.rng, y->grad, y->numel, -1, 1);
-        memcpy(y2->grad, y->grad, y->numel * sizeof(real));
+        rng_fill_uniform(&f.rng, tensor_grad_ready(y), y->numel, -1, 1);
+        memcpy(tensor_grad_ready(y2), y->grad, y->numel * sizeof(real));
         tape_backward_seeded(&f.t);
         const Tensor *got[4] = { y, x, a, b }, *ref[4] = { y2, x2, a2, b2 };
         for (int k = 0; k < 4; k++) {

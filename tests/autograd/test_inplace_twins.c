@@ -32,6 +32,7 @@ static Tensor *copy_t(Ctx *c, const Tensor *x, int with_grad) {
 }
 /* the same random probe into both outputs' gradients, then the backward */
 static void seed_and_backward(Ctx *c, Tensor *y1, Tensor *y2) {
+    tensor_grad_ready(y1), tensor_grad_ready(y2);
     for (size_t i = 0; i < y1->numel; i++) {
         real w = (real)rng_uniform_range(&c->rng, -1.0, 1.0);
         y1->grad[i] += w;

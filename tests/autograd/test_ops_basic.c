@@ -58,7 +58,7 @@ START_TEST(test_linear_matches_naive)
     Tensor *x = rand_t(&c, 3, (int[]){ B, T, I }, 1), *w = rand_t(&c, 2, (int[]){ O, I }, 1);
     Tensor *y = op_linear(&c.t, x, w);
     ck_assert(y->ndim == 3 && y->shape[2] == O);
-    rng_fill_uniform(&c.rng, y->grad, y->numel, -1.0, 1.0);
+    rng_fill_uniform(&c.rng, tensor_grad_ready(y), y->numel, -1.0, 1.0);
     tape_backward_seeded(&c.t);
     double want[B * T * O], dx[B * T * I] = { 0 }, dw[O * I] = { 0 };
     for (int r = 0; r < B * T; r++)
@@ -94,6 +94,7 @@ START_TEST(test_linear_bf16_matches_rounded_f32)
     double want[4 * 6], dx[4 * 9];
     for (size_t i = 0; i < y->numel; i++) want[i] = y->data[i];
     assert_vals(y16->data, want, y->numel, tol(), "y_bf16");
+    tensor_grad_ready(y16);
     for (size_t i = 0; i < y->numel; i++) y16->grad[i] = (real)1;
     tape_backward_seeded(&c.t);      /* only y16 seeded: dx = Σ_o w[o][i] */
     for (int r = 0; r < 4; r++)
@@ -144,6 +145,7 @@ START_TEST(test_linear_frozen_w_gets_no_grad)
     Tensor *y = op_linear(&c.t, x, w);
     ck_assert_int_eq(c.t.n, 1);
     assert_vals(y->data, (double[]){ -1, 4 }, 2, 1e-6, "y");
+    tensor_grad_ready(y);
     y->grad[0] = 1, y->grad[1] = 2;
     tape_backward_seeded(&c.t);
     assert_vals(x->grad, (double[]){ 7, 0 }, 2, 1e-6, "dx");   /* [1,2]·[[1,-1],[3,0.5]] */
@@ -172,6 +174,7 @@ START_TEST(test_embedding_repeated_ids_accumulate)
     const int ids[4] = { 1, 2, 1, 1 };
     Tensor *y = op_embedding(&c.t, table, ids, 4);
     assert_vals(y->data, (double[]){ 3, 4, 5, 6, 3, 4, 3, 4 }, 8, 0, "y");
+    tensor_grad_ready(y);
     for (int i = 0; i < 8; i++) y->grad[i] = (real)(i + 1);
     tape_backward_seeded(&c.t);
     /* row 1 gets dy rows 0, 2, 3: (1+5+7, 2+6+8); row 2 gets dy row 1; row 0 nothing */
@@ -211,6 +214,7 @@ START_TEST(test_gather_rows_forward_backward)
     Tensor *x = from_vals(&c, 3, 2, (double[]){ 1, 2, 3, 4, 5, 6 }, 1);
     Tensor *y = op_gather_rows(&c.t, x, (const int[]){ 2, 2, 0 }, 3);
     assert_vals(y->data, (double[]){ 5, 6, 5, 6, 1, 2 }, 6, 0, "y");
+    tensor_grad_ready(y);
     for (int i = 0; i < 6; i++) y->grad[i] = (real)(i + 1);
     tape_backward_seeded(&c.t);
     assert_vals(x->grad, (double[]){ 5, 6, 0, 0, 4, 6 }, 6, 0, "dx");
@@ -228,6 +232,7 @@ START_TEST(test_scatter_add_rows_repeated_idx)
     Tensor *y = op_scatter_add_rows(&c.t, base, src, (const int[]){ 2, 0, 2 }, w);
     /* row 0: 1 + 2·(10,20); row 1: base; row 2: 1 + 0.5·(1,2) − (100,200) */
     assert_vals(y->data, (double[]){ 21, 41, 1, 1, -98.5, -198 }, 6, 1e-6, "y");
+    tensor_grad_ready(y);
     for (int i = 0; i < 6; i++) y->grad[i] = (real)(i + 1);   /* dy rows (1,2) (3,4) (5,6) */
     tape_backward_seeded(&c.t);
     assert_vals(base->grad, (double[]){ 1, 2, 3, 4, 5, 6 }, 6, 1e-6, "dbase");
@@ -251,6 +256,7 @@ START_TEST(test_slice_and_concat_cols)
     Tensor *cat = op_concat_cols(&c.t, s, b);
     ck_assert_int_eq(cat->shape[1], 3);
     assert_vals(cat->data, (double[]){ 2, 3, 9, 6, 7, 10 }, 6, 0, "concat");
+    tensor_grad_ready(cat);
     for (int i = 0; i < 6; i++) cat->grad[i] = (real)(i + 1);
     tape_backward_seeded(&c.t);
     assert_vals(x->grad, (double[]){ 0, 1, 2, 0, 0, 4, 5, 0 }, 8, 0, "dx");
@@ -320,14 +326,17 @@ START_TEST(test_softmax_parallel_matches_serial)
     enum { R = 64, C = 1024 };
     Tensor *x = rand_t(&c, 2, (int[]){ R, C }, 1);
     Tensor *y = op_softmax(&c.t, x);
-    rng_fill_uniform(&c.rng, y->grad, y->numel, -1.0, 1.0);
+    rng_fill_uniform(&c.rng, tensor_grad_ready(y), y->numel, -1.0, 1.0);
     tape_backward_seeded(&c.t);
     tape_reset(&c.t);
+    double mag = 0;   /* a lost seed (dy read as zeros) would make both sides zero and equal */
+    for (size_t i = 0; i < x->numel; i++) mag += fabs((double)x->grad[i]);
+    ck_assert_msg(mag > 1e-3, "softmax dx is all zeros: the seeded dy did not reach the backward");
     for (int r = 0; r < R; r += 9) {
         Tensor *xr = tensor_2d(&c.a, 1, C, 1);
         memcpy(xr->data, x->data + (size_t)r * C, C * sizeof(real));
         Tensor *yr = op_softmax(&c.t, xr);
-        memcpy(yr->grad, y->grad + (size_t)r * C, C * sizeof(real));
+        memcpy(tensor_grad_ready(yr), y->grad + (size_t)r * C, C * sizeof(real));
         tape_backward_seeded(&c.t);
         tape_reset(&c.t);
         ck_assert(memcmp(yr->data, y->data + (size_t)r * C, C * sizeof(real)) == 0);

@@ -215,7 +215,7 @@ static void attention_run(real *buf, int B, int T, int H, int KV, int D) {
     fx_init(&f, 6);
     Tensor *q = rand4(&f, B, T, H, D, 1), *k = rand4(&f, B, T, KV, D, 1), *v = rand4(&f, B, T, KV, D, 1);
     Tensor *y = op_causal_attention(&f.t, q, k, v);
-    rng_fill_uniform(&f.rng, y->grad, y->numel, -1.0, 1.0);
+    rng_fill_uniform(&f.rng, tensor_grad_ready(y), y->numel, -1.0, 1.0);
     tape_backward_seeded(&f.t);
     size_t nq = q->numel, nk = k->numel;
     memcpy(buf, y->data, nq * sizeof(real));

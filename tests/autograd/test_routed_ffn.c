@@ -61,6 +61,7 @@ static void build(Case *c, int fused, int w_grad) {
     size_t before = arena_used(&c->a);
     c->y = fused ? op_routed_ffn(&c->t, c->h, c->W, r, c->w1, c->w3, c->w2) : chain(&c->t, c->h, c->W, r, c->w1, c->w3, c->w2);
     c->kept = arena_used(&c->a) - before;
+    tensor_grad_ready(c->y);
     for (int i = 0; i < N * C; i++) c->y->grad[i] += (real)rng_uniform_range(&rng, -1, 1);
     tape_backward_seeded(&c->t);
 }

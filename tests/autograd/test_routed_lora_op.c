@@ -43,7 +43,7 @@ static void build(Case *c, int inplace) {
     route_select(&c->a, c->p, NT, K, NULL, r);
     Tensor *base = inplace ? op_scale(&c->t, c->base, (real)1) : c->base;
     c->y = op_routed_lora(&c->t, base, c->x, c->W, r, c->A, c->B, (real)0.75, inplace);
-    memcpy(c->y->grad, c->dy, sizeof c->dy);
+    memcpy(tensor_grad_ready(c->y), c->dy, sizeof c->dy);
     tape_backward_seeded(&c->t);
 }
 

@@ -23,6 +23,7 @@ static double probe_loss(Probe *p, int with_grad) {
         for (size_t i = 0; i < y->numel; i++) loss += (double)p->w[k][i] * (double)y->data[i];
         if (with_grad) {
             CHECK(y->grad != NULL, "case %s: output has no grad although inputs do", p->c->name);
+            tensor_grad_ready(y);   /* a caller seeding an output makes its gradient real first (tape.h) */
             for (size_t i = 0; i < y->numel; i++) y->grad[i] += p->w[k][i];
         }
     }

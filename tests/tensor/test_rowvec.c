@@ -137,7 +137,7 @@ static void check_lce_bitwise(int n, int C, int V, int chunk, int w_grad, int th
     real want = lce_twin(x->data, w->data, tg, n, C, V, rows, (real)0.75, dx, dw);
     Tensor *l = chunk > 0 ? op_linear_cross_entropy_chunked(&f.t, x, w, tg, n, chunk)
                           : op_linear_cross_entropy(&f.t, x, w, tg, n);
-    l->grad[0] = (real)0.75;
+    tensor_grad_ready(l)[0] = (real)0.75;
     tape_backward_seeded(&f.t);
     ck_assert_msg(same_bits(&l->data[0], &want, sizeof want), "n %d V %d chunk %d threads %d: loss %.9g vs %.9g",
                   n, V, chunk, threads, (double)l->data[0], (double)want);
