@@ -171,7 +171,7 @@ void memory_activations(const LlamaModel *m, int B, int T, int recompute, int th
     double routers = m->moe ? c->n_layers * MOE_MODULES : 0;
     a->tail = rmsnorm_b(N, C, 1) + 2 * ints(N) + ten(1, 1) + al(64) + al(N * C * RS) + (full ? al(V * C * RS) : 0) +
               routers * 4 * hdr();
-    double rows = fmin(N, fmax(1, floor((double)linear_ce_chunk_elems(full) / V)));
+    double rows = fmin(N, fmax(1, floor((double)linear_ce_chunk_elems() / V)));
     /* the logits chunk, the row losses, and wᵀ's panels packed once (V rounded up to a panel)
        unless training keeps them (memory_pack_bytes, counted with the runtime) */
     int kept;

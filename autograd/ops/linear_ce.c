@@ -161,11 +161,11 @@ Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int
     return y;
 }
 
-size_t linear_ce_chunk_elems(int w_trained) { return w_trained ? LINEAR_CE_CHUNK_ELEMS_DW : LINEAR_CE_CHUNK_ELEMS; }
+size_t linear_ce_chunk_elems(void) { return LINEAR_CE_CHUNK_ELEMS; }
 
 Tensor *op_linear_cross_entropy(Tape *t, Tensor *x, Tensor *w, const int *targets, int n) {
     size_t V = w->ndim == 2 && w->shape[0] > 0 ? (size_t)w->shape[0] : 1;
-    size_t rows = linear_ce_chunk_elems(w->grad != NULL && !t->no_grad) / V;
+    size_t rows = linear_ce_chunk_elems() / V;
     return op_linear_cross_entropy_chunked(t, x, w, targets, n, rows < 1 ? 1 : rows > 0x7fffffff ? 0x7fffffff : (int)rows);
 }
 

@@ -132,7 +132,7 @@ static void check_lce_bitwise(int n, int C, int V, int chunk, int w_grad, int th
     for (int i = 0; i < n; i++) tg[i] = i % 7 == 3 ? CE_IGNORE_INDEX : (int)rng_int(&f.rng, (uint64_t)V);
     real *dx = arena_alloc_zero(&f.a, x->numel * sizeof(real));
     real *dw = w_grad ? arena_alloc_zero(&f.a, w->numel * sizeof(real)) : NULL;
-    int rows = chunk > 0 ? (chunk < n ? chunk : n) : (int)(linear_ce_chunk_elems(w_grad) / (size_t)V);
+    int rows = chunk > 0 ? (chunk < n ? chunk : n) : (int)(linear_ce_chunk_elems() / (size_t)V);
     rows = rows < n ? rows : n;
     real want = lce_twin(x->data, w->data, tg, n, C, V, rows, (real)0.75, dx, dw);
     Tensor *l = chunk > 0 ? op_linear_cross_entropy_chunked(&f.t, x, w, tg, n, chunk)
