@@ -43,6 +43,10 @@
 #ifndef DIRECT_B_MAX_M
 #define DIRECT_B_MAX_M 16        /* rows of C up to which a segmented sweep reads B in place */
 #endif
+#ifndef DIRECT_B_MAX_KN
+#define DIRECT_B_MAX_KN 8192     /* ... and any rows when all of op(B) holds at most this many reals
+                                    (32 KB: it stays in L1 over the sweeps) */
+#endif
 
 /* ---- scratch buffers: a global free list, grown on demand, never freed ---- */
 
@@ -191,7 +195,8 @@ static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch
     /* B in place only when few rows of A reuse it (packing a panel used once is pure cost;
        measured slower for tall A, whose many sweeps over a panel prefer it packed) */
     int seg = j->ki->seg != NULL;
-    int direct_b = seg && !j->trans_b && j->B && !j->B16 && !j->Bq && !j->Bp && m1 - m0 <= DIRECT_B_MAX_M;
+    int direct_b = seg && !j->trans_b && j->B && !j->B16 && !j->Bq && !j->Bp &&
+                   (m1 - m0 <= DIRECT_B_MAX_M || (long)j->K * (n1 - n0) <= DIRECT_B_MAX_KN);
     /* a B packed once: blocks of NC_PRE columns, all of A's rows that fit A_PRE_REALS per sweep
        (each panel, fetched from memory once, serves every row tile; A stays in L2) */
     int ncb = j->Bp ? NC_PRE : NC_MAX, mcb = MC_MAX;
