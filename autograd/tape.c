@@ -26,26 +26,20 @@ int tape_wants_grad(const Tape *t, int n, Tensor *const *in) {
     return 0;
 }
 
-#ifdef MOETRAIN_GRAD_POISON
-#define POISON 1
-#else
-#define POISON REAL_IS_DOUBLE
-#endif
-
 /* an unset gradient buffer (tape.h, tensor.h): NaN-filled in the checking builds */
 static void make_unset(Tape *t, Tensor *out) {
     out->grad = arena_alloc(t->arena, out->numel * sizeof(real));
     out->grad_unset = arena_alloc(t->arena, 1);
     *out->grad_unset = 1;
-    if (POISON)
+    if (TAPE_GRAD_POISON)
         for (size_t i = 0; i < out->numel; i++) out->grad[i] = (real)NAN;
 }
 
 Tensor *tape_output(Tape *t, int ndim, const int *shape, int with_grad, const char *name) {
-    int unset = with_grad && !t->no_grad;
+    int has_grad = with_grad && !t->no_grad;
     Tensor *out = tensor_new(t->arena, ndim, shape, 0);
-    if (unset && (POISON || out->numel >= TAPE_UNSET_MIN)) make_unset(t, out);
-    else if (unset) out->grad = arena_alloc_zero(t->arena, out->numel * sizeof(real));
+    if (has_grad && (TAPE_GRAD_POISON || out->numel >= TAPE_UNSET_MIN)) make_unset(t, out);
+    else if (has_grad) out->grad = arena_alloc_zero(t->arena, out->numel * sizeof(real));
     out->name = name;
     return out;
 }
@@ -53,8 +47,10 @@ Tensor *tape_output(Tape *t, int ndim, const int *shape, int with_grad, const ch
 Tensor *tape_output_inplace(Tape *t, Tensor *base, int with_grad, const char *name) {
     Tensor *out = tensor_view(t->arena, base, base->ndim, base->shape);
     out->name = name;
-    if (!out->grad && with_grad && !t->no_grad)
+    if (!out->grad && with_grad && !t->no_grad) {
         out->grad = arena_alloc_zero(t->arena, out->numel * sizeof(real));
+        out->grad_unset = NULL;
+    }
     return out;
 }
 

@@ -4,13 +4,17 @@
             tape_set_no_grad, tape_record_hook, tape_backward_range, tape_backward_entry
    Ops record an entry while the forward runs; tape_backward() replays the entries in reverse.
    Recording order is already a topological order, so no graph sort is needed. Every backward
-   ACCUMULATES (+=) into input grads and skips inputs whose grad is NULL.
+   ACCUMULATES (+=) into input grads (claimed ones aside, below) and skips inputs whose grad is
+   NULL.
    Unset gradients (tensor.h): a large output's gradient buffer is not zero-filled when it is
    made (a step's [N, C] / [N, F] buffers were ~80 MB of stores for the stories15M shape). The
    replay makes an entry's output gradient and its inputs' real (zero-filled if still unset)
    before calling its backward, except the inputs in the entry's `claims` mask: that backward
    claims their buffers itself (tensor_grad_claim) and, when it gets one that was unset, writes
-   it instead of adding (a GEMM with beta 0): the same values, one pass over memory fewer. In no-grad mode
+   it instead of adding (a GEMM with beta 0): the same values, one pass over memory fewer. A
+   backward that adds into the gradient of a tensor that is not among its entry's inputs (e.g.
+   op_concat_rows's, kept in its saved data) makes it real itself with tensor_grad_ready. The
+   flag is not atomic: ready / claim run on the calling thread, never inside a pool task. In no-grad mode
    (eval, generation) nothing is recorded and outputs get no grad buffer.
    The entry array grows by doubling (a malloc only while it grows: after the first training
    step it has reached its size); everything else lives in the step arena. */
@@ -24,6 +28,11 @@
    the sanitizer's) unset every one and fill it with NaN, so a reader that skips the protocol
    fails their tests. */
 #define TAPE_UNSET_MIN 16384
+#ifdef MOETRAIN_GRAD_POISON
+#define TAPE_GRAD_POISON 1
+#else
+#define TAPE_GRAD_POISON REAL_IS_DOUBLE
+#endif
 
 typedef struct TapeEntry TapeEntry;
 typedef void (*BackwardFn)(const TapeEntry *e);

@@ -1,6 +1,7 @@
 /* nn/memory_acts.c — the step arena, op by op (see memory_acts.h). Every helper mirrors one op's
    allocations (autograd/ops/ files) and returns bytes; `g` flags say whether a gradient flows (the op
-   then records an entry, zero-fills a gradient buffer and keeps its saved data). */
+   then records an entry, makes a gradient buffer (zero-filled or unset, autograd/tape.h: the same
+   bytes) and keeps its saved data). */
 #include "nn/memory_acts.h"
 #include "nn/model_memory.h"
 #include "autograd/ops/attention.h"

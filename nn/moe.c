@@ -117,7 +117,7 @@ void moe_linear_init(MoeLinear *m, Rng *rng) {
 static Tensor *no_grad_view(Tape *t, const Tensor *p) {
     Tensor *v = arena_alloc(t->arena, sizeof *v);
     *v = *p;
-    v->grad = NULL;
+    v->grad = NULL, v->grad_unset = NULL;
     return v;
 }
 

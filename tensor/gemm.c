@@ -189,14 +189,23 @@ static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c
     }
 }
 
+/* 1 if rows of B at stride ldb spread over L1's sets (64 sets of 64-byte lines): a stride of a
+   multiple of 256 bytes sends them to at most 16 sets, where a small B would evict itself */
+static int rows_spread(size_t ldb) {
+    size_t bytes = ldb * sizeof(real);
+    return bytes % 64 != 0 || ((bytes / 64) % 64) % 4 != 0;
+}
+
 static void gemm_block(const GemmJob *j, int m0, int m1, int n0, int n1, Scratch *s) {
     const int NR = j->ki->nr, MR = j->ki->mr;
     int nc_max = n1 - n0 < NC_MAX ? n1 - n0 : NC_MAX, kt_max = j->kc + j->x.K;
-    /* B in place only when few rows of A reuse it (packing a panel used once is pure cost;
-       measured slower for tall A, whose many sweeps over a panel prefer it packed) */
+    /* B in place when few rows of A reuse it (packing a panel used once is pure cost; measured
+       slower for tall A, whose many sweeps over a panel prefer it packed), or when all of op(B)
+       is small enough to stay in L1 over the sweeps (attention's per-block products) */
     int seg = j->ki->seg != NULL;
-    int direct_b = seg && !j->trans_b && j->B && !j->B16 && !j->Bq && !j->Bp &&
-                   (m1 - m0 <= DIRECT_B_MAX_M || (long)j->K * (n1 - n0) <= DIRECT_B_MAX_KN);
+    int small_b = (long)(j->K + j->x.K) * (n1 - n0) <= DIRECT_B_MAX_KN && rows_spread(j->ldb) &&
+                  (!j->x.K || rows_spread((size_t)j->x.ldb));
+    int direct_b = seg && !j->trans_b && j->B && !j->B16 && !j->Bq && !j->Bp && (m1 - m0 <= DIRECT_B_MAX_M || small_b);
     /* a B packed once: blocks of NC_PRE columns, all of A's rows that fit A_PRE_REALS per sweep
        (each panel, fetched from memory once, serves every row tile; A stays in L2) */
     int ncb = j->Bp ? NC_PRE : NC_MAX, mcb = MC_MAX;

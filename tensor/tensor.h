@@ -49,7 +49,8 @@ int    tensor_same_shape(const Tensor *a, const Tensor *b);
 const char *tensor_shape_str(const Tensor *t, char *buf, size_t n);
 void   tensor_fill(Tensor *t, real v);
 void   tensor_zero_grad(Tensor *t);
-/* The gradient buffer made real: zero-filled now if it was unset. Returns t->grad. */
+/* The gradient buffer made real: zero-filled now (on the pool) if it was unset. Returns t->grad.
+   Not from inside a pool task (tensor_rows_view calls it too). */
 real  *tensor_grad_ready(const Tensor *t);
 /* 1 if the buffer was unset (the caller now writes EVERY element: e.g. a GEMM with beta 0), else
    0 (the caller adds into it); the buffer counts as written from here on. Also the beta a

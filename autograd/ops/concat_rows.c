@@ -18,8 +18,10 @@ static void concat_rows_backward(const TapeEntry *e) {
     for (int i = 0; i < sv->n; i++) {
         Tensor *x = sv->xs[i];
         size_t len = (size_t)x->shape[0] * C;
-        if (x->grad)
-            for (size_t j = 0; j < len; j++) x->grad[j] += e->out->grad[off + j];
+        if (x->grad) {   /* not an entry input, so the replay does not make it real: done here */
+            real *dx = tensor_grad_ready(x);
+            for (size_t j = 0; j < len; j++) dx[j] += e->out->grad[off + j];
+        }
         off += len;
     }
 }

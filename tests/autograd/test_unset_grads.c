@@ -3,7 +3,9 @@
      once, claim hands the buffer over once, and a view sees what the tensor sees;
    - fan-out through claiming ops: a [200, 100] activation read by op_scale (which does not
      claim) and two op_linear (the first replayed claims the buffer and writes dX with beta 0,
-     the second adds). The arena is filled with 7s before the forward, so an unset buffer holds
+     the second adds).
+   - an op whose inputs are not its entry's (op_concat_rows keeps them in its saved data) makes
+     their unset gradients real itself. The arena is filled with 7s before the forward, so an unset buffer holds
      garbage in every build: a claim that added instead of writing, or a reader that skipped
      tensor_grad_ready, shows in dx, compared with a naive double twin. */
 #include "tests/support/suites.h"
@@ -32,8 +34,8 @@ START_TEST(test_unset_flag_ready_claim_view)
     Tensor *x = rand2(&f, 200, 100, 1), *s = rand2(&f, 2, 3, 1);
     Tensor *y = op_scale(&f.t, x, (real)2), *ys = op_scale(&f.t, s, (real)2);
     ck_assert(y->grad_unset && *y->grad_unset == 1);            /* 20000 elements >= TAPE_UNSET_MIN */
-    ck_assert(REAL_IS_DOUBLE || !ys->grad_unset);                /* 6: zero-filled at once ... */
-    ck_assert(REAL_IS_DOUBLE || ys->grad[0] == 0);               /* ... (the double build unsets all) */
+    ck_assert(TAPE_GRAD_POISON || !ys->grad_unset);              /* 6: zero-filled at once ... */
+    ck_assert(TAPE_GRAD_POISON || ys->grad[0] == 0);             /* ... (the checking builds unset all) */
     Tensor *v = tensor_view(&f.a, y, 2, (int[]){ 100, 200 });
     ck_assert(v->grad == y->grad && v->grad_unset == y->grad_unset);
     y->grad[5] = (real)3;
@@ -81,11 +83,36 @@ START_TEST(test_unset_fan_out_through_claims)
 }
 END_TEST
 
+START_TEST(test_unset_concat_rows_inputs)
+{
+    Fx f;
+    fx_init(&f, 5);
+    arena_free(&f.a);
+    arena_init(&f.a, 1 << 24);
+    Tensor *x = rand2(&f, 300, 100, 1);
+    dirty_arena(&f.a, 8u << 20);
+    /* two unset inputs (30000 elements each) of the concatenation */
+    Tensor *parts[2] = { op_scale(&f.t, x, (real)2), op_scale(&f.t, x, (real)3) };
+    ck_assert(parts[0]->grad_unset && *parts[0]->grad_unset == 1);
+    Tensor *y = op_concat_rows(&f.t, parts, 2);
+    real *dy = tensor_grad_ready(y);
+    rng_fill_uniform(&f.rng, dy, y->numel, -1, 1);
+    tape_backward_seeded(&f.t);
+    for (size_t i = 0; i < x->numel; i++) {   /* dx = 2·dy[top] + 3·dy[bottom] */
+        double want = 2.0 * dy[i] + 3.0 * dy[x->numel + i];
+        ck_assert_msg(fabs((double)x->grad[i] - want) <= 1e-5 * (1 + fabs(want)), "dx[%zu]: %.9g vs %.9g", i,
+                      (double)x->grad[i], want);
+    }
+    fx_free(&f);
+}
+END_TEST
+
 Suite *unset_grads_suite(void) {
     Suite *s = suite_create("unset_grads");
     TCase *tc = tcase_create("protocol");
     tcase_add_test(tc, test_unset_flag_ready_claim_view);
     tcase_add_test(tc, test_unset_fan_out_through_claims);
+    tcase_add_test(tc, test_unset_concat_rows_inputs);
     suite_add_tcase(s, tc);
     return s;
 }
