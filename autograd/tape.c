@@ -83,7 +83,6 @@ TapeEntry *tape_record(Tape *t, const char *op, BackwardFn bw, Tensor *out, int 
     return e;
 }
 
-/* &t->entries[i] is taken afresh each time: a hook (tape_record_hook) may move the array */
 void tape_backward_entry(const TapeEntry *e) {
     if (e->out) tensor_grad_ready(e->out);
     for (int k = 0; k < e->n_in; k++)
@@ -91,6 +90,7 @@ void tape_backward_entry(const TapeEntry *e) {
     e->backward(e);
 }
 
+/* &t->entries[i] is taken afresh each time: a hook (tape_record_hook) may move the array */
 void tape_backward_range(Tape *t, int begin, int end) {
     for (int i = end - 1; i >= begin; i--) tape_backward_entry(&t->entries[i]);
 }

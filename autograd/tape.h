@@ -14,8 +14,8 @@
    it instead of adding (a GEMM with beta 0): the same values, one pass over memory fewer. A
    backward that adds into the gradient of a tensor that is not among its entry's inputs (e.g.
    op_concat_rows's, kept in its saved data) makes it real itself with tensor_grad_ready. The
-   flag is not atomic: ready / claim run on the calling thread, never inside a pool task. In no-grad mode
-   (eval, generation) nothing is recorded and outputs get no grad buffer.
+   flag is not atomic: ready / claim run on the calling thread, never inside a pool task.
+   In no-grad mode (eval, generation) nothing is recorded and outputs get no grad buffer.
    The entry array grows by doubling (a malloc only while it grows: after the first training
    step it has reached its size); everything else lives in the step arena. */
 #ifndef TAPE_H

@@ -189,7 +189,7 @@ Tensor *op_scatter_add_rows_inplace(Tape *t, Tensor *base, Tensor *src, const in
     Tensor *y = tensor_view(t->arena, base, 2, base->shape);
     y->name = "scatter_add_rows_inplace";
     if (!base->grad && !t->no_grad && tape_wants_grad(t, 2, in))
-        y->grad = tensor_new(t->arena, 2, base->shape, 1)->grad, y->grad_unset = NULL;
+        tensor_share_grad(y, tensor_new(t->arena, 2, base->shape, 1));
     scatter_rows_add(y->data, src->data, idx, w->data, n, base->shape[1]);
     TapeEntry *e = tape_record(t, "scatter_add_rows_inplace", scatter_inplace_backward_entry, y, 2, in);
     if (e) save_idx(t, e, idx, n);

@@ -53,11 +53,12 @@ void matmul_linear_backward(real *dx, real dx_beta, real *dw, const real *dy, co
                             int R, real *scratch) {
     int I = w->shape[1], O = w->shape[0];
     if (R == 0 || I == 0 || O == 0) return;
-    real b = dx_beta;
-    if (dx && w->quant) gemm_quant(0, 0, R, I, O, (real)1, dy, O, w->quant, b, dx, I);
-    else if (dx && w->bf16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w->bf16, I, b, dx, I);
-    else if (dx && is_narrow(R, I)) matmul_gemm_narrow(0, 0, R, I, O, (real)1, dy, O, w->data, I, b != 0, dx, I, scratch);
-    else if (dx) gemm_plus(0, 0, R, I, O, (real)1, dy, O, (GemmB){ w->data, NULL, NULL, I, pack_get(w, 0) }, NULL, b, dx, I);
+    if (dx && w->quant) gemm_quant(0, 0, R, I, O, (real)1, dy, O, w->quant, dx_beta, dx, I);
+    else if (dx && w->bf16) gemm_bf16(0, 0, R, I, O, (real)1, dy, O, w->bf16, I, dx_beta, dx, I);
+    else if (dx && is_narrow(R, I))
+        matmul_gemm_narrow(0, 0, R, I, O, (real)1, dy, O, w->data, I, dx_beta != 0, dx, I, scratch);
+    else if (dx)
+        gemm_plus(0, 0, R, I, O, (real)1, dy, O, (GemmB){ w->data, NULL, NULL, I, pack_get(w, 0) }, NULL, dx_beta, dx, I);
     if (dw && is_narrow(O, I)) matmul_gemm_narrow(1, 0, O, I, R, (real)1, dy, O, x, I, 1, dw, I, scratch);
     else if (dw) gemm(1, 0, O, I, R, (real)1, dy, O, x, I, (real)1, dw, I);
 }

@@ -230,7 +230,7 @@ static Tensor *make_output(Tape *t, Tensor *base, int wants, int inplace) {
     if (inplace) {
         Tensor *y = tensor_view(t->arena, base, 2, base->shape);
         y->name = "routed_lora";
-        if (!base->grad && wants) y->grad = tensor_new(t->arena, 2, base->shape, 1)->grad, y->grad_unset = NULL;
+        if (!base->grad && wants) tensor_share_grad(y, tensor_new(t->arena, 2, base->shape, 1));
         return y;
     }
     Tensor *y = tape_output(t, 2, base->shape, wants, "routed_lora");

@@ -3,6 +3,7 @@
    - op_linear on narrow products (LoRA's rank side, computed transposed) against double loops,
      forward and both gradients, on shapes large enough to take that path;
    - swiglu on a tensor large enough to split over the pool, against the formula in double;
+   - softmax on rows that take the pool path, bit for bit the single-row result;
    - op_lora_linear (fused LoRA) against op_linear/op_add_scaled, f32 and bf16 base weights;
    - op_linear_cross_entropy (fused, chunked) against op_linear + op_cross_entropy: loss and
      both gradients, vocabularies that are and are not multiples of 16, ignored rows, chunk sizes
@@ -238,6 +239,35 @@ START_TEST(test_linear_ce_bad_target_aborts)
 }
 END_TEST
 
+/* Large inputs take the thread-pool path: every row must equal the serial single-row result
+   bit for bit, forward and backward. */
+START_TEST(test_softmax_parallel_matches_serial)
+{
+    Fx f;
+    fx_init(&f, 99);
+    enum { R = 64, C = 1024 };
+    Tensor *x = rand2(&f, R, C, 1, -1, 1);
+    Tensor *y = op_softmax(&f.t, x);
+    rng_fill_uniform(&f.rng, tensor_grad_ready(y), y->numel, -1.0, 1.0);
+    tape_backward_seeded(&f.t);
+    tape_reset(&f.t);
+    double mag = 0;   /* a lost seed (dy read as zeros) would make both sides zero and equal */
+    for (size_t i = 0; i < x->numel; i++) mag += fabs((double)x->grad[i]);
+    ck_assert_msg(mag > 1e-3, "softmax dx is all zeros: the seeded dy did not reach the backward");
+    for (int r = 0; r < R; r += 9) {
+        Tensor *xr = tensor_2d(&f.a, 1, C, 1);
+        memcpy(xr->data, x->data + (size_t)r * C, C * sizeof(real));
+        Tensor *yr = op_softmax(&f.t, xr);
+        memcpy(tensor_grad_ready(yr), y->grad + (size_t)r * C, C * sizeof(real));
+        tape_backward_seeded(&f.t);
+        tape_reset(&f.t);
+        ck_assert(memcmp(yr->data, y->data + (size_t)r * C, C * sizeof(real)) == 0);
+        ck_assert(memcmp(xr->grad, x->grad + (size_t)r * C, C * sizeof(real)) == 0);
+    }
+    fx_free(&f);
+}
+END_TEST
+
 Suite *fastpaths_suite(void) {
     Suite *s = suite_create("fastpaths");
     TCase *tc = tcase_create("values");
@@ -245,6 +275,7 @@ Suite *fastpaths_suite(void) {
     tcase_add_test(tc, test_vm_expf_accuracy);
     tcase_add_test(tc, test_linear_narrow_paths);
     tcase_add_test(tc, test_swiglu_large_matches_formula);
+    tcase_add_test(tc, test_softmax_parallel_matches_serial);
     tcase_add_test(tc, test_linear_ce_matches_unfused);
     tcase_add_test(tc, test_linear_ce_all_ignored_and_no_grad);
     tcase_add_test(tc, test_lora_linear_matches_unfused);
