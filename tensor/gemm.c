@@ -99,6 +99,7 @@ typedef struct {
     const struct QuantMat *Bq;   /* B as NF4 / int8 (gemm_quant), else NULL */
     const real *Bp;      /* op(B) packed once (gemm_packed): panel p at Bp + p*K*NR, else NULL */
     GemmExtra x;         /* gemm_plus's second product (x.K == 0: none), appended to the last slice */
+    real *rmax;          /* gemm_rowmax's lane maxima [M, GEMM_ROWMAX_LANES], else NULL */
 } GemmJob;
 
 static void macro_kernel(const GemmJob *j, int mc, int nc, int kc, const real *ap,
@@ -160,6 +161,8 @@ static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c
     const int mfull = k->mc / MR * MR, nfull = direct_b ? k->nc / NR * NR : 0;
     size_t sa_i = j->trans_a ? 1 : j->lda, sa_k = j->trans_a ? j->lda : 1;
     const real *a0 = j->A + (size_t)k->ic * sa_i + (size_t)k->pc * sa_k;
+    /* the row maxima fold the final values only: those of the last K slice */
+    real *rmax = j->rmax && k->pc + k->kc >= j->K ? j->rmax + (size_t)k->ic * GEMM_ROWMAX_LANES : NULL;
     for (int jr = 0; jr < k->nc; jr += NR) {
         int nv = k->nc - jr < NR ? k->nc - jr : NR;
         GemmSeg sg[2];
@@ -184,7 +187,8 @@ static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c
             sg[1].ai = 1, sg[1].ap = (size_t)MR;
             if (j->Bp && k->jc + jr + NR < j->N) prefetch_share(sg[0].b + k->bps, (size_t)k->kc * NR, ir / MR,
                                                              (k->mc + MR - 1) / MR);
-            j->ki->seg(sg, k->kx ? 2 : 1, c + (size_t)ir * j->ldc + jr, j->ldc, j->alpha, beta, mv, nv);
+            j->ki->seg(sg, k->kx ? 2 : 1, c + (size_t)ir * j->ldc + jr, j->ldc, j->alpha, beta, mv, nv,
+                       rmax ? rmax + (size_t)ir * GEMM_ROWMAX_LANES : NULL);
         }
     }
 }
@@ -280,6 +284,7 @@ static void run_job(GemmJob *j) {
     double pa = j->ki->seg ? 0.0 : 1.0;     /* a segmented sweep reads A in place: no A copies */
     double pb = j->Bp ? 0.0 : 1.0;          /* nor B copies when B was packed once */
     j->split_n = split_cost(un, NR, m_pad, j->K, nt, pb, pa) < split_cost(um, MR, n_pad, j->K, nt, pa, pb);
+    if (j->rmax) j->split_n = 0;            /* a row's maxima are folded by the one thread that owns it */
     if (nt == 1) gemm_task(j, 0, j->split_n ? j->N : j->M);
     else if (j->split_n) parallel_for_chunks(j->N, NR, gemm_task, j);
     else parallel_for_chunks(j->M, MR, gemm_task, j);
@@ -298,7 +303,7 @@ static const GemmPackedB *packed_fits(const GemmPackedB *pb, const GemmKernelInf
 }
 
 static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda, GemmB b,
-                     const GemmExtra *extra, real beta, real *C, int ldc) {
+                     const GemmExtra *extra, real beta, real *C, int ldc, real *rmax) {
     int ldb = b.ld;
     CHECK(M >= 0 && N >= 0 && K >= 0, "negative GEMM size M=%d N=%d K=%d", M, N, K);
     CHECK(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N,
@@ -320,25 +325,25 @@ static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, 
     const GemmKernelInfo *ki = gemm_current_kernel();
     const GemmPackedB *pb = packed_fits(b.packed, ki, N, K, x.K);
     GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, pb ? NULL : b.f32, pb ? NULL : b.bf16, (size_t)lda,
-                  (size_t)ldb, (size_t)ldc, C, ki, 0, 0, pb ? NULL : b.quant, pb ? pb->data : NULL, x };
+                  (size_t)ldb, (size_t)ldc, C, ki, 0, 0, pb ? NULL : b.quant, pb ? pb->data : NULL, x, rmax };
     run_job(&j);
 }
 
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ B, NULL, NULL, ldb, NULL }, NULL, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ B, NULL, NULL, ldb, NULL }, NULL, beta, C, ldc, NULL);
 }
 
 void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, real alpha,
                const real *A, int lda, const uint16_t *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, B, NULL, ldb, NULL }, NULL, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, B, NULL, ldb, NULL }, NULL, beta, C, ldc, NULL);
 }
 
 void gemm_quant(int trans_a, int trans_b, int M, int N, int K, real alpha,
                 const real *A, int lda, const struct QuantMat *B, real beta, real *C, int ldc) {
     CHECK(B->rows == (trans_b ? N : K) && B->cols == (trans_b ? K : N),
           "gemm_quant: B is [%d, %d], op(B) must be [%d, %d] (trans_b %d)", B->rows, B->cols, K, N, trans_b);
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, B, B->cols, NULL }, NULL, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, B, B->cols, NULL }, NULL, beta, C, ldc, NULL);
 }
 
 void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
@@ -352,7 +357,7 @@ void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const 
         b.ld = b.quant->cols;
     }
     if (n_b == 0) b.ld = trans_b ? K : N;
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, b, extra, beta, C, ldc);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, b, extra, beta, C, ldc, NULL);
 }
 
 /* ---- op(B) packed once, multiplied many times (gemm_packed in gemm.h) ---- */
@@ -363,5 +368,13 @@ void gemm_packed(int trans_a, int M, int N, int K, real alpha, const real *A, in
           "gemm_packed: B was packed as [K=%d, N=%d] for NR %d, used as [K=%d, N=%d] with NR %d",
           pb ? pb->K : 0, pb ? pb->N : 0, pb ? pb->nr : 0, K, N, gemm_current_kernel()->nr);
     CHECK(M >= 0 && lda >= (trans_a ? M : K) && ldc >= N, "gemm_packed: bad sizes M=%d lda=%d ldc=%d", M, lda, ldc);
-    gemm_any(trans_a, 0, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, NULL, N, pb }, NULL, beta, C, ldc);
+    gemm_any(trans_a, 0, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, NULL, N, pb }, NULL, beta, C, ldc, NULL);
+}
+
+int gemm_rowmax(int trans_b, int M, int N, int K, const real *A, int lda, GemmB b, real *C, int ldc,
+                real *lane_max) {
+    CHECK((b.f32 != NULL) + (b.bf16 != NULL) == 1 && !b.quant, "gemm_rowmax: B must be f32 or bf16 (and may be packed)");
+    int seg = GEMM_F32 && gemm_current_kernel()->seg != NULL && K > 0;
+    gemm_any(0, trans_b, M, N, K, (real)1, A, lda, b, NULL, 0, C, ldc, seg ? lane_max : NULL);
+    return seg;
 }

@@ -45,6 +45,16 @@ typedef struct GemmB { const real *f32; const uint16_t *bf16; const struct Quant
                        const GemmPackedB *packed; } GemmB;
 void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
                GemmB b, const GemmExtra *extra, real beta, real *C, int ldc);
+/* C = A·op(B) (M x N, alpha 1, beta 0, A not transposed) and the row maxima of C folded in as
+   the micro-kernel stores each tile, while it is in registers: lane_max [M x GEMM_ROWMAX_LANES],
+   filled with -INFINITY by the caller, gets in lane l of row i the max of l's share of row i's
+   values (NaN when one of them is NaN), so the max over a row's lanes is the row's max, exactly
+   what a pass over C would find (a max does not depend on the order). Returns 1 when lane_max
+   was folded, 0 when the active level has no segmented kernel (C is the product all the same,
+   lane_max untouched: find the maxima by a pass). Splits over threads by rows only. f32 only. */
+#define GEMM_ROWMAX_LANES 16
+int gemm_rowmax(int trans_b, int M, int N, int K, const real *A, int lda, GemmB b, real *C, int ldc,
+                real *lane_max);
 /* op(B) [K, N] packed ONCE into the active micro-kernel's NR-wide panels (k-major, zero-padded
    tail; panel p at data + p·NR·K), then multiplied by any number of A's: what gemm would pack
    for every call, e.g. the LM head's frozen [V, C] weight used by every row chunk. The product

@@ -24,12 +24,21 @@ TGT512 static inline __mmask16 mask16(int n) {
     return n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-/* c = alpha*ab (beta == 0, c not read) or fma(alpha, ab, beta*c), lanes outside m untouched. */
-TGT512 static inline void store16(float *c, __m512 ab, __m512 va, __m512 vb, float beta, __mmask16 m) {
+/* c = alpha*ab (beta == 0, c not read) or fma(alpha, ab, beta*c), lanes outside m untouched;
+   returns the value stored. */
+TGT512 static inline __m512 store16(float *c, __m512 ab, __m512 va, __m512 vb, float beta, __mmask16 m) {
     __m512 r;
     if (beta == 0.0f) r = _mm512_mul_ps(va, ab);
     else r = _mm512_fmadd_ps(va, ab, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m, c)));
     _mm512_mask_storeu_ps(c, m, r);
+    return r;
+}
+
+/* acc's lanes in m: max(acc, r), NaN sticky (max_ps(r, acc) keeps a NaN acc and drops a NaN r,
+   which is then put back) */
+TGT512 static inline __m512 fold_max16(__m512 acc, __m512 r, __mmask16 m) {
+    __m512 t = _mm512_mask_mov_ps(_mm512_max_ps(r, acc), _mm512_cmp_ps_mask(r, r, _CMP_UNORD_Q), r);
+    return _mm512_mask_mov_ps(acc, m, t);
 }
 
 TGT512 void gemm_kernel_avx512(int kc, const float *a, const float *b, float *c, size_t ldc,
@@ -81,7 +90,7 @@ TGT512 void gemm_kernel_avx512(int kc, const float *a, const float *b, float *c,
    order, so the result equals the packed kernel's bit for bit (gemm.c reads full MR-row panels
    of A in place instead of packing them). */
 TGT512 void gemm_kernel_avx512_seg(const GemmSeg *seg, int nseg, float *c, size_t ldc, float alpha,
-                                   float beta, int mv, int nv) {
+                                   float beta, int mv, int nv, float *rmax) {
     enum { MR = GEMM_AVX512_MR };
     __m512 acc[MR][3];
 #define ZERO_ROW(i) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
@@ -119,9 +128,15 @@ TGT512 void gemm_kernel_avx512_seg(const GemmSeg *seg, int nseg, float *c, size_
 #define STORE_ROW(i)                                                              \
     if (i < mv) {                                                                 \
         float *row = c + (size_t)(i) * ldc;                                       \
-        store16(row, acc[i][0], va, vb, beta, m0);                                \
-        store16(row + 16, acc[i][1], va, vb, beta, m1);                           \
-        store16(row + 32, acc[i][2], va, vb, beta, m2);                           \
+        __m512 r0 = store16(row, acc[i][0], va, vb, beta, m0);                    \
+        __m512 r1 = store16(row + 16, acc[i][1], va, vb, beta, m1);               \
+        __m512 r2 = store16(row + 32, acc[i][2], va, vb, beta, m2);               \
+        if (rmax) {                                                               \
+            float *rm = rmax + (size_t)(i) * 16;                                  \
+            __m512 mx = fold_max16(_mm512_load_ps(rm), r0, m0);                   \
+            mx = fold_max16(fold_max16(mx, r1, m1), r2, m2);                      \
+            _mm512_store_ps(rm, mx);                                              \
+        }                                                                         \
     }
     REP8(STORE_ROW)
 #undef STORE_ROW

@@ -14,8 +14,12 @@
    Saved: Z, S, N. Threads: rows of a chunk run in parallel (disjoint outputs), GEMMs split C
    into disjoint blocks, the loss sum is serial: results do not depend on the thread count.
    Where the time goes (1024 rows, C 288, V 32000, frozen w, 1 thread, ~165 ms): the two GEMMs
-   ~150 ms (~95 % of the FMA peak in the micro-kernel), the row pass ~8 ms (max, exp and sum;
-   the max pass reads the logits back from memory since a chunk's logits exceed the caches).
+   ~150 ms (~95 % of the FMA peak in the micro-kernel), the row pass ~8 ms (exp and sum). m_i
+   comes from the GEMM (gemm_rowmax: each tile's row maxima folded while it is in registers), not
+   from a max pass: that pass read the logits back from memory (a chunk's exceed the caches), ~4 ms
+   that the exp pass now overlaps with its arithmetic. A max is exact in any order: the same m_i,
+   the same bits; a row whose maxima are ambiguous (NaN, a zero, no fold: AVX2 or scalar level)
+   gets the pass (row_max).
    L = X·wᵀ needs w's transposed panels: with several chunks (and at most 64 MB of them,
    linear_ce_packs_once) they are packed ONCE per call for all chunks (gemm_pack_b_once, [V, C]
    reals in the arena while the op runs), and gemm_packed sweeps each
@@ -39,10 +43,26 @@
 
 typedef struct {
     real *L;              /* chunk logits [rows, V]; G in place */
+    const real *lane_max; /* [rows, GEMM_ROWMAX_LANES] from the GEMM (gemm_rowmax), or NULL */
     const int *targets;   /* of the chunk */
     double *row_loss;     /* of the chunk */
     int V, want_g;
 } LceRows;
+
+/* row i's max: from the GEMM's lane maxima when they give it unambiguously (finite, not a zero
+   whose sign a pass might pick otherwise), else by a pass over the row (rowvec_max) */
+static real row_max(const LceRows *c, long i) {
+    real *L = c->L + (size_t)i * c->V;
+    if (!c->lane_max) return rowvec_max(L, c->V);
+    const real *lm = c->lane_max + (size_t)i * GEMM_ROWMAX_LANES;
+    real m = lm[0];
+    int ok = lm[0] == lm[0];
+    for (int l = 1; l < GEMM_ROWMAX_LANES; l++) {
+        ok &= lm[l] == lm[l];
+        m = lm[l] > m ? lm[l] : m;
+    }
+    return ok && m != 0 && isfinite(m) ? m : rowvec_max(L, c->V);
+}
 
 VEC_CLONES static void lce_rows(void *vc, long i0, long i1) {
     const LceRows *c = vc;
@@ -54,7 +74,7 @@ VEC_CLONES static void lce_rows(void *vc, long i0, long i1) {
             if (c->want_g) memset(L, 0, (size_t)c->V * sizeof(real));
             continue;
         }
-        real m = rowvec_max(L, c->V), zt = L[tg];
+        real m = row_max(c, i), zt = L[tg];
         if (!c->want_g) {
             c->row_loss[i] = (double)m + log(rowvec_sum_exp(L, c->V, m)) - (double)zt;
             continue;
@@ -134,6 +154,7 @@ Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int
     ArenaMark m = arena_mark(t->arena);
     real *L = arena_alloc(t->arena, (size_t)rows * V * sizeof(real));
     double *row_loss = arena_alloc(t->arena, (size_t)(n > 0 ? n : 1) * sizeof(double));
+    real *lane_max = arena_alloc(t->arena, (size_t)rows * GEMM_ROWMAX_LANES * sizeof(real));
     /* wᵀ's panels for L = X·wᵀ: kept for the run, else packed once for all chunks, else per call */
     const GemmPackedB *wt = pack_get(w, 1);
     GemmPackedB once;
@@ -145,9 +166,10 @@ Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int
     for (int r0 = 0; r0 < n; r0 += rows) {
         int nr = n - r0 < rows ? n - r0 : rows;
         const real *xc = x->data + (size_t)r0 * C;
-        if (wt) gemm_packed(0, nr, V, C, (real)1, xc, C, wt, 0, L, V);
-        else gemm_w(1, nr, V, C, xc, C, w, 0, L, V);
-        LceRows job = { L, targets + r0, row_loss + r0, V, sv != NULL };
+        for (size_t k = 0; k < (size_t)nr * GEMM_ROWMAX_LANES; k++) lane_max[k] = -INFINITY;
+        GemmB b = { w->data, w->data ? NULL : w->bf16, NULL, C, wt };
+        int folded = gemm_rowmax(1, nr, V, C, xc, C, b, L, V, lane_max);
+        LceRows job = { L, folded ? lane_max : NULL, targets + r0, row_loss + r0, V, sv != NULL };
         parallel_for_chunks(nr, 4, lce_rows, &job);
         if (sv && sv->z) gemm_w(0, nr, C, V, L, V, w, 0, sv->z + (size_t)r0 * C, C);
         if (sv && sv->s) gemm(1, 0, V, C, nr, (real)1, L, V, xc, C, (real)(r0 > 0), sv->s, C);
