@@ -39,6 +39,7 @@
 #define NC_PRE 480      /* columns per block of a B packed once (multiple of every NR) */
 #define A_PRE_REALS (128 << 10)  /* a segmented sweep over a B packed once: rows of A per block
                                     such that the block (read in place) holds <= 512 KB of L2 */
+#define GEMM_STREAM_MIN_BYTES ((size_t)16 << 20)   /* gemm_rowmax: a C from 16 MB on (half the L3) */
 #define SERIAL_WORK (1L << 19)   /* below this many multiply-adds, one thread */
 #ifndef DIRECT_B_MAX_M
 #define DIRECT_B_MAX_M 16        /* rows of C up to which a segmented sweep reads B in place */
@@ -100,6 +101,7 @@ typedef struct {
     const real *Bp;      /* op(B) packed once (gemm_packed): panel p at Bp + p*K*NR, else NULL */
     GemmExtra x;         /* gemm_plus's second product (x.K == 0: none), appended to the last slice */
     real *rmax;          /* gemm_rowmax's lane maxima [M, GEMM_ROWMAX_LANES], else NULL */
+    int stream;          /* gemm_rowmax's C is written with non-temporal stores (GemmEpi) */
 } GemmJob;
 
 static void macro_kernel(const GemmJob *j, int mc, int nc, int kc, const real *ap,
@@ -187,8 +189,9 @@ static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c
             sg[1].ai = 1, sg[1].ap = (size_t)MR;
             if (j->Bp && k->jc + jr + NR < j->N) prefetch_share(sg[0].b + k->bps, (size_t)k->kc * NR, ir / MR,
                                                              (k->mc + MR - 1) / MR);
+            GemmEpi ep = { rmax ? rmax + (size_t)ir * GEMM_ROWMAX_LANES : NULL, j->stream };
             j->ki->seg(sg, k->kx ? 2 : 1, c + (size_t)ir * j->ldc + jr, j->ldc, j->alpha, beta, mv, nv,
-                       rmax ? rmax + (size_t)ir * GEMM_ROWMAX_LANES : NULL);
+                       rmax || j->stream ? &ep : NULL);
         }
     }
 }
@@ -262,6 +265,9 @@ static void gemm_task(void *ctx, long begin, long end) {
     Scratch *s = scratch_get();
     if (j->split_n) gemm_block(j, 0, j->M, (int)begin, (int)end, s);
     else gemm_block(j, (int)begin, (int)end, 0, j->N, s);
+#if defined(__x86_64__)
+    if (j->stream) __builtin_ia32_sfence();   /* the non-temporal stores, seen before the task ends */
+#endif
     scratch_put(s);
 }
 
@@ -303,7 +309,7 @@ static const GemmPackedB *packed_fits(const GemmPackedB *pb, const GemmKernelInf
 }
 
 static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda, GemmB b,
-                     const GemmExtra *extra, real beta, real *C, int ldc, real *rmax) {
+                     const GemmExtra *extra, real beta, real *C, int ldc, real *rmax, int stream) {
     int ldb = b.ld;
     CHECK(M >= 0 && N >= 0 && K >= 0, "negative GEMM size M=%d N=%d K=%d", M, N, K);
     CHECK(lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N) && ldc >= N,
@@ -325,25 +331,25 @@ static void gemm_any(int trans_a, int trans_b, int M, int N, int K, real alpha, 
     const GemmKernelInfo *ki = gemm_current_kernel();
     const GemmPackedB *pb = packed_fits(b.packed, ki, N, K, x.K);
     GemmJob j = { trans_a, trans_b, M, N, K, alpha, beta, A, pb ? NULL : b.f32, pb ? NULL : b.bf16, (size_t)lda,
-                  (size_t)ldb, (size_t)ldc, C, ki, 0, 0, pb ? NULL : b.quant, pb ? pb->data : NULL, x, rmax };
+                  (size_t)ldb, (size_t)ldc, C, ki, 0, 0, pb ? NULL : b.quant, pb ? pb->data : NULL, x, rmax, stream };
     run_job(&j);
 }
 
 void gemm(int trans_a, int trans_b, int M, int N, int K, real alpha,
           const real *A, int lda, const real *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ B, NULL, NULL, ldb, NULL }, NULL, beta, C, ldc, NULL);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ B, NULL, NULL, ldb, NULL }, NULL, beta, C, ldc, NULL, 0);
 }
 
 void gemm_bf16(int trans_a, int trans_b, int M, int N, int K, real alpha,
                const real *A, int lda, const uint16_t *B, int ldb, real beta, real *C, int ldc) {
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, B, NULL, ldb, NULL }, NULL, beta, C, ldc, NULL);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, B, NULL, ldb, NULL }, NULL, beta, C, ldc, NULL, 0);
 }
 
 void gemm_quant(int trans_a, int trans_b, int M, int N, int K, real alpha,
                 const real *A, int lda, const struct QuantMat *B, real beta, real *C, int ldc) {
     CHECK(B->rows == (trans_b ? N : K) && B->cols == (trans_b ? K : N),
           "gemm_quant: B is [%d, %d], op(B) must be [%d, %d] (trans_b %d)", B->rows, B->cols, K, N, trans_b);
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, B, B->cols, NULL }, NULL, beta, C, ldc, NULL);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, B, B->cols, NULL }, NULL, beta, C, ldc, NULL, 0);
 }
 
 void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const real *A, int lda,
@@ -357,7 +363,7 @@ void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const 
         b.ld = b.quant->cols;
     }
     if (n_b == 0) b.ld = trans_b ? K : N;
-    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, b, extra, beta, C, ldc, NULL);
+    gemm_any(trans_a, trans_b, M, N, K, alpha, A, lda, b, extra, beta, C, ldc, NULL, 0);
 }
 
 /* ---- op(B) packed once, multiplied many times (gemm_packed in gemm.h) ---- */
@@ -368,13 +374,17 @@ void gemm_packed(int trans_a, int M, int N, int K, real alpha, const real *A, in
           "gemm_packed: B was packed as [K=%d, N=%d] for NR %d, used as [K=%d, N=%d] with NR %d",
           pb ? pb->K : 0, pb ? pb->N : 0, pb ? pb->nr : 0, K, N, gemm_current_kernel()->nr);
     CHECK(M >= 0 && lda >= (trans_a ? M : K) && ldc >= N, "gemm_packed: bad sizes M=%d lda=%d ldc=%d", M, lda, ldc);
-    gemm_any(trans_a, 0, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, NULL, N, pb }, NULL, beta, C, ldc, NULL);
+    gemm_any(trans_a, 0, M, N, K, alpha, A, lda, (GemmB){ NULL, NULL, NULL, N, pb }, NULL, beta, C, ldc, NULL, 0);
 }
 
 int gemm_rowmax(int trans_b, int M, int N, int K, const real *A, int lda, GemmB b, real *C, int ldc,
                 real *lane_max) {
     CHECK((b.f32 != NULL) + (b.bf16 != NULL) == 1 && !b.quant, "gemm_rowmax: B must be f32 or bf16 (and may be packed)");
     int seg = GEMM_F32 && gemm_current_kernel()->seg != NULL && K > 0;
-    gemm_any(0, trans_b, M, N, K, (real)1, A, lda, b, NULL, 0, C, ldc, seg ? lane_max : NULL);
+    /* a C larger than the caches' share is going to memory anyway: stream it there (no read of
+       each line before it is written, no eviction of what is cached) */
+    int stream = seg && (size_t)M * N * sizeof(real) >= GEMM_STREAM_MIN_BYTES && (uintptr_t)C % 64 == 0 &&
+                 ldc % 16 == 0;
+    gemm_any(0, trans_b, M, N, K, (real)1, A, lda, b, NULL, 0, C, ldc, seg ? lane_max : NULL, stream);
     return seg;
 }

@@ -37,10 +37,13 @@ typedef void (*GemmKernel)(int kc, const real *a, const real *b, real *c, size_t
    segmented kernel sums its segments one after the other in ascending p, with the very same
    FMAs as the packed kernel over their concatenation, so reading A unpacked changes no bit. */
 typedef struct { const real *a; size_t ai, ap; const real *b; size_t bp; int k; } GemmSeg;
-/* rmax (or NULL): GEMM_ROWMAX_LANES lane maxima per row of the tile (row i at rmax + i·LANES),
-   folded with the values the kernel stores (gemm_rowmax in gemm.h) */
+/* What a segmented kernel does with the tile besides storing it (NULL: nothing more):
+   rmax (or NULL): GEMM_ROWMAX_LANES lane maxima per row of the tile (row i at rmax + i·LANES),
+   folded with the values stored (gemm_rowmax in gemm.h); stream: a full tile at beta 0 goes out
+   with non-temporal stores (C's rows 64-byte aligned; gemm.c fences after its tasks). */
+typedef struct { real *rmax; int stream; } GemmEpi;
 typedef void (*GemmKernelSeg)(const GemmSeg *seg, int nseg, real *c, size_t ldc, real alpha, real beta,
-                              int mv, int nv, real *rmax);
+                              int mv, int nv, const GemmEpi *epi);
 
 typedef struct {
     const char *level;   /* "avx512", "avx2", "scalar" */
@@ -80,7 +83,7 @@ void gemm_kernel_scalar(int kc, const real *a, const real *b, real *c, size_t ld
 void gemm_kernel_avx512(int kc, const float *a, const float *b, float *c, size_t ldc,
                         float alpha, float beta, int mv, int nv);
 void gemm_kernel_avx512_seg(const GemmSeg *seg, int nseg, float *c, size_t ldc, float alpha, float beta,
-                            int mv, int nv, float *rmax);
+                            int mv, int nv, const GemmEpi *epi);
 void gemm_kernel_avx2(int kc, const float *a, const float *b, float *c, size_t ldc,
                       float alpha, float beta, int mv, int nv);
 /* Packs rows x kc (rows % 8 == 0) of a matrix whose rows are contiguous along k (row stride

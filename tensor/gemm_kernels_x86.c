@@ -90,7 +90,7 @@ TGT512 void gemm_kernel_avx512(int kc, const float *a, const float *b, float *c,
    order, so the result equals the packed kernel's bit for bit (gemm.c reads full MR-row panels
    of A in place instead of packing them). */
 TGT512 void gemm_kernel_avx512_seg(const GemmSeg *seg, int nseg, float *c, size_t ldc, float alpha,
-                                   float beta, int mv, int nv, float *rmax) {
+                                   float beta, int mv, int nv, const GemmEpi *epi) {
     enum { MR = GEMM_AVX512_MR };
     __m512 acc[MR][3];
 #define ZERO_ROW(i) acc[i][0] = acc[i][1] = acc[i][2] = _mm512_setzero_ps();
@@ -125,12 +125,22 @@ TGT512 void gemm_kernel_avx512_seg(const GemmSeg *seg, int nseg, float *c, size_
     }
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     __mmask16 m0 = mask16(nv), m1 = mask16(nv - 16), m2 = mask16(nv - 32);
+    float *rmax = epi ? epi->rmax : NULL;
+    int stream = epi && epi->stream && beta == 0.0f && nv == GEMM_AVX512_NR;
 #define STORE_ROW(i)                                                              \
     if (i < mv) {                                                                 \
         float *row = c + (size_t)(i) * ldc;                                       \
-        __m512 r0 = store16(row, acc[i][0], va, vb, beta, m0);                    \
-        __m512 r1 = store16(row + 16, acc[i][1], va, vb, beta, m1);               \
-        __m512 r2 = store16(row + 32, acc[i][2], va, vb, beta, m2);               \
+        __m512 r0, r1, r2;                                                        \
+        if (stream) {                                                             \
+            r0 = _mm512_mul_ps(va, acc[i][0]), r1 = _mm512_mul_ps(va, acc[i][1]); \
+            r2 = _mm512_mul_ps(va, acc[i][2]);                                    \
+            _mm512_stream_ps(row, r0), _mm512_stream_ps(row + 16, r1);            \
+            _mm512_stream_ps(row + 32, r2);                                       \
+        } else {                                                                  \
+            r0 = store16(row, acc[i][0], va, vb, beta, m0);                       \
+            r1 = store16(row + 16, acc[i][1], va, vb, beta, m1);                  \
+            r2 = store16(row + 32, acc[i][2], va, vb, beta, m2);                  \
+        }                                                                         \
         if (rmax) {                                                               \
             float *rm = rmax + (size_t)(i) * 16;                                  \
             __m512 mx = fold_max16(_mm512_load_ps(rm), r0, m0);                   \

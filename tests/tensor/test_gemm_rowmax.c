@@ -3,7 +3,8 @@
    finds (exactly: a max does not depend on the order), for f32 and bf16 B, packed once or not,
    both trans_b, shapes with partial tiles (M not a multiple of MR, N not a multiple of NR, several
    NC blocks) and K over KC_MAX = 512 (only the last slice's values are final: folding an earlier
-   slice's partial sums would give a wrong max), at 1-3 threads. A NaN in C makes its row's lanes
+   slice's partial sums would give a wrong max), a C large enough to be streamed to memory
+   (non-temporal stores, GEMM_STREAM_MIN_BYTES), at 1-3 threads. A NaN in C makes its row's lanes
    NaN. Levels without a segmented kernel return 0 and leave the lanes alone. */
 #include "tests/support/suites.h"
 #include "tests/support/helpers.h"
@@ -66,7 +67,7 @@ static void check_case(const RmCase *c, int nan_at) {
         pb = gemm_pack_b_once(c->tb, c->N, c->K, c->bf16 ? NULL : B, c->bf16 ? B16 : NULL, ldb, P);
     }
     GemmB b = { c->bf16 ? NULL : B, c->bf16 ? B16 : NULL, NULL, ldb, c->packed ? &pb : NULL };
-    real *C = malloc(nc * sizeof(real)), *R = malloc(nc * sizeof(real));
+    real *C = aligned_alloc(64, (nc * sizeof(real) + 63) / 64 * 64), *R = malloc(nc * sizeof(real));
     real *lm = aligned_alloc(64, (size_t)c->M * GEMM_ROWMAX_LANES * sizeof(real));
     for (size_t k = 0; k < (size_t)c->M * GEMM_ROWMAX_LANES; k++) lm[k] = -INFINITY;
     int folded = gemm_rowmax(c->tb, c->M, c->N, c->K, A, lda, b, C, c->N, lm);
@@ -92,6 +93,7 @@ static const RmCase CASES[] = {
     { 0, 13, 130, 600, 0, 0, 0 },   /* B not transposed (read in place), two slices */
     { 1, 21, 300, 64, 1, 1, 0 },    /* bf16 B, packed once */
     { 1, 5, 7, 3, 0, 0, 0 },        /* one partial tile */
+    { 1, 64, 66000, 16, 0, 0, 0 },  /* C of 16.9 MB, 64-byte aligned rows: written with streaming stores */
 };
 
 START_TEST(test_gemm_rowmax_matches_a_pass)
