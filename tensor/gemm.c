@@ -151,13 +151,6 @@ static void pack_a(const GemmJob *j, real *dst, int ic, int mc, int pc, int kc, 
    of its own (bx, stride NR*kx); otherwise its kx rows follow the slice's in bpk. */
 typedef struct { int ic, mc, jc, nc, pc, kc, kx; const real *ax, *at, *bpk; size_t bps; const real *bx; } SegBlock;
 
-/* A B packed once comes from memory, not from the cache a fresh pack leaves it in: each of the
-   `tiles` sweeps over a panel fetches its share of the next panel (n reals at p) into L2. */
-static void prefetch_share(const real *p, size_t n, int tile, int tiles) {
-    size_t lines = n * sizeof(real) / 64, l0 = lines * tile / tiles, l1 = lines * (tile + 1) / tiles;
-    for (size_t l = l0; l < l1; l++) __builtin_prefetch((const char *)p + l * 64, 0, 2);
-}
-
 static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c, real beta) {
     const int MR = j->ki->mr, NR = j->ki->nr;
     const int mfull = k->mc / MR * MR, nfull = direct_b ? k->nc / NR * NR : 0;
@@ -187,8 +180,6 @@ static void macro_seg(const GemmJob *j, const SegBlock *k, int direct_b, real *c
                 sg[1].a = k->at + (size_t)k->kc * MR;
             }
             sg[1].ai = 1, sg[1].ap = (size_t)MR;
-            if (j->Bp && k->jc + jr + NR < j->N) prefetch_share(sg[0].b + k->bps, (size_t)k->kc * NR, ir / MR,
-                                                             (k->mc + MR - 1) / MR);
             GemmEpi ep = { rmax ? rmax + (size_t)ir * GEMM_ROWMAX_LANES : NULL, j->stream };
             j->ki->seg(sg, k->kx ? 2 : 1, c + (size_t)ir * j->ldc + jr, j->ldc, j->alpha, beta, mv, nv,
                        rmax || j->stream ? &ep : NULL);
