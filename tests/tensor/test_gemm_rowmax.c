@@ -92,6 +92,7 @@ static const RmCase CASES[] = {
     { 1, 19, 200, 1100, 0, 0, 1 },  /* three K slices: only the last one's values are folded */
     { 0, 13, 130, 600, 0, 0, 0 },   /* B not transposed (read in place), two slices */
     { 1, 21, 300, 64, 1, 1, 0 },    /* bf16 B, packed once */
+    { 1, 21, 300, 64, 1, 0, 0 },    /* bf16 B packed per call (a 7B / 8B model's bf16 LM head) */
     { 1, 5, 7, 3, 0, 0, 0 },        /* one partial tile */
     { 1, 64, 66000, 16, 0, 0, 0 },  /* C of 16.9 MB, 64-byte aligned rows: written with streaming stores */
 };
