@@ -1,5 +1,6 @@
 /* tensor/gemm.c — the tiled, packed, multi-threaded GEMM (API in gemm.h).
-   defines: gemm, gemm_bf16, gemm_quant, gemm_plus, gemm_packed (the level's choice: gemm_level.c)
+   defines: gemm, gemm_bf16, gemm_quant, gemm_plus, gemm_packed, gemm_rowmax (the level's choice:
+            gemm_level.c)
    BLIS-style blocking (Van Zee & van de Geijn, "BLIS: A Framework for Rapidly Instantiating
    BLAS Functionality", 2015): for each NC-wide column block of C and each KC-deep slice of K,
    pack op(B) into NR-wide panels; for each MC-high row block, pack op(A) into MR-high panels and
@@ -15,8 +16,11 @@
    gemm_plus appends a second product of depth K2 (e.g. LoRA's rank side) to the last K slice:
    its rows are packed right after that slice's in the same panels, so the micro-kernel sums
    both in one pass and C is read and written once.
-   Threads: C is cut into disjoint row or column ranges (whichever balances better and packs
-   less), each thread packs what it needs into its own scratch buffers. K slices depend only on
+   gemm_rowmax also has the segmented kernel fold each stored tile into its rows' lane maxima and,
+   for a large C, write it with non-temporal stores (GemmEpi in gemm_kernels.h).
+   Threads: C is cut into disjoint row or column ranges (whichever balances better and moves
+   less: a copy into a panel counts 1, a read of A in place 0.25; gemm_rowmax always cuts rows),
+   each thread packs what it needs into its own scratch buffers. K slices depend only on
    K and each element is summed by the same kernel arithmetic in ascending k, so the result is
    bitwise identical for any thread count. Scratch buffers are kept in a global free list and
    reused (no malloc in steady state); they stay reachable, so leak checkers are quiet. */
@@ -266,7 +270,7 @@ static void gemm_task(void *ctx, long begin, long end) {
 
 static double split_cost(long units, int tile, long other, long K, int nt, double pack_own, double pack_other) {
     long per = (units + nt - 1) / nt * tile;           /* rows (or columns) of the busiest thread */
-    return (double)per * other * K / 32.0 + (double)K * (pack_other * other + pack_own * per);   /* FMAs/32 + packing */
+    return (double)per * other * K / 32.0 + (double)K * (pack_other * other + pack_own * per);   /* FMAs/32 + copies and reads */
 }
 
 /* K is cut into equal slices of at most KC_MAX (j->kc), then the job is split over the threads */
@@ -375,11 +379,15 @@ void gemm_packed(int trans_a, int M, int N, int K, real alpha, const real *A, in
 int gemm_rowmax(int trans_b, int M, int N, int K, const real *A, int lda, GemmB b, real *C, int ldc,
                 real *lane_max) {
     CHECK((b.f32 != NULL) + (b.bf16 != NULL) == 1 && !b.quant, "gemm_rowmax: B must be f32 or bf16 (and may be packed)");
-    int seg = GEMM_F32 && gemm_current_kernel()->seg != NULL && K > 0;
+    /* folding needs a row split: not when there are fewer row tiles than threads (the columns
+       would then be split; the caller's pass finds the maxima) */
+    const GemmKernelInfo *ki = gemm_current_kernel();
+    int seg = GEMM_F32 && ki->seg != NULL && K > 0 && (M + ki->mr - 1) / ki->mr >= threads_count();
     /* a C larger than the caches' share is going to memory anyway: stream it there (no read of
-       each line before it is written, no eviction of what is cached) */
-    int stream = seg && (size_t)M * N * sizeof(real) >= GEMM_STREAM_MIN_BYTES && (uintptr_t)C % 64 == 0 &&
-                 ldc % 16 == 0;
+       each line before it is written, no eviction of what is cached); only with one K slice,
+       whose stores are C's final values (a later slice would read a streamed C back) */
+    int stream = seg && K <= KC_MAX && (size_t)M * N * sizeof(real) >= GEMM_STREAM_MIN_BYTES &&
+                 (uintptr_t)C % 64 == 0 && ldc % 16 == 0;
     gemm_any(0, trans_b, M, N, K, (real)1, A, lda, b, NULL, 0, C, ldc, seg ? lane_max : NULL, stream);
     return seg;
 }

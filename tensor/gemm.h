@@ -1,7 +1,7 @@
 /* tensor/gemm.h — the one matrix multiply of the project.
    defines: gemm, gemm_bf16, gemm_quant, gemm_plus, GemmExtra, GemmB, gemm_naive, gemm_bf16_naive,
             gemm_plus_naive, gemm_simd_level, GemmPackedB, gemm_packed_b_reals, gemm_pack_b_once,
-            gemm_packed, gemm_takes_packed
+            gemm_packed, gemm_takes_packed, gemm_rowmax, GEMM_ROWMAX_LANES
    Computes C = beta*C + alpha * op(A) * op(B), row-major, with leading dimensions:
      op(A) is M x K: A is M x K (lda >= K) or, if trans_a, K x M (lda >= M)
      op(B) is K x N: B is K x N (ldb >= N) or, if trans_b, N x K (ldb >= K)
@@ -50,8 +50,10 @@ void gemm_plus(int trans_a, int trans_b, int M, int N, int K, real alpha, const 
    filled with -INFINITY by the caller, gets in lane l of row i the max of l's share of row i's
    values (NaN when one of them is NaN), so the max over a row's lanes is the row's max, exactly
    what a pass over C would find (a max does not depend on the order). Returns 1 when lane_max
-   was folded, 0 when the active level has no segmented kernel (C is the product all the same,
-   lane_max untouched: find the maxima by a pass). Splits over threads by rows only. f32 only. */
+   was folded, 0 when the active level has no segmented kernel or M has fewer row tiles than
+   there are threads (C is the product all the same, lane_max untouched: find the maxima by a
+   pass). Splits over threads by rows only. A C of 16 MB or more (one K slice, 64-byte aligned
+   rows) is written with non-temporal stores: it goes to memory without being read first. */
 #define GEMM_ROWMAX_LANES 16
 int gemm_rowmax(int trans_b, int M, int N, int K, const real *A, int lda, GemmB b, real *C, int ldc,
                 real *lane_max);

@@ -1,6 +1,6 @@
 /* tensor/gemm_kernels.h — internals of the tiled GEMM (tensor/gemm.c): micro-kernel protocol,
    packing helpers, and the level override used by tests and benchmarks.
-   defines: GemmKernel, GemmSeg, GemmKernelSeg, GemmKernelInfo, GEMM_F32, gemm_force_level, gemm_current_kernel, gemm_level_supported,
+   defines: GemmKernel, GemmSeg, GemmEpi, GemmKernelSeg, GemmKernelInfo, GEMM_F32, gemm_force_level, gemm_current_kernel, gemm_level_supported,
             gemm_pack, gemm_kernel_scalar, gemm_kernel_avx512, gemm_kernel_avx512_seg,
             gemm_kernel_avx2,
             gemm_pack_t8_avx2, gemm_pack_q

@@ -13,8 +13,8 @@
    [n, V] logits or logit gradients are ever stored (torch_ref: cross_entropy(x @ w.T, t)).
    Saved: Z, S, N. Threads: rows of a chunk run in parallel (disjoint outputs), GEMMs split C
    into disjoint blocks, the loss sum is serial: results do not depend on the thread count.
-   Where the time goes (1024 rows, C 288, V 32000, frozen w, 1 thread, ~165 ms): the two GEMMs
-   ~150 ms (~95 % of the FMA peak in the micro-kernel), the row pass ~8 ms (exp and sum). m_i
+   Where the time goes (1024 rows, C 288, V 32000, frozen w, 1 thread, ~160 ms): the two GEMMs
+   ~150 ms (~95 % of the FMA peak in the micro-kernel), the row pass ~7 ms (exp, sum, scale). m_i
    comes from the GEMM (gemm_rowmax: each tile's row maxima folded while it is in registers), not
    from a max pass: that pass read the logits back from memory (a chunk's exceed the caches), ~4 ms
    that the exp pass now overlaps with its arithmetic. A max is exact in any order: the same m_i,
