@@ -110,7 +110,8 @@ START_TEST(test_nf4_twin) {
     quant_dequant(&q8, 37, 600, out);
     for (int r = 0; r < rows; r++) {
         double a = 0;
-        for (int c = 0; c < cols; c++) a = fmax(a, fabs(w[r * cols + c]));
+        for (int c = 0; c < cols; c++)   /* a comparison: aarch64 GCC 12 crashes vectorising an fmax reduction */
+            if (fabs(w[r * cols + c]) > a) a = fabs(w[r * cols + c]);
         for (int c = 0; c < cols; c++) {
             size_t i = (size_t)r * cols + c;
             float s = (float)a / 127.0f, v = rintf(w[i] / s) * s;
