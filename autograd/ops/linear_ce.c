@@ -129,10 +129,14 @@ static int check_args(const Tensor *x, const Tensor *w, const int *targets, int 
 
 /* A [rows, N] (ld lda) times w, or wᵀ: w's kept panels (frozen, pack_cache.h), else its f32 or
    bf16 storage, beta 0 or 1 */
+/* w as a GEMM operand: its f32 or bf16 storage, with panels already packed (or NULL) */
+static GemmB w_operand(const Tensor *w, const GemmPackedB *packed) {
+    return (GemmB){ w->data, w->data ? NULL : w->bf16, NULL, w->shape[1], packed };
+}
+
 static void gemm_w(int tb, int M, int N, int K, const real *A, int lda, const Tensor *w, real beta,
                    real *C, int ldc) {
-    GemmB b = { w->data, w->data ? NULL : w->bf16, NULL, w->shape[1], pack_get(w, tb) };
-    gemm_plus(0, tb, M, N, K, (real)1, A, lda, b, NULL, beta, C, ldc);
+    gemm_plus(0, tb, M, N, K, (real)1, A, lda, w_operand(w, pack_get(w, tb)), NULL, beta, C, ldc);
 }
 
 int linear_ce_packs_once(int n, int rows_per_chunk, int V, int C) {
@@ -168,8 +172,7 @@ Tensor *op_linear_cross_entropy_chunked(Tape *t, Tensor *x, Tensor *w, const int
         int nr = n - r0 < rows ? n - r0 : rows;
         const real *xc = x->data + (size_t)r0 * C;
         for (size_t k = 0; k < (size_t)nr * GEMM_ROWMAX_LANES; k++) lane_max[k] = -INFINITY;
-        GemmB b = { w->data, w->data ? NULL : w->bf16, NULL, C, wt };
-        int folded = gemm_rowmax(1, nr, V, C, xc, C, b, L, V, lane_max);
+        int folded = gemm_rowmax(1, nr, V, C, xc, C, w_operand(w, wt), L, V, lane_max);
         LceRows job = { L, folded ? lane_max : NULL, targets + r0, row_loss + r0, V, sv != NULL };
         parallel_for_chunks(nr, 4, lce_rows, &job);
         if (sv && sv->z) gemm_w(0, nr, C, V, L, V, w, 0, sv->z + (size_t)r0 * C, C);

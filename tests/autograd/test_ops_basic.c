@@ -1,7 +1,7 @@
 /* tests/autograd/test_ops_basic.c — forward values (and some backward values) of the matmul, embedding,
    gather, activation and reduce op families against naive loops and hand-computed numbers;
-   the shape-mismatch abort of each family; and the frozen-weight rule of op_linear. Gradients in general are covered
-   by test_gradcheck_every_op (tests/autograd/test_tape_gradcheck.c). */
+   the shape-mismatch abort of each family; and the frozen-weight rule of op_linear. Gradients in
+   general are covered by test_gradcheck_every_op (tests/autograd/test_tape_gradcheck.c). */
 #include "tests/support/suites.h"
 #include "autograd/ops.h"
 #include "tensor/half.h"
